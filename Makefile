@@ -1,0 +1,25 @@
+# The two commands a newcomer needs: `make run` (the local dev stack) and `make test` (everything CI runs).
+# Each does its own set-up: uv, the locked Python environment, and the control-plane binaries (cached).
+SHELL := /bin/bash
+UV := $(shell hack/ensure-uv.sh)
+
+.PHONY: run test lint setup control-plane crds
+
+setup:
+	$(UV) sync --frozen
+
+control-plane:
+	hack/build-control-plane.sh >/dev/null
+
+run: setup control-plane
+	$(UV) run --frozen bedrock-model-operator dev
+
+lint: setup
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+
+test: setup control-plane lint
+	$(UV) run --frozen pytest $(PYTEST_ARGS)
+
+crds: setup
+	$(UV) run --frozen bedrock-model-operator crd > crds/bedrock.modelops.io_bedrockimportedmodels.yaml

@@ -1,0 +1,168 @@
+"""Render the CustomResourceDefinition from the pydantic models, so the two cannot disagree.
+
+Pydantic's JSON Schema is close to a Kubernetes structural schema; this module inlines `$ref`s, turns
+`Optional[X]` (anyOf X|null) into X, drops what structural schemas forbid (title, null defaults,
+additionalProperties: false) and keeps descriptions, constraints and the x-kubernetes-* extensions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from controller.api import models as m
+
+_DROP = {"title", "additionalProperties_false"}
+
+
+def _to_structural(node: Any, defs: dict[str, Any]) -> Any:
+    if isinstance(node, list):
+        return [_to_structural(n, defs) for n in node]
+    if not isinstance(node, dict):
+        return node
+    node = dict(node)
+    if "$ref" in node:
+        target = defs[node.pop("$ref").rsplit("/", 1)[-1]]
+        node = {**target, **node}  # the referencing site's description wins
+    if "anyOf" in node:
+        variants = [v for v in node.pop("anyOf") if v != {"type": "null"}]
+        if len(variants) != 1:
+            raise ValueError(f"cannot express anyOf {variants} in a structural schema")
+        inner = variants[0]
+        if "$ref" in inner:
+            inner = _to_structural(inner, defs)
+        extra_rules = node.pop("x-kubernetes-validations", []) + inner.get("x-kubernetes-validations", [])
+        node = {**inner, **node}
+        if extra_rules:
+            node["x-kubernetes-validations"] = extra_rules
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in ("title", "$defs"):
+            continue
+        if key == "default" and value is None:
+            continue
+        if key == "additionalProperties" and value is False:
+            continue
+        if key == "properties":
+            out[key] = {k: _to_structural(v, defs) for k, v in value.items()}
+        elif key in ("items", "additionalProperties"):
+            out[key] = _to_structural(value, defs)
+        else:
+            out[key] = value
+    if "enum" in out and "type" not in out:
+        out["type"] = "string"
+    return out
+
+
+def schema_of(model: type) -> dict[str, Any]:
+    """The structural OpenAPI v3 schema of one pydantic model (aliases, i.e. camelCase, as field names)."""
+    raw = model.model_json_schema(by_alias=True, mode="validation")
+    return _to_structural(raw, raw.get("$defs", {}))
+
+
+_READY = '.status.conditions[?(@.type=="Ready")]'
+
+
+def build_crd() -> dict[str, Any]:
+    spec_schema = schema_of(m.BedrockImportedModelSpec)
+    status_schema = schema_of(m.BedrockImportedModelStatus)
+    root = {
+        "type": "object",
+        "description": (
+            "An Amazon Bedrock Custom Model Import, kept in step with this manifest: the operator "
+            "validates the model files, runs the import job, reports the model ARN, and deletes or "
+            "retains the model when the object goes away."
+        ),
+        "required": ["spec"],
+        "properties": {
+            "apiVersion": {"type": "string", "description": "Versioned schema of this representation."},
+            "kind": {"type": "string", "description": "REST resource this object represents."},
+            "metadata": {"type": "object"},
+            "spec": spec_schema,
+            "status": status_schema,
+        },
+    }
+    columns = [
+        {
+            "name": "Architecture",
+            "type": "string",
+            "jsonPath": ".status.modelArchitecture",
+            "description": "Architecture Bedrock reports for the imported model.",
+        },
+        {
+            "name": "Ready",
+            "type": "string",
+            "jsonPath": f"{_READY}.status",
+            "description": "Whether the imported model is ready to serve.",
+        },
+        {
+            "name": "Phase",
+            "type": "string",
+            "jsonPath": ".status.phase",
+            "description": "Where the model is: Validating, Queued, Importing, Ready, Failed...",
+        },
+        {
+            "name": "Reason",
+            "type": "string",
+            "jsonPath": f"{_READY}.reason",
+            "description": "Reason of the Ready condition.",
+        },
+        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+        {
+            "name": "Region",
+            "type": "string",
+            "jsonPath": ".spec.region",
+            "priority": 1,
+            "description": "AWS region of the import.",
+        },
+        {
+            "name": "Model-ARN",
+            "type": "string",
+            "jsonPath": ".status.modelArn",
+            "priority": 1,
+            "description": "Imported model ARN (the modelId for InvokeModel).",
+        },
+        {
+            "name": "Message",
+            "type": "string",
+            "jsonPath": f"{_READY}.message",
+            "priority": 1,
+            "description": "Message of the Ready condition.",
+        },
+    ]
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{m.PLURAL}.{m.GROUP}"},
+        "spec": {
+            "group": m.GROUP,
+            "scope": "Namespaced",
+            "names": {
+                "plural": m.PLURAL,
+                "singular": m.SINGULAR,
+                "kind": m.KIND,
+                "listKind": f"{m.KIND}List",
+                "shortNames": list(m.SHORT_NAMES),
+                "categories": ["bedrock"],
+            },
+            "versions": [
+                {
+                    "name": m.VERSION,
+                    "served": True,
+                    "storage": True,
+                    "subresources": {"status": {}},
+                    "additionalPrinterColumns": columns,
+                    "schema": {"openAPIV3Schema": root},
+                }
+            ],
+        },
+    }
+
+
+def render_crd_yaml() -> str:
+    header = (
+        "# Generated from controller/api/models.py by `bedrock-model-operator crd`; do not edit by hand.\n"
+        "# Regenerate with: make crds\n"
+    )
+    return header + yaml.safe_dump(build_crd(), sort_keys=False, width=100)

@@ -1,0 +1,379 @@
+"""Pydantic models of the BedrockImportedModel spec and status: the single source of the CRD schema.
+
+Field constraints copy Bedrock's own (botocore's service model for CreateModelImportJob), so a manifest
+the apiserver accepts is one Bedrock will accept. `controller.api.crd` renders these models into the
+CRD's structural OpenAPI schema; a test keeps `crds/` in step with them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+from controller.architectures import ARCHITECTURE_NAMES, BY_NAME, IMPORT_REGIONS, region_restricted
+
+GROUP = "bedrock.modelops.io"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+KIND = "BedrockImportedModel"
+PLURAL = "bedrockimportedmodels"
+SINGULAR = "bedrockimportedmodel"
+SHORT_NAMES = ("bedrockmodels", "bedrockmodel", "bim")
+
+#: Tag keys under this prefix are written by the operator (ownership); users may not set them.
+RESERVED_TAG_PREFIX = "bedrock.modelops.io/"
+#: Bedrock allows 50 tags per resource; the operator keeps some for its ownership tags.
+MAX_USER_TAGS = 40
+
+# Bedrock's patterns (botocore service model), anchored as AWS applies them.
+S3_URI_PATTERN = (
+    r"^s3://[a-z0-9][-.a-z0-9]{1,61}[a-z0-9](?:/[-!_*'().a-z0-9A-Z]+(?:/[-!_*'().a-z0-9A-Z]+)*)?/?$"
+)
+MODEL_NAME_PATTERN = r"^([0-9a-zA-Z][_-]?)+$"
+ROLE_ARN_PATTERN = r"^arn:aws(-[^:]+)?:iam::([0-9]{12})?:role/.+$"
+KMS_KEY_PATTERN = (
+    r"^((arn:aws(-[^:]+)?:kms:[a-zA-Z0-9-]*:[0-9]{12}:((key/[a-zA-Z0-9-]{36})|(alias/[a-zA-Z0-9_/-]+)))"
+    r"|([a-zA-Z0-9-]{36})|(alias/[a-zA-Z0-9_/-]+))$"
+)
+TAG_PATTERN = r"^[a-zA-Z0-9\s._:/=+@-]*$"
+VPC_ID_PATTERN = r"^[-0-9a-zA-Z]+$"
+# SageMaker's ModelName: 1-63, alphanumerics and hyphens, not starting or ending with a hyphen.
+SAGEMAKER_MODEL_NAME_PATTERN = r"^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?$"
+
+Architecture = Literal[ARCHITECTURE_NAMES]  # type: ignore[valid-type]
+Region = Literal[IMPORT_REGIONS]  # type: ignore[valid-type]
+
+
+def _rules(*rules: tuple[str, str] | tuple[str, str, str]) -> dict:
+    """x-kubernetes-validations entries: (CEL rule, message[, fieldPath])."""
+    out = []
+    for rule in rules:
+        entry = {"rule": rule[0], "message": rule[1]}
+        if len(rule) == 3:
+            entry["fieldPath"] = rule[2]
+        out.append(entry)
+    return {"x-kubernetes-validations": out}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+class Source(_Model):
+    """Where the Hugging Face model files are. Exactly one of s3Uri or sageMakerModelName."""
+
+    model_config = ConfigDict(
+        json_schema_extra=_rules(
+            (
+                "[has(self.s3Uri), has(self.sageMakerModelName)].filter(x, x).size() == 1",
+                "set exactly one of source.s3Uri or source.sageMakerModelName",
+            )
+        )
+    )
+
+    s3_uri: Annotated[str, Field(min_length=1, max_length=1024, pattern=S3_URI_PATTERN)] | None = Field(
+        None,
+        description=(
+            "S3 folder holding the model in Hugging Face format (.safetensors weights, config.json, "
+            "tokenizer files), e.g. s3://my-bucket/models/llama3-8b-ft/. Lowercase bucket name; "
+            "characters allowed by Bedrock only."
+        ),
+    )
+    sage_maker_model_name: (
+        Annotated[str, Field(min_length=1, max_length=63, pattern=SAGEMAKER_MODEL_NAME_PATTERN)] | None
+    ) = Field(
+        None,
+        description=(
+            "Name of an existing SageMaker model (same account and region) whose primary container's "
+            "S3 artifacts are imported, as the Bedrock console's SageMaker option does."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Source:  # mirrors the CEL rule
+        if (self.s3_uri is None) == (self.sage_maker_model_name is None):
+            raise ValueError("set exactly one of source.s3Uri or source.sageMakerModelName")
+        return self
+
+
+class ServiceRole(_Model):
+    """The IAM role Bedrock assumes to read the source. Give roleArn, or set create: true."""
+
+    model_config = ConfigDict(
+        json_schema_extra=_rules(
+            (
+                "has(self.roleArn) != (has(self.create) && self.create)",
+                "set exactly one of serviceRole.roleArn or serviceRole.create: true",
+            )
+        )
+    )
+
+    role_arn: Annotated[str, Field(min_length=1, max_length=2048, pattern=ROLE_ARN_PATTERN)] | None = Field(
+        None,
+        description=(
+            "ARN of an existing role that trusts bedrock.amazonaws.com and may s3:GetObject and "
+            "s3:ListBucket on the source, e.g. arn:aws:iam::123456789012:role/BedrockModelImport."
+        ),
+    )
+    create: bool | None = Field(
+        None,
+        description=(
+            "When true, the operator creates a role for this model with least privilege: read-only on "
+            "exactly the source prefix, trust limited to bedrock.amazonaws.com in this account."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ServiceRole:  # mirrors the CEL rule
+        if (self.role_arn is not None) == bool(self.create):
+            raise ValueError("set exactly one of serviceRole.roleArn or serviceRole.create: true")
+        return self
+
+
+class VpcConfig(_Model):
+    """VPC the import job uses to reach the S3 source (Bedrock's vpcConfig)."""
+
+    subnet_ids: list[Annotated[str, Field(min_length=1, max_length=32, pattern=VPC_ID_PATTERN)]] = Field(
+        ..., min_length=1, max_length=16, description="Subnet IDs (1-16), e.g. subnet-0abc1234."
+    )
+    security_group_ids: list[Annotated[str, Field(min_length=1, max_length=32, pattern=VPC_ID_PATTERN)]] = (
+        Field(..., min_length=1, max_length=5, description="Security group IDs (1-5), e.g. sg-0abc1234.")
+    )
+
+
+class Validation(_Model):
+    """How the operator checks the artifacts before it starts (and pays for) an import job."""
+
+    mode: Literal["Job", "Inline", "Skip"] | None = Field(
+        None,
+        description=(
+            "Job: validate in a Job pod with its own ServiceAccount (in-cluster default). Inline: inside "
+            "the operator process (dev stack, small installs). Skip: no validation (not recommended: "
+            "Bedrock reports problems only after a job of several minutes). Unset: the operator's default."
+        ),
+    )
+    warnings_as_errors: bool | None = Field(
+        None, description="Refuse the model when validation finds warnings (e.g. no chat template)."
+    )
+
+
+_TAG_VALUE = Annotated[str, Field(max_length=256, pattern=TAG_PATTERN)]
+
+
+def _region_rules() -> list[tuple[str, str, str]]:
+    rules = []
+    for name, regions in region_restricted().items():
+        allowed = ", ".join(f"'{r}'" for r in regions)
+        rules.append(
+            (
+                f"!has(self.architecture) || self.architecture != '{name}' || !has(self.region) || "
+                f"self.region in [{allowed}]",
+                f"architecture {name} can only be imported in {', '.join(regions)}",
+                ".region",
+            )
+        )
+    return rules
+
+
+class BedrockImportedModelSpec(_Model):
+    """Desired state: which model files to import into Amazon Bedrock, and how."""
+
+    model_config = ConfigDict(json_schema_extra=_rules(*_region_rules()))
+
+    source: Source = Field(..., description="Where the model files are: an S3 folder or a SageMaker model.")
+    architecture: Architecture | None = Field(  # type: ignore[valid-type]
+        None,
+        description=(
+            "Expected model architecture. Optional: when set, the artifacts' config.json must match it, "
+            f"else validation fails. One of: {', '.join(ARCHITECTURE_NAMES)}."
+        ),
+    )
+    model_name: Annotated[str, Field(min_length=1, max_length=63, pattern=MODEL_NAME_PATTERN)] | None = Field(
+        None,
+        description=(
+            "Name of the imported model in Bedrock (letters, digits, single '-' or '_' between them, at "
+            "most 63). Default: derived from the namespace and name. Immutable."
+        ),
+        json_schema_extra=_rules(("self == oldSelf", "modelName is immutable; create a new object instead")),
+    )
+    region: Region | None = Field(  # type: ignore[valid-type]
+        None,
+        description=(
+            f"AWS region to import into: one of {', '.join(IMPORT_REGIONS)}. Default: the operator's "
+            "region. Immutable."
+        ),
+        json_schema_extra=_rules(("self == oldSelf", "region is immutable; create a new object instead")),
+    )
+    service_role: ServiceRole = Field(..., description="IAM role Bedrock uses to read the model files.")
+    tags: dict[str, _TAG_VALUE] | None = Field(
+        None,
+        max_length=MAX_USER_TAGS,
+        description=(
+            f"Tags for the imported model (at most {MAX_USER_TAGS}; key 1-128 and value 0-256 characters "
+            "of letters, digits, spaces and . _ : / = + @ -). Changed in place, without a new import. "
+            f"Keys starting with 'aws:' or '{RESERVED_TAG_PREFIX}' are reserved."
+        ),
+        json_schema_extra=_rules(
+            (
+                "self.all(k, k.size() >= 1 && k.size() <= 128)",
+                "tag keys must be 1-128 characters",
+            ),
+            (
+                r"self.all(k, k.matches('^[a-zA-Z0-9\\s._:/=+@-]*$'))",
+                "tag keys may only contain letters, digits, spaces and . _ : / = + @ -",
+            ),
+            (
+                f"self.all(k, !k.startsWith('aws:') && !k.startsWith('{RESERVED_TAG_PREFIX}'))",
+                f"tag keys starting with 'aws:' or '{RESERVED_TAG_PREFIX}' are reserved",
+            ),
+        ),
+    )
+    kms_key_id: Annotated[str, Field(min_length=1, max_length=2048, pattern=KMS_KEY_PATTERN)] | None = Field(
+        None,
+        description=(
+            "Customer-managed KMS key (ID, ARN or alias) that encrypts the imported model. Changing it "
+            "imports a new revision. Revoking the key makes the model unusable."
+        ),
+    )
+    vpc_config: VpcConfig | None = Field(None, description="Run the import job inside this VPC.")
+    validation: Validation | None = Field(None, description="Artifact validation before the import job.")
+    deletion_policy: Literal["Delete", "Retain"] = Field(
+        "Delete",
+        description=(
+            "What happens to the imported model when this object is deleted: Delete removes it from "
+            "Bedrock (it is billed monthly while it exists); Retain leaves it."
+        ),
+    )
+
+    @field_validator("tags")
+    @classmethod
+    def _tag_keys(cls, tags: dict[str, str] | None) -> dict[str, str] | None:  # mirrors the CEL rules
+        for key in tags or {}:
+            if not 1 <= len(key) <= 128 or not re.fullmatch(TAG_PATTERN, key):
+                raise ValueError(f"tag key {key!r}: 1-128 letters, digits, spaces and . _ : / = + @ -")
+            if key.startswith(("aws:", RESERVED_TAG_PREFIX)):
+                raise ValueError(f"tag key {key!r} is reserved")
+        return tags
+
+    @model_validator(mode="after")
+    def _region_allowed(self) -> BedrockImportedModelSpec:  # mirrors the CEL rule
+        if self.architecture and self.region and self.region not in BY_NAME[self.architecture].regions:
+            raise ValueError(
+                f"architecture {self.architecture} can only be imported in "
+                f"{', '.join(BY_NAME[self.architecture].regions)}"
+            )
+        return self
+
+    adopt_existing: bool | None = Field(
+        None,
+        description=(
+            "Adopt an imported model that already exists under modelName instead of reporting a conflict."
+        ),
+    )
+
+
+# ---- status ------------------------------------------------------------------------------------
+
+
+class Condition(BaseModel):
+    """A Kubernetes-style condition (type, status, reason, message, times)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    type: str = Field(..., max_length=316, description="Validated, Imported, Ready, ...")
+    status: Literal["True", "False", "Unknown"] = Field(..., description="True, False or Unknown.")
+    reason: str = Field(..., max_length=1024, description="CamelCase reason for the last transition.")
+    message: str = Field("", max_length=32768, description="What happened, and what to do about it.")
+    last_transition_time: str = Field(
+        ..., json_schema_extra={"format": "date-time"}, description="When status last changed (RFC 3339)."
+    )
+    observed_generation: int | None = Field(None, ge=0, description="metadata.generation this describes.")
+
+
+class Finding(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    code: str = Field(..., description="Stable reason code, e.g. QuantizedWeights.")
+    message: str = Field(..., description="What is wrong and how to fix it.")
+
+
+class ValidationSummary(BaseModel):
+    """What artifact validation found (errors and warnings, and facts about the model)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    verdict: Literal["importable", "not-importable"] | None = Field(None, description="The decision.")
+    architecture: str | None = Field(None, description="Architecture detected from config.json.")
+    model_type: str | None = Field(None, description="config.json model_type.")
+    files: int | None = Field(None, ge=0, description="Files in the source folder.")
+    weight_bytes: int | None = Field(None, ge=0, description="Total size of the .safetensors weights.")
+    parameter_count: int | None = Field(None, ge=0, description="Parameters counted from the headers.")
+    dtypes: list[str] | None = Field(None, description="Weight dtypes found (F32, F16, BF16).")
+    context_length: int | None = Field(None, ge=0, description="Context length from config.json.")
+    bytes_read: int | None = Field(None, ge=0, description="Bytes read to decide.")
+    errors: list[Finding] | None = Field(None, description="Why the model cannot be imported.")
+    warnings: list[Finding] | None = Field(None, description="Worth fixing, but does not block import.")
+
+
+class CustomModelUnits(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    custom_model_units_per_model_copy: int | None = Field(None, description="CMUs one model copy uses.")
+    custom_model_units_version: str | None = Field(None, description="CMU pricing version.")
+
+
+class BedrockImportedModelStatus(BaseModel):
+    """Observed state, written by the operator. Conditions are the truth; phase is for humans."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    observed_generation: int | None = Field(None, ge=0, description="Last metadata.generation acted on.")
+    phase: (
+        Literal["Pending", "Validating", "Queued", "Importing", "Ready", "Updating", "Failed", "Deleting"]
+        | None
+    ) = Field(None, description="One-word summary for humans and printer columns; read conditions instead.")
+    conditions: list[Condition] | None = Field(
+        None,
+        description="Validated, Imported and Ready, each with a reason and message.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+    )
+    revision: str | None = Field(None, description="Hash of the spec fields that require a new import.")
+    resolved_s3_uri: str | None = Field(None, description="S3 folder imported (resolved from SageMaker).")
+    service_role_arn: str | None = Field(None, description="Role Bedrock used for the import.")
+    job_name: str | None = Field(None, description="Bedrock model import job name.")
+    job_arn: str | None = Field(None, description="Bedrock model import job ARN.")
+    job_status: str | None = Field(None, description="InProgress, Completed or Failed.")
+    queue_position: int | None = Field(
+        None, ge=0, description="Place in the region's import queue (Bedrock runs one import at a time)."
+    )
+    model_name: str | None = Field(None, description="Imported model name in Bedrock.")
+    model_arn: str | None = Field(None, description="Imported model ARN: the modelId for InvokeModel.")
+    model_architecture: str | None = Field(None, description="Architecture Bedrock reports.")
+    instruct_supported: bool | None = Field(None, description="Whether the model supports Converse.")
+    custom_model_units: CustomModelUnits | None = Field(None, description="Custom Model Units per copy.")
+    previous_model_arn: str | None = Field(
+        None, description="Model still serving while a new revision imports (make-before-break)."
+    )
+    validation: ValidationSummary | None = Field(None, description="Artifact validation summary.")
+    failure_message: str | None = Field(None, description="Why the last attempt failed, and what to fix.")
+
+
+# ---- names -------------------------------------------------------------------------------------
+
+
+def default_model_name(namespace: str, name: str) -> str:
+    """Bedrock model name for an object without spec.modelName: readable, unique, at most 63 chars.
+
+    `<namespace>-<name>` with characters Bedrock refuses turned into '-', runs collapsed; when too long,
+    cut and suffixed with a hash of the full identity so two long names never collide.
+    """
+    raw = f"{namespace}-{name}"
+    clean = re.sub(r"[^0-9a-zA-Z]+", "-", raw).strip("-_")
+    if len(clean) <= 63 and clean == raw:
+        return clean
+    digest = hashlib.sha256(raw.encode()).hexdigest()[:8]
+    return f"{clean[:54].rstrip('-_')}-{digest}"

@@ -1,0 +1,48 @@
+"""The `bedrock-model-operator` command: one entry point, one subcommand per job."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def _dev(args: argparse.Namespace) -> int:
+    from controller.dev.stack import run_dev_stack
+
+    return run_dev_stack(args)
+
+
+def _crd(args: argparse.Namespace) -> int:
+    from controller.api.crd import render_crd_yaml
+
+    sys.stdout.write(render_crd_yaml())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bedrock-model-operator",
+        description="Manage Amazon Bedrock Custom Model Import declaratively from Kubernetes.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    dev = sub.add_parser("dev", help="start the local development stack (control plane, CRD, examples)")
+    dev.add_argument("--workdir", help="keep the stack's files here instead of a temporary directory")
+    dev.add_argument(
+        "--exit-after-setup", action="store_true", help="stop once everything is up (for scripts and tests)"
+    )
+    dev.set_defaults(func=_dev)
+
+    crd = sub.add_parser("crd", help="print the BedrockImportedModel CustomResourceDefinition (YAML)")
+    crd.set_defaults(func=_crd)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Local development stack: a real Kubernetes control plane and AWS emulators on loopback."""

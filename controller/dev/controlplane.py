@@ -1,0 +1,279 @@
+"""Start and stop a real local Kubernetes control plane: etcd, kube-apiserver, kube-controller-manager.
+
+Used by the test suite (one per session) and by `bedrock-model-operator dev`. Binaries come from
+`hack/build-control-plane.sh` (built once from the Go module proxy, cached outside the repository).
+Everything binds to 127.0.0.1 on free ports; every process's log is kept so a failure can show it.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import ctypes
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from controller.dev.pki import CertPair, LocalPKI
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+BUILD_SCRIPT = REPO_ROOT / "hack" / "build-control-plane.sh"
+
+#: Controllers this project relies on (namespace cleanup, ownerReference GC, SA tokens, Jobs).
+CONTROLLERS = (
+    "namespace-controller",
+    "garbage-collector-controller",
+    "serviceaccount-controller",
+    "serviceaccount-token-controller",
+    "job-controller",
+    "ttl-after-finished-controller",
+    "pod-garbage-collector-controller",
+    "replicaset-controller",
+    "deployment-controller",
+)
+
+
+class ControlPlaneError(RuntimeError):
+    """The control plane could not be built or did not become ready; the message carries log tails."""
+
+
+def binaries_dir() -> Path:
+    """Directory with kube-apiserver, kube-controller-manager and etcd, building them on first use."""
+    override = os.environ.get("BMO_CONTROL_PLANE_BIN")
+    if override:
+        return Path(override)
+    proc = subprocess.run(
+        ["bash", str(BUILD_SCRIPT)], stdout=subprocess.PIPE, stderr=None, text=True, check=False
+    )
+    if proc.returncode != 0:
+        raise ControlPlaneError(f"{BUILD_SCRIPT} failed with exit code {proc.returncode}")
+    return Path(proc.stdout.strip().splitlines()[-1])
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _die_with_parent() -> None:
+    """preexec hook: ask Linux to SIGTERM the child if the Python process dies (even by kill -9)."""
+    with contextlib.suppress(Exception):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+@dataclass
+class _Proc:
+    name: str
+    popen: subprocess.Popen
+    log: Path
+
+    def tail(self, lines: int = 40) -> str:
+        try:
+            text = self.log.read_text(errors="replace").splitlines()
+        except OSError:
+            return ""
+        return "\n".join(text[-lines:])
+
+
+@dataclass
+class ControlPlane:
+    """A running local control plane. Use as a context manager or call start()/stop()."""
+
+    workdir: Path | None = None
+    bin_dir: Path | None = None
+    controllers: tuple[str, ...] = CONTROLLERS
+    kubeconfig: Path = field(init=False)
+    server: str = field(init=False, default="")
+    _procs: list[_Proc] = field(init=False, default_factory=list)
+    _own_workdir: bool = field(init=False, default=False)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def __enter__(self) -> ControlPlane:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self, timeout: float = 120.0) -> None:
+        if self.workdir is None:
+            self.workdir = Path(tempfile.mkdtemp(prefix="bmo-controlplane-"))
+            self._own_workdir = True
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        bins = self.bin_dir or binaries_dir()
+        try:
+            self._start(bins, timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, bins: Path, timeout: float) -> None:
+        assert self.workdir is not None
+        pki = LocalPKI(self.workdir / "pki")
+        serving = pki.issue("apiserver", "kube-apiserver", server=True)
+        admin = pki.issue("admin", "bmo-admin", orgs=("system:masters",))
+        kcm = pki.issue("kube-controller-manager", "system:kube-controller-manager")
+        sa = pki.service_account_keys()
+
+        etcd_port, etcd_peer, api_port, kcm_port = (free_port() for _ in range(4))
+        self.server = f"https://127.0.0.1:{api_port}"
+        self.kubeconfig = self.workdir / "kubeconfig"
+        self._write_kubeconfig(self.kubeconfig, pki.ca_cert, admin, "bmo-admin")
+        kcm_kubeconfig = self.workdir / "kube-controller-manager.kubeconfig"
+        self._write_kubeconfig(kcm_kubeconfig, pki.ca_cert, kcm, "kube-controller-manager")
+
+        self._spawn(
+            "etcd",
+            [
+                str(bins / "etcd"),
+                "--name=local",
+                f"--data-dir={self.workdir / 'etcd'}",
+                f"--listen-client-urls=http://127.0.0.1:{etcd_port}",
+                f"--advertise-client-urls=http://127.0.0.1:{etcd_port}",
+                f"--listen-peer-urls=http://127.0.0.1:{etcd_peer}",
+                f"--initial-advertise-peer-urls=http://127.0.0.1:{etcd_peer}",
+                f"--initial-cluster=local=http://127.0.0.1:{etcd_peer}",
+                "--unsafe-no-fsync",  # a throw-away test store: durability is not wanted, speed is
+                "--log-level=warn",
+            ],
+        )
+        self._spawn(
+            "kube-apiserver",
+            [
+                str(bins / "kube-apiserver"),
+                f"--etcd-servers=http://127.0.0.1:{etcd_port}",
+                "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1",
+                f"--secure-port={api_port}",
+                f"--tls-cert-file={serving.cert}",
+                f"--tls-private-key-file={serving.key}",
+                f"--client-ca-file={pki.ca_cert}",
+                "--authorization-mode=RBAC",
+                f"--service-account-key-file={sa.cert}",
+                f"--service-account-signing-key-file={sa.key}",
+                "--service-account-issuer=https://kubernetes.default.svc",
+                "--service-cluster-ip-range=10.96.0.0/16",
+                "--allow-privileged=true",
+                f"--cert-dir={self.workdir / 'apiserver-certs'}",
+                "--v=1",
+            ],
+        )
+        self._wait_ready(f"{self.server}/readyz", pki.ca_cert, admin, timeout)
+        self._spawn(
+            "kube-controller-manager",
+            [
+                str(bins / "kube-controller-manager"),
+                f"--kubeconfig={kcm_kubeconfig}",
+                f"--authentication-kubeconfig={kcm_kubeconfig}",
+                f"--authorization-kubeconfig={kcm_kubeconfig}",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={kcm_port}",
+                f"--cert-dir={self.workdir / 'kcm-certs'}",
+                f"--controllers={','.join(self.controllers)}",
+                f"--service-account-private-key-file={sa.key}",
+                f"--root-ca-file={pki.ca_cert}",
+                "--use-service-account-credentials=false",
+                "--leader-elect=false",
+                "--v=1",
+            ],
+        )
+        self._wait_ready(f"https://127.0.0.1:{kcm_port}/healthz", pki.ca_cert, kcm, timeout, verify=False)
+
+    def stop(self) -> None:
+        """Stop every process (SIGTERM, then SIGKILL) and remove a temporary workdir."""
+        for proc in reversed(self._procs):
+            if proc.popen.poll() is None:
+                proc.popen.terminate()
+        for proc in reversed(self._procs):
+            try:
+                proc.popen.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.popen.kill()
+                proc.popen.wait(timeout=10)
+        self._procs.clear()
+        if self._own_workdir and self.workdir is not None and not os.environ.get("BMO_KEEP_CONTROL_PLANE"):
+            import shutil
+
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    # -- helpers -------------------------------------------------------------------------------
+    def logs(self, lines: int = 40) -> str:
+        """The last lines of each process's log, for a failing test's report."""
+        return "\n".join(f"----- {p.name} ({p.log}) -----\n{p.tail(lines)}" for p in self._procs)
+
+    def env(self) -> dict[str, str]:
+        """Environment for a subprocess (kubectl, the operator) that should talk to this cluster."""
+        return {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
+
+    def _spawn(self, name: str, argv: list[str]) -> None:
+        assert self.workdir is not None
+        log = self.workdir / f"{name}.log"
+        with log.open("ab") as fh:
+            popen = subprocess.Popen(
+                argv,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent,
+                cwd=self.workdir,
+            )
+        self._procs.append(_Proc(name, popen, log))
+
+    def _wait_ready(
+        self, url: str, ca: Path, client: CertPair, timeout: float, *, verify: bool = True
+    ) -> None:
+        ctx = ssl.create_default_context(cafile=str(ca))
+        if not verify:  # kube-controller-manager serves a self-signed cert of its own
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        ctx.load_cert_chain(str(client.cert), str(client.key))
+        deadline = time.monotonic() + timeout
+        last = ""
+        while time.monotonic() < deadline:
+            for proc in self._procs:
+                if proc.popen.poll() is not None:
+                    raise ControlPlaneError(f"{proc.name} exited with {proc.popen.returncode}\n{self.logs()}")
+            try:
+                with urllib.request.urlopen(url, context=ctx, timeout=5) as resp:
+                    if resp.status == 200:
+                        return
+            except Exception as exc:  # not up yet: connection refused, 500 while post-start hooks run
+                last = str(exc)
+            time.sleep(0.25)
+        raise ControlPlaneError(f"{url} not ready after {timeout:.0f}s ({last})\n{self.logs()}")
+
+    def _write_kubeconfig(self, path: Path, ca: Path, client: CertPair, user: str) -> None:
+        def b64(p: Path) -> str:
+            return base64.b64encode(p.read_bytes()).decode()
+
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {"name": "local", "cluster": {"server": self.server, "certificate-authority-data": b64(ca)}}
+            ],
+            "users": [
+                {
+                    "name": user,
+                    "user": {
+                        "client-certificate-data": b64(client.cert),
+                        "client-key-data": b64(client.key),
+                    },
+                }
+            ],
+            "contexts": [{"name": "local", "context": {"cluster": "local", "user": user}}],
+            "current-context": "local",
+        }
+        path.write_text(yaml.safe_dump(config))
+        path.chmod(0o600)

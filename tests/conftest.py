@@ -1,0 +1,58 @@
+"""Shared fixtures: one real control plane per test session, a fresh namespace per test."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from kubernetes import client, config
+
+from controller.dev.controlplane import ControlPlane
+from tests.helpers import Kubectl
+
+_CONTROL_PLANE: ControlPlane | None = None
+
+
+@pytest.fixture(scope="session")
+def control_plane() -> Iterator[ControlPlane]:
+    global _CONTROL_PLANE
+    with ControlPlane() as cp:
+        _CONTROL_PLANE = cp
+        try:
+            yield cp
+        finally:
+            _CONTROL_PLANE = None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    """Attach the control-plane logs to any failing test that used it."""
+    report = yield
+    if report.failed and _CONTROL_PLANE is not None and "control_plane" in getattr(item, "fixturenames", ()):
+        report.sections.append(("control plane logs", _CONTROL_PLANE.logs(60)))
+    return report
+
+
+@pytest.fixture(scope="session")
+def api_client(control_plane: ControlPlane) -> client.ApiClient:
+    return config.new_client_from_config(config_file=str(control_plane.kubeconfig))
+
+
+@pytest.fixture(scope="session")
+def kubectl(control_plane: ControlPlane) -> Kubectl:
+    return Kubectl(control_plane)
+
+
+@pytest.fixture
+def namespace(api_client: client.ApiClient) -> Iterator[str]:
+    """A namespace of its own for each test; deleted afterwards without waiting on finalizers."""
+    name = f"t-{uuid.uuid4().hex[:10]}"
+    core = client.CoreV1Api(api_client)
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    yield name
+    try:
+        core.delete_namespace(name)
+    except client.ApiException as exc:
+        if exc.status != 404:
+            raise

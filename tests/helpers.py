@@ -1,0 +1,41 @@
+"""Test helpers: the real kubectl, and waiting on a condition with a deadline."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Callable
+
+from controller.dev.controlplane import ControlPlane
+
+
+class Kubectl:
+    """Runs the real kubectl against the test cluster."""
+
+    def __init__(self, cp: ControlPlane) -> None:
+        self._env = cp.env()
+
+    def __call__(
+        self, *args: str, input: str | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess:
+        proc = subprocess.run(
+            ["kubectl", *args], env=self._env, input=input, text=True, capture_output=True, timeout=120
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
+        return proc
+
+
+def wait_for(predicate: Callable[[], object], *, timeout: float = 60.0, what: str = "condition") -> object:
+    """Poll `predicate` until it returns something truthy; fail with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last_exc: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            result = predicate()
+            if result:
+                return result
+        except Exception as exc:  # the thing may not exist yet
+            last_exc = exc
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last error: {last_exc})")
