@@ -34,6 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dev.set_defaults(func=_dev)
 
+    from controller import validate_cli
+
+    validate_cli.add_parser(sub)
+
     crd = sub.add_parser("crd", help="print the BedrockImportedModel CustomResourceDefinition (YAML)")
     crd.set_defaults(func=_crd)
     return parser

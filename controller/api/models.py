@@ -184,7 +184,13 @@ class BedrockImportedModelSpec(_Model):
 
     model_config = ConfigDict(json_schema_extra=_rules(*_region_rules()))
 
-    source: Source = Field(..., description="Where the model files are: an S3 folder or a SageMaker model.")
+    source: Source = Field(
+        ...,
+        description=(
+            "Where the model files are. Exactly one of s3Uri (an S3 folder in Hugging Face format) or "
+            "sageMakerModelName (a SageMaker model whose artifacts are imported)."
+        ),
+    )
     architecture: Architecture | None = Field(  # type: ignore[valid-type]
         None,
         description=(

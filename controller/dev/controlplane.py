@@ -83,7 +83,7 @@ class _Proc:
             text = self.log.read_text(errors="replace").splitlines()
         except OSError:
             return ""
-        return "\n".join(text[-lines:])
+        return "\n".join(line if len(line) <= 400 else line[:400] + " [...]" for line in text[-lines:])
 
 
 @dataclass
@@ -159,6 +159,8 @@ class ControlPlane:
                 f"--tls-cert-file={serving.cert}",
                 f"--tls-private-key-file={serving.key}",
                 f"--client-ca-file={pki.ca_cert}",
+                f"--requestheader-client-ca-file={pki.ca_cert}",  # controllers' delegated authn wants one
+                "--requestheader-allowed-names=front-proxy-client",
                 "--authorization-mode=RBAC",
                 f"--service-account-key-file={sa.cert}",
                 f"--service-account-signing-key-file={sa.key}",
@@ -183,7 +185,7 @@ class ControlPlane:
                 f"--controllers={','.join(self.controllers)}",
                 f"--service-account-private-key-file={sa.key}",
                 f"--root-ca-file={pki.ca_cert}",
-                "--use-service-account-credentials=false",
+                "--use-service-account-credentials=true",  # each controller acts as its own SA
                 "--leader-elect=false",
                 "--v=1",
             ],
@@ -197,8 +199,8 @@ class ControlPlane:
                 proc.popen.terminate()
         for proc in reversed(self._procs):
             try:
-                proc.popen.wait(timeout=10)
-            except subprocess.TimeoutExpired:
+                proc.popen.wait(timeout=5)
+            except subprocess.TimeoutExpired:  # a throw-away cluster needs no graceful drain
                 proc.popen.kill()
                 proc.popen.wait(timeout=10)
         self._procs.clear()

@@ -1,0 +1,76 @@
+"""The validator's result: a verdict, findings with stable codes, and facts about the model."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str  # stable, CamelCase: the reason a condition and a script can rely on
+    message: str  # what is wrong and what to do about it
+    severity: Severity = Severity.ERROR
+    file: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {"code": self.code, "message": self.message}
+        if self.file:
+            out["file"] = self.file
+        return out
+
+
+@dataclass
+class Summary:
+    architecture: str | None = None
+    model_type: str | None = None
+    files: int = 0
+    weight_files: int = 0
+    total_bytes: int = 0
+    weight_bytes: int = 0
+    parameter_count: int = 0
+    dtypes: list[str] = field(default_factory=list)
+    context_length: int | None = None
+    bytes_read: int = 0
+    read_requests: int = 0
+
+
+@dataclass
+class Report:
+    source: str
+    findings: list[Finding] = field(default_factory=list)
+    summary: Summary = field(default_factory=Summary)
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity is Severity.ERROR]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity is Severity.WARNING]
+
+    @property
+    def importable(self) -> bool:
+        return not self.errors
+
+    @property
+    def verdict(self) -> str:
+        return "importable" if self.importable else "not-importable"
+
+    def codes(self) -> set[str]:
+        return {f.code for f in self.findings}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "verdict": self.verdict,
+            "errors": [f.to_dict() for f in self.errors],
+            "warnings": [f.to_dict() for f in self.warnings],
+            "summary": asdict(self.summary),
+        }

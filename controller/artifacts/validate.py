@@ -1,0 +1,150 @@
+"""Read what the rules need from a model folder, as little as possible, and return a Report.
+
+Small JSON files are fetched whole (each under a cap checked against the listed size before reading);
+each safetensors header costs one ranged read of its first 64 KiB (a second only for a larger header);
+headers are read concurrently. Weights are never read.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from typing import Any
+
+from controller.artifacts.report import Finding, Report, Severity
+from controller.artifacts.rules import Inputs, judge
+from controller.artifacts.safetensors_header import (
+    FIRST_READ_BYTES,
+    ParsedHeader,
+    header_length,
+    parse_header,
+)
+from controller.artifacts.sources import FileInfo, ModelSource, SourceAccessError
+
+MiB = 1024 * 1024
+#: Largest size we accept for each small file we parse (bigger means a wrong or hostile file).
+JSON_CAPS: dict[str, int] = {
+    "config.json": 1 * MiB,
+    "generation_config.json": 1 * MiB,
+    "tokenizer_config.json": 16 * MiB,
+    "chat_template.json": 4 * MiB,
+}
+INDEX_CAP = 64 * MiB
+TOKENIZER_JSON_CAP = 256 * MiB
+_JSON_CODES = {
+    "config.json": "InvalidConfig",
+    "generation_config.json": "InvalidGenerationConfig",
+    "tokenizer_config.json": "InvalidTokenizerConfig",
+    "chat_template.json": "InvalidChatTemplate",
+}
+
+Progress = Callable[[int, int], None]
+
+
+def _load_json(source: ModelSource, info: FileInfo, cap: int, code: str) -> tuple[Any, Finding | None]:
+    if info.size > cap:
+        return None, Finding(
+            code,
+            f"{info.name} is {info.size} bytes (limit {cap}): not a real {info.name}; replace it",
+            Severity.ERROR,
+            info.name,
+        )
+    raw = source.read(info.name, 0, info.size)
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        return None, Finding(
+            code, f"{info.name} is not valid JSON ({str(exc)[:100]}); re-save it", Severity.ERROR, info.name
+        )
+    if not isinstance(doc, dict):
+        return None, Finding(code, f"{info.name} must be a JSON object", Severity.ERROR, info.name)
+    return doc, None
+
+
+def read_header(source: ModelSource, info: FileInfo) -> ParsedHeader:
+    """Fetch and check one safetensors header: one ranged read, two for a header over 64 KiB."""
+    first = source.read(info.name, 0, min(FIRST_READ_BYTES, info.size))
+    n, problem = header_length(first, info.name, info.size)
+    if problem is not None or n is None:
+        return ParsedHeader(info.name, 0, errors=[problem] if problem else [])
+    raw = first[8 : 8 + n]
+    if len(raw) < n:
+        raw += source.read(info.name, 8 + len(raw), n - len(raw))
+    if len(raw) < n:
+        return ParsedHeader(
+            info.name,
+            n,
+            errors=[
+                Finding(
+                    "SafetensorsTruncated",
+                    f"{info.name}: header cut short; upload the file again",
+                    Severity.ERROR,
+                    info.name,
+                )
+            ],
+        )
+    return parse_header(raw, info.name, info.size)
+
+
+def validate_source(
+    source: ModelSource,
+    *,
+    architecture: str | None = None,
+    region: str | None = None,
+    concurrency: int = 16,
+    progress: Progress | None = None,
+) -> Report:
+    """Judge the folder. Raises SourceAccessError only when the folder itself cannot be read."""
+    report = Report(source=source.uri)
+    files = source.list_files()
+    by_name = {f.name: f for f in files}
+    inputs = Inputs(files=files, declared_architecture=architecture, region=region)
+
+    wanted = {n: cap for n, cap in JSON_CAPS.items() if n in by_name}
+    wanted |= {n: INDEX_CAP for n in by_name if n.endswith(".safetensors.index.json")}
+    weights = [f for f in files if f.name.endswith(".safetensors")]
+
+    def load(name: str) -> tuple[str, Any, Finding | None]:
+        code = _JSON_CODES.get(name, "InvalidShardIndex")
+        doc, problem = _load_json(source, by_name[name], wanted[name], code)
+        return name, doc, problem
+
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        json_jobs = [pool.submit(load, n) for n in wanted]
+        header_jobs = {pool.submit(read_header, source, f): f.name for f in weights}
+        tok = by_name.get("tokenizer.json")
+        tok_job = None
+        if tok is not None and tok.size <= TOKENIZER_JSON_CAP:
+            tok_job = pool.submit(source.read, "tokenizer.json", 0, 64)
+        for job in json_jobs:
+            name, doc, problem = job.result()
+            if problem:
+                inputs.read_findings.append(problem)
+            else:
+                inputs.json[name] = doc
+        for done, job in enumerate(as_completed(header_jobs), start=1):
+            header = job.result()
+            inputs.headers[header.file] = header
+            if progress:
+                progress(done, len(header_jobs))
+        if tok is not None and tok.size > TOKENIZER_JSON_CAP:
+            inputs.read_findings.append(
+                Finding(
+                    "TokenizerFileTooLarge",
+                    f"tokenizer.json is {tok.size} bytes (limit {TOKENIZER_JSON_CAP}): not "
+                    "a real tokenizer; re-save the tokenizer",
+                    Severity.ERROR,
+                    "tokenizer.json",
+                )
+            )
+        elif tok_job is not None:
+            inputs.tokenizer_json_head = tok_job.result()
+
+    report.findings = judge(inputs, report.summary)
+    report.summary.bytes_read = getattr(source, "bytes_read", 0)
+    report.summary.read_requests = getattr(source, "requests", 0)
+    return report
+
+
+__all__ = ["SourceAccessError", "read_header", "validate_source"]

@@ -1,0 +1,92 @@
+"""`bedrock-model-operator validate SOURCE`: will this model folder import? Exit 0 yes, 1 no, 2 can't tell."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from controller.architectures import ARCHITECTURE_NAMES
+from controller.artifacts import SourceAccessError, open_source, validate_source
+
+EXIT_IMPORTABLE, EXIT_NOT_IMPORTABLE, EXIT_USAGE = 0, 1, 2
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "validate",
+        help="check that a model folder (s3:// or local) will import into Bedrock",
+        description="Judge a Hugging Face model folder for Bedrock Custom Model Import without reading the "
+        "weights. Exit status: 0 importable, 1 not importable, 2 usage or access error.",
+    )
+    p.add_argument("source", help="s3://bucket/prefix/ or a local directory")
+    p.add_argument("--architecture", choices=ARCHITECTURE_NAMES, help="architecture the model must have")
+    p.add_argument("--region", help="AWS region the model will be imported into")
+    p.add_argument("--output", choices=("text", "json"), default="text")
+    p.add_argument("--endpoint-url", help="S3 endpoint (e.g. a local emulator); default: AWS")
+    p.set_defaults(func=run)
+
+
+def _human_bytes(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def run(args: argparse.Namespace) -> int:
+    text = args.output == "text"
+
+    def progress(done: int, total: int) -> None:
+        """Progress on stderr for models with many shards (every shard on a terminal, else halfway)."""
+        if not text or total < 4:
+            return
+        if sys.stderr.isatty() or done in (total // 2, total):
+            print(f"  checked {done}/{total} safetensors headers", file=sys.stderr, flush=True)
+
+    try:
+        source = (
+            open_source(args.source, endpoint_url=args.endpoint_url, region=args.region)
+            if args.source.startswith("s3://")
+            else open_source(args.source)
+        )
+        report = validate_source(
+            source, architecture=args.architecture, region=args.region, progress=progress
+        )
+    except SourceAccessError as exc:
+        if text:
+            print(f"error: cannot read {args.source}: {exc.code}: {exc.message}", file=sys.stderr)
+        else:
+            print(
+                json.dumps(
+                    {
+                        "source": args.source,
+                        "verdict": "error",
+                        "error": {"code": exc.code, "message": exc.message},
+                    }
+                )
+            )
+        return EXIT_USAGE
+
+    if not text:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        s = report.summary
+        mark = "importable" if report.importable else "NOT importable"
+        print(f"{report.source}: {mark}")
+        print(
+            f"  architecture {s.architecture or '?'} (model_type {s.model_type or '?'}), "
+            f"{s.parameter_count / 1e9:.2f}B parameters, {', '.join(s.dtypes) or 'no'} weights, "
+            f"{_human_bytes(s.weight_bytes)} in {s.weight_files} file(s), context {s.context_length or '?'}"
+        )
+        for f in report.errors:
+            print(f"  error   {f.code}: {f.message}")
+        for f in report.warnings:
+            print(f"  warning {f.code}: {f.message}")
+        ratio = s.bytes_read / s.total_bytes if s.total_bytes else 0
+        print(
+            f"  read {_human_bytes(s.bytes_read)} of {_human_bytes(s.total_bytes)} ({ratio:.6%}) "
+            f"in {s.read_requests} request(s)"
+        )
+    return EXIT_IMPORTABLE if report.importable else EXIT_NOT_IMPORTABLE

@@ -1,0 +1,128 @@
+"""The CRD on a real apiserver with the real kubectl: examples apply, bad manifests are refused at
+apply time naming the field, `kubectl get bedrockmodels` shows the columns, `kubectl explain` teaches."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.helpers import wait_for
+from tests.manifests import EXAMPLES, INVALID, manifest, valid_spec
+
+pytestmark = pytest.mark.controlplane
+
+CRDS = Path(__file__).resolve().parents[1] / "crds"
+
+
+@pytest.fixture(scope="session")
+def crd_installed(kubectl):
+    kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRDS))
+    kubectl(
+        "wait",
+        "--for=condition=Established",
+        "crd/bedrockimportedmodels.bedrock.modelops.io",
+        "--timeout=60s",
+    )
+    return True
+
+
+def test_every_example_applies_and_is_listed_with_columns(kubectl, crd_installed, namespace):
+    kubectl("apply", "-n", namespace, "--dry-run=server", "-f", str(EXAMPLES))
+    assert kubectl("get", "bedrockmodels", "-n", namespace, "-o", "name").stdout.strip() == ""
+
+    kubectl("apply", "-n", namespace, "-f", str(EXAMPLES))
+    names = {yaml.safe_load(p.read_text())["metadata"]["name"] for p in EXAMPLES.glob("*.yaml")}
+
+    table = kubectl("get", "bedrockmodels", "-n", namespace).stdout.splitlines()
+    assert table[0].split() == ["NAME", "ARCHITECTURE", "READY", "PHASE", "REASON", "AGE"]
+    assert {line.split()[0] for line in table[1:]} == names
+
+    wide = kubectl("get", "bedrockmodel", "-n", namespace, "-o", "wide").stdout.splitlines()[0].split()
+    assert wide[-3:] == ["REGION", "MODEL-ARN", "MESSAGE"]
+    # the category works too
+    assert len(kubectl("get", "bedrock", "-n", namespace, "-o", "name").stdout.split()) == len(names)
+
+
+def test_printer_columns_read_the_ready_condition(kubectl, crd_installed, namespace):
+    kubectl("apply", "-n", namespace, "-f", str(EXAMPLES / "llama3.yaml"))
+    status = {
+        "status": {
+            "phase": "Ready",
+            "modelArchitecture": "llama3",
+            "modelArn": "arn:aws:bedrock:us-east-1:123456789012:imported-model/abcdef123456",
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": "True",
+                    "reason": "ModelReady",
+                    "message": "serving",
+                    "lastTransitionTime": "2026-11-29T00:00:00Z",
+                    "observedGeneration": 1,
+                },
+            ],
+        }
+    }
+    kubectl(
+        "patch",
+        "bedrockmodel",
+        "llama3-support-bot",
+        "-n",
+        namespace,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        json.dumps(status),
+    )
+    row = kubectl("get", "bedrockmodels", "-n", namespace, "-o", "wide").stdout.splitlines()[1].split()
+    assert row[:5] == ["llama3-support-bot", "llama3", "True", "Ready", "ModelReady"]
+    assert "arn:aws:bedrock:us-east-1:123456789012:imported-model/abcdef123456" in row
+
+
+def test_kubectl_explain_teaches_the_source(kubectl, crd_installed):
+    # the apiserver publishes a new CRD's OpenAPI a few seconds after it is Established
+    out = wait_for(
+        lambda: kubectl("explain", "bedrockimportedmodel.spec.source").stdout, what="CRD OpenAPI to publish"
+    )
+    text = " ".join(out.split())  # kubectl wraps descriptions
+    assert "Exactly one of s3Uri (an S3 folder in Hugging Face format) or sageMakerModelName" in text
+    assert "s3Uri" in out and "sageMakerModelName" in out
+    assert "Hugging Face format" in kubectl("explain", "bedrockmodel.spec.source.s3Uri").stdout
+
+
+@pytest.mark.parametrize("case, spec, field", INVALID, ids=[c[0] for c in INVALID])
+def test_bad_manifest_is_refused_at_apply_naming_the_field(
+    kubectl, crd_installed, namespace, case, spec, field
+):
+    doc = manifest(case, spec)
+    proc = kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump(doc), check=False)
+    assert proc.returncode != 0, f"{case} was accepted"
+    assert field in proc.stderr, proc.stderr
+    assert kubectl("get", "bedrockmodels", "-n", namespace, "-o", "name").stdout.strip() == ""
+
+
+@pytest.mark.parametrize(
+    "field, old, new", [("region", "us-east-1", "us-west-2"), ("modelName", "llama-a", "llama-b")]
+)
+def test_identity_fields_are_immutable(kubectl, crd_installed, namespace, field, old, new):
+    spec = valid_spec() | {field: old}
+    kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump(manifest("immutable", spec)))
+    proc = kubectl(
+        "apply",
+        "-n",
+        namespace,
+        "-f",
+        "-",
+        check=False,
+        input=yaml.safe_dump(manifest("immutable", spec | {field: new})),
+    )
+    assert proc.returncode != 0
+    assert f"spec.{field}" in proc.stderr and "immutable" in proc.stderr
+
+
+def test_deletion_policy_defaults_to_delete(kubectl, crd_installed, namespace):
+    kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump(manifest("defaults", valid_spec())))
+    got = json.loads(kubectl("get", "bedrockmodel", "defaults", "-n", namespace, "-o", "json").stdout)
+    assert got["spec"]["deletionPolicy"] == "Delete"
