@@ -56,3 +56,52 @@ def namespace(api_client: client.ApiClient) -> Iterator[str]:
     except client.ApiException as exc:
         if exc.status != 404:
             raise
+
+
+# ---- AWS: moto speaking the real S3 wire protocol on loopback --------------------------------------
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def aws_env() -> None:
+    """Fake credentials so boto3 signs requests; never real ones."""
+    import os
+
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1"
+    )
+    for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        os.environ.pop(var, None)
+
+
+@pytest.fixture(scope="session")
+def s3(moto_endpoint: str, aws_env: None):
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
+    client.create_bucket(Bucket="models")
+    return client
+
+
+@pytest.fixture(scope="session")
+def upload_folder(s3):
+    """Upload a local model folder's top-level files to s3://models/<prefix> and return the URI."""
+    from pathlib import Path
+
+    def upload(folder: Path, prefix: str) -> str:
+        for path in sorted(folder.iterdir()):
+            if path.is_file():
+                s3.upload_file(str(path), "models", prefix + path.name)
+        return f"s3://models/{prefix}"
+
+    return upload

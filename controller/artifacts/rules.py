@@ -459,7 +459,7 @@ def _weights_rules(inp: Inputs, names: dict[str, FileInfo], config: dict[str, An
             )
         )
     for dtype, example in sorted(bad_dtypes.items()):
-        if re.match(r"^(U|I)\d+$|^F[468]", dtype):
+        if re.match(r"^(U|I)\d+$|^F(4|6_|8_)", dtype):
             out.append(
                 _err(
                     "QuantizedWeights",

@@ -1,0 +1,78 @@
+"""`bedrock-model-operator dev` (the README's main command) comes up, serves kubectl, and stops cleanly."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+pytestmark = pytest.mark.controlplane
+
+
+def _children(pid: int) -> set[int]:
+    out = subprocess.run(["ps", "-eo", "pid=,ppid="], capture_output=True, text=True).stdout
+    tree: dict[int, list[int]] = {}
+    for line in out.splitlines():
+        child, parent = map(int, line.split())
+        tree.setdefault(parent, []).append(child)
+    found, todo = set(), [pid]
+    while todo:
+        for c in tree.get(todo.pop(), []):
+            found.add(c)
+            todo.append(c)
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            return "zombie" not in fh.read().lower()
+    except FileNotFoundError:
+        return False
+
+
+def test_dev_stack_runs_until_sigint_and_leaves_nothing_behind(tmp_path):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "controller.cli", "dev", "--workdir", str(tmp_path / "dev")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    lines: list[str] = []
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "Press Ctrl-C" in line:
+                break
+        output = "".join(lines)
+        assert "Press Ctrl-C" in output, output
+        assert re.search(r"llama3-support-bot", output), "examples are applied and listed"
+        kubeconfig = re.search(r"export KUBECONFIG=(\S+)", output).group(1)
+        got = subprocess.run(
+            ["kubectl", "--kubeconfig", kubeconfig, "get", "bedrockmodels", "-o", "name"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert got.returncode == 0, got.stderr
+        assert len(got.stdout.split()) == 5
+        children = _children(proc.pid)
+        assert len(children) >= 3  # etcd, kube-apiserver, kube-controller-manager
+
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 0
+        alive = [pid for pid in children if _running(pid)]
+        assert alive == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
