@@ -13,7 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from controller.dev.model_factory import ModelSpec, build_model, safetensors_bytes_header, write_safetensors
+from controller.dev.model_factory import (
+    ModelSpec,
+    build_model,
+    build_sharded_model,
+    safetensors_bytes_header,
+    write_safetensors,
+)
 
 GB = 10**9
 
@@ -94,22 +100,7 @@ def _sparse(name: str, size: int) -> Callable[[Path], None]:
 
 
 def _huge_shards(total: int, shards: int, kind: str = "llama3") -> Callable[[Path], Path]:
-    """A model whose shards add up to `total` bytes: real headers, sparse data."""
-    rows = -(-total // (shards * 4096 * 2))  # round up: the shards hold at least `total` bytes
-
-    def build(folder: Path) -> Path:
-        build_model(folder, ModelSpec(kind=kind, tensors={}, index=False))
-        (folder / "model.safetensors").unlink()
-        weight_map = {}
-        for i in range(shards):
-            name = f"model-{i + 1:05d}-of-{shards:05d}.safetensors"
-            tensor = f"model.layers.{i}.mlp.weight"
-            write_safetensors(folder / name, {tensor: ("BF16", (rows, 4096))})
-            weight_map[tensor] = name
-        (folder / "model.safetensors.index.json").write_text(json.dumps({"weight_map": weight_map}))
-        return folder
-
-    return build
+    return lambda folder: build_sharded_model(folder, total, shards, kind)
 
 
 _gap = _tensor_header(
@@ -172,6 +163,12 @@ CASES: list[Case] = [
     Case(
         "odd-tensor-names",
         then(spec(kind="llama2"), _raw_safetensors("model.safetensors", _odd_names, 8)),
+        "importable",
+        None,
+    ),
+    Case(
+        "header-over-first-read",
+        spec(kind="llama2", tensors={f"model.layers.{i}.mlp.weight": ("BF16", (2,)) for i in range(2000)}),
         "importable",
         None,
     ),

@@ -18,8 +18,9 @@ from controller.artifacts.report import Finding
 #: Longest header we will read. The reference implementation refuses more than 100 MB; real headers of
 #: the largest public checkpoints are well under 1 MiB, so 16 MiB leaves room and bounds memory.
 MAX_HEADER_BYTES = 16 * 1024 * 1024
-#: Bytes to fetch in the first read: the length prefix and, nearly always, the whole header.
-FIRST_READ_BYTES = 64 * 1024
+#: Bytes to fetch in the first read: the length prefix and, for nearly all real checkpoints (headers of
+#: 5-15 KB), the whole header; a larger header costs one more ranged read.
+FIRST_READ_BYTES = 16 * 1024
 
 #: Bits per element for every dtype safetensors defines.
 DTYPE_BITS: dict[str, int] = {

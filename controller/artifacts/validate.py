@@ -1,7 +1,7 @@
 """Read what the rules need from a model folder, as little as possible, and return a Report.
 
 Small JSON files are fetched whole (each under a cap checked against the listed size before reading);
-each safetensors header costs one ranged read of its first 64 KiB (a second only for a larger header);
+each safetensors header costs one ranged read of its first 16 KiB (a second only for a larger header);
 headers are read concurrently. Weights are never read.
 """
 
@@ -63,7 +63,7 @@ def _load_json(source: ModelSource, info: FileInfo, cap: int, code: str) -> tupl
 
 
 def read_header(source: ModelSource, info: FileInfo) -> ParsedHeader:
-    """Fetch and check one safetensors header: one ranged read, two for a header over 64 KiB."""
+    """Fetch and check one safetensors header: one ranged read, two for a header over 16 KiB."""
     first = source.read(info.name, 0, min(FIRST_READ_BYTES, info.size))
     n, problem = header_length(first, info.name, info.size)
     if problem is not None or n is None:

@@ -291,3 +291,40 @@ def build_model(folder: Path, spec: ModelSpec | None = None) -> Path:
     for name, data in spec.extra_files.items():
         (folder / name).write_bytes(data)
     return folder
+
+
+def build_sharded_model(
+    folder: Path, total_bytes: int, shards: int, kind: str = "llama3", layers_per_shard: int = 10
+) -> Path:
+    """A model whose `shards` safetensors files add up to at least `total_bytes`: real headers, sparse data.
+
+    Each shard holds `layers_per_shard` decoder layers named as in Llama checkpoints (so headers are
+    the size of real ones, ~10 KB), the bulk of the bytes in each layer's MLP weight; the index maps
+    every tensor to its shard.
+    """
+    build_model(folder, ModelSpec(kind=kind, tensors={}, index=False))
+    (folder / "model.safetensors").unlink()
+    small = (
+        "self_attn.q_proj",
+        "self_attn.k_proj",
+        "self_attn.v_proj",
+        "self_attn.o_proj",
+        "mlp.gate_proj",
+        "mlp.up_proj",
+        "input_layernorm",
+        "post_attention_layernorm",
+    )
+    rows = -(-total_bytes // (shards * layers_per_shard * 4096 * 2))
+    weight_map = {}
+    for i in range(shards):
+        name = f"model-{i + 1:05d}-of-{shards:05d}.safetensors"
+        tensors: dict[str, TensorSpec] = {}
+        for j in range(i * layers_per_shard, (i + 1) * layers_per_shard):
+            tensors |= {f"model.layers.{j}.{t}.weight": ("BF16", (64,)) for t in small}
+            tensors[f"model.layers.{j}.mlp.down_proj.weight"] = ("BF16", (rows, 4096))
+        write_safetensors(folder / name, tensors)
+        weight_map |= dict.fromkeys(tensors, name)
+    (folder / "model.safetensors.index.json").write_text(
+        json.dumps({"metadata": {}, "weight_map": weight_map})
+    )
+    return folder

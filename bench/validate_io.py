@@ -1,0 +1,155 @@
+"""How much of a model the validator reads, against downloading it, measured side by side in one run.
+
+1. A synthetic 30-shard model (real safetensors headers, zero data) is uploaded to moto's S3, running as
+   its own process on loopback. The validator judges it; then a naive check downloads every object
+   whole (what a "download and load" validator would do). Bytes and seconds for both.
+2. A 200 GB, 30-shard model as sparse local files (no disk used): the validator's bytes and time.
+
+    uv run python bench/validate_io.py [--shard-mb 64] [--shards 30] [--sparse-gb 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import boto3
+from botocore.config import Config
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from controller.artifacts import LocalFolder, S3Folder, validate_source
+from controller.dev.model_factory import build_sharded_model
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start_moto() -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url + "/moto-api/", timeout=1)
+            return proc, url
+        except Exception:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("moto server did not start")
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:,.3f} MB"
+
+
+def bench_s3(shards: int, shard_mb: int) -> dict:
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
+    moto, url = _start_moto()
+    try:
+        s3 = boto3.client(
+            "s3", endpoint_url=url, region_name="us-east-1", config=Config(max_pool_connections=32)
+        )
+        s3.create_bucket(Bucket="bench")
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = build_sharded_model(Path(tmp) / "m", shards * shard_mb * 10**6, shards)
+            t0 = time.perf_counter()
+            for path in sorted(folder.iterdir()):
+                s3.upload_file(str(path), "bench", f"model/{path.name}")
+            upload_s = time.perf_counter() - t0
+
+        src = S3Folder("s3://bench/model/", client=s3)
+        t0 = time.perf_counter()
+        report = validate_source(src)
+        validate_s = time.perf_counter() - t0
+        assert report.importable, report.to_dict()
+
+        t0 = time.perf_counter()
+        naive_bytes = 0
+        for obj in s3.list_objects_v2(Bucket="bench", Prefix="model/")["Contents"]:
+            body = s3.get_object(Bucket="bench", Key=obj["Key"])["Body"]
+            for chunk in iter(lambda b=body: b.read(8 * 1024 * 1024), b""):
+                naive_bytes += len(chunk)
+        naive_s = time.perf_counter() - t0
+    finally:
+        moto.terminate()
+        moto.wait(timeout=30)
+    s = report.summary
+    return {
+        "case": f"moto S3, {shards} shards x {shard_mb} MB",
+        "total_bytes": s.total_bytes,
+        "validator_bytes_read": s.bytes_read,
+        "validator_requests": s.read_requests,
+        "validator_fraction": s.bytes_read / s.total_bytes,
+        "validator_seconds": round(validate_s, 3),
+        "naive_bytes_read": naive_bytes,
+        "naive_seconds": round(naive_s, 3),
+        "speedup": round(naive_s / validate_s, 1),
+        "upload_seconds": round(upload_s, 1),
+    }
+
+
+def bench_sparse(shards: int, gb: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = build_sharded_model(Path(tmp) / "m", gb * 10**9 - 1, shards)
+        t0 = time.perf_counter()
+        report = validate_source(LocalFolder(folder))
+        seconds = time.perf_counter() - t0
+    s = report.summary
+    return {
+        "case": f"local sparse files, {shards} shards, {gb} GB",
+        "total_bytes": s.total_bytes,
+        "validator_bytes_read": s.bytes_read,
+        "validator_requests": s.read_requests,
+        "validator_fraction": s.bytes_read / s.total_bytes,
+        "validator_seconds": round(seconds, 3),
+        "verdict": report.verdict,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--shards", type=int, default=30)
+    ap.add_argument("--shard-mb", type=int, default=64, help="size of each shard uploaded to moto")
+    ap.add_argument("--sparse-gb", type=int, default=200, help="size of the sparse local model (0: skip)")
+    ap.add_argument("--json", help="also write the results to this file")
+    args = ap.parse_args(argv)
+
+    results = [bench_s3(args.shards, args.shard_mb)]
+    if args.sparse_gb:
+        results.append(bench_sparse(args.shards, args.sparse_gb))
+    for r in results:
+        print(f"\n{r['case']}: {_mb(r['total_bytes'])} in total")
+        print(
+            f"  validator: read {_mb(r['validator_bytes_read'])} in {r['validator_requests']} requests "
+            f"({r['validator_fraction']:.6%} of the bytes) in {r['validator_seconds']} s"
+        )
+        if "naive_seconds" in r:
+            print(
+                f"  naive whole-file download: {_mb(r['naive_bytes_read'])} in {r['naive_seconds']} s "
+                f"({r['speedup']}x slower)"
+            )
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
