@@ -38,6 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate_cli.add_parser(sub)
 
+    from controller.emulator import main as emulator_main
+
+    emulator_main.add_parser(sub)
+
     crd = sub.add_parser("crd", help="print the BedrockImportedModel CustomResourceDefinition (YAML)")
     crd.set_defaults(func=_crd)
     return parser

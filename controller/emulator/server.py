@@ -1,0 +1,133 @@
+"""HTTP front of the emulator: Bedrock's routes plus a small admin API for tests.
+
+POST /_emulator/faults   JSON of Faults fields to change (throttle_rate, error_rate, ...)
+GET  /_emulator/state    jobs, models, per-operation call counts, current faults
+POST /_emulator/reset    forget everything (keeps job duration and model quota)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from controller.emulator.protocol import (
+    ApiError,
+    Route,
+    build_routes,
+    encode_body,
+    encode_error,
+    parse_request,
+)
+from controller.emulator.state import BedrockState
+
+_REGION = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/bedrock/aws4_request")
+
+_HANDLERS = {
+    "CreateModelImportJob": "create_job",
+    "GetModelImportJob": "get_job",
+    "ListModelImportJobs": "list_jobs",
+    "GetImportedModel": "get_model",
+    "ListImportedModels": "list_models",
+    "DeleteImportedModel": "delete_model",
+    "TagResource": "tag",
+    "UntagResource": "untag",
+    "ListTagsForResource": "list_tags",
+}
+
+
+class EmulatorServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], state: BedrockState) -> None:
+        self.state = state
+        self.routes: list[Route] = build_routes()
+        super().__init__(address, _Handler)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start_background(self) -> threading.Thread:
+        thread = threading.Thread(target=self.serve_forever, name="bedrock-emulator", daemon=True)
+        thread.start()
+        return thread
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: EmulatorServer
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read state, not logs
+        pass
+
+    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _dispatch(self) -> None:
+        body = self._body()
+        path, _, query = self.path.partition("?")
+        if path.startswith("/_emulator/"):
+            return self._admin(path, body)
+        state = self.server.state
+        for route in self.server.routes:
+            match = route.regex.match(path)
+            if match and route.method == self.command:
+                break
+        else:
+            err = ApiError(
+                "UnknownOperationException", f"No Bedrock model-import operation at {self.command} {path}"
+            )
+            return self._send(
+                404,
+                json.dumps({"message": err.message}).encode(),
+                {"x-amzn-ErrorType": "UnknownOperationException"},
+            )
+        name = route.operation.name
+        try:
+            auth = self.headers.get("Authorization", "")
+            region_match = _REGION.search(auth)
+            if not region_match:
+                raise ApiError("AccessDeniedException", "Missing or malformed SigV4 Authorization header.")
+            state.before_request(name)
+            params = parse_request(route, match, query, body)
+            result = getattr(state, _HANDLERS[name])(region_match.group(1), params)
+            self._send(route.status, encode_body(result))
+        except ApiError as err:
+            with state._lock:
+                state.errors[f"{name}:{err.type_name}"] += 1
+            status, headers, payload = encode_error(err)
+            self._send(status, payload, headers)
+
+    def _admin(self, path: str, body: bytes) -> None:
+        state = self.server.state
+        if path == "/_emulator/state" and self.command == "GET":
+            return self._send(200, encode_body(state.snapshot()))
+        if path == "/_emulator/faults" and self.command == "POST":
+            try:
+                faults = state.set_faults(json.loads(body or b"{}"))
+            except (KeyError, ValueError, TypeError) as exc:
+                return self._send(400, json.dumps({"message": f"bad fault setting: {exc}"}).encode())
+            return self._send(200, json.dumps(faults.__dict__).encode())
+        if path == "/_emulator/reset" and self.command == "POST":
+            state.reset()
+            return self._send(200, b"{}")
+        return self._send(404, b'{"message": "unknown admin endpoint"}')
+
+    do_GET = do_POST = do_DELETE = do_PUT = _dispatch

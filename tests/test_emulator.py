@@ -1,0 +1,362 @@
+"""The Bedrock emulator, driven by plain boto3 (and once by the AWS CLI) over its real wire protocol."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from controller.dev.model_factory import ModelSpec, build_model
+from tests.helpers import wait_for
+
+ROLE = "arn:aws:iam::123456789012:role/BedrockImport"
+
+
+@pytest.fixture(scope="module")
+def emulator(moto_endpoint, aws_env):
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "controller.cli",
+            "emulator",
+            "--s3-endpoint",
+            moto_endpoint,
+            "--iam-endpoint",
+            moto_endpoint,
+            "--job-duration",
+            "0.3",
+            "--seed",
+            "7",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    url = proc.stdout.readline().split()[-1]
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def _admin(url: str, path: str, body: dict | None = None) -> dict:
+    req = urllib.request.Request(
+        url + path,
+        data=json.dumps(body).encode() if body is not None else None,
+        method="POST" if body is not None else "GET",
+    )
+    with urllib.request.urlopen(req) as resp:
+        return json.loads(resp.read())
+
+
+@pytest.fixture
+def bedrock(emulator):
+    _admin(emulator, "/_emulator/reset", {})
+    _admin(
+        emulator,
+        "/_emulator/faults",
+        {"job_duration_seconds": 0.3, "imported_model_quota": 3, "concurrent_jobs": 1},
+    )
+    return boto3.client(
+        "bedrock",
+        endpoint_url=emulator,
+        region_name="us-east-1",
+        config=Config(retries={"mode": "standard", "max_attempts": 1}),
+    )
+
+
+@pytest.fixture(scope="module")
+def models_in_s3(s3, upload_folder, tmp_path_factory, moto_endpoint):
+    iam = boto3.client("iam", endpoint_url=moto_endpoint, region_name="us-east-1")
+    with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
+        iam.create_role(
+            RoleName="BedrockImport",
+            AssumeRolePolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "bedrock.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                }
+            ),
+        )
+    root = tmp_path_factory.mktemp("emu")
+    return {
+        "llama3": upload_folder(build_model(root / "a", ModelSpec(kind="llama3")), "emu/llama3/"),
+        "mistral": upload_folder(
+            build_model(root / "b", ModelSpec(kind="mistral", shards=2)), "emu/mistral/"
+        ),
+        "falcon": upload_folder(
+            build_model(root / "c", ModelSpec(config_overrides={"model_type": "falcon"})), "emu/falcon/"
+        ),
+        "noconfig": upload_folder(build_model(root / "d", ModelSpec(drop={"config.json"})), "emu/noconfig/"),
+    }
+
+
+def _create(bedrock, name: str, uri: str, **kw):
+    return bedrock.create_model_import_job(
+        jobName=f"{name}-job",
+        importedModelName=name,
+        roleArn=kw.pop("roleArn", ROLE),
+        modelDataSource={"s3DataSource": {"s3Uri": uri}},
+        **kw,
+    )["jobArn"]
+
+
+def _wait_done(bedrock, arn: str) -> dict:
+    return wait_for(
+        lambda: (j := bedrock.get_model_import_job(jobIdentifier=arn))["status"] != "InProgress" and j,
+        timeout=30,
+        what="job to finish",
+    )
+
+
+def _code(exc_info) -> str:
+    return exc_info.value.response["Error"]["Code"]
+
+
+def test_job_runs_then_completes_with_a_model(bedrock, models_in_s3):
+    arn = _create(
+        bedrock, "llama", models_in_s3["llama3"], importedModelTags=[{"key": "team", "value": "ml"}]
+    )
+    assert arn.startswith("arn:aws:bedrock:us-east-1:123456789012:model-import-job/")
+    assert bedrock.get_model_import_job(jobIdentifier=arn)["status"] == "InProgress"
+    job = _wait_done(bedrock, arn)
+    assert job["status"] == "Completed"
+    model = bedrock.get_imported_model(modelIdentifier="llama")
+    assert model["modelArn"] == job["importedModelArn"]
+    assert model["modelArchitecture"] == "llama3"
+    assert model["instructSupported"] is True
+    assert model["customModelUnits"]["customModelUnitsPerModelCopy"] >= 1
+    assert bedrock.get_imported_model(modelIdentifier=model["modelArn"])["modelName"] == "llama"
+    assert bedrock.list_tags_for_resource(resourceARN=model["modelArn"])["tags"] == [
+        {"key": "team", "value": "ml"}
+    ]
+    assert bedrock.get_model_import_job(jobIdentifier="llama-job")["jobArn"] == arn
+
+
+@pytest.mark.parametrize(
+    "source, message",
+    [("falcon", "architecture falcon is not supported"), ("noconfig", "unable to read the model files")],
+)
+def test_job_fails_when_the_artifacts_cannot_import(bedrock, models_in_s3, source, message):
+    job = _wait_done(bedrock, _create(bedrock, "bad", models_in_s3[source]))
+    assert job["status"] == "Failed" and message in job["failureMessage"]
+    assert bedrock.list_imported_models()["modelSummaries"] == []
+
+
+def test_job_fails_when_the_role_does_not_exist(bedrock, models_in_s3):
+    job = _wait_done(
+        bedrock,
+        _create(bedrock, "norole", models_in_s3["llama3"], roleArn="arn:aws:iam::123456789012:role/Missing"),
+    )
+    assert job["status"] == "Failed" and "could not assume the role" in job["failureMessage"]
+
+
+def test_client_request_token_makes_create_idempotent(bedrock, models_in_s3):
+    first = _create(bedrock, "idem", models_in_s3["llama3"], clientRequestToken="uid-1234-r1")
+    again = _create(bedrock, "idem", models_in_s3["llama3"], clientRequestToken="uid-1234-r1")
+    assert again == first
+    assert len(bedrock.list_model_import_jobs()["modelImportJobSummaries"]) == 1
+    with pytest.raises(ClientError) as err:
+        _create(bedrock, "idem", models_in_s3["mistral"], clientRequestToken="uid-1234-r1")
+    assert _code(err) == "ConflictException"
+
+
+def test_name_conflicts(bedrock, models_in_s3):
+    _wait_done(bedrock, _create(bedrock, "dup", models_in_s3["llama3"]))
+    with pytest.raises(ClientError) as err:
+        _create(bedrock, "dup", models_in_s3["llama3"])  # same job name
+    assert _code(err) == "ConflictException"
+    with pytest.raises(ClientError) as err:
+        bedrock.create_model_import_job(
+            jobName="other-job",
+            importedModelName="dup",
+            roleArn=ROLE,
+            modelDataSource={"s3DataSource": {"s3Uri": models_in_s3["llama3"]}},
+        )
+    assert _code(err) == "ConflictException" and "dup" in str(err.value)
+
+
+def test_one_import_job_per_region_at_a_time(bedrock, models_in_s3):
+    _create(bedrock, "first", models_in_s3["llama3"])
+    with pytest.raises(ClientError) as err:
+        _create(bedrock, "second", models_in_s3["llama3"])
+    assert _code(err) == "ServiceQuotaExceededException"
+    assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    # another region has its own slot
+    west = boto3.client("bedrock", endpoint_url=bedrock.meta.endpoint_url, region_name="us-west-2")
+    assert ":us-west-2:" in _create(west, "second", models_in_s3["llama3"])
+
+
+def test_imported_model_quota(bedrock, models_in_s3, emulator):
+    _admin(emulator, "/_emulator/faults", {"imported_model_quota": 2, "concurrent_jobs": 5})
+    for name in ("q1", "q2"):
+        _create(bedrock, name, models_in_s3["llama3"])
+    with pytest.raises(ClientError) as err:
+        _create(bedrock, "q3", models_in_s3["llama3"])
+    assert _code(err) == "ServiceQuotaExceededException" and "imported models" in str(err.value)
+
+
+def test_delete_model_and_not_found_errors(bedrock, models_in_s3):
+    job = _wait_done(bedrock, _create(bedrock, "gone", models_in_s3["llama3"]))
+    bedrock.delete_imported_model(modelIdentifier=job["importedModelArn"])
+    for call, kw in [
+        (bedrock.get_imported_model, {"modelIdentifier": "gone"}),
+        (bedrock.delete_imported_model, {"modelIdentifier": "gone"}),
+        (bedrock.get_model_import_job, {"jobIdentifier": "nope"}),
+        (bedrock.list_tags_for_resource, {"resourceARN": job["importedModelArn"]}),
+    ]:
+        with pytest.raises(ClientError) as err:
+            call(**kw)
+        assert _code(err) == "ResourceNotFoundException"
+        assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+
+def test_tags_add_remove_and_limit(bedrock, models_in_s3):
+    arn = _wait_done(bedrock, _create(bedrock, "tagged", models_in_s3["llama3"]))["importedModelArn"]
+    bedrock.tag_resource(resourceARN=arn, tags=[{"key": "a", "value": "1"}, {"key": "b", "value": "2"}])
+    bedrock.untag_resource(resourceARN=arn, tagKeys=["a"])
+    assert bedrock.list_tags_for_resource(resourceARN=arn)["tags"] == [{"key": "b", "value": "2"}]
+    with pytest.raises(ClientError) as err:
+        bedrock.tag_resource(resourceARN=arn, tags=[{"key": f"k{i}", "value": "v"} for i in range(50)])
+    assert _code(err) == "TooManyTagsException"
+    assert err.value.response["resourceName"] == arn
+
+
+@pytest.mark.parametrize(
+    "kwargs, path",
+    [
+        ({"jobName": "bad name"}, "jobName"),
+        ({"importedModelName": "x" * 64}, "importedModelName"),
+        ({"roleArn": "arn:aws:iam::123:user/bob"}, "roleArn"),
+        (
+            {"modelDataSource": {"s3DataSource": {"s3Uri": "https://x/y"}}},
+            "modelDataSource.s3DataSource.s3Uri",
+        ),
+        ({"clientRequestToken": "-bad-"}, "clientRequestToken"),
+        ({"importedModelTags": [{"key": "k", "value": "bad*value"}]}, "importedModelTags.1.member.value"),
+    ],
+)
+def test_constraints_from_the_service_model(bedrock, kwargs, path):
+    params = {
+        "jobName": "ok-job",
+        "importedModelName": "ok",
+        "roleArn": ROLE,
+        "modelDataSource": {"s3DataSource": {"s3Uri": "s3://models/x/"}},
+    } | kwargs
+    with pytest.raises(ClientError) as err:
+        bedrock.create_model_import_job(**params)
+    assert _code(err) == "ValidationException"
+    assert f"at '{path}'" in err.value.response["Error"]["Message"]
+
+
+def test_pagination_filters_and_sorting(bedrock, models_in_s3, emulator):
+    _admin(
+        emulator,
+        "/_emulator/faults",
+        {"imported_model_quota": 100, "concurrent_jobs": 100, "job_duration_seconds": 0.05},
+    )
+    arns = [_create(bedrock, f"page{i}", models_in_s3["llama3"]) for i in range(7)]
+    for arn in arns:
+        _wait_done(bedrock, arn)
+    pages = list(bedrock.get_paginator("list_model_import_jobs").paginate(PaginationConfig={"PageSize": 3}))
+    assert [len(p["modelImportJobSummaries"]) for p in pages] == [3, 3, 1]
+    names = [s["jobName"] for p in pages for s in p["modelImportJobSummaries"]]
+    assert names == [f"page{i}-job" for i in reversed(range(7))]  # newest first by default
+    asc = bedrock.list_model_import_jobs(sortBy="CreationTime", sortOrder="Ascending")[
+        "modelImportJobSummaries"
+    ]
+    assert asc[0]["jobName"] == "page0-job"
+    assert len(bedrock.list_model_import_jobs(nameContains="page1")["modelImportJobSummaries"]) == 1
+    assert len(bedrock.list_model_import_jobs(statusEquals="Failed")["modelImportJobSummaries"]) == 0
+    model_pages = list(
+        bedrock.get_paginator("list_imported_models").paginate(PaginationConfig={"PageSize": 4})
+    )
+    assert sum(len(p["modelSummaries"]) for p in model_pages) == 7
+    listed = bedrock.list_model_import_jobs()["modelImportJobSummaries"]
+    middle = listed[3]["creationTime"]
+    after = bedrock.list_model_import_jobs(creationTimeAfter=middle)["modelImportJobSummaries"]
+    assert 0 < len(after) == sum(1 for s in listed if s["creationTime"] > middle) < 7
+
+
+def test_fault_throttling_and_server_errors(bedrock, emulator):
+    _admin(emulator, "/_emulator/faults", {"throttle_rate": 1.0})
+    with pytest.raises(ClientError) as err:
+        bedrock.list_imported_models()
+    assert _code(err) == "ThrottlingException"
+    assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
+    _admin(emulator, "/_emulator/faults", {"throttle_rate": 0.0, "error_rate": 1.0})
+    with pytest.raises(ClientError) as err:
+        bedrock.list_imported_models()
+    assert _code(err) == "InternalServerException"
+    assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+    # botocore's standard retries ride out a 50% fault rate
+    _admin(emulator, "/_emulator/faults", {"error_rate": 0.25, "throttle_rate": 0.25})
+    retrying = boto3.client(
+        "bedrock",
+        endpoint_url=emulator,
+        region_name="us-east-1",
+        config=Config(retries={"mode": "standard", "max_attempts": 10}),
+    )
+    for _ in range(10):
+        retrying.list_imported_models()
+    state = _admin(emulator, "/_emulator/state")
+    assert state["errors"].get("ListImportedModels:ThrottlingException", 0) >= 1
+
+
+def test_fault_latency(bedrock, emulator):
+    _admin(emulator, "/_emulator/faults", {"latency_ms": 300})
+    start = time.monotonic()
+    bedrock.list_imported_models()
+    assert time.monotonic() - start >= 0.3
+
+
+def test_fault_forced_job_failure(bedrock, models_in_s3, emulator):
+    _admin(emulator, "/_emulator/faults", {"fail_jobs": 1, "fail_message": "Injected: weights corrupt"})
+    job = _wait_done(bedrock, _create(bedrock, "forced", models_in_s3["llama3"]))
+    assert job["status"] == "Failed" and job["failureMessage"] == "Injected: weights corrupt"
+    assert _wait_done(bedrock, _create(bedrock, "after", models_in_s3["llama3"]))["status"] == "Completed"
+
+
+def test_fault_iam_propagation(bedrock, models_in_s3, emulator):
+    _admin(emulator, "/_emulator/faults", {"iam_propagation_failures": 2})
+    for _ in range(2):
+        with pytest.raises(ClientError) as err:
+            _create(bedrock, "fresh-role", models_in_s3["llama3"])
+        assert _code(err) == "ValidationException" and "role ARN is invalid" in str(err.value)
+    assert _create(bedrock, "fresh-role", models_in_s3["llama3"])
+
+
+def test_unsigned_request_is_refused(emulator):
+    req = urllib.request.Request(emulator + "/imported-models")
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(req)
+    assert err.value.code == 403
+    assert err.value.headers["x-amzn-ErrorType"].startswith("AccessDeniedException")
+
+
+def test_aws_cli_works_against_it(bedrock, models_in_s3, emulator):
+    _wait_done(bedrock, _create(bedrock, "cli", models_in_s3["mistral"]))
+    env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1"}
+    out = subprocess.run(
+        ["aws", "bedrock", "list-imported-models", "--endpoint-url", emulator, "--output", "json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert [m["modelName"] for m in json.loads(out.stdout)["modelSummaries"]] == ["cli"]
