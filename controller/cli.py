@@ -42,6 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     emulator_main.add_parser(sub)
 
+    from controller import operator_main
+
+    operator_main.add_parser(sub)
+
     crd = sub.add_parser("crd", help="print the BedrockImportedModel CustomResourceDefinition (YAML)")
     crd.set_defaults(func=_crd)
     return parser

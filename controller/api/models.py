@@ -366,6 +366,17 @@ class BedrockImportedModelStatus(BaseModel):
     )
     validation: ValidationSummary | None = Field(None, description="Artifact validation summary.")
     failure_message: str | None = Field(None, description="Why the last attempt failed, and what to fix.")
+    import_revision: str | None = Field(None, description="Revision being imported (or last attempted).")
+    attempt: int | None = Field(
+        None, ge=1, description="Import attempt for that revision (re-imports add one)."
+    )
+    target_model_name: str | None = Field(None, description="Bedrock model name the running import creates.")
+    validated_revision: str | None = Field(None, description="Revision the validation summary is for.")
+    failed_revision: str | None = Field(
+        None, description="Revision/attempt that failed for good; changing the spec retries."
+    )
+    queued_at: str | None = Field(None, description="When the object joined the region's import queue.")
+    last_sync_time: str | None = Field(None, description="Last time the model was checked against Bedrock.")
 
 
 # ---- names -------------------------------------------------------------------------------------

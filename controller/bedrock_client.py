@@ -1,0 +1,371 @@
+"""The only code that speaks boto3 to Bedrock (and to IAM, STS and SageMaker for the import's needs).
+
+Shaped like ACK's resource manager: read (find job / model), create, update (tags), delete; every AWS
+error is classified once here as retryable, terminal, quota, conflict or not-found, so the reconcile
+logic never looks at botocore codes.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, ReadTimeoutError
+
+from controller.redact import redact
+from controller.settings import Settings
+
+
+class Kind(enum.Enum):
+    RETRYABLE = "retryable"  # throttling, 5xx, network, IAM propagation: try again with backoff
+    TERMINAL = "terminal"  # the user must change something
+    QUEUE = "queue"  # the region's single import slot is busy: wait in line
+    QUOTA = "quota"  # imported-models quota: wait until a model is deleted
+    CONFLICT = "conflict"  # a name is taken
+    NOT_FOUND = "not-found"
+
+
+class AwsError(Exception):
+    def __init__(self, kind: Kind, code: str, message: str, reason: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.kind = kind
+        self.code = code
+        self.message = redact(message)
+        self.reason = reason  # CamelCase, for conditions and Events
+
+
+_RETRYABLE_CODES = {
+    "ThrottlingException": "Throttled",
+    "TooManyRequestsException": "Throttled",
+    "RequestLimitExceeded": "Throttled",
+    "Throttling": "Throttled",
+    "InternalServerException": "AwsServiceError",
+    "InternalFailure": "AwsServiceError",
+    "ServiceUnavailable": "AwsServiceError",
+    "ServiceUnavailableException": "AwsServiceError",
+}
+
+
+def classify(exc: Exception, action: str) -> AwsError:
+    """Map any boto3 failure to one AwsError. The single error classifier of the project."""
+    if isinstance(exc, AwsError):
+        return exc
+    if isinstance(exc, (ConnectionError, ReadTimeoutError, BotoCoreError)) and not isinstance(
+        exc, ClientError
+    ):
+        return AwsError(Kind.RETRYABLE, type(exc).__name__, f"{action}: {exc}", "AwsUnreachable")
+    assert isinstance(exc, ClientError)
+    err = exc.response.get("Error", {})
+    code = err.get("Code", "Unknown")
+    message = f"{action}: {err.get('Message', code)}"
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    if code in _RETRYABLE_CODES:
+        return AwsError(Kind.RETRYABLE, code, message, _RETRYABLE_CODES[code])
+    if status >= 500:
+        return AwsError(Kind.RETRYABLE, code, message, "AwsServiceError")
+    if code == "ValidationException" and "role" in message.lower() and "invalid" in message.lower():
+        return AwsError(Kind.RETRYABLE, code, message, "WaitingForIAMPropagation")
+    if code == "ServiceQuotaExceededException":
+        if "concurrent" in message.lower():
+            return AwsError(Kind.QUEUE, code, message, "Queued")
+        return AwsError(Kind.QUOTA, code, message, "ImportedModelQuotaExceeded")
+    if code == "ConflictException":
+        return AwsError(Kind.CONFLICT, code, message, "NameConflict")
+    if (
+        code in ("ResourceNotFoundException", "NoSuchEntity", "ValidationException")
+        and "not found" in message.lower()
+    ):
+        return AwsError(Kind.NOT_FOUND, code, message, "NotFound")
+    if code in ("ResourceNotFoundException", "NoSuchEntity"):
+        return AwsError(Kind.NOT_FOUND, code, message, "NotFound")
+    if code in ("AccessDeniedException", "AccessDenied", "UnauthorizedOperation"):
+        return AwsError(Kind.TERMINAL, code, message, "AccessDenied")
+    if code == "TooManyTagsException":
+        return AwsError(Kind.TERMINAL, code, message, "TooManyTags")
+    return AwsError(Kind.TERMINAL, code, message, "InvalidRequest")
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    name: str
+    arn: str
+    status: str  # InProgress | Completed | Failed
+    model_name: str
+    model_arn: str | None
+    failure_message: str | None
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    arn: str
+    architecture: str | None
+    instruct_supported: bool | None
+    cmu_per_copy: int | None
+    cmu_version: str | None
+    job_name: str | None
+
+
+_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=30)
+
+
+class BedrockClient:
+    """Bedrock model import for one region."""
+
+    def __init__(self, settings: Settings, region: str) -> None:
+        self.region = region
+        self._bedrock = boto3.client(
+            "bedrock", region_name=region, endpoint_url=settings.bedrock_endpoint, config=_CONFIG
+        )
+        self.calls = 0
+
+    def _call(self, action: str, fn, **kwargs: Any) -> dict[str, Any]:
+        self.calls += 1
+        try:
+            return fn(**kwargs)
+        except (ClientError, BotoCoreError) as exc:
+            raise classify(exc, action) from None
+
+    # read
+    def find_job(self, name: str) -> JobInfo | None:
+        try:
+            j = self._call(
+                f"GetModelImportJob {name}", self._bedrock.get_model_import_job, jobIdentifier=name
+            )
+        except AwsError as err:
+            if err.kind is Kind.NOT_FOUND:
+                return None
+            raise
+        return JobInfo(
+            j["jobName"],
+            j["jobArn"],
+            j["status"],
+            j.get("importedModelName", ""),
+            j.get("importedModelArn"),
+            j.get("failureMessage"),
+        )
+
+    def find_model(self, name_or_arn: str) -> ModelInfo | None:
+        try:
+            m = self._call(
+                f"GetImportedModel {name_or_arn}",
+                self._bedrock.get_imported_model,
+                modelIdentifier=name_or_arn,
+            )
+        except AwsError as err:
+            if err.kind is Kind.NOT_FOUND:
+                return None
+            raise
+        cmu = m.get("customModelUnits") or {}
+        return ModelInfo(
+            m["modelName"],
+            m["modelArn"],
+            m.get("modelArchitecture"),
+            m.get("instructSupported"),
+            cmu.get("customModelUnitsPerModelCopy"),
+            cmu.get("customModelUnitsVersion"),
+            m.get("jobName"),
+        )
+
+    def running_jobs(self) -> list[str]:
+        """Names of the region's InProgress import jobs (the slot is taken when this is non-empty)."""
+        out = self._call(
+            "ListModelImportJobs",
+            self._bedrock.list_model_import_jobs,
+            statusEquals="InProgress",
+            maxResults=100,
+        )
+        return [s["jobName"] for s in out.get("modelImportJobSummaries", [])]
+
+    # create
+    def create_job(
+        self,
+        *,
+        job_name: str,
+        model_name: str,
+        role_arn: str,
+        s3_uri: str,
+        token: str,
+        tags: dict[str, str],
+        kms_key_id: str | None,
+        vpc: dict | None,
+    ) -> str:
+        params: dict[str, Any] = {
+            "jobName": job_name,
+            "importedModelName": model_name,
+            "roleArn": role_arn,
+            "modelDataSource": {"s3DataSource": {"s3Uri": s3_uri}},
+            "clientRequestToken": token,
+            "importedModelTags": [{"key": k, "value": v} for k, v in sorted(tags.items())],
+            "jobTags": [
+                {"key": k, "value": v}
+                for k, v in sorted(tags.items())
+                if k.startswith("bedrock.modelops.io/")
+            ],
+        }
+        if kms_key_id:
+            params["importedModelKmsKeyId"] = kms_key_id
+        if vpc:
+            params["vpcConfig"] = vpc
+        return self._call(
+            f"CreateModelImportJob {job_name}", self._bedrock.create_model_import_job, **params
+        )["jobArn"]
+
+    # update
+    def tags(self, arn: str) -> dict[str, str]:
+        out = self._call("ListTagsForResource", self._bedrock.list_tags_for_resource, resourceARN=arn)
+        return {t["key"]: t["value"] for t in out.get("tags", [])}
+
+    def sync_tags(self, arn: str, desired: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+        """Make the model's tags exactly `desired`; return what was added/changed and what was removed."""
+        actual = self.tags(arn)
+        changed = {k: v for k, v in desired.items() if actual.get(k) != v}
+        removed = sorted(k for k in actual if k not in desired)
+        if changed:
+            self._call(
+                "TagResource",
+                self._bedrock.tag_resource,
+                resourceARN=arn,
+                tags=[{"key": k, "value": v} for k, v in sorted(changed.items())],
+            )
+        if removed:
+            self._call("UntagResource", self._bedrock.untag_resource, resourceARN=arn, tagKeys=removed)
+        return changed, removed
+
+    # delete
+    def delete_model(self, name_or_arn: str) -> bool:
+        """Delete; False when it was already gone (NotFound is success)."""
+        try:
+            self._call(
+                f"DeleteImportedModel {name_or_arn}",
+                self._bedrock.delete_imported_model,
+                modelIdentifier=name_or_arn,
+            )
+        except AwsError as err:
+            if err.kind is Kind.NOT_FOUND:
+                return False
+            raise
+        return True
+
+
+class SupportClients:
+    """IAM, STS and SageMaker: the service role, the account id, a SageMaker model's artifacts."""
+
+    def __init__(self, settings: Settings, region: str) -> None:
+        self._iam = boto3.client(
+            "iam", region_name=region, endpoint_url=settings.iam_endpoint, config=_CONFIG
+        )
+        self._sts = boto3.client(
+            "sts", region_name=region, endpoint_url=settings.sts_endpoint, config=_CONFIG
+        )
+        self._sm = boto3.client(
+            "sagemaker", region_name=region, endpoint_url=settings.sagemaker_endpoint, config=_CONFIG
+        )
+        self.region = region
+
+    def account_id(self) -> str:
+        try:
+            return self._sts.get_caller_identity()["Account"]
+        except (ClientError, BotoCoreError) as exc:
+            raise classify(exc, "GetCallerIdentity") from None
+
+    def sagemaker_s3_uri(self, model_name: str) -> str:
+        try:
+            model = self._sm.describe_model(ModelName=model_name)
+        except (ClientError, BotoCoreError) as exc:
+            err = classify(exc, f"SageMaker DescribeModel {model_name}")
+            if err.kind is Kind.NOT_FOUND or (
+                err.code == "ValidationException" and "not find" in err.message
+            ):
+                raise AwsError(
+                    Kind.TERMINAL,
+                    err.code,
+                    f"SageMaker model {model_name} does not exist in "
+                    f"{self.region}; check spec.source.sageMakerModelName",
+                    "SageMakerModelNotFound",
+                ) from None
+            raise err from None
+        containers = [model.get("PrimaryContainer") or {}, *list(model.get("Containers") or [])]
+        for c in containers:
+            uri = ((c.get("ModelDataSource") or {}).get("S3DataSource") or {}).get("S3Uri")
+            if uri:
+                return uri if uri.endswith("/") else uri + "/"
+        raise AwsError(
+            Kind.TERMINAL,
+            "NoS3DataSource",
+            f"SageMaker model {model_name} has no uncompressed S3 "
+            "model data source (ModelDataSource.S3DataSource); Bedrock cannot import a model.tar.gz",
+            "SageMakerSourceUnsupported",
+        )
+
+    @staticmethod
+    def role_name(namespace: str, name: str) -> str:
+        digest = hashlib.sha256(f"{namespace}/{name}".encode()).hexdigest()[:10]
+        return f"bmo-import-{namespace[:20]}-{name[:20]}-{digest}"[:64]
+
+    def ensure_role(self, role_name: str, s3_uri: str, tags: dict[str, str]) -> str:
+        """Create (or find) a least-privilege role Bedrock can assume to read exactly `s3_uri`."""
+        account = self.account_id()
+        bucket, _, prefix = s3_uri[len("s3://") :].partition("/")
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "bedrock.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                    "Condition": {
+                        "StringEquals": {"aws:SourceAccount": account},
+                        "ArnEquals": {
+                            "aws:SourceArn": f"arn:aws:bedrock:{self.region}:{account}:model-import-job/*"
+                        },
+                    },
+                }
+            ],
+        }
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/{prefix}*"},
+                {
+                    "Effect": "Allow",
+                    "Action": "s3:ListBucket",
+                    "Resource": f"arn:aws:s3:::{bucket}",
+                    "Condition": {"StringLike": {"s3:prefix": [f"{prefix}*"]}},
+                },
+            ],
+        }
+        try:
+            try:
+                arn = self._iam.create_role(
+                    RoleName=role_name,
+                    AssumeRolePolicyDocument=json.dumps(trust),
+                    Description="Bedrock Custom Model Import service role (bedrock-model-operator)",
+                    Tags=[{"Key": k, "Value": v} for k, v in sorted(tags.items())],
+                )["Role"]["Arn"]
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "EntityAlreadyExists":
+                    raise
+                arn = self._iam.get_role(RoleName=role_name)["Role"]["Arn"]
+                self._iam.update_assume_role_policy(RoleName=role_name, PolicyDocument=json.dumps(trust))
+            self._iam.put_role_policy(
+                RoleName=role_name, PolicyName="read-model-source", PolicyDocument=json.dumps(policy)
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise classify(exc, f"IAM role {role_name}") from None
+        return arn
+
+    def delete_role(self, role_name: str) -> None:
+        try:
+            for policy in self._iam.list_role_policies(RoleName=role_name).get("PolicyNames", []):
+                self._iam.delete_role_policy(RoleName=role_name, PolicyName=policy)
+            self._iam.delete_role(RoleName=role_name)
+        except (ClientError, BotoCoreError) as exc:
+            err = classify(exc, f"IAM DeleteRole {role_name}")
+            if err.kind is not Kind.NOT_FOUND:
+                raise err from None

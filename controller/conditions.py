@@ -1,0 +1,46 @@
+"""Kubernetes-style conditions: set one without disturbing the others, keep lastTransitionTime honest."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+#: The order conditions appear in; others (Paused) follow.
+CONDITION_TYPES = ("Validated", "Imported", "Ready", "Synced", "Paused")
+
+
+def now_rfc3339() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def set_conditions(
+    current: list[dict[str, Any]] | None,
+    updates: dict[str, tuple[str, str, str]],
+    generation: int | None,
+    now: str | None = None,
+) -> list[dict[str, Any]]:
+    """Return the condition list with `updates` ({type: (status, reason, message)}) applied.
+
+    lastTransitionTime changes only when a condition's status changes, as the API conventions ask.
+    """
+    now = now or now_rfc3339()
+    by_type = {c["type"]: dict(c) for c in current or [] if isinstance(c, dict) and "type" in c}
+    for ctype, (status, reason, message) in updates.items():
+        old = by_type.get(ctype)
+        by_type[ctype] = {
+            "type": ctype,
+            "status": status,
+            "reason": reason,
+            "message": message,
+            "lastTransitionTime": old["lastTransitionTime"] if old and old.get("status") == status else now,
+            "observedGeneration": generation,
+        }
+    order = {t: i for i, t in enumerate(CONDITION_TYPES)}
+    return sorted(by_type.values(), key=lambda c: (order.get(c["type"], len(order)), c["type"]))
+
+
+def get_condition(conditions: list[dict[str, Any]] | None, ctype: str) -> dict[str, Any] | None:
+    for c in conditions or []:
+        if c.get("type") == ctype:
+            return c
+    return None

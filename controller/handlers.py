@@ -1,0 +1,120 @@
+"""kopf wiring, kept thin: every event and a periodic timer call the one level-based reconcile.
+
+The reconcile runs at most once at a time per object (a per-object lock), backs off exponentially on
+retryable AWS errors, and is skipped cheaply for Ready objects until their resync is due.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+import kopf
+
+from controller.api.models import GROUP, PLURAL, VERSION
+from controller.conditions import set_conditions
+from controller.reconcile import Outcome, Reconciler
+from controller.settings import Settings
+
+FINALIZER = f"{GROUP}/finalizer"
+settings = Settings.from_env()
+reconciler = Reconciler(settings)
+
+_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
+_backoff: dict[str, tuple[int, float]] = {}  # uid -> (consecutive failures, monotonic time of next try)
+
+
+@kopf.on.startup()
+def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+    settings.persistence.finalizer = FINALIZER
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=GROUP, key="last-handled-configuration"
+    )
+    settings.execution.max_workers = reconciler.settings.max_workers
+    settings.posting.level = logging.WARNING  # our own Events say what happened; kopf's would be noise
+    settings.watching.server_timeout = 300
+    settings.networking.error_backoffs = [1, 2, 5, 10]
+
+
+def _lock(uid: str) -> threading.Lock:
+    with _locks_guard:
+        return _locks.setdefault(uid, threading.Lock())
+
+
+def _apply(out: Outcome, body: kopf.Body, patch: kopf.Patch) -> None:
+    generation = body.metadata.get("generation")
+    for key, value in out.status.items():
+        patch.status[key] = value
+    updates = dict(out.conditions)
+    existing = {c.get("type") for c in (body.status.get("conditions") or [])}
+    for ctype in ("Validated", "Imported", "Ready"):  # conditions exist from the first visit on
+        if ctype not in existing and ctype not in updates:
+            updates[ctype] = ("Unknown", "Reconciling", "the operator is working on it")
+    if updates:
+
+        def write_conditions(raw: dict) -> None:
+            status = raw.setdefault("status", {})
+            status["conditions"] = set_conditions(status.get("conditions"), updates, generation)
+
+        patch.fns.append(write_conditions)
+    for kind, reason, message in out.events:
+        kopf.event(body, type=kind, reason=reason, message=message)
+
+
+def run_reconcile(body: kopf.Body, patch: kopf.Patch, logger: logging.Logger, *, event: bool) -> None:
+    uid = body.metadata.uid
+    if FINALIZER not in (body.metadata.get("finalizers") or []) or body.metadata.get("deletionTimestamp"):
+        return  # kopf adds the finalizer first: nothing is created in AWS before it is there
+    lock = _lock(uid)
+    if not lock.acquire(blocking=False):
+        return  # a reconcile of this object is running; the next tick sees its result
+    try:
+        failures, next_try = _backoff.get(uid, (0, 0.0))
+        if not event and time.monotonic() < next_try:
+            return
+        if not event and reconciler.is_steady(body) and not reconciler.resync_due(body):
+            return
+        out = reconciler.reconcile(dict(body))
+        _apply(out, body, patch)
+        if out.retry_error is not None:
+            failures += 1
+            delay = min(settings.backoff_cap_seconds, settings.backoff_base_seconds * 2 ** (failures - 1))
+            _backoff[uid] = (failures, time.monotonic() + delay)
+            logger.warning(
+                f"retryable: {out.retry_error.reason}: {out.retry_error.message}; next try in {delay:.0f}s"
+            )
+        else:
+            _backoff.pop(uid, None)
+    finally:
+        lock.release()
+
+
+@kopf.on.resume(GROUP, VERSION, PLURAL)
+@kopf.on.create(GROUP, VERSION, PLURAL)
+@kopf.on.update(GROUP, VERSION, PLURAL, field="spec")
+@kopf.on.update(GROUP, VERSION, PLURAL, field="metadata.annotations")
+def on_change(body: kopf.Body, patch: kopf.Patch, logger: logging.Logger, **_: Any) -> None:
+    run_reconcile(body, patch, logger, event=True)
+
+
+@kopf.timer(GROUP, VERSION, PLURAL, interval=settings.poll_seconds, initial_delay=settings.poll_seconds)
+def on_tick(body: kopf.Body, patch: kopf.Patch, logger: logging.Logger, **_: Any) -> None:
+    run_reconcile(body, patch, logger, event=False)
+
+
+@kopf.on.delete(GROUP, VERSION, PLURAL)
+def on_delete(body: kopf.Body, patch: kopf.Patch, logger: logging.Logger, **_: Any) -> None:
+    with _lock(body.metadata.uid):
+        done, events = reconciler.finalize(dict(body))
+    for kind, reason, message in events:
+        kopf.event(body, type=kind, reason=reason, message=message)
+    if not done:
+        patch.status["phase"] = "Deleting"
+        raise kopf.TemporaryError("waiting for the running import job to finish", delay=settings.poll_seconds)
+    _backoff.pop(body.metadata.uid, None)
+    with _locks_guard:
+        _locks.pop(body.metadata.uid, None)
