@@ -6,9 +6,12 @@ retryable AWS errors, and is skipped cheaply for Ready objects until their resyn
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import kopf
@@ -25,6 +28,7 @@ reconciler = Reconciler(settings)
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
 _backoff: dict[str, tuple[int, float]] = {}  # uid -> (consecutive failures, monotonic time of next try)
+_executor = ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix="reconcile")
 
 
 @kopf.on.startup()
@@ -93,23 +97,36 @@ def run_reconcile(body: kopf.Body, patch: kopf.Patch, logger: logging.Logger, *,
         lock.release()
 
 
+async def _in_thread(body: kopf.Body, patch: kopf.Patch, logger: logging.Logger, event: bool) -> None:
+    # Runs on the event loop first, in watch order: the import queue's tie-break is fixed here.
+    reconciler.note_arrival(body.metadata.uid, body.metadata.get("creationTimestamp") or "")
+    ctx = contextvars.copy_context()  # kopf.event() and the logger need kopf's context in the thread
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(_executor, ctx.run, lambda: run_reconcile(body, patch, logger, event=event))
+
+
 @kopf.on.resume(GROUP, VERSION, PLURAL)
 @kopf.on.create(GROUP, VERSION, PLURAL)
 @kopf.on.update(GROUP, VERSION, PLURAL, field="spec")
 @kopf.on.update(GROUP, VERSION, PLURAL, field="metadata.annotations")
-def on_change(body: kopf.Body, patch: kopf.Patch, logger: logging.Logger, **_: Any) -> None:
-    run_reconcile(body, patch, logger, event=True)
+async def on_change(body: kopf.Body, patch: kopf.Patch, logger: logging.Logger, **_: Any) -> None:
+    await _in_thread(body, patch, logger, event=True)
 
 
 @kopf.timer(GROUP, VERSION, PLURAL, interval=settings.poll_seconds, initial_delay=settings.poll_seconds)
-def on_tick(body: kopf.Body, patch: kopf.Patch, logger: logging.Logger, **_: Any) -> None:
-    run_reconcile(body, patch, logger, event=False)
+async def on_tick(body: kopf.Body, patch: kopf.Patch, logger: logging.Logger, **_: Any) -> None:
+    await _in_thread(body, patch, logger, event=False)
+
+
+def _finalize(body: kopf.Body) -> tuple[bool, list[tuple[str, str, str]]]:
+    with _lock(body.metadata.uid):
+        return reconciler.finalize(dict(body))
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL)
-def on_delete(body: kopf.Body, patch: kopf.Patch, logger: logging.Logger, **_: Any) -> None:
-    with _lock(body.metadata.uid):
-        done, events = reconciler.finalize(dict(body))
+async def on_delete(body: kopf.Body, patch: kopf.Patch, logger: logging.Logger, **_: Any) -> None:
+    ctx = contextvars.copy_context()
+    done, events = await asyncio.get_running_loop().run_in_executor(_executor, ctx.run, _finalize, body)
     for kind, reason, message in events:
         kopf.event(body, type=kind, reason=reason, message=message)
     if not done:

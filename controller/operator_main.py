@@ -51,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
     )
     for noisy in ("botocore", "boto3", "urllib3", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    if not args.verbose:  # kopf logs every timer run at INFO; our Events and warnings say what matters
+        logging.getLogger("kopf.objects").setLevel(logging.WARNING)
 
     import kopf
 

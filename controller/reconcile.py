@@ -33,6 +33,8 @@ from controller.redact import redact
 from controller.settings import Settings
 
 PAUSE_ANNOTATION = "bedrock.modelops.io/paused"
+#: Changing this annotation's value retries a failed revision without a spec change (files fixed in place).
+RETRY_ANNOTATION = "bedrock.modelops.io/retry"
 
 
 @dataclass
@@ -84,6 +86,20 @@ class Reconciler:
         self._clients: dict[str, tuple[BedrockClient, SupportClients]] = {}
         self._lock = threading.Lock()
         self._last_sync: dict[str, tuple[float, int]] = {}  # uid -> (monotonic, generation)
+        self._arrivals: dict[str, str] = {}
+        self._arrival_counter = 0
+
+    def note_arrival(self, uid: str, created: str) -> str:
+        """Queue key in the order objects reached the operator (called on the event loop, in watch order).
+
+        creationTimestamp first (persisted by the apiserver, so the order survives a restart), then the
+        arrival count to order objects created within the same second.
+        """
+        with self._lock:
+            if uid not in self._arrivals:
+                self._arrival_counter += 1
+                self._arrivals[uid] = f"{created}/{self._arrival_counter:012d}"
+            return self._arrivals[uid]
 
     def clients(self, region: str) -> tuple[BedrockClient, SupportClients]:
         with self._lock:
@@ -134,7 +150,10 @@ class Reconciler:
             else:
                 self.queue.release(region, v.uid)
                 self._fail(out, v, err.reason, err.message, "Imported")
-                out.status["failedRevision"] = f"{revision(spec)}/{self._attempt(v, revision(spec))}"
+                rev = revision(spec)
+                out.status["failedRevision"] = self._failure_marker(
+                    v, rev, int(out.status.get("attempt") or self._attempt(v, rev))
+                )
         out.status["observedGeneration"] = v.generation
         return out
 
@@ -142,6 +161,11 @@ class Reconciler:
     @staticmethod
     def _serving(v: View) -> bool:
         return bool(v.status.get("modelArn"))
+
+    @staticmethod
+    def _failure_marker(v: View, rev: str, attempt: int) -> str:
+        """Identifies a failure for good: the revision and attempt, and the spec/retry it happened under."""
+        return f"{rev}/{attempt}@{v.generation}:{v.annotations.get(RETRY_ANNOTATION, '')[:40]}"
 
     @staticmethod
     def _attempt(v: View, rev: str) -> int:
@@ -193,9 +217,16 @@ class Reconciler:
             return
 
         attempt = self._attempt(v, rev)
-        if v.status.get("failedRevision") == f"{rev}/{attempt}":
-            return  # failed for good: nothing to do until the spec changes (a new revision)
         base = base_model_name(v.namespace, v.name, spec)
+        marker = v.status.get("failedRevision") or ""
+        if marker.startswith(f"{rev}/{attempt}@"):
+            if marker == self._failure_marker(v, rev, attempt):
+                return  # failed for good: nothing to do until the spec (or the retry annotation) changes
+            # the user changed something since: try again; a failed job's name is spent, so bump the attempt
+            out.status.update(failedRevision=None, validatedRevision=None)
+            v.status["validatedRevision"] = None
+            if bedrock.find_job(job_name(base, rev, attempt)) is not None:
+                attempt += 1
         target = v.status.get("targetModelName") if v.status.get("importRevision") == rev else None
         target = target or (revision_model_name(base, rev) if self._serving(v) else base)
         jname = job_name(base, rev, attempt)
@@ -204,7 +235,13 @@ class Reconciler:
 
         job = bedrock.find_job(jname)
         if job is None:
+            # join the line before validating, so objects that validate faster cannot overtake
+            queued_at = v.status.get("queuedAt") or self._arrivals.get(v.uid) or now_rfc3339()
+            out.status["queuedAt"] = queued_at
+            self.queue.enqueue(region, v.uid, queued_at)
             if not self._validated(v, spec, rev, region, support, out):
+                self.queue.release(region, v.uid)
+                out.status["queuedAt"] = None
                 return
             self._start_import(v, spec, region, rev, attempt, jname, target, bedrock, support, out, updating)
             return
@@ -221,7 +258,7 @@ class Reconciler:
         if job.status == "Failed":
             message = f"import job {job.name} failed: {job.failure_message or 'no reason given'}"
             self._fail(out, v, "ImportFailed", message, "Imported")
-            out.status["failedRevision"] = f"{rev}/{attempt}"
+            out.status["failedRevision"] = self._failure_marker(v, rev, attempt)
             return
         model = bedrock.find_model(job.model_arn or job.model_name)
         if model is None:  # completed, then deleted before we saw it: import again
@@ -291,7 +328,7 @@ class Reconciler:
             )
             self._fail(out, v, "ValidationFailed", message, "Validated")
             out.condition("Validated", "False", first.code, message)
-            out.status["failedRevision"] = f"{rev}/{self._attempt(v, rev)}"
+            out.status["failedRevision"] = self._failure_marker(v, rev, int(out.status.get("attempt") or 1))
             return False
         warn = (
             f" ({len(report.warnings)} warning(s): {', '.join(sorted({w.code for w in report.warnings}))})"
@@ -317,7 +354,7 @@ class Reconciler:
         out: Outcome,
         updating: bool,
     ) -> None:
-        queued_at = v.status.get("queuedAt") or now_rfc3339()
+        queued_at = out.status.get("queuedAt") or v.status.get("queuedAt") or now_rfc3339()
         position = self.queue.enqueue(region, v.uid, queued_at)
         if not self.queue.may_start(region, v.uid):
             self._queued(v, out, queued_at, position, updating, "another import is running in " + region)
@@ -529,6 +566,7 @@ class Reconciler:
                 to_delete.add(job.model_arn)
         self.queue.release(region, v.uid)
         self._last_sync.pop(v.uid, None)
+        self._arrivals.pop(v.uid, None)
         if spec.deletion_policy == "Retain":
             if to_delete:
                 events.append(

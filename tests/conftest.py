@@ -29,8 +29,13 @@ def control_plane() -> Iterator[ControlPlane]:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
     """Attach the control-plane logs to any failing test that used it."""
     report = yield
-    if report.failed and _CONTROL_PLANE is not None and "control_plane" in getattr(item, "fixturenames", ()):
+    names = getattr(item, "fixturenames", ())
+    if report.failed and _CONTROL_PLANE is not None and "control_plane" in names:
         report.sections.append(("control plane logs", _CONTROL_PLANE.logs(60)))
+    if report.failed and "operator" in names:
+        op = item.funcargs.get("operator")
+        if op is not None:
+            report.sections.append(("operator log", op.tail(80)))
     return report
 
 
@@ -105,3 +110,40 @@ def upload_folder(s3):
         return f"s3://models/{prefix}"
 
     return upload
+
+
+# ---- the operator end to end: local AWS, the CRD, the operator as a real process --------------------
+
+
+@pytest.fixture(scope="session")
+def crd_installed(kubectl):
+    from pathlib import Path
+
+    crds = Path(__file__).resolve().parents[1] / "crds"
+    kubectl("apply", "--server-side", "--force-conflicts", "-f", str(crds))
+    kubectl(
+        "wait",
+        "--for=condition=Established",
+        "crd/bedrockimportedmodels.bedrock.modelops.io",
+        "--timeout=60s",
+    )
+    return True
+
+
+@pytest.fixture(scope="session")
+def local_aws():
+    from controller.dev.aws import LocalAws
+
+    with LocalAws(job_duration=1.0, model_quota=500) as aws:
+        aws.seed_examples()
+        yield aws
+
+
+@pytest.fixture(scope="session")
+def operator(control_plane, crd_installed, local_aws, tmp_path_factory):
+    from tests.operator_process import OperatorProcess
+
+    op = OperatorProcess(control_plane, local_aws, tmp_path_factory.mktemp("operator"))
+    op.start()
+    yield op
+    op.stop()

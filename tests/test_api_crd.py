@@ -4,7 +4,6 @@ apply time naming the field, `kubectl get bedrockmodels` shows the columns, `kub
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import yaml
@@ -13,20 +12,6 @@ from tests.helpers import wait_for
 from tests.manifests import EXAMPLES, INVALID, manifest, valid_spec
 
 pytestmark = pytest.mark.controlplane
-
-CRDS = Path(__file__).resolve().parents[1] / "crds"
-
-
-@pytest.fixture(scope="session")
-def crd_installed(kubectl):
-    kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRDS))
-    kubectl(
-        "wait",
-        "--for=condition=Established",
-        "crd/bedrockimportedmodels.bedrock.modelops.io",
-        "--timeout=60s",
-    )
-    return True
 
 
 def test_every_example_applies_and_is_listed_with_columns(kubectl, crd_installed, namespace):

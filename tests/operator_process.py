@@ -1,0 +1,123 @@
+"""The operator as a real process (`bedrock-model-operator run`), startable, killable with -9, restartable."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from controller.dev.aws import LocalAws
+from controller.dev.controlplane import ControlPlane, _die_with_parent
+
+#: A fake secret with a shape we can search for: it must never show up in a log, Event or status.
+CANARY_SECRET = "bmoCanarySecretKey0123456789abcdefDONOTLOG"
+
+
+class OperatorProcess:
+    def __init__(self, cp: ControlPlane, aws: LocalAws, workdir: Path, **env: str) -> None:
+        self.cp, self.aws, self.workdir = cp, aws, workdir
+        self.log = workdir / "operator.log"
+        self.extra_env = env
+        self.proc: subprocess.Popen | None = None
+        self.starts = 0
+
+    def env(self) -> dict[str, str]:
+        return {
+            **self.cp.env(),
+            **self.aws.env(),
+            "AWS_SECRET_ACCESS_KEY": CANARY_SECRET,
+            "BMO_POLL_SECONDS": "0.5",
+            "BMO_RESYNC_SECONDS": "2",
+            "BMO_BACKOFF_BASE_SECONDS": "0.5",
+            "BMO_BACKOFF_CAP_SECONDS": "4",
+            "BMO_CLUSTER_NAME": "e2e",
+            **self.extra_env,
+        }
+
+    def start(self) -> None:
+        self.starts += 1
+        with self.log.open("a") as fh:
+            fh.write(f"\n===== start #{self.starts} =====\n")
+            fh.flush()
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "controller.cli", "run"],
+                env=self.env(),
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent,
+            )
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def tail(self, lines: int = 60) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def get_obj(kubectl, ns: str, name: str) -> dict[str, Any]:
+    return json.loads(kubectl("get", "bedrockmodel", name, "-n", ns, "-o", "json").stdout)
+
+
+def condition(obj: dict[str, Any], ctype: str) -> dict[str, Any]:
+    for c in obj.get("status", {}).get("conditions", []):
+        if c["type"] == ctype:
+            return c
+    return {}
+
+
+def wait_condition(
+    kubectl, ns: str, name: str, ctype: str, status: str, reason: str | None = None, timeout: float = 60
+) -> dict[str, Any]:
+    from tests.helpers import wait_for
+
+    def check():
+        obj = get_obj(kubectl, ns, name)
+        c = condition(obj, ctype)
+        if (
+            c.get("status") == status
+            and (reason is None or c.get("reason") == reason)
+            and c.get("observedGeneration") == obj["metadata"]["generation"]
+        ):
+            return obj
+        return None
+
+    try:
+        return wait_for(check, timeout=timeout, what=f"{ns}/{name} {ctype}={status} {reason or ''}")
+    except AssertionError as exc:
+        obj = get_obj(kubectl, ns, name)
+        raise AssertionError(
+            f"{exc}\nlast status: {json.dumps(obj.get('status'), indent=1)[:3000]}"
+        ) from None
+
+
+def events(kubectl, ns: str, name: str) -> list[dict[str, Any]]:
+    out = kubectl("get", "events", "-n", ns, "--field-selector", f"involvedObject.name={name}", "-o", "json")
+    return sorted(json.loads(out.stdout)["items"], key=lambda e: e.get("lastTimestamp") or "")
+
+
+def deadline_loop(seconds: float):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        yield
+        time.sleep(0.2)

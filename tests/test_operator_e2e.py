@@ -1,0 +1,355 @@
+"""The operator end to end: real apiserver + kubectl + moto + the Bedrock emulator, operator as a process."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import yaml
+
+from tests.helpers import wait_for
+from tests.operator_process import CANARY_SECRET, condition, events, get_obj, wait_condition
+
+pytestmark = pytest.mark.controlplane
+
+ROLE = "arn:aws:iam::123456789012:role/BedrockModelImport"
+LLAMA = "s3://bmo-examples/llama3-8b-support/"
+MISTRAL = "s3://bmo-examples/mistral-7b-summarizer/"
+
+
+@pytest.fixture(autouse=True)
+def _clean_faults(local_aws):
+    local_aws.set_faults(
+        throttle_rate=0,
+        error_rate=0,
+        fail_jobs=0,
+        iam_propagation_failures=0,
+        latency_ms=0,
+        concurrent_jobs=1,
+        job_duration_seconds=1.0,
+    )
+    yield
+
+
+def apply(kubectl, ns: str, name: str, **spec) -> None:
+    doc = {
+        "apiVersion": "bedrock.modelops.io/v1alpha1",
+        "kind": "BedrockImportedModel",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {"source": {"s3Uri": LLAMA}, "serviceRole": {"roleArn": ROLE}, "region": "us-east-1"} | spec,
+    }
+    kubectl("apply", "-f", "-", input=yaml.safe_dump(doc))
+
+
+def models_named(aws, name: str) -> list[dict]:
+    return [m for m in aws.state()["models"] if m["modelName"] == name]
+
+
+def jobs_for(aws, model_name: str) -> list[dict]:
+    return [j for j in aws.state()["jobs"] if j["importedModelName"] == model_name]
+
+
+def test_create_ready_then_delete_removes_the_model(kubectl, operator, local_aws, namespace):
+    apply(kubectl, namespace, "m1", tags={"team": "ml"})
+    obj = wait_condition(kubectl, namespace, "m1", "Ready", "True", "ModelReady")
+    st = obj["status"]
+    assert st["phase"] == "Ready" and st["observedGeneration"] == obj["metadata"]["generation"]
+    assert st["modelArn"].startswith("arn:aws:bedrock:us-east-1:123456789012:imported-model/")
+    assert st["modelArchitecture"] == "llama3" and st["instructSupported"] is True
+    assert st["customModelUnits"]["customModelUnitsPerModelCopy"] >= 1
+    assert condition(obj, "Validated")["status"] == "True" and condition(obj, "Imported")["status"] == "True"
+    assert st["validation"]["verdict"] == "importable"
+    name = st["modelName"]
+    assert name == f"{namespace}-m1"
+    tags = {
+        t["key"]: t["value"]
+        for t in local_aws.client("bedrock").list_tags_for_resource(resourceARN=st["modelArn"])["tags"]
+    }
+    assert tags["team"] == "ml"
+    assert tags["bedrock.modelops.io/uid"] == obj["metadata"]["uid"]
+    assert tags["bedrock.modelops.io/namespace"] == namespace and tags["bedrock.modelops.io/cluster"] == "e2e"
+    reasons = [e["reason"] for e in events(kubectl, namespace, "m1")]
+    assert {"Validated", "ImportStarted", "ModelReady"} <= set(reasons)
+    row = kubectl("get", "bedrockmodels", "-n", namespace).stdout.splitlines()[1].split()
+    assert row[1:5] == ["llama3", "True", "Ready", "ModelReady"]
+
+    kubectl("delete", "bedrockmodel", "m1", "-n", namespace, "--timeout=60s")
+    assert models_named(local_aws, name) == []
+
+
+def test_retain_leaves_the_model(kubectl, operator, local_aws, namespace):
+    apply(kubectl, namespace, "kept", deletionPolicy="Retain")
+    arn = wait_condition(kubectl, namespace, "kept", "Ready", "True")["status"]["modelArn"]
+    kubectl("delete", "bedrockmodel", "kept", "-n", namespace, "--timeout=60s")
+    assert [m["modelArn"] for m in models_named(local_aws, f"{namespace}-kept")] == [arn]
+
+
+def test_tag_change_is_applied_in_place(kubectl, operator, local_aws, namespace):
+    apply(kubectl, namespace, "tags", tags={"team": "a", "stage": "dev"})
+    arn = wait_condition(kubectl, namespace, "tags", "Ready", "True")["status"]["modelArn"]
+    apply(kubectl, namespace, "tags", tags={"team": "b"})
+    bedrock = local_aws.client("bedrock")
+
+    def user_tags():
+        tags = {t["key"]: t["value"] for t in bedrock.list_tags_for_resource(resourceARN=arn)["tags"]}
+        return {k: v for k, v in tags.items() if not k.startswith("bedrock.modelops.io/")}
+
+    wait_for(lambda: user_tags() == {"team": "b"}, timeout=30, what="tags updated in Bedrock")
+    obj = wait_condition(kubectl, namespace, "tags", "Ready", "True")
+    assert obj["status"]["modelArn"] == arn  # same model: no new import
+    assert len(jobs_for(local_aws, f"{namespace}-tags")) == 1
+    assert "TagsUpdated" in [e["reason"] for e in events(kubectl, namespace, "tags")]
+
+
+def test_source_change_imports_a_new_revision_before_deleting_the_old(
+    kubectl, operator, local_aws, namespace
+):
+    local_aws.set_faults(job_duration_seconds=3.0)
+    apply(kubectl, namespace, "rev", architecture="Llama3.1")
+    first = wait_condition(kubectl, namespace, "rev", "Ready", "True", timeout=90)["status"]
+    apply(kubectl, namespace, "rev", source={"s3Uri": MISTRAL}, architecture="Mistral")
+
+    def updating():
+        st = get_obj(kubectl, namespace, "rev")["status"]
+        return st if st.get("phase") == "Updating" else None
+
+    during = wait_for(updating, timeout=30, what="the new revision to start importing")
+    assert during["modelArn"] == first["modelArn"]  # the old model still serves
+    assert condition(get_obj(kubectl, namespace, "rev"), "Ready")["status"] == "True"
+    assert models_named(local_aws, first["modelName"]), "old model must exist while the new one imports"
+
+    obj = wait_condition(kubectl, namespace, "rev", "Ready", "True", "ModelReady", timeout=90)
+    st = obj["status"]
+    assert st["modelArn"] != first["modelArn"] and st["modelArchitecture"] == "mistral"
+    assert st["modelName"].startswith(first["modelName"]) and st["modelName"] != first["modelName"]
+    wait_for(lambda: not models_named(local_aws, first["modelName"]), timeout=30, what="old revision deleted")
+    assert models_named(local_aws, st["modelName"])
+    reasons = [e["reason"] for e in events(kubectl, namespace, "rev")]
+    assert "PreviousRevisionDeleted" in reasons
+
+
+def test_failed_validation_creates_no_job(kubectl, operator, local_aws, namespace, tmp_path):
+    from controller.dev.model_factory import ModelSpec
+
+    uri = local_aws.upload_model(
+        "bmo-examples",
+        f"{namespace}/quantized/",
+        ModelSpec(config_overrides={"quantization_config": {"quant_method": "gptq"}}),
+    )
+    apply(kubectl, namespace, "bad", source={"s3Uri": uri})
+    obj = wait_condition(kubectl, namespace, "bad", "Validated", "False", "QuantizedModel")
+    assert condition(obj, "Ready")["status"] == "False"
+    assert obj["status"]["phase"] == "Failed"
+    assert "quantized" in condition(obj, "Validated")["message"].lower()
+    assert jobs_for(local_aws, f"{namespace}-bad") == []
+    # fixing the spec (a good source) retries and succeeds
+    apply(kubectl, namespace, "bad", source={"s3Uri": LLAMA})
+    wait_condition(kubectl, namespace, "bad", "Ready", "True", "ModelReady")
+
+
+def test_failed_job_is_reported_and_fixing_the_spec_recovers(kubectl, operator, local_aws, namespace):
+    local_aws.set_faults(fail_jobs=1, fail_message="The model weights could not be loaded.")
+    apply(kubectl, namespace, "fails")
+    obj = wait_condition(kubectl, namespace, "fails", "Imported", "False", "ImportFailed")
+    assert "could not be loaded" in condition(obj, "Imported")["message"]
+    assert condition(obj, "Ready")["status"] == "False" and obj["status"]["phase"] == "Failed"
+    assert "ImportFailed" in [e["reason"] for e in events(kubectl, namespace, "fails")]
+    time.sleep(2)  # it does not retry a failed revision by itself
+    assert len(jobs_for(local_aws, f"{namespace}-fails")) == 1
+    apply(kubectl, namespace, "fails", source={"s3Uri": MISTRAL})
+    wait_condition(kubectl, namespace, "fails", "Ready", "True", "ModelReady")
+
+
+def test_five_models_with_one_slot_queue_and_all_become_ready_in_order(
+    kubectl, operator, local_aws, namespace
+):
+    local_aws.set_faults(job_duration_seconds=1.5)
+    names = [f"q{i}" for i in range(5)]
+    for name in names:
+        apply(kubectl, namespace, name)
+        time.sleep(0.3)  # distinct creation order
+
+    seen_queued = set()
+
+    def all_ready():
+        objs = json.loads(kubectl("get", "bedrockmodels", "-n", namespace, "-o", "json").stdout)["items"]
+        for o in objs:
+            if o.get("status", {}).get("phase") == "Queued":
+                seen_queued.add((o["metadata"]["name"], o["status"].get("queuePosition")))
+            assert o.get("status", {}).get("phase") != "Failed", o["status"]
+        return len(objs) == 5 and all(condition(o, "Ready").get("status") == "True" for o in objs)
+
+    wait_for(all_ready, timeout=120, what="all five models Ready")
+    assert seen_queued, "some models were visibly Queued"
+    assert all(pos and pos >= 1 for _, pos in seen_queued)
+    jobs = [j for j in local_aws.state()["jobs"] if j["importedModelName"].startswith(f"{namespace}-q")]
+    assert len(jobs) == 5 and all(j["status"] == "Completed" for j in jobs)
+    order = [j["importedModelName"] for j in sorted(jobs, key=lambda j: j["creationTime"])]
+    assert order == [f"{namespace}-{n}" for n in names]
+
+
+def test_kill_9_during_imports_never_duplicates_a_job_or_model(kubectl, operator, local_aws, namespace):
+    local_aws.set_faults(job_duration_seconds=1.0)
+    names = [f"k{i}" for i in range(3)]
+    for name in names:
+        apply(kubectl, namespace, name)
+    for delay in (0.3, 0.8, 1.5, 2.5, 1.0):
+        time.sleep(delay)
+        operator.kill9()
+        operator.start()
+
+    def all_ready():
+        return all(condition(get_obj(kubectl, namespace, n), "Ready").get("status") == "True" for n in names)
+
+    wait_for(all_ready, timeout=120, what="all models Ready after repeated kill -9")
+    for n in names:
+        assert len(jobs_for(local_aws, f"{namespace}-{n}")) == 1, jobs_for(local_aws, f"{namespace}-{n}")
+        assert len(models_named(local_aws, f"{namespace}-{n}")) == 1
+
+
+def test_throttling_and_server_errors_are_ridden_out(kubectl, operator, local_aws, namespace):
+    local_aws.set_faults(throttle_rate=0.3, error_rate=0.05)
+    for name in ("t0", "t1", "t2"):
+        apply(kubectl, namespace, name)
+    for name in ("t0", "t1", "t2"):
+        obj = wait_condition(kubectl, namespace, name, "Ready", "True", timeout=150)
+        assert obj["status"]["phase"] == "Ready"
+    errors = local_aws.state()["errors"]
+    assert sum(v for k, v in errors.items() if "Throttling" in k) > 0
+
+
+def test_drift_deleted_or_retagged_outside_is_set_right(kubectl, operator, local_aws, namespace):
+    apply(kubectl, namespace, "drift", tags={"team": "ml"})
+    st = wait_condition(kubectl, namespace, "drift", "Ready", "True")["status"]
+    bedrock = local_aws.client("bedrock")
+    bedrock.tag_resource(resourceARN=st["modelArn"], tags=[{"key": "team", "value": "hacked"}])
+
+    def team_tag():
+        tags = {
+            t["key"]: t["value"] for t in bedrock.list_tags_for_resource(resourceARN=st["modelArn"])["tags"]
+        }
+        return tags.get("team") == "ml"
+
+    wait_for(team_tag, timeout=30, what="tag drift corrected")
+    bedrock.delete_imported_model(modelIdentifier=st["modelArn"])
+    obj = wait_for(
+        lambda: (
+            (o := get_obj(kubectl, namespace, "drift"))["status"].get("modelArn")
+            not in (None, st["modelArn"])
+            and condition(o, "Ready").get("status") == "True"
+            and o
+        ),
+        timeout=60,
+        what="model re-imported",
+    )
+    assert obj["status"]["modelName"] == st["modelName"]
+    reasons = [e["reason"] for e in events(kubectl, namespace, "drift")]
+    assert "ModelDeletedOutside" in reasons and "TagsDriftCorrected" in reasons
+
+
+def test_existing_model_conflicts_unless_adopted(kubectl, operator, local_aws, namespace):
+    bedrock = local_aws.client("bedrock")
+    bedrock.create_model_import_job(
+        jobName=f"{namespace}-outside",
+        importedModelName=f"{namespace}-legacy",
+        roleArn=ROLE,
+        modelDataSource={"s3DataSource": {"s3Uri": LLAMA}},
+    )
+    wait_for(lambda: models_named(local_aws, f"{namespace}-legacy"), timeout=30, what="outside model")
+    apply(kubectl, namespace, "adopt", modelName=f"{namespace}-legacy")
+    obj = wait_condition(kubectl, namespace, "adopt", "Imported", "False", "ModelNameConflict")
+    assert "adoptExisting" in condition(obj, "Imported")["message"]
+    apply(kubectl, namespace, "adopt", modelName=f"{namespace}-legacy", adoptExisting=True)
+    obj = wait_condition(kubectl, namespace, "adopt", "Ready", "True")
+    assert obj["status"]["modelArn"] == models_named(local_aws, f"{namespace}-legacy")[0]["modelArn"]
+
+
+def test_pause_annotation_stops_reconciling(kubectl, operator, local_aws, namespace):
+    apply(kubectl, namespace, "paused", tags={"team": "a"})
+    arn = wait_condition(kubectl, namespace, "paused", "Ready", "True")["status"]["modelArn"]
+    kubectl("annotate", "bedrockmodel", "paused", "-n", namespace, "bedrock.modelops.io/paused=true")
+    wait_for(
+        lambda: condition(get_obj(kubectl, namespace, "paused"), "Paused").get("status") == "True",
+        timeout=30,
+        what="Paused condition",
+    )
+    apply(kubectl, namespace, "paused", tags={"team": "b"})
+    time.sleep(3)
+    tags = {
+        t["key"]: t["value"]
+        for t in local_aws.client("bedrock").list_tags_for_resource(resourceARN=arn)["tags"]
+    }
+    assert tags["team"] == "a"
+    kubectl("annotate", "bedrockmodel", "paused", "-n", namespace, "bedrock.modelops.io/paused-")
+    wait_for(
+        lambda: (
+            {
+                t["key"]: t["value"]
+                for t in local_aws.client("bedrock").list_tags_for_resource(resourceARN=arn)["tags"]
+            }.get("team")
+            == "b"
+        ),
+        timeout=30,
+        what="tags applied after unpause",
+    )
+
+
+def test_created_role_with_iam_propagation_delay(kubectl, operator, local_aws, namespace):
+    local_aws.set_faults(iam_propagation_failures=2)
+    apply(kubectl, namespace, "role", serviceRole={"create": True})
+    obj = wait_condition(kubectl, namespace, "role", "Ready", "True", timeout=90)
+    role_arn = obj["status"]["serviceRoleArn"]
+    iam = local_aws.client("iam")
+    role_name = role_arn.rsplit("/", 1)[-1]
+    trust = iam.get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"]
+    trust = json.loads(trust) if isinstance(trust, str) else trust
+    assert trust["Statement"][0]["Principal"] == {"Service": "bedrock.amazonaws.com"}
+    assert trust["Statement"][0]["Condition"]["StringEquals"] == {"aws:SourceAccount": "123456789012"}
+    policy = iam.get_role_policy(RoleName=role_name, PolicyName="read-model-source")["PolicyDocument"]
+    policy = json.loads(policy) if isinstance(policy, str) else policy
+    resources = [s["Resource"] for s in policy["Statement"]]
+    assert resources == ["arn:aws:s3:::bmo-examples/llama3-8b-support/*", "arn:aws:s3:::bmo-examples"]
+    assert local_aws.state()["errors"].get("CreateModelImportJob:ValidationException", 0) >= 2
+    kubectl("delete", "bedrockmodel", "role", "-n", namespace, "--timeout=60s")
+    with pytest.raises(iam.exceptions.NoSuchEntityException):
+        iam.get_role(RoleName=role_name)
+
+
+def test_sagemaker_source_is_resolved(kubectl, operator, local_aws, namespace):
+    apply(
+        kubectl,
+        namespace,
+        "sm",
+        source={"sageMakerModelName": "qwen2-5-7b-finetuned"},
+        architecture="Qwen2.5",
+    )
+    obj = wait_condition(kubectl, namespace, "sm", "Ready", "True")
+    assert obj["status"]["resolvedS3Uri"] == "s3://bmo-examples/qwen2.5-7b-finetuned/"
+    assert obj["status"]["modelArchitecture"] == "qwen2"
+
+
+def test_delete_during_import_waits_for_the_job_and_leaves_no_model(kubectl, operator, local_aws, namespace):
+    local_aws.set_faults(job_duration_seconds=4.0)
+    apply(kubectl, namespace, "early")
+    wait_for(
+        lambda: get_obj(kubectl, namespace, "early")["status"].get("phase") == "Importing",
+        timeout=30,
+        what="import running",
+    )
+    kubectl("delete", "bedrockmodel", "early", "-n", namespace, "--wait=false")
+    kubectl("wait", "--for=delete", "bedrockmodel/early", "-n", namespace, "--timeout=60s")
+    assert models_named(local_aws, f"{namespace}-early") == []
+    assert [j["status"] for j in jobs_for(local_aws, f"{namespace}-early")] == ["Completed"]
+
+
+def test_no_secret_in_logs_events_or_status(kubectl, operator, namespace):
+    apply(kubectl, namespace, "secret")
+    wait_condition(kubectl, namespace, "secret", "Ready", "True")
+    everything = (
+        operator.log.read_text()
+        + kubectl("get", "events", "-A", "-o", "json").stdout
+        + kubectl("get", "bedrockmodels", "-A", "-o", "json").stdout
+    )
+    assert CANARY_SECRET not in everything
+    assert "X-Amz-Signature" not in everything and "Authorization: AWS4" not in everything
