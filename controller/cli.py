@@ -27,10 +27,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    dev = sub.add_parser("dev", help="start the local development stack (control plane, CRD, examples)")
-    dev.add_argument("--workdir", help="keep the stack's files here instead of a temporary directory")
+    dev = sub.add_parser(
+        "dev", help="run the whole product locally: control plane, AWS emulators, operator, examples"
+    )
     dev.add_argument(
-        "--exit-after-setup", action="store_true", help="stop once everything is up (for scripts and tests)"
+        "--workdir", help="where the stack keeps its files (default ~/.cache/bedrock-model-operator/dev)"
+    )
+    dev.add_argument(
+        "--use-current-context",
+        action="store_true",
+        help="use the cluster of the current kubeconfig context instead of a local control plane",
+    )
+    dev.add_argument("--job-duration", type=float, default=5.0, help="seconds each emulated import job runs")
+    dev.add_argument(
+        "--timeout", type=float, default=300.0, help="give up waiting for final states after this"
+    )
+    dev.add_argument(
+        "--exit-after-setup",
+        action="store_true",
+        help="stop once every model is final (for scripts and tests)",
     )
     dev.set_defaults(func=_dev)
 

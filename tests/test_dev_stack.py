@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -38,7 +39,16 @@ def _running(pid: int) -> bool:
 
 def test_dev_stack_runs_until_sigint_and_leaves_nothing_behind(tmp_path):
     proc = subprocess.Popen(
-        [sys.executable, "-m", "controller.cli", "dev", "--workdir", str(tmp_path / "dev")],
+        [
+            sys.executable,
+            "-m",
+            "controller.cli",
+            "dev",
+            "--workdir",
+            str(tmp_path / "dev"),
+            "--job-duration",
+            "1",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -46,7 +56,7 @@ def test_dev_stack_runs_until_sigint_and_leaves_nothing_behind(tmp_path):
     )
     lines: list[str] = []
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 240
         while time.monotonic() < deadline:
             line = proc.stdout.readline()
             if not line:
@@ -59,15 +69,21 @@ def test_dev_stack_runs_until_sigint_and_leaves_nothing_behind(tmp_path):
         assert re.search(r"llama3-support-bot", output), "examples are applied and listed"
         kubeconfig = re.search(r"export KUBECONFIG=(\S+)", output).group(1)
         got = subprocess.run(
-            ["kubectl", "--kubeconfig", kubeconfig, "get", "bedrockmodels", "-o", "name"],
+            ["kubectl", "--kubeconfig", kubeconfig, "get", "bedrockmodels", "-o", "json"],
             capture_output=True,
             text=True,
             timeout=60,
         )
         assert got.returncode == 0, got.stderr
-        assert len(got.stdout.split()) == 5
+        items = json.loads(got.stdout)["items"]
+        assert len(items) == 5
+        ready = {
+            i["metadata"]["name"]: [c["status"] for c in i["status"]["conditions"] if c["type"] == "Ready"]
+            for i in items
+        }
+        assert all(v == ["True"] for v in ready.values()), ready
         children = _children(proc.pid)
-        assert len(children) >= 3  # etcd, kube-apiserver, kube-controller-manager
+        assert len(children) >= 6  # etcd, apiserver, controller-manager, moto, Bedrock emulator, operator
 
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=60) == 0

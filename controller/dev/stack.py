@@ -1,34 +1,27 @@
 """`bedrock-model-operator dev`: the whole product on one machine.
 
-Today it brings up the local control plane, installs the CRDs from `crds/` and applies `examples/`;
-the AWS emulators and the operator join as they land.
+A real control plane (or the current kubeconfig context with --use-current-context), moto and the
+Bedrock emulator on loopback, example model folders uploaded to the emulated S3, the CRD, the operator
+as its own process, and `examples/` applied; then `kubectl get bedrockmodels` until every model is
+Ready or Failed, and it keeps running until Ctrl-C stops everything.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
-from controller.dev.controlplane import REPO_ROOT, ControlPlane
-
-
-def _kubectl(cp: ControlPlane, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["kubectl", *args], env=cp.env(), text=True, capture_output=True, check=False)
-
-
-def _apply_dir(cp: ControlPlane, folder: Path) -> None:
-    if not folder.is_dir() or not any(folder.glob("*.yaml")):
-        return
-    proc = _kubectl(cp, "apply", "-f", str(folder))
-    sys.stdout.write(proc.stdout)
-    if proc.returncode != 0:
-        raise SystemExit(f"kubectl apply -f {folder} failed:\n{proc.stderr}")
+from controller.dev.aws import LocalAws
+from controller.dev.controlplane import REPO_ROOT, ControlPlane, _die_with_parent
 
 
 def default_workdir() -> Path:
@@ -39,6 +32,54 @@ def default_workdir() -> Path:
     return Path(root) / "dev"
 
 
+class _CurrentContext:
+    """Stand-in for ControlPlane when the user brings their own cluster."""
+
+    def __init__(self) -> None:
+        self.kubeconfig = Path(os.environ.get("KUBECONFIG", os.path.expanduser("~/.kube/config")))
+        self.server = "(current kubeconfig context)"
+
+    def env(self) -> dict[str, str]:
+        return dict(os.environ)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+def _kubectl(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["kubectl", *args], env=env, text=True, capture_output=True, check=False)
+
+
+def _apply(env: dict[str, str], path: Path) -> None:
+    proc = _kubectl(env, "apply", "-f", str(path))
+    sys.stdout.write(proc.stdout)
+    if proc.returncode != 0:
+        raise SystemExit(f"kubectl apply -f {path} failed:\n{proc.stderr}")
+
+
+def _final_states(env: dict[str, str]) -> tuple[bool, str]:
+    listing = _kubectl(env, "get", "bedrockmodels", "-A", "-o", "json")
+    if listing.returncode != 0:
+        return False, listing.stderr
+    items = json.loads(listing.stdout)["items"]
+    done = bool(items) and all(
+        any(
+            c.get("type") == "Ready"
+            and (
+                c.get("status") == "True"
+                or c.get("reason") not in (None, "Reconciling", "Queued", "Importing")
+            )
+            for c in (i.get("status") or {}).get("conditions", [])
+        )
+        and (i.get("status") or {}).get("phase") in ("Ready", "Failed")
+        for i in items
+    )
+    return done, _kubectl(env, "get", "bedrockmodels", "-A").stdout
+
+
 def run_dev_stack(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -46,26 +87,79 @@ def run_dev_stack(args: argparse.Namespace) -> int:
 
     workdir = Path(args.workdir) if args.workdir else default_workdir()
     shutil.rmtree(workdir, ignore_errors=True)  # every run starts from an empty cluster
-    print("Starting the local control plane (first run builds it from the Go module proxy)...", flush=True)
-    with ControlPlane(workdir=workdir) as cp:
-        crds = REPO_ROOT / "crds"
-        _apply_dir(cp, crds)
-        if crds.is_dir():
-            _kubectl(cp, "wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
-        _apply_dir(cp, REPO_ROOT / "examples")
-        listing = _kubectl(cp, "get", "bedrockmodels", "-o", "wide")
-        if listing.returncode == 0:
-            print("\n$ kubectl get bedrockmodels -o wide\n" + listing.stdout, end="")
+    workdir.mkdir(parents=True)
+    if args.use_current_context:
+        cluster_cm = _CurrentContext()
+    else:
         print(
-            "\nThe local control plane is up.\n"
-            f"  apiserver:  {cp.server}\n"
-            f"  kubeconfig: export KUBECONFIG={cp.kubeconfig}\n"
-            "  try:       kubectl get namespaces\n",
+            "Starting the local control plane (the first run builds it from the Go module proxy)...",
             flush=True,
         )
-        if args.exit_after_setup:
-            return 0
-        print("Press Ctrl-C to stop everything.", flush=True)
-        stop.wait()
-        print("\nStopping...", flush=True)
+        cluster_cm = ControlPlane(workdir=workdir / "cluster")
+    with cluster_cm as cp, LocalAws(job_duration=args.job_duration, workdir=workdir / "aws") as aws:
+        print(f"AWS emulators up: moto {aws.moto_url}, Bedrock {aws.bedrock_url}", flush=True)
+        aws.seed_examples()
+        print(
+            f"Uploaded example models to s3://bmo-examples/ ({len(os.listdir(REPO_ROOT / 'examples'))} "
+            "manifests in examples/)",
+            flush=True,
+        )
+        env = {
+            **cp.env(),
+            **aws.env(),
+            "BMO_POLL_SECONDS": "1",
+            "BMO_RESYNC_SECONDS": "30",
+            "BMO_CLUSTER_NAME": "dev",
+        }
+        _apply(env, REPO_ROOT / "crds")
+        _kubectl(env, "wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+        oplog = workdir / "operator.log"
+        with oplog.open("w") as fh:
+            operator = subprocess.Popen(
+                [sys.executable, "-m", "controller.cli", "run"],
+                env=env,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent,
+            )
+        try:
+            _apply(env, REPO_ROOT / "examples")
+            print("\nWaiting for every model to be Ready or Failed...", flush=True)
+            deadline = time.monotonic() + args.timeout
+            last = ""
+            while not stop.is_set() and time.monotonic() < deadline:
+                done, table = _final_states(env)
+                if table != last:
+                    print(
+                        f"\n$ kubectl get bedrockmodels -A   ({time.strftime('%H:%M:%S')})\n{table}",
+                        end="",
+                        flush=True,
+                    )
+                    last = table
+                if done:
+                    break
+                stop.wait(2)
+            print(
+                "\nThe dev stack is up.\n"
+                f"  kubectl:  export KUBECONFIG={cp.kubeconfig}\n"
+                "            kubectl get bedrockmodels -o wide\n"
+                f"  AWS CLI:  AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local aws bedrock "
+                f"list-imported-models --region us-east-1 --endpoint-url {aws.bedrock_url}\n"
+                f"            aws s3 ls s3://bmo-examples/ --endpoint-url {aws.moto_url}\n"
+                f"  logs:     {oplog} and {workdir}/cluster, {workdir}/aws\n",
+                flush=True,
+            )
+            if args.exit_after_setup:
+                return 0
+            print("Press Ctrl-C to stop everything.", flush=True)
+            stop.wait()
+            print("\nStopping...", flush=True)
+        finally:
+            operator.terminate()
+            try:
+                operator.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                operator.kill()
+            with contextlib.suppress(Exception):
+                _kubectl(env, "delete", "bedrockmodels", "--all", "-A", "--wait=false")
     return 0
