@@ -82,7 +82,8 @@ class View:
 class Reconciler:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.queue = ImportQueue()
+        self.queue = ImportQueue(settings.import_slots)
+        self._no_job: set[tuple[str, str]] = set()  # (uid, job name) known not to exist: skip the lookup
         self._clients: dict[str, tuple[BedrockClient, SupportClients]] = {}
         self._lock = threading.Lock()
         self._last_sync: dict[str, tuple[float, int]] = {}  # uid -> (monotonic, generation)
@@ -233,8 +234,11 @@ class Reconciler:
         out.status.update(importRevision=rev, attempt=attempt, targetModelName=target, failureMessage=None)
         updating = self._serving(v)
 
-        job = bedrock.find_job(jname)
+        # A queued object that this process saw without a job cannot have one: skip the lookup. After a
+        # restart the set is empty, so the first look always asks Bedrock (crash safety).
+        job = None if (v.uid, jname) in self._no_job else bedrock.find_job(jname)
         if job is None:
+            self._no_job.add((v.uid, jname))
             # join the line before validating, so objects that validate faster cannot overtake
             queued_at = v.status.get("queuedAt") or self._arrivals.get(v.uid) or now_rfc3339()
             out.status["queuedAt"] = queued_at
@@ -407,6 +411,7 @@ class Reconciler:
                     ) from None
             raise
         self.queue.take_slot(region, v.uid)
+        self._no_job.discard((v.uid, jname))
         out.status.update(
             jobName=jname,
             jobArn=arn,
@@ -567,6 +572,8 @@ class Reconciler:
         self.queue.release(region, v.uid)
         self._last_sync.pop(v.uid, None)
         self._arrivals.pop(v.uid, None)
+        with self._lock:
+            self._no_job = {k for k in self._no_job if k[0] != v.uid}
         if spec.deletion_policy == "Retain":
             if to_delete:
                 events.append(

@@ -22,6 +22,7 @@ class Settings:
     backoff_cap_seconds: float = 120.0
     cluster_name: str = "default"  # written into ownership tags
     validation_mode: str = "Inline"  # default spec.validation.mode: Inline | Job | Skip
+    import_slots: int = 1  # concurrent import jobs per region (Bedrock's quota: 1, not adjustable)
     bedrock_endpoint: str | None = None
     s3_endpoint: str | None = None
     iam_endpoint: str | None = None
@@ -42,6 +43,7 @@ class Settings:
             backoff_cap_seconds=float(_env("BMO_BACKOFF_CAP_SECONDS", "120") or 120),
             cluster_name=_env("BMO_CLUSTER_NAME", "default") or "default",
             validation_mode=_env("BMO_VALIDATION_MODE", "Inline") or "Inline",
+            import_slots=int(_env("BMO_IMPORT_SLOTS_PER_REGION", "1") or 1),
             bedrock_endpoint=_env("BMO_BEDROCK_ENDPOINT_URL"),
             s3_endpoint=_env("BMO_S3_ENDPOINT_URL"),
             iam_endpoint=_env("BMO_IAM_ENDPOINT_URL"),
