@@ -1,0 +1,142 @@
+"""Pure decision logic of the operator, no servers: names, conditions, queue, errors, redaction."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError
+
+from controller.api.models import MODEL_NAME_PATTERN, BedrockImportedModelSpec
+from controller.bedrock_client import Kind, classify
+from controller.conditions import set_conditions
+from controller.import_queue import ImportQueue
+from controller.naming import client_token, job_name, ownership_tags, revision, revision_model_name
+from controller.redact import redact
+
+JOB_PATTERN = r"[a-zA-Z0-9](-*[a-zA-Z0-9\+\-\.])*"
+TOKEN_PATTERN = r"[a-zA-Z0-9]([-a-zA-Z0-9]{0,254}[a-zA-Z0-9])?"
+
+
+def spec(**kw) -> BedrockImportedModelSpec:
+    base = {
+        "source": {"s3Uri": "s3://bucket/a/"},
+        "serviceRole": {"roleArn": "arn:aws:iam::123456789012:role/r"},
+    }
+    return BedrockImportedModelSpec.model_validate(base | kw)
+
+
+def test_revision_changes_only_with_import_relevant_fields():
+    a = revision(spec())
+    assert revision(spec(tags={"x": "y"})) == a
+    assert revision(spec(deletionPolicy="Retain")) == a
+    assert revision(spec(source={"s3Uri": "s3://bucket/b/"})) != a
+    assert revision(spec(kmsKeyId="alias/k")) != a
+    assert revision(spec(architecture="Llama3")) != a
+
+
+@pytest.mark.parametrize("base", ["m", "team-a-llama3", "x" * 63, "a_b_c", "ns-" + "y" * 60])
+def test_names_and_tokens_fit_bedrock_patterns(base):
+    rev = "0123456789ab"
+    for attempt in (1, 2, 17):
+        name = job_name(base, rev, attempt)
+        assert len(name) <= 63 and re.fullmatch(JOB_PATTERN, name)
+    model = revision_model_name(base, rev)
+    assert len(model) <= 63 and re.fullmatch(MODEL_NAME_PATTERN, model) and model != base
+    token = client_token("8f2c0a5e-1b7d-4c3e-9f0a-123456789abc", rev, 3)
+    assert re.fullmatch(TOKEN_PATTERN, token)
+    assert job_name(base, rev, 1) == job_name(base, rev, 1) and job_name(base, rev, 1) != job_name(
+        base, rev, 2
+    )
+
+
+def test_ownership_tags_match_tag_rules():
+    tags = ownership_tags("prod-eu", "team-a", "llama", "8f2c0a5e-1b7d-4c3e-9f0a-123456789abc")
+    assert set(tags) == {f"bedrock.modelops.io/{k}" for k in ("cluster", "namespace", "name", "uid")}
+    assert all(re.fullmatch(r"[a-zA-Z0-9\s._:/=+@-]*", v) for v in tags.values())
+
+
+def test_conditions_keep_transition_time_when_status_is_unchanged():
+    first = set_conditions(None, {"Ready": ("False", "Importing", "m")}, 1, now="2026-01-01T00:00:00Z")
+    same = set_conditions(first, {"Ready": ("False", "Queued", "n")}, 2, now="2026-01-01T00:01:00Z")
+    assert same[0]["lastTransitionTime"] == "2026-01-01T00:00:00Z" and same[0]["reason"] == "Queued"
+    assert same[0]["observedGeneration"] == 2
+    flipped = set_conditions(same, {"Ready": ("True", "ModelReady", "ok")}, 2, now="2026-01-01T00:02:00Z")
+    assert flipped[0]["lastTransitionTime"] == "2026-01-01T00:02:00Z"
+    both = set_conditions(flipped, {"Validated": ("True", "ArtifactsImportable", "")}, 2)
+    assert [c["type"] for c in both] == ["Validated", "Ready"]
+
+
+def test_queue_is_first_come_first_served_with_one_slot():
+    q = ImportQueue()
+    assert q.enqueue("us-east-1", "b", "2026-01-01T00:00:01Z/2") == 1
+    assert q.enqueue("us-east-1", "a", "2026-01-01T00:00:01Z/1") == 1  # earlier arrival goes first
+    assert q.enqueue("us-east-1", "c", "2026-01-01T00:00:02Z/3") == 3
+    assert q.may_start("us-east-1", "a") and not q.may_start("us-east-1", "b")
+    q.take_slot("us-east-1", "a")
+    assert not q.may_start("us-east-1", "b")  # the slot is busy
+    assert q.may_start("us-west-2", "z")  # other regions have their own slot
+    q.release("us-east-1", "a")
+    assert q.may_start("us-east-1", "b") and not q.may_start("us-east-1", "c")
+    assert q.length("us-east-1") == 2
+
+
+def _client_error(code: str, message: str, status: int) -> ClientError:
+    return ClientError(
+        {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}},
+        "CreateModelImportJob",
+    )
+
+
+@pytest.mark.parametrize(
+    "code, message, status, kind, reason",
+    [
+        ("ThrottlingException", "slow down", 429, Kind.RETRYABLE, "Throttled"),
+        ("InternalServerException", "oops", 500, Kind.RETRYABLE, "AwsServiceError"),
+        (
+            "ValidationException",
+            "The provided role ARN is invalid.",
+            400,
+            Kind.RETRYABLE,
+            "WaitingForIAMPropagation",
+        ),
+        (
+            "ServiceQuotaExceededException",
+            "quota for concurrent model import jobs",
+            400,
+            Kind.QUEUE,
+            "Queued",
+        ),
+        (
+            "ServiceQuotaExceededException",
+            "quota for imported models",
+            400,
+            Kind.QUOTA,
+            "ImportedModelQuotaExceeded",
+        ),
+        ("ConflictException", "exists", 400, Kind.CONFLICT, "NameConflict"),
+        ("ResourceNotFoundException", "no such job", 404, Kind.NOT_FOUND, "NotFound"),
+        ("AccessDeniedException", "not allowed", 403, Kind.TERMINAL, "AccessDenied"),
+        ("ValidationException", "bad jobName", 400, Kind.TERMINAL, "InvalidRequest"),
+        ("TooManyTagsException", "too many", 400, Kind.TERMINAL, "TooManyTags"),
+    ],
+)
+def test_error_classifier(code, message, status, kind, reason):
+    err = classify(_client_error(code, message, status), "CreateModelImportJob x")
+    assert (err.kind, err.reason) == (kind, reason)
+
+
+def test_network_errors_are_retryable():
+    err = classify(EndpointConnectionError(endpoint_url="https://bedrock.us-east-1.amazonaws.com"), "x")
+    assert err.kind is Kind.RETRYABLE and err.reason == "AwsUnreachable"
+
+
+def test_redaction():
+    text = (
+        "GET https://b.s3.amazonaws.com/k?X-Amz-Credential=AKIAABCDEFGHIJKLMNOP%2F&X-Amz-Signature=abc123 "
+        "key AKIAABCDEFGHIJKLMNOP secret=hunter2 Authorization: AWS4-HMAC-SHA256 Credential=..."
+    )
+    out = redact(text)
+    for leaked in ("AKIAABCDEFGHIJKLMNOP", "abc123", "hunter2", "AWS4-HMAC"):
+        assert leaked not in out
+    assert len(redact("x" * 5000)) == 2048
