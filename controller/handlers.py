@@ -20,6 +20,13 @@ from controller.api.models import GROUP, PLURAL, VERSION
 from controller.conditions import set_conditions
 from controller.reconcile import Outcome, Reconciler
 from controller.settings import Settings
+from controller.validation_jobs import (
+    ANNOTATION_OWNER_NAME,
+    LABEL_MANAGED,
+    MANAGED_BY,
+    nudge_owner,
+    observed_state,
+)
 
 FINALIZER = f"{GROUP}/finalizer"
 settings = Settings.from_env()
@@ -135,3 +142,17 @@ async def on_delete(body: kopf.Body, patch: kopf.Patch, logger: logging.Logger, 
     _backoff.pop(body.metadata.uid, None)
     with _locks_guard:
         _locks.pop(body.metadata.uid, None)
+
+
+@kopf.on.event("batch", "v1", "jobs", labels={LABEL_MANAGED: MANAGED_BY})
+@kopf.on.event("", "v1", "pods", labels={LABEL_MANAGED: MANAGED_BY})
+async def on_validation_progress(body: kopf.Body, **_: Any) -> None:
+    """A validation Job or its pod changed: wake the owning model up (watched, not polled)."""
+    owner = (body.metadata.get("annotations") or {}).get(ANNOTATION_OWNER_NAME)
+    if not owner or body.metadata.get("deletionTimestamp"):
+        return
+    fingerprint = observed_state(body.get("kind", ""), dict(body))
+    ctx = contextvars.copy_context()
+    await asyncio.get_running_loop().run_in_executor(
+        _executor, ctx.run, nudge_owner, reconciler.jobs, body.metadata.namespace, owner, fingerprint
+    )

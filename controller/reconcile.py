@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from controller.api.models import BedrockImportedModelSpec
@@ -31,6 +32,7 @@ from controller.naming import (
 )
 from controller.redact import redact
 from controller.settings import Settings
+from controller.validation_jobs import ValidationJobs
 
 PAUSE_ANNOTATION = "bedrock.modelops.io/paused"
 #: Changing this annotation's value retries a failed revision without a spec change (files fixed in place).
@@ -83,6 +85,7 @@ class Reconciler:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.queue = ImportQueue(settings.import_slots)
+        self.jobs = ValidationJobs(settings)
         self._no_job: set[tuple[str, str]] = set()  # (uid, job name) known not to exist: skip the lookup
         self._clients: dict[str, tuple[BedrockClient, SupportClients]] = {}
         self._lock = threading.Lock()
@@ -138,6 +141,13 @@ class Reconciler:
         try:
             self._reconcile(v, spec, region, out)
             out.condition("Synced", "True", "ReconcileSucceeded", "the last reconcile reached Bedrock")
+        except ApiException as exc:  # the Kubernetes API (validation Jobs) failed: try again
+            out.retry_error = AwsError(
+                Kind.RETRYABLE, str(exc.status), f"Kubernetes API: {exc.reason}", "KubernetesApiError"
+            )
+            out.condition(
+                "Synced", "False", "KubernetesApiError", f"Kubernetes API error {exc.status}: {exc.reason}"
+            )
         except AwsError as err:
             if err.kind is Kind.RETRYABLE:
                 out.retry_error = err
@@ -294,54 +304,104 @@ class Reconciler:
             out.status["validatedRevision"] = rev
             return True
         out.status["phase"] = "Validating"
-        source = S3Folder(s3_uri, endpoint_url=self.settings.s3_endpoint, region=region)
-        try:
-            report = validate_source(source, architecture=spec.architecture, region=region)
-        except SourceAccessError as exc:
-            if exc.code in ("AccessDenied", "NoSuchBucket", "InvalidUri", "AllAccessDisabled", "403", "404"):
-                reason = "SourceAccessDenied" if exc.code in ("AccessDenied", "403") else "SourceNotFound"
+        if mode == "Job":
+            result = self.jobs.ensure(
+                namespace=v.namespace,
+                owner_name=v.name,
+                owner_uid=v.uid,
+                rev=rev,
+                s3_uri=s3_uri,
+                region=region,
+                architecture=spec.architecture,
+            )
+            if result.kind == "running":
+                out.condition("Validated", "Unknown", result.reason, result.message)
+                if not self._serving(v):
+                    out.condition("Ready", "False", "Validating", result.message)
+                return False
+            if result.kind == "failed":
+                self._fail(out, v, result.reason, result.message, "Validated")
+                out.status["failedRevision"] = self._failure_marker(
+                    v, rev, int(out.status.get("attempt") or 1)
+                )
+                return False
+            doc = result.doc
+            summary = dict(doc.get("s") or {})
+            errors = [{"code": c, "message": m} for c, m in doc.get("e") or []]
+            warnings = [{"code": c, "message": m} for c, m in doc.get("w") or []]
+            verdict = doc.get("v")
+        else:
+            source = S3Folder(s3_uri, endpoint_url=self.settings.s3_endpoint, region=region)
+            try:
+                report = validate_source(source, architecture=spec.architecture, region=region)
+            except SourceAccessError as exc:
+                if exc.code in (
+                    "AccessDenied",
+                    "NoSuchBucket",
+                    "InvalidUri",
+                    "AllAccessDisabled",
+                    "403",
+                    "404",
+                ):
+                    reason = "SourceAccessDenied" if exc.code in ("AccessDenied", "403") else "SourceNotFound"
+                    raise AwsError(
+                        Kind.TERMINAL, exc.code, f"cannot read the model source: {exc.message}", reason
+                    ) from None
                 raise AwsError(
-                    Kind.TERMINAL, exc.code, f"cannot read the model source: {exc.message}", reason
+                    Kind.RETRYABLE, exc.code, f"reading the model source: {exc.message}", "SourceUnreachable"
                 ) from None
-            raise AwsError(
-                Kind.RETRYABLE, exc.code, f"reading the model source: {exc.message}", "SourceUnreachable"
-            ) from None
-        s = report.summary
+            s = report.summary
+            summary = {
+                "architecture": s.architecture,
+                "modelType": s.model_type,
+                "files": s.files,
+                "weightBytes": s.weight_bytes,
+                "parameterCount": s.parameter_count,
+                "dtypes": s.dtypes,
+                "contextLength": s.context_length,
+                "bytesRead": s.bytes_read,
+            }
+            errors = [{"code": f.code, "message": f.message} for f in report.errors]
+            warnings = [{"code": f.code, "message": f.message} for f in report.warnings]
+            verdict = report.verdict
+        return self._judged(v, spec, rev, s3_uri, verdict, summary, errors, warnings, out)
+
+    def _judged(
+        self,
+        v: View,
+        spec: BedrockImportedModelSpec,
+        rev: str,
+        s3_uri: str,
+        verdict: str,
+        summary: dict[str, Any],
+        errors: list[dict],
+        warnings: list[dict],
+        out: Outcome,
+    ) -> bool:
+        """Turn a validation result (inline or from a Job) into the Validated condition and summary."""
+        clean = [{"code": str(f["code"]), "message": redact(str(f["message"]), 512)} for f in errors][:20]
+        cleanw = [{"code": str(f["code"]), "message": redact(str(f["message"]), 512)} for f in warnings][:20]
         out.status["validation"] = {
-            "verdict": report.verdict,
-            "architecture": s.architecture,
-            "modelType": s.model_type,
-            "files": s.files,
-            "weightBytes": s.weight_bytes,
-            "parameterCount": s.parameter_count,
-            "dtypes": s.dtypes,
-            "contextLength": s.context_length,
-            "bytesRead": s.bytes_read,
-            "errors": [f.to_dict() | {"message": redact(f.message, 512)} for f in report.errors][:20] or None,
-            "warnings": [f.to_dict() | {"message": redact(f.message, 512)} for f in report.warnings][:20]
-            or None,
+            "verdict": verdict,
+            **summary,
+            "errors": clean or None,
+            "warnings": cleanw or None,
         }
-        for item in (out.status["validation"]["errors"] or []) + (out.status["validation"]["warnings"] or []):
-            item.pop("file", None)
         strict = bool(spec.validation and spec.validation.warnings_as_errors)
-        problems = report.errors + (report.warnings if strict else [])
-        if problems:
-            first = problems[0]
+        problems = clean + (cleanw if strict else [])
+        if problems or verdict != "importable":
             message = f"{len(problems)} problem(s) with {s3_uri}: " + "; ".join(
-                f"{f.code}: {f.message}" for f in problems[:3]
+                f"{f['code']}: {f['message']}" for f in problems[:3]
             )
             self._fail(out, v, "ValidationFailed", message, "Validated")
-            out.condition("Validated", "False", first.code, message)
+            out.condition("Validated", "False", problems[0]["code"] if problems else "NotImportable", message)
             out.status["failedRevision"] = self._failure_marker(v, rev, int(out.status.get("attempt") or 1))
             return False
-        warn = (
-            f" ({len(report.warnings)} warning(s): {', '.join(sorted({w.code for w in report.warnings}))})"
-            if report.warnings
-            else ""
-        )
+        codes = sorted({w["code"] for w in cleanw})
+        warn = f" ({len(cleanw)} warning(s): {', '.join(codes)})" if cleanw else ""
         out.condition("Validated", "True", "ArtifactsImportable", f"{s3_uri} will import{warn}")
         out.status["validatedRevision"] = rev
-        out.event("Normal", "Validated", f"{s3_uri}: importable as {s.architecture}{warn}")
+        out.event("Normal", "Validated", f"{s3_uri}: importable as {summary.get('architecture')}{warn}")
         return True
 
     def _start_import(
@@ -585,6 +645,8 @@ class Reconciler:
                     events.append(("Normal", "ModelDeleted", f"deleted imported model {arn}"))
         if spec.service_role.create:
             support.delete_role(support.role_name(v.namespace, v.name))
+        if (spec.validation and spec.validation.mode == "Job") or self.settings.validation_mode == "Job":
+            self.jobs.delete_for_owner(v.namespace, v.uid)
         return True, events
 
 

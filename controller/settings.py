@@ -23,6 +23,10 @@ class Settings:
     cluster_name: str = "default"  # written into ownership tags
     validation_mode: str = "Inline"  # default spec.validation.mode: Inline | Job | Skip
     import_slots: int = 1  # concurrent import jobs per region (Bedrock's quota: 1, not adjustable)
+    validator_image: str = "bedrock-model-operator:dev"  # image of the validation Job (the operator's own)
+    validation_service_account: str = "bedrock-model-validator"
+    validation_job_deadline_seconds: float = 900.0
+    validation_job_memory: str = "512Mi"
     bedrock_endpoint: str | None = None
     s3_endpoint: str | None = None
     iam_endpoint: str | None = None
@@ -42,7 +46,16 @@ class Settings:
             backoff_base_seconds=float(_env("BMO_BACKOFF_BASE_SECONDS", "2") or 2),
             backoff_cap_seconds=float(_env("BMO_BACKOFF_CAP_SECONDS", "120") or 120),
             cluster_name=_env("BMO_CLUSTER_NAME", "default") or "default",
-            validation_mode=_env("BMO_VALIDATION_MODE", "Inline") or "Inline",
+            # in a cluster, validation runs in Job pods by default; elsewhere (dev stack) inline
+            validation_mode=_env(
+                "BMO_VALIDATION_MODE", "Job" if os.environ.get("KUBERNETES_SERVICE_HOST") else "Inline"
+            )
+            or "Inline",
+            validator_image=_env("BMO_VALIDATOR_IMAGE", "bedrock-model-operator:dev") or "",
+            validation_service_account=_env("BMO_VALIDATION_SERVICE_ACCOUNT", "bedrock-model-validator")
+            or "",
+            validation_job_deadline_seconds=float(_env("BMO_VALIDATION_JOB_DEADLINE_SECONDS", "900") or 900),
+            validation_job_memory=_env("BMO_VALIDATION_JOB_MEMORY", "512Mi") or "512Mi",
             import_slots=int(_env("BMO_IMPORT_SLOTS_PER_REGION", "1") or 1),
             bedrock_endpoint=_env("BMO_BEDROCK_ENDPOINT_URL"),
             s3_endpoint=_env("BMO_S3_ENDPOINT_URL"),

@@ -24,7 +24,54 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--region", help="AWS region the model will be imported into")
     p.add_argument("--output", choices=("text", "json"), default="text")
     p.add_argument("--endpoint-url", help="S3 endpoint (e.g. a local emulator); default: AWS")
+    p.add_argument(
+        "--termination-log",
+        help="also write a compact JSON result (< 4 KiB) here: the Kubernetes termination message of a "
+        "validation Job pod (usually /dev/termination-log)",
+    )
+    p.add_argument(
+        "--exit-zero-on-verdict",
+        action="store_true",
+        help="exit 0 for both verdicts (a Job pod then succeeds; the verdict is in the termination message)",
+    )
     p.set_defaults(func=run)
+
+
+TERMINATION_LIMIT = 4096
+
+
+def compact_result(report) -> str:
+    """The report squeezed under Kubernetes' 4 KiB termination-message limit: codes first, then messages."""
+    s = report.summary
+    doc = {
+        "v": report.verdict,
+        "s": {
+            "architecture": s.architecture,
+            "modelType": s.model_type,
+            "files": s.files,
+            "weightBytes": s.weight_bytes,
+            "parameterCount": s.parameter_count,
+            "dtypes": s.dtypes,
+            "contextLength": s.context_length,
+            "bytesRead": s.bytes_read,
+        },
+        "e": [[f.code, f.message[:300]] for f in report.errors],
+        "w": [[f.code, f.message[:300]] for f in report.warnings],
+    }
+    for cut in (300, 120, 0):
+        doc["e"] = [[c, m[:cut]] for c, m in doc["e"]]
+        doc["w"] = [[c, m[:cut]] for c, m in doc["w"]]
+        text = json.dumps(doc, separators=(",", ":"))
+        if len(text.encode()) <= TERMINATION_LIMIT:
+            return text
+    doc["e"], doc["w"] = doc["e"][:20], doc["w"][:10]
+    return json.dumps(doc, separators=(",", ":"))[:TERMINATION_LIMIT]
+
+
+def _write_termination(path: str | None, text: str) -> None:
+    if path:
+        with open(path, "w") as fh:
+            fh.write(text)
 
 
 def _human_bytes(n: int) -> str:
@@ -55,6 +102,12 @@ def run(args: argparse.Namespace) -> int:
             source, architecture=args.architecture, region=args.region, progress=progress
         )
     except SourceAccessError as exc:
+        _write_termination(
+            args.termination_log,
+            json.dumps(
+                {"v": "error", "code": exc.code, "message": exc.message[:1000]}, separators=(",", ":")
+            ),
+        )
         if text:
             print(f"error: cannot read {args.source}: {exc.code}: {exc.message}", file=sys.stderr)
         else:
@@ -69,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
             )
         return EXIT_USAGE
 
+    _write_termination(args.termination_log, compact_result(report))
     if not text:
         print(json.dumps(report.to_dict(), indent=2))
     else:
@@ -89,4 +143,6 @@ def run(args: argparse.Namespace) -> int:
             f"  read {_human_bytes(s.bytes_read)} of {_human_bytes(s.total_bytes)} ({ratio:.6%}) "
             f"in {s.read_requests} request(s)"
         )
+    if args.exit_zero_on_verdict:
+        return EXIT_IMPORTABLE
     return EXIT_IMPORTABLE if report.importable else EXIT_NOT_IMPORTABLE

@@ -1,0 +1,351 @@
+"""Validation in a Job pod: the operator's Kubernetes side of `spec.validation.mode: Job`.
+
+One `batch/v1` Job per object revision runs `bedrock-model-operator validate` from the operator's own
+image, with its own ServiceAccount (IRSA / Pod Identity give it read access to the models bucket), a
+hardened pod, resource limits and a deadline, owned by the model object so it is garbage-collected with
+it. The verdict comes back as the pod's termination message (compact JSON, < 4 KiB); the full report is
+in the pod log. Failures that are not verdicts (OOMKilled, deadline, eviction, image pull, a crash) get
+their own reasons.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+from controller.api.models import API_VERSION, KIND
+from controller.settings import Settings
+
+MANAGED_BY = "bedrock-model-operator"
+LABEL_MANAGED = "app.kubernetes.io/managed-by"
+LABEL_OWNER = "bedrock.modelops.io/owner-uid"
+LABEL_REVISION = "bedrock.modelops.io/revision"
+ANNOTATION_OWNER_NAME = "bedrock.modelops.io/owner-name"
+TERMINATION_LOG = "/dev/termination-log"
+_PULL_ERRORS = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"}
+_CONFIG_ERRORS = {"CreateContainerConfigError", "CreateContainerError", "RunContainerError"}
+
+
+@dataclass
+class JobResult:
+    """running: wait (reason says why); verdict: `doc` is the compact result; failed: no verdict."""
+
+    kind: str
+    reason: str = ""
+    message: str = ""
+    doc: dict[str, Any] = field(default_factory=dict)
+
+
+def job_name(owner_name: str, rev: str) -> str:
+    return f"bmo-validate-{owner_name[:40].rstrip('-.')}-{rev[:8]}"
+
+
+class ValidationJobs:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._api: client.ApiClient | None = None
+
+    def _client(self) -> client.ApiClient:
+        with self._lock:
+            if self._api is None:
+                try:
+                    config.load_incluster_config()
+                    self._api = client.ApiClient()
+                except config.ConfigException:
+                    self._api = config.new_client_from_config()
+            return self._api
+
+    # ---- the Job ----------------------------------------------------------------------------
+    def build(
+        self,
+        *,
+        namespace: str,
+        owner_name: str,
+        owner_uid: str,
+        rev: str,
+        s3_uri: str,
+        region: str,
+        architecture: str | None,
+    ) -> client.V1Job:
+        s = self.settings
+        name = job_name(owner_name, rev)
+        labels = {
+            LABEL_MANAGED: MANAGED_BY,
+            LABEL_OWNER: owner_uid,
+            LABEL_REVISION: rev,
+            "app.kubernetes.io/component": "validator",
+        }
+        annotations = {ANNOTATION_OWNER_NAME: owner_name}
+        args = [
+            s3_uri,
+            "--region",
+            region,
+            "--output",
+            "json",
+            "--termination-log",
+            TERMINATION_LOG,
+            "--exit-zero-on-verdict",
+        ]
+        if architecture:
+            args += ["--architecture", architecture]
+        env = [client.V1EnvVar(name="AWS_REGION", value=region), client.V1EnvVar(name="HOME", value="/tmp")]
+        if s.s3_endpoint:  # dev stack / tests only: a real install reads S3 itself
+            args += ["--endpoint-url", s.s3_endpoint]
+        container = client.V1Container(
+            name="validate",
+            image=s.validator_image,
+            image_pull_policy="IfNotPresent",
+            command=["bedrock-model-operator", "validate"],
+            args=args,
+            env=env,
+            resources=client.V1ResourceRequirements(
+                requests={"cpu": "100m", "memory": "128Mi"},
+                limits={"cpu": "1", "memory": s.validation_job_memory},
+            ),
+            security_context=client.V1SecurityContext(
+                allow_privilege_escalation=False,
+                read_only_root_filesystem=True,
+                run_as_non_root=True,
+                privileged=False,
+                capabilities=client.V1Capabilities(drop=["ALL"]),
+            ),
+            termination_message_path=TERMINATION_LOG,
+            termination_message_policy="File",
+            volume_mounts=[client.V1VolumeMount(name="tmp", mount_path="/tmp")],
+        )
+        pod = client.V1PodSpec(
+            restart_policy="Never",
+            service_account_name=s.validation_service_account,
+            automount_service_account_token=False,
+            security_context=client.V1PodSecurityContext(
+                run_as_non_root=True,
+                run_as_user=65532,
+                run_as_group=65532,
+                fs_group=65532,
+                seccomp_profile=client.V1SeccompProfile(type="RuntimeDefault"),
+            ),
+            containers=[container],
+            volumes=[client.V1Volume(name="tmp", empty_dir=client.V1EmptyDirVolumeSource(size_limit="64Mi"))],
+        )
+        return client.V1Job(
+            api_version="batch/v1",
+            kind="Job",
+            metadata=client.V1ObjectMeta(
+                name=name,
+                namespace=namespace,
+                labels=labels,
+                owner_references=[
+                    client.V1OwnerReference(
+                        api_version=API_VERSION,
+                        kind=KIND,
+                        name=owner_name,
+                        uid=owner_uid,
+                        controller=True,
+                        block_owner_deletion=True,
+                    )
+                ],
+            ),
+            spec=client.V1JobSpec(
+                backoff_limit=0,
+                active_deadline_seconds=int(s.validation_job_deadline_seconds),
+                ttl_seconds_after_finished=3600,
+                template=client.V1PodTemplateSpec(
+                    metadata=client.V1ObjectMeta(labels=labels, annotations=annotations), spec=pod
+                ),
+            ),
+        )
+
+    def ensure(self, **kw: Any) -> JobResult:
+        """Create the revision's Job if missing (removing other revisions' Jobs), and read where it is."""
+        batch = client.BatchV1Api(self._client())
+        job = self.build(**kw)
+        ns, name = job.metadata.namespace, job.metadata.name
+        try:
+            current = batch.read_namespaced_job(name, ns)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+            sa = self.settings.validation_service_account
+            try:
+                client.CoreV1Api(self._client()).read_namespaced_service_account(sa, ns)
+            except ApiException as sa_exc:
+                if sa_exc.status != 404:
+                    raise
+                return JobResult(
+                    "running",
+                    "ValidationServiceAccountMissing",
+                    f"ServiceAccount {sa} does not "
+                    f"exist in namespace {ns}: create it (with read access to the model bucket, e.g. "
+                    "an IRSA role annotation) so the validation Job can run",
+                )
+            self.delete_for_owner(ns, kw["owner_uid"], keep=name)
+            try:
+                batch.create_namespaced_job(ns, job)
+            except ApiException as exc2:
+                if exc2.status != 409:
+                    raise
+            return JobResult("running", "ValidationJobCreated", f"validation Job {name} created")
+        return self.read(current)
+
+    def read(self, job: client.V1Job) -> JobResult:
+        name, ns = job.metadata.name, job.metadata.namespace
+        conds = {c.type: c for c in (job.status.conditions or []) if c.status == "True"}
+        pods = (
+            client.CoreV1Api(self._client()).list_namespaced_pod(ns, label_selector=f"job-name={name}").items
+        )
+        term = None
+        for pod in pods:
+            for cs in (pod.status.container_statuses or []) if pod.status else []:
+                if cs.state and cs.state.terminated:
+                    term = cs.state.terminated
+        if "Complete" in conds or "SuccessCriteriaMet" in conds:
+            return self._verdict(name, term)
+        if "Failed" in conds or "FailureTarget" in conds:
+            return self._failure(name, conds.get("Failed") or conds.get("FailureTarget"), term, pods)
+        for pod in pods:  # still running: say why when it is stuck
+            if pod.status and pod.status.reason == "Evicted":
+                return JobResult(
+                    "failed",
+                    "ValidationJobEvicted",
+                    f"validation pod {pod.metadata.name} was evicted: {pod.status.message or ''}",
+                )
+            for cs in (pod.status.container_statuses or []) if pod.status else []:
+                waiting = cs.state.waiting if cs.state else None
+                if waiting and waiting.reason in _PULL_ERRORS:
+                    return JobResult(
+                        "running",
+                        "ValidationImagePullFailing",
+                        f"validation pod cannot pull {cs.image}: {waiting.reason}: {waiting.message or ''}"
+                        " (check the operator's validator image setting and pull secrets)",
+                    )
+                if waiting and waiting.reason in _CONFIG_ERRORS:
+                    return JobResult(
+                        "failed", "ValidationJobConfigError", f"{waiting.reason}: {waiting.message or ''}"
+                    )
+        return JobResult("running", "ValidationJobRunning", f"validation Job {name} is running")
+
+    @staticmethod
+    def _parse(term) -> dict[str, Any] | None:
+        if term is None or not term.message:
+            return None
+        try:
+            doc = json.loads(term.message)
+        except ValueError:
+            return None
+        return doc if isinstance(doc, dict) else None
+
+    def _verdict(self, name: str, term) -> JobResult:
+        doc = self._parse(term)
+        if doc is None or doc.get("v") not in ("importable", "not-importable"):
+            return JobResult(
+                "failed",
+                "ValidationResultMissing",
+                f"validation Job {name} succeeded but left no readable result in its termination message",
+            )
+        return JobResult("verdict", doc=doc)
+
+    def _failure(self, name: str, cond, term, pods) -> JobResult:
+        reason = getattr(cond, "reason", "") or ""
+        if reason == "DeadlineExceeded":
+            return JobResult(
+                "failed",
+                "ValidationJobDeadlineExceeded",
+                f"validation Job {name} ran out of time "
+                f"({int(self.settings.validation_job_deadline_seconds)}s); a very large or slow "
+                "source? raise the operator's validation Job deadline",
+            )
+        if any(p.status and p.status.reason == "Evicted" for p in pods):
+            return JobResult("failed", "ValidationJobEvicted", f"validation pod of Job {name} was evicted")
+        if term is not None:
+            if term.reason == "OOMKilled" or term.exit_code == 137:
+                return JobResult(
+                    "failed",
+                    "ValidationJobOOMKilled",
+                    f"validation Job {name} ran out of memory "
+                    f"(limit {self.settings.validation_job_memory}); raise the validation Job memory",
+                )
+            doc = self._parse(term)
+            if doc and doc.get("v") == "error":
+                code = str(doc.get("code", "Error"))
+                reason = (
+                    "SourceAccessDenied"
+                    if code in ("AccessDenied", "403")
+                    else (
+                        "SourceNotFound"
+                        if code in ("NoSuchBucket", "404", "InvalidUri")
+                        else "SourceUnreadable"
+                    )
+                )
+                return JobResult(
+                    "failed",
+                    reason,
+                    f"the validator could not read the source: {code}: "
+                    f"{doc.get('message', '')} (check the validation ServiceAccount's S3 access)",
+                )
+            return JobResult(
+                "failed",
+                "ValidationJobCrashed",
+                f"validator exited with code {term.exit_code} "
+                f"({term.reason or 'Error'}); see `kubectl logs job/{name}`",
+            )
+        return JobResult(
+            "failed",
+            "ValidationJobFailed",
+            f"validation Job {name} failed: {reason} {getattr(cond, 'message', '') or ''}",
+        )
+
+    def delete_for_owner(self, namespace: str, owner_uid: str, keep: str | None = None) -> int:
+        """Delete the owner's validation Jobs (all, or all but `keep`), with their pods."""
+        batch = client.BatchV1Api(self._client())
+        jobs = batch.list_namespaced_job(namespace, label_selector=f"{LABEL_OWNER}={owner_uid}").items
+        n = 0
+        for job in jobs:
+            if job.metadata.name == keep:
+                continue
+            try:
+                batch.delete_namespaced_job(job.metadata.name, namespace, propagation_policy="Background")
+                n += 1
+            except ApiException as exc:
+                if exc.status != 404:
+                    raise
+        return n
+
+
+def observed_state(kind: str, body: dict[str, Any]) -> str:
+    """A short fingerprint of a validation Job's or pod's progress (what the owner must react to)."""
+    status = body.get("status") or {}
+    if kind == "Job":
+        conds = ",".join(sorted(f"{c.get('type')}={c.get('status')}" for c in status.get("conditions") or []))
+        return f"job:{status.get('active', 0)}/{status.get('succeeded', 0)}/{status.get('failed', 0)}:{conds}"
+    states = []
+    for cs in status.get("containerStatuses") or []:
+        state = cs.get("state") or {}
+        for key, value in state.items():
+            states.append(f"{key}:{(value or {}).get('reason', '')}")
+    return f"pod:{status.get('phase', '')}:{status.get('reason', '')}:{','.join(states)}"
+
+
+def nudge_owner(jobs: ValidationJobs, namespace: str, owner_name: str, fingerprint: str) -> None:
+    """Annotate the owning model so its reconcile runs now (watch-driven, no polling loop)."""
+    import hashlib
+
+    api = client.CustomObjectsApi(jobs._client())
+    value = hashlib.sha256(fingerprint.encode()).hexdigest()[:16]
+    try:
+        api.patch_namespaced_custom_object(
+            "bedrock.modelops.io",
+            "v1alpha1",
+            namespace,
+            "bedrockimportedmodels",
+            owner_name,
+            {"metadata": {"annotations": {"bedrock.modelops.io/validation-observed": value}}},
+        )
+    except ApiException as exc:
+        if exc.status != 404:
+            raise

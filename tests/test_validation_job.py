@@ -1,0 +1,173 @@
+"""spec.validation.mode: Job: the real job controller runs validation Jobs; tests/fake_kubelet.py plays the
+kubelet (runs each pod's real command locally and reports its real exit and termination message)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from tests.helpers import wait_for
+from tests.operator_process import condition, wait_condition
+
+pytestmark = pytest.mark.controlplane
+
+ROLE = "arn:aws:iam::123456789012:role/BedrockModelImport"
+LLAMA = "s3://bmo-examples/llama3-8b-support/"
+MISTRAL = "s3://bmo-examples/mistral-7b-summarizer/"
+MODES: dict[str, str] = {}
+
+
+@pytest.fixture(scope="session")
+def kubelet(api_client, local_aws):
+    from tests.fake_kubelet import FakeKubelet
+
+    def mode(pod) -> str:
+        owner = (pod.metadata.annotations or {}).get("bedrock.modelops.io/owner-name", "")
+        return MODES.get(f"{pod.metadata.namespace}/{owner}", "run")
+
+    fake = FakeKubelet(api_client, local_aws.credentials(), mode).start()
+    yield fake
+    fake.stop()
+
+
+def apply(kubectl, ns: str, name: str, **spec) -> None:
+    doc = {
+        "apiVersion": "bedrock.modelops.io/v1alpha1",
+        "kind": "BedrockImportedModel",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {
+            "source": {"s3Uri": LLAMA},
+            "serviceRole": {"roleArn": ROLE},
+            "region": "us-east-1",
+            "validation": {"mode": "Job"},
+        }
+        | spec,
+    }
+    kubectl("apply", "-f", "-", input=yaml.safe_dump(doc))
+
+
+@pytest.fixture
+def validator_sa(kubectl, namespace):
+    """What an installer does per namespace: the validation Jobs' ServiceAccount (IRSA-annotated in EKS)."""
+    kubectl("create", "serviceaccount", "bedrock-model-validator", "-n", namespace)
+    return "bedrock-model-validator"
+
+
+def jobs(kubectl, ns: str) -> list[dict]:
+    return json.loads(kubectl("get", "jobs", "-n", ns, "-o", "json").stdout)["items"]
+
+
+def test_importable_model_validated_in_a_hardened_job(
+    kubectl, operator, kubelet, validator_sa, local_aws, namespace
+):
+    apply(kubectl, namespace, "ok")
+    obj = wait_condition(kubectl, namespace, "ok", "Ready", "True", "ModelReady", timeout=90)
+    assert condition(obj, "Validated")["reason"] == "ArtifactsImportable"
+    assert obj["status"]["validation"]["verdict"] == "importable"
+    assert obj["status"]["validation"]["architecture"] == "Llama3.1"
+    assert obj["metadata"]["annotations"].get("bedrock.modelops.io/validation-observed")  # woken by the watch
+    (job,) = jobs(kubectl, namespace)
+    owner = job["metadata"]["ownerReferences"][0]
+    assert (owner["kind"], owner["name"], owner["uid"]) == (
+        "BedrockImportedModel",
+        "ok",
+        obj["metadata"]["uid"],
+    )
+    spec = job["spec"]
+    assert (
+        spec["backoffLimit"] == 0
+        and spec["activeDeadlineSeconds"] == 10
+        and spec["ttlSecondsAfterFinished"] == 3600
+    )
+    pod = spec["template"]["spec"]
+    assert (
+        pod["serviceAccountName"] == "bedrock-model-validator"
+        and pod["automountServiceAccountToken"] is False
+    )
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    (c,) = pod["containers"]
+    assert c["image"] == "registry.example.com/bedrock-model-operator:test"
+    assert c["command"] == ["bedrock-model-operator", "validate"] and c["args"][0] == LLAMA
+    sc = c["securityContext"]
+    assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False
+    assert sc["capabilities"] == {"drop": ["ALL"]}
+    assert c["resources"]["limits"] == {"cpu": "1", "memory": "512Mi"} and c["resources"]["requests"]
+    ran = [r for r in kubelet.ran if r["pod"].startswith(job["metadata"]["name"])]
+    assert ran and ran[0]["exit"] == 0 and ran[0]["argv"][1] == "validate"
+
+
+def test_refused_model_reports_the_validators_reason(
+    kubectl, operator, kubelet, validator_sa, local_aws, namespace
+):
+    from controller.dev.model_factory import ModelSpec
+
+    uri = local_aws.upload_model("bmo-examples", f"{namespace}/bad/", ModelSpec(kind="llama2", dtype="I8"))
+    apply(kubectl, namespace, "bad", source={"s3Uri": uri})
+    obj = wait_condition(kubectl, namespace, "bad", "Validated", "False", "QuantizedWeights", timeout=90)
+    assert obj["status"]["validation"]["verdict"] == "not-importable"
+    assert obj["status"]["phase"] == "Failed"
+    assert [j for j in local_aws.state()["jobs"] if j["importedModelName"] == f"{namespace}-bad"] == []
+
+
+@pytest.mark.parametrize(
+    "mode, reason",
+    [
+        ("crash", "ValidationJobCrashed"),
+        ("oom", "ValidationJobOOMKilled"),
+        ("hold", "ValidationJobDeadlineExceeded"),
+    ],
+)
+def test_job_failures_that_are_not_verdicts_get_their_own_reason(
+    kubectl, operator, kubelet, validator_sa, namespace, mode, reason
+):
+    MODES[f"{namespace}/broken"] = mode
+    apply(kubectl, namespace, "broken")
+    obj = wait_condition(kubectl, namespace, "broken", "Validated", "False", reason, timeout=90)
+    assert condition(obj, "Ready")["status"] == "False"
+    assert condition(obj, "Validated")["message"]
+
+
+def test_image_pull_failure_is_visible_not_a_silent_hang(kubectl, operator, kubelet, validator_sa, namespace):
+    MODES[f"{namespace}/pull"] = "imagepull"
+    apply(kubectl, namespace, "pull")
+    obj = wait_condition(
+        kubectl, namespace, "pull", "Validated", "Unknown", "ValidationImagePullFailing", timeout=60
+    )
+    assert "registry.example.com/bedrock-model-operator:test" in condition(obj, "Validated")["message"]
+
+
+def test_spec_change_replaces_the_stale_job_and_deletion_removes_it(
+    kubectl, operator, kubelet, validator_sa, namespace
+):
+    MODES[f"{namespace}/moving"] = "hold"
+    apply(kubectl, namespace, "moving")
+    first = wait_for(lambda: jobs(kubectl, namespace), timeout=30, what="validation Job")[0]["metadata"][
+        "name"
+    ]
+    apply(kubectl, namespace, "moving", source={"s3Uri": MISTRAL})
+
+    def replaced():
+        names = [
+            j["metadata"]["name"]
+            for j in jobs(kubectl, namespace)
+            if not j["metadata"].get("deletionTimestamp")
+        ]
+        return names if names and first not in names else None
+
+    (second,) = wait_for(replaced, timeout=30, what="stale Job replaced")
+    assert second != first
+    kubectl("delete", "bedrockmodel", "moving", "-n", namespace, "--timeout=60s")
+    wait_for(lambda: not jobs(kubectl, namespace), timeout=60, what="validation Job deleted with its model")
+
+
+def test_missing_service_account_is_said_and_picked_up_when_created(kubectl, operator, kubelet, namespace):
+    apply(kubectl, namespace, "nosa")
+    obj = wait_condition(
+        kubectl, namespace, "nosa", "Validated", "Unknown", "ValidationServiceAccountMissing"
+    )
+    assert "bedrock-model-validator" in condition(obj, "Validated")["message"]
+    kubectl("create", "serviceaccount", "bedrock-model-validator", "-n", namespace)
+    wait_condition(kubectl, namespace, "nosa", "Ready", "True", "ModelReady", timeout=90)
