@@ -95,7 +95,9 @@ def main(argv=None) -> int:
             "BMO_MAX_WORKERS": "20",
             "BMO_IMPORT_SLOTS_PER_REGION": str(slots),
         }
-        _kubectl(env, "apply", "-f", str(REPO_ROOT / "crds"))
+        _kubectl(
+            env, "apply", "-f", str(REPO_ROOT / "crds" / "bedrock.modelops.io_bedrockimportedmodels.yaml")
+        )
         _kubectl(env, "wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
         _kubectl(env, "create", "namespace", ns)
         with open(Path(tmp) / "operator.log", "w") as log:

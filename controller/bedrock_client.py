@@ -17,6 +17,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, ReadTimeoutError
 
+from controller import metrics
 from controller.redact import redact
 from controller.settings import Settings
 
@@ -98,6 +99,8 @@ class JobInfo:
     model_name: str
     model_arn: str | None
     failure_message: str | None
+    created: Any = None
+    ended: Any = None
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,7 @@ class BedrockClient:
         self._bedrock = boto3.client(
             "bedrock", region_name=region, endpoint_url=settings.bedrock_endpoint, config=_CONFIG
         )
+        metrics.instrument(self._bedrock)
         self.calls = 0
 
     def _call(self, action: str, fn, **kwargs: Any) -> dict[str, Any]:
@@ -148,6 +152,8 @@ class BedrockClient:
             j.get("importedModelName", ""),
             j.get("importedModelArn"),
             j.get("failureMessage"),
+            j.get("creationTime"),
+            j.get("endTime"),
         )
 
     def find_model(self, name_or_arn: str) -> ModelInfo | None:
@@ -267,6 +273,8 @@ class SupportClients:
             "sagemaker", region_name=region, endpoint_url=settings.sagemaker_endpoint, config=_CONFIG
         )
         self.region = region
+        for c in (self._iam, self._sts, self._sm):
+            metrics.instrument(c)
 
     def account_id(self) -> str:
         try:

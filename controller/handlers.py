@@ -16,6 +16,7 @@ from typing import Any
 
 import kopf
 
+from controller import logs, metrics
 from controller.api.models import GROUP, PLURAL, VERSION
 from controller.conditions import set_conditions
 from controller.reconcile import Outcome, Reconciler
@@ -72,8 +73,10 @@ def _apply(out: Outcome, body: kopf.Body, patch: kopf.Patch) -> None:
             status["conditions"] = set_conditions(status.get("conditions"), updates, generation)
 
         patch.fns.append(write_conditions)
+    revision = out.status.get("revision") or out.status.get("importRevision") or body.status.get("revision")
     for kind, reason, message in out.events:
         kopf.event(body, type=kind, reason=reason, message=message)
+        logs.log_event(body.metadata.namespace, body.metadata.name, revision, kind, reason, message)
 
 
 def run_reconcile(body: kopf.Body, patch: kopf.Patch, logger: logging.Logger, *, event: bool) -> None:
@@ -91,6 +94,9 @@ def run_reconcile(body: kopf.Body, patch: kopf.Patch, logger: logging.Logger, *,
             return
         out = reconciler.reconcile(dict(body))
         _apply(out, body, patch)
+        metrics.RECONCILES.labels("retry" if out.retry_error else "ok").inc()
+        for region in list(reconciler.queue._waiting):
+            metrics.QUEUE_LENGTH.labels(region).set(reconciler.queue.length(region))
         if out.retry_error is not None:
             failures += 1
             delay = min(settings.backoff_cap_seconds, settings.backoff_base_seconds * 2 ** (failures - 1))
@@ -136,6 +142,9 @@ async def on_delete(body: kopf.Body, patch: kopf.Patch, logger: logging.Logger, 
     done, events = await asyncio.get_running_loop().run_in_executor(_executor, ctx.run, _finalize, body)
     for kind, reason, message in events:
         kopf.event(body, type=kind, reason=reason, message=message)
+        logs.log_event(
+            body.metadata.namespace, body.metadata.name, body.status.get("revision"), kind, reason, message
+        )
     if not done:
         patch.status["phase"] = "Deleting"
         raise kopf.TemporaryError("waiting for the running import job to finish", delay=settings.poll_seconds)

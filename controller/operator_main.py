@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 
 
@@ -26,6 +25,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=os.environ.get("BMO_LIVENESS", ""),
         help="serve kopf's liveness probe here, e.g. http://0.0.0.0:8080/healthz",
     )
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        default=int(os.environ.get("BMO_METRICS_PORT", "0") or 0),
+        help="serve Prometheus metrics on this port (0: off; env BMO_METRICS_PORT)",
+    )
+    p.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default=os.environ.get("BMO_LOG_FORMAT", "text"),
+        help="json: one JSON object per line (env BMO_LOG_FORMAT)",
+    )
     p.add_argument("--verbose", action="store_true")
     p.set_defaults(func=run)
 
@@ -45,14 +56,11 @@ def run(args: argparse.Namespace) -> int:
             os.environ[env] = str(value)
     if args.namespace:
         os.environ["BMO_NAMESPACES"] = ",".join(args.namespace)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    for noisy in ("botocore", "boto3", "urllib3", "aiohttp.access"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    if not args.verbose:  # kopf logs every timer run at INFO; our Events and warnings say what matters
-        logging.getLogger("kopf.objects").setLevel(logging.WARNING)
+    from controller import logs, metrics
+
+    logs.setup(args.log_format, args.verbose)
+    if args.metrics_port:
+        metrics.serve(args.metrics_port)
 
     import kopf
 

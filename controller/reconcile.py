@@ -17,6 +17,7 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
+from controller import metrics
 from controller.api.models import BedrockImportedModelSpec
 from controller.artifacts import S3Folder, SourceAccessError, validate_source
 from controller.bedrock_client import AwsError, BedrockClient, Kind, SupportClients
@@ -269,6 +270,9 @@ class Reconciler:
                 out.condition("Ready", "False", "Importing", f"import job {job.name} is running")
             return
         self.queue.release(region, v.uid)
+        if job.created and job.ended:
+            metrics.IMPORT_DURATION.observe(max(0.0, (job.ended - job.created).total_seconds()))
+        metrics.IMPORT_JOBS.labels("completed" if job.status == "Completed" else "failed").inc()
         if job.status == "Failed":
             message = f"import job {job.name} failed: {job.failure_message or 'no reason given'}"
             self._fail(out, v, "ImportFailed", message, "Imported")
@@ -320,6 +324,7 @@ class Reconciler:
                     out.condition("Ready", "False", "Validating", result.message)
                 return False
             if result.kind == "failed":
+                metrics.VALIDATIONS.labels("error", result.reason).inc()
                 self._fail(out, v, result.reason, result.message, "Validated")
                 out.status["failedRevision"] = self._failure_marker(
                     v, rev, int(out.status.get("attempt") or 1)
@@ -389,6 +394,10 @@ class Reconciler:
         }
         strict = bool(spec.validation and spec.validation.warnings_as_errors)
         problems = clean + (cleanw if strict else [])
+        metrics.VALIDATIONS.labels(
+            "not-importable" if problems or verdict != "importable" else "importable",
+            problems[0]["code"] if problems else "ArtifactsImportable",
+        ).inc()
         if problems or verdict != "importable":
             message = f"{len(problems)} problem(s) with {s3_uri}: " + "; ".join(
                 f"{f['code']}: {f['message']}" for f in problems[:3]
@@ -483,6 +492,7 @@ class Reconciler:
         out.condition("Imported", "Unknown", "ImportJobRunning", f"import job {jname} started")
         if not updating:
             out.condition("Ready", "False", "Importing", f"import job {jname} is running")
+        metrics.IMPORT_JOBS.labels("started").inc()
         out.event("Normal", "ImportStarted", f"import job {jname} started for model {target} from {s3_uri}")
 
     def _queued(self, v: View, out: Outcome, queued_at: str, position: int, updating: bool, why: str) -> None:

@@ -119,7 +119,7 @@ def upload_folder(s3):
 def crd_installed(kubectl):
     from pathlib import Path
 
-    crds = Path(__file__).resolve().parents[1] / "crds"
+    crds = Path(__file__).resolve().parents[1] / "crds" / "bedrock.modelops.io_bedrockimportedmodels.yaml"
     kubectl("apply", "--server-side", "--force-conflicts", "-f", str(crds))
     kubectl(
         "wait",
@@ -147,3 +147,16 @@ def operator(control_plane, crd_installed, local_aws, tmp_path_factory):
     op.start()
     yield op
     op.stop()
+
+
+@pytest.fixture(scope="session")
+def kubelet(api_client, local_aws):
+    from tests.fake_kubelet import MODES, FakeKubelet
+
+    def mode(pod) -> str:
+        owner = (pod.metadata.annotations or {}).get("bedrock.modelops.io/owner-name", "")
+        return MODES.get(f"{pod.metadata.namespace}/{owner}", "run")
+
+    fake = FakeKubelet(api_client, local_aws.credentials(), mode).start()
+    yield fake
+    fake.stop()

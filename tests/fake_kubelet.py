@@ -26,6 +26,8 @@ LABEL = "app.kubernetes.io/managed-by=bedrock-model-operator"
 
 #: How to treat a pod: "run" (default), "oom", "crash", "hold" (never start), "imagepull".
 Mode = str
+#: Per "<namespace>/<model name>": the mode tests ask for (default "run").
+MODES: dict[str, Mode] = {}
 
 
 def _now() -> str:

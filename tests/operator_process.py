@@ -18,8 +18,18 @@ CANARY_SECRET = "bmoCanarySecretKey0123456789abcdefDONOTLOG"
 
 
 class OperatorProcess:
-    def __init__(self, cp: ControlPlane, aws: LocalAws, workdir: Path, **env: str) -> None:
+    def __init__(
+        self,
+        cp: ControlPlane,
+        aws: LocalAws,
+        workdir: Path,
+        *args: str,
+        kubeconfig: Path | None = None,
+        **env: str,
+    ) -> None:
         self.cp, self.aws, self.workdir = cp, aws, workdir
+        self.args = list(args)
+        self.kubeconfig = kubeconfig
         self.log = workdir / "operator.log"
         self.extra_env = env
         self.proc: subprocess.Popen | None = None
@@ -38,6 +48,7 @@ class OperatorProcess:
             "BMO_VALIDATION_JOB_DEADLINE_SECONDS": "10",
             "BMO_VALIDATOR_IMAGE": "registry.example.com/bedrock-model-operator:test",
             **self.extra_env,
+            **({"KUBECONFIG": str(self.kubeconfig)} if self.kubeconfig else {}),
         }
 
     def start(self) -> None:
@@ -46,7 +57,7 @@ class OperatorProcess:
             fh.write(f"\n===== start #{self.starts} =====\n")
             fh.flush()
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "controller.cli", "run"],
+                [sys.executable, "-m", "controller.cli", "run", *self.args],
                 env=self.env(),
                 stdout=fh,
                 stderr=subprocess.STDOUT,

@@ -8,6 +8,7 @@ import json
 import pytest
 import yaml
 
+from tests.fake_kubelet import MODES
 from tests.helpers import wait_for
 from tests.operator_process import condition, wait_condition
 
@@ -16,20 +17,6 @@ pytestmark = pytest.mark.controlplane
 ROLE = "arn:aws:iam::123456789012:role/BedrockModelImport"
 LLAMA = "s3://bmo-examples/llama3-8b-support/"
 MISTRAL = "s3://bmo-examples/mistral-7b-summarizer/"
-MODES: dict[str, str] = {}
-
-
-@pytest.fixture(scope="session")
-def kubelet(api_client, local_aws):
-    from tests.fake_kubelet import FakeKubelet
-
-    def mode(pod) -> str:
-        owner = (pod.metadata.annotations or {}).get("bedrock.modelops.io/owner-name", "")
-        return MODES.get(f"{pod.metadata.namespace}/{owner}", "run")
-
-    fake = FakeKubelet(api_client, local_aws.credentials(), mode).start()
-    yield fake
-    fake.stop()
 
 
 def apply(kubectl, ns: str, name: str, **spec) -> None:

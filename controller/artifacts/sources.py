@@ -98,6 +98,10 @@ class S3Folder(_ByteCounter):
             region_name=region,
             config=Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=32),
         )
+        if client is None:
+            from controller import metrics
+
+            metrics.instrument(self._s3)
 
     def _fail(self, exc: Exception, action: str) -> SourceAccessError:
         if isinstance(exc, ClientError):

@@ -111,7 +111,7 @@ def run_dev_stack(args: argparse.Namespace) -> int:
             "BMO_RESYNC_SECONDS": "30",
             "BMO_CLUSTER_NAME": "dev",
         }
-        _apply(env, REPO_ROOT / "crds")
+        _apply(env, REPO_ROOT / "crds" / "bedrock.modelops.io_bedrockimportedmodels.yaml")
         _kubectl(env, "wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
         oplog = workdir / "operator.log"
         with oplog.open("w") as fh:

@@ -1,0 +1,162 @@
+"""deploy/: the kustomize overlays on the real control plane, and the operator running with the deployed
+ServiceAccount's own token (not the admin certificate): it reconciles end to end, and is refused what its
+RBAC does not grant. The metrics endpoint is scraped and its counters match what happened."""
+
+from __future__ import annotations
+
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.helpers import wait_for
+from tests.operator_process import OperatorProcess, wait_condition
+
+pytestmark = pytest.mark.controlplane
+
+DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
+ROLE = "arn:aws:iam::123456789012:role/BedrockModelImport"
+SA = "system:serviceaccount:bedrock-model-operator:bedrock-model-operator"
+
+
+def token_kubeconfig(kubectl, control_plane, path: Path) -> Path:
+    token = kubectl(
+        "create", "token", "bedrock-model-operator", "-n", "bedrock-model-operator", "--duration=2h"
+    ).stdout.strip()
+    admin = yaml.safe_load(control_plane.kubeconfig.read_text())
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": admin["clusters"],
+                "users": [{"name": "operator-sa", "user": {"token": token}}],
+                "contexts": [
+                    {
+                        "name": "sa",
+                        "context": {"cluster": admin["clusters"][0]["name"], "user": "operator-sa"},
+                    }
+                ],
+                "current-context": "sa",
+            }
+        )
+    )
+    return path
+
+
+def model(kubectl, ns: str, name: str) -> None:
+    doc = {
+        "apiVersion": "bedrock.modelops.io/v1alpha1",
+        "kind": "BedrockImportedModel",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {
+            "source": {"s3Uri": "s3://bmo-examples/llama3-8b-support/"},
+            "serviceRole": {"roleArn": ROLE},
+            "region": "us-east-1",
+            "validation": {"mode": "Job"},
+        },
+    }
+    kubectl("apply", "-f", "-", input=yaml.safe_dump(doc))
+
+
+@pytest.fixture
+def sa_operator(control_plane, local_aws, operator, kubelet, tmp_path):
+    """Swap the admin operator for one using the ServiceAccount token; put the admin one back after."""
+    started: list[OperatorProcess] = []
+
+    def start(*args: str, kubeconfig: Path) -> OperatorProcess:
+        operator.stop()
+        op = OperatorProcess(
+            control_plane,
+            local_aws,
+            tmp_path,
+            *args,
+            kubeconfig=kubeconfig,
+            BMO_METRICS_PORT=str(_free_port()),
+            BMO_LOG_FORMAT="json",
+        )
+        op.start()
+        started.append(op)
+        return op
+
+    yield start
+    for op in started:
+        op.stop()
+    operator.start()
+
+
+def _free_port() -> int:
+    from controller.dev.controlplane import free_port
+
+    return free_port()
+
+
+def _metrics(op: OperatorProcess) -> dict[str, float]:
+    port = op.extra_env["BMO_METRICS_PORT"]
+    text = wait_for(
+        lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode(),
+        timeout=30,
+        what="metrics endpoint",
+    )
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("bmo_") and not line.startswith("#"):
+            key, _, value = line.rpartition(" ")
+            out[key] = float(value)
+    return out
+
+
+def test_single_namespace_overlay_limits_the_operator(kubectl, control_plane, sa_operator, tmp_path):
+    kubectl("apply", "-k", str(DEPLOY / "overlays" / "single-namespace"))
+    kc = token_kubeconfig(kubectl, control_plane, tmp_path / "sa.kubeconfig")
+    as_sa = ["--kubeconfig", str(kc)]
+    denied = kubectl(*as_sa, "get", "secrets", "-n", "ml-models", check=False)
+    assert denied.returncode != 0 and "forbidden" in denied.stderr.lower()
+    other = kubectl(*as_sa, "get", "bedrockmodels", "-n", "default", check=False)
+    assert other.returncode != 0 and "forbidden" in other.stderr.lower()
+    assert kubectl(*as_sa, "get", "bedrockmodels", "-n", "ml-models").returncode == 0
+    assert (
+        kubectl("auth", "can-i", "create", "jobs.batch", "-n", "ml-models", f"--as={SA}").stdout.strip()
+        == "yes"
+    )
+    assert (
+        kubectl(
+            "auth", "can-i", "create", "jobs.batch", "-n", "default", f"--as={SA}", check=False
+        ).stdout.strip()
+        == "no"
+    )
+
+    op = sa_operator("--namespace", "ml-models", kubeconfig=kc)
+    model(kubectl, "ml-models", "scoped")
+    obj = wait_condition(kubectl, "ml-models", "scoped", "Ready", "True", "ModelReady", timeout=120)
+    assert [c["status"] for c in obj["status"]["conditions"] if c["type"] == "Synced"] == ["True"]
+    assert obj["status"]["validation"]["verdict"] == "importable"  # validated by a Job, under the SA's RBAC
+    kubectl("delete", "bedrockmodel", "scoped", "-n", "ml-models", "--timeout=60s")
+    assert "KubernetesApiError" not in op.log.read_text()  # its RBAC was enough for everything it did
+
+
+def test_cluster_wide_overlay_reconciles_and_metrics_match(
+    kubectl, control_plane, sa_operator, local_aws, namespace, tmp_path
+):
+    kubectl("apply", "-k", str(DEPLOY / "overlays" / "cluster-wide"))
+    kc = token_kubeconfig(kubectl, control_plane, tmp_path / "sa.kubeconfig")
+    kubectl("create", "serviceaccount", "bedrock-model-validator", "-n", namespace)
+    assert kubectl(f"--kubeconfig={kc}", "get", "secrets", "-n", namespace, check=False).returncode != 0
+
+    op = sa_operator(kubeconfig=kc)
+    model(kubectl, namespace, "wide")
+    wait_condition(kubectl, namespace, "wide", "Ready", "True", "ModelReady", timeout=120)
+    m = _metrics(op)
+    assert m['bmo_import_jobs_total{outcome="started"}'] == 1
+    assert m['bmo_import_jobs_total{outcome="completed"}'] == 1
+    assert m['bmo_validations_total{outcome="importable",reason="ArtifactsImportable"}'] == 1
+    assert m['bmo_aws_api_calls_total{operation="CreateModelImportJob",service="bedrock"}'] == 1
+    assert m["bmo_import_job_duration_seconds_count"] == 1
+    assert sum(v for k, v in m.items() if k.startswith("bmo_reconciles_total")) >= 2
+    lines = [line for line in op.log.read_text().splitlines() if line.startswith("{")]
+    events = [yaml.safe_load(line) for line in lines if '"logger": "bmo.events"' in line]
+    assert {e["reason"] for e in events} >= {"Validated", "ImportStarted", "ModelReady"}
+    assert all(e["object"] == f"{namespace}/wide" and e["revision"] for e in events)
+    kubectl("delete", "bedrockmodel", "wide", "-n", namespace, "--timeout=60s")
+    assert _metrics(op)['bmo_aws_api_calls_total{operation="DeleteImportedModel",service="bedrock"}'] == 1
