@@ -1,0 +1,61 @@
+-- Argo CD health check for bedrock.modelops.io/BedrockImportedModel.
+-- Install: argocd-cm key "resource.customizations.health.bedrock.modelops.io_BedrockImportedModel"
+-- (see deploy/argocd/argocd-cm-patch.yaml). Written for Argo CD's Lua 5.1 (gopher-lua).
+local hs = {status = "Progressing", message = "Waiting for the operator to report status"}
+
+local function condition(ctype)
+  if obj.status == nil or obj.status.conditions == nil then
+    return nil
+  end
+  for _, c in ipairs(obj.status.conditions) do
+    if c.type == ctype then
+      return c
+    end
+  end
+  return nil
+end
+
+local function text(c)
+  if c == nil then
+    return ""
+  end
+  return (c.reason or "") .. ": " .. (c.message or "")
+end
+
+local paused = condition("Paused")
+if paused ~= nil and paused.status == "True" then
+  hs.status = "Suspended"
+  hs.message = text(paused)
+  return hs
+end
+
+if obj.status == nil or obj.status.observedGeneration == nil
+    or obj.status.observedGeneration ~= obj.metadata.generation then
+  return hs
+end
+
+local ready = condition("Ready")
+if ready == nil then
+  return hs
+end
+
+if ready.status == "True" then
+  if ready.reason == "PreviousRevisionServing" then
+    -- the old model still serves, but the change in git failed: make it visible
+    hs.status = "Degraded"
+  else
+    hs.status = "Healthy"
+  end
+  hs.message = text(ready)
+  return hs
+end
+
+if obj.status.phase == "Failed" then
+  hs.status = "Degraded"
+  hs.message = text(ready)
+  return hs
+end
+
+hs.status = "Progressing"
+hs.message = text(ready)
+return hs
