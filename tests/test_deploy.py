@@ -144,7 +144,14 @@ def test_cluster_wide_overlay_reconciles_and_metrics_match(
     kubectl("create", "serviceaccount", "bedrock-model-validator", "-n", namespace)
     assert kubectl(f"--kubeconfig={kc}", "get", "secrets", "-n", namespace, check=False).returncode != 0
 
-    op = sa_operator(kubeconfig=kc)
+    live = _free_port()
+    op = sa_operator(f"--liveness=http://127.0.0.1:{live}/healthz", kubeconfig=kc)
+    probe = wait_for(
+        lambda: urllib.request.urlopen(f"http://127.0.0.1:{live}/healthz", timeout=5).status,
+        timeout=30,
+        what="kopf liveness endpoint",
+    )
+    assert probe == 200
     model(kubectl, namespace, "wide")
     wait_condition(kubectl, namespace, "wide", "Ready", "True", "ModelReady", timeout=120)
     m = _metrics(op)
