@@ -10,6 +10,7 @@ setup:
 
 control-plane:
 	hack/build-control-plane.sh >/dev/null
+	hack/build-helm.sh >/dev/null
 
 run: setup control-plane
 	$(UV) run --frozen bedrock-model-operator dev
@@ -23,3 +24,4 @@ test: setup control-plane lint
 
 crds: setup
 	$(UV) run --frozen bedrock-model-operator crd > crds/bedrock.modelops.io_bedrockimportedmodels.yaml
+	cp crds/bedrock.modelops.io_bedrockimportedmodels.yaml deploy/helm/bedrock-model-operator/crds/
