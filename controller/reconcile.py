@@ -355,17 +355,7 @@ class Reconciler:
                 raise AwsError(
                     Kind.RETRYABLE, exc.code, f"reading the model source: {exc.message}", "SourceUnreachable"
                 ) from None
-            s = report.summary
-            summary = {
-                "architecture": s.architecture,
-                "modelType": s.model_type,
-                "files": s.files,
-                "weightBytes": s.weight_bytes,
-                "parameterCount": s.parameter_count,
-                "dtypes": s.dtypes,
-                "contextLength": s.context_length,
-                "bytesRead": s.bytes_read,
-            }
+            summary = report.summary.to_status()
             errors = [{"code": f.code, "message": f.message} for f in report.errors]
             warnings = [{"code": f.code, "message": f.message} for f in report.warnings]
             verdict = report.verdict

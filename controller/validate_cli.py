@@ -45,16 +45,7 @@ def compact_result(report) -> str:
     s = report.summary
     doc = {
         "v": report.verdict,
-        "s": {
-            "architecture": s.architecture,
-            "modelType": s.model_type,
-            "files": s.files,
-            "weightBytes": s.weight_bytes,
-            "parameterCount": s.parameter_count,
-            "dtypes": s.dtypes,
-            "contextLength": s.context_length,
-            "bytesRead": s.bytes_read,
-        },
+        "s": s.to_status(),
         "e": [[f.code, f.message[:300]] for f in report.errors],
         "w": [[f.code, f.message[:300]] for f in report.warnings],
     }

@@ -134,3 +134,22 @@ def deadline_loop(seconds: float):
     while time.monotonic() < end:
         yield
         time.sleep(0.2)
+
+
+ROLE = "arn:aws:iam::123456789012:role/BedrockModelImport"
+LLAMA = "s3://bmo-examples/llama3-8b-support/"
+MISTRAL = "s3://bmo-examples/mistral-7b-summarizer/"
+
+
+def apply_model(kubectl, ns: str, name: str, **spec: Any) -> dict[str, Any]:
+    """kubectl apply a BedrockImportedModel: the Llama 3 example source and role, with `spec` overrides."""
+    import yaml
+
+    doc = {
+        "apiVersion": "bedrock.modelops.io/v1alpha1",
+        "kind": "BedrockImportedModel",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {"source": {"s3Uri": LLAMA}, "serviceRole": {"roleArn": ROLE}, "region": "us-east-1"} | spec,
+    }
+    kubectl("apply", "-f", "-", input=yaml.safe_dump(doc))
+    return doc

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from tests.helpers import wait_for
-from tests.operator_process import condition, get_obj, wait_condition
+from tests.operator_process import apply_model, condition, get_obj, wait_condition
 
 pytestmark = pytest.mark.controlplane
 
@@ -27,14 +27,7 @@ def health(obj: dict) -> tuple[str, str]:
 
 
 def apply(kubectl, ns: str, name: str, **spec) -> dict:
-    doc = {
-        "apiVersion": "bedrock.modelops.io/v1alpha1",
-        "kind": "BedrockImportedModel",
-        "metadata": {"name": name, "namespace": ns},
-        "spec": {"source": {"s3Uri": LLAMA}, "serviceRole": {"roleArn": ROLE}, "region": "us-east-1"} | spec,
-    }
-    kubectl("apply", "-f", "-", input=yaml.safe_dump(doc))
-    return doc
+    return apply_model(kubectl, ns, name, **spec)
 
 
 def test_configmap_patch_carries_the_same_lua():

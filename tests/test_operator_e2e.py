@@ -6,10 +6,9 @@ import json
 import time
 
 import pytest
-import yaml
 
 from tests.helpers import wait_for
-from tests.operator_process import CANARY_SECRET, condition, events, get_obj, wait_condition
+from tests.operator_process import CANARY_SECRET, apply_model, condition, events, get_obj, wait_condition
 
 pytestmark = pytest.mark.controlplane
 
@@ -32,14 +31,8 @@ def _clean_faults(local_aws):
     yield
 
 
-def apply(kubectl, ns: str, name: str, **spec) -> None:
-    doc = {
-        "apiVersion": "bedrock.modelops.io/v1alpha1",
-        "kind": "BedrockImportedModel",
-        "metadata": {"name": name, "namespace": ns},
-        "spec": {"source": {"s3Uri": LLAMA}, "serviceRole": {"roleArn": ROLE}, "region": "us-east-1"} | spec,
-    }
-    kubectl("apply", "-f", "-", input=yaml.safe_dump(doc))
+def apply(kubectl, ns: str, name: str, **spec) -> dict:
+    return apply_model(kubectl, ns, name, **spec)
 
 
 def models_named(aws, name: str) -> list[dict]:

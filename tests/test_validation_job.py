@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
-import yaml
 
 from tests.fake_kubelet import MODES
 from tests.helpers import wait_for
-from tests.operator_process import condition, wait_condition
+from tests.operator_process import apply_model, condition, wait_condition
 
 pytestmark = pytest.mark.controlplane
 
@@ -19,20 +18,8 @@ LLAMA = "s3://bmo-examples/llama3-8b-support/"
 MISTRAL = "s3://bmo-examples/mistral-7b-summarizer/"
 
 
-def apply(kubectl, ns: str, name: str, **spec) -> None:
-    doc = {
-        "apiVersion": "bedrock.modelops.io/v1alpha1",
-        "kind": "BedrockImportedModel",
-        "metadata": {"name": name, "namespace": ns},
-        "spec": {
-            "source": {"s3Uri": LLAMA},
-            "serviceRole": {"roleArn": ROLE},
-            "region": "us-east-1",
-            "validation": {"mode": "Job"},
-        }
-        | spec,
-    }
-    kubectl("apply", "-f", "-", input=yaml.safe_dump(doc))
+def apply(kubectl, ns: str, name: str, **spec) -> dict:
+    return apply_model(kubectl, ns, name, **({"validation": {"mode": "Job"}} | spec))
 
 
 @pytest.fixture

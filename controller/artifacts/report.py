@@ -40,6 +40,19 @@ class Summary:
     bytes_read: int = 0
     read_requests: int = 0
 
+    def to_status(self) -> dict[str, Any]:
+        """The summary as status.validation carries it (camelCase, the CRD's field names)."""
+        return {
+            "architecture": self.architecture,
+            "modelType": self.model_type,
+            "files": self.files,
+            "weightBytes": self.weight_bytes,
+            "parameterCount": self.parameter_count,
+            "dtypes": self.dtypes,
+            "contextLength": self.context_length,
+            "bytesRead": self.bytes_read,
+        }
+
 
 @dataclass
 class Report:
