@@ -161,7 +161,8 @@ class Reconciler:
                 )
             else:
                 self.queue.release(region, v.uid)
-                self._fail(out, v, err.reason, err.message, "Imported")
+                about_source = err.reason.startswith(("Source", "SageMaker"))
+                self._fail(out, v, err.reason, err.message, "Validated" if about_source else "Imported")
                 rev = revision(spec)
                 out.status["failedRevision"] = self._failure_marker(
                     v, rev, int(out.status.get("attempt") or self._attempt(v, rev))
@@ -217,7 +218,6 @@ class Reconciler:
             v.status.get("phase") in ("Ready", "Failed")
             and v.status.get("observedGeneration") == v.generation
             and not v.status.get("previousModelArn")
-            and not v.status.get("retry")
         )
 
     # ---- the state machine ----------------------------------------------------------------------
@@ -255,8 +255,11 @@ class Reconciler:
             out.status["queuedAt"] = queued_at
             self.queue.enqueue(region, v.uid, queued_at)
             if not self._validated(v, spec, rev, region, support, out):
+                # out of line while validation is pending or failed (a slow or stuck validation must not
+                # hold the region's slot); a pending one keeps its queuedAt, so it returns to its place
                 self.queue.release(region, v.uid)
-                out.status["queuedAt"] = None
+                if out.status.get("failedRevision"):
+                    out.status["queuedAt"] = None
                 return
             self._start_import(v, spec, region, rev, attempt, jname, target, bedrock, support, out, updating)
             return
@@ -350,7 +353,10 @@ class Reconciler:
                 ):
                     reason = "SourceAccessDenied" if exc.code in ("AccessDenied", "403") else "SourceNotFound"
                     raise AwsError(
-                        Kind.TERMINAL, exc.code, f"cannot read the model source: {exc.message}", reason
+                        Kind.TERMINAL,
+                        exc.code,
+                        f"cannot read the model source ({exc.code}): {exc.message}",
+                        reason,
                     ) from None
                 raise AwsError(
                     Kind.RETRYABLE, exc.code, f"reading the model source: {exc.message}", "SourceUnreachable"

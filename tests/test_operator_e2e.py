@@ -346,3 +346,11 @@ def test_no_secret_in_logs_events_or_status(kubectl, operator, namespace):
     )
     assert CANARY_SECRET not in everything
     assert "X-Amz-Signature" not in everything and "Authorization: AWS4" not in everything
+
+
+def test_missing_bucket_is_a_clear_validation_condition(kubectl, operator, local_aws, namespace):
+    apply(kubectl, namespace, "nobucket", source={"s3Uri": "s3://no-such-bucket-anywhere/model/"})
+    obj = wait_condition(kubectl, namespace, "nobucket", "Validated", "False", "SourceNotFound")
+    assert "NoSuchBucket" in condition(obj, "Validated")["message"]
+    assert obj["status"]["phase"] == "Failed"
+    assert [j for j in local_aws.state()["jobs"] if j["importedModelName"] == f"{namespace}-nobucket"] == []
