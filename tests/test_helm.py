@@ -23,7 +23,8 @@ def helm() -> str:
 
 def render(helm: str, *args: str) -> list[dict]:
     out = subprocess.run(
-        [helm, "template", "bmo", str(CHART), "-n", "bedrock-model-operator", *args],
+        # its own release namespace: the kustomize test installs the same objects in bedrock-model-operator
+        [helm, "template", "bmo", str(CHART), "-n", "bmo-helm-test", *args],
         capture_output=True,
         text=True,
         check=True,
@@ -63,7 +64,7 @@ def test_chart_rbac_matches_kustomize(helm, kubectl):
 
 @pytest.mark.controlplane
 def test_chart_is_accepted_by_the_apiserver(helm, kubectl, crd_installed):
-    kubectl("create", "namespace", "bedrock-model-operator", check=False)
+    kubectl("create", "namespace", "bmo-helm-test", check=False)
     for ns in ("helm-a", "helm-b"):
         kubectl("create", "namespace", ns, check=False)
     for args in (
