@@ -95,7 +95,7 @@ def run_reconcile(body: kopf.Body, patch: kopf.Patch, logger: logging.Logger, *,
         out = reconciler.reconcile(dict(body))
         _apply(out, body, patch)
         metrics.RECONCILES.labels("retry" if out.retry_error else "ok").inc()
-        for region in list(reconciler.queue._waiting):
+        for region in reconciler.queue.regions():
             metrics.QUEUE_LENGTH.labels(region).set(reconciler.queue.length(region))
         if out.retry_error is not None:
             failures += 1
@@ -154,9 +154,9 @@ async def on_delete(body: kopf.Body, patch: kopf.Patch, logger: logging.Logger, 
 
 
 @kopf.on.event("batch", "v1", "jobs", labels={LABEL_MANAGED: MANAGED_BY})
-@kopf.on.event("", "v1", "pods", labels={LABEL_MANAGED: MANAGED_BY})
 async def on_validation_progress(body: kopf.Body, **_: Any) -> None:
-    """A validation Job or its pod changed: wake the owning model up (watched, not polled)."""
+    """A validation Job changed: wake the owning model up (watched, not polled). Pods are not watched (a
+    cluster-wide pod watch is costly); a pod stuck before it runs (image pull) is seen at the next resync."""
     owner = (body.metadata.get("annotations") or {}).get(ANNOTATION_OWNER_NAME)
     if not owner or body.metadata.get("deletionTimestamp"):
         return

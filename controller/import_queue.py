@@ -52,6 +52,10 @@ class ImportQueue:
             self._slots.get(region, set()).discard(uid)
             self._waiting.get(region, {}).pop(uid, None)
 
+    def regions(self) -> list[str]:
+        with self._lock:
+            return sorted(set(self._waiting) | set(self._slots))
+
     def length(self, region: str | None = None) -> int:
         with self._lock:
             if region is not None:

@@ -140,6 +140,7 @@ class ValidationJobs:
                 name=name,
                 namespace=namespace,
                 labels=labels,
+                annotations=annotations,
                 owner_references=[
                     client.V1OwnerReference(
                         api_version=API_VERSION,

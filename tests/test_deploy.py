@@ -4,6 +4,7 @@ RBAC does not grant. The metrics endpoint is scraped and its counters match what
 
 from __future__ import annotations
 
+import json
 import urllib.request
 from pathlib import Path
 
@@ -61,11 +62,23 @@ def model(kubectl, ns: str, name: str) -> None:
 
 
 @pytest.fixture
-def sa_operator(control_plane, local_aws, operator, kubelet, tmp_path):
+def sa_operator(control_plane, local_aws, operator, kubelet, kubectl, tmp_path):
     """Swap the admin operator for one using the ServiceAccount token; put the admin one back after."""
     started: list[OperatorProcess] = []
 
     def start(*args: str, kubeconfig: Path) -> OperatorProcess:
+        # let the admin operator finish deleting other tests' models first, so the counters below are ours
+        wait_for(
+            lambda: (
+                not [
+                    i
+                    for i in json.loads(kubectl("get", "bedrockmodels", "-A", "-o", "json").stdout)["items"]
+                    if i["metadata"].get("deletionTimestamp")
+                ]
+            ),
+            timeout=90,
+            what="leftover models finalized",
+        )
         operator.stop()
         op = OperatorProcess(
             control_plane,
@@ -163,6 +176,9 @@ def test_cluster_wide_overlay_reconciles_and_metrics_match(
     assert sum(v for k, v in m.items() if k.startswith("bmo_reconciles_total")) >= 2
     lines = [line for line in op.log.read_text().splitlines() if line.startswith("{")]
     events = [yaml.safe_load(line) for line in lines if '"logger": "bmo.events"' in line]
+    events = [
+        e for e in events if e["object"] == f"{namespace}/wide"
+    ]  # other tests' leftovers are finalized too
     assert {e["reason"] for e in events} >= {"Validated", "ImportStarted", "ModelReady"}
     assert all(e["object"] == f"{namespace}/wide" and e["revision"] for e in events)
     kubectl("delete", "bedrockmodel", "wide", "-n", namespace, "--timeout=60s")

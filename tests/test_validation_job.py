@@ -9,7 +9,7 @@ import pytest
 
 from tests.fake_kubelet import MODES
 from tests.helpers import wait_for
-from tests.operator_process import apply_model, condition, wait_condition
+from tests.operator_process import apply_model, condition, get_obj, wait_condition
 
 pytestmark = pytest.mark.controlplane
 
@@ -41,7 +41,14 @@ def test_importable_model_validated_in_a_hardened_job(
     assert condition(obj, "Validated")["reason"] == "ArtifactsImportable"
     assert obj["status"]["validation"]["verdict"] == "importable"
     assert obj["status"]["validation"]["architecture"] == "Llama3.1"
-    assert obj["metadata"]["annotations"].get("bedrock.modelops.io/validation-observed")  # woken by the watch
+    # the Job watch woke the model up (it annotates the owner on every Job change)
+    wait_for(
+        lambda: get_obj(kubectl, namespace, "ok")["metadata"]["annotations"].get(
+            "bedrock.modelops.io/validation-observed"
+        ),
+        timeout=20,
+        what="owner nudged by the Job watch",
+    )
     (job,) = jobs(kubectl, namespace)
     owner = job["metadata"]["ownerReferences"][0]
     assert (owner["kind"], owner["name"], owner["uid"]) == (

@@ -13,7 +13,7 @@
   verbs: [get, list, watch, create, delete]
 - apiGroups: [""]
   resources: [pods]
-  verbs: [get, list, watch]
+  verbs: [get, list]
 - apiGroups: [""]
   resources: [serviceaccounts]
   verbs: [get]
