@@ -77,12 +77,9 @@ def classify(exc: Exception, action: str) -> AwsError:
         return AwsError(Kind.QUOTA, code, message, "ImportedModelQuotaExceeded")
     if code == "ConflictException":
         return AwsError(Kind.CONFLICT, code, message, "NameConflict")
-    if (
-        code in ("ResourceNotFoundException", "NoSuchEntity", "ValidationException")
-        and "not found" in message.lower()
+    if code in ("ResourceNotFoundException", "NoSuchEntity") or (
+        code == "ValidationException" and "not found" in message.lower()
     ):
-        return AwsError(Kind.NOT_FOUND, code, message, "NotFound")
-    if code in ("ResourceNotFoundException", "NoSuchEntity"):
         return AwsError(Kind.NOT_FOUND, code, message, "NotFound")
     if code in ("AccessDeniedException", "AccessDenied", "UnauthorizedOperation"):
         return AwsError(Kind.TERMINAL, code, message, "AccessDenied")
@@ -135,16 +132,22 @@ class BedrockClient:
         except (ClientError, BotoCoreError) as exc:
             raise classify(exc, action) from None
 
-    # read
-    def find_job(self, name: str) -> JobInfo | None:
+    def _call_or_none(self, action: str, fn, **kwargs: Any) -> dict[str, Any] | None:
+        """Like _call, but a missing resource is an answer (None), not an error."""
         try:
-            j = self._call(
-                f"GetModelImportJob {name}", self._bedrock.get_model_import_job, jobIdentifier=name
-            )
+            return self._call(action, fn, **kwargs)
         except AwsError as err:
             if err.kind is Kind.NOT_FOUND:
                 return None
             raise
+
+    # read
+    def find_job(self, name: str) -> JobInfo | None:
+        j = self._call_or_none(
+            f"GetModelImportJob {name}", self._bedrock.get_model_import_job, jobIdentifier=name
+        )
+        if j is None:
+            return None
         return JobInfo(
             j["jobName"],
             j["jobArn"],
@@ -157,16 +160,11 @@ class BedrockClient:
         )
 
     def find_model(self, name_or_arn: str) -> ModelInfo | None:
-        try:
-            m = self._call(
-                f"GetImportedModel {name_or_arn}",
-                self._bedrock.get_imported_model,
-                modelIdentifier=name_or_arn,
-            )
-        except AwsError as err:
-            if err.kind is Kind.NOT_FOUND:
-                return None
-            raise
+        m = self._call_or_none(
+            f"GetImportedModel {name_or_arn}", self._bedrock.get_imported_model, modelIdentifier=name_or_arn
+        )
+        if m is None:
+            return None
         cmu = m.get("customModelUnits") or {}
         return ModelInfo(
             m["modelName"],
@@ -246,17 +244,12 @@ class BedrockClient:
     # delete
     def delete_model(self, name_or_arn: str) -> bool:
         """Delete; False when it was already gone (NotFound is success)."""
-        try:
-            self._call(
-                f"DeleteImportedModel {name_or_arn}",
-                self._bedrock.delete_imported_model,
-                modelIdentifier=name_or_arn,
-            )
-        except AwsError as err:
-            if err.kind is Kind.NOT_FOUND:
-                return False
-            raise
-        return True
+        deleted = self._call_or_none(
+            f"DeleteImportedModel {name_or_arn}",
+            self._bedrock.delete_imported_model,
+            modelIdentifier=name_or_arn,
+        )
+        return deleted is not None
 
 
 class SupportClients:
