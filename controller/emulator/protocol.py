@@ -132,6 +132,13 @@ def _fail(value: Any, path: str, constraint: str) -> ApiError:
     )
 
 
+def _check_length(meta: dict[str, Any], value: str | list, path: str) -> None:
+    if "min" in meta and len(value) < meta["min"]:
+        raise _fail(value, path, f"Member must have length greater than or equal to {meta['min']}")
+    if "max" in meta and len(value) > meta["max"]:
+        raise _fail(value, path, f"Member must have length less than or equal to {meta['max']}")
+
+
 def validate(shape: Shape, value: Any, path: str) -> None:
     """Check a value against a shape's constraints the way AWS does (required, min/max, pattern, enum)."""
     meta = shape.metadata
@@ -143,9 +150,7 @@ def validate(shape: Shape, value: Any, path: str) -> None:
             if value.get(req) is None:
                 raise _fail(None, f"{path}.{req}".lstrip("."), "Member must not be null")
         for key, sub in value.items():
-            if key not in shape.members:
-                if path == "":  # top-level unknown members are ignored by AWS; nested too
-                    continue
+            if key not in shape.members:  # AWS ignores unknown members
                 continue
             if sub is not None:
                 validate(shape.members[key], sub, f"{path}.{key}".lstrip("."))
@@ -154,19 +159,13 @@ def validate(shape: Shape, value: Any, path: str) -> None:
     elif t == "list":
         if not isinstance(value, list):
             raise _fail(value, path, "Member must be a list")
-        if "min" in meta and len(value) < meta["min"]:
-            raise _fail(value, path, f"Member must have length greater than or equal to {meta['min']}")
-        if "max" in meta and len(value) > meta["max"]:
-            raise _fail(value, path, f"Member must have length less than or equal to {meta['max']}")
+        _check_length(meta, value, path)
         for i, item in enumerate(value):
             validate(shape.member, item, f"{path}.{i + 1}.member")
     elif t == "string":
         if not isinstance(value, str):
             raise _fail(value, path, "Member must be a string")
-        if "min" in meta and len(value) < meta["min"]:
-            raise _fail(value, path, f"Member must have length greater than or equal to {meta['min']}")
-        if "max" in meta and len(value) > meta["max"]:
-            raise _fail(value, path, f"Member must have length less than or equal to {meta['max']}")
+        _check_length(meta, value, path)
         if "pattern" in meta and not re.fullmatch(meta["pattern"], value):
             raise _fail(value, path, f"Member must satisfy regular expression pattern: {meta['pattern']}")
         if shape.enum and value not in shape.enum:
