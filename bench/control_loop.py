@@ -27,8 +27,9 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from controller.dev.aws import LocalAws
-from controller.dev.controlplane import REPO_ROOT, ControlPlane, _die_with_parent
+from controller.dev.controlplane import CRD_FILE, ControlPlane
 from controller.dev.model_factory import ModelSpec
+from controller.dev.stack import start_operator
 
 
 def _kubectl(env, *args, input=None):
@@ -95,19 +96,11 @@ def main(argv=None) -> int:
             "BMO_MAX_WORKERS": "20",
             "BMO_IMPORT_SLOTS_PER_REGION": str(slots),
         }
-        _kubectl(
-            env, "apply", "-f", str(REPO_ROOT / "crds" / "bedrock.modelops.io_bedrockimportedmodels.yaml")
-        )
+        _kubectl(env, "apply", "-f", str(CRD_FILE))
         _kubectl(env, "wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
         _kubectl(env, "create", "namespace", ns)
         with open(Path(tmp) / "operator.log", "w") as log:
-            op = subprocess.Popen(
-                [sys.executable, "-m", "controller.cli", "run"],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent,
-            )
+            op = start_operator(env, log)
         try:
             time.sleep(3)  # operator start-up (login, CRD discovery), not part of the measure
             docs = [

@@ -117,9 +117,10 @@ def upload_folder(s3):
 
 @pytest.fixture(scope="session")
 def crd_installed(kubectl):
-    from pathlib import Path
 
-    crds = Path(__file__).resolve().parents[1] / "crds" / "bedrock.modelops.io_bedrockimportedmodels.yaml"
+    from controller.dev.controlplane import CRD_FILE
+
+    crds = CRD_FILE
     kubectl("apply", "--server-side", "--force-conflicts", "-f", str(crds))
     kubectl(
         "wait",

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from controller.dev.aws import LocalAws
-from controller.dev.controlplane import ControlPlane, _die_with_parent
+from controller.dev.controlplane import ControlPlane
+from controller.dev.stack import start_operator
 
 #: A fake secret with a shape we can search for: it must never show up in a log, Event or status.
 CANARY_SECRET = "bmoCanarySecretKey0123456789abcdefDONOTLOG"
@@ -56,13 +56,7 @@ class OperatorProcess:
         with self.log.open("a") as fh:
             fh.write(f"\n===== start #{self.starts} =====\n")
             fh.flush()
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "controller.cli", "run", *self.args],
-                env=self.env(),
-                stdout=fh,
-                stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent,
-            )
+            self.proc = start_operator(self.env(), fh, *self.args)
 
     def kill9(self) -> None:
         assert self.proc is not None

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import yaml
 from pydantic import ValidationError
 
 from controller.api import crd
 from controller.api.models import BedrockImportedModelSpec, BedrockImportedModelStatus, default_model_name
+from controller.dev.controlplane import CRD_FILE
 from tests.manifests import INVALID, example_docs
-
-CRD_FILE = Path(__file__).resolve().parents[1] / "crds" / "bedrock.modelops.io_bedrockimportedmodels.yaml"
 
 
 def test_committed_crd_is_generated_from_the_models():

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from controller.dev.controlplane import CRD_FILE
+
 ROOT = Path(__file__).resolve().parents[1]
 CHART = ROOT / "deploy" / "helm" / "bedrock-model-operator"
 
@@ -33,12 +35,8 @@ def render(helm: str, *args: str) -> list[dict]:
 
 
 def test_chart_crd_is_the_generated_crd():
-    chart_crd = yaml.safe_load(
-        (CHART / "crds" / "bedrock.modelops.io_bedrockimportedmodels.yaml").read_text()
-    )
-    assert chart_crd == yaml.safe_load(
-        (ROOT / "crds" / "bedrock.modelops.io_bedrockimportedmodels.yaml").read_text()
-    )
+    chart_crd = yaml.safe_load((CHART / "crds" / CRD_FILE.name).read_text())
+    assert chart_crd == yaml.safe_load(CRD_FILE.read_text())
 
 
 def test_chart_lints(helm):

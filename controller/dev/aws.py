@@ -17,7 +17,7 @@ from typing import Any
 
 import boto3
 
-from controller.dev.controlplane import _die_with_parent, free_port
+from controller.dev.controlplane import die_with_parent, free_port
 from controller.dev.model_factory import ModelSpec, build_model
 
 ACCOUNT = "123456789012"
@@ -106,7 +106,7 @@ class LocalAws:
         with open(self.workdir / f"{name}.log", "ab") as log:
             self._procs.append(
                 subprocess.Popen(
-                    argv, stdout=log, stderr=subprocess.STDOUT, env=env, preexec_fn=_die_with_parent
+                    argv, stdout=log, stderr=subprocess.STDOUT, env=env, preexec_fn=die_with_parent
                 )
             )
 

@@ -27,6 +27,7 @@ from controller.dev.pki import CertPair, LocalPKI
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = REPO_ROOT / "hack" / "build-control-plane.sh"
+CRD_FILE = REPO_ROOT / "crds" / "bedrock.modelops.io_bedrockimportedmodels.yaml"
 
 #: Controllers this project relies on (namespace cleanup, ownerReference GC, SA tokens, Jobs).
 CONTROLLERS = (
@@ -65,7 +66,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """preexec hook: ask Linux to SIGTERM the child if the Python process dies (even by kill -9)."""
     with contextlib.suppress(Exception):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
@@ -227,7 +228,7 @@ class ControlPlane:
                 stdout=fh,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
                 cwd=self.workdir,
             )
         self._procs.append(_Proc(name, popen, log))

@@ -19,9 +19,10 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import IO
 
 from controller.dev.aws import LocalAws
-from controller.dev.controlplane import REPO_ROOT, ControlPlane, _die_with_parent
+from controller.dev.controlplane import CRD_FILE, REPO_ROOT, ControlPlane, die_with_parent
 
 
 def default_workdir() -> Path:
@@ -80,6 +81,17 @@ def _final_states(env: dict[str, str]) -> tuple[bool, str]:
     return done, _kubectl(env, "get", "bedrockmodels", "-A").stdout
 
 
+def start_operator(env: dict[str, str], log: IO[str], *args: str) -> subprocess.Popen:
+    """`bedrock-model-operator run` as its own process, logging to `log`, stopped if this process dies."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "controller.cli", "run", *args],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        preexec_fn=die_with_parent,
+    )
+
+
 def run_dev_stack(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -111,17 +123,11 @@ def run_dev_stack(args: argparse.Namespace) -> int:
             "BMO_RESYNC_SECONDS": "30",
             "BMO_CLUSTER_NAME": "dev",
         }
-        _apply(env, REPO_ROOT / "crds" / "bedrock.modelops.io_bedrockimportedmodels.yaml")
+        _apply(env, CRD_FILE)
         _kubectl(env, "wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
         oplog = workdir / "operator.log"
         with oplog.open("w") as fh:
-            operator = subprocess.Popen(
-                [sys.executable, "-m", "controller.cli", "run"],
-                env=env,
-                stdout=fh,
-                stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent,
-            )
+            operator = start_operator(env, fh)
         try:
             _apply(env, REPO_ROOT / "examples")
             print("\nWaiting for every model to be Ready or Failed...", flush=True)
