@@ -32,12 +32,13 @@ class Kind(enum.Enum):
 
 
 class AwsError(Exception):
-    def __init__(self, kind: Kind, code: str, message: str, reason: str) -> None:
+    def __init__(self, kind: Kind, code: str, message: str, reason: str, condition: str = "Imported") -> None:
         super().__init__(f"{code}: {message}")
         self.kind = kind
         self.code = code
         self.message = redact(message)
         self.reason = reason  # CamelCase, for conditions and Events
+        self.condition = condition  # the condition a terminal failure is reported on
 
 
 _RETRYABLE_CODES = {
@@ -289,6 +290,7 @@ class SupportClients:
                     f"SageMaker model {model_name} does not exist in "
                     f"{self.region}; check spec.source.sageMakerModelName",
                     "SageMakerModelNotFound",
+                    condition="Validated",
                 ) from None
             raise err from None
         containers = [model.get("PrimaryContainer") or {}, *list(model.get("Containers") or [])]
@@ -302,6 +304,7 @@ class SupportClients:
             f"SageMaker model {model_name} has no uncompressed S3 "
             "model data source (ModelDataSource.S3DataSource); Bedrock cannot import a model.tar.gz",
             "SageMakerSourceUnsupported",
+            condition="Validated",
         )
 
     @staticmethod

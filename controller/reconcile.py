@@ -161,8 +161,7 @@ class Reconciler:
                 )
             else:
                 self.queue.release(region, v.uid)
-                about_source = err.reason.startswith(("Source", "SageMaker"))
-                self._fail(out, v, err.reason, err.message, "Validated" if about_source else "Imported")
+                self._fail(out, v, err.reason, err.message, err.condition)
                 rev = revision(spec)
                 out.status["failedRevision"] = self._failure_marker(
                     v, rev, int(out.status.get("attempt") or self._attempt(v, rev))
@@ -357,6 +356,7 @@ class Reconciler:
                         exc.code,
                         f"cannot read the model source ({exc.code}): {exc.message}",
                         reason,
+                        condition="Validated",
                     ) from None
                 raise AwsError(
                     Kind.RETRYABLE, exc.code, f"reading the model source: {exc.message}", "SourceUnreachable"
