@@ -9,7 +9,6 @@ Ready or Failed, and it keeps running until Ctrl-C stops everything.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import shutil
@@ -166,6 +165,4 @@ def run_dev_stack(args: argparse.Namespace) -> int:
                 operator.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 operator.kill()
-            with contextlib.suppress(Exception):
-                _kubectl(env, "delete", "bedrockmodels", "--all", "-A", "--wait=false")
     return 0
