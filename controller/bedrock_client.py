@@ -18,6 +18,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, ReadTimeoutError
 
 from controller import metrics
+from controller.artifacts.sources import S3Folder
 from controller.redact import redact
 from controller.settings import Settings
 
@@ -254,7 +255,8 @@ class BedrockClient:
 
 
 class SupportClients:
-    """IAM, STS and SageMaker: the service role, the account id, a SageMaker model's artifacts."""
+    """IAM, STS, SageMaker and S3: the service role, the account id, a SageMaker model's artifacts, reading
+    the model folder for inline validation."""
 
     def __init__(self, settings: Settings, region: str) -> None:
         self._iam = boto3.client(
@@ -269,6 +271,9 @@ class SupportClients:
         self.region = region
         for c in (self._iam, self._sts, self._sm):
             metrics.instrument(c)
+        self.s3 = S3Folder.make_client(
+            settings.s3_endpoint, region
+        )  # reads model folders (inline validation)
 
     def account_id(self) -> str:
         try:

@@ -338,7 +338,7 @@ class Reconciler:
             warnings = [{"code": c, "message": m} for c, m in doc.get("w") or []]
             verdict = doc.get("v")
         else:
-            source = S3Folder(s3_uri, endpoint_url=self.settings.s3_endpoint, region=region)
+            source = S3Folder(s3_uri, client=support.s3)
             try:
                 report = validate_source(source, architecture=spec.architecture, region=region)
             except SourceAccessError as exc:

@@ -92,16 +92,24 @@ class S3Folder(_ByteCounter):
         self.bucket = parsed.netloc
         prefix = parsed.path.lstrip("/")
         self.prefix = prefix if not prefix or prefix.endswith("/") else prefix + "/"
-        self._s3 = client or boto3.client(
+        self._s3 = client or self.make_client(endpoint_url, region)
+
+    @staticmethod
+    def make_client(endpoint_url: str | None = None, region: str | None = None):
+        """An S3 client for reading model folders (retries, a pool for concurrent header reads, metrics).
+
+        Thread-safe once made: a caller that validates often (the operator) makes one and passes it in.
+        """
+        from controller import metrics
+
+        client = boto3.client(
             "s3",
             endpoint_url=endpoint_url or os.environ.get("BMO_S3_ENDPOINT_URL"),
             region_name=region,
             config=Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=32),
         )
-        if client is None:
-            from controller import metrics
-
-            metrics.instrument(self._s3)
+        metrics.instrument(client)
+        return client
 
     def _fail(self, exc: Exception, action: str) -> SourceAccessError:
         if isinstance(exc, ClientError):
