@@ -1,7 +1,8 @@
 """kopf wiring, kept thin: every event and a periodic timer call the one level-based reconcile.
 
-The reconcile runs at most once at a time per object (a per-object lock), backs off exponentially on
-retryable AWS errors, and is skipped cheaply for Ready objects until their resync is due.
+The reconcile runs at most once at a time per object (a per-object lock), decides from a fresh read of
+the object and writes its status before the lock is released (see `model_status`), backs off
+exponentially on retryable AWS errors, and is skipped cheaply for Ready objects until their resync is due.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import kopf
+from kubernetes.client.exceptions import ApiException
 
 from controller import logs, metrics
 from controller.api.models import GROUP, PLURAL, VERSION
-from controller.conditions import set_conditions
+from controller.bedrock_client import AwsError, Kind
+from controller.model_status import ModelStatusStore, status_patch
 from controller.reconcile import Outcome, Reconciler
 from controller.settings import Settings
 from controller.validation_jobs import (
@@ -32,6 +35,7 @@ from controller.validation_jobs import (
 FINALIZER = f"{GROUP}/finalizer"
 settings = Settings.from_env()
 reconciler = Reconciler(settings)
+status_store = ModelStatusStore(pool_size=settings.max_workers + 4)
 
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
@@ -57,29 +61,15 @@ def _lock(uid: str) -> threading.Lock:
         return _locks.setdefault(uid, threading.Lock())
 
 
-def _apply(out: Outcome, body: kopf.Body, patch: kopf.Patch) -> None:
-    generation = body.metadata.get("generation")
-    for key, value in out.status.items():
-        patch.status[key] = value
-    updates = dict(out.conditions)
-    existing = {c.get("type") for c in (body.status.get("conditions") or [])}
-    for ctype in ("Validated", "Imported", "Ready"):  # conditions exist from the first visit on
-        if ctype not in existing and ctype not in updates:
-            updates[ctype] = ("Unknown", "Reconciling", "the operator is working on it")
-    if updates:
-
-        def write_conditions(raw: dict) -> None:
-            status = raw.setdefault("status", {})
-            status["conditions"] = set_conditions(status.get("conditions"), updates, generation)
-
-        patch.fns.append(write_conditions)
-    revision = out.status.get("revision") or out.status.get("importRevision") or body.status.get("revision")
+def _emit(out: Outcome, body: dict[str, Any]) -> None:
+    meta, status = body.get("metadata", {}), body.get("status") or {}
+    revision = out.status.get("revision") or out.status.get("importRevision") or status.get("revision")
     for kind, reason, message in out.events:
         kopf.event(body, type=kind, reason=reason, message=message)
-        logs.log_event(body.metadata.namespace, body.metadata.name, revision, kind, reason, message)
+        logs.log_event(meta.get("namespace"), meta.get("name"), revision, kind, reason, message)
 
 
-def run_reconcile(body: kopf.Body, patch: kopf.Patch, logger: logging.Logger, *, event: bool) -> None:
+def run_reconcile(body: kopf.Body, logger: logging.Logger, *, event: bool) -> None:
     uid = body.metadata.uid
     if FINALIZER not in (body.metadata.get("finalizers") or []) or body.metadata.get("deletionTimestamp"):
         return  # kopf adds the finalizer first: nothing is created in AWS before it is there
@@ -91,9 +81,28 @@ def run_reconcile(body: kopf.Body, patch: kopf.Patch, logger: logging.Logger, *,
         if not event and time.monotonic() < next_try:
             return
         if not event and reconciler.is_steady(body) and not reconciler.resync_due(body):
+            return  # cheap skip on the cached body; the decision below is made on a fresh read
+        try:
+            fresh = status_store.read(body.metadata.namespace, body.metadata.name)
+        except ApiException as exc:
+            logger.warning(f"could not read the object: {exc.status} {exc.reason}; next tick tries again")
             return
-        out = reconciler.reconcile(dict(body))
-        _apply(out, body, patch)
+        if fresh is None or fresh.get("metadata", {}).get("uid") != uid:
+            return  # deleted (or deleted and re-created: that object has its own handlers)
+        if fresh["metadata"].get("deletionTimestamp"):
+            return
+        if not event and reconciler.is_steady(fresh) and not reconciler.resync_due(fresh):
+            return
+        out = reconciler.reconcile(fresh)
+        meta = fresh["metadata"]
+        patch = status_patch(out, fresh.get("status") or {}, meta.get("generation"))
+        try:
+            status_store.write(meta["namespace"], meta["name"], patch)
+        except ApiException as exc:  # what was done in AWS is found again by its deterministic names
+            out.retry_error = out.retry_error or AwsError(
+                Kind.RETRYABLE, str(exc.status), f"writing status: {exc.reason}", "KubernetesApiError"
+            )
+        _emit(out, fresh)
         metrics.RECONCILES.labels("retry" if out.retry_error else "ok").inc()
         for region in reconciler.queue.regions():
             metrics.QUEUE_LENGTH.labels(region).set(reconciler.queue.length(region))
@@ -110,30 +119,34 @@ def run_reconcile(body: kopf.Body, patch: kopf.Patch, logger: logging.Logger, *,
         lock.release()
 
 
-async def _in_thread(body: kopf.Body, patch: kopf.Patch, logger: logging.Logger, event: bool) -> None:
+async def _in_thread(body: kopf.Body, logger: logging.Logger, event: bool) -> None:
     # Runs on the event loop first, in watch order: the import queue's tie-break is fixed here.
     reconciler.note_arrival(body.metadata.uid, body.metadata.get("creationTimestamp") or "")
     ctx = contextvars.copy_context()  # kopf.event() and the logger need kopf's context in the thread
     loop = asyncio.get_running_loop()
-    await loop.run_in_executor(_executor, ctx.run, lambda: run_reconcile(body, patch, logger, event=event))
+    await loop.run_in_executor(_executor, ctx.run, lambda: run_reconcile(body, logger, event=event))
 
 
 @kopf.on.resume(GROUP, VERSION, PLURAL)
 @kopf.on.create(GROUP, VERSION, PLURAL)
 @kopf.on.update(GROUP, VERSION, PLURAL, field="spec")
 @kopf.on.update(GROUP, VERSION, PLURAL, field="metadata.annotations")
-async def on_change(body: kopf.Body, patch: kopf.Patch, logger: logging.Logger, **_: Any) -> None:
-    await _in_thread(body, patch, logger, event=True)
+async def on_change(body: kopf.Body, logger: logging.Logger, **_: Any) -> None:
+    await _in_thread(body, logger, event=True)
 
 
 @kopf.timer(GROUP, VERSION, PLURAL, interval=settings.poll_seconds, initial_delay=settings.poll_seconds)
-async def on_tick(body: kopf.Body, patch: kopf.Patch, logger: logging.Logger, **_: Any) -> None:
-    await _in_thread(body, patch, logger, event=False)
+async def on_tick(body: kopf.Body, logger: logging.Logger, **_: Any) -> None:
+    await _in_thread(body, logger, event=False)
 
 
 def _finalize(body: kopf.Body) -> tuple[bool, list[tuple[str, str, str]]]:
     with _lock(body.metadata.uid):
-        return reconciler.finalize(dict(body))
+        # fresh: a reconcile that ended after the deletion event may have just written a new model ARN
+        fresh = status_store.read(body.metadata.namespace, body.metadata.name)
+        if fresh is None or fresh.get("metadata", {}).get("uid") != body.metadata.uid:
+            fresh = dict(body)
+        return reconciler.finalize(fresh)
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL)

@@ -2,8 +2,9 @@
 
 Level-based: `Reconciler.reconcile(body)` looks at the object and at Bedrock and takes the next step,
 whatever happened before (a crash, a restart, a missed event). It talks to AWS only through
-`bedrock_client`, and never to Kubernetes: it returns an `Outcome` (status fields, conditions, Events)
-that the kopf handlers write. Deterministic names and tokens make every step safe to repeat.
+`bedrock_client` and to Kubernetes only through `validation_jobs`; it never writes the object itself but
+returns an `Outcome` (status fields, conditions, Events) that the handlers write (`model_status`).
+Deterministic names and tokens make every step safe to repeat.
 """
 
 from __future__ import annotations

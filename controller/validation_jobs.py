@@ -11,14 +11,14 @@ their own reasons.
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubernetes import client, config
+from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from controller.api.models import API_VERSION, KIND
+from controller.kube import api_client
 from controller.settings import Settings
 
 MANAGED_BY = "bedrock-model-operator"
@@ -48,18 +48,9 @@ def job_name(owner_name: str, rev: str) -> str:
 class ValidationJobs:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._lock = threading.Lock()
-        self._api: client.ApiClient | None = None
 
     def _client(self) -> client.ApiClient:
-        with self._lock:
-            if self._api is None:
-                try:
-                    config.load_incluster_config()
-                    self._api = client.ApiClient()
-                except config.ConfigException:
-                    self._api = config.new_client_from_config()
-            return self._api
+        return api_client(self.settings.max_workers + 4)
 
     # ---- the Job ----------------------------------------------------------------------------
     def build(

@@ -1,0 +1,30 @@
+"""The one Kubernetes API client for the operator's own calls (model status, validation Jobs).
+
+kopf talks to the API with its own aiohttp session; the reconcile threads use the official client. One
+`ApiClient` is shared by all threads, with a connection pool as large as the reconcile pool, so busy
+threads reuse connections instead of dropping them ("Connection pool is full").
+"""
+
+from __future__ import annotations
+
+import threading
+
+from kubernetes import client, config
+
+_lock = threading.Lock()
+_api: client.ApiClient | None = None
+
+
+def api_client(pool_size: int = 32) -> client.ApiClient:
+    """In-cluster credentials when running in a pod, else the current kubeconfig context."""
+    global _api
+    with _lock:
+        if _api is None:
+            configuration = client.Configuration()
+            try:
+                config.load_incluster_config(client_configuration=configuration)
+            except config.ConfigException:
+                config.load_kube_config(client_configuration=configuration)
+            configuration.connection_pool_maxsize = pool_size
+            _api = client.ApiClient(configuration)
+        return _api

@@ -1,0 +1,66 @@
+"""Read a model fresh and write a reconcile's outcome to its status before the next reconcile may start.
+
+kopf hands a handler the body from its watch cache, and writes the handler's patch only after the
+handler has returned. A second reconcile of the same object that started in that gap (the timer, right
+after an event handler released the object's lock) decided from a status without the first one's result,
+and its patch then overwrote the first one's conditions: a model could show Ready=True next to
+Validated=Unknown. So each reconcile reads the object itself and writes its status itself, all under the
+object's lock; the next one always starts from what the last one wrote.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from controller.api.models import GROUP, PLURAL, VERSION
+from controller.conditions import set_conditions
+from controller.kube import api_client
+from controller.reconcile import Outcome
+
+#: Present from the first visit on, so `kubectl get` and `kubectl wait` never meet a missing condition.
+ALWAYS_PRESENT = ("Validated", "Imported", "Ready")
+
+
+def status_patch(out: Outcome, current: dict[str, Any], generation: int | None) -> dict[str, Any]:
+    """The merge patch for `.status`: the outcome's fields (None removes one) and the full condition list.
+
+    `current` is the status the reconcile decided from; conditions it did not touch keep their values.
+    """
+    status = dict(out.status)
+    updates = dict(out.conditions)
+    existing = {c.get("type") for c in (current.get("conditions") or []) if isinstance(c, dict)}
+    for ctype in ALWAYS_PRESENT:
+        if ctype not in existing and ctype not in updates:
+            updates[ctype] = ("Unknown", "Reconciling", "the operator is working on it")
+    if updates:
+        status["conditions"] = set_conditions(current.get("conditions"), updates, generation)
+    return {"status": status}
+
+
+class ModelStatusStore:
+    """Reads BedrockImportedModels and patches their status subresource."""
+
+    def __init__(self, pool_size: int) -> None:
+        self._pool_size = pool_size
+
+    def _api(self) -> client.CustomObjectsApi:
+        return client.CustomObjectsApi(api_client(self._pool_size))
+
+    def read(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The object as the API has it now (None once it is gone)."""
+        try:
+            return self._api().get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def write(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
+        try:
+            self._api().patch_namespaced_custom_object_status(GROUP, VERSION, namespace, PLURAL, name, patch)
+        except ApiException as exc:
+            if exc.status != 404:  # deleted meanwhile: nothing left to report on
+                raise

@@ -1,0 +1,169 @@
+"""The status a reconcile writes, and why a reconcile never decides from a stale cached body.
+
+kopf's watch cache can lag behind the last reconcile's own status write. These tests run the real
+`handlers.run_reconcile` with an in-memory object store and a recording reconciler (no servers): the
+decision must be made on what the store holds now, and conditions the outcome does not touch must keep
+the values the previous reconcile wrote.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from typing import Any
+
+import kopf
+import pytest
+
+from controller import handlers
+from controller.model_status import status_patch
+from controller.reconcile import Outcome
+
+LOG = logging.getLogger("test")
+
+
+def obj(status: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "apiVersion": "bedrock.modelops.io/v1alpha1",
+        "kind": "BedrockImportedModel",
+        "metadata": {
+            "name": "m1",
+            "namespace": "ns",
+            "uid": "u-1",
+            "generation": 1,
+            "finalizers": [handlers.FINALIZER],
+        },
+        "spec": {"source": {"s3Uri": "s3://b/m/"}},
+        "status": status or {},
+    }
+
+
+class Store:
+    """Plays the apiserver for one object: reads return what the last merge patch left."""
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        self.body = copy.deepcopy(body)
+        self.writes: list[dict[str, Any]] = []
+
+    def read(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return copy.deepcopy(self.body)
+
+    def write(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
+        self.writes.append(patch)
+        status = self.body.setdefault("status", {})
+        for key, value in patch["status"].items():
+            if value is None:
+                status.pop(key, None)
+            else:
+                status[key] = value
+
+
+class Recorder:
+    """A reconciler that returns a fixed outcome and remembers which status it decided from."""
+
+    def __init__(self, out: Outcome) -> None:
+        self.out = out
+        self.seen: list[dict[str, Any]] = []
+
+    def reconcile(self, body: dict[str, Any]) -> Outcome:
+        self.seen.append(copy.deepcopy(body.get("status") or {}))
+        return copy.deepcopy(self.out)
+
+    def is_steady(self, body: dict[str, Any]) -> bool:
+        return False
+
+    def resync_due(self, body: dict[str, Any]) -> bool:
+        return True
+
+    queue = handlers.reconciler.queue
+
+
+@pytest.fixture
+def wired(monkeypatch):
+    def wire(store: Store, out: Outcome) -> Recorder:
+        rec = Recorder(out)
+        monkeypatch.setattr(handlers, "status_store", store)
+        monkeypatch.setattr(handlers, "reconciler", rec)
+        monkeypatch.setattr(handlers, "_backoff", {})
+        return rec
+
+    return wire
+
+
+def conditions(store: Store) -> dict[str, tuple[str, str]]:
+    return {c["type"]: (c["status"], c["reason"]) for c in store.body["status"]["conditions"]}
+
+
+def test_a_stale_cached_body_does_not_undo_the_previous_reconcile(wired):
+    # the previous reconcile validated the model and started the import; kopf's cache has not seen it yet
+    written = obj(
+        {
+            "validatedRevision": "r1",
+            "conditions": [
+                {"type": "Validated", "status": "True", "reason": "Importable", "message": "ok"},
+                {"type": "Imported", "status": "Unknown", "reason": "ImportJobRunning", "message": "job"},
+                {"type": "Ready", "status": "False", "reason": "Importing", "message": "job"},
+            ],
+        }
+    )
+    store = Store(written)
+    done = Outcome()
+    done.condition("Imported", "True", "ImportJobCompleted", "job completed")
+    done.condition("Ready", "True", "ModelReady", "model is ready")
+    rec = wired(store, done)
+
+    handlers.run_reconcile(kopf.Body(obj()), LOG, event=False)  # the cached body: no status at all
+
+    assert rec.seen == [written["status"]]  # decided from the object as it is now
+    assert conditions(store) == {
+        "Validated": ("True", "Importable"),
+        "Imported": ("True", "ImportJobCompleted"),
+        "Ready": ("True", "ModelReady"),
+    }
+
+
+def test_first_visit_shows_every_condition(wired):
+    store = Store(obj())
+    started = Outcome()
+    started.condition("Validated", "Unknown", "Validating", "reading headers")
+    wired(store, started)
+
+    handlers.run_reconcile(kopf.Body(obj()), LOG, event=True)
+
+    assert conditions(store) == {
+        "Validated": ("Unknown", "Validating"),
+        "Imported": ("Unknown", "Reconciling"),
+        "Ready": ("Unknown", "Reconciling"),
+    }
+
+
+def test_a_deleted_object_is_not_reconciled(wired):
+    store = Store(obj())
+    store.body = None  # type: ignore[assignment]
+    store.read = lambda namespace, name: None  # type: ignore[method-assign]
+    rec = wired(store, Outcome())
+
+    handlers.run_reconcile(kopf.Body(obj()), LOG, event=True)
+
+    assert rec.seen == [] and store.writes == []
+
+
+def test_status_patch_removes_cleared_fields_and_keeps_transition_times():
+    current = {
+        "conditions": [
+            {
+                "type": "Ready",
+                "status": "True",
+                "reason": "ModelReady",
+                "message": "m",
+                "lastTransitionTime": "2026-01-01T00:00:00Z",
+            }
+        ]
+    }
+    out = Outcome(status={"failureMessage": None, "phase": "Ready"})
+    out.condition("Ready", "True", "ModelReady", "still ready")
+    patch = status_patch(out, current, 3)["status"]
+    assert patch["failureMessage"] is None and patch["phase"] == "Ready"
+    ready = next(c for c in patch["conditions"] if c["type"] == "Ready")
+    assert ready["lastTransitionTime"] == "2026-01-01T00:00:00Z" and ready["observedGeneration"] == 3
+    assert [c["type"] for c in patch["conditions"]] == ["Validated", "Imported", "Ready"]
