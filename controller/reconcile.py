@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from controller import metrics
 from controller.api.models import BedrockImportedModelSpec
 from controller.artifacts import S3Folder, SourceAccessError, validate_source
+from controller.artifacts.sources import source_error_reason
 from controller.bedrock_client import AwsError, BedrockClient, Kind, SupportClients
 from controller.conditions import get_condition, now_rfc3339
 from controller.import_queue import ImportQueue
@@ -343,15 +344,8 @@ class Reconciler:
             try:
                 report = validate_source(source, architecture=spec.architecture, region=region)
             except SourceAccessError as exc:
-                if exc.code in (
-                    "AccessDenied",
-                    "NoSuchBucket",
-                    "InvalidUri",
-                    "AllAccessDisabled",
-                    "403",
-                    "404",
-                ):
-                    reason = "SourceAccessDenied" if exc.code in ("AccessDenied", "403") else "SourceNotFound"
+                reason = source_error_reason(exc.code)
+                if reason is not None:
                     raise AwsError(
                         Kind.TERMINAL,
                         exc.code,

@@ -18,6 +18,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from controller.api.models import API_VERSION, KIND
+from controller.artifacts.sources import source_error_reason
 from controller.kube import api_client
 from controller.settings import Settings
 
@@ -265,15 +266,7 @@ class ValidationJobs:
             doc = self._parse(term)
             if doc and doc.get("v") == "error":
                 code = str(doc.get("code", "Error"))
-                reason = (
-                    "SourceAccessDenied"
-                    if code in ("AccessDenied", "403")
-                    else (
-                        "SourceNotFound"
-                        if code in ("NoSuchBucket", "404", "InvalidUri")
-                        else "SourceUnreadable"
-                    )
-                )
+                reason = source_error_reason(code) or "SourceUnreadable"
                 return JobResult(
                     "failed",
                     reason,

@@ -8,6 +8,7 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from controller.api.models import MODEL_NAME_PATTERN, BedrockImportedModelSpec
+from controller.artifacts.sources import source_error_reason
 from controller.bedrock_client import Kind, classify
 from controller.conditions import set_conditions
 from controller.import_queue import ImportQueue
@@ -140,3 +141,21 @@ def test_redaction():
     for leaked in ("AKIAABCDEFGHIJKLMNOP", "abc123", "hunter2", "AWS4-HMAC"):
         assert leaked not in out
     assert len(redact("x" * 5000)) == 2048
+
+
+@pytest.mark.parametrize(
+    ("code", "reason"),
+    [
+        ("AccessDenied", "SourceAccessDenied"),
+        ("AllAccessDisabled", "SourceAccessDenied"),
+        ("403", "SourceAccessDenied"),
+        ("NoSuchBucket", "SourceNotFound"),
+        ("InvalidUri", "SourceNotFound"),
+        ("404", "SourceNotFound"),
+        ("EndpointConnectionError", None),
+        ("SlowDown", None),
+    ],
+)
+def test_unreadable_source_reason_is_the_same_in_both_validation_modes(code, reason):
+    """Inline validation and validation Jobs read one mapping; None = transient, retried."""
+    assert source_error_reason(code) == reason

@@ -33,6 +33,22 @@ class SourceAccessError(Exception):
         self.message = message
 
 
+_DENIED = frozenset({"AccessDenied", "AllAccessDisabled", "403"})
+_MISSING = frozenset({"NoSuchBucket", "NoSuchDirectory", "InvalidUri", "404"})
+
+
+def source_error_reason(code: str) -> str | None:
+    """The condition reason for a source the user must fix, or None when retrying may help (network, 5xx).
+
+    The one mapping for inline validation and for validation Jobs, so both modes say the same thing.
+    """
+    if code in _DENIED:
+        return "SourceAccessDenied"
+    if code in _MISSING:
+        return "SourceNotFound"
+    return None
+
+
 class ModelSource(Protocol):
     uri: str
 
