@@ -40,6 +40,7 @@ status_store = ModelStatusStore(pool_size=settings.max_workers + 4)
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
 _backoff: dict[str, tuple[int, float]] = {}  # uid -> (consecutive failures, monotonic time of next try)
+_missed_events: set[str] = set()  # uids whose event came while a reconcile of them was running
 _executor = ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix="reconcile")
 
 
@@ -75,11 +76,15 @@ def run_reconcile(body: kopf.Body, logger: logging.Logger, *, event: bool) -> No
         return  # kopf adds the finalizer first: nothing is created in AWS before it is there
     lock = _lock(uid)
     if not lock.acquire(blocking=False):
+        if event:  # e.g. a pause or retry annotation: the next tick must not skip it as steady
+            _missed_events.add(uid)
         return  # a reconcile of this object is running; the next tick sees its result
     try:
         failures, next_try = _backoff.get(uid, (0, 0.0))
         if not event and time.monotonic() < next_try:
             return
+        event = event or uid in _missed_events
+        _missed_events.discard(uid)
         if not event and reconciler.is_steady(body) and not reconciler.resync_due(body):
             return  # cheap skip on the cached body; the decision below is made on a fresh read
         try:
@@ -162,6 +167,7 @@ async def on_delete(body: kopf.Body, patch: kopf.Patch, logger: logging.Logger, 
         patch.status["phase"] = "Deleting"
         raise kopf.TemporaryError("waiting for the running import job to finish", delay=settings.poll_seconds)
     _backoff.pop(body.metadata.uid, None)
+    _missed_events.discard(body.metadata.uid)
     with _locks_guard:
         _locks.pop(body.metadata.uid, None)
 

@@ -137,6 +137,27 @@ def test_first_visit_shows_every_condition(wired):
     }
 
 
+def test_an_event_that_arrives_mid_reconcile_is_not_lost_on_a_steady_object(wired, monkeypatch):
+    # e.g. the pause annotation set while a resync of a Ready object is running: no generation change
+    store = Store(obj({"phase": "Ready"}))
+    paused = Outcome()
+    paused.condition("Paused", "True", "ReconcilePaused", "paused")
+    rec = wired(store, paused)
+    monkeypatch.setattr(rec, "is_steady", lambda body: True)
+    monkeypatch.setattr(rec, "resync_due", lambda body: False)
+    monkeypatch.setattr(handlers, "_missed_events", set())
+
+    handlers.run_reconcile(kopf.Body(obj()), LOG, event=False)
+    assert rec.seen == []  # steady and not due: skipped without a read
+
+    with handlers._lock("u-1"):  # a reconcile of this object is running when the event comes
+        handlers.run_reconcile(kopf.Body(obj()), LOG, event=True)
+    assert rec.seen == []
+    handlers.run_reconcile(kopf.Body(obj()), LOG, event=False)  # the next tick
+
+    assert len(rec.seen) == 1 and conditions(store)["Paused"] == ("True", "ReconcilePaused")
+
+
 def test_a_deleted_object_is_not_reconciled(wired):
     store = Store(obj())
     store.body = None  # type: ignore[assignment]
