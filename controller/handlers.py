@@ -55,6 +55,9 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.posting.level = logging.WARNING  # our own Events say what happened; kopf's would be noise
     settings.watching.server_timeout = 300
     settings.networking.error_backoffs = [1, 2, 5, 10]
+    # On deletion kopf stops the object's timer; a tick still running makes it look again only after
+    # this long (default 60 s), and the finalizer waits for that: deleting a model took a minute more.
+    settings.background.cancellation_polling = 1
 
 
 def _lock(uid: str) -> threading.Lock:
