@@ -35,7 +35,7 @@ from controller.validation_jobs import (
 FINALIZER = f"{GROUP}/finalizer"
 settings = Settings.from_env()
 reconciler = Reconciler(settings)
-status_store = ModelStatusStore(pool_size=settings.max_workers + 4)
+status_store = ModelStatusStore(settings)
 
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()

@@ -11,11 +11,13 @@ import threading
 
 from kubernetes import client, config
 
+from controller.settings import Settings
+
 _lock = threading.Lock()
 _api: client.ApiClient | None = None
 
 
-def api_client(pool_size: int = 32) -> client.ApiClient:
+def api_client(settings: Settings) -> client.ApiClient:
     """In-cluster credentials when running in a pod, else the current kubeconfig context."""
     global _api
     with _lock:
@@ -25,6 +27,6 @@ def api_client(pool_size: int = 32) -> client.ApiClient:
                 config.load_incluster_config(client_configuration=configuration)
             except config.ConfigException:
                 config.load_kube_config(client_configuration=configuration)
-            configuration.connection_pool_maxsize = pool_size
+            configuration.connection_pool_maxsize = settings.max_workers + 4  # + watch nudges
             _api = client.ApiClient(configuration)
         return _api

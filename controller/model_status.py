@@ -19,6 +19,7 @@ from controller.api.models import GROUP, PLURAL, VERSION
 from controller.conditions import set_conditions
 from controller.kube import api_client
 from controller.reconcile import Outcome
+from controller.settings import Settings
 
 #: Present from the first visit on, so `kubectl get` and `kubectl wait` never meet a missing condition.
 ALWAYS_PRESENT = ("Validated", "Imported", "Ready")
@@ -43,11 +44,11 @@ def status_patch(out: Outcome, current: dict[str, Any], generation: int | None) 
 class ModelStatusStore:
     """Reads BedrockImportedModels and patches their status subresource."""
 
-    def __init__(self, pool_size: int) -> None:
-        self._pool_size = pool_size
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
 
     def _api(self) -> client.CustomObjectsApi:
-        return client.CustomObjectsApi(api_client(self._pool_size))
+        return client.CustomObjectsApi(api_client(self._settings))
 
     def read(self, namespace: str, name: str) -> dict[str, Any] | None:
         """The object as the API has it now (None once it is gone)."""

@@ -51,7 +51,7 @@ class ValidationJobs:
         self.settings = settings
 
     def _client(self) -> client.ApiClient:
-        return api_client(self.settings.max_workers + 4)
+        return api_client(self.settings)
 
     # ---- the Job ----------------------------------------------------------------------------
     def build(
