@@ -58,6 +58,11 @@ class Outcome:
         self.events.append((kind, reason, redact(message)))
 
 
+def _shown(findings: list[dict]) -> list[dict]:
+    """Validator findings as status holds them: redacted, each message bounded, at most 20."""
+    return [{"code": str(f["code"]), "message": redact(str(f["message"]), 512)} for f in findings][:20]
+
+
 @dataclass
 class View:
     """The parts of the object reconcile reads."""
@@ -89,7 +94,7 @@ class Reconciler:
         self.settings = settings
         self.queue = ImportQueue(settings.import_slots)
         self.jobs = ValidationJobs(settings)
-        self._no_job: set[tuple[str, str]] = set()  # (uid, job name) known not to exist: skip the lookup
+        self._no_job: dict[str, str] = {}  # uid -> the job name known not to exist: skip the lookup
         self._clients: dict[str, tuple[BedrockClient, SupportClients]] = {}
         self._lock = threading.Lock()
         self._last_sync: dict[str, tuple[float, int]] = {}  # uid -> (monotonic, generation)
@@ -164,10 +169,7 @@ class Reconciler:
             else:
                 self.queue.release(region, v.uid)
                 self._fail(out, v, err.reason, err.message, err.condition)
-                rev = revision(spec)
-                out.status["failedRevision"] = self._failure_marker(
-                    v, rev, int(out.status.get("attempt") or self._attempt(v, rev))
-                )
+                self._mark_failed(out, v, revision(spec))
         out.status["observedGeneration"] = v.generation
         return out
 
@@ -180,6 +182,11 @@ class Reconciler:
     def _failure_marker(v: View, rev: str, attempt: int) -> str:
         """Identifies a failure for good: the revision and attempt, and the spec/retry it happened under."""
         return f"{rev}/{attempt}@{v.generation}:{v.annotations.get(RETRY_ANNOTATION, '')[:40]}"
+
+    def _mark_failed(self, out: Outcome, v: View, rev: str) -> None:
+        """Record that this revision's current attempt failed for good (see `_failure_marker`)."""
+        attempt = int(out.status.get("attempt") or self._attempt(v, rev))
+        out.status["failedRevision"] = self._failure_marker(v, rev, attempt)
 
     @staticmethod
     def _attempt(v: View, rev: str) -> int:
@@ -248,9 +255,9 @@ class Reconciler:
 
         # A queued object that this process saw without a job cannot have one: skip the lookup. After a
         # restart the set is empty, so the first look always asks Bedrock (crash safety).
-        job = None if (v.uid, jname) in self._no_job else bedrock.find_job(jname)
+        job = None if self._no_job.get(v.uid) == jname else bedrock.find_job(jname)
         if job is None:
-            self._no_job.add((v.uid, jname))
+            self._no_job[v.uid] = jname
             # join the line before validating, so objects that validate faster cannot overtake
             queued_at = v.status.get("queuedAt") or self._arrivals.get(v.uid) or now_rfc3339()
             out.status["queuedAt"] = queued_at
@@ -330,9 +337,7 @@ class Reconciler:
             if result.kind == "failed":
                 metrics.VALIDATIONS.labels("error", result.reason).inc()
                 self._fail(out, v, result.reason, result.message, "Validated")
-                out.status["failedRevision"] = self._failure_marker(
-                    v, rev, int(out.status.get("attempt") or 1)
-                )
+                self._mark_failed(out, v, rev)
                 return False
             doc = result.doc
             summary = dict(doc.get("s") or {})
@@ -375,8 +380,7 @@ class Reconciler:
         out: Outcome,
     ) -> bool:
         """Turn a validation result (inline or from a Job) into the Validated condition and summary."""
-        clean = [{"code": str(f["code"]), "message": redact(str(f["message"]), 512)} for f in errors][:20]
-        cleanw = [{"code": str(f["code"]), "message": redact(str(f["message"]), 512)} for f in warnings][:20]
+        clean, cleanw = _shown(errors), _shown(warnings)
         out.status["validation"] = {
             "verdict": verdict,
             **summary,
@@ -385,17 +389,18 @@ class Reconciler:
         }
         strict = bool(spec.validation and spec.validation.warnings_as_errors)
         problems = clean + (cleanw if strict else [])
+        refused = bool(problems) or verdict != "importable"
         metrics.VALIDATIONS.labels(
-            "not-importable" if problems or verdict != "importable" else "importable",
+            "not-importable" if refused else "importable",
             problems[0]["code"] if problems else "ArtifactsImportable",
         ).inc()
-        if problems or verdict != "importable":
+        if refused:
             message = f"{len(problems)} problem(s) with {s3_uri}: " + "; ".join(
                 f"{f['code']}: {f['message']}" for f in problems[:3]
             )
             self._fail(out, v, "ValidationFailed", message, "Validated")
             out.condition("Validated", "False", problems[0]["code"] if problems else "NotImportable", message)
-            out.status["failedRevision"] = self._failure_marker(v, rev, int(out.status.get("attempt") or 1))
+            self._mark_failed(out, v, rev)
             return False
         codes = sorted({w["code"] for w in cleanw})
         warn = f" ({len(cleanw)} warning(s): {', '.join(codes)})" if cleanw else ""
@@ -471,7 +476,7 @@ class Reconciler:
                     ) from None
             raise
         self.queue.take_slot(region, v.uid)
-        self._no_job.discard((v.uid, jname))
+        self._no_job.pop(v.uid, None)
         out.status.update(
             jobName=jname,
             jobArn=arn,
@@ -633,8 +638,7 @@ class Reconciler:
         self.queue.release(region, v.uid)
         self._last_sync.pop(v.uid, None)
         self._arrivals.pop(v.uid, None)
-        with self._lock:
-            self._no_job = {k for k in self._no_job if k[0] != v.uid}
+        self._no_job.pop(v.uid, None)
         if spec.deletion_policy == "Retain":
             if to_delete:
                 events.append(
