@@ -11,7 +11,7 @@ from typing import Any
 
 from controller.dev.aws import LocalAws
 from controller.dev.controlplane import ControlPlane
-from controller.dev.stack import start_operator
+from controller.dev.stack import start_operator, stop_operator
 
 #: A fake secret with a shape we can search for: it must never show up in a log, Event or status.
 CANARY_SECRET = "bmoCanarySecretKey0123456789abcdefDONOTLOG"
@@ -64,12 +64,8 @@ class OperatorProcess:
         self.proc.wait(timeout=10)
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        if self.proc:
+            stop_operator(self.proc)
 
     def restart(self) -> None:
         self.stop()

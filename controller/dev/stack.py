@@ -91,6 +91,17 @@ def start_operator(env: dict[str, str], log: IO[str], *args: str) -> subprocess.
     )
 
 
+def stop_operator(proc: subprocess.Popen, timeout: float = 15) -> None:
+    """SIGTERM (kopf stops its handlers cleanly), SIGKILL if it has not exited within `timeout`."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def run_dev_stack(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -160,9 +171,5 @@ def run_dev_stack(args: argparse.Namespace) -> int:
             stop.wait()
             print("\nStopping...", flush=True)
         finally:
-            operator.terminate()
-            try:
-                operator.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                operator.kill()
+            stop_operator(operator)
     return 0
