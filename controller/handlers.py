@@ -20,7 +20,7 @@ from kubernetes.client.exceptions import ApiException
 
 from controller import logs, metrics
 from controller.api.models import GROUP, PLURAL, VERSION
-from controller.bedrock_client import AwsError, Kind
+from controller.kube import api_error
 from controller.model_status import ModelStatusStore, status_patch
 from controller.reconcile import Outcome, Reconciler
 from controller.settings import Settings
@@ -28,8 +28,8 @@ from controller.validation_jobs import (
     ANNOTATION_OWNER_NAME,
     LABEL_MANAGED,
     MANAGED_BY,
+    job_fingerprint,
     nudge_owner,
-    observed_state,
 )
 
 FINALIZER = f"{GROUP}/finalizer"
@@ -93,7 +93,8 @@ def run_reconcile(body: kopf.Body, logger: logging.Logger, *, event: bool) -> No
         try:
             fresh = status_store.read(body.metadata.namespace, body.metadata.name)
         except ApiException as exc:
-            logger.warning(f"could not read the object: {exc.status} {exc.reason}; next tick tries again")
+            err = api_error(exc, "reading the model")
+            logger.warning(f"retryable: {err.reason}: {err.message}; the next tick tries again")
             return
         if fresh is None or fresh.get("metadata", {}).get("uid") != uid:
             return  # deleted (or deleted and re-created: that object has its own handlers)
@@ -107,9 +108,7 @@ def run_reconcile(body: kopf.Body, logger: logging.Logger, *, event: bool) -> No
         try:
             status_store.write(meta["namespace"], meta["name"], patch)
         except ApiException as exc:  # what was done in AWS is found again by its deterministic names
-            out.retry_error = out.retry_error or AwsError(
-                Kind.RETRYABLE, str(exc.status), f"writing status: {exc.reason}", "KubernetesApiError"
-            )
+            out.retry_error = out.retry_error or api_error(exc, "writing the status")
         _emit(out, fresh)
         metrics.RECONCILES.labels("retry" if out.retry_error else "ok").inc()
         for region in reconciler.queue.regions():
@@ -182,8 +181,8 @@ async def on_validation_progress(body: kopf.Body, **_: Any) -> None:
     owner = (body.metadata.get("annotations") or {}).get(ANNOTATION_OWNER_NAME)
     if not owner or body.metadata.get("deletionTimestamp"):
         return
-    fingerprint = observed_state(body.get("kind", ""), dict(body))
+    fingerprint = job_fingerprint(dict(body))
     ctx = contextvars.copy_context()
     await asyncio.get_running_loop().run_in_executor(
-        _executor, ctx.run, nudge_owner, reconciler.jobs, body.metadata.namespace, owner, fingerprint
+        _executor, ctx.run, nudge_owner, settings, body.metadata.namespace, owner, fingerprint
     )

@@ -10,7 +10,9 @@ from __future__ import annotations
 import threading
 
 from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
 
+from controller.bedrock_client import AwsError, Kind
 from controller.settings import Settings
 
 _lock = threading.Lock()
@@ -30,3 +32,14 @@ def api_client(settings: Settings) -> client.ApiClient:
             configuration.connection_pool_maxsize = settings.max_workers + 4  # + watch nudges
             _api = client.ApiClient(configuration)
         return _api
+
+
+def api_error(exc: ApiException, doing: str) -> AwsError:
+    """A failed Kubernetes call, retried with backoff like a transient AWS error: it is RBAC or the
+    apiserver, never something in the user's spec."""
+    return AwsError(
+        Kind.RETRYABLE,
+        str(exc.status),
+        f"Kubernetes API error {exc.status} {doing}: {exc.reason}",
+        "KubernetesApiError",
+    )

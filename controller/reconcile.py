@@ -25,6 +25,7 @@ from controller.artifacts.sources import source_error_reason
 from controller.bedrock_client import AwsError, BedrockClient, Kind, SupportClients
 from controller.conditions import get_condition, now_rfc3339
 from controller.import_queue import ImportQueue
+from controller.kube import api_error
 from controller.naming import (
     base_model_name,
     client_token,
@@ -150,12 +151,8 @@ class Reconciler:
             self._reconcile(v, spec, region, out)
             out.condition("Synced", "True", "ReconcileSucceeded", "the last reconcile reached Bedrock")
         except ApiException as exc:  # the Kubernetes API (validation Jobs) failed: try again
-            out.retry_error = AwsError(
-                Kind.RETRYABLE, str(exc.status), f"Kubernetes API: {exc.reason}", "KubernetesApiError"
-            )
-            out.condition(
-                "Synced", "False", "KubernetesApiError", f"Kubernetes API error {exc.status}: {exc.reason}"
-            )
+            out.retry_error = api_error(exc, "on validation Jobs")
+            out.condition("Synced", "False", out.retry_error.reason, out.retry_error.message)
         except AwsError as err:
             if err.kind is Kind.RETRYABLE:
                 out.retry_error = err

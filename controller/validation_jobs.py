@@ -10,6 +10,7 @@ their own reasons.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from controller.api.models import API_VERSION, KIND
+from controller.api.models import API_VERSION, GROUP, KIND, PLURAL, VERSION
 from controller.artifacts.sources import source_error_reason
 from controller.kube import api_client
 from controller.settings import Settings
@@ -27,6 +28,7 @@ LABEL_MANAGED = "app.kubernetes.io/managed-by"
 LABEL_OWNER = "bedrock.modelops.io/owner-uid"
 LABEL_REVISION = "bedrock.modelops.io/revision"
 ANNOTATION_OWNER_NAME = "bedrock.modelops.io/owner-name"
+ANNOTATION_OBSERVED = "bedrock.modelops.io/validation-observed"  # on the model: wakes it up
 TERMINATION_LOG = "/dev/termination-log"
 _PULL_ERRORS = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"}
 _CONFIG_ERRORS = {"CreateContainerConfigError", "CreateContainerError", "RunContainerError"}
@@ -302,34 +304,25 @@ class ValidationJobs:
         return n
 
 
-def observed_state(kind: str, body: dict[str, Any]) -> str:
-    """A short fingerprint of a validation Job's or pod's progress (what the owner must react to)."""
+def job_fingerprint(body: dict[str, Any]) -> str:
+    """A short fingerprint of a validation Job's progress (what its owner must react to)."""
     status = body.get("status") or {}
-    if kind == "Job":
-        conds = ",".join(sorted(f"{c.get('type')}={c.get('status')}" for c in status.get("conditions") or []))
-        return f"job:{status.get('active', 0)}/{status.get('succeeded', 0)}/{status.get('failed', 0)}:{conds}"
-    states = []
-    for cs in status.get("containerStatuses") or []:
-        state = cs.get("state") or {}
-        for key, value in state.items():
-            states.append(f"{key}:{(value or {}).get('reason', '')}")
-    return f"pod:{status.get('phase', '')}:{status.get('reason', '')}:{','.join(states)}"
+    conds = ",".join(sorted(f"{c.get('type')}={c.get('status')}" for c in status.get("conditions") or []))
+    return f"job:{status.get('active', 0)}/{status.get('succeeded', 0)}/{status.get('failed', 0)}:{conds}"
 
 
-def nudge_owner(jobs: ValidationJobs, namespace: str, owner_name: str, fingerprint: str) -> None:
+def nudge_owner(settings: Settings, namespace: str, owner_name: str, fingerprint: str) -> None:
     """Annotate the owning model so its reconcile runs now (watch-driven, no polling loop)."""
-    import hashlib
-
-    api = client.CustomObjectsApi(jobs._client())
+    api = client.CustomObjectsApi(api_client(settings))
     value = hashlib.sha256(fingerprint.encode()).hexdigest()[:16]
     try:
         api.patch_namespaced_custom_object(
-            "bedrock.modelops.io",
-            "v1alpha1",
+            GROUP,
+            VERSION,
             namespace,
-            "bedrockimportedmodels",
+            PLURAL,
             owner_name,
-            {"metadata": {"annotations": {"bedrock.modelops.io/validation-observed": value}}},
+            {"metadata": {"annotations": {ANNOTATION_OBSERVED: value}}},
         )
     except ApiException as exc:
         if exc.status != 404:
