@@ -7,8 +7,6 @@ logic never looks at botocore codes.
 
 from __future__ import annotations
 
-import enum
-import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -19,27 +17,11 @@ from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, Rea
 
 from controller import metrics
 from controller.artifacts.sources import S3Folder
-from controller.redact import redact
+from controller.errors import AwsError, Kind, SourceError
+from controller.naming import Identity
 from controller.settings import Settings
 
-
-class Kind(enum.Enum):
-    RETRYABLE = "retryable"  # throttling, 5xx, network, IAM propagation: try again with backoff
-    TERMINAL = "terminal"  # the user must change something
-    QUEUE = "queue"  # the region's single import slot is busy: wait in line
-    QUOTA = "quota"  # imported-models quota: wait until a model is deleted
-    CONFLICT = "conflict"  # a name is taken
-    NOT_FOUND = "not-found"
-
-
-class AwsError(Exception):
-    def __init__(self, kind: Kind, code: str, message: str, reason: str, condition: str = "Imported") -> None:
-        super().__init__(f"{code}: {message}")
-        self.kind = kind
-        self.code = code
-        self.message = redact(message)
-        self.reason = reason  # CamelCase, for conditions and Events
-        self.condition = condition  # the condition a terminal failure is reported on
+__all__ = ["AwsError", "BedrockClient", "JobInfo", "Kind", "ModelInfo", "SupportClients", "classify"]
 
 
 _RETRYABLE_CODES = {
@@ -73,6 +55,8 @@ def classify(exc: Exception, action: str) -> AwsError:
         return AwsError(Kind.RETRYABLE, code, message, "AwsServiceError")
     if code == "ValidationException" and "role" in message.lower() and "invalid" in message.lower():
         return AwsError(Kind.RETRYABLE, code, message, "WaitingForIAMPropagation")
+    if code == "ValidationException" and "job name" in message.lower() and "in use" in message.lower():
+        return AwsError(Kind.JOB_NAME_TAKEN, code, message, "JobNameInUse")
     if code == "ServiceQuotaExceededException":
         if "concurrent" in message.lower():
             return AwsError(Kind.QUEUE, code, message, "Queued")
@@ -227,9 +211,12 @@ class BedrockClient:
         out = self._call("ListTagsForResource", self._bedrock.list_tags_for_resource, resourceARN=arn)
         return {t["key"]: t["value"] for t in out.get("tags", [])}
 
-    def sync_tags(self, arn: str, desired: dict[str, str]) -> tuple[dict[str, str], list[str]]:
-        """Make the model's tags exactly `desired`; return what was added/changed and what was removed."""
-        actual = self.tags(arn)
+    def sync_tags(
+        self, arn: str, desired: dict[str, str], actual: dict[str, str] | None = None
+    ) -> tuple[dict[str, str], list[str]]:
+        """Make the model's tags exactly `desired` (`actual`: its tags, when already read); return what was
+        added/changed and what was removed."""
+        actual = self.tags(arn) if actual is None else actual
         changed = {k: v for k, v in desired.items() if actual.get(k) != v}
         removed = sorted(k for k in actual if k not in desired)
         if changed:
@@ -289,13 +276,12 @@ class SupportClients:
             if err.kind is Kind.NOT_FOUND or (
                 err.code == "ValidationException" and "not find" in err.message
             ):
-                raise AwsError(
+                raise SourceError(
                     Kind.TERMINAL,
                     err.code,
                     f"SageMaker model {model_name} does not exist in "
                     f"{self.region}; check spec.source.sageMakerModelName",
                     "SageMakerModelNotFound",
-                    condition="Validated",
                 ) from None
             raise err from None
         containers = [model.get("PrimaryContainer") or {}, *list(model.get("Containers") or [])]
@@ -303,19 +289,18 @@ class SupportClients:
             uri = ((c.get("ModelDataSource") or {}).get("S3DataSource") or {}).get("S3Uri")
             if uri:
                 return uri if uri.endswith("/") else uri + "/"
-        raise AwsError(
+        raise SourceError(
             Kind.TERMINAL,
             "NoS3DataSource",
             f"SageMaker model {model_name} has no uncompressed S3 "
             "model data source (ModelDataSource.S3DataSource); Bedrock cannot import a model.tar.gz",
             "SageMakerSourceUnsupported",
-            condition="Validated",
         )
 
     @staticmethod
-    def role_name(namespace: str, name: str) -> str:
-        digest = hashlib.sha256(f"{namespace}/{name}".encode()).hexdigest()[:10]
-        return f"bmo-import-{namespace[:20]}-{name[:20]}-{digest}"[:64]
+    def role_name(me: Identity) -> str:
+        """One role per object incarnation (the identity hash): a re-created object never shares one."""
+        return f"bmo-import-{me.namespace[:20]}-{me.name[:20]}-{me.hash}"[:64]
 
     def ensure_role(self, role_name: str, s3_uri: str, tags: dict[str, str]) -> str:
         """Create (or find) a least-privilege role Bedrock can assume to read exactly `s3_uri`."""

@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-#: The order conditions appear in; others (Paused) follow.
-CONDITION_TYPES = ("Validated", "Imported", "Ready", "Synced", "Paused")
+from controller.api.reasons import CONDITION_ORDER
+
+#: The order conditions appear in; unknown types follow.
+CONDITION_TYPES = tuple(str(t) for t in CONDITION_ORDER)
 
 
 def now_rfc3339() -> str:

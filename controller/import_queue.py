@@ -2,9 +2,11 @@
 
 (The number of slots is a setting only because the quota might one day change; it defaults to 1.)
 
-The order is each object's `status.queuedAt` (persisted, so the order survives an operator restart);
-the slot owner is the object whose job is InProgress. Bedrock remains the authority: a create that
-still meets ServiceQuotaExceeded (a job started outside the operator) just stays queued.
+Each pass of an object ends by saying where the object stands, in one call: it holds a slot (its job
+runs, or its create is in flight), it waits (since `queuedAt`, persisted so the order survives a
+restart), or it is out (paused, failed, validating, backing off, done, deleted). So no path can leave an
+object holding a slot it no longer uses, and a head of line that cannot start does not block the others.
+Bedrock remains the authority: a create that still meets ServiceQuotaExceeded just waits in line.
 """
 
 from __future__ import annotations
@@ -17,13 +19,20 @@ class ImportQueue:
         self.slots_per_region = max(1, slots_per_region)
         self._lock = threading.Lock()
         self._waiting: dict[str, dict[str, str]] = {}  # region -> {uid: queuedAt}
-        self._slots: dict[str, set[str]] = {}  # region -> uids whose import job is running
+        self._slots: dict[str, set[str]] = {}  # region -> uids holding a slot
+
+    def _drop(self, uid: str) -> None:
+        for waiting in self._waiting.values():
+            waiting.pop(uid, None)
+        for slots in self._slots.values():
+            slots.discard(uid)
 
     def enqueue(self, region: str, uid: str, queued_at: str) -> int:
-        """Add (or keep) the object in line; return its 1-based position."""
+        """Wait in line (and only there); return the 1-based position."""
         with self._lock:
-            waiting = self._waiting.setdefault(region, {})
-            waiting.setdefault(uid, queued_at)
+            if uid not in self._waiting.get(region, {}):
+                self._drop(uid)
+                self._waiting.setdefault(region, {})[uid] = queued_at
             return self._position(region, uid)
 
     def _position(self, region: str, uid: str) -> int:
@@ -41,16 +50,18 @@ class ImportQueue:
                 return False
             return uid not in self._waiting.get(region, {}) or self._position(region, uid) <= free
 
-    def take_slot(self, region: str, uid: str) -> None:
+    def hold(self, region: str, uid: str) -> None:
         with self._lock:
+            self._drop(uid)
             self._slots.setdefault(region, set()).add(uid)
-            self._waiting.get(region, {}).pop(uid, None)
 
-    def release(self, region: str, uid: str) -> None:
-        """Forget the object: its job ended, it failed, or it was deleted."""
+    def forget(self, uid: str) -> None:
         with self._lock:
-            self._slots.get(region, set()).discard(uid)
-            self._waiting.get(region, {}).pop(uid, None)
+            self._drop(uid)
+
+    def holders(self, region: str) -> set[str]:
+        with self._lock:
+            return set(self._slots.get(region, set()))
 
     def regions(self) -> list[str]:
         with self._lock:

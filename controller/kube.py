@@ -12,7 +12,7 @@ import threading
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from controller.bedrock_client import AwsError, Kind
+from controller.errors import KubernetesError
 from controller.settings import Settings
 
 _lock = threading.Lock()
@@ -34,12 +34,6 @@ def api_client(settings: Settings) -> client.ApiClient:
         return _api
 
 
-def api_error(exc: ApiException, doing: str) -> AwsError:
-    """A failed Kubernetes call, retried with backoff like a transient AWS error: it is RBAC or the
-    apiserver, never something in the user's spec."""
-    return AwsError(
-        Kind.RETRYABLE,
-        str(exc.status),
-        f"Kubernetes API error {exc.status} {doing}: {exc.reason}",
-        "KubernetesApiError",
-    )
+def api_error(exc: ApiException, doing: str) -> KubernetesError:
+    """A failed Kubernetes call, retried with backoff: it is RBAC or the apiserver, never the user's spec."""
+    return KubernetesError(exc.status, f"Kubernetes API error {exc.status} {doing}: {exc.reason}")

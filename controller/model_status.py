@@ -1,4 +1,4 @@
-"""Read a model fresh and write a reconcile's outcome to its status before the next reconcile may start.
+"""Read a model fresh and write a pass's outcome to its status before the next pass may start.
 
 kopf hands a handler the body from its watch cache, and writes the handler's patch only after the
 handler has returned. A second reconcile of the same object that started in that gap (the timer, right
@@ -16,28 +16,28 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from controller.api.models import GROUP, PLURAL, VERSION
+from controller.api.reasons import ALWAYS_PRESENT, Reason
 from controller.conditions import set_conditions
 from controller.kube import api_client
 from controller.reconcile import Outcome
+from controller.reconcile.context import LEGACY_FIELDS
 from controller.settings import Settings
-
-#: Present from the first visit on, so `kubectl get` and `kubectl wait` never meet a missing condition.
-ALWAYS_PRESENT = ("Validated", "Imported", "Ready")
 
 
 def status_patch(out: Outcome, current: dict[str, Any], generation: int | None) -> dict[str, Any]:
-    """The merge patch for `.status`: the outcome's fields (None removes one) and the full condition list.
-
-    `current` is the status the reconcile decided from; conditions it did not touch keep their values.
-    """
-    status = dict(out.status)
+    """The merge patch for `.status`: the whole typed status (None removes a field), and the full
+    condition list. `current` is the status the pass decided from; conditions it did not touch keep
+    their values."""
+    status = out.status.model_dump(by_alias=True, exclude={"conditions"}, mode="json")
+    for legacy in LEGACY_FIELDS:
+        if legacy in current:
+            status[legacy] = None
     updates = dict(out.conditions)
     existing = {c.get("type") for c in (current.get("conditions") or []) if isinstance(c, dict)}
     for ctype in ALWAYS_PRESENT:
-        if ctype not in existing and ctype not in updates:
-            updates[ctype] = ("Unknown", "Reconciling", "the operator is working on it")
-    if updates:
-        status["conditions"] = set_conditions(current.get("conditions"), updates, generation)
+        if str(ctype) not in existing and str(ctype) not in updates:
+            updates[str(ctype)] = ("Unknown", str(Reason.RECONCILING), "the operator is working on it")
+    status["conditions"] = set_conditions(current.get("conditions"), updates, generation)
     return {"status": status}
 
 

@@ -1,16 +1,83 @@
-"""Deterministic names, tokens and tags: the same object and revision always map to the same job,
-model and clientRequestToken, so any create is safe to repeat after a crash."""
+"""Names, tokens and ownership tags: every Bedrock resource this operator creates carries the identity of
+the object incarnation that owns it, in its tags and (as a short hash) in its name.
+
+Deterministic: the same object, revision and attempt always give the same job name and
+clientRequestToken, so any create is safe to repeat after a crash. Unique: two objects (or two
+incarnations of one, or the same manifest in two clusters) never compute the same job name, and default
+model names cannot collide.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import re
+from dataclasses import dataclass
 
 from controller.api.models import RESERVED_TAG_PREFIX, BedrockImportedModelSpec, default_model_name
 
 #: Spec fields whose change needs a new import (everything else is changed in place).
 REVISION_FIELDS = ("source", "architecture", "kms_key_id", "vpc_config")
+
+TAG_CLUSTER = f"{RESERVED_TAG_PREFIX}cluster"
+TAG_CLUSTER_ID = f"{RESERVED_TAG_PREFIX}cluster-id"
+TAG_NAMESPACE = f"{RESERVED_TAG_PREFIX}namespace"
+TAG_NAME = f"{RESERVED_TAG_PREFIX}name"
+TAG_UID = f"{RESERVED_TAG_PREFIX}uid"
+#: Left on a model kept by deletionPolicy Retain: it has no owner any more and may be adopted.
+TAG_RETAINED_FROM = f"{RESERVED_TAG_PREFIX}retained-from"
+OWNER_KEYS = (TAG_CLUSTER_ID, TAG_UID)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """One incarnation of one object in one cluster."""
+
+    cluster_id: str
+    cluster_name: str
+    namespace: str
+    name: str
+    uid: str
+
+    @property
+    def hash(self) -> str:
+        """8 hex characters of the whole identity: goes into job and default model names."""
+        raw = "/".join((self.cluster_id, self.namespace, self.name, self.uid))
+        return hashlib.sha256(raw.encode()).hexdigest()[:8]
+
+    def tags(self) -> dict[str, str]:
+        """Tags that find a resource's owner from Bedrock alone (and let no one else act on it)."""
+        return {
+            TAG_CLUSTER: (self.cluster_name or self.cluster_id)[:256],
+            TAG_CLUSTER_ID: self.cluster_id[:256],
+            TAG_NAMESPACE: self.namespace,
+            TAG_NAME: self.name[:256],
+            TAG_UID: self.uid,
+        }
+
+    def describe(self) -> str:
+        return (
+            f"{self.namespace}/{self.name} (uid {self.uid}) in cluster {self.cluster_name or self.cluster_id}"
+        )
+
+
+def owner_in(tags: dict[str, str]) -> str | None:
+    """Who the tags say owns a resource, for messages; None when they name no owner."""
+    if not any(k in tags for k in OWNER_KEYS):
+        return None
+    return (
+        f"{tags.get(TAG_NAMESPACE, '?')}/{tags.get(TAG_NAME, '?')} (uid {tags.get(TAG_UID, '?')}) in cluster "
+        f"{tags.get(TAG_CLUSTER) or tags.get(TAG_CLUSTER_ID, '?')}"
+    )
+
+
+def ownership(tags: dict[str, str], me: Identity) -> str:
+    """'mine', 'unowned' or 'other' by the ownership tags a resource carries."""
+    if not any(k in tags for k in OWNER_KEYS):
+        return "unowned"
+    if tags.get(TAG_CLUSTER_ID) == me.cluster_id and tags.get(TAG_UID) == me.uid:
+        return "mine"
+    return "other"
 
 
 def revision(spec: BedrockImportedModelSpec) -> str:
@@ -19,30 +86,42 @@ def revision(spec: BedrockImportedModelSpec) -> str:
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def base_model_name(namespace: str, name: str, spec: BedrockImportedModelSpec) -> str:
-    return spec.model_name or default_model_name(namespace, name)
-
-
-def revision_model_name(base: str, rev: str) -> str:
-    """Name of a later revision's model (the first revision uses the base name itself)."""
-    return f"{base[:54].rstrip('_-')}-{rev[:8]}"
-
-
-def job_name(base: str, rev: str, attempt: int) -> str:
-    """Job names allow letters, digits, '-', '+', '.'; unique per revision and attempt."""
-    stem = re.sub(r"[^a-zA-Z0-9-]+", "-", base).strip("-")[:45].rstrip("-") or "model"
-    return f"{stem}-{rev[:8]}-{attempt}"
-
-
-def client_token(uid: str, rev: str, attempt: int) -> str:
-    return f"{uid}-{rev}-{attempt}"
-
-
-def ownership_tags(cluster: str, namespace: str, name: str, uid: str) -> dict[str, str]:
-    """Tags that find a model's owner from Bedrock alone (to spot leaked, still-billed models)."""
-    return {
-        f"{RESERVED_TAG_PREFIX}cluster": cluster[:256],
-        f"{RESERVED_TAG_PREFIX}namespace": namespace,
-        f"{RESERVED_TAG_PREFIX}name": name[:256],
-        f"{RESERVED_TAG_PREFIX}uid": uid,
+def import_inputs(rev: str, region: str, spec: BedrockImportedModelSpec, retry: str) -> str:
+    """Everything an import attempt depends on: a failure is retried only when this changes (not on a
+    tags or deletionPolicy edit)."""
+    doc = {
+        "revision": rev,
+        "region": region,
+        "role": spec.service_role.model_dump(by_alias=True, exclude_none=True),
+        "model": spec.model_name,
+        "retry": retry,
     }
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def base_model_name(me: Identity, spec: BedrockImportedModelSpec) -> str:
+    return spec.model_name or default_model_name(me.namespace, me.name, me.hash)
+
+
+def model_name_candidates(base: str, rev: str, attempt: int) -> list[str]:
+    """Names a new import may use, in order of preference: the base name, then one per revision, then
+    one per attempt (the first that no model of this object uses in the region is taken)."""
+    return [
+        base,
+        f"{base[:54].rstrip('_-')}-{rev[:8]}",
+        f"{base[:45].rstrip('_-')}-{rev[:8]}-{attempt}",
+    ]
+
+
+def job_name(me: Identity, rev: str, attempt: int) -> str:
+    """Letters, digits and '-'; unique per object incarnation (identity hash), revision and attempt."""
+    tail = f"-{me.hash}-{rev[:8]}-{attempt}"
+    stem = re.sub(r"[^a-zA-Z0-9-]+", "-", f"{me.namespace}-{me.name}").strip("-")
+    stem = stem[: 63 - len(tail)].rstrip("-") or "model"
+    return f"{stem}{tail}"
+
+
+def client_token(me: Identity, rev: str, attempt: int) -> str:
+    """The same (incarnation, revision, attempt) always sends the same token: Bedrock answers a repeated
+    create with the original job instead of starting a second one."""
+    return f"{me.uid}-{rev}-{attempt}"[:256]

@@ -5,11 +5,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import sys
+
+from controller.settings import Settings
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run the operator against the current kubeconfig / in-cluster config")
-    p.add_argument("--namespace", action="append", default=[], help="watch only this namespace (repeatable)")
+    p.add_argument(
+        "--namespace", action="append", default=None, help="watch only this namespace (repeatable)"
+    )
     p.add_argument("--region", help="default AWS region (env BMO_REGION)")
     p.add_argument(
         "--resync-seconds", type=float, help="drift check period for Ready models (env BMO_RESYNC_SECONDS)"
@@ -18,7 +23,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--poll-seconds", type=float, help="how often in-flight imports are checked (env BMO_POLL_SECONDS)"
     )
     p.add_argument("--max-workers", type=int, help="reconciles at once (env BMO_MAX_WORKERS)")
-    p.add_argument("--cluster-name", help="cluster name in ownership tags (env BMO_CLUSTER_NAME)")
+    p.add_argument("--cluster-name", help="readable cluster name in ownership tags (env BMO_CLUSTER_NAME)")
+    p.add_argument(
+        "--cluster-id",
+        help="unique cluster identity in ownership tags (env BMO_CLUSTER_ID; default: the kube-system "
+        "namespace's uid)",
+    )
     p.add_argument("--bedrock-endpoint-url", help="Bedrock endpoint, e.g. the local emulator")
     p.add_argument(
         "--liveness",
@@ -41,37 +51,64 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def settings_from(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(
+        region=args.region,
+        resync_seconds=args.resync_seconds,
+        poll_seconds=args.poll_seconds,
+        max_workers=args.max_workers,
+        cluster_name=args.cluster_name,
+        cluster_id=args.cluster_id,
+        bedrock_endpoint=args.bedrock_endpoint_url,
+        namespaces=args.namespace,
+    )
+
+
+def cluster_id(settings: Settings) -> str:
+    """The cluster's own identity: the kube-system namespace's uid (unique per cluster, stable for its
+    life, readable with a one-object RBAC grant). Two clusters sharing one AWS account must never look
+    like one, so there is no constant default."""
+    if settings.cluster_id:
+        return settings.cluster_id
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    from controller.kube import api_client
+
+    try:
+        return client.CoreV1Api(api_client(settings)).read_namespace("kube-system").metadata.uid
+    except ApiException as exc:
+        raise SystemExit(
+            f"bedrock-model-operator: cannot read namespace kube-system to identify the cluster "
+            f"({exc.status} {exc.reason}); grant `get` on it or set BMO_CLUSTER_ID to a unique id"
+        ) from None
+
+
 def run(args: argparse.Namespace) -> int:
-    # Flags become the environment Settings.from_env() reads, before the handlers module imports.
-    for flag, env in (
-        ("region", "BMO_REGION"),
-        ("resync_seconds", "BMO_RESYNC_SECONDS"),
-        ("poll_seconds", "BMO_POLL_SECONDS"),
-        ("max_workers", "BMO_MAX_WORKERS"),
-        ("cluster_name", "BMO_CLUSTER_NAME"),
-        ("bedrock_endpoint_url", "BMO_BEDROCK_ENDPOINT_URL"),
-    ):
-        value = getattr(args, flag)
-        if value is not None:
-            os.environ[env] = str(value)
-    if args.namespace:
-        os.environ["BMO_NAMESPACES"] = ",".join(args.namespace)
     from controller import logs, metrics
 
+    settings = settings_from(args)
     logs.setup(args.log_format, args.verbose)
+    settings = settings.model_copy(update={"cluster_id": cluster_id(settings)})
     if args.metrics_port:
         metrics.serve(args.metrics_port)
 
     import kopf
 
-    from controller import handlers  # registers the handlers
+    from controller.handlers import Operator
 
-    namespaces = handlers.settings.namespaces
+    operator = Operator(settings)
+    print(
+        f"bedrock-model-operator: cluster id {settings.cluster_id}"
+        + (f" ({settings.cluster_name})" if settings.cluster_name else ""),
+        file=sys.stderr,
+    )
     asyncio.run(
         kopf.operator(
+            registry=operator.registry(),
             standalone=True,
-            clusterwide=not namespaces,
-            namespaces=namespaces,
+            clusterwide=not settings.namespaces,
+            namespaces=settings.namespaces,
             liveness_endpoint=args.liveness or None,
         )
     )

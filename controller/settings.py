@@ -1,65 +1,109 @@
-"""Operator settings, from environment variables (BMO_*) and `bedrock-model-operator run` flags."""
+"""Operator settings: one pydantic-settings model, read from `BMO_*` environment variables, with
+`bedrock-model-operator run` flags layered on top (flags never go through os.environ)."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
-def _env(name: str, default: str | None = None) -> str | None:
-    value = os.environ.get(name)
-    return value if value not in (None, "") else default
+def _default_validation_mode() -> str:
+    # in a cluster, validation runs in Job pods by default; elsewhere (dev stack) inline
+    return "Job" if os.environ.get("KUBERNETES_SERVICE_HOST") else "Inline"
 
 
-@dataclass
-class Settings:
-    region: str = "us-east-1"  # default when spec.region is unset
-    namespaces: list[str] = field(default_factory=list)  # empty: the whole cluster
-    resync_seconds: float = 300.0  # drift check of Ready models (deleted / re-tagged outside)
-    poll_seconds: float = 10.0  # how often in-flight work (queue, import job) is looked at
-    max_workers: int = 20  # reconciles running at once
-    backoff_base_seconds: float = 2.0  # retryable errors: base * 2^n, capped
-    backoff_cap_seconds: float = 120.0
-    cluster_name: str = "default"  # written into ownership tags
-    validation_mode: str = "Inline"  # default spec.validation.mode: Inline | Job | Skip
-    import_slots: int = 1  # concurrent import jobs per region (Bedrock's quota: 1, not adjustable)
-    validator_image: str = "bedrock-model-operator:dev"  # image of the validation Job (the operator's own)
-    validation_service_account: str = "bedrock-model-validator"
-    validation_job_deadline_seconds: float = 900.0
-    validation_job_memory: str = "512Mi"
-    bedrock_endpoint: str | None = None
-    s3_endpoint: str | None = None
-    iam_endpoint: str | None = None
-    sts_endpoint: str | None = None
-    sagemaker_endpoint: str | None = None
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BMO_", extra="ignore", validate_default=True)
+
+    region: str = Field(
+        "us-east-1",
+        validation_alias=AliasChoices("BMO_REGION", "AWS_REGION", "AWS_DEFAULT_REGION", "region"),
+        description="region of objects without spec.region, at their first import (then pinned)",
+    )
+    namespaces: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="watch only these namespaces (comma-separated; empty: all)"
+    )
+    resync_seconds: float = Field(300.0, ge=0, description="drift check period of Ready models")
+    poll_seconds: float = Field(10.0, gt=0, description="how often in-flight work is looked at")
+    max_workers: int = Field(20, ge=1, description="reconciles running at once")
+    backoff_base_seconds: float = Field(2.0, gt=0, description="retryable errors: base * 2^n, capped")
+    backoff_cap_seconds: float = Field(120.0, gt=0, description="longest backoff")
+    model_missing_grace_seconds: float = Field(
+        30.0,
+        ge=0,
+        description="a model Bedrock says is NotFound is looked at again after this long before it counts "
+        "as deleted (Bedrock is eventually consistent)",
+    )
+    cluster_name: str = Field(
+        "", description="readable cluster name in ownership tags (default: the cluster id)"
+    )
+    cluster_id: str = Field(
+        "",
+        description="unique cluster identity in ownership tags (default: the uid of the kube-system "
+        "namespace, read at start-up)",
+    )
+    validation_mode: Literal["Inline", "Job", "Skip"] = Field(
+        default_factory=_default_validation_mode,
+        description="default spec.validation.mode (Job in a cluster, Inline elsewhere)",
+    )
+    import_slots: int = Field(
+        1,
+        ge=1,
+        validation_alias=AliasChoices("BMO_IMPORT_SLOTS_PER_REGION", "import_slots"),
+        description="concurrent import jobs per region (Bedrock's quota: 1, not adjustable)",
+    )
+    validator_image: str = Field("bedrock-model-operator:dev", description="image of the validation Job")
+    validation_service_account: str = Field(
+        "bedrock-model-validator", description="ServiceAccount the validation Job runs as"
+    )
+    validation_job_deadline_seconds: float = Field(900.0, gt=0, description="validation Job deadline")
+    validation_job_memory: str = Field("512Mi", description="validation Job memory request and limit")
+    bedrock_endpoint: str | None = Field(
+        None,
+        validation_alias=AliasChoices("BMO_BEDROCK_ENDPOINT_URL", "bedrock_endpoint"),
+        description="Bedrock endpoint, e.g. the local emulator",
+    )
+    s3_endpoint: str | None = Field(
+        None, validation_alias=AliasChoices("BMO_S3_ENDPOINT_URL", "s3_endpoint"), description="S3 endpoint"
+    )
+    iam_endpoint: str | None = Field(
+        None,
+        validation_alias=AliasChoices("BMO_IAM_ENDPOINT_URL", "iam_endpoint"),
+        description="IAM endpoint",
+    )
+    sts_endpoint: str | None = Field(
+        None,
+        validation_alias=AliasChoices("BMO_STS_ENDPOINT_URL", "sts_endpoint"),
+        description="STS endpoint",
+    )
+    sagemaker_endpoint: str | None = Field(
+        None,
+        validation_alias=AliasChoices("BMO_SAGEMAKER_ENDPOINT_URL", "sagemaker_endpoint"),
+        description="SageMaker endpoint",
+    )
+
+    @field_validator("namespaces", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [n.strip() for n in value.split(",") if n.strip()]
+        return value
+
+    @field_validator(
+        "bedrock_endpoint", "s3_endpoint", "iam_endpoint", "sts_endpoint", "sagemaker_endpoint", mode="before"
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return value or None
 
     @classmethod
-    def from_env(cls) -> Settings:
-        ns = _env("BMO_NAMESPACES", "") or ""
-        return cls(
-            region=_env("BMO_REGION", _env("AWS_REGION", _env("AWS_DEFAULT_REGION", "us-east-1")))
-            or "us-east-1",
-            namespaces=[n.strip() for n in ns.split(",") if n.strip()],
-            resync_seconds=float(_env("BMO_RESYNC_SECONDS", "300") or 300),
-            poll_seconds=float(_env("BMO_POLL_SECONDS", "10") or 10),
-            max_workers=int(_env("BMO_MAX_WORKERS", "20") or 20),
-            backoff_base_seconds=float(_env("BMO_BACKOFF_BASE_SECONDS", "2") or 2),
-            backoff_cap_seconds=float(_env("BMO_BACKOFF_CAP_SECONDS", "120") or 120),
-            cluster_name=_env("BMO_CLUSTER_NAME", "default") or "default",
-            # in a cluster, validation runs in Job pods by default; elsewhere (dev stack) inline
-            validation_mode=_env(
-                "BMO_VALIDATION_MODE", "Job" if os.environ.get("KUBERNETES_SERVICE_HOST") else "Inline"
-            )
-            or "Inline",
-            validator_image=_env("BMO_VALIDATOR_IMAGE", "bedrock-model-operator:dev") or "",
-            validation_service_account=_env("BMO_VALIDATION_SERVICE_ACCOUNT", "bedrock-model-validator")
-            or "",
-            validation_job_deadline_seconds=float(_env("BMO_VALIDATION_JOB_DEADLINE_SECONDS", "900") or 900),
-            validation_job_memory=_env("BMO_VALIDATION_JOB_MEMORY", "512Mi") or "512Mi",
-            import_slots=int(_env("BMO_IMPORT_SLOTS_PER_REGION", "1") or 1),
-            bedrock_endpoint=_env("BMO_BEDROCK_ENDPOINT_URL"),
-            s3_endpoint=_env("BMO_S3_ENDPOINT_URL"),
-            iam_endpoint=_env("BMO_IAM_ENDPOINT_URL"),
-            sts_endpoint=_env("BMO_STS_ENDPOINT_URL"),
-            sagemaker_endpoint=_env("BMO_SAGEMAKER_ENDPOINT_URL"),
-        )
+    def from_env(cls, **overrides: Any) -> Settings:
+        """Environment first, then `overrides` (flags that were given; None means not given)."""
+        return cls(**{k: v for k, v in overrides.items() if v is not None})
+
+    @property
+    def readable_cluster_name(self) -> str:
+        return self.cluster_name or self.cluster_id

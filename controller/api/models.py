@@ -7,7 +7,6 @@ CRD's structural OpenAPI schema; a test keeps `crds/` in step with them.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from typing import Annotated, Literal
 
@@ -202,7 +201,8 @@ class BedrockImportedModelSpec(_Model):
         None,
         description=(
             "Name of the imported model in Bedrock (letters, digits, single '-' or '_' between them, at "
-            "most 63). Default: derived from the namespace and name. Immutable."
+            "most 63). Default: derived from the namespace and name, plus a hash of the object's identity. "
+            "Immutable."
         ),
         json_schema_extra=_rules(("self == oldSelf", "modelName is immutable; create a new object instead")),
     )
@@ -210,9 +210,9 @@ class BedrockImportedModelSpec(_Model):
         None,
         description=(
             f"AWS region to import into: one of {', '.join(IMPORT_REGIONS)}. Default: the operator's "
-            "region. Immutable."
+            "region at the first import, then pinned (status.region). Changing it migrates: the model is "
+            "imported in the new region and the old one is deleted once the new one is Ready."
         ),
-        json_schema_extra=_rules(("self == oldSelf", "region is immutable; create a new object instead")),
     )
     service_role: ServiceRole = Field(..., description="IAM role Bedrock uses to read the model files.")
     tags: dict[str, _TAG_VALUE] | None = Field(
@@ -277,7 +277,8 @@ class BedrockImportedModelSpec(_Model):
     adopt_existing: bool | None = Field(
         None,
         description=(
-            "Adopt an imported model that already exists under modelName instead of reporting a conflict."
+            "Adopt an imported model that already exists under modelName instead of reporting a conflict. "
+            "Only a model that no other object owns (no other owner's bedrock.modelops.io/ tags) is adopted."
         ),
     )
 
@@ -332,6 +333,52 @@ class CustomModelUnits(BaseModel):
     custom_model_units_version: str | None = Field(None, description="CMU pricing version.")
 
 
+class ImportJobRecord(BaseModel):
+    """The import this object started last: written *before* CreateModelImportJob is sent, so a job that
+    exists in Bedrock is always known to status, whatever crashes or spec edits come in between."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    revision: str = Field(..., description="Revision (hash of the import-relevant spec) this job imports.")
+    region: str = Field(..., description="Region the job runs in.")
+    attempt: int = Field(..., ge=1, description="This object's import count; part of the job name and token.")
+    job_name: str = Field(..., description="Bedrock model import job name.")
+    model_name: str = Field(..., description="Name of the model the job creates.")
+    state: Literal["Creating", "InProgress", "Completed", "Failed"] = Field(
+        ..., description="Creating: the create call may or may not have reached Bedrock yet."
+    )
+    job_arn: str | None = Field(None, description="Bedrock model import job ARN.")
+    model_arn: str | None = Field(None, description="ARN of the model the job created.")
+    started_at: str | None = Field(None, description="When the operator decided to start it (RFC 3339).")
+    completed_at: str | None = Field(None, description="When the operator saw it end (RFC 3339).")
+
+
+class SupersededModel(BaseModel):
+    """A model this object imported and no longer serves: deleted as soon as Bedrock allows."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    arn: str = Field(..., description="Model ARN.")
+    name: str | None = Field(None, description="Model name.")
+    region: str = Field(..., description="Region of the model.")
+    revision: str | None = Field(None, description="Revision the model was imported from.")
+    last_error: str | None = Field(None, description="Why the last delete attempt failed.")
+
+
+class FailureRecord(BaseModel):
+    """A revision that failed for good: not retried until something that affects the import changes."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    revision: str = Field(..., description="The failed revision.")
+    inputs: str = Field(
+        ..., description="Hash of what the attempt depended on (revision, region, role, retry annotation)."
+    )
+    reason: str = Field(..., description="CamelCase reason, as on the failed condition.")
+    condition: str = Field(..., description="The condition the failure is reported on.")
+    message: str = Field("", description="What failed and what to fix.")
+
+
 class BedrockImportedModelStatus(BaseModel):
     """Observed state, written by the operator. Conditions are the truth; phase is for humans."""
 
@@ -347,50 +394,52 @@ class BedrockImportedModelStatus(BaseModel):
         description="Validated, Imported and Ready, each with a reason and message.",
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
     )
-    revision: str | None = Field(None, description="Hash of the spec fields that require a new import.")
-    resolved_s3_uri: str | None = Field(None, description="S3 folder imported (resolved from SageMaker).")
-    service_role_arn: str | None = Field(None, description="Role Bedrock used for the import.")
-    job_name: str | None = Field(None, description="Bedrock model import job name.")
-    job_arn: str | None = Field(None, description="Bedrock model import job ARN.")
-    job_status: str | None = Field(None, description="InProgress, Completed or Failed.")
-    queue_position: int | None = Field(
-        None, ge=0, description="Place in the region's import queue (Bedrock runs one import at a time)."
+    region: str | None = Field(
+        None, description="Region the serving model lives in, pinned at the first import (spec.region wins)."
     )
-    model_name: str | None = Field(None, description="Imported model name in Bedrock.")
-    model_arn: str | None = Field(None, description="Imported model ARN: the modelId for InvokeModel.")
+    revision: str | None = Field(None, description="Revision the serving model was imported from.")
+    model_name: str | None = Field(None, description="Serving imported model's name in Bedrock.")
+    model_arn: str | None = Field(
+        None, description="Serving imported model ARN: the modelId for InvokeModel."
+    )
     model_architecture: str | None = Field(None, description="Architecture Bedrock reports.")
     instruct_supported: bool | None = Field(None, description="Whether the model supports Converse.")
     custom_model_units: CustomModelUnits | None = Field(None, description="Custom Model Units per copy.")
-    previous_model_arn: str | None = Field(
-        None, description="Model still serving while a new revision imports (make-before-break)."
+    model_missing_since: str | None = Field(
+        None, description="When Bedrock first answered NotFound for the serving model (looked at again)."
     )
-    validation: ValidationSummary | None = Field(None, description="Artifact validation summary.")
-    failure_message: str | None = Field(None, description="Why the last attempt failed, and what to fix.")
-    import_revision: str | None = Field(None, description="Revision being imported (or last attempted).")
-    attempt: int | None = Field(
-        None, ge=1, description="Import attempt for that revision (re-imports add one)."
+    resolved_s3_uri: str | None = Field(None, description="S3 folder imported (resolved from SageMaker).")
+    service_role_arn: str | None = Field(None, description="Role Bedrock used for the import.")
+    import_job: ImportJobRecord | None = Field(None, description="The last import job this object started.")
+    last_attempt: int | None = Field(
+        None, ge=0, description="Imports this object has started (job names are never reused)."
     )
-    target_model_name: str | None = Field(None, description="Bedrock model name the running import creates.")
-    validated_revision: str | None = Field(None, description="Revision the validation summary is for.")
-    failed_revision: str | None = Field(
-        None, description="Revision/attempt that failed for good; changing the spec retries."
+    superseded: list[SupersededModel] | None = Field(
+        None, description="Models of earlier revisions still to be deleted."
+    )
+    failure: FailureRecord | None = Field(None, description="The revision that failed for good, and why.")
+    queue_position: int | None = Field(
+        None, ge=0, description="Place in the region's import queue (Bedrock runs one import at a time)."
     )
     queued_at: str | None = Field(None, description="When the object joined the region's import queue.")
+    validation: ValidationSummary | None = Field(None, description="Artifact validation summary.")
+    validated_revision: str | None = Field(
+        None, description="Revision (and inputs) the validation summary is for."
+    )
+    failure_message: str | None = Field(None, description="Why the last attempt failed, and what to fix.")
     last_sync_time: str | None = Field(None, description="Last time the model was checked against Bedrock.")
 
 
 # ---- names -------------------------------------------------------------------------------------
 
 
-def default_model_name(namespace: str, name: str) -> str:
-    """Bedrock model name for an object without spec.modelName: readable, unique, at most 63 chars.
+def default_model_name(namespace: str, name: str, identity_hash: str) -> str:
+    """Bedrock model name for an object without spec.modelName: readable, and unique to the object.
 
-    `<namespace>-<name>` with characters Bedrock refuses turned into '-', runs collapsed; when too long,
-    cut and suffixed with a hash of the full identity so two long names never collide.
+    `<namespace>-<name>` with characters Bedrock refuses turned into '-', runs collapsed, cut to fit, then
+    a hash of the object's identity (cluster, namespace, name, uid): `team-a/b` and `team/a-b` flatten to
+    the same text, two clusters can apply the same manifest to one account, and a re-created object is a
+    new incarnation; none of them may share a model name.
     """
-    raw = f"{namespace}-{name}"
-    clean = re.sub(r"[^0-9a-zA-Z]+", "-", raw).strip("-_")
-    if len(clean) <= 63 and clean == raw:
-        return clean
-    digest = hashlib.sha256(raw.encode()).hexdigest()[:8]
-    return f"{clean[:54].rstrip('-_')}-{digest}"
+    clean = re.sub(r"[^0-9a-zA-Z]+", "-", f"{namespace}-{name}").strip("-_") or "model"
+    return f"{clean[: 62 - len(identity_hash)].rstrip('-_')}-{identity_hash}"

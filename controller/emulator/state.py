@@ -38,6 +38,8 @@ class Faults:
     job_duration_seconds: float = 5.0
     imported_model_quota: int = 3
     concurrent_jobs: int = 1
+    model_visibility_delay_seconds: float = 0.0  # a new model answers NotFound this long after its job ends
+    delete_conflicts: int = 0  # the next N DeleteImportedModel calls answer ConflictException
 
 
 @dataclass
@@ -103,6 +105,7 @@ class Model:
     instruct: bool
     cmu: int
     seq: int = 0
+    visible_at: float = 0.0  # clock time from which Get/List show it (eventual consistency)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -155,8 +158,18 @@ def _id12() -> str:
 class BedrockState:
     """All jobs and models, per region, behind one lock. A ticker thread finishes due jobs."""
 
-    def __init__(self, check: ArtifactCheck, account: str = "123456789012", seed: int | None = None) -> None:
+    def __init__(
+        self,
+        check: ArtifactCheck,
+        account: str = "123456789012",
+        seed: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        ticker: bool = True,
+        wall: Callable[[], dt.datetime] | None = None,
+    ) -> None:
         self.check = check
+        self.clock = clock  # when jobs end and models become visible
+        self.wall = wall or _now  # the timestamps Bedrock reports
         self.account = account
         self.faults = Faults()
         self.calls: Counter[str] = Counter()
@@ -168,8 +181,8 @@ class BedrockState:
         self._tags: dict[str, dict[str, str]] = {}
         self._seq = 0
         self._stop = threading.Event()
-        self._ticker = threading.Thread(target=self._tick_loop, name="bedrock-emulator-ticker", daemon=True)
-        self._ticker.start()
+        if ticker:  # tests that drive time themselves call tick()
+            threading.Thread(target=self._tick_loop, name="bedrock-emulator-ticker", daemon=True).start()
 
     # ---- faults -------------------------------------------------------------------------------
     def before_request(self, operation: str) -> None:
@@ -229,9 +242,12 @@ class BedrockState:
                 return job
         raise ApiError("ResourceNotFoundException", f"The specified model import job {ident} was not found.")
 
+    def _visible(self, model: Model) -> bool:
+        return model.visible_at <= self.clock()
+
     def _find_model(self, region: str, ident: str) -> Model:
         for model in self._models.values():
-            if model.region == region and ident in (model.arn, model.name):
+            if model.region == region and ident in (model.arn, model.name) and self._visible(model):
                 return model
         raise ApiError("ResourceNotFoundException", f"The specified imported model {ident} was not found.")
 
@@ -251,13 +267,10 @@ class BedrockState:
         token = p.get("clientRequestToken")
         with self._lock:
             if token:
+                # AWS: "If this token matches a previous request, Amazon Bedrock ignores the request, but
+                # does not return an error" -- the original job is the answer, whatever the parameters.
                 for job in self._jobs.values():
                     if job.region == region and job.token == token:
-                        if job.fingerprint != fingerprint:
-                            raise ApiError(
-                                "ConflictException",
-                                "The clientRequestToken was already used with different request parameters.",
-                            )
                         return {"jobArn": job.arn}
             if self.faults.iam_propagation_failures > 0:
                 self.faults.iam_propagation_failures -= 1
@@ -267,9 +280,8 @@ class BedrockState:
                     "and its trust policy, then try again.",
                 )
             if any(j.region == region and j.name == p["jobName"] for j in self._jobs.values()):
-                raise ApiError(
-                    "ConflictException", f"A model import job named {p['jobName']} already exists."
-                )
+                # as real Bedrock answers (a job name is spent once used: there is no DeleteModelImportJob)
+                raise ApiError("ValidationException", "The provided job name is currently in use.")
             name = p["importedModelName"]
             if any(m.region == region and m.name == name for m in self._models.values()) or any(
                 j.region == region and j.model_name == name and j.status == "InProgress"
@@ -296,7 +308,7 @@ class BedrockState:
                     f"({self.faults.imported_model_quota}) in {region}. Delete an imported model or "
                     "request a quota increase.",
                 )
-            now = _now()
+            now = self.wall()
             job = Job(
                 arn=f"arn:aws:bedrock:{region}:{self.account}:model-import-job/{_id12()}",
                 name=p["jobName"],
@@ -305,7 +317,7 @@ class BedrockState:
                 role_arn=p["roleArn"],
                 s3_uri=p["modelDataSource"]["s3DataSource"]["s3Uri"],
                 created=now,
-                done_at=time.monotonic() + self.faults.job_duration_seconds,
+                done_at=self.clock() + self.faults.job_duration_seconds,
                 fingerprint=fingerprint,
                 token=token,
                 kms_key=self._kms_arn(region, p.get("importedModelKmsKeyId")),
@@ -333,6 +345,12 @@ class BedrockState:
     def delete_model(self, region: str, p: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
             model = self._find_model(region, p["modelIdentifier"])
+            if self.faults.delete_conflicts > 0:
+                self.faults.delete_conflicts -= 1
+                raise ApiError(
+                    "ConflictException",
+                    f"The imported model {model.name} is being modified. Try again later.",
+                )
             del self._models[model.arn]
             self._tags.pop(model.arn, None)
             return {}
@@ -367,11 +385,11 @@ class BedrockState:
 
     def list_models(self, region: str, p: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
-            models = [m for m in self._models.values() if m.region == region]
+            models = [m for m in self._models.values() if m.region == region and self._visible(m)]
             return self._page(models, p, "modelSummaries", status_filter=False)
 
     def _resource(self, region: str, arn: str) -> str:
-        if arn in self._jobs or arn in self._models:
+        if arn in self._jobs or (arn in self._models and self._visible(self._models[arn])):
             return arn
         raise ApiError("ResourceNotFoundException", f"The resource {arn} was not found.")
 
@@ -402,7 +420,7 @@ class BedrockState:
 
     def tick(self) -> None:
         """Finish every job whose time is up: run the artifact check, then create the model or fail."""
-        now = time.monotonic()
+        now = self.clock()
         with self._lock:
             due = [j for j in self._jobs.values() if j.status == "InProgress" and j.done_at <= now]
         for job in sorted(due, key=lambda j: j.seq):
@@ -416,7 +434,7 @@ class BedrockState:
                 else self.check(job.s3_uri, job.role_arn)
             )
             with self._lock:
-                stamp = _now()
+                stamp = self.wall()
                 job.modified = job.end = stamp
                 if not outcome.ok:
                     job.status, job.failure_message = "Failed", outcome.message[:2048]
@@ -431,6 +449,7 @@ class BedrockState:
                     instruct=outcome.instruct,
                     cmu=outcome.cmu,
                     seq=self._next_seq(),
+                    visible_at=self.clock() + self.faults.model_visibility_delay_seconds,
                 )
                 self._models[model.arn] = model
                 self._tags[model.arn] = {t["key"]: t["value"] for t in job.model_tags}

@@ -1,0 +1,95 @@
+"""The words status is written in: condition types, phases and reasons, each one enum.
+
+The README's troubleshooting table lists every reason here (a test keeps the two in step). Validator
+codes (e.g. `QuantizedModel`, see docs/validation.md) and the validation Job's reasons are reported on
+`Validated` as they come; they are data of the validator, not of this module.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class ConditionType(enum.StrEnum):
+    VALIDATED = "Validated"
+    IMPORTED = "Imported"
+    READY = "Ready"
+    SYNCED = "Synced"
+    PAUSED = "Paused"
+
+
+#: The order conditions appear in status.
+CONDITION_ORDER = tuple(ConditionType)
+#: Present from the first visit on, so `kubectl get` and `kubectl wait` never meet a missing condition.
+ALWAYS_PRESENT = (ConditionType.VALIDATED, ConditionType.IMPORTED, ConditionType.READY)
+
+
+class Phase(enum.StrEnum):
+    PENDING = "Pending"
+    VALIDATING = "Validating"
+    QUEUED = "Queued"
+    IMPORTING = "Importing"
+    READY = "Ready"
+    UPDATING = "Updating"
+    FAILED = "Failed"
+    DELETING = "Deleting"
+
+
+class Reason(enum.StrEnum):
+    # first visit
+    RECONCILING = "Reconciling"
+    # Validated
+    VALIDATING = "Validating"
+    ARTIFACTS_IMPORTABLE = "ArtifactsImportable"
+    VALIDATION_SKIPPED = "ValidationSkipped"
+    NOT_IMPORTABLE = "NotImportable"
+    INVALID_SPEC = "InvalidSpec"
+    SOURCE_UNREACHABLE = "SourceUnreachable"
+    SAGEMAKER_MODEL_NOT_FOUND = "SageMakerModelNotFound"
+    SAGEMAKER_SOURCE_UNSUPPORTED = "SageMakerSourceUnsupported"
+    # Imported
+    QUEUED = "Queued"
+    IMPORT_JOB_RUNNING = "ImportJobRunning"
+    IMPORT_COMPLETED = "ImportCompleted"
+    IMPORT_FAILED = "ImportFailed"
+    WAITING_FOR_PREVIOUS_JOB = "WaitingForPreviousJob"
+    WAITING_FOR_MODEL = "WaitingForModel"
+    IMPORTED_MODEL_QUOTA_EXCEEDED = "ImportedModelQuotaExceeded"
+    MODEL_NAME_CONFLICT = "ModelNameConflict"
+    MODEL_OWNED_ELSEWHERE = "ModelOwnedElsewhere"
+    ACCESS_DENIED = "AccessDenied"
+    INVALID_REQUEST = "InvalidRequest"
+    TOO_MANY_TAGS = "TooManyTags"
+    # Ready
+    MODEL_READY = "ModelReady"
+    IMPORTING = "Importing"
+    MODEL_DELETED_OUTSIDE = "ModelDeletedOutside"
+    # Synced
+    RECONCILE_SUCCEEDED = "ReconcileSucceeded"
+    THROTTLED = "Throttled"
+    AWS_SERVICE_ERROR = "AwsServiceError"
+    AWS_UNREACHABLE = "AwsUnreachable"
+    WAITING_FOR_IAM_PROPAGATION = "WaitingForIAMPropagation"
+    KUBERNETES_API_ERROR = "KubernetesApiError"
+    SUPERSEDED_MODEL_DELETE_FAILED = "SupersededModelDeleteFailed"
+    # Paused
+    RECONCILE_PAUSED = "ReconcilePaused"
+    RECONCILE_RESUMED = "ReconcileResumed"
+
+
+class EventReason(enum.StrEnum):
+    """Reasons of Events only (conditions' reasons are also used as Event reasons)."""
+
+    VALIDATED = "Validated"
+    IMPORT_STARTED = "ImportStarted"
+    MODEL_ADOPTED = "ModelAdopted"
+    TAGS_UPDATED = "TagsUpdated"
+    TAGS_DRIFT_CORRECTED = "TagsDriftCorrected"
+    MODEL_MISSING = "ModelMissing"
+    SUPERSEDED_MODEL_DELETED = "PreviousRevisionDeleted"
+    SUPERSEDED_MODEL_LEFT = "SupersededModelNotOwned"
+    REGION_MIGRATION = "RegionMigration"
+    MODEL_DELETED = "ModelDeleted"
+    MODEL_RETAINED = "ModelRetained"
+    WAITING_FOR_IMPORT_JOB = "WaitingForImportJob"
+    DELETION_PAUSED = "DeletionPaused"

@@ -1,0 +1,52 @@
+"""What the operator process remembers about each object between passes, in one place with one forget.
+
+Nothing here is needed for correctness after a restart (status and Bedrock hold the truth); it makes the
+process cheap and fair: one reconcile at a time per object, backoff, an event that arrived mid-pass, the
+queue's arrival order, and when the model was last checked against Bedrock.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+
+@dataclass
+class ObjectState:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    failures: int = 0  # consecutive retryable failures
+    next_try: float = 0.0  # monotonic time before which a timer tick does not retry
+    missed_event: bool = False  # an event came while a pass of this object was running
+    arrival: str | None = None  # queue tie-break: creationTimestamp, then the order the operator saw it
+    last_sync: tuple[float, int] | None = None  # (monotonic, generation) of the last check against Bedrock
+
+
+class ObjectStates:
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._states: dict[str, ObjectState] = {}
+        self._arrivals = 0
+
+    def get(self, uid: str) -> ObjectState:
+        with self._guard:
+            return self._states.setdefault(uid, ObjectState())
+
+    def note_arrival(self, uid: str, created: str) -> str:
+        """Queue key in the order objects reached the operator (called on the event loop, in watch order).
+
+        creationTimestamp first (persisted by the apiserver, so the order survives a restart), then the
+        arrival count to order objects created within the same second.
+        """
+        state = self.get(uid)
+        with self._guard:
+            if state.arrival is None:
+                self._arrivals += 1
+                state.arrival = f"{created}/{self._arrivals:012d}"
+            return state.arrival
+
+    def forget(self, uid: str) -> None:
+        with self._guard:
+            self._states.pop(uid, None)
+
+    def __len__(self) -> int:
+        return len(self._states)

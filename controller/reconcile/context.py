@@ -1,0 +1,151 @@
+"""Everything one reconcile pass works with, built once: the object, its parsed spec and status, its
+identity, the desired region and revision, the AWS clients, and the outcome being written."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from controller.api.models import (
+    BedrockImportedModelSpec,
+    BedrockImportedModelStatus,
+    ImportJobRecord,
+    SupersededModel,
+)
+from controller.bedrock_client import BedrockClient, SupportClients
+from controller.naming import Identity, import_inputs, revision
+from controller.reconcile.outcome import Outcome
+
+PAUSE_ANNOTATION = "bedrock.modelops.io/paused"
+#: Changing this annotation's value retries a failed revision without a spec change (files fixed in place).
+RETRY_ANNOTATION = "bedrock.modelops.io/retry"
+
+#: Status fields of earlier versions, removed when the status is next written.
+LEGACY_FIELDS = (
+    "previousModelArn",
+    "failedRevision",
+    "importRevision",
+    "attempt",
+    "targetModelName",
+    "jobName",
+    "jobArn",
+    "jobStatus",
+)
+
+
+@dataclass
+class View:
+    """The parts of the object a pass reads."""
+
+    uid: str
+    namespace: str
+    name: str
+    generation: int
+    annotations: dict[str, str]
+    spec: dict[str, Any]
+    status: dict[str, Any]
+
+    @classmethod
+    def of(cls, body: dict[str, Any]) -> View:
+        meta = body.get("metadata", {})
+        return cls(
+            meta.get("uid", ""),
+            meta.get("namespace", ""),
+            meta.get("name", ""),
+            int(meta.get("generation") or 0),
+            dict(meta.get("annotations") or {}),
+            dict(body.get("spec") or {}),
+            dict(body.get("status") or {}),
+        )
+
+    @property
+    def paused(self) -> bool:
+        return self.annotations.get(PAUSE_ANNOTATION, "").lower() == "true"
+
+
+def parse_status(raw: dict[str, Any]) -> BedrockImportedModelStatus:
+    """The typed status; what an earlier version recorded is carried over so nothing it owned is lost."""
+    known = {k: v for k, v in raw.items() if k not in LEGACY_FIELDS}
+    st = BedrockImportedModelStatus.model_validate(known)
+    previous = raw.get("previousModelArn")
+    if previous and previous != st.model_arn:
+        st.superseded = [*(st.superseded or []), SupersededModel(arn=previous, region=_region_of(previous))]
+    if raw.get("jobStatus") == "InProgress" and raw.get("jobArn") and st.import_job is None:
+        attempt = int(raw.get("attempt") or 1)
+        st.import_job = ImportJobRecord(
+            revision=raw.get("importRevision") or "",
+            region=_region_of(raw["jobArn"]),
+            attempt=attempt,
+            job_name=raw.get("jobName") or "",
+            model_name=raw.get("targetModelName") or "",
+            state="InProgress",
+            job_arn=raw["jobArn"],
+        )
+        st.last_attempt = max(st.last_attempt or 0, attempt)
+    return st
+
+
+def _region_of(arn: str) -> str:
+    parts = arn.split(":")
+    return parts[3] if len(parts) > 3 else ""
+
+
+@dataclass
+class Pass:
+    """One reconcile pass of one object."""
+
+    view: View
+    me: Identity
+    spec: BedrockImportedModelSpec
+    st: BedrockImportedModelStatus  # being edited: written as the new status
+    region: str  # where the spec wants the model (spec.region, else pinned, else the default)
+    rev: str
+    inputs: str  # what an import attempt depends on (a failure is retried when this changes)
+    bedrock: BedrockClient
+    support: SupportClients
+    out: Outcome
+    now: dt.datetime
+    clients: Callable[[str], tuple[BedrockClient, SupportClients]]
+
+    @classmethod
+    def build(
+        cls,
+        view: View,
+        me: Identity,
+        spec: BedrockImportedModelSpec,
+        st: BedrockImportedModelStatus,
+        default_region: str,
+        clients,
+        now: dt.datetime,
+    ) -> Pass:
+        region = spec.region or st.region or default_region
+        rev = revision(spec)
+        bedrock, support = clients(region)
+        inputs = import_inputs(rev, region, spec, view.annotations.get(RETRY_ANNOTATION, ""))
+        return cls(
+            view, me, spec, st, region, rev, inputs, bedrock, support, Outcome(status=st), now, clients
+        )
+
+    @property
+    def serving(self) -> bool:
+        return bool(self.st.model_arn)
+
+    @property
+    def up_to_date(self) -> bool:
+        """The model the spec asks for is the one serving."""
+        return self.serving and self.st.revision == self.rev and self.st.region == self.region
+
+    def now_rfc3339(self) -> str:
+        return self.now.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def seconds_since(self, stamp: str | None) -> float:
+        if not stamp:
+            return 0.0
+        then = dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+        return (self.now - then).total_seconds()
+
+    def tags(self) -> dict[str, str]:
+        """The tags every model of this object carries: the user's, then the owner's (which win)."""
+        return dict(self.spec.tags or {}) | self.me.tags()

@@ -1,0 +1,117 @@
+"""Deleting the object: remove (or retain) every Bedrock model it owns, as status records them.
+
+Waits for an import job still running (Bedrock cannot stop one) so its model is not left behind. A paused
+object keeps everything: deletion waits, saying why. Only models whose tags name this object (or no owner)
+are deleted or untagged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from controller.api.reasons import EventReason
+from controller.errors import AwsError, Kind
+from controller.naming import OWNER_KEYS, TAG_RETAINED_FROM, ownership
+from controller.reconcile.context import PAUSE_ANNOTATION, Pass
+from controller.reconcile.serving import delete_owned
+
+
+@dataclass
+class Finalized:
+    done: bool
+    events: list[tuple[str, str, str]] = field(default_factory=list)
+    retained: list[str] = field(default_factory=list)
+
+
+def finalize(p: Pass, grace: float) -> Finalized:
+    result = Finalized(done=False)
+    if p.view.paused:
+        result.events.append(
+            (
+                "Normal",
+                EventReason.DELETION_PAUSED,
+                f"the object is paused ({PAUSE_ANNOTATION}=true): its models are neither deleted nor "
+                "retained until the annotation is removed",
+            )
+        )
+        return result
+    st = p.st
+    keep: dict[str, str] = {}  # arn -> region: what Retain keeps
+    drop: dict[str, str] = {}  # arn -> region: deleted whatever the policy
+    if st.model_arn:
+        keep[st.model_arn] = st.region or p.region
+    for old in st.superseded or []:
+        drop[old.arn] = old.region
+    rec = st.import_job
+    unsettled = rec is not None and (
+        rec.state in ("Creating", "InProgress")
+        or (rec.state == "Completed" and rec.model_arn not in keep and rec.model_arn not in drop)
+    )
+    if rec is not None and unsettled:
+        bedrock = p.clients(rec.region)[0]
+        job = bedrock.find_job(rec.job_name)
+        if job is not None and ownership(bedrock.tags(job.arn), p.me) != "other":
+            if job.status == "InProgress":
+                result.events.append(
+                    (
+                        "Normal",
+                        EventReason.WAITING_FOR_IMPORT_JOB,
+                        f"import job {job.name} is running and Bedrock cannot stop it; deleting when it ends",
+                    )
+                )
+                return result
+            if job.status == "Completed" and job.model_arn and job.model_arn not in keep:
+                ended = (p.now - job.ended).total_seconds() if job.ended else grace
+                if ended < grace and bedrock.find_model(job.model_arn) is None:
+                    result.events.append(
+                        (
+                            "Normal",
+                            EventReason.WAITING_FOR_IMPORT_JOB,
+                            f"import job {job.name} completed; waiting for Bedrock to show its model before "
+                            "deleting it",
+                        )
+                    )
+                    return result
+                current = rec.revision == p.rev and rec.region == p.region and not st.model_arn
+                (keep if current else drop)[job.model_arn] = rec.region
+    if p.spec.deletion_policy == "Retain":
+        for arn, region in sorted(keep.items()):
+            if _release(p, arn, region):
+                result.retained.append(arn)
+                result.events.append(
+                    ("Normal", EventReason.MODEL_RETAINED, f"deletionPolicy Retain: kept {arn}")
+                )
+    else:
+        drop |= keep
+    for arn, region in sorted(drop.items()):
+        outcome = delete_owned(p, p.clients(region)[0], arn)
+        if outcome == "deleted":
+            result.events.append(("Normal", EventReason.MODEL_DELETED, f"deleted imported model {arn}"))
+        elif outcome == "other":
+            result.events.append(
+                (
+                    "Warning",
+                    EventReason.SUPERSEDED_MODEL_LEFT,
+                    f"left model {arn} alone: its tags name another owner",
+                )
+            )
+    result.done = True
+    return result
+
+
+def _release(p: Pass, arn: str, region: str) -> bool:
+    """Hand a retained model over to no one: drop this object's ownership tags (so another object may
+    adopt it) and say where it came from. False when it is gone or not ours."""
+    bedrock = p.clients(region)[0]
+    try:
+        tags = bedrock.tags(arn)
+    except AwsError as err:
+        if err.kind is Kind.NOT_FOUND:
+            return False
+        raise
+    if ownership(tags, p.me) == "other":
+        return False
+    desired = {k: v for k, v in tags.items() if k not in OWNER_KEYS}
+    desired[TAG_RETAINED_FROM] = f"{p.me.namespace}/{p.me.name}"[:256]
+    bedrock.sync_tags(arn, desired, actual=tags)
+    return True

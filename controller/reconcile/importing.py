@@ -1,0 +1,337 @@
+"""The import job: wait in the region's queue, write the intent, create, follow it to its end.
+
+Write-ahead: a pass that decides to import only records the job it is about to create (state Creating,
+with its name, attempt and model name) and asks for another pass; that pass sends the create. So a job
+that exists in Bedrock is always in status first, whatever crash or spec edit comes in between, and the
+clientRequestToken makes the create safe to repeat.
+"""
+
+from __future__ import annotations
+
+from controller import metrics
+from controller.api.models import ImportJobRecord, SupersededModel
+from controller.api.reasons import ConditionType, EventReason, Phase, Reason
+from controller.bedrock_client import BedrockClient, JobInfo, ModelInfo
+from controller.errors import AwsError, Kind
+from controller.import_queue import ImportQueue
+from controller.naming import (
+    base_model_name,
+    client_token,
+    job_name,
+    model_name_candidates,
+    owner_in,
+    ownership,
+)
+from controller.reconcile.context import Pass
+from controller.reconcile.failures import fail
+from controller.reconcile.outcome import QueueState
+from controller.reconcile.serving import promote
+from controller.reconcile.validation import source_uri
+
+
+def in_flight(p: Pass) -> bool:
+    return p.st.import_job is not None and p.st.import_job.state in ("Creating", "InProgress")
+
+
+# ---- following the job this object started ------------------------------------------------------
+def follow(p: Pass, grace: float) -> bool:
+    """Follow the in-flight import. True while it still runs (or its model is not visible yet): the
+    pass stops there, because Bedrock cannot stop a job and the region has one slot."""
+    rec = p.st.import_job
+    if rec is None or not in_flight(p):
+        return False
+    bedrock = p.clients(rec.region)[0]
+    if rec.state == "Creating":
+        if rec.revision != p.rev or rec.region != p.region:
+            # the spec moved on before this create was confirmed: it matters only if it reached Bedrock
+            job = _my_job(p, bedrock, rec.job_name)
+            if job is None:
+                p.st.import_job = None
+                return False
+            _record_job(rec, job)
+        else:
+            _create(p, bedrock, rec)
+            return True  # whatever Bedrock answered, this pass has done its step
+    job = bedrock.find_job(rec.job_name)
+    if job is None:  # just created: Bedrock may not show it for a moment
+        _running(p, rec)
+        return True
+    _record_job(rec, job)
+    if job.status == "InProgress":
+        _running(p, rec)
+        return True
+    if job.created and job.ended:
+        metrics.IMPORT_DURATION.observe(max(0.0, (job.ended - job.created).total_seconds()))
+    if job.status == "Failed":
+        metrics.IMPORT_JOBS.labels("failed").inc()
+        rec.state, rec.completed_at = "Failed", p.now_rfc3339()
+        if rec.revision == p.rev and rec.region == p.region:
+            fail(
+                p,
+                ConditionType.IMPORTED,
+                Reason.IMPORT_FAILED,
+                f"import job {job.name} failed: {job.failure_message or 'no reason given'}",
+            )
+        return False
+    return _completed(p, bedrock, rec, job, grace)
+
+
+def _record_job(rec: ImportJobRecord, job: JobInfo) -> None:
+    rec.job_arn = job.arn
+    rec.model_arn = job.model_arn or rec.model_arn
+    if rec.state == "Creating":
+        rec.state = "InProgress"
+
+
+def _my_job(p: Pass, bedrock: BedrockClient, name: str) -> JobInfo | None:
+    """The job of that name, if this object created it (its tags say so)."""
+    job = bedrock.find_job(name)
+    if job is None:
+        return None
+    tags = bedrock.tags(job.arn)
+    if ownership(tags, p.me) == "other":
+        raise AwsError(
+            Kind.TERMINAL,
+            "JobOwnedElsewhere",
+            f"import job {name} belongs to {owner_in(tags)}, not to this object",
+            Reason.MODEL_NAME_CONFLICT,
+        )
+    return job
+
+
+def _running(p: Pass, rec: ImportJobRecord) -> None:
+    p.out.queue = QueueState(rec.region, holding=True)
+    p.st.queue_position = None
+    p.st.queued_at = None
+    current = rec.revision == p.rev and rec.region == p.region
+    if current:
+        p.st.phase = Phase.UPDATING if p.serving else Phase.IMPORTING
+        p.out.condition(
+            ConditionType.IMPORTED,
+            "Unknown",
+            Reason.IMPORT_JOB_RUNNING,
+            f"import job {rec.job_name} is running",
+        )
+        p.out.condition(
+            ConditionType.READY,
+            "False",
+            Reason.IMPORTING,
+            _ready_message(p, f"import job {rec.job_name} is running"),
+        )
+        return
+    if p.up_to_date:
+        return  # reverted to the serving revision: that model is Ready; the old job is only waited out
+    p.st.phase = Phase.UPDATING if p.serving else Phase.IMPORTING
+    why = (
+        f"import job {rec.job_name} of an earlier spec (revision {rec.revision[:8]} in {rec.region}) is "
+        "still running and Bedrock cannot stop it; the spec's revision is imported after it ends (its "
+        "model is then deleted)"
+    )
+    p.out.condition(ConditionType.IMPORTED, "Unknown", Reason.WAITING_FOR_PREVIOUS_JOB, why)
+    p.out.condition(ConditionType.READY, "False", Reason.WAITING_FOR_PREVIOUS_JOB, _ready_message(p, why))
+
+
+def _ready_message(p: Pass, what: str) -> str:
+    if not p.serving:
+        return what
+    return f"{what}; model {p.st.model_name} (revision {(p.st.revision or '')[:8]}) keeps serving"
+
+
+def _completed(p: Pass, bedrock: BedrockClient, rec: ImportJobRecord, job: JobInfo, grace: float) -> bool:
+    model = bedrock.find_model(job.model_arn or rec.model_name)
+    if model is None:
+        # Bedrock is eventually consistent: a model may be invisible for a moment after its job completes
+        first = rec.completed_at or p.now_rfc3339()
+        rec.completed_at = first
+        if p.seconds_since(first) < grace:
+            p.out.queue = QueueState(
+                rec.region, holding=True
+            )  # the job just ended; keep the turn until its model is seen
+            p.out.condition(
+                ConditionType.IMPORTED,
+                "Unknown",
+                Reason.WAITING_FOR_MODEL,
+                f"import job {job.name} completed; waiting for Bedrock to show model {rec.model_name}",
+            )
+            return True
+        metrics.IMPORT_JOBS.labels("completed").inc()
+        rec.state = "Completed"
+        if job.model_arn:  # if it ever shows up, it is deleted rather than leaked
+            _supersede(p, job.model_arn, rec.model_name, rec.region, rec.revision)
+        p.out.event(
+            "Warning",
+            Reason.MODEL_DELETED_OUTSIDE,
+            f"model {rec.model_name} from job {job.name} did not appear within {grace:.0f}s; importing again",
+        )
+        return False
+    metrics.IMPORT_JOBS.labels("completed").inc()
+    rec.state, rec.model_arn = "Completed", model.arn
+    rec.completed_at = rec.completed_at or p.now_rfc3339()
+    _take_model(p, bedrock, rec, model, f"import job {job.name} completed")
+    return False
+
+
+def _take_model(p: Pass, bedrock: BedrockClient, rec: ImportJobRecord, model: ModelInfo, note: str) -> None:
+    """A model this object's job produced: serve it when it is what the spec asks for, else retire it."""
+    if rec.revision == p.rev and rec.region == p.region:
+        promote(p, bedrock, model, rec.revision, rec.region, note)
+    else:
+        _supersede(p, model.arn, model.name, rec.region, rec.revision)
+
+
+def _supersede(p: Pass, arn: str, name: str | None, region: str, rev: str | None) -> None:
+    if any(s.arn == arn for s in p.st.superseded or []):
+        return
+    p.st.superseded = [
+        *(p.st.superseded or []),
+        SupersededModel(arn=arn, name=name, region=region, revision=rev),
+    ]
+
+
+# ---- starting an import ----------------------------------------------------------------------------
+def start(p: Pass, queue: ImportQueue, arrival: str | None) -> None:
+    """Wait for the region's slot; when it is this object's turn, write the intent to create the job."""
+    queued_at = p.st.queued_at or arrival or p.now_rfc3339()
+    p.st.queued_at = queued_at
+    position = queue.enqueue(p.region, p.view.uid, queued_at)
+    p.out.queue = QueueState(p.region, holding=False, queued_at=queued_at)
+    if not queue.may_start(p.region, p.view.uid):
+        _queued(p, position, f"another import is running in {p.region}")
+        return
+    attempt = (p.st.last_attempt or 0) + 1
+    used = {m for m in _model_names_in(p, p.region)}
+    candidates = model_name_candidates(_base_name(p), p.rev, attempt)
+    target = next((n for n in candidates if n not in used), candidates[-1])
+    if p.spec.service_role.role_arn:
+        role = p.spec.service_role.role_arn
+    else:
+        role = p.support.ensure_role(p.support.role_name(p.me), source_uri(p), p.me.tags())
+    p.st.service_role_arn = role
+    p.st.last_attempt = attempt
+    p.st.import_job = ImportJobRecord(
+        revision=p.rev,
+        region=p.region,
+        attempt=attempt,
+        job_name=job_name(p.me, p.rev, attempt),
+        model_name=target,
+        state="Creating",
+        started_at=p.now_rfc3339(),
+    )
+    p.out.queue = QueueState(p.region, holding=True)
+    p.out.again = True  # written first, created in the next pass
+
+
+def _base_name(p: Pass) -> str:
+    return base_model_name(p.me, p.spec)
+
+
+def _model_names_in(p: Pass, region: str) -> set[str]:
+    """Names of the models this object has (serving or awaiting deletion) in a region."""
+    names = {s.name for s in p.st.superseded or [] if s.region == region and s.name}
+    if p.st.model_name and p.st.region == region:
+        names.add(p.st.model_name)
+    return names
+
+
+def _queued(p: Pass, position: int, why: str) -> None:
+    p.st.phase = Phase.UPDATING if p.serving else Phase.QUEUED
+    p.st.queue_position = position
+    p.out.condition(
+        ConditionType.IMPORTED,
+        "Unknown",
+        Reason.QUEUED,
+        f"waiting for Bedrock's single import slot: position {position} ({why})",
+    )
+    p.out.condition(
+        ConditionType.READY,
+        "False",
+        Reason.QUEUED,
+        _ready_message(p, f"queued for import (position {position})"),
+    )
+
+
+def _create(p: Pass, bedrock: BedrockClient, rec: ImportJobRecord) -> None:
+    """Send the create the previous pass recorded; repeatable (same name, same token)."""
+    s3_uri = source_uri(p)
+    try:
+        arn = bedrock.create_job(
+            job_name=rec.job_name,
+            model_name=rec.model_name,
+            role_arn=p.st.service_role_arn or "",
+            s3_uri=s3_uri,
+            token=client_token(p.me, rec.revision, rec.attempt),
+            tags=p.tags(),
+            kms_key_id=p.spec.kms_key_id,
+            vpc=p.spec.vpc_config.model_dump(by_alias=True) if p.spec.vpc_config else None,
+        )
+    except AwsError as err:
+        _create_refused(p, bedrock, rec, err)
+        return
+    rec.state, rec.job_arn = "InProgress", arn
+    metrics.IMPORT_JOBS.labels("started").inc()
+    p.out.event(
+        "Normal",
+        EventReason.IMPORT_STARTED,
+        f"import job {rec.job_name} started for model {rec.model_name} from {s3_uri}",
+    )
+    _running(p, rec)
+
+
+def _create_refused(p: Pass, bedrock: BedrockClient, rec: ImportJobRecord, err: AwsError) -> None:
+    if err.kind is Kind.RETRYABLE:
+        raise err  # the create may have gone through: keep the intent, retry with the same token
+    if err.kind is Kind.JOB_NAME_TAKEN:
+        job = _my_job(p, bedrock, rec.job_name)  # our earlier create went through
+        if job is not None:
+            _record_job(rec, job)
+            _running(p, rec)
+            return
+        raise err
+    p.st.import_job = None  # Bedrock refused it: no job exists
+    if err.kind is Kind.QUEUE:
+        _queued(p, p.st.queue_position or 1, f"Bedrock's import slot in {rec.region} is busy")
+        p.out.queue = QueueState(rec.region, holding=False, queued_at=p.st.queued_at or p.now_rfc3339())
+        return
+    if err.kind is Kind.QUOTA:
+        raise err
+    if err.kind is Kind.CONFLICT:
+        _name_taken(p, bedrock, rec, err)
+        return
+    fail(p, ConditionType.IMPORTED, err.reason, err.message)
+
+
+def _name_taken(p: Pass, bedrock: BedrockClient, rec: ImportJobRecord, err: AwsError) -> None:
+    """Bedrock has a model (or a running job making one) under the target name: adopt it only when it is
+    this object's, or unowned and spec.adoptExisting allows it; anything else is a conflict."""
+    model = bedrock.find_model(rec.model_name)
+    if model is None:
+        fail(
+            p,
+            ConditionType.IMPORTED,
+            Reason.MODEL_NAME_CONFLICT,
+            f"an import job outside this object is creating a model named {rec.model_name}: choose another "
+            "spec.modelName",
+        )
+        return
+    tags = bedrock.tags(model.arn)
+    owner = ownership(tags, p.me)
+    if owner == "mine" or (owner == "unowned" and p.spec.adopt_existing):
+        rec.state, rec.model_arn = "Completed", model.arn
+        rec.completed_at = p.now_rfc3339()
+        _take_model(p, bedrock, rec, model, "adopted the existing model" if owner == "unowned" else "found")
+        if owner == "unowned":
+            p.out.event(
+                "Normal", EventReason.MODEL_ADOPTED, f"adopted the existing imported model {model.name}"
+            )
+        return
+    if owner == "other":
+        message = (
+            f"an imported model named {rec.model_name} already exists and belongs to {owner_in(tags)}: "
+            "choose another spec.modelName"
+        )
+    else:
+        message = (
+            f"an imported model named {rec.model_name} already exists and is not managed by this object: set "
+            "spec.adoptExisting: true to adopt it, or choose another spec.modelName"
+        )
+    fail(p, ConditionType.IMPORTED, Reason.MODEL_NAME_CONFLICT, message)

@@ -1,0 +1,242 @@
+"""One level-based pass over one object: look at status and Bedrock, take the next step.
+
+The order of a pass is the whole policy:
+1. follow the import job this object started (Bedrock cannot stop one: it is always seen to its end, and
+   its model is served or recorded for deletion);
+2. delete the models it no longer serves;
+3. if the model the spec asks for serves: check it against Bedrock (tags, deletion) and stop;
+4. a revision that failed for good stays failed until what it depends on changes;
+5. validate the artifacts; 6. wait for the region's slot; 7. write the intent to create the job.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from kubernetes.client.exceptions import ApiException
+from pydantic import ValidationError
+
+from controller import metrics
+from controller.api.models import BedrockImportedModelSpec
+from controller.api.reasons import ConditionType, Phase, Reason
+from controller.bedrock_client import BedrockClient, SupportClients
+from controller.errors import Kind, OperatorError, SourceError
+from controller.import_queue import ImportQueue
+from controller.kube import api_error
+from controller.naming import Identity
+from controller.object_state import ObjectState
+from controller.reconcile import deletion, failures, importing, serving, validation
+from controller.reconcile.context import Pass, View, parse_status
+from controller.reconcile.outcome import Outcome
+from controller.settings import Settings
+from controller.validation_jobs import ValidationJobs
+
+ClientsFactory = Callable[[Settings, str], tuple[BedrockClient, SupportClients]]
+
+
+def _aws_clients(settings: Settings, region: str) -> tuple[BedrockClient, SupportClients]:
+    return BedrockClient(settings, region), SupportClients(settings, region)
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Reconciler:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clients: ClientsFactory = _aws_clients,
+        jobs: ValidationJobs | None = None,
+        clock: Callable[[], dt.datetime] = _utc_now,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.queue = ImportQueue(settings.import_slots)
+        self.jobs = jobs or ValidationJobs(settings)
+        self._make_clients = clients
+        self._clients: dict[str, tuple[BedrockClient, SupportClients]] = {}
+        self._lock = threading.Lock()
+        self.clock = clock
+        self.monotonic = monotonic
+
+    def clients(self, region: str) -> tuple[BedrockClient, SupportClients]:
+        with self._lock:
+            if region not in self._clients:
+                self._clients[region] = self._make_clients(self.settings, region)
+            return self._clients[region]
+
+    def bedrock_calls(self) -> int:
+        return sum(b.calls for b, _ in self._clients.values())
+
+    def identity(self, view: View) -> Identity:
+        s = self.settings
+        return Identity(s.cluster_id or "unset", s.readable_cluster_name, view.namespace, view.name, view.uid)
+
+    # ---- cheap checks on a cached body (no API call) -------------------------------------------
+    def is_steady(self, body: dict[str, Any]) -> bool:
+        """Nothing in flight: only a resync (or an event) needs a look at Bedrock."""
+        v = View.of(body)
+        st = v.status
+        job = st.get("importJob") or {}
+        return (
+            st.get("phase") in (Phase.READY, Phase.FAILED)
+            and st.get("observedGeneration") == v.generation
+            and job.get("state") not in ("Creating", "InProgress")
+            and not st.get("superseded")
+            and not st.get("modelMissingSince")
+            and not st.get("previousModelArn")
+        )
+
+    def resync_due(self, body: dict[str, Any], state: ObjectState) -> bool:
+        return self._due(View.of(body).generation, state)
+
+    def _due(self, generation: int, state: ObjectState) -> bool:
+        last = state.last_sync
+        if last is None or last[1] != generation:
+            return True
+        return self.monotonic() - last[0] >= self.settings.resync_seconds
+
+    # ---- the pass ----------------------------------------------------------------------------------
+    def reconcile(
+        self, body: dict[str, Any], state: ObjectState | None = None, event: bool = True
+    ) -> Outcome:
+        state = state or ObjectState()
+        v = View.of(body)
+        st = parse_status(v.status)
+        st.observed_generation = v.generation
+        if v.paused:
+            out = Outcome(status=st)
+            out.condition(
+                ConditionType.PAUSED,
+                "True",
+                Reason.RECONCILE_PAUSED,
+                "annotation bedrock.modelops.io/paused=true: the operator leaves this model alone",
+            )
+            self.queue.forget(v.uid)
+            return out
+        try:
+            spec = BedrockImportedModelSpec.model_validate(v.spec)
+        except ValidationError as exc:
+            out = Outcome(status=st)
+            msg = "; ".join(f"spec.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
+            out.condition(
+                ConditionType.VALIDATED, "False", Reason.INVALID_SPEC, f"the spec is invalid: {msg}"
+            )
+            out.condition(ConditionType.READY, "False", Reason.INVALID_SPEC, f"the spec is invalid: {msg}")
+            st.phase = Phase.FAILED
+            self.queue.forget(v.uid)
+            return out
+        p = Pass.build(v, self.identity(v), spec, st, self.settings.region, self.clients, self.clock())
+        if st.region is None or not p.serving:
+            st.region = p.region  # pinned: a later change of the operator's default does not move it
+        was_paused = any(c.type == ConditionType.PAUSED and c.status == "True" for c in st.conditions or [])
+        if was_paused:
+            p.out.condition(ConditionType.PAUSED, "False", Reason.RECONCILE_RESUMED, "reconciliation resumed")
+        try:
+            self._steps(p, state, event)
+        except OperatorError as err:
+            self._error(p, err)
+        except ApiException as exc:  # the Kubernetes API (validation Jobs) failed: try again
+            self._error(p, api_error(exc, "on validation Jobs"))
+        if ConditionType.SYNCED not in p.out.conditions and p.out.retry_error is None:
+            p.out.condition(
+                ConditionType.SYNCED, "True", Reason.RECONCILE_SUCCEEDED, "the last reconcile reached Bedrock"
+            )
+        self._settle_queue(p)
+        return p.out
+
+    def _steps(self, p: Pass, state: ObjectState, event: bool) -> None:
+        grace = self.settings.model_missing_grace_seconds
+        running = importing.follow(p, grace)
+        serving.retire_superseded(p)
+        if p.up_to_date:
+            p.st.failure, p.st.failure_message = None, None
+            if not (event or self._due(p.view.generation, state)) and p.st.model_missing_since is None:
+                serving.ready(p)
+                return
+            user_edit = state.last_sync is not None and state.last_sync[1] != p.view.generation
+            if serving.check_drift(p, grace, user_edit):
+                if p.st.model_missing_since is None:
+                    state.last_sync = (self.monotonic(), p.view.generation)
+                return
+            state.last_sync = None  # gone: imported again below
+        if running:
+            return
+        if failures.still_failed(p):
+            failures.show(p)
+            return
+        # join the line before validating, so objects that validate faster cannot overtake
+        p.st.queued_at = p.st.queued_at or state.arrival or p.now_rfc3339()
+        if not validation.validated(p, self.settings, self.jobs):
+            return
+        importing.start(p, self.queue, state.arrival)
+
+    def _error(self, p: Pass, err: OperatorError) -> None:
+        out = p.out
+        if err.kind is Kind.RETRYABLE:
+            out.retry_error = err
+            out.condition(ConditionType.SYNCED, "False", err.reason, f"{err.message} (retrying with backoff)")
+            return
+        if err.kind is Kind.QUOTA:
+            out.retry_error = err
+            out.condition(ConditionType.SYNCED, "False", err.reason, err.message)
+            message = f"{err.message}; retried when a model is deleted"
+            out.condition(ConditionType.IMPORTED, "False", err.reason, message)
+            if not p.up_to_date:
+                out.condition(ConditionType.READY, "False", err.reason, message)
+            return
+        if err.kind is Kind.QUEUE:  # the slot is busy outside this operator: wait in line
+            out.retry_error = err
+            return
+        ctype = ConditionType.VALIDATED if isinstance(err, SourceError) else ConditionType.IMPORTED
+        failures.fail(p, ctype, err.reason, err.message)
+
+    def _settle_queue(self, p: Pass) -> None:
+        """Where the object stands in the import queue after this pass: one call, every path."""
+        q, uid = p.out.queue, p.view.uid
+        job = p.st.import_job
+        if q is not None and p.out.retry_error is not None and not (job and job.state == "InProgress"):
+            q = None  # a head of line that cannot start must not block the objects behind it
+        if q is None:
+            self.queue.forget(uid)
+        elif q.holding:
+            self.queue.hold(q.region, uid)
+        else:
+            self.queue.enqueue(q.region, uid, q.queued_at or p.now_rfc3339())
+        for region in self.queue.regions():
+            metrics.QUEUE_LENGTH.labels(region).set(self.queue.length(region))
+
+    # ---- deletion ----------------------------------------------------------------------------------
+    def finalize(self, body: dict[str, Any]) -> deletion.Finalized:
+        """Delete (or retain) what the object owns. Not done = try again later."""
+        v = View.of(body)
+        st = parse_status(v.status)
+        owns = bool(st.model_arn or st.superseded or st.import_job)
+        try:
+            spec = BedrockImportedModelSpec.model_validate(v.spec)
+        except ValidationError:
+            if not owns:
+                return deletion.Finalized(done=True)
+            spec = BedrockImportedModelSpec.model_validate(
+                {
+                    "source": {"s3Uri": "s3://unknown/unknown/"},
+                    "serviceRole": {"create": True},
+                    "deletionPolicy": "Retain" if v.spec.get("deletionPolicy") == "Retain" else "Delete",
+                }
+            )
+        p = Pass.build(v, self.identity(v), spec, st, self.settings.region, self.clients, self.clock())
+        result = deletion.finalize(p, self.settings.model_missing_grace_seconds)
+        if not result.done:
+            return result
+        self.queue.forget(v.uid)
+        if spec.service_role.create:
+            p.support.delete_role(p.support.role_name(p.me))
+        if (spec.validation and spec.validation.mode == "Job") or self.settings.validation_mode == "Job":
+            self.jobs.delete_for_owner(v.namespace, v.uid)
+        return result

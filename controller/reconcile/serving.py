@@ -1,0 +1,168 @@
+"""The serving model: promote a new one (make-before-break), keep it in line with the spec (tags, drift),
+and delete the models it replaced. Nothing here touches a model whose tags name another owner."""
+
+from __future__ import annotations
+
+from controller.api.models import CustomModelUnits, SupersededModel
+from controller.api.reasons import ConditionType, EventReason, Phase, Reason
+from controller.bedrock_client import BedrockClient, ModelInfo
+from controller.errors import AwsError, Kind
+from controller.naming import owner_in, ownership
+from controller.reconcile.context import Pass
+
+
+def promote(p: Pass, bedrock: BedrockClient, model: ModelInfo, rev: str, region: str, note: str) -> None:
+    """Serve `model`; the model it replaces (if any) is recorded for deletion in the same status write."""
+    old_arn, old_name, old_region, old_rev = p.st.model_arn, p.st.model_name, p.st.region, p.st.revision
+    bedrock.sync_tags(model.arn, p.tags())
+    st = p.st
+    st.model_name, st.model_arn, st.region, st.revision = model.name, model.arn, region, rev
+    st.model_architecture, st.instruct_supported = model.architecture, model.instruct_supported
+    st.custom_model_units = CustomModelUnits(
+        custom_model_units_per_model_copy=model.cmu_per_copy, custom_model_units_version=model.cmu_version
+    )
+    st.model_missing_since = None
+    st.last_sync_time = p.now_rfc3339()
+    if old_arn and old_arn != model.arn:
+        st.superseded = [
+            *(st.superseded or []),
+            SupersededModel(arn=old_arn, name=old_name, region=old_region or region, revision=old_rev),
+        ]
+        if old_region and old_region != region:
+            p.out.event(
+                "Normal",
+                EventReason.REGION_MIGRATION,
+                f"model moved from {old_region} to {region}; the old one is deleted",
+            )
+    p.out.condition(ConditionType.IMPORTED, "True", Reason.IMPORT_COMPLETED, f"{note}: model {model.name}")
+    p.out.event("Normal", Reason.MODEL_READY, f"model {model.name} is ready ({model.arn})")
+    ready(p, model)
+
+
+def ready(p: Pass, model: ModelInfo | None = None) -> None:
+    p.st.phase = Phase.READY
+    p.st.failure_message = None
+    p.st.queue_position = None
+    p.st.queued_at = None
+    p.out.condition(ConditionType.READY, "True", Reason.MODEL_READY, f"model {p.st.model_arn} is ready")
+    if model is not None:
+        p.out.condition(
+            ConditionType.IMPORTED, "True", Reason.IMPORT_COMPLETED, f"model {model.name} exists in Bedrock"
+        )
+
+
+def check_drift(p: Pass, grace: float, user_edit: bool) -> bool:
+    """Look at the serving model in Bedrock: set tags back, notice a deletion. False when the model is gone
+    for good (the caller imports it again)."""
+    bedrock = p.clients(p.st.region or p.region)[0]
+    model = bedrock.find_model(p.st.model_arn or "")
+    if model is None:
+        if not p.st.model_missing_since:
+            p.st.model_missing_since = p.now_rfc3339()
+            p.out.event(
+                "Warning",
+                EventReason.MODEL_MISSING,
+                f"Bedrock answers NotFound for model {p.st.model_name}; looking again in {grace:.0f}s before "
+                "importing it again",
+            )
+            ready(p)
+            return True
+        if p.seconds_since(p.st.model_missing_since) < grace:
+            ready(p)
+            return True
+        message = f"model {p.st.model_name} was deleted outside the cluster; importing it again"
+        p.out.event("Warning", Reason.MODEL_DELETED_OUTSIDE, message)
+        p.out.condition(ConditionType.READY, "False", Reason.MODEL_DELETED_OUTSIDE, message)
+        p.out.condition(ConditionType.IMPORTED, "False", Reason.MODEL_DELETED_OUTSIDE, message)
+        st = p.st
+        st.model_arn = st.revision = st.model_architecture = st.instruct_supported = None
+        st.custom_model_units = st.model_missing_since = None
+        st.model_name = None
+        st.phase = Phase.IMPORTING
+        return False
+    p.st.model_missing_since = None
+    tags = bedrock.tags(model.arn)
+    if ownership(tags, p.me) == "other":
+        raise AwsError(
+            Kind.TERMINAL,
+            "ModelOwnedElsewhere",
+            f"model {model.name} now carries the ownership tags of {owner_in(tags)}; the operator will not "
+            "retag or delete it. Remove those tags, or delete this object with deletionPolicy Retain",
+            Reason.MODEL_OWNED_ELSEWHERE,
+        )
+    changed, removed = bedrock.sync_tags(model.arn, p.tags(), actual=tags)
+    if changed or removed:
+        what = _plain_list("set", sorted(changed)) + (_plain_list(", removed", removed) if removed else "")
+        if user_edit:
+            p.out.event("Normal", EventReason.TAGS_UPDATED, f"tags updated in place: {what}")
+        else:
+            p.out.event(
+                "Warning",
+                EventReason.TAGS_DRIFT_CORRECTED,
+                f"tags changed outside the cluster were set back: {what}",
+            )
+    p.st.model_architecture, p.st.instruct_supported = model.architecture, model.instruct_supported
+    p.st.last_sync_time = p.now_rfc3339()
+    ready(p, model)
+    return True
+
+
+def _plain_list(verb: str, keys: list[str]) -> str:
+    return f"{verb} {', '.join(keys)}"
+
+
+def retire_superseded(p: Pass) -> None:
+    """Delete the models this object no longer serves. A delete that fails stays on the list with its
+    error and is retried with backoff; it never changes what the serving model's conditions say."""
+    left: list[SupersededModel] = []
+    trouble: AwsError | None = None
+    for old in p.st.superseded or []:
+        bedrock = p.clients(old.region)[0]
+        try:
+            outcome = delete_owned(p, bedrock, old.arn)
+        except AwsError as err:
+            if err.kind is Kind.TERMINAL:
+                raise
+            old.last_error = err.message
+            left.append(old)
+            trouble = trouble or err
+            continue
+        if outcome == "deleted":
+            p.out.event(
+                "Normal", EventReason.SUPERSEDED_MODEL_DELETED, f"deleted the previous revision {old.arn}"
+            )
+        elif outcome == "other":
+            p.out.event(
+                "Warning",
+                EventReason.SUPERSEDED_MODEL_LEFT,
+                f"left model {old.arn} alone: its tags name another owner",
+            )
+    p.st.superseded = left or None
+    if trouble is not None:
+        p.out.retry_error = AwsError(
+            Kind.RETRYABLE,
+            trouble.code,
+            f"deleting a superseded model: {trouble.message}",
+            Reason.SUPERSEDED_MODEL_DELETE_FAILED,
+        )
+
+
+def delete_owned(p: Pass, bedrock: BedrockClient, arn: str) -> str:
+    """Delete a model this object owns. Returns 'deleted', 'gone' or 'other' (not ours: left alone).
+    ConflictException (Bedrock busy with the model) is retryable here."""
+    try:
+        tags = bedrock.tags(arn)
+    except AwsError as err:
+        if err.kind is Kind.NOT_FOUND:
+            return "gone"
+        raise
+    if ownership(tags, p.me) == "other":
+        return "other"
+    try:
+        return "deleted" if bedrock.delete_model(arn) else "gone"
+    except AwsError as err:
+        if err.kind is Kind.CONFLICT:
+            raise AwsError(
+                Kind.RETRYABLE, err.code, err.message, Reason.SUPERSEDED_MODEL_DELETE_FAILED
+            ) from None
+        raise

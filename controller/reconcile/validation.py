@@ -1,0 +1,138 @@
+"""Prove the artifacts will import before an import job is paid for: inline, in a Job pod, or skipped."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from controller import metrics
+from controller.api.models import ValidationSummary
+from controller.api.reasons import ConditionType, EventReason, Phase, Reason
+from controller.artifacts import S3Folder, SourceAccessError, validate_source
+from controller.artifacts.sources import source_error_reason
+from controller.errors import Kind, SourceError
+from controller.reconcile.context import Pass
+from controller.reconcile.failures import fail
+from controller.redact import redact
+from controller.settings import Settings
+from controller.validation_jobs import ValidationJobs
+
+
+def _shown(findings: list[dict]) -> list[dict]:
+    """Validator findings as status holds them: redacted, each message bounded, at most 20."""
+    return [{"code": str(f["code"]), "message": redact(str(f["message"]), 512)} for f in findings][:20]
+
+
+def source_uri(p: Pass) -> str:
+    """The S3 folder to import: the spec's, or the SageMaker model's artifacts (resolved once per pass)."""
+    if p.spec.source.s3_uri:
+        return p.spec.source.s3_uri
+    if not p.st.resolved_s3_uri or p.st.validated_revision != p.inputs:
+        p.st.resolved_s3_uri = p.support.sagemaker_s3_uri(p.spec.source.sage_maker_model_name or "")
+    return p.st.resolved_s3_uri
+
+
+def validated(p: Pass, settings: Settings, jobs: ValidationJobs) -> bool:
+    """True when the spec's revision is proven importable; otherwise the pass says why not (pending or
+    failed) and the caller stops."""
+    if p.st.validated_revision == p.inputs:
+        return True
+    s3_uri = source_uri(p)
+    p.st.resolved_s3_uri = s3_uri
+    mode = (p.spec.validation.mode if p.spec.validation else None) or settings.validation_mode
+    if mode == "Skip":
+        p.out.condition(
+            ConditionType.VALIDATED, "True", Reason.VALIDATION_SKIPPED, "spec.validation.mode is Skip"
+        )
+        p.st.validated_revision = p.inputs
+        return True
+    p.st.phase = Phase.UPDATING if p.serving else Phase.VALIDATING
+    if mode == "Job":
+        result = jobs.ensure(
+            namespace=p.view.namespace,
+            owner_name=p.view.name,
+            owner_uid=p.view.uid,
+            rev=p.rev,
+            s3_uri=s3_uri,
+            region=p.region,
+            architecture=p.spec.architecture,
+        )
+        if result.kind == "running":
+            p.out.condition(ConditionType.VALIDATED, "Unknown", result.reason, result.message)
+            p.out.condition(
+                ConditionType.READY, "False", Reason.VALIDATING, _while_serving(p, result.message)
+            )
+            return False
+        if result.kind == "failed":
+            metrics.VALIDATIONS.labels("error", result.reason).inc()
+            fail(p, ConditionType.VALIDATED, result.reason, result.message)
+            return False
+        doc = result.doc
+        summary = dict(doc.get("s") or {})
+        errors = [{"code": c, "message": m} for c, m in doc.get("e") or []]
+        warnings = [{"code": c, "message": m} for c, m in doc.get("w") or []]
+        verdict = doc.get("v")
+    else:
+        source = S3Folder(s3_uri, client=p.support.s3)
+        try:
+            report = validate_source(source, architecture=p.spec.architecture, region=p.region)
+        except SourceAccessError as exc:
+            reason = source_error_reason(exc.code)
+            message = f"cannot read the model source ({exc.code}): {exc.message}"
+            if reason is not None:
+                raise SourceError(Kind.TERMINAL, exc.code, message, reason) from None
+            raise SourceError(
+                Kind.RETRYABLE,
+                exc.code,
+                f"reading the model source: {exc.message}",
+                Reason.SOURCE_UNREACHABLE,
+            ) from None
+        summary = report.summary.to_status()
+        errors = [{"code": f.code, "message": f.message} for f in report.errors]
+        warnings = [{"code": f.code, "message": f.message} for f in report.warnings]
+        verdict = report.verdict
+    return _judged(p, s3_uri, verdict, summary, errors, warnings)
+
+
+def _while_serving(p: Pass, message: str) -> str:
+    if not p.serving:
+        return message
+    serving = f"model {p.st.model_name} (revision {(p.st.revision or '')[:8]}) keeps serving"
+    return f"revision {p.rev[:8]}: {message}; {serving}"
+
+
+def _judged(
+    p: Pass,
+    s3_uri: str,
+    verdict: str,
+    summary: dict[str, Any],
+    errors: list[dict],
+    warnings: list[dict],
+) -> bool:
+    """Turn a validation result (inline or from a Job) into the Validated condition and summary."""
+    clean, cleanw = _shown(errors), _shown(warnings)
+    p.st.validation = ValidationSummary.model_validate(
+        {"verdict": verdict, **summary, "errors": clean or None, "warnings": cleanw or None}
+    )
+    strict = bool(p.spec.validation and p.spec.validation.warnings_as_errors)
+    problems = clean + (cleanw if strict else [])
+    refused = bool(problems) or verdict != "importable"
+    metrics.VALIDATIONS.labels(
+        "not-importable" if refused else "importable",
+        problems[0]["code"] if problems else Reason.ARTIFACTS_IMPORTABLE,
+    ).inc()
+    if refused:
+        message = f"{len(problems)} problem(s) with {s3_uri}: " + "; ".join(
+            f"{f['code']}: {f['message']}" for f in problems[:3]
+        )
+        fail(p, ConditionType.VALIDATED, problems[0]["code"] if problems else Reason.NOT_IMPORTABLE, message)
+        return False
+    codes = sorted({w["code"] for w in cleanw})
+    warn = f" ({len(cleanw)} warning(s): {', '.join(codes)})" if cleanw else ""
+    p.out.condition(
+        ConditionType.VALIDATED, "True", Reason.ARTIFACTS_IMPORTABLE, f"{s3_uri} will import{warn}"
+    )
+    p.st.validated_revision = p.inputs
+    p.out.event(
+        "Normal", EventReason.VALIDATED, f"{s3_uri}: importable as {summary.get('architecture')}{warn}"
+    )
+    return True

@@ -1,0 +1,88 @@
+"""The local Bedrock's state behind a boto3-shaped client, in process: the operator's real
+`BedrockClient` (its calls, its error classification) runs against it with no HTTP and a clock the test
+drives. Errors reach the client as botocore `ClientError`s with the status code the wire would carry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from controller.bedrock_client import BedrockClient
+from controller.emulator.protocol import ApiError, error_status
+from controller.emulator.state import BedrockState
+from controller.errors import AwsError, Kind
+
+_OPERATIONS = {
+    "create_model_import_job": ("CreateModelImportJob", "create_job"),
+    "get_model_import_job": ("GetModelImportJob", "get_job"),
+    "list_model_import_jobs": ("ListModelImportJobs", "list_jobs"),
+    "get_imported_model": ("GetImportedModel", "get_model"),
+    "list_imported_models": ("ListImportedModels", "list_models"),
+    "delete_imported_model": ("DeleteImportedModel", "delete_model"),
+    "tag_resource": ("TagResource", "tag"),
+    "untag_resource": ("UntagResource", "untag"),
+    "list_tags_for_resource": ("ListTagsForResource", "list_tags"),
+}
+
+
+class StateClient:
+    """Duck-types the boto3 `bedrock` client's model-import operations over a `BedrockState`."""
+
+    def __init__(self, state: BedrockState, region: str, hooks: Any = None) -> None:
+        self.state, self.region = state, region
+        self.hooks = hooks  # before_call(operation, params) / after_call(operation): records and faults
+
+    def __getattr__(self, name: str):
+        operation, method = _OPERATIONS[name]
+
+        def call(**params: Any) -> dict[str, Any]:
+            if self.hooks is not None:
+                self.hooks.before_call(operation, params)
+            try:
+                self.state.before_request(operation)
+                result = getattr(self.state, method)(self.region, params)
+            except ApiError as err:
+                self.state.errors[f"{operation}:{err.type_name}"] += 1
+                raise ClientError(
+                    {
+                        "Error": {"Code": err.type_name, "Message": err.message},
+                        "ResponseMetadata": {"HTTPStatusCode": error_status(err.type_name)},
+                    },
+                    operation,
+                ) from None
+            if self.hooks is not None:
+                self.hooks.after_call(operation)
+            return result
+
+        return call
+
+
+class InProcessBedrock(BedrockClient):
+    """The operator's BedrockClient, its boto3 client swapped for the in-process state."""
+
+    def __init__(self, state: BedrockState, region: str, hooks: Any = None) -> None:
+        self.region = region
+        self._bedrock = StateClient(state, region, hooks)
+        self.calls = 0
+
+
+class FakeSupport:
+    """IAM/STS/SageMaker/S3 stand-ins for passes that name their role and skip validation."""
+
+    def __init__(self, region: str) -> None:
+        self.region = region
+        self.s3 = None
+
+    def sagemaker_s3_uri(self, name: str) -> str:
+        raise AwsError(Kind.TERMINAL, "NotImplemented", "no SageMaker here", "InvalidRequest")
+
+    @staticmethod
+    def role_name(me) -> str:
+        return f"bmo-import-{me.hash}"
+
+    def ensure_role(self, role_name: str, s3_uri: str, tags: dict[str, str]) -> str:
+        return f"arn:aws:iam::123456789012:role/{role_name}"
+
+    def delete_role(self, role_name: str) -> None:
+        return None

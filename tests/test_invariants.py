@@ -1,0 +1,257 @@
+"""What must hold under any sequence: a stateful property test (hypothesis `RuleBasedStateMachine`).
+
+It drives the real reconcile and finalize (the `Operator`'s pass logic, the `Reconciler`, the real
+`BedrockClient` and its error classification) in process against the local Bedrock's state, with no HTTP
+and no control plane, through random sequences of: objects created in several namespaces and in two
+clusters sharing one AWS account (names chosen to collide after flattening and to share long prefixes),
+edits of source, tags and region, reverts, pause, the retry annotation, deletion with Delete and Retain,
+operator restarts (a fresh process that knows only what status says), injected faults (throttling, 5xx,
+failed jobs, responses lost after the call succeeded, models that become visible late, delete
+conflicts) and time passing.
+
+After every step: no model is deleted or retagged except by its owner; no two live objects report the
+same ARN; never more jobs than the region's quota, never two at once for one object. At quiescence (faults
+off, everything unpaused, time passes): every live object that did not fail for good is Ready on a model
+it owns in its pinned region, no job runs, and the models in the account are exactly those live objects
+serve, those retained, and those made outside the operator.
+
+`make test` runs a fixed seed (`BMO_INVARIANT_EXAMPLES`, default 60 sequences); a longer search by hand:
+    BMO_INVARIANT_EXAMPLES=2000 uv run pytest tests/test_invariants.py -q
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, rule
+
+from controller.naming import OWNER_KEYS, TAG_CLUSTER_ID, TAG_RETAINED_FROM, TAG_UID
+from controller.reconcile import PAUSE_ANNOTATION, RETRY_ANNOTATION
+from tests.world import Violation, World
+
+ROLE = "arn:aws:iam::123456789012:role/BedrockModelImport"
+#: flatten to the same text ("team-a-b"), or share a 60-character prefix
+NAMES = [("team-a", "b"), ("team", "a-b"), ("team", "x" * 60 + "1"), ("team", "x" * 60 + "2"), ("ml", "m")]
+SOURCES = ["s3://models/a/", "s3://models/b/", "s3://models/c/", "s3://models/broken/"]
+REGIONS = [None, "us-east-1", "us-west-2"]
+EXAMPLES = int(os.environ.get("BMO_INVARIANT_EXAMPLES", "100"))
+
+
+def spec(source: str, region: str | None, policy: str, tags: dict[str, str], model_name: str | None) -> dict:
+    doc: dict[str, Any] = {
+        "source": {"s3Uri": source},
+        "serviceRole": {"roleArn": ROLE},
+        "deletionPolicy": policy,
+        "tags": tags,
+    }
+    if region:
+        doc["region"] = region
+    if model_name:
+        doc["modelName"] = model_name
+        doc["adoptExisting"] = True
+    return doc
+
+
+class Operators(RuleBasedStateMachine):
+    objects = Bundle("objects")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.world = World()
+        self.outside: set[str] = set()  # models made outside the operator
+
+    # ---- user actions --------------------------------------------------------------------------
+    @rule(
+        target=objects,
+        cluster=st.sampled_from(["east", "west"]),
+        ident=st.sampled_from(NAMES),
+        source=st.sampled_from(SOURCES[:3]),
+        region=st.sampled_from(REGIONS),
+        policy=st.sampled_from(["Delete", "Retain"]),
+        shared_name=st.booleans(),
+    )
+    def create(self, cluster, ident, source, region, policy, shared_name):
+        c = self.world.cluster(cluster)
+        ns, name = ident
+        if (ns, name) in c.store.objects:
+            return c.store.objects[(ns, name)]
+        return c.create(
+            ns, name, spec(source, region, policy, {"team": ns}, "shared-model" if shared_name else None)
+        )
+
+    @rule(obj=objects, source=st.sampled_from(SOURCES))
+    def edit_source(self, obj, source):
+        self._edit(obj, source={"s3Uri": source})
+
+    @rule(obj=objects, team=st.sampled_from(["a", "b"]))
+    def edit_tags(self, obj, team):
+        self._edit(obj, tags={"team": team})
+
+    @rule(obj=objects, region=st.sampled_from(REGIONS))
+    def edit_region(self, obj, region):
+        self._edit(obj, region=region)
+
+    @rule(obj=objects, paused=st.booleans())
+    def pause(self, obj, paused):
+        c = self._cluster_of(obj)
+        if c is not None:
+            c.annotate(obj, PAUSE_ANNOTATION, "true" if paused else None)
+
+    @rule(obj=objects)
+    def retry(self, obj):
+        c = self._cluster_of(obj)
+        if c is not None:
+            value = obj["metadata"]["annotations"].get(RETRY_ANNOTATION, "0")
+            c.annotate(obj, RETRY_ANNOTATION, str(int(value) + 1))
+
+    @rule(obj=consumes(objects))
+    def delete(self, obj):
+        c = self._cluster_of(obj)
+        if c is not None and not obj["metadata"].get("deletionTimestamp"):
+            c.delete(obj)
+
+    @rule(cluster=st.sampled_from(["east", "west"]))
+    def restart(self, cluster):
+        self.world.cluster(cluster).restart()
+
+    # ---- AWS ---------------------------------------------------------------------------------------
+    @rule(throttle=st.sampled_from([0.0, 0.3]), errors=st.sampled_from([0.0, 0.1]))
+    def flaky_aws(self, throttle, errors):
+        self.world.aws.set_faults({"throttle_rate": throttle, "error_rate": errors})
+
+    @rule()
+    def next_job_fails(self):
+        self.world.aws.set_faults({"fail_jobs": 1})
+
+    @rule(operation=st.sampled_from(["CreateModelImportJob", "DeleteImportedModel", "TagResource"]))
+    def lose_a_response(self, operation):
+        self.world.drop_responses[operation] += 1
+
+    @rule(delay=st.sampled_from([0.0, 15.0]))
+    def late_visibility(self, delay):
+        self.world.aws.set_faults({"model_visibility_delay_seconds": delay})
+
+    @rule()
+    def delete_conflicts(self):
+        self.world.aws.set_faults({"delete_conflicts": 2})
+
+    @rule(region=st.sampled_from(["us-east-1", "us-west-2"]))
+    def model_made_outside(self, region):
+        """Someone imports `shared-model` by hand: objects that ask for that name must not take it."""
+        state = self.world.aws
+        if any(m["name"] == "shared-model" and m["region"] == region for m in self.world.models()):
+            return
+        try:
+            state.create_job(
+                region,
+                {
+                    "jobName": f"outside-{len(self.outside)}",
+                    "importedModelName": "shared-model",
+                    "roleArn": ROLE,
+                    "modelDataSource": {"s3DataSource": {"s3Uri": "s3://models/a/"}},
+                    "importedModelTags": [{"key": "owner", "value": "someone"}],
+                },
+            )
+        except Exception:  # slot busy or name taken: nothing happened
+            return
+        self.outside.add(region)
+
+    @rule(seconds=st.sampled_from([2.0, 5.0, 12.0, 40.0]))
+    def time_passes(self, seconds):
+        self.world.advance(seconds)
+
+    # ---- checks ----------------------------------------------------------------------------------
+    @invariant()
+    def always(self):
+        self.world.check_always()
+
+    def teardown(self):
+        """Quiescence: runs after every sequence (hypothesis reports and shrinks a failure here too)."""
+        w = self.world
+        w.aws.set_faults(
+            {
+                "throttle_rate": 0,
+                "error_rate": 0,
+                "fail_jobs": 0,
+                "delete_conflicts": 0,
+                "model_visibility_delay_seconds": 0,
+            }
+        )
+        w.drop_responses.clear()
+        for c in w.clusters.values():
+            for body in list(c.store.objects.values()):
+                if PAUSE_ANNOTATION in body["metadata"]["annotations"]:
+                    c.annotate(body, PAUSE_ANNOTATION, None)
+        for _ in range(60):
+            w.advance(30.0, tick=10.0)
+            w.check_always()
+        self._check_quiescent()
+
+    def _check_quiescent(self):
+        w = self.world
+        models = {m["arn"]: m for m in w.models()}
+        with w.aws._lock:
+            running = [j.name for j in w.aws._jobs.values() if j.status == "InProgress"]
+        if running:
+            raise Violation(f"jobs still running at quiescence: {running}")
+        served: set[str] = set()
+        for c in w.clusters.values():
+            if any(b["metadata"].get("deletionTimestamp") for b in c.store.objects.values()):
+                raise Violation(f"{c.name}: an object is stuck deleting")
+            for body in c.live():
+                status = body.get("status") or {}
+                who = f"{c.name}:{body['metadata']['namespace']}/{body['metadata']['name']}"
+                ready = {x["type"]: x for x in status.get("conditions", [])}.get("Ready", {})
+                if status.get("failure"):
+                    continue  # failed for good (a broken source, a failed job, a name conflict): allowed
+                if ready.get("status") != "True":
+                    raise Violation(f"{who} is not Ready at quiescence: {ready} {status.get('phase')}")
+                arn = status["modelArn"]
+                model = models.get(arn)
+                if model is None:
+                    raise Violation(f"{who} reports {arn}, which does not exist")
+                if (
+                    model["tags"].get(TAG_UID) != body["metadata"]["uid"]
+                    or model["tags"].get(TAG_CLUSTER_ID) != c.id
+                ):
+                    raise Violation(f"{who} serves {arn}, which it does not own: {model['tags']}")
+                wanted = body["spec"].get("region") or status.get("region")
+                if model["region"] != wanted or status.get("region") != model["region"]:
+                    raise Violation(f"{who} serves in {model['region']}, pinned {status.get('region')}")
+                served.add(arn)
+            for body in c.store.objects.values():
+                served.update(s["arn"] for s in (body.get("status") or {}).get("superseded") or [])
+        for arn, m in models.items():
+            if arn in served:
+                continue
+            if TAG_RETAINED_FROM in m["tags"] and not any(k in m["tags"] for k in OWNER_KEYS):
+                continue
+            if m["name"] == "shared-model" and not any(k in m["tags"] for k in OWNER_KEYS):
+                continue  # made outside and never adopted
+            raise Violation(f"leaked model {m['name']} ({arn}) in {m['region']}: {m['tags']}")
+
+    # ---- helpers ----------------------------------------------------------------------------------
+    def _cluster_of(self, obj):
+        for c in self.world.clusters.values():
+            key = (obj["metadata"]["namespace"], obj["metadata"]["name"])
+            if c.store.objects.get(key) is obj:
+                return c
+        return None
+
+    def _edit(self, obj, **changes):
+        c = self._cluster_of(obj)
+        if c is not None and not obj["metadata"].get("deletionTimestamp"):
+            c.edit_spec(obj, **changes)
+
+
+Operators.TestCase.settings = settings(
+    max_examples=EXAMPLES,
+    stateful_step_count=40,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+TestOperatorInvariants = Operators.TestCase

@@ -1,0 +1,283 @@
+"""A whole world in one process for invariant tests: one AWS account (the local Bedrock's state, with a
+clock the test drives), any number of clusters each running the real `Operator` pass logic
+(`run_reconcile`, `finalize`) against an in-memory object store, and a record of every call that deletes
+or retags a model, made by whom."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import logging
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import kopf
+from botocore.exceptions import ReadTimeoutError
+
+from controller.emulator.state import BedrockState, ImportOutcome
+from controller.handlers import FINALIZER, Operator
+from controller.naming import OWNER_KEYS, TAG_CLUSTER_ID, TAG_UID
+from controller.reconcile import Reconciler
+from controller.settings import Settings
+from tests.inprocess_bedrock import FakeSupport, InProcessBedrock
+
+LOG = logging.getLogger("world")
+EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+MUTATING = ("DeleteImportedModel", "TagResource", "UntagResource")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def mono(self) -> float:
+        return self.t
+
+    def now(self) -> dt.datetime:
+        return EPOCH + dt.timedelta(seconds=self.t)
+
+
+class Store:
+    """Plays the apiserver for one cluster: objects by (namespace, name); status writes are merge patches."""
+
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def read(self, namespace: str, name: str) -> dict[str, Any] | None:
+        body = self.objects.get((namespace, name))
+        return copy.deepcopy(body) if body is not None else None
+
+    def write(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
+        body = self.objects.get((namespace, name))
+        if body is None:
+            return
+        status = body.setdefault("status", {})
+        _merge(status, patch["status"])
+
+
+def _merge(target: dict[str, Any], patch: dict[str, Any]) -> None:
+    for key, value in patch.items():
+        if value is None:
+            target.pop(key, None)
+        elif isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge(target[key], value)
+        else:
+            target[key] = copy.deepcopy(value)
+
+
+@dataclass
+class Violation(AssertionError):
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class Cluster:
+    def __init__(self, world: World, name: str) -> None:
+        self.world, self.name = world, name
+        self.id = str(uuid.UUID(int=hash(name) & (2**128 - 1)))
+        self.store = Store()
+        self.retained: set[str] = set()
+        self.events: list[tuple[str, str, str, str]] = []
+        self.restart()
+
+    def settings(self) -> Settings:
+        return Settings(
+            cluster_id=self.id,
+            cluster_name=self.name,
+            validation_mode="Skip",
+            region="us-east-1",
+            resync_seconds=300,
+            poll_seconds=10,
+            model_missing_grace_seconds=30,
+            backoff_base_seconds=2,
+            backoff_cap_seconds=60,
+        )
+
+    def restart(self) -> None:
+        """A fresh operator process: it knows only what status says."""
+        w = self.world
+        settings = self.settings()
+        rec = Reconciler(
+            settings,
+            clients=lambda s, region: (InProcessBedrock(w.aws, region, w), FakeSupport(region)),
+            clock=w.clock.now,
+            monotonic=w.clock.mono,
+        )
+        self.operator = Operator(settings, reconciler=rec, store=self.store)
+        self.operator.post_event = self._event
+
+    def _event(self, body: dict[str, Any], *, type: str, reason: str, message: str) -> None:
+        self.events.append((body["metadata"]["name"], type, reason, message))
+
+    def create(self, namespace: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+        uid = str(uuid.UUID(int=self.world.next_uid()))
+        body = {
+            "apiVersion": "bedrock.modelops.io/v1alpha1",
+            "kind": "BedrockImportedModel",
+            "metadata": {
+                "name": name,
+                "namespace": namespace,
+                "uid": uid,
+                "generation": 1,
+                "annotations": {},
+                "finalizers": [FINALIZER],
+                "creationTimestamp": self.world.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+            },
+            "spec": spec,
+        }
+        self.store.objects[(namespace, name)] = body
+        self.visit(body, event=True)
+        return body
+
+    def edit_spec(self, body: dict[str, Any], **changes: Any) -> None:
+        for key, value in changes.items():
+            if value is None:
+                body["spec"].pop(key, None)
+            else:
+                body["spec"][key] = value
+        body["metadata"]["generation"] += 1
+        self.visit(body, event=True)
+
+    def annotate(self, body: dict[str, Any], key: str, value: str | None) -> None:
+        annotations = body["metadata"]["annotations"]
+        if value is None:
+            annotations.pop(key, None)
+        else:
+            annotations[key] = value
+        self.visit(body, event=True)
+
+    def delete(self, body: dict[str, Any]) -> None:
+        body["metadata"]["deletionTimestamp"] = self.world.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+        self.visit(body, event=True)
+
+    def visit(self, body: dict[str, Any], event: bool) -> None:
+        """What kopf would call for this object now (a pass, or the finalizer while it is being deleted)."""
+        key = (body["metadata"]["namespace"], body["metadata"]["name"])
+        if self.store.objects.get(key) is not body:
+            return
+        self.world.actor = (self.id, body["metadata"]["uid"])
+        try:
+            if body["metadata"].get("deletionTimestamp"):
+                result = self.operator.finalize(kopf.Body(copy.deepcopy(body)))
+                for kind, reason, message in result.events:
+                    self.events.append((key[1], kind, reason, message))
+                if result.done:
+                    self.retained |= set(result.retained)
+                    del self.store.objects[key]
+                    self.operator.states.forget(body["metadata"]["uid"])
+                return
+            self.operator.states.note_arrival(body["metadata"]["uid"], body["metadata"]["creationTimestamp"])
+            self.operator.run_reconcile(kopf.Body(copy.deepcopy(body)), LOG, event=event)
+        finally:
+            self.world.actor = None
+
+    def round(self) -> None:
+        for body in list(self.store.objects.values()):
+            self.visit(body, event=False)
+
+    def live(self) -> list[dict[str, Any]]:
+        return [b for b in self.store.objects.values() if not b["metadata"].get("deletionTimestamp")]
+
+
+@dataclass
+class World:
+    clock: Clock = field(default_factory=Clock)
+    drop_responses: Counter = field(default_factory=Counter)  # operation -> responses to lose after success
+    actor: tuple[str, str] | None = None
+    mutations: list[tuple[str, str, str, tuple[str, str] | None]] = field(default_factory=list)
+    _uids: int = 0
+
+    def __post_init__(self) -> None:
+        self.aws = BedrockState(self._check, seed=7, clock=self.clock.mono, ticker=False, wall=self.clock.now)
+        self.aws.set_faults({"job_duration_seconds": 4, "imported_model_quota": 50, "concurrent_jobs": 1})
+        self.clusters: dict[str, Cluster] = {}
+
+    def next_uid(self) -> int:
+        self._uids += 1
+        return self._uids
+
+    @staticmethod
+    def _check(s3_uri: str, role_arn: str) -> ImportOutcome:
+        if "broken" in s3_uri:
+            return ImportOutcome(False, "The model weights could not be loaded.")
+        return ImportOutcome(True, architecture="llama3", instruct=True, cmu=1)
+
+    def cluster(self, name: str) -> Cluster:
+        if name not in self.clusters:
+            self.clusters[name] = Cluster(self, name)
+        return self.clusters[name]
+
+    def after_call(self, operation: str) -> None:
+        """Runs after a call changed state: lose its response if the test asked for it."""
+        if self.drop_responses[operation] > 0:
+            self.drop_responses[operation] -= 1
+            raise ReadTimeoutError(endpoint_url=f"in-process {operation}")
+
+    def before_call(self, operation: str, params: dict[str, Any]) -> None:
+        """Remember who deletes or retags which model, and whom its tags said owned it at that moment."""
+        if operation in MUTATING:
+            arn = params.get("modelIdentifier") or params.get("resourceARN") or ""
+            with self.aws._lock:
+                arn = next((m.arn for m in self.aws._models.values() if arn in (m.arn, m.name)), arn)
+            self.mutations.append((operation, arn, self._owner_of(arn), self.actor))
+
+    def _owner_of(self, arn: str) -> str:
+        tags = self.aws._tags.get(arn, {})
+        return (
+            f"{tags.get(TAG_CLUSTER_ID, '')}/{tags.get(TAG_UID, '')}"
+            if any(k in tags for k in OWNER_KEYS)
+            else ""
+        )
+
+    def advance(self, seconds: float, tick: float = 5.0) -> None:
+        """Time passes: Bedrock finishes due jobs, and every operator's timer fires every `tick` seconds."""
+        while seconds > 0:
+            step = min(tick, seconds)
+            seconds -= step
+            self.clock.t += step
+            self.aws.tick()
+            for cluster in self.clusters.values():
+                cluster.round()
+
+    # ---- what must always hold --------------------------------------------------------------------
+    def models(self) -> list[dict[str, Any]]:
+        with self.aws._lock:
+            return [
+                {
+                    "arn": m.arn,
+                    "name": m.name,
+                    "region": m.region,
+                    "tags": dict(self.aws._tags.get(m.arn, {})),
+                }
+                for m in self.aws._models.values()
+            ]
+
+    def check_always(self) -> None:
+        for operation, arn, owner, actor in self.mutations:
+            if owner and (actor is None or owner != f"{actor[0]}/{actor[1]}"):
+                raise Violation(f"{operation} on {arn} owned by {owner} was made by {actor}")
+        self.mutations.clear()
+        arns: dict[str, str] = {}
+        for cluster in self.clusters.values():
+            for body in cluster.live():
+                arn = (body.get("status") or {}).get("modelArn")
+                who = f"{cluster.name}:{body['metadata']['namespace']}/{body['metadata']['name']}"
+                if arn:
+                    if arn in arns:
+                        raise Violation(f"{who} and {arns[arn]} both report {arn}")
+                    arns[arn] = who
+        with self.aws._lock:
+            running = Counter(j.region for j in self.aws._jobs.values() if j.status == "InProgress")
+            per_owner = Counter(
+                self.aws._tags.get(j.arn, {}).get(TAG_UID)
+                for j in self.aws._jobs.values()
+                if j.status == "InProgress"
+            )
+        if any(n > self.aws.faults.concurrent_jobs for n in running.values()):
+            raise Violation(f"more jobs than the quota run at once: {dict(running)}")
+        if any(n > 1 for uid, n in per_owner.items() if uid):
+            raise Violation(f"one object runs two import jobs at once: {dict(per_owner)}")
