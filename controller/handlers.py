@@ -182,6 +182,11 @@ class Operator:
         registry = kopf.OperatorRegistry()
         s = self.settings
 
+        @kopf.on.login(registry=registry)
+        def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+            # a registry of our own has none of kopf's default login handlers: use the official client's
+            return kopf.login_via_client(**kwargs)
+
         @kopf.on.startup(registry=registry)
         def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
             settings.persistence.finalizer = FINALIZER

@@ -9,6 +9,10 @@ from collections.abc import Callable
 from controller.dev.controlplane import ControlPlane
 
 
+class KubectlError(RuntimeError):
+    """kubectl exited non-zero (e.g. the object does not exist yet): `wait_for` waits on it."""
+
+
 class Kubectl:
     """Runs the real kubectl against the test cluster."""
 
@@ -22,12 +26,16 @@ class Kubectl:
             ["kubectl", *args], env=self._env, input=input, text=True, capture_output=True, timeout=120
         )
         if check and proc.returncode != 0:
-            raise AssertionError(f"kubectl {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
+            raise KubectlError(f"kubectl {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
         return proc
 
 
 def wait_for(predicate: Callable[[], object], *, timeout: float = 60.0, what: str = "condition") -> object:
-    """Poll `predicate` until it returns something truthy; fail with `what` after `timeout` seconds."""
+    """Poll `predicate` until it returns something truthy; fail with `what` after `timeout` seconds.
+
+    An assertion inside the predicate fails the test at once (e.g. "never Failed on the way to Ready");
+    any other exception (the thing may not exist yet) is waited on.
+    """
     deadline = time.monotonic() + timeout
     last_exc: Exception | None = None
     while time.monotonic() < deadline:
@@ -35,6 +43,8 @@ def wait_for(predicate: Callable[[], object], *, timeout: float = 60.0, what: st
             result = predicate()
             if result:
                 return result
+        except AssertionError:
+            raise
         except Exception as exc:  # the thing may not exist yet
             last_exc = exc
         time.sleep(0.2)

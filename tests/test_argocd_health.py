@@ -70,11 +70,13 @@ def test_health_of_real_objects(kubectl, operator, local_aws, namespace):
     apply(kubectl, namespace, "h-bad", source={"s3Uri": uri})
     failed = wait_condition(kubectl, namespace, "h-bad", "Validated", "False", "QuantizedModel")
     status, message = health(failed)
-    assert status == "Degraded" and "ValidationFailed" in message
+    assert status == "Degraded" and "QuantizedModel" in message
 
     apply(kubectl, namespace, "h-new", source={"s3Uri": uri})  # a bad change to a serving model
-    serving = wait_condition(kubectl, namespace, "h-new", "Ready", "True", "PreviousRevisionServing")
-    assert health(serving)[0] == "Degraded"
+    serving = wait_condition(kubectl, namespace, "h-new", "Ready", "False", "QuantizedModel")
+    status, message = health(serving)
+    assert status == "Degraded" and "keeps serving" in message
+    assert serving["status"]["modelArn"] == ready["status"]["modelArn"]  # the old model still serves
 
     kubectl("annotate", "bedrockmodel", "h-bad", "-n", namespace, "bedrock.modelops.io/paused=true")
     paused = wait_for(

@@ -46,18 +46,37 @@ def test_chart_lints(helm):
 
 def test_chart_rbac_matches_kustomize(helm, kubectl):
     docs = render(helm)
-    helm_role = next(d for d in docs if d["kind"] == "ClusterRole")
+    helm_role = next(
+        d for d in docs if d["metadata"]["name"] == "bedrock-model-operator" and d["kind"] == "ClusterRole"
+    )
     kustomized = yaml.safe_load_all(
         kubectl("kustomize", str(ROOT / "deploy" / "overlays" / "cluster-wide")).stdout
     )
-    kust_role = next(d for d in kustomized if d and d["kind"] == "ClusterRole")
+    kustomized = [d for d in kustomized if d]
+    kust_role = next(
+        d
+        for d in kustomized
+        if d["kind"] == "ClusterRole" and d["metadata"]["name"] == "bedrock-model-operator"
+    )
 
     def norm(rules):
         return sorted(
-            (tuple(r["apiGroups"]), tuple(r["resources"]), tuple(sorted(r["verbs"]))) for r in rules
+            (
+                tuple(r["apiGroups"]),
+                tuple(r["resources"]),
+                tuple(sorted(r["verbs"])),
+                tuple(r.get("resourceNames", ())),
+            )
+            for r in rules
         )
 
     assert norm(helm_role["rules"]) == norm(kust_role["rules"])
+    identity = "bedrock-model-operator-cluster-identity"
+    by_name = {(d["kind"], d["metadata"]["name"]): d for d in docs}
+    kust_by_name = {(d["kind"], d["metadata"]["name"]): d for d in kustomized}
+    assert norm(by_name[("ClusterRole", identity)]["rules"]) == norm(
+        kust_by_name[("ClusterRole", identity)]["rules"]
+    )
 
 
 @pytest.mark.controlplane
@@ -75,7 +94,10 @@ def test_chart_is_accepted_by_the_apiserver(helm, kubectl, crd_installed):
     scoped = render(helm, "--set", "watchNamespaces={helm-a,helm-b}")
     roles = [d for d in scoped if d["kind"] == "Role"]
     assert sorted(r["metadata"]["namespace"] for r in roles) == ["helm-a", "helm-b"]
-    assert not [d for d in scoped if d["kind"] in ("ClusterRole", "ClusterRoleBinding")]
+    cluster_scoped = [
+        d["metadata"]["name"] for d in scoped if d["kind"] in ("ClusterRole", "ClusterRoleBinding")
+    ]
+    assert cluster_scoped == ["bedrock-model-operator-cluster-identity"] * 2  # only the kube-system uid read
     deploy = next(d for d in scoped if d["kind"] == "Deployment")
     args = deploy["spec"]["template"]["spec"]["containers"][0]["args"]
     assert "--namespace=helm-a" in args and "--namespace=helm-b" in args

@@ -12,7 +12,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from controller.conditions import set_conditions
+from controller.model_status import status_patch
+from controller.object_state import ObjectState
 from controller.settings import Settings
 
 IAM = Path(__file__).resolve().parents[1] / "deploy" / "iam"
@@ -26,20 +27,16 @@ ACTION_OF = {
 
 
 def _drive(rec, body: dict, done, steps: int = 80) -> dict:
+    """Passes as the operator runs them: each one's status written (as the apiserver merges it) first."""
+    state = ObjectState()
     for _ in range(steps):
-        out = rec.reconcile(body)
-        status = body.setdefault("status", {})
-        for k, v in out.status.items():
-            if v is None:
-                status.pop(k, None)
-            else:
-                status[k] = v
-        status["conditions"] = set_conditions(
-            status.get("conditions"), out.conditions, body["metadata"]["generation"]
-        )
+        out = rec.reconcile(body, state)
+        patch = status_patch(out, body.get("status") or {}, body["metadata"]["generation"])
+        body["status"] = {k: v for k, v in patch["status"].items() if v is not None}
         if done(body):
             return body
-        time.sleep(0.25)
+        if not out.again:
+            time.sleep(0.25)
     raise AssertionError(f"not done: {json.dumps(body.get('status'), default=str)[:2000]}")
 
 
@@ -74,7 +71,7 @@ def test_operator_policy_allows_exactly_what_the_operator_calls(local_aws, recor
         validation_mode="Inline",
         resync_seconds=0,
     )
-    rec = Reconciler(settings)
+    rec = Reconciler(settings.model_copy(update={"cluster_id": "iam-test-cluster"}))
     uid = str(uuid.uuid4())
     body = {
         "metadata": {"name": f"iam-{uid[:6]}", "namespace": "iam", "uid": uid, "generation": 1},
@@ -89,8 +86,7 @@ def test_operator_policy_allows_exactly_what_the_operator_calls(local_aws, recor
     body["spec"]["tags"] = {"team": "b"}
     body["metadata"]["generation"] = 2
     _drive(rec, body, lambda b: b["status"].get("observedGeneration") == 2 and _ready(b))
-    done, _ = rec.finalize(body)
-    assert done
+    assert rec.finalize(body).done
 
     needed = {ACTION_OF.get(c, f"{c[0]}:{c[1]}") for c in recorded_calls} - {None}
     needed.add("iam:PassRole")  # CreateModelImportJob passes the service role to Bedrock

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
@@ -27,6 +28,8 @@ def _clean_faults(local_aws):
         latency_ms=0,
         concurrent_jobs=1,
         job_duration_seconds=1.0,
+        model_visibility_delay_seconds=0,
+        delete_conflicts=0,
     )
     yield
 
@@ -39,8 +42,23 @@ def models_named(aws, name: str) -> list[dict]:
     return [m for m in aws.state()["models"] if m["modelName"] == name]
 
 
-def jobs_for(aws, model_name: str) -> list[dict]:
-    return [j for j in aws.state()["jobs"] if j["importedModelName"] == model_name]
+def _of(ns: str, name: str) -> re.Pattern[str]:
+    """Job and default model names of an object: `<ns>-<name>-<identity hash>...`."""
+    return re.compile(rf"^{re.escape(ns)}-{re.escape(name)}-[0-9a-f]{{8}}($|-)")
+
+
+def jobs_of(aws, ns: str, name: str) -> list[dict]:
+    return [j for j in aws.state()["jobs"] if _of(ns, name).match(j["jobName"])]
+
+
+def models_of(aws, ns: str, name: str) -> list[dict]:
+    return [m for m in aws.state()["models"] if _of(ns, name).match(m["modelName"])]
+
+
+def tags_of(aws, arn: str) -> dict[str, str]:
+    return {
+        t["key"]: t["value"] for t in aws.client("bedrock").list_tags_for_resource(resourceARN=arn)["tags"]
+    }
 
 
 def test_create_ready_then_delete_removes_the_model(kubectl, operator, local_aws, namespace):
@@ -54,18 +72,18 @@ def test_create_ready_then_delete_removes_the_model(kubectl, operator, local_aws
     assert condition(obj, "Validated")["status"] == "True" and condition(obj, "Imported")["status"] == "True"
     assert st["validation"]["verdict"] == "importable"
     name = st["modelName"]
-    assert name == f"{namespace}-m1"
-    tags = {
-        t["key"]: t["value"]
-        for t in local_aws.client("bedrock").list_tags_for_resource(resourceARN=st["modelArn"])["tags"]
-    }
+    assert _of(namespace, "m1").match(name), name  # readable, plus the object's identity hash
+    tags = tags_of(local_aws, st["modelArn"])
     assert tags["team"] == "ml"
     assert tags["bedrock.modelops.io/uid"] == obj["metadata"]["uid"]
     assert tags["bedrock.modelops.io/namespace"] == namespace and tags["bedrock.modelops.io/cluster"] == "e2e"
+    kube_system = json.loads(kubectl("get", "namespace", "kube-system", "-o", "json").stdout)
+    assert tags["bedrock.modelops.io/cluster-id"] == kube_system["metadata"]["uid"]  # unique per cluster
     reasons = [e["reason"] for e in events(kubectl, namespace, "m1")]
     assert {"Validated", "ImportStarted", "ModelReady"} <= set(reasons)
-    row = kubectl("get", "bedrockmodels", "-n", namespace).stdout.splitlines()[1].split()
-    assert row[1:5] == ["llama3", "True", "Ready", "ModelReady"]
+    assert st["region"] == "us-east-1" and st["architecture"] == "Llama3.1"
+    row = kubectl("get", "bedrockmodels", "-n", namespace, "-o", "wide").stdout.splitlines()[1].split()
+    assert row[1:5] == ["Llama3.1", "True", "Ready", "ModelReady"] and "us-east-1" in row
 
     kubectl("delete", "bedrockmodel", "m1", "-n", namespace, "--timeout=60s")
     assert models_named(local_aws, name) == []
@@ -75,7 +93,10 @@ def test_retain_leaves_the_model(kubectl, operator, local_aws, namespace):
     apply(kubectl, namespace, "kept", deletionPolicy="Retain")
     arn = wait_condition(kubectl, namespace, "kept", "Ready", "True")["status"]["modelArn"]
     kubectl("delete", "bedrockmodel", "kept", "-n", namespace, "--timeout=60s")
-    assert [m["modelArn"] for m in models_named(local_aws, f"{namespace}-kept")] == [arn]
+    assert [m["modelArn"] for m in models_of(local_aws, namespace, "kept")] == [arn]
+    tags = tags_of(local_aws, arn)  # no owner any more: another object may adopt it
+    assert "bedrock.modelops.io/uid" not in tags
+    assert tags["bedrock.modelops.io/retained-from"] == f"{namespace}/kept"
 
 
 def test_tag_change_is_applied_in_place(kubectl, operator, local_aws, namespace):
@@ -91,7 +112,7 @@ def test_tag_change_is_applied_in_place(kubectl, operator, local_aws, namespace)
     wait_for(lambda: user_tags() == {"team": "b"}, timeout=30, what="tags updated in Bedrock")
     obj = wait_condition(kubectl, namespace, "tags", "Ready", "True")
     assert obj["status"]["modelArn"] == arn  # same model: no new import
-    assert len(jobs_for(local_aws, f"{namespace}-tags")) == 1
+    assert len(jobs_of(local_aws, namespace, "tags")) == 1
     assert "TagsUpdated" in [e["reason"] for e in events(kubectl, namespace, "tags")]
 
 
@@ -109,7 +130,9 @@ def test_source_change_imports_a_new_revision_before_deleting_the_old(
 
     during = wait_for(updating, timeout=30, what="the new revision to start importing")
     assert during["modelArn"] == first["modelArn"]  # the old model still serves
-    assert condition(get_obj(kubectl, namespace, "rev"), "Ready")["status"] == "True"
+    # ...but Ready says the spec's revision does not serve yet, so Argo CD is not told Healthy too early
+    ready = condition(get_obj(kubectl, namespace, "rev"), "Ready")
+    assert ready["status"] == "False" and "keeps serving" in ready["message"], ready
     assert models_named(local_aws, first["modelName"]), "old model must exist while the new one imports"
 
     obj = wait_condition(kubectl, namespace, "rev", "Ready", "True", "ModelReady", timeout=90)
@@ -135,7 +158,8 @@ def test_failed_validation_creates_no_job(kubectl, operator, local_aws, namespac
     assert condition(obj, "Ready")["status"] == "False"
     assert obj["status"]["phase"] == "Failed"
     assert "quantized" in condition(obj, "Validated")["message"].lower()
-    assert jobs_for(local_aws, f"{namespace}-bad") == []
+    assert jobs_of(local_aws, namespace, "bad") == []
+    assert condition(obj, "Imported")["status"] == "False"  # says why no import started
     # fixing the spec (a good source) retries and succeeds
     apply(kubectl, namespace, "bad", source={"s3Uri": LLAMA})
     wait_condition(kubectl, namespace, "bad", "Ready", "True", "ModelReady")
@@ -148,8 +172,9 @@ def test_failed_job_is_reported_and_fixing_the_spec_recovers(kubectl, operator, 
     assert "could not be loaded" in condition(obj, "Imported")["message"]
     assert condition(obj, "Ready")["status"] == "False" and obj["status"]["phase"] == "Failed"
     assert "ImportFailed" in [e["reason"] for e in events(kubectl, namespace, "fails")]
+    apply(kubectl, namespace, "fails", tags={"edit": "unrelated"})  # a tags edit does not retry it
     time.sleep(2)  # it does not retry a failed revision by itself
-    assert len(jobs_for(local_aws, f"{namespace}-fails")) == 1
+    assert len(jobs_of(local_aws, namespace, "fails")) == 1
     apply(kubectl, namespace, "fails", source={"s3Uri": MISTRAL})
     wait_condition(kubectl, namespace, "fails", "Ready", "True", "ModelReady")
 
@@ -176,10 +201,10 @@ def test_five_models_with_one_slot_queue_and_all_become_ready_in_order(
     wait_for(all_ready, timeout=120, what="all five models Ready")
     assert seen_queued, "some models were visibly Queued"
     assert all(pos and pos >= 1 for _, pos in seen_queued)
-    jobs = [j for j in local_aws.state()["jobs"] if j["importedModelName"].startswith(f"{namespace}-q")]
+    jobs = [j for n in names for j in jobs_of(local_aws, namespace, n)]
     assert len(jobs) == 5 and all(j["status"] == "Completed" for j in jobs)
-    order = [j["importedModelName"] for j in sorted(jobs, key=lambda j: j["creationTime"])]
-    assert order == [f"{namespace}-{n}" for n in names]
+    order = [j["jobName"] for j in sorted(jobs, key=lambda j: j["creationTime"])]
+    assert [next(n for n in names if _of(namespace, n).match(j)) for j in order] == names
 
 
 def test_kill_9_during_imports_never_duplicates_a_job_or_model(kubectl, operator, local_aws, namespace):
@@ -197,8 +222,8 @@ def test_kill_9_during_imports_never_duplicates_a_job_or_model(kubectl, operator
 
     wait_for(all_ready, timeout=120, what="all models Ready after repeated kill -9")
     for n in names:
-        assert len(jobs_for(local_aws, f"{namespace}-{n}")) == 1, jobs_for(local_aws, f"{namespace}-{n}")
-        assert len(models_named(local_aws, f"{namespace}-{n}")) == 1
+        assert len(jobs_of(local_aws, namespace, n)) == 1, jobs_of(local_aws, namespace, n)
+        assert len(models_of(local_aws, namespace, n)) == 1
 
 
 def test_throttling_and_server_errors_are_ridden_out(kubectl, operator, local_aws, namespace):
@@ -224,8 +249,11 @@ def test_drift_deleted_or_retagged_outside_is_set_right(kubectl, operator, local
         }
         return tags.get("team") == "ml"
 
+    # nothing wakes the operator before the resync (300 s) but a touch: any annotation change makes it look
+    kubectl("annotate", "bedrockmodel", "drift", "-n", namespace, "example.com/look=1")
     wait_for(team_tag, timeout=30, what="tag drift corrected")
     bedrock.delete_imported_model(modelIdentifier=st["modelArn"])
+    kubectl("annotate", "bedrockmodel", "drift", "-n", namespace, "example.com/look=2", "--overwrite")
     obj = wait_for(
         lambda: (
             (o := get_obj(kubectl, namespace, "drift"))["status"].get("modelArn")
@@ -239,6 +267,7 @@ def test_drift_deleted_or_retagged_outside_is_set_right(kubectl, operator, local
     assert obj["status"]["modelName"] == st["modelName"]
     reasons = [e["reason"] for e in events(kubectl, namespace, "drift")]
     assert "ModelDeletedOutside" in reasons and "TagsDriftCorrected" in reasons
+    assert "ModelMissing" in reasons  # looked at again after a grace period before importing again
 
 
 def test_existing_model_conflicts_unless_adopted(kubectl, operator, local_aws, namespace):
@@ -332,8 +361,8 @@ def test_delete_during_import_waits_for_the_job_and_leaves_no_model(kubectl, ope
     )
     kubectl("delete", "bedrockmodel", "early", "-n", namespace, "--wait=false")
     kubectl("wait", "--for=delete", "bedrockmodel/early", "-n", namespace, "--timeout=60s")
-    assert models_named(local_aws, f"{namespace}-early") == []
-    assert [j["status"] for j in jobs_for(local_aws, f"{namespace}-early")] == ["Completed"]
+    assert models_of(local_aws, namespace, "early") == []
+    assert [j["status"] for j in jobs_of(local_aws, namespace, "early")] == ["Completed"]
 
 
 def test_no_secret_in_logs_events_or_status(kubectl, operator, namespace):
@@ -353,4 +382,4 @@ def test_missing_bucket_is_a_clear_validation_condition(kubectl, operator, local
     obj = wait_condition(kubectl, namespace, "nobucket", "Validated", "False", "SourceNotFound")
     assert "NoSuchBucket" in condition(obj, "Validated")["message"]
     assert obj["status"]["phase"] == "Failed"
-    assert [j for j in local_aws.state()["jobs"] if j["importedModelName"] == f"{namespace}-nobucket"] == []
+    assert jobs_of(local_aws, namespace, "nobucket") == []

@@ -12,7 +12,17 @@ from controller.artifacts.sources import source_error_reason
 from controller.bedrock_client import Kind, classify
 from controller.conditions import set_conditions
 from controller.import_queue import ImportQueue
-from controller.naming import client_token, job_name, ownership_tags, revision, revision_model_name
+from controller.naming import (
+    Identity,
+    base_model_name,
+    client_token,
+    import_inputs,
+    job_name,
+    model_name_candidates,
+    owner_in,
+    ownership,
+    revision,
+)
 from controller.redact import redact
 
 JOB_PATTERN = r"[a-zA-Z0-9](-*[a-zA-Z0-9\+\-\.])*"
@@ -36,25 +46,70 @@ def test_revision_changes_only_with_import_relevant_fields():
     assert revision(spec(architecture="Llama3")) != a
 
 
-@pytest.mark.parametrize("base", ["m", "team-a-llama3", "x" * 63, "a_b_c", "ns-" + "y" * 60])
-def test_names_and_tokens_fit_bedrock_patterns(base):
+ME = Identity(
+    "c0ffee00-0000-4000-8000-000000000001", "prod-eu", "team-a", "llama", "8f2c0a5e-1b7d-4c3e-9f0a-1"
+)
+
+
+@pytest.mark.parametrize(
+    ("namespace", "name"),
+    [("ns", "m"), ("team-a", "llama3"), ("n", "x" * 63), ("a", "b_c.d"), ("ns", "y" * 250)],
+)
+def test_names_and_tokens_fit_bedrock_patterns(namespace, name):
+    me = Identity("cluster-id", "prod", namespace, name, "8f2c0a5e-1b7d-4c3e-9f0a-123456789abc")
     rev = "0123456789ab"
     for attempt in (1, 2, 17):
-        name = job_name(base, rev, attempt)
-        assert len(name) <= 63 and re.fullmatch(JOB_PATTERN, name)
-    model = revision_model_name(base, rev)
-    assert len(model) <= 63 and re.fullmatch(MODEL_NAME_PATTERN, model) and model != base
-    token = client_token("8f2c0a5e-1b7d-4c3e-9f0a-123456789abc", rev, 3)
-    assert re.fullmatch(TOKEN_PATTERN, token)
-    assert job_name(base, rev, 1) == job_name(base, rev, 1) and job_name(base, rev, 1) != job_name(
-        base, rev, 2
-    )
+        job = job_name(me, rev, attempt)
+        assert len(job) <= 63 and re.fullmatch(JOB_PATTERN, job)
+    base = base_model_name(me, spec())
+    for model in model_name_candidates(base, rev, 3):
+        assert len(model) <= 63 and re.fullmatch(MODEL_NAME_PATTERN, model)
+    assert len(set(model_name_candidates(base, rev, 3))) == 3
+    assert re.fullmatch(TOKEN_PATTERN, client_token(me, rev, 3))
+    assert job_name(me, rev, 1) == job_name(me, rev, 1) != job_name(me, rev, 2)
 
 
-def test_ownership_tags_match_tag_rules():
-    tags = ownership_tags("prod-eu", "team-a", "llama", "8f2c0a5e-1b7d-4c3e-9f0a-123456789abc")
-    assert set(tags) == {f"bedrock.modelops.io/{k}" for k in ("cluster", "namespace", "name", "uid")}
+def test_names_never_collide_between_objects_incarnations_or_clusters():
+    """`team-a/b` and `team/a-b` flatten alike; long names share a prefix; the same manifest is applied in
+    two clusters; an object is deleted and re-created: every one gets its own job and model names."""
+    rev = "0123456789ab"
+    people = [
+        Identity("c1", "one", "team-a", "b", "u1"),
+        Identity("c1", "one", "team", "a-b", "u2"),
+        Identity("c1", "one", "team", "x" * 60 + "1", "u3"),
+        Identity("c1", "one", "team", "x" * 60 + "2", "u4"),
+        Identity("c2", "two", "team-a", "b", "u5"),  # same manifest, another cluster
+        Identity("c1", "one", "team-a", "b", "u6"),  # re-created: a new uid
+    ]
+    jobs = {job_name(me, rev, 1) for me in people}
+    models = {base_model_name(me, spec()) for me in people}
+    assert len(jobs) == len(people) and len(models) == len(people)
+
+
+def test_ownership_is_read_from_tags():
+    tags = ME.tags()
+    assert set(tags) == {
+        f"bedrock.modelops.io/{k}" for k in ("cluster", "cluster-id", "namespace", "name", "uid")
+    }
     assert all(re.fullmatch(r"[a-zA-Z0-9\s._:/=+@-]*", v) for v in tags.values())
+    assert ownership(tags, ME) == "mine"
+    assert ownership({"team": "a"}, ME) == "unowned"
+    other = Identity(ME.cluster_id, ME.cluster_name, ME.namespace, ME.name, "another-uid")
+    assert ownership(other.tags(), ME) == "other"
+    elsewhere = Identity("another-cluster", "x", ME.namespace, ME.name, ME.uid)
+    assert ownership(elsewhere.tags(), ME) == "other"
+    assert "team-a/llama" in (owner_in(other.tags()) or "")
+
+
+def test_a_failure_is_retried_only_when_the_import_inputs_change():
+    base = import_inputs("r1", "us-east-1", spec(), "")
+    assert import_inputs("r1", "us-east-1", spec(tags={"a": "b"}), "") == base  # tags: no retry
+    assert import_inputs("r1", "us-east-1", spec(deletionPolicy="Retain"), "") == base
+    assert import_inputs("r2", "us-east-1", spec(), "") != base
+    assert import_inputs("r1", "us-west-2", spec(), "") != base
+    assert import_inputs("r1", "us-east-1", spec(), "1") != base  # the retry annotation
+    other_role = spec(serviceRole={"roleArn": "arn:aws:iam::123456789012:role/other"})
+    assert import_inputs("r1", "us-east-1", other_role, "") != base
 
 
 def test_conditions_keep_transition_time_when_status_is_unchanged():
@@ -74,12 +129,24 @@ def test_queue_is_first_come_first_served_with_one_slot():
     assert q.enqueue("us-east-1", "a", "2026-01-01T00:00:01Z/1") == 1  # earlier arrival goes first
     assert q.enqueue("us-east-1", "c", "2026-01-01T00:00:02Z/3") == 3
     assert q.may_start("us-east-1", "a") and not q.may_start("us-east-1", "b")
-    q.take_slot("us-east-1", "a")
+    q.hold("us-east-1", "a")
     assert not q.may_start("us-east-1", "b")  # the slot is busy
     assert q.may_start("us-west-2", "z")  # other regions have their own slot
-    q.release("us-east-1", "a")
+    q.forget("a")
     assert q.may_start("us-east-1", "b") and not q.may_start("us-east-1", "c")
     assert q.length("us-east-1") == 2
+
+
+def test_queue_holds_one_place_per_object():
+    """Moving an object (another region, from waiting to holding) never leaves a place behind."""
+    q = ImportQueue()
+    q.enqueue("us-east-1", "a", "1")
+    q.enqueue("us-west-2", "a", "1")
+    assert q.length("us-east-1") == 0 and q.length("us-west-2") == 1
+    q.hold("us-east-1", "a")
+    assert q.length() == 0 and q.holders("us-east-1") == {"a"}
+    q.enqueue("us-east-1", "a", "1")
+    assert q.holders("us-east-1") == set()
 
 
 def _client_error(code: str, message: str, status: int) -> ClientError:
@@ -116,6 +183,13 @@ def _client_error(code: str, message: str, status: int) -> ClientError:
             "ImportedModelQuotaExceeded",
         ),
         ("ConflictException", "exists", 400, Kind.CONFLICT, "NameConflict"),
+        (
+            "ValidationException",
+            "The provided job name is currently in use.",
+            400,
+            Kind.JOB_NAME_TAKEN,
+            "JobNameInUse",
+        ),
         ("ResourceNotFoundException", "no such job", 404, Kind.NOT_FOUND, "NotFound"),
         ("AccessDeniedException", "not allowed", 403, Kind.TERMINAL, "AccessDenied"),
         ("ValidationException", "bad jobName", 400, Kind.TERMINAL, "InvalidRequest"),

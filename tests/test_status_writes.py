@@ -1,7 +1,7 @@
 """The status a reconcile writes, and why a reconcile never decides from a stale cached body.
 
 kopf's watch cache can lag behind the last reconcile's own status write. These tests run the real
-`handlers.run_reconcile` with an in-memory object store and a recording reconciler (no servers): the
+`Operator.run_reconcile` with an in-memory object store and a recording reconciler (no servers): the
 decision must be made on what the store holds now, and conditions the outcome does not touch must keep
 the values the previous reconcile wrote.
 """
@@ -16,8 +16,10 @@ import kopf
 import pytest
 
 from controller import handlers
+from controller.api.models import BedrockImportedModelStatus
 from controller.model_status import status_patch
 from controller.reconcile import Outcome
+from controller.settings import Settings
 
 LOG = logging.getLogger("test")
 
@@ -65,27 +67,28 @@ class Recorder:
         self.out = out
         self.seen: list[dict[str, Any]] = []
 
-    def reconcile(self, body: dict[str, Any]) -> Outcome:
+    def reconcile(self, body: dict[str, Any], state=None, event: bool = True) -> Outcome:
         self.seen.append(copy.deepcopy(body.get("status") or {}))
         return copy.deepcopy(self.out)
 
     def is_steady(self, body: dict[str, Any]) -> bool:
         return False
 
-    def resync_due(self, body: dict[str, Any]) -> bool:
+    def resync_due(self, body: dict[str, Any], state) -> bool:
         return True
 
-    queue = handlers.reconciler.queue
+    @staticmethod
+    def monotonic() -> float:
+        return 0.0
 
 
 @pytest.fixture
-def wired(monkeypatch):
-    def wire(store: Store, out: Outcome) -> Recorder:
+def wired():
+    def wire(store: Store, out: Outcome) -> tuple[handlers.Operator, Recorder]:
         rec = Recorder(out)
-        monkeypatch.setattr(handlers, "status_store", store)
-        monkeypatch.setattr(handlers, "reconciler", rec)
-        monkeypatch.setattr(handlers, "_backoff", {})
-        return rec
+        op = handlers.Operator(Settings(), reconciler=rec, store=store)  # type: ignore[arg-type]
+        op.post_event = lambda *a, **k: None
+        return op, rec
 
     return wire
 
@@ -110,9 +113,9 @@ def test_a_stale_cached_body_does_not_undo_the_previous_reconcile(wired):
     done = Outcome()
     done.condition("Imported", "True", "ImportJobCompleted", "job completed")
     done.condition("Ready", "True", "ModelReady", "model is ready")
-    rec = wired(store, done)
+    op, rec = wired(store, done)
 
-    handlers.run_reconcile(kopf.Body(obj()), LOG, event=False)  # the cached body: no status at all
+    op.run_reconcile(kopf.Body(obj()), LOG, event=False)  # the cached body: no status at all
 
     assert rec.seen == [written["status"]]  # decided from the object as it is now
     assert conditions(store) == {
@@ -126,9 +129,9 @@ def test_first_visit_shows_every_condition(wired):
     store = Store(obj())
     started = Outcome()
     started.condition("Validated", "Unknown", "Validating", "reading headers")
-    wired(store, started)
+    op, _ = wired(store, started)
 
-    handlers.run_reconcile(kopf.Body(obj()), LOG, event=True)
+    op.run_reconcile(kopf.Body(obj()), LOG, event=True)
 
     assert conditions(store) == {
         "Validated": ("Unknown", "Validating"),
@@ -142,18 +145,17 @@ def test_an_event_that_arrives_mid_reconcile_is_not_lost_on_a_steady_object(wire
     store = Store(obj({"phase": "Ready"}))
     paused = Outcome()
     paused.condition("Paused", "True", "ReconcilePaused", "paused")
-    rec = wired(store, paused)
+    op, rec = wired(store, paused)
     monkeypatch.setattr(rec, "is_steady", lambda body: True)
-    monkeypatch.setattr(rec, "resync_due", lambda body: False)
-    monkeypatch.setattr(handlers, "_missed_events", set())
+    monkeypatch.setattr(rec, "resync_due", lambda body, state: False)
 
-    handlers.run_reconcile(kopf.Body(obj()), LOG, event=False)
+    op.run_reconcile(kopf.Body(obj()), LOG, event=False)
     assert rec.seen == []  # steady and not due: skipped without a read
 
-    with handlers._lock("u-1"):  # a reconcile of this object is running when the event comes
-        handlers.run_reconcile(kopf.Body(obj()), LOG, event=True)
+    with op.states.get("u-1").lock:  # a pass of this object is running when the event comes
+        op.run_reconcile(kopf.Body(obj()), LOG, event=True)
     assert rec.seen == []
-    handlers.run_reconcile(kopf.Body(obj()), LOG, event=False)  # the next tick
+    op.run_reconcile(kopf.Body(obj()), LOG, event=False)  # the next tick
 
     assert len(rec.seen) == 1 and conditions(store)["Paused"] == ("True", "ReconcilePaused")
 
@@ -162,9 +164,9 @@ def test_a_deleted_object_is_not_reconciled(wired):
     store = Store(obj())
     store.body = None  # type: ignore[assignment]
     store.read = lambda namespace, name: None  # type: ignore[method-assign]
-    rec = wired(store, Outcome())
+    op, rec = wired(store, Outcome())
 
-    handlers.run_reconcile(kopf.Body(obj()), LOG, event=True)
+    op.run_reconcile(kopf.Body(obj()), LOG, event=True)
 
     assert rec.seen == [] and store.writes == []
 
@@ -181,10 +183,11 @@ def test_status_patch_removes_cleared_fields_and_keeps_transition_times():
             }
         ]
     }
-    out = Outcome(status={"failureMessage": None, "phase": "Ready"})
+    out = Outcome(status=BedrockImportedModelStatus(phase="Ready"))
     out.condition("Ready", "True", "ModelReady", "still ready")
-    patch = status_patch(out, current, 3)["status"]
+    patch = status_patch(out, current | {"failureMessage": "old", "previousModelArn": "arn"}, 3)["status"]
     assert patch["failureMessage"] is None and patch["phase"] == "Ready"
+    assert patch["previousModelArn"] is None  # a field of an earlier version is removed
     ready = next(c for c in patch["conditions"] if c["type"] == "Ready")
     assert ready["lastTransitionTime"] == "2026-01-01T00:00:00Z" and ready["observedGeneration"] == 3
     assert [c["type"] for c in patch["conditions"]] == ["Validated", "Imported", "Ready"]

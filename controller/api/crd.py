@@ -87,8 +87,8 @@ def build_crd() -> dict[str, Any]:
         {
             "name": "Architecture",
             "type": "string",
-            "jsonPath": ".status.modelArchitecture",
-            "description": "Architecture Bedrock reports for the imported model.",
+            "jsonPath": ".status.architecture",
+            "description": "Model architecture (spec.architecture, else as validation detected it).",
         },
         {
             "name": "Ready",
@@ -112,9 +112,9 @@ def build_crd() -> dict[str, Any]:
         {
             "name": "Region",
             "type": "string",
-            "jsonPath": ".spec.region",
+            "jsonPath": ".status.region",
             "priority": 1,
-            "description": "AWS region of the import.",
+            "description": "AWS region of the model (pinned at the first import).",
         },
         {
             "name": "Model-ARN",

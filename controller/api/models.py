@@ -397,6 +397,10 @@ class BedrockImportedModelStatus(BaseModel):
     region: str | None = Field(
         None, description="Region the serving model lives in, pinned at the first import (spec.region wins)."
     )
+    architecture: str | None = Field(
+        None,
+        description="Architecture in the spec's spelling (spec.architecture, else as validation found it).",
+    )
     revision: str | None = Field(None, description="Revision the serving model was imported from.")
     model_name: str | None = Field(None, description="Serving imported model's name in Bedrock.")
     model_arn: str | None = Field(

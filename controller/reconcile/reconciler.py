@@ -144,10 +144,20 @@ class Reconciler:
             self._error(p, err)
         except ApiException as exc:  # the Kubernetes API (validation Jobs) failed: try again
             self._error(p, api_error(exc, "on validation Jobs"))
-        if ConditionType.SYNCED not in p.out.conditions and p.out.retry_error is None:
-            p.out.condition(
-                ConditionType.SYNCED, "True", Reason.RECONCILE_SUCCEEDED, "the last reconcile reached Bedrock"
-            )
+        st.architecture = spec.architecture or (st.validation.architecture if st.validation else None)
+        err = p.out.retry_error
+        if ConditionType.SYNCED not in p.out.conditions:
+            if err is None:
+                p.out.condition(
+                    ConditionType.SYNCED,
+                    "True",
+                    Reason.RECONCILE_SUCCEEDED,
+                    "the last reconcile reached Bedrock",
+                )
+            else:
+                p.out.condition(
+                    ConditionType.SYNCED, "False", err.reason, f"{err.message} (retrying with backoff)"
+                )
         self._settle_queue(p)
         return p.out
 

@@ -34,23 +34,21 @@ if obj.status == nil or obj.status.observedGeneration == nil
   return hs
 end
 
+-- Ready=True means the model of the spec's revision serves; during an update it is False (Updating and
+-- its reason), while status.modelArn still names the model that serves until the new one is promoted.
 local ready = condition("Ready")
 if ready == nil then
   return hs
 end
 
 if ready.status == "True" then
-  if ready.reason == "PreviousRevisionServing" then
-    -- the old model still serves, but the change in git failed: make it visible
-    hs.status = "Degraded"
-  else
-    hs.status = "Healthy"
-  end
+  hs.status = "Healthy"
   hs.message = text(ready)
   return hs
 end
 
-if obj.status.phase == "Failed" then
+-- failed for good for what git asks (a model of an earlier revision may still serve: the message says so)
+if obj.status.failure ~= nil or obj.status.phase == "Failed" then
   hs.status = "Degraded"
   hs.message = text(ready)
   return hs
