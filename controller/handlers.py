@@ -89,7 +89,8 @@ class Operator:
                     logger.warning(f"retryable: {err.reason}: {err.message}; the next tick tries again")
                     return
                 if fresh is None or fresh.get("metadata", {}).get("uid") != uid:
-                    return  # deleted (or deleted and re-created: that object has its own handlers)
+                    rec.queue.forget(uid)  # gone (see `gone`): never let it hold a place in line
+                    return
                 if fresh["metadata"].get("deletionTimestamp"):
                     return
                 if not event and rec.is_steady(fresh) and not rec.resync_due(fresh, state):
@@ -174,7 +175,13 @@ class Operator:
             raise kopf.TemporaryError(
                 "waiting before the models can be deleted", delay=self.settings.poll_seconds
             )
-        self.states.forget(body.metadata.uid)
+        self.gone(body.metadata.uid)
+
+    def gone(self, uid: str) -> None:
+        """The object is gone from the API (also without our finalizer: removed by hand, or a namespace
+        force-deleted): it holds no place in the import queue and nothing is remembered for it."""
+        self.reconciler.queue.forget(uid)
+        self.states.forget(uid)
 
     # ---- kopf -----------------------------------------------------------------------------------
     def registry(self) -> kopf.OperatorRegistry:
@@ -223,6 +230,11 @@ class Operator:
         @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry)
         async def on_delete(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
             await self.on_delete(body, patch)
+
+        @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
+        def on_watch_event(type: str | None, uid: str, **_: Any) -> None:
+            if type == "DELETED":
+                self.gone(uid)
 
         @kopf.on.event("batch", "v1", "jobs", labels={LABEL_MANAGED: MANAGED_BY}, registry=registry)
         async def on_validation_progress(body: kopf.Body, **_: Any) -> None:

@@ -39,16 +39,28 @@ class ImportQueue:
         order = sorted(self._waiting.get(region, {}).items(), key=lambda kv: (kv[1], kv[0]))
         return [u for u, _ in order].index(uid) + 1
 
+    def _can_start(self, region: str, uid: str) -> bool:
+        running = self._slots.get(region, set())
+        if uid in running:
+            return True
+        free = self.slots_per_region - len(running)
+        if free <= 0:
+            return False
+        return uid not in self._waiting.get(region, {}) or self._position(region, uid) <= free
+
     def may_start(self, region: str, uid: str) -> bool:
         """True when a slot is free (or already ours) and the object is early enough in line to use it."""
         with self._lock:
-            running = self._slots.get(region, set())
-            if uid in running:
-                return True
-            free = self.slots_per_region - len(running)
-            if free <= 0:
+            return self._can_start(region, uid)
+
+    def try_start(self, region: str, uid: str) -> bool:
+        """`may_start` and taking the slot in one step: two workers can never both take the last slot."""
+        with self._lock:
+            if not self._can_start(region, uid):
                 return False
-            return uid not in self._waiting.get(region, {}) or self._position(region, uid) <= free
+            self._drop(uid)
+            self._slots.setdefault(region, set()).add(uid)
+            return True
 
     def hold(self, region: str, uid: str) -> None:
         with self._lock:

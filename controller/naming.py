@@ -75,7 +75,9 @@ def ownership(tags: dict[str, str], me: Identity) -> str:
     """'mine', 'unowned' or 'other' by the ownership tags a resource carries."""
     if not any(k in tags for k in OWNER_KEYS):
         return "unowned"
-    if tags.get(TAG_CLUSTER_ID) == me.cluster_id and tags.get(TAG_UID) == me.uid:
+    cluster = tags.get(TAG_CLUSTER_ID)
+    # models tagged before cluster ids existed carry only the uid (unique per incarnation): still ours
+    if tags.get(TAG_UID) == me.uid and cluster in (me.cluster_id, None):
         return "mine"
     return "other"
 
@@ -94,6 +96,7 @@ def import_inputs(rev: str, region: str, spec: BedrockImportedModelSpec, retry: 
         "region": region,
         "role": spec.service_role.model_dump(by_alias=True, exclude_none=True),
         "model": spec.model_name,
+        "adopt": bool(spec.adopt_existing),
         "retry": retry,
     }
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]

@@ -37,6 +37,12 @@ class Settings(BaseSettings):
         description="a model Bedrock says is NotFound is looked at again after this long before it counts "
         "as deleted (Bedrock is eventually consistent)",
     )
+    iam_propagation_seconds: float = Field(
+        300.0,
+        ge=0,
+        description="how long Bedrock may answer 'role ARN is invalid' (a new role not visible yet) before "
+        "the role counts as wrong and the revision fails",
+    )
     cluster_name: str = Field(
         "", description="readable cluster name in ownership tags (default: the cluster id)"
     )

@@ -8,7 +8,9 @@ from collections.abc import Iterator
 import pytest
 from kubernetes import client, config
 
+from controller.api.models import GROUP, PLURAL, VERSION
 from controller.dev.controlplane import ControlPlane
+from controller.reconcile import PAUSE_ANNOTATION
 from tests.helpers import Kubectl
 
 _CONTROL_PLANE: ControlPlane | None = None
@@ -56,6 +58,19 @@ def namespace(api_client: client.ApiClient) -> Iterator[str]:
     core = client.CoreV1Api(api_client)
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
     yield name
+    # a paused model keeps its Bedrock model and blocks its deletion (pause covers deletion): unpause
+    # whatever a test left paused, so deleting the namespace cleans up
+    custom = client.CustomObjectsApi(api_client)
+    try:
+        for item in custom.list_namespaced_custom_object(GROUP, VERSION, name, PLURAL)["items"]:
+            if PAUSE_ANNOTATION in (item["metadata"].get("annotations") or {}):
+                patch = {"metadata": {"annotations": {PAUSE_ANNOTATION: None}}}
+                custom.patch_namespaced_custom_object(
+                    GROUP, VERSION, name, PLURAL, item["metadata"]["name"], patch
+                )
+    except client.ApiException as exc:
+        if exc.status != 404:  # no CRD in this session: nothing to unpause
+            raise
     try:
         core.delete_namespace(name)
     except client.ApiException as exc:

@@ -4,10 +4,11 @@ It drives the real reconcile and finalize (the `Operator`'s pass logic, the `Rec
 `BedrockClient` and its error classification) in process against the local Bedrock's state, with no HTTP
 and no control plane, through random sequences of: objects created in several namespaces and in two
 clusters sharing one AWS account (names chosen to collide after flattening and to share long prefixes),
-edits of source, tags and region, reverts, pause, the retry annotation, deletion with Delete and Retain,
+edits of source, tags, role and region, reverts, pause, the retry annotation, deletion with Delete and Retain,
 operator restarts (a fresh process that knows only what status says), injected faults (throttling, 5xx,
-failed jobs, responses lost after the call succeeded, models that become visible late, delete
-conflicts) and time passing.
+failed jobs, responses lost after the call succeeded, jobs and models that become visible late (also past
+the grace period), delete conflicts and denials, a role not yet visible to Bedrock, a finalizer removed by
+hand) and time passing. Also after every step: Ready=True means the spec's revision serves.
 
 After every step: no model is deleted or retagged except by its owner; no two live objects report the
 same ARN; never more jobs than the region's quota, never two at once for one object. At quiescence (faults
@@ -15,7 +16,7 @@ off, everything unpaused, time passes): every live object that did not fail for 
 it owns in its pinned region, no job runs, and the models in the account are exactly those live objects
 serve, those retained, and those made outside the operator.
 
-`make test` runs a fixed seed (`BMO_INVARIANT_EXAMPLES`, default 60 sequences); a longer search by hand:
+`make test` runs a fixed seed (`BMO_INVARIANT_EXAMPLES`, default 100 sequences); a longer search by hand:
     BMO_INVARIANT_EXAMPLES=2000 uv run pytest tests/test_invariants.py -q
 """
 
@@ -28,11 +29,13 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, rule
 
-from controller.naming import OWNER_KEYS, TAG_CLUSTER_ID, TAG_RETAINED_FROM, TAG_UID
+from controller.api.models import BedrockImportedModelSpec
+from controller.naming import OWNER_KEYS, TAG_CLUSTER_ID, TAG_RETAINED_FROM, TAG_UID, revision
 from controller.reconcile import PAUSE_ANNOTATION, RETRY_ANNOTATION
 from tests.world import Violation, World
 
 ROLE = "arn:aws:iam::123456789012:role/BedrockModelImport"
+ROLES = [ROLE, "arn:aws:iam::123456789012:role/BedrockModelImportB"]
 #: flatten to the same text ("team-a-b"), or share a 60-character prefix
 NAMES = [("team-a", "b"), ("team", "a-b"), ("team", "x" * 60 + "1"), ("team", "x" * 60 + "2"), ("ml", "m")]
 SOURCES = ["s3://models/a/", "s3://models/b/", "s3://models/c/", "s3://models/broken/"]
@@ -62,6 +65,7 @@ class Operators(RuleBasedStateMachine):
         super().__init__()
         self.world = World()
         self.outside: set[str] = set()  # models made outside the operator
+        self.abandoned: set[str] = set()  # uids of objects removed without their finalizer
 
     # ---- user actions --------------------------------------------------------------------------
     @rule(
@@ -94,6 +98,10 @@ class Operators(RuleBasedStateMachine):
     def edit_region(self, obj, region):
         self._edit(obj, region=region)
 
+    @rule(obj=objects, role=st.sampled_from(ROLES))
+    def edit_role(self, obj, role):
+        self._edit(obj, serviceRole={"roleArn": role})
+
     @rule(obj=objects, paused=st.booleans())
     def pause(self, obj, paused):
         c = self._cluster_of(obj)
@@ -113,6 +121,16 @@ class Operators(RuleBasedStateMachine):
         if c is not None and not obj["metadata"].get("deletionTimestamp"):
             c.delete(obj)
 
+    @rule(obj=consumes(objects))
+    def finalizer_removed_by_hand(self, obj):
+        """Someone strips the finalizer (or force-deletes the namespace): the object is gone without the
+        operator's cleanup. Its models are the user's to find (their tags say whose); nothing else stalls."""
+        c = self._cluster_of(obj)
+        if c is not None:
+            del c.store.objects[(obj["metadata"]["namespace"], obj["metadata"]["name"])]
+            self.abandoned.add(obj["metadata"]["uid"])
+            c.operator.gone(obj["metadata"]["uid"])  # what the watch's DELETED event makes kopf call
+
     @rule(cluster=st.sampled_from(["east", "west"]))
     def restart(self, cluster):
         self.world.cluster(cluster).restart()
@@ -130,13 +148,25 @@ class Operators(RuleBasedStateMachine):
     def lose_a_response(self, operation):
         self.world.drop_responses[operation] += 1
 
-    @rule(delay=st.sampled_from([0.0, 15.0]))
-    def late_visibility(self, delay):
+    @rule(delay=st.sampled_from([0.0, 15.0, 45.0]))  # 45: beyond the operator's 30 s grace
+    def late_model_visibility(self, delay):
         self.world.aws.set_faults({"model_visibility_delay_seconds": delay})
+
+    @rule(delay=st.sampled_from([0.0, 8.0]))
+    def late_job_visibility(self, delay):
+        self.world.aws.set_faults({"job_visibility_delay_seconds": delay})
 
     @rule()
     def delete_conflicts(self):
         self.world.aws.set_faults({"delete_conflicts": 2})
+
+    @rule()
+    def deletes_denied(self):
+        self.world.aws.set_faults({"deny_deletes": 2})
+
+    @rule()
+    def new_role_not_visible_yet(self):
+        self.world.aws.set_faults({"iam_propagation_failures": 3})
 
     @rule(region=st.sampled_from(["us-east-1", "us-west-2"]))
     def model_made_outside(self, region):
@@ -168,6 +198,32 @@ class Operators(RuleBasedStateMachine):
     def always(self):
         self.world.check_always()
 
+    @invariant()
+    def ready_is_the_truth(self):
+        """What Argo CD reads: Ready=True for the current generation means the spec's revision serves in
+        the region the spec asks for."""
+        for c in self.world.clusters.values():
+            for body in c.live():
+                status = body.get("status") or {}
+                ready = {x["type"]: x for x in status.get("conditions", [])}.get("Ready", {})
+                paused = PAUSE_ANNOTATION in body["metadata"]["annotations"]
+                if paused or ready.get("status") != "True":
+                    continue
+                if status.get("observedGeneration") != body["metadata"]["generation"]:
+                    continue
+                wanted = revision(BedrockImportedModelSpec.model_validate(body["spec"]))
+                region = body["spec"].get("region") or status.get("region")
+                if (
+                    status.get("revision") != wanted
+                    or status.get("region") != region
+                    or not status.get("modelArn")
+                ):
+                    raise Violation(
+                        f"{body['metadata']['name']} reads Ready=True but serves revision "
+                        f"{status.get('revision')} in {status.get('region')}; "
+                        f"the spec asks for {wanted} in {region}"
+                    )
+
     def teardown(self):
         """Quiescence: runs after every sequence (hypothesis reports and shrinks a failure here too)."""
         w = self.world
@@ -177,6 +233,9 @@ class Operators(RuleBasedStateMachine):
                 "error_rate": 0,
                 "fail_jobs": 0,
                 "delete_conflicts": 0,
+                "deny_deletes": 0,
+                "iam_propagation_failures": 0,
+                "job_visibility_delay_seconds": 0,
                 "model_visibility_delay_seconds": 0,
             }
         )
@@ -206,7 +265,10 @@ class Operators(RuleBasedStateMachine):
                 who = f"{c.name}:{body['metadata']['namespace']}/{body['metadata']['name']}"
                 ready = {x["type"]: x for x in status.get("conditions", [])}.get("Ready", {})
                 if status.get("failure"):
-                    continue  # failed for good (a broken source, a failed job, a name conflict): allowed
+                    # failed for good (a broken source, a failed job, a name conflict): allowed; a model of
+                    # an earlier revision may still serve
+                    served.update([status["modelArn"]] if status.get("modelArn") else [])
+                    continue
                 if ready.get("status") != "True":
                     raise Violation(f"{who} is not Ready at quiescence: {ready} {status.get('phase')}")
                 arn = status["modelArn"]
@@ -231,6 +293,8 @@ class Operators(RuleBasedStateMachine):
                 continue
             if m["name"] == "shared-model" and not any(k in m["tags"] for k in OWNER_KEYS):
                 continue  # made outside and never adopted
+            if m["tags"].get(TAG_UID) in self.abandoned:
+                continue  # its object was removed without the finalizer: found by its tags
             raise Violation(f"leaked model {m['name']} ({arn}) in {m['region']}: {m['tags']}")
 
     # ---- helpers ----------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import pytest
 
 from controller import handlers
 from controller.api.models import BedrockImportedModelStatus
+from controller.import_queue import ImportQueue
 from controller.model_status import status_patch
 from controller.reconcile import Outcome
 from controller.settings import Settings
@@ -80,6 +81,8 @@ class Recorder:
     @staticmethod
     def monotonic() -> float:
         return 0.0
+
+    queue = ImportQueue()
 
 
 @pytest.fixture
@@ -166,9 +169,11 @@ def test_a_deleted_object_is_not_reconciled(wired):
     store.read = lambda namespace, name: None  # type: ignore[method-assign]
     op, rec = wired(store, Outcome())
 
+    rec.queue.enqueue("us-east-1", "u-1", "2026-01-01T00:00:00Z")
     op.run_reconcile(kopf.Body(obj()), LOG, event=True)
 
     assert rec.seen == [] and store.writes == []
+    assert rec.queue.length() == 0  # gone without the finalizer: it holds no place in line
 
 
 def test_status_patch_removes_cleared_fields_and_keeps_transition_times():

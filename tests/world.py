@@ -168,7 +168,7 @@ class Cluster:
                 if result.done:
                     self.retained |= set(result.retained)
                     del self.store.objects[key]
-                    self.operator.states.forget(body["metadata"]["uid"])
+                    self.operator.gone(body["metadata"]["uid"])
                 return
             self.operator.states.note_arrival(body["metadata"]["uid"], body["metadata"]["creationTimestamp"])
             self.operator.run_reconcile(kopf.Body(copy.deepcopy(body)), LOG, event=event)

@@ -349,6 +349,9 @@ class ImportJobRecord(BaseModel):
     )
     job_arn: str | None = Field(None, description="Bedrock model import job ARN.")
     model_arn: str | None = Field(None, description="ARN of the model the job created.")
+    inputs: str | None = Field(None, description="Hash of what the attempt depends on (see failure.inputs).")
+    s3_uri: str | None = Field(None, description="Source the job imports.")
+    role_arn: str | None = Field(None, description="Service role the job uses.")
     started_at: str | None = Field(None, description="When the operator decided to start it (RFC 3339).")
     completed_at: str | None = Field(None, description="When the operator saw it end (RFC 3339).")
 
@@ -363,6 +366,9 @@ class SupersededModel(BaseModel):
     region: str = Field(..., description="Region of the model.")
     revision: str | None = Field(None, description="Revision the model was imported from.")
     last_error: str | None = Field(None, description="Why the last delete attempt failed.")
+    missing_since: str | None = Field(
+        None, description="When Bedrock first answered NotFound for it (dropped after a second look)."
+    )
 
 
 class FailureRecord(BaseModel):

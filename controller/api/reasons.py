@@ -60,6 +60,7 @@ class Reason(enum.StrEnum):
     ACCESS_DENIED = "AccessDenied"
     INVALID_REQUEST = "InvalidRequest"
     TOO_MANY_TAGS = "TooManyTags"
+    SERVICE_ROLE_INVALID = "ServiceRoleInvalid"
     # Ready
     MODEL_READY = "ModelReady"
     IMPORTING = "Importing"

@@ -40,6 +40,8 @@ class Faults:
     concurrent_jobs: int = 1
     model_visibility_delay_seconds: float = 0.0  # a new model answers NotFound this long after its job ends
     delete_conflicts: int = 0  # the next N DeleteImportedModel calls answer ConflictException
+    deny_deletes: int = 0  # the next N DeleteImportedModel calls answer AccessDeniedException
+    job_visibility_delay_seconds: float = 0.0  # a new job answers NotFound this long after its create
 
 
 @dataclass
@@ -63,6 +65,7 @@ class Job:
     end: dt.datetime | None = None
     model_arn: str | None = None
     seq: int = 0
+    visible_at: float = 0.0  # clock time from which Get/List show it (eventual consistency)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -238,7 +241,7 @@ class BedrockState:
 
     def _find_job(self, region: str, ident: str) -> Job:
         for job in self._jobs.values():
-            if job.region == region and ident in (job.arn, job.name):
+            if job.region == region and ident in (job.arn, job.name) and job.visible_at <= self.clock():
                 return job
         raise ApiError("ResourceNotFoundException", f"The specified model import job {ident} was not found.")
 
@@ -324,6 +327,7 @@ class BedrockState:
                 vpc=p.get("vpcConfig"),
                 model_tags=p.get("importedModelTags", []),
                 seq=self._next_seq(),
+                visible_at=self.clock() + self.faults.job_visibility_delay_seconds,
             )
             self._jobs[job.arn] = job
             self._tags[job.arn] = job_tags
@@ -345,6 +349,13 @@ class BedrockState:
     def delete_model(self, region: str, p: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
             model = self._find_model(region, p["modelIdentifier"])
+            if self.faults.deny_deletes > 0:
+                self.faults.deny_deletes -= 1
+                raise ApiError(
+                    "AccessDeniedException",
+                    "User is not authorized to perform: bedrock:DeleteImportedModel on resource: "
+                    + model.arn,
+                )
             if self.faults.delete_conflicts > 0:
                 self.faults.delete_conflicts -= 1
                 raise ApiError(
@@ -380,7 +391,7 @@ class BedrockState:
 
     def list_jobs(self, region: str, p: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
-            jobs = [j for j in self._jobs.values() if j.region == region]
+            jobs = [j for j in self._jobs.values() if j.region == region and j.visible_at <= self.clock()]
             return self._page(jobs, p, "modelImportJobSummaries", status_filter=True)
 
     def list_models(self, region: str, p: dict[str, Any]) -> dict[str, Any]:

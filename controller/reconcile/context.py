@@ -11,6 +11,7 @@ from typing import Any
 from controller.api.models import (
     BedrockImportedModelSpec,
     BedrockImportedModelStatus,
+    FailureRecord,
     ImportJobRecord,
     SupersededModel,
 )
@@ -33,6 +34,8 @@ LEGACY_FIELDS = (
     "jobArn",
     "jobStatus",
 )
+#: A failure recorded by an earlier version: it holds for the revision it names, whatever else changed.
+LEGACY_INPUTS = "legacy"
 
 
 @dataclass
@@ -84,6 +87,23 @@ def parse_status(raw: dict[str, Any]) -> BedrockImportedModelStatus:
             job_arn=raw["jobArn"],
         )
         st.last_attempt = max(st.last_attempt or 0, attempt)
+    marker = raw.get("failedRevision")
+    if marker and st.failure is None:  # "<rev>/<attempt>@<generation>:<retry>": failed for good
+        failed = next(
+            (
+                c
+                for c in raw.get("conditions") or []
+                if c.get("type") in ("Validated", "Imported") and c.get("status") == "False"
+            ),
+            {"type": "Imported", "reason": "ImportFailed"},
+        )
+        st.failure = FailureRecord(
+            revision=marker.split("/", 1)[0],
+            inputs=LEGACY_INPUTS,
+            reason=failed.get("reason") or "ImportFailed",
+            condition=failed.get("type") or "Imported",
+            message=raw.get("failureMessage") or "",
+        )
     return st
 
 
@@ -124,6 +144,8 @@ class Pass:
         rev = revision(spec)
         bedrock, support = clients(region)
         inputs = import_inputs(rev, region, spec, view.annotations.get(RETRY_ANNOTATION, ""))
+        if st.failure and st.failure.inputs == LEGACY_INPUTS and st.failure.revision == rev:
+            st.failure.inputs = inputs
         return cls(
             view, me, spec, st, region, rev, inputs, bedrock, support, Outcome(status=st), now, clients
         )

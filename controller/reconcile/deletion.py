@@ -50,6 +50,20 @@ def finalize(p: Pass, grace: float) -> Finalized:
     if rec is not None and unsettled:
         bedrock = p.clients(rec.region)[0]
         job = bedrock.find_job(rec.job_name)
+        if (
+            job is None
+            and rec.state in ("Creating", "InProgress")
+            and p.seconds_since(rec.started_at) < grace
+        ):
+            # a create that may have landed is not visible yet (Bedrock is eventually consistent)
+            result.events.append(
+                (
+                    "Normal",
+                    EventReason.WAITING_FOR_IMPORT_JOB,
+                    f"waiting for Bedrock to show import job {rec.job_name} before deleting",
+                )
+            )
+            return result
         if job is not None and ownership(bedrock.tags(job.arn), p.me) != "other":
             if job.status == "InProgress":
                 result.events.append(

@@ -9,11 +9,15 @@ from controller.reconcile.context import Pass
 from controller.redact import redact
 
 
-def fail(p: Pass, ctype: ConditionType, reason: str, message: str) -> None:
+def fail(p: Pass, ctype: ConditionType, reason: str, message: str, inputs: str | None = None) -> None:
     """A failure only the user can fix. The serving model (if any) keeps serving; Ready says the spec's
-    revision is not there, and why."""
+    revision is not there, and why. `inputs`: what the failed attempt ran with (default: the spec's now)."""
     p.st.failure = FailureRecord(
-        revision=p.rev, inputs=p.inputs, reason=str(reason), condition=str(ctype), message=redact(message)
+        revision=p.rev,
+        inputs=inputs or p.inputs,
+        reason=str(reason),
+        condition=str(ctype),
+        message=redact(message),
     )
     p.out.event("Warning", reason, message)
     show(p)

@@ -34,7 +34,7 @@ def in_flight(p: Pass) -> bool:
 
 
 # ---- following the job this object started ------------------------------------------------------
-def follow(p: Pass, grace: float) -> bool:
+def follow(p: Pass, grace: float, iam_wait: float) -> bool:
     """Follow the in-flight import. True while it still runs (or its model is not visible yet): the
     pass stops there, because Bedrock cannot stop a job and the region has one slot."""
     rec = p.st.import_job
@@ -42,16 +42,19 @@ def follow(p: Pass, grace: float) -> bool:
         return False
     bedrock = p.clients(rec.region)[0]
     if rec.state == "Creating":
-        if rec.revision != p.rev or rec.region != p.region:
-            # the spec moved on before this create was confirmed: it matters only if it reached Bedrock
-            job = _my_job(p, bedrock, rec.job_name)
-            if job is None:
-                p.st.import_job = None
-                return False
-            _record_job(rec, job)
-        else:
-            _create(p, bedrock, rec)
+        if rec.inputs in (None, p.inputs):
+            _create(p, bedrock, rec, iam_wait)
             return True  # whatever Bedrock answered, this pass has done its step
+        # the spec changed before this create was confirmed: follow the job if it reached Bedrock; forget
+        # the intent only once Bedrock has had the grace period to show it
+        job = _my_job(p, bedrock, rec.job_name)
+        if job is None:
+            if p.seconds_since(rec.started_at) < grace:
+                _running(p, rec)
+                return True
+            p.st.import_job = None
+            return False
+        _record_job(rec, job)
     job = bedrock.find_job(rec.job_name)
     if job is None:  # just created: Bedrock may not show it for a moment
         _running(p, rec)
@@ -71,6 +74,7 @@ def follow(p: Pass, grace: float) -> bool:
                 ConditionType.IMPORTED,
                 Reason.IMPORT_FAILED,
                 f"import job {job.name} failed: {job.failure_message or 'no reason given'}",
+                inputs=rec.inputs,  # what it ran with: a role fixed meanwhile is tried
             )
         return False
     return _completed(p, bedrock, rec, job, grace)
@@ -164,10 +168,11 @@ def _completed(p: Pass, bedrock: BedrockClient, rec: ImportJobRecord, job: JobIn
             f"model {rec.model_name} from job {job.name} did not appear within {grace:.0f}s; importing again",
         )
         return False
-    metrics.IMPORT_JOBS.labels("completed").inc()
+    _take_model(p, bedrock, rec, model, f"import job {job.name} completed")
+    # only now: a pass that fails while taking the model follows the job again, not a new import
     rec.state, rec.model_arn = "Completed", model.arn
     rec.completed_at = rec.completed_at or p.now_rfc3339()
-    _take_model(p, bedrock, rec, model, f"import job {job.name} completed")
+    metrics.IMPORT_JOBS.labels("completed").inc()
     return False
 
 
@@ -195,7 +200,7 @@ def start(p: Pass, queue: ImportQueue, arrival: str | None) -> None:
     p.st.queued_at = queued_at
     position = queue.enqueue(p.region, p.view.uid, queued_at)
     p.out.queue = QueueState(p.region, holding=False, queued_at=queued_at)
-    if not queue.may_start(p.region, p.view.uid):
+    if not queue.try_start(p.region, p.view.uid):
         _queued(p, position, f"another import is running in {p.region}")
         return
     attempt = (p.st.last_attempt or 0) + 1
@@ -208,17 +213,26 @@ def start(p: Pass, queue: ImportQueue, arrival: str | None) -> None:
         role = p.support.ensure_role(p.support.role_name(p.me), source_uri(p), p.me.tags())
     p.st.service_role_arn = role
     p.st.last_attempt = attempt
-    p.st.import_job = ImportJobRecord(
+    p.st.import_job = rec = ImportJobRecord(
         revision=p.rev,
         region=p.region,
         attempt=attempt,
         job_name=job_name(p.me, p.rev, attempt),
         model_name=target,
         state="Creating",
+        inputs=p.inputs,
+        s3_uri=source_uri(p),
+        role_arn=role,
         started_at=p.now_rfc3339(),
     )
-    p.out.queue = QueueState(p.region, holding=True)
+    _running(p, rec)  # the slot is this object's from now on, and status says the import is on its way
     p.out.again = True  # written first, created in the next pass
+
+
+def _from_revision(p: Pass, model: ModelInfo, rev: str) -> bool:
+    """Whether a model of this object was imported by one of its jobs for `rev` (job names say so)."""
+    stem = job_name(p.me, rev, 1).rsplit("-", 1)[0]
+    return (model.job_name or "").rsplit("-", 1)[0] == stem
 
 
 def _base_name(p: Pass) -> str:
@@ -250,14 +264,14 @@ def _queued(p: Pass, position: int, why: str) -> None:
     )
 
 
-def _create(p: Pass, bedrock: BedrockClient, rec: ImportJobRecord) -> None:
-    """Send the create the previous pass recorded; repeatable (same name, same token)."""
-    s3_uri = source_uri(p)
+def _create(p: Pass, bedrock: BedrockClient, rec: ImportJobRecord, iam_wait: float) -> None:
+    """Send the create the previous pass recorded, as it recorded it; repeatable (same name, same token)."""
+    s3_uri = rec.s3_uri or source_uri(p)
     try:
         arn = bedrock.create_job(
             job_name=rec.job_name,
             model_name=rec.model_name,
-            role_arn=p.st.service_role_arn or "",
+            role_arn=rec.role_arn or p.st.service_role_arn or "",
             s3_uri=s3_uri,
             token=client_token(p.me, rec.revision, rec.attempt),
             tags=p.tags(),
@@ -265,7 +279,7 @@ def _create(p: Pass, bedrock: BedrockClient, rec: ImportJobRecord) -> None:
             vpc=p.spec.vpc_config.model_dump(by_alias=True) if p.spec.vpc_config else None,
         )
     except AwsError as err:
-        _create_refused(p, bedrock, rec, err)
+        _create_refused(p, bedrock, rec, err, iam_wait)
         return
     rec.state, rec.job_arn = "InProgress", arn
     metrics.IMPORT_JOBS.labels("started").inc()
@@ -277,8 +291,21 @@ def _create(p: Pass, bedrock: BedrockClient, rec: ImportJobRecord) -> None:
     _running(p, rec)
 
 
-def _create_refused(p: Pass, bedrock: BedrockClient, rec: ImportJobRecord, err: AwsError) -> None:
+def _create_refused(
+    p: Pass, bedrock: BedrockClient, rec: ImportJobRecord, err: AwsError, iam_wait: float
+) -> None:
     if err.kind is Kind.RETRYABLE:
+        if err.reason == Reason.WAITING_FOR_IAM_PROPAGATION and p.seconds_since(rec.started_at) > iam_wait:
+            p.st.import_job = None  # Bedrock refused it: no job exists
+            fail(
+                p,
+                ConditionType.IMPORTED,
+                Reason.SERVICE_ROLE_INVALID,
+                f"Bedrock still refuses role {rec.role_arn} after {iam_wait:.0f}s ({err.message}): check "
+                "that it exists, trusts bedrock.amazonaws.com and may read the source",
+                inputs=rec.inputs,
+            )
+            return
         raise err  # the create may have gone through: keep the intent, retry with the same token
     if err.kind is Kind.JOB_NAME_TAKEN:
         job = _my_job(p, bedrock, rec.job_name)  # our earlier create went through
@@ -315,10 +342,15 @@ def _name_taken(p: Pass, bedrock: BedrockClient, rec: ImportJobRecord, err: AwsE
         return
     tags = bedrock.tags(model.arn)
     owner = ownership(tags, p.me)
+    if owner == "mine" and not _from_revision(p, model, rec.revision):
+        # a model of this object from another revision holds the name: retire it, import under another
+        _supersede(p, model.arn, model.name, rec.region, None)
+        p.st.import_job = None
+        return
     if owner == "mine" or (owner == "unowned" and p.spec.adopt_existing):
+        _take_model(p, bedrock, rec, model, "adopted the existing model" if owner == "unowned" else "found")
         rec.state, rec.model_arn = "Completed", model.arn
         rec.completed_at = p.now_rfc3339()
-        _take_model(p, bedrock, rec, model, "adopted the existing model" if owner == "unowned" else "found")
         if owner == "unowned":
             p.out.event(
                 "Normal", EventReason.MODEL_ADOPTED, f"adopted the existing imported model {model.name}"

@@ -31,7 +31,7 @@ from controller.naming import Identity
 from controller.object_state import ObjectState
 from controller.reconcile import deletion, failures, importing, serving, validation
 from controller.reconcile.context import Pass, View, parse_status
-from controller.reconcile.outcome import Outcome
+from controller.reconcile.outcome import Outcome, QueueState
 from controller.settings import Settings
 from controller.validation_jobs import ValidationJobs
 
@@ -163,8 +163,8 @@ class Reconciler:
 
     def _steps(self, p: Pass, state: ObjectState, event: bool) -> None:
         grace = self.settings.model_missing_grace_seconds
-        running = importing.follow(p, grace)
-        serving.retire_superseded(p)
+        running = importing.follow(p, grace, self.settings.iam_propagation_seconds)
+        serving.retire_superseded(p, grace)
         if p.up_to_date:
             p.st.failure, p.st.failure_message = None, None
             if not (event or self._due(p.view.generation, state)) and p.st.model_missing_since is None:
@@ -192,6 +192,10 @@ class Reconciler:
         if err.kind is Kind.RETRYABLE:
             out.retry_error = err
             out.condition(ConditionType.SYNCED, "False", err.reason, f"{err.message} (retrying with backoff)")
+            if not p.up_to_date and ConditionType.READY not in out.conditions:
+                out.condition(
+                    ConditionType.READY, "False", err.reason, f"{err.message} (retrying with backoff)"
+                )
             return
         if err.kind is Kind.QUOTA:
             out.retry_error = err
@@ -211,7 +215,9 @@ class Reconciler:
         """Where the object stands in the import queue after this pass: one call, every path."""
         q, uid = p.out.queue, p.view.uid
         job = p.st.import_job
-        if q is not None and p.out.retry_error is not None and not (job and job.state == "InProgress"):
+        if job is not None and job.state in ("Creating", "InProgress"):
+            q = QueueState(job.region, holding=True)  # its job runs, or its create may have reached Bedrock
+        elif q is not None and (p.out.retry_error is not None or p.st.failure is not None):
             q = None  # a head of line that cannot start must not block the objects behind it
         if q is None:
             self.queue.forget(uid)

@@ -111,9 +111,11 @@ def _plain_list(verb: str, keys: list[str]) -> str:
     return f"{verb} {', '.join(keys)}"
 
 
-def retire_superseded(p: Pass) -> None:
-    """Delete the models this object no longer serves. A delete that fails stays on the list with its
-    error and is retried with backoff; it never changes what the serving model's conditions say."""
+def retire_superseded(p: Pass, grace: float) -> None:
+    """Delete the models this object no longer serves. A delete that fails (any error: throttling, a
+    conflict, or AccessDenied until the operator's role is fixed) stays on the list with its error and is
+    retried with backoff; it never changes what the serving model's conditions say. A model Bedrock does
+    not show is dropped only after a second look, past the grace period (it may be about to appear)."""
     left: list[SupersededModel] = []
     trouble: AwsError | None = None
     for old in p.st.superseded or []:
@@ -121,11 +123,14 @@ def retire_superseded(p: Pass) -> None:
         try:
             outcome = delete_owned(p, bedrock, old.arn)
         except AwsError as err:
-            if err.kind is Kind.TERMINAL:
-                raise
             old.last_error = err.message
             left.append(old)
             trouble = trouble or err
+            continue
+        if outcome == "gone":
+            old.missing_since = old.missing_since or p.now_rfc3339()
+            if p.seconds_since(old.missing_since) < grace:
+                left.append(old)
             continue
         if outcome == "deleted":
             p.out.event(
