@@ -16,23 +16,27 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, ReadTimeoutError
 
 from controller import metrics
+from controller.api.reasons import Reason
 from controller.artifacts.sources import S3Folder
 from controller.errors import AwsError, Kind, SourceError
 from controller.naming import Identity
 from controller.settings import Settings
 
+#: Reasons of answers the reconcile handles itself (never shown on a condition).
+JOB_NAME_IN_USE, NAME_CONFLICT, NOT_FOUND = "JobNameInUse", "NameConflict", "NotFound"
+
 __all__ = ["AwsError", "BedrockClient", "JobInfo", "Kind", "ModelInfo", "SupportClients", "classify"]
 
 
 _RETRYABLE_CODES = {
-    "ThrottlingException": "Throttled",
-    "TooManyRequestsException": "Throttled",
-    "RequestLimitExceeded": "Throttled",
-    "Throttling": "Throttled",
-    "InternalServerException": "AwsServiceError",
-    "InternalFailure": "AwsServiceError",
-    "ServiceUnavailable": "AwsServiceError",
-    "ServiceUnavailableException": "AwsServiceError",
+    "ThrottlingException": Reason.THROTTLED,
+    "TooManyRequestsException": Reason.THROTTLED,
+    "RequestLimitExceeded": Reason.THROTTLED,
+    "Throttling": Reason.THROTTLED,
+    "InternalServerException": Reason.AWS_SERVICE_ERROR,
+    "InternalFailure": Reason.AWS_SERVICE_ERROR,
+    "ServiceUnavailable": Reason.AWS_SERVICE_ERROR,
+    "ServiceUnavailableException": Reason.AWS_SERVICE_ERROR,
 }
 
 
@@ -43,7 +47,7 @@ def classify(exc: Exception, action: str) -> AwsError:
     if isinstance(exc, (ConnectionError, ReadTimeoutError, BotoCoreError)) and not isinstance(
         exc, ClientError
     ):
-        return AwsError(Kind.RETRYABLE, type(exc).__name__, f"{action}: {exc}", "AwsUnreachable")
+        return AwsError(Kind.RETRYABLE, type(exc).__name__, f"{action}: {exc}", Reason.AWS_UNREACHABLE)
     assert isinstance(exc, ClientError)
     err = exc.response.get("Error", {})
     code = err.get("Code", "Unknown")
@@ -52,26 +56,26 @@ def classify(exc: Exception, action: str) -> AwsError:
     if code in _RETRYABLE_CODES:
         return AwsError(Kind.RETRYABLE, code, message, _RETRYABLE_CODES[code])
     if status >= 500:
-        return AwsError(Kind.RETRYABLE, code, message, "AwsServiceError")
+        return AwsError(Kind.RETRYABLE, code, message, Reason.AWS_SERVICE_ERROR)
     if code == "ValidationException" and "role" in message.lower() and "invalid" in message.lower():
-        return AwsError(Kind.RETRYABLE, code, message, "WaitingForIAMPropagation")
+        return AwsError(Kind.RETRYABLE, code, message, Reason.WAITING_FOR_IAM_PROPAGATION)
     if code == "ValidationException" and "job name" in message.lower() and "in use" in message.lower():
-        return AwsError(Kind.JOB_NAME_TAKEN, code, message, "JobNameInUse")
+        return AwsError(Kind.JOB_NAME_TAKEN, code, message, JOB_NAME_IN_USE)
     if code == "ServiceQuotaExceededException":
         if "concurrent" in message.lower():
-            return AwsError(Kind.QUEUE, code, message, "Queued")
-        return AwsError(Kind.QUOTA, code, message, "ImportedModelQuotaExceeded")
+            return AwsError(Kind.QUEUE, code, message, Reason.QUEUED)
+        return AwsError(Kind.QUOTA, code, message, Reason.IMPORTED_MODEL_QUOTA_EXCEEDED)
     if code == "ConflictException":
-        return AwsError(Kind.CONFLICT, code, message, "NameConflict")
+        return AwsError(Kind.CONFLICT, code, message, NAME_CONFLICT)
     if code in ("ResourceNotFoundException", "NoSuchEntity") or (
         code == "ValidationException" and "not found" in message.lower()
     ):
-        return AwsError(Kind.NOT_FOUND, code, message, "NotFound")
+        return AwsError(Kind.NOT_FOUND, code, message, NOT_FOUND)
     if code in ("AccessDeniedException", "AccessDenied", "UnauthorizedOperation"):
-        return AwsError(Kind.TERMINAL, code, message, "AccessDenied")
+        return AwsError(Kind.TERMINAL, code, message, Reason.ACCESS_DENIED)
     if code == "TooManyTagsException":
-        return AwsError(Kind.TERMINAL, code, message, "TooManyTags")
-    return AwsError(Kind.TERMINAL, code, message, "InvalidRequest")
+        return AwsError(Kind.TERMINAL, code, message, Reason.TOO_MANY_TAGS)
+    return AwsError(Kind.TERMINAL, code, message, Reason.INVALID_REQUEST)
 
 
 @dataclass(frozen=True)
@@ -281,7 +285,7 @@ class SupportClients:
                     err.code,
                     f"SageMaker model {model_name} does not exist in "
                     f"{self.region}; check spec.source.sageMakerModelName",
-                    "SageMakerModelNotFound",
+                    Reason.SAGEMAKER_MODEL_NOT_FOUND,
                 ) from None
             raise err from None
         containers = [model.get("PrimaryContainer") or {}, *list(model.get("Containers") or [])]
@@ -294,7 +298,7 @@ class SupportClients:
             "NoS3DataSource",
             f"SageMaker model {model_name} has no uncompressed S3 "
             "model data source (ModelDataSource.S3DataSource); Bedrock cannot import a model.tar.gz",
-            "SageMakerSourceUnsupported",
+            Reason.SAGEMAKER_SOURCE_UNSUPPORTED,
         )
 
     @staticmethod

@@ -36,6 +36,8 @@ def test_printer_columns_read_the_ready_condition(kubectl, crd_installed, namesp
     status = {
         "status": {
             "phase": "Ready",
+            "architecture": "Llama3.1",
+            "region": "us-west-2",
             "modelArchitecture": "llama3",
             "modelArn": "arn:aws:bedrock:us-east-1:123456789012:imported-model/abcdef123456",
             "conditions": [
@@ -62,7 +64,9 @@ def test_printer_columns_read_the_ready_condition(kubectl, crd_installed, namesp
         json.dumps(status),
     )
     row = kubectl("get", "bedrockmodels", "-n", namespace, "-o", "wide").stdout.splitlines()[1].split()
-    assert row[:5] == ["llama3-support-bot", "llama3", "True", "Ready", "ModelReady"]
+    # the spec's spelling of the architecture, and the pinned region (shown even when spec.region is unset)
+    assert row[:5] == ["llama3-support-bot", "Llama3.1", "True", "Ready", "ModelReady"]
+    assert "us-west-2" in row
     assert "arn:aws:bedrock:us-east-1:123456789012:imported-model/abcdef123456" in row
 
 
