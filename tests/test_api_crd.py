@@ -92,9 +92,7 @@ def test_bad_manifest_is_refused_at_apply_naming_the_field(
     assert kubectl("get", "bedrockmodels", "-n", namespace, "-o", "name").stdout.strip() == ""
 
 
-@pytest.mark.parametrize(
-    "field, old, new", [("region", "us-east-1", "us-west-2"), ("modelName", "llama-a", "llama-b")]
-)
+@pytest.mark.parametrize("field, old, new", [("modelName", "llama-a", "llama-b")])
 def test_identity_fields_are_immutable(kubectl, crd_installed, namespace, field, old, new):
     spec = valid_spec() | {field: old}
     kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump(manifest("immutable", spec)))
@@ -109,6 +107,23 @@ def test_identity_fields_are_immutable(kubectl, crd_installed, namespace, field,
     )
     assert proc.returncode != 0
     assert f"spec.{field}" in proc.stderr and "immutable" in proc.stderr
+
+
+def test_region_may_change_the_operator_migrates(kubectl, crd_installed, namespace):
+    """A region change is accepted at apply time: the operator imports in the new region and deletes the
+    old model once the new one serves (end to end in tests/test_ownership_e2e.py)."""
+    spec = valid_spec() | {"region": "us-east-1"}
+    kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump(manifest("moves", spec)))
+    kubectl(
+        "apply",
+        "-n",
+        namespace,
+        "-f",
+        "-",
+        input=yaml.safe_dump(manifest("moves", spec | {"region": "us-west-2"})),
+    )
+    got = json.loads(kubectl("get", "bedrockmodel", "moves", "-n", namespace, "-o", "json").stdout)
+    assert got["spec"]["region"] == "us-west-2"
 
 
 def test_deletion_policy_defaults_to_delete(kubectl, crd_installed, namespace):

@@ -25,6 +25,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--throttle-rate", type=float, default=0.0)
     p.add_argument("--error-rate", type=float, default=0.0)
     p.add_argument("--latency-ms", type=int, default=0)
+    p.add_argument(
+        "--visibility-delay",
+        type=float,
+        default=0.0,
+        help="seconds a new job, and a new model after its job ends, answer NotFound (Bedrock is eventually "
+        "consistent)",
+    )
     p.add_argument("--seed", type=int, help="seed for fault injection (repeatable runs)")
     p.set_defaults(func=run)
 
@@ -41,6 +48,8 @@ def build(args: argparse.Namespace) -> EmulatorServer:
             "throttle_rate": args.throttle_rate,
             "error_rate": args.error_rate,
             "latency_ms": args.latency_ms,
+            "job_visibility_delay_seconds": args.visibility_delay,
+            "model_visibility_delay_seconds": args.visibility_delay,
         }
     )
     return EmulatorServer((args.host, args.port), state)
