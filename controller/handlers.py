@@ -18,13 +18,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import kopf
-from kubernetes.client.exceptions import ApiException
 
 from controller import logs, metrics
 from controller.api.models import GROUP, PLURAL, VERSION
 from controller.api.reasons import Phase
 from controller.errors import OperatorError
-from controller.kube import api_error
+from controller.kube import KUBE_ERRORS, api_error
 from controller.model_status import ModelStatusStore, status_patch
 from controller.object_state import ObjectStates
 from controller.reconcile import Finalized, Outcome, Reconciler
@@ -74,17 +73,17 @@ class Operator:
                 state.missed_event = True
             return  # a pass of this object is running; the next tick sees its result
         try:
-            if not event and self.reconciler.monotonic() < state.next_try:
-                return
             event = event or state.missed_event
             state.missed_event = False
+            if not event and self.reconciler.monotonic() < state.next_try:
+                return
             rec = self.reconciler
             if not event and rec.is_steady(body) and not rec.resync_due(body, state):
                 return  # cheap skip on the cached body; the decision below is made on a fresh read
             for _ in range(MAX_PASSES):
                 try:
                     fresh = self.store.read(body.metadata.namespace, body.metadata.name)
-                except ApiException as exc:
+                except KUBE_ERRORS as exc:
                     err = api_error(exc, "reading the model")
                     logger.warning(f"retryable: {err.reason}: {err.message}; the next tick tries again")
                     return
@@ -101,6 +100,8 @@ class Operator:
                 if not out.again or out.retry_error is not None:
                     return
         finally:
+            if state.gone:  # deleted while this pass ran: its settle must not leave a place in line
+                self.reconciler.queue.forget(uid)
             state.lock.release()
 
     def _write(self, fresh: dict[str, Any], out: Outcome) -> None:
@@ -108,7 +109,7 @@ class Operator:
         patch = status_patch(out, fresh.get("status") or {}, meta.get("generation"))
         try:
             self.store.write(meta["namespace"], meta["name"], patch)
-        except ApiException as exc:  # what was done in AWS is found again from status and by name
+        except KUBE_ERRORS as exc:  # what was done in AWS is found again from status and by name
             out.retry_error = out.retry_error or api_error(exc, "writing the status")
             out.again = False
         revision = out.status.revision or (out.status.import_job.revision if out.status.import_job else None)
@@ -148,7 +149,7 @@ class Operator:
                 if fresh is None or fresh.get("metadata", {}).get("uid") != body.metadata.uid:
                     fresh = dict(body)
                 return self.reconciler.finalize(fresh)
-            except ApiException as exc:
+            except KUBE_ERRORS as exc:
                 err: OperatorError = api_error(exc, "while deleting")
             except OperatorError as exc:
                 err = exc
@@ -179,9 +180,10 @@ class Operator:
 
     def gone(self, uid: str) -> None:
         """The object is gone from the API (also without our finalizer: removed by hand, or a namespace
-        force-deleted): it holds no place in the import queue and nothing is remembered for it."""
-        self.reconciler.queue.forget(uid)
+        force-deleted): it holds no place in the import queue and nothing is remembered for it. A pass
+        still running for it sees `state.gone` when it ends and leaves the queue too."""
         self.states.forget(uid)
+        self.reconciler.queue.forget(uid)
 
     # ---- kopf -----------------------------------------------------------------------------------
     def registry(self) -> kopf.OperatorRegistry:

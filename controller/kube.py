@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 
+import urllib3
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
@@ -34,6 +35,12 @@ def api_client(settings: Settings) -> client.ApiClient:
         return _api
 
 
-def api_error(exc: ApiException, doing: str) -> KubernetesError:
+#: What a call of the official client raises: an answer (ApiException) or no answer (connection errors).
+KUBE_ERRORS = (ApiException, urllib3.exceptions.HTTPError, OSError)
+
+
+def api_error(exc: Exception, doing: str) -> KubernetesError:
     """A failed Kubernetes call, retried with backoff: it is RBAC or the apiserver, never the user's spec."""
-    return KubernetesError(exc.status, f"Kubernetes API error {exc.status} {doing}: {exc.reason}")
+    status = getattr(exc, "status", None) or "unreachable"
+    reason = getattr(exc, "reason", None) or type(exc).__name__
+    return KubernetesError(status, f"Kubernetes API error {status} {doing}: {reason}")

@@ -19,6 +19,7 @@ class ObjectState:
     missed_event: bool = False  # an event came while a pass of this object was running
     arrival: str | None = None  # queue tie-break: creationTimestamp, then the order the operator saw it
     last_sync: tuple[float, int] | None = None  # (monotonic, generation) of the last check against Bedrock
+    gone: bool = False  # the object left the API while a pass of it may still be running
 
 
 class ObjectStates:
@@ -46,7 +47,9 @@ class ObjectStates:
 
     def forget(self, uid: str) -> None:
         with self._guard:
-            self._states.pop(uid, None)
+            state = self._states.pop(uid, None)
+        if state is not None:
+            state.gone = True
 
     def __len__(self) -> int:
         return len(self._states)

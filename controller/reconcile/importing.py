@@ -148,15 +148,14 @@ def _completed(p: Pass, bedrock: BedrockClient, rec: ImportJobRecord, job: JobIn
         first = rec.completed_at or p.now_rfc3339()
         rec.completed_at = first
         if p.seconds_since(first) < grace:
-            p.out.queue = QueueState(
-                rec.region, holding=True
-            )  # the job just ended; keep the turn until its model is seen
-            p.out.condition(
-                ConditionType.IMPORTED,
-                "Unknown",
-                Reason.WAITING_FOR_MODEL,
-                f"import job {job.name} completed; waiting for Bedrock to show model {rec.model_name}",
-            )
+            _running(p, rec)  # the job just ended: keep its turn, and say where the spec's revision is
+            if rec.revision == p.rev and rec.region == p.region:
+                p.out.condition(
+                    ConditionType.IMPORTED,
+                    "Unknown",
+                    Reason.WAITING_FOR_MODEL,
+                    f"import job {job.name} completed; waiting for Bedrock to show model {rec.model_name}",
+                )
             return True
         metrics.IMPORT_JOBS.labels("completed").inc()
         rec.state = "Completed"
@@ -313,7 +312,8 @@ def _create_refused(
             _record_job(rec, job)
             _running(p, rec)
             return
-        raise err
+        # taken, yet not visible: look again later (the intent stays, and so does the slot)
+        raise AwsError(Kind.RETRYABLE, err.code, err.message, Reason.WAITING_FOR_MODEL)
     p.st.import_job = None  # Bedrock refused it: no job exists
     if err.kind is Kind.QUEUE:
         _queued(p, p.st.queue_position or 1, f"Bedrock's import slot in {rec.region} is busy")

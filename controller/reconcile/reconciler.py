@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from controller import metrics
@@ -26,7 +25,7 @@ from controller.api.reasons import ConditionType, Phase, Reason
 from controller.bedrock_client import BedrockClient, SupportClients
 from controller.errors import Kind, OperatorError, SourceError
 from controller.import_queue import ImportQueue
-from controller.kube import api_error
+from controller.kube import KUBE_ERRORS, api_error
 from controller.naming import Identity
 from controller.object_state import ObjectState
 from controller.reconcile import deletion, failures, importing, serving, validation
@@ -109,6 +108,7 @@ class Reconciler:
         state = state or ObjectState()
         v = View.of(body)
         st = parse_status(v.status)
+        applied = st.observed_generation == v.generation
         st.observed_generation = v.generation
         if v.paused:
             out = Outcome(status=st)
@@ -118,6 +118,13 @@ class Reconciler:
                 Reason.RECONCILE_PAUSED,
                 "annotation bedrock.modelops.io/paused=true: the operator leaves this model alone",
             )
+            if not applied:  # an edit made while paused is not in effect: Ready must not say it is
+                out.condition(
+                    ConditionType.READY,
+                    "Unknown",
+                    Reason.RECONCILE_PAUSED,
+                    f"paused: generation {v.generation} of the spec applies when the annotation is removed",
+                )
             self.queue.forget(v.uid)
             return out
         try:
@@ -142,7 +149,7 @@ class Reconciler:
             self._steps(p, state, event)
         except OperatorError as err:
             self._error(p, err)
-        except ApiException as exc:  # the Kubernetes API (validation Jobs) failed: try again
+        except KUBE_ERRORS as exc:  # the Kubernetes API (validation Jobs) failed: try again
             self._error(p, api_error(exc, "on validation Jobs"))
         st.architecture = spec.architecture or (st.validation.architecture if st.validation else None)
         err = p.out.retry_error
@@ -166,7 +173,15 @@ class Reconciler:
         running = importing.follow(p, grace, self.settings.iam_propagation_seconds)
         serving.retire_superseded(p, grace)
         if p.up_to_date:
-            p.st.failure, p.st.failure_message = None, None
+            if p.st.failure is not None:  # reverted to the serving revision: that failure is history
+                if p.st.failure.condition == ConditionType.VALIDATED:
+                    p.out.condition(
+                        ConditionType.VALIDATED,
+                        "True",
+                        Reason.ARTIFACTS_IMPORTABLE,
+                        f"revision {p.rev[:8]} serves; its artifacts were validated before it was imported",
+                    )
+                p.st.failure, p.st.failure_message = None, None
             if not (event or self._due(p.view.generation, state)) and p.st.model_missing_since is None:
                 serving.ready(p)
                 return
