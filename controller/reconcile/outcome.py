@@ -27,6 +27,7 @@ class Outcome:
     retry_error: OperatorError | None = None  # a retryable error: back off, then try again
     again: bool = False  # run another pass right after this one is written (write-ahead of a create)
     queue: QueueState | None = None  # None: out of every queue
+    model_checked: bool = False  # this pass read the serving model and its tags from Bedrock
 
     def condition(self, ctype: ConditionType | str, status: str, reason: str, message: str) -> None:
         self.conditions[str(ctype)] = (status, str(reason), redact(message))

@@ -182,6 +182,9 @@ class Reconciler:
                         f"revision {p.rev[:8]} serves; its artifacts were validated before it was imported",
                     )
                 p.st.failure, p.st.failure_message = None, None
+            if p.out.model_checked:
+                state.last_sync = (self.monotonic(), p.view.generation)
+                return
             if not (event or self._due(p.view.generation, state)) and p.st.model_missing_since is None:
                 serving.ready(p)
                 return
