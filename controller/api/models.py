@@ -333,6 +333,10 @@ class CustomModelUnits(BaseModel):
     custom_model_units_version: str | None = Field(None, description="CMU pricing version.")
 
 
+#: Import job states in which the job may be running in Bedrock.
+IN_FLIGHT = ("Creating", "InProgress")
+
+
 class ImportJobRecord(BaseModel):
     """The import this object started last: written *before* CreateModelImportJob is sent, so a job that
     exists in Bedrock is always known to status, whatever crashes or spec edits come in between."""
@@ -354,6 +358,11 @@ class ImportJobRecord(BaseModel):
     role_arn: str | None = Field(None, description="Service role the job uses.")
     started_at: str | None = Field(None, description="When the operator decided to start it (RFC 3339).")
     completed_at: str | None = Field(None, description="When the operator saw it end (RFC 3339).")
+
+    @property
+    def in_flight(self) -> bool:
+        """Its job may run (or its create may have reached Bedrock): it holds the region's slot."""
+        return self.state in IN_FLIGHT
 
 
 class SupersededModel(BaseModel):

@@ -44,17 +44,13 @@ def finalize(p: Pass, grace: float) -> Finalized:
         drop[old.arn] = old.region
     rec = st.import_job
     unsettled = rec is not None and (
-        rec.state in ("Creating", "InProgress")
+        rec.in_flight
         or (rec.state == "Completed" and rec.model_arn not in keep and rec.model_arn not in drop)
     )
     if rec is not None and unsettled:
         bedrock = p.clients(rec.region)[0]
         job = bedrock.find_job(rec.job_name)
-        if (
-            job is None
-            and rec.state in ("Creating", "InProgress")
-            and p.seconds_since(rec.started_at) < grace
-        ):
+        if job is None and rec.in_flight and p.seconds_since(rec.started_at) < grace:
             # a create that may have landed is not visible yet (Bedrock is eventually consistent)
             result.events.append(
                 (

@@ -30,7 +30,7 @@ from controller.reconcile.validation import source_uri
 
 
 def in_flight(p: Pass) -> bool:
-    return p.st.import_job is not None and p.st.import_job.state in ("Creating", "InProgress")
+    return p.st.import_job is not None and p.st.import_job.in_flight
 
 
 # ---- following the job this object started ------------------------------------------------------

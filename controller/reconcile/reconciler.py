@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from controller import metrics
-from controller.api.models import BedrockImportedModelSpec
+from controller.api.models import IN_FLIGHT, BedrockImportedModelSpec
 from controller.api.reasons import ConditionType, Phase, Reason
 from controller.bedrock_client import BedrockClient, SupportClients
 from controller.errors import Kind, OperatorError, SourceError
@@ -86,7 +86,7 @@ class Reconciler:
         return (
             st.get("phase") in (Phase.READY, Phase.FAILED)
             and st.get("observedGeneration") == v.generation
-            and job.get("state") not in ("Creating", "InProgress")
+            and job.get("state") not in IN_FLIGHT
             and not st.get("superseded")
             and not st.get("modelMissingSince")
             and not st.get("previousModelArn")
@@ -233,7 +233,7 @@ class Reconciler:
         """Where the object stands in the import queue after this pass: one call, every path."""
         q, uid = p.out.queue, p.view.uid
         job = p.st.import_job
-        if job is not None and job.state in ("Creating", "InProgress"):
+        if job is not None and job.in_flight:
             q = QueueState(job.region, holding=True)  # its job runs, or its create may have reached Bedrock
         elif q is not None and (p.out.retry_error is not None or p.st.failure is not None):
             q = None  # a head of line that cannot start must not block the objects behind it
