@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import sys
 
@@ -70,18 +71,26 @@ def cluster_id(settings: Settings) -> str:
     like one, so there is no constant default."""
     if settings.cluster_id:
         return settings.cluster_id
-    from kubernetes import client
-    from kubernetes.client.exceptions import ApiException
-
     from controller.kube import api_client
 
+    # A raw GET: building the client's CoreV1Api (pydantic validators for every core endpoint) would add
+    # some 90 MB to the operator's memory for this one field.
+    api = api_client(settings)
+    request = api.param_serialize(
+        method="GET", resource_path="/api/v1/namespaces/kube-system", auth_settings=["BearerToken"]
+    )
     try:
-        return client.CoreV1Api(api_client(settings)).read_namespace("kube-system").metadata.uid
-    except ApiException as exc:
+        response = api.call_api(*request)
+        response.read()
+        status, body = response.status, response.data
+    except Exception as exc:  # unreachable apiserver, TLS, DNS: say it in one line
+        raise SystemExit(f"bedrock-model-operator: cannot reach the Kubernetes API ({exc})") from None
+    if status != 200:
         raise SystemExit(
             f"bedrock-model-operator: cannot read namespace kube-system to identify the cluster "
-            f"({exc.status} {exc.reason}); grant `get` on it or set BMO_CLUSTER_ID to a unique id"
-        ) from None
+            f"(HTTP {status}); grant `get` on it or set BMO_CLUSTER_ID to a unique id"
+        )
+    return json.loads(body)["metadata"]["uid"]
 
 
 def run(args: argparse.Namespace) -> int:
