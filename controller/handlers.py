@@ -234,7 +234,9 @@ class Operator:
             await self.on_delete(body, patch)
 
         @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
-        def on_watch_event(type: str | None, uid: str, **_: Any) -> None:
+        async def on_watch_event(type: str | None, uid: str, **_: Any) -> None:
+            # async: a sync handler would run in kopf's own thread pool (20 more threads, and their
+            # memory arenas, for a few dictionary operations per watch event)
             if type == "DELETED":
                 self.gone(uid)
 

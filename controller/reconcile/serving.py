@@ -37,7 +37,7 @@ def promote(p: Pass, bedrock: BedrockClient, model: ModelInfo, rev: str, region:
     p.out.condition(ConditionType.IMPORTED, "True", Reason.IMPORT_COMPLETED, f"{note}: model {model.name}")
     p.out.event("Normal", Reason.MODEL_READY, f"model {model.name} is ready ({model.arn})")
     p.out.model_checked = True  # just read and tagged: the drift check would repeat it
-    ready(p, model)
+    ready(p)
 
 
 def ready(p: Pass, model: ModelInfo | None = None) -> None:
