@@ -155,6 +155,30 @@ def local_aws():
         yield aws
 
 
+#: The local Bedrock as every end-to-end test starts: no faults, one import slot, 1 s jobs.
+NO_FAULTS = {
+    "throttle_rate": 0,
+    "error_rate": 0,
+    "fail_jobs": 0,
+    "iam_propagation_failures": 0,
+    "latency_ms": 0,
+    "concurrent_jobs": 1,
+    "job_duration_seconds": 1.0,
+    "model_visibility_delay_seconds": 0,
+    "job_visibility_delay_seconds": 0,
+    "delete_conflicts": 0,
+    "deny_deletes": 0,
+}
+
+
+@pytest.fixture
+def clean_faults(local_aws):
+    """A fault one test sets never reaches the next: reset before and after, whatever happens."""
+    local_aws.set_faults(**NO_FAULTS)
+    yield
+    local_aws.set_faults(**NO_FAULTS)
+
+
 @pytest.fixture(scope="session")
 def operator(control_plane, crd_installed, local_aws, tmp_path_factory):
     from tests.operator_process import OperatorProcess

@@ -11,27 +11,11 @@ import pytest
 from tests.helpers import wait_for
 from tests.operator_process import CANARY_SECRET, apply_model, condition, events, get_obj, wait_condition
 
-pytestmark = pytest.mark.controlplane
+pytestmark = [pytest.mark.controlplane, pytest.mark.usefixtures("clean_faults")]
 
 ROLE = "arn:aws:iam::123456789012:role/BedrockModelImport"
 LLAMA = "s3://bmo-examples/llama3-8b-support/"
 MISTRAL = "s3://bmo-examples/mistral-7b-summarizer/"
-
-
-@pytest.fixture(autouse=True)
-def _clean_faults(local_aws):
-    local_aws.set_faults(
-        throttle_rate=0,
-        error_rate=0,
-        fail_jobs=0,
-        iam_propagation_failures=0,
-        latency_ms=0,
-        concurrent_jobs=1,
-        job_duration_seconds=1.0,
-        model_visibility_delay_seconds=0,
-        delete_conflicts=0,
-    )
-    yield
 
 
 def apply(kubectl, ns: str, name: str, **spec) -> dict:

@@ -25,28 +25,9 @@ from tests.operator_process import (
 )
 from tests.test_operator_e2e import jobs_of, models_of, tags_of
 
-pytestmark = pytest.mark.controlplane
+pytestmark = [pytest.mark.controlplane, pytest.mark.usefixtures("clean_faults")]
 
 UID_TAG = "bedrock.modelops.io/uid"
-
-
-@pytest.fixture(autouse=True)
-def _clean_faults(local_aws):
-    local_aws.set_faults(
-        throttle_rate=0,
-        error_rate=0,
-        fail_jobs=0,
-        iam_propagation_failures=0,
-        latency_ms=0,
-        concurrent_jobs=1,
-        job_duration_seconds=1.0,
-        model_visibility_delay_seconds=0,
-        delete_conflicts=0,
-    )
-    yield
-    local_aws.set_faults(
-        job_duration_seconds=1.0, model_visibility_delay_seconds=0, delete_conflicts=0, fail_jobs=0
-    )
 
 
 @pytest.fixture
