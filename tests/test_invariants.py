@@ -351,3 +351,21 @@ Operators.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 TestOperatorInvariants = Operators.TestCase
+
+
+# ---- sequences the search found, kept as tests -------------------------------------------------------
+def test_a_model_that_shows_up_past_the_grace_period_is_deleted_with_its_object():
+    """Found by the search: deleting an object while its job ran, its model visible only 45 s after the
+    job (past the 30 s grace), left that model behind."""
+    m = Operators()
+    m.late_model_visibility(delay=45.0)
+    obj = m.create(
+        cluster="east",
+        ident=("team-a", "b"),
+        policy="Delete",
+        region=None,
+        shared_name=False,
+        source=SOURCES[0],
+    )
+    m.delete(obj=obj)
+    m.teardown()

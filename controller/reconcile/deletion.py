@@ -71,8 +71,10 @@ def finalize(p: Pass, grace: float) -> Finalized:
                 )
                 return result
             if job.status == "Completed" and job.model_arn and job.model_arn not in keep:
-                ended = (p.now - job.ended).total_seconds() if job.ended else grace
-                if ended < grace and bedrock.find_model(job.model_arn) is None:
+                # as for a superseded model: NotFound counts only on a second look, a grace period after
+                # the first (which itself comes a grace period after the job ended)
+                ended = (p.now - job.ended).total_seconds() if job.ended else 2 * grace
+                if ended < 2 * grace and bedrock.find_model(job.model_arn) is None:
                     result.events.append(
                         (
                             "Normal",
