@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import hashlib
 import logging
 import uuid
 from collections import Counter
@@ -78,7 +79,7 @@ class Violation(AssertionError):
 class Cluster:
     def __init__(self, world: World, name: str) -> None:
         self.world, self.name = world, name
-        self.id = str(uuid.UUID(int=hash(name) & (2**128 - 1)))
+        self.id = str(uuid.UUID(bytes=hashlib.sha256(name.encode()).digest()[:16]))  # same in every run
         self.store = Store()
         self.retained: set[str] = set()
         self.events: list[tuple[str, str, str, str]] = []

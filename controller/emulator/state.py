@@ -11,7 +11,6 @@ import datetime as dt
 import hashlib
 import json
 import random
-import secrets
 import string
 import threading
 import time
@@ -154,10 +153,6 @@ def _now() -> dt.datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
-def _id12() -> str:
-    return "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(12))
-
-
 class BedrockState:
     """All jobs and models, per region, behind one lock. A ticker thread finishes due jobs."""
 
@@ -235,6 +230,10 @@ class BedrockState:
             }
 
     # ---- helpers ------------------------------------------------------------------------------
+    def _id12(self) -> str:
+        """ARN ids; seeded with the faults' generator, so a seeded emulator repeats its answers."""
+        return "".join(self._rng.choice(string.ascii_lowercase + string.digits) for _ in range(12))
+
     def _next_seq(self) -> int:
         self._seq += 1
         return self._seq
@@ -313,7 +312,7 @@ class BedrockState:
                 )
             now = self.wall()
             job = Job(
-                arn=f"arn:aws:bedrock:{region}:{self.account}:model-import-job/{_id12()}",
+                arn=f"arn:aws:bedrock:{region}:{self.account}:model-import-job/{self._id12()}",
                 name=p["jobName"],
                 region=region,
                 model_name=name,
@@ -451,7 +450,7 @@ class BedrockState:
                     job.status, job.failure_message = "Failed", outcome.message[:2048]
                     continue
                 model = Model(
-                    arn=f"arn:aws:bedrock:{job.region}:{self.account}:imported-model/{_id12()}",
+                    arn=f"arn:aws:bedrock:{job.region}:{self.account}:imported-model/{self._id12()}",
                     name=job.model_name,
                     region=job.region,
                     job=job,

@@ -41,6 +41,17 @@ def finalize(p: Pass, grace: float) -> Finalized:
     if st.model_arn:
         keep[st.model_arn] = st.region or p.region
     for old in st.superseded or []:
+        if old.missing_since and p.seconds_since(old.missing_since) < grace:
+            # not shown by Bedrock yet: a second look is due before it counts as gone (else it may appear
+            # after the object is gone, and be leaked)
+            result.events.append(
+                (
+                    "Normal",
+                    EventReason.WAITING_FOR_IMPORT_JOB,
+                    f"waiting for Bedrock to show model {old.name or old.arn} before deleting it",
+                )
+            )
+            return result
         drop[old.arn] = old.region
     rec = st.import_job
     unsettled = rec is not None and (
