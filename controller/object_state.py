@@ -50,6 +50,3 @@ class ObjectStates:
             state = self._states.pop(uid, None)
         if state is not None:
             state.gone = True
-
-    def __len__(self) -> int:
-        return len(self._states)

@@ -70,9 +70,6 @@ class Reconciler:
                 self._clients[region] = self._make_clients(self.settings, region)
             return self._clients[region]
 
-    def bedrock_calls(self) -> int:
-        return sum(b.calls for b, _ in self._clients.values())
-
     def identity(self, view: View) -> Identity:
         s = self.settings
         return Identity(s.cluster_id or "unset", s.readable_cluster_name, view.namespace, view.name, view.uid)
