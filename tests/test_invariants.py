@@ -443,3 +443,92 @@ def test_a_model_given_up_on_and_then_shown_is_deleted_with_its_object():
     )
     m.late_model_visibility(delay=45.0)
     m.teardown()
+
+
+def test_an_adoption_interrupted_after_tagging_is_not_lost():
+    """Found by the 3,000-sequence search (kept as found): an unowned model adopted with adoptExisting
+    carried this object's owner tags while no status record named it, and outlived the object."""
+    m = Operators()
+    m.late_job_visibility(delay=0.0)
+    m.deletes_denied()
+    m.deletes_denied()
+    m.new_role_not_visible_yet()
+    m.deletes_denied()
+    m.create(
+        cluster="west",
+        ident=("team-a", "b"),
+        policy="Delete",
+        region="us-west-2",
+        shared_name=False,
+        source="s3://models/a/",
+    )
+    m.lose_a_response(operation="TagResource")
+    m.new_role_not_visible_yet()
+    m.late_model_visibility(delay=45.0)
+    m.deletes_denied()
+    m.model_made_outside(region="us-west-2")
+    o1 = m.create(
+        cluster="east",
+        ident=("team", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx2"),
+        policy="Retain",
+        region=None,
+        shared_name=True,
+        source="s3://models/a/",
+    )
+    o2 = m.create(
+        cluster="west",
+        ident=("team", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx2"),
+        policy="Delete",
+        region="us-east-1",
+        shared_name=True,
+        source="s3://models/b/",
+    )
+    m.edit_source(obj=o2, source="s3://models/a/")
+    o3 = m.create(
+        cluster="east",
+        ident=("team", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx1"),
+        policy="Retain",
+        region=None,
+        shared_name=False,
+        source="s3://models/a/",
+    )
+    m.lose_a_response(operation="CreateModelImportJob")
+    m.flaky_aws(errors=0.1, throttle=0.0)
+    m.model_made_outside(region="us-west-2")
+    m.edit_region(obj=o2, region="us-east-1")
+    m.retry(obj=o1)
+    m.time_passes(seconds=40.0)
+    m.finalizer_removed_by_hand(obj=o3)
+    m.model_made_outside(region="us-west-2")
+    m.time_passes(seconds=5.0)
+    m.edit_tags(obj=o1, team="a")
+    m.lose_a_response(operation="DeleteImportedModel")
+    m.edit_region(obj=o1, region="us-west-2")
+    m.next_job_fails()
+    m.edit_tags(obj=o1, team="a")
+    m.model_made_outside(region="us-east-1")
+    m.model_made_outside(region="us-east-1")
+    m.edit_region(obj=o2, region="us-east-1")
+    m.flaky_aws(errors=0.0, throttle=0.3)
+    o4 = m.create(
+        cluster="west",
+        ident=("ml", "m"),
+        policy="Delete",
+        region="us-east-1",
+        shared_name=False,
+        source="s3://models/b/",
+    )
+    m.delete(obj=o1)
+    m.finalizer_removed_by_hand(obj=o2)
+    m.lose_a_response(operation="DeleteImportedModel")
+    m.deletes_denied()
+    m.create(
+        cluster="west",
+        ident=("team", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx2"),
+        policy="Retain",
+        region="us-west-2",
+        shared_name=True,
+        source="s3://models/b/",
+    )
+    m.edit_source(obj=o4, source="s3://models/b/")
+    m.teardown()

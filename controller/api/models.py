@@ -348,8 +348,10 @@ class ImportJobRecord(BaseModel):
     attempt: int = Field(..., ge=1, description="This object's import count; part of the job name and token.")
     job_name: str = Field(..., description="Bedrock model import job name.")
     model_name: str = Field(..., description="Name of the model the job creates.")
-    state: Literal["Creating", "InProgress", "Completed", "Failed"] = Field(
-        ..., description="Creating: the create call may or may not have reached Bedrock yet."
+    state: Literal["Creating", "InProgress", "Completed", "Failed", "Adopting"] = Field(
+        ...,
+        description="Creating: the create call may or may not have reached Bedrock yet. Adopting: the "
+        "existing model named by modelArn is being taken over (its tags may already name this object).",
     )
     job_arn: str | None = Field(None, description="Bedrock model import job ARN.")
     model_arn: str | None = Field(None, description="ARN of the model the job created.")

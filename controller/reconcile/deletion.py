@@ -54,6 +54,14 @@ def finalize(p: Pass, grace: float) -> Finalized:
             return result
         drop[old.arn] = old.region
     rec = st.import_job
+    if rec is not None and rec.state == "Adopting" and rec.model_arn:
+        bedrock = p.clients(rec.region)[0]
+        try:
+            if ownership(bedrock.tags(rec.model_arn), p.me) == "mine":  # tagged before the pass failed
+                keep[rec.model_arn] = rec.region  # the model it was taking over: Retain keeps it
+        except AwsError as err:
+            if err.kind is not Kind.NOT_FOUND:
+                raise
     unsettled = rec is not None and (
         rec.in_flight
         or (rec.state == "Completed" and rec.model_arn not in keep and rec.model_arn not in drop)

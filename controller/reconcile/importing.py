@@ -38,6 +38,9 @@ def follow(p: Pass, grace: float, iam_wait: float) -> bool:
     """Follow the in-flight import. True while it still runs (or its model is not visible yet): the
     pass stops there, because Bedrock cannot stop a job and the region has one slot."""
     rec = p.st.import_job
+    if rec is not None and rec.state == "Adopting":
+        _resume_adoption(p, rec)
+        return True
     if rec is None or not in_flight(p):
         return False
     bedrock = p.clients(rec.region)[0]
@@ -228,6 +231,26 @@ def start(p: Pass, queue: ImportQueue, arrival: str | None) -> None:
     p.out.again = True  # written first, created in the next pass
 
 
+def _adopt(p: Pass, bedrock: BedrockClient, rec: ImportJobRecord, model: ModelInfo, owner: str) -> None:
+    _take_model(p, bedrock, rec, model, "adopted the existing model" if owner == "unowned" else "found")
+    rec.state = "Completed"
+    rec.completed_at = p.now_rfc3339()
+    if owner == "unowned":
+        p.out.event("Normal", EventReason.MODEL_ADOPTED, f"adopted the existing imported model {model.name}")
+
+
+def _resume_adoption(p: Pass, rec: ImportJobRecord) -> None:
+    """An adoption a pass began and did not finish: finish it, or forget it if the model is gone or
+    someone else's now."""
+    bedrock = p.clients(rec.region)[0]
+    model = bedrock.find_model(rec.model_arn or rec.model_name)
+    owner = ownership(bedrock.tags(model.arn), p.me) if model is not None else "gone"
+    if model is not None and (owner == "mine" or (owner == "unowned" and p.spec.adopt_existing)):
+        _adopt(p, bedrock, rec, model, owner)
+    else:
+        p.st.import_job = None
+
+
 def _from_revision(p: Pass, model: ModelInfo, rev: str) -> bool:
     """Whether a model of this object was imported by one of its jobs for `rev` (job names say so)."""
     stem = job_name(p.me, rev, 1).rsplit("-", 1)[0]
@@ -314,6 +337,9 @@ def _create_refused(
             return
         # taken, yet not visible: look again later (the intent stays, and so does the slot)
         raise AwsError(Kind.RETRYABLE, err.code, err.message, Reason.WAITING_FOR_MODEL)
+    if err.kind is Kind.CONFLICT:
+        _name_taken(p, bedrock, rec)
+        return
     p.st.import_job = None  # Bedrock refused it: no job exists
     if err.kind is Kind.QUEUE:
         _queued(p, p.st.queue_position or 1, f"Bedrock's import slot in {rec.region} is busy")
@@ -321,17 +347,17 @@ def _create_refused(
         return
     if err.kind is Kind.QUOTA:
         raise err
-    if err.kind is Kind.CONFLICT:
-        _name_taken(p, bedrock, rec, err)
-        return
     fail(p, ConditionType.IMPORTED, err.reason, err.message)
 
 
-def _name_taken(p: Pass, bedrock: BedrockClient, rec: ImportJobRecord, err: AwsError) -> None:
+def _name_taken(p: Pass, bedrock: BedrockClient, rec: ImportJobRecord) -> None:
     """Bedrock has a model (or a running job making one) under the target name: adopt it only when it is
-    this object's, or unowned and spec.adoptExisting allows it; anything else is a conflict."""
+    this object's, or unowned and spec.adoptExisting allows it; anything else is a conflict. No job was
+    created; the record stays only while a model is being adopted (state Adopting, written before the
+    model is tagged, so a pass that fails half-way never leaves a tagged model out of status)."""
     model = bedrock.find_model(rec.model_name)
     if model is None:
+        p.st.import_job = None
         fail(
             p,
             ConditionType.IMPORTED,
@@ -348,14 +374,10 @@ def _name_taken(p: Pass, bedrock: BedrockClient, rec: ImportJobRecord, err: AwsE
         p.st.import_job = None
         return
     if owner == "mine" or (owner == "unowned" and p.spec.adopt_existing):
-        _take_model(p, bedrock, rec, model, "adopted the existing model" if owner == "unowned" else "found")
-        rec.state, rec.model_arn = "Completed", model.arn
-        rec.completed_at = p.now_rfc3339()
-        if owner == "unowned":
-            p.out.event(
-                "Normal", EventReason.MODEL_ADOPTED, f"adopted the existing imported model {model.name}"
-            )
+        rec.state, rec.model_arn = "Adopting", model.arn
+        _adopt(p, bedrock, rec, model, owner)
         return
+    p.st.import_job = None
     if owner == "other":
         message = (
             f"an imported model named {rec.model_name} already exists and belongs to {owner_in(tags)}: "
