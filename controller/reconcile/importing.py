@@ -207,7 +207,7 @@ def start(p: Pass, queue: ImportQueue, arrival: str | None) -> None:
         return
     attempt = (p.st.last_attempt or 0) + 1
     used = {m for m in _model_names_in(p, p.region)}
-    candidates = model_name_candidates(_base_name(p), p.rev, attempt)
+    candidates = model_name_candidates(base_model_name(p.me, p.spec), p.rev, attempt)
     target = next((n for n in candidates if n not in used), candidates[-1])
     if p.spec.service_role.role_arn:
         role = p.spec.service_role.role_arn
@@ -255,10 +255,6 @@ def _from_revision(p: Pass, model: ModelInfo, rev: str) -> bool:
     """Whether a model of this object was imported by one of its jobs for `rev` (job names say so)."""
     stem = job_name(p.me, rev, 1).rsplit("-", 1)[0]
     return (model.job_name or "").rsplit("-", 1)[0] == stem
-
-
-def _base_name(p: Pass) -> str:
-    return base_model_name(p.me, p.spec)
 
 
 def _model_names_in(p: Pass, region: str) -> set[str]:
