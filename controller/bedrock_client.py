@@ -8,6 +8,7 @@ logic never looks at botocore codes.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,6 +102,11 @@ class ModelInfo:
     job_name: str | None
 
 
+#: Calls that change something in AWS are logged when sent and when answered: after a crash, the log says
+#: whether a change may have gone through unanswered (the window the write-ahead status covers).
+_CHANGES = ("Create", "Delete", "TagResource", "UntagResource")
+AUDIT = logging.getLogger("bmo.aws")
+
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=30)
 
 
@@ -117,10 +123,19 @@ class BedrockClient:
 
     def _call(self, action: str, fn, **kwargs: Any) -> dict[str, Any]:
         self.calls += 1
+        audit = action.startswith(_CHANGES)
+        if audit:
+            AUDIT.info(f"sending {action} ({self.region})")
         try:
-            return fn(**kwargs)
+            out = fn(**kwargs)
         except (ClientError, BotoCoreError) as exc:
-            raise classify(exc, action) from None
+            err = classify(exc, action)
+            if audit:
+                AUDIT.info(f"answered {action}: {err.code}")
+            raise err from None
+        if audit:
+            AUDIT.info(f"answered {action}: ok")
+        return out
 
     def _call_or_none(self, action: str, fn, **kwargs: Any) -> dict[str, Any] | None:
         """Like _call, but a missing resource is an answer (None), not an error."""
@@ -225,13 +240,13 @@ class BedrockClient:
         removed = sorted(k for k in actual if k not in desired)
         if changed:
             self._call(
-                "TagResource",
+                f"TagResource {arn}",
                 self._bedrock.tag_resource,
                 resourceARN=arn,
                 tags=[{"key": k, "value": v} for k, v in sorted(changed.items())],
             )
         if removed:
-            self._call("UntagResource", self._bedrock.untag_resource, resourceARN=arn, tagKeys=removed)
+            self._call(f"UntagResource {arn}", self._bedrock.untag_resource, resourceARN=arn, tagKeys=removed)
         return changed, removed
 
     # delete

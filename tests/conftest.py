@@ -166,8 +166,12 @@ NO_FAULTS = {
     "job_duration_seconds": 1.0,
     "model_visibility_delay_seconds": 0,
     "job_visibility_delay_seconds": 0,
+    "drop_responses": {},
+    "hold_responses": {},
+    "hold_requests": {},
     "delete_conflicts": 0,
     "deny_deletes": 0,
+    "imported_model_quota": 500,
 }
 
 

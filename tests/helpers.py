@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import queue
 import subprocess
+import threading
 import time
 from collections.abc import Callable
+from typing import IO
 
 from controller.dev.controlplane import ControlPlane
 
@@ -49,3 +52,34 @@ def wait_for(predicate: Callable[[], object], *, timeout: float = 60.0, what: st
             last_exc = exc
         time.sleep(0.2)
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last error: {last_exc})")
+
+
+class LineReader:
+    """A child's output read line by line with a deadline: `readline()` alone blocks forever on a child
+    that hangs without printing or exiting."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        self.seen: list[str] = []
+        threading.Thread(target=self._pump, args=(stream,), daemon=True).start()
+
+    def _pump(self, stream: IO[str]) -> None:
+        for line in stream:
+            self._lines.put(line)
+        self._lines.put(None)  # end of output: the child exited or closed it
+
+    def until(self, predicate: Callable[[str], bool], *, timeout: float, what: str) -> str:
+        """The first line (from now) for which `predicate` holds; fails at the deadline or end of output."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self._lines.get(timeout=left)
+            except queue.Empty:
+                break
+            if line is None:
+                raise AssertionError(f"output ended before {what}:\n{''.join(self.seen)[-3000:]}")
+            self.seen.append(line)
+            if predicate(line):
+                return line
+        tail = "".join(self.seen)[-3000:]
+        raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}:\n{tail}")

@@ -40,7 +40,10 @@ class OperatorProcess:
             **self.cp.env(),
             **self.aws.env(),
             "AWS_SECRET_ACCESS_KEY": CANARY_SECRET,
-            "BMO_POLL_SECONDS": "0.5",
+            # jobs here take 1-6 s, not Bedrock's 5-30 minutes: the poll of running work is scaled down with
+            # them (production: 10 s). Edits, annotations and deletions act on events, never on this tick:
+            # test_events_act_without_a_tick proves it with a tick that never comes.
+            "BMO_POLL_SECONDS": "2",
             # the production default: annotations and edits must act at once, not at the next resync
             "BMO_RESYNC_SECONDS": "300",
             # Bedrock's eventual consistency, shortened: a deleted model is looked at again after this
@@ -146,3 +149,17 @@ def apply_model(kubectl, ns: str, name: str, **spec: Any) -> dict[str, Any]:
     }
     kubectl("apply", "-f", "-", input=yaml.safe_dump(doc))
     return doc
+
+
+def apply_seen(kubectl, ns: str, name: str, timeout: float = 30, **spec: Any) -> dict[str, Any]:
+    """Apply, then wait until the operator has reconciled this generation: a deterministic order of arrival
+    (the next object is applied after this one is in line) and a sync point before a negative check."""
+    from tests.helpers import wait_for
+
+    apply_model(kubectl, ns, name, **spec)
+
+    def seen():
+        obj = get_obj(kubectl, ns, name)
+        return obj.get("status", {}).get("observedGeneration") == obj["metadata"]["generation"] and obj
+
+    return wait_for(seen, timeout=timeout, what=f"the operator to reconcile {ns}/{name}")

@@ -8,9 +8,10 @@ import re
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
+
+from tests.helpers import LineReader
 
 pytestmark = pytest.mark.controlplane
 
@@ -54,18 +55,10 @@ def test_dev_stack_runs_until_sigint_and_leaves_nothing_behind(tmp_path):
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
-    lines: list[str] = []
+    reader = LineReader(proc.stdout)
     try:
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            if "Press Ctrl-C" in line:
-                break
-        output = "".join(lines)
-        assert "Press Ctrl-C" in output, output
+        reader.until(lambda line: "Press Ctrl-C" in line, timeout=240, what="the stack to be up")
+        output = "".join(reader.seen)
         assert re.search(r"llama3-support-bot", output), "examples are applied and listed"
         kubeconfig = re.search(r"export KUBECONFIG=(\S+)", output).group(1)
         got = subprocess.run(

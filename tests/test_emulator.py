@@ -7,16 +7,17 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 
 import boto3
 import pytest
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
 
 from controller.dev.model_factory import ModelSpec, build_model
-from tests.helpers import wait_for
+from tests.helpers import LineReader, wait_for
 
 ROLE = "arn:aws:iam::123456789012:role/BedrockImport"
 
@@ -41,8 +42,8 @@ def emulator(moto_endpoint, aws_env):
         stdout=subprocess.PIPE,
         text=True,
     )
-    url = proc.stdout.readline().split()[-1]
-    yield url
+    url = LineReader(proc.stdout).until(lambda line: "http://" in line, timeout=60, what="its address")
+    yield url.split()[-1]
     proc.terminate()
     proc.wait(timeout=10)
 
@@ -120,6 +121,16 @@ def _wait_done(bedrock, arn: str) -> dict:
         lambda: (j := bedrock.get_model_import_job(jobIdentifier=arn))["status"] != "InProgress" and j,
         timeout=30,
         what="job to finish",
+    )
+
+
+def _once(url: str, **config) -> object:
+    """A client that sends each request once (botocore's `max_attempts` counts retries, not attempts)."""
+    return boto3.client(
+        "bedrock",
+        endpoint_url=url,
+        region_name="us-east-1",
+        config=Config(retries={"total_max_attempts": 1}, **config),
     )
 
 
@@ -323,6 +334,42 @@ def test_fault_latency(bedrock, emulator):
     start = time.monotonic()
     bedrock.list_imported_models()
     assert time.monotonic() - start >= 0.3
+
+
+def test_fault_lost_response_after_the_create_went_through(bedrock, models_in_s3, emulator):
+    _admin(emulator, "/_emulator/faults", {"drop_responses": {"CreateModelImportJob": 1}})
+    with pytest.raises(BotoCoreError, match=r"Connection was closed|aborted"):
+        _create(_once(emulator), "lost", models_in_s3["llama3"], clientRequestToken="token-1")
+    jobs = bedrock.list_model_import_jobs()["modelImportJobSummaries"]
+    assert [j["jobName"] for j in jobs] == ["lost-job"]  # applied, though the caller heard nothing
+    # repeating the create with its token is answered with the job it made: nothing new, no error
+    assert _create(bedrock, "lost", models_in_s3["llama3"], clientRequestToken="token-1") == jobs[0]["jobArn"]
+    assert len(bedrock.list_model_import_jobs()["modelImportJobSummaries"]) == 1
+    assert _admin(emulator, "/_emulator/state")["errors"]["CreateModelImportJob:ResponseLost"] == 1
+
+
+def test_fault_timeout_after_the_change(bedrock, models_in_s3, emulator):
+    arn = bedrock.get_model_import_job(
+        jobIdentifier=_wait_done(bedrock, _create(bedrock, "late", models_in_s3["llama3"]))["jobArn"]
+    )["importedModelArn"]
+    _admin(emulator, "/_emulator/faults", {"hold_responses": {"TagResource": 2.0}})
+    with pytest.raises(ReadTimeoutError):
+        _once(emulator, read_timeout=0.5).tag_resource(resourceARN=arn, tags=[{"key": "team", "value": "ml"}])
+    tags = bedrock.list_tags_for_resource(resourceARN=arn)["tags"]
+    assert {"key": "team", "value": "ml"} in tags  # the timed-out call was applied
+
+
+def test_fault_request_held_before_the_change(bedrock, models_in_s3, emulator):
+    _wait_done(bedrock, _create(bedrock, "slow-delete", models_in_s3["llama3"]))
+    _admin(emulator, "/_emulator/faults", {"hold_requests": {"DeleteImportedModel": 1.5}})
+    deleting = threading.Thread(
+        target=bedrock.delete_imported_model, kwargs={"modelIdentifier": "slow-delete"}
+    )
+    deleting.start()
+    time.sleep(0.5)  # the delete has arrived and waits; nothing has changed yet
+    assert [m["modelName"] for m in bedrock.list_imported_models()["modelSummaries"]] == ["slow-delete"]
+    deleting.join(timeout=10)
+    assert bedrock.list_imported_models()["modelSummaries"] == []
 
 
 def test_fault_forced_job_failure(bedrock, models_in_s3, emulator):

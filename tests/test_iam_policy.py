@@ -117,6 +117,27 @@ def test_operator_policy_allows_exactly_what_the_operator_calls(local_aws, recor
 
 
 def test_policy_files_are_valid_json_with_placeholders():
+    """The README tells users which words to replace; each file uses only those, and no real value
+    (an account id, a bucket) is baked in where a placeholder belongs."""
+    import re
+
+    readme = (IAM.parents[1] / "README.md").read_text()
+    line = next(ln for ln in readme.splitlines() if ln.startswith("Replace `ACCOUNT_ID`"))
+    documented = set(re.findall(r"`([A-Z][A-Z_]+)`", line))
+    assert documented == {"ACCOUNT_ID", "REGION", "MODEL_BUCKET", "MODEL_PREFIX"}
+    used: set[str] = set()
     for path in IAM.glob("*.json"):
-        doc = json.loads(path.read_text())
+        text = path.read_text()
+        doc = json.loads(text)
         assert doc["Version"] == "2012-10-17" and doc["Statement"], path
+        arns = re.findall(r'"(arn:aws:[^"]*)"', text)
+        for arn in arns:
+            service, region, account, resource = arn.split(":", 5)[2:6]
+            assert region in ("", "*", "REGION"), (path.name, arn)
+            assert account in ("", "ACCOUNT_ID"), (path.name, arn)  # never a literal account id
+            if service == "s3":
+                assert resource.split("/")[0] == "MODEL_BUCKET", (path.name, arn)
+        words = set(re.findall(r"\b[A-Z][A-Z]+(?:_[A-Z]+)+\b|\bREGION\b", text))
+        assert words <= documented, (path.name, words - documented)  # only what the README names
+        used |= words
+    assert used == documented  # and every placeholder the README names is used somewhere

@@ -49,6 +49,8 @@ def test_revision_changes_only_with_import_relevant_fields():
 ME = Identity(
     "c0ffee00-0000-4000-8000-000000000001", "prod-eu", "team-a", "llama", "8f2c0a5e-1b7d-4c3e-9f0a-1"
 )
+JOB_NAME_PINNED = "team-a-llama-b6594ebc-01234567-2"
+TOKEN_PINNED = "8f2c0a5e-1b7d-4c3e-9f0a-1-0123456789ab-2"
 
 
 @pytest.mark.parametrize(
@@ -66,7 +68,17 @@ def test_names_and_tokens_fit_bedrock_patterns(namespace, name):
         assert len(model) <= 63 and re.fullmatch(MODEL_NAME_PATTERN, model)
     assert len(set(model_name_candidates(base, rev, 3))) == 3
     assert re.fullmatch(TOKEN_PATTERN, client_token(me, rev, 3))
-    assert job_name(me, rev, 1) == job_name(me, rev, 1) != job_name(me, rev, 2)
+    assert job_name(me, rev, 1) != job_name(me, rev, 2)
+
+
+def test_names_and_tokens_are_the_same_in_every_process_and_version():
+    """A restarted operator (or the next version) must send the same name and token for an import it had
+    recorded, or a lost answer becomes a second job: pinned to literal values."""
+    rev = "0123456789ab"
+    twin = Identity(ME.cluster_id, ME.cluster_name, ME.namespace, ME.name, ME.uid)  # rebuilt after restart
+    assert job_name(twin, rev, 2) == job_name(ME, rev, 2) == JOB_NAME_PINNED
+    assert client_token(twin, rev, 2) == client_token(ME, rev, 2) == TOKEN_PINNED
+    assert client_token(ME, rev, 3) != TOKEN_PINNED
 
 
 def test_names_never_collide_between_objects_incarnations_or_clusters():

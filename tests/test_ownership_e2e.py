@@ -7,8 +7,6 @@ event or an in-flight import made the operator look, not because a short resync 
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import yaml
 
@@ -18,6 +16,7 @@ from tests.operator_process import (
     MISTRAL,
     ROLE,
     apply_model,
+    apply_seen,
     condition,
     events,
     get_obj,
@@ -138,8 +137,7 @@ def test_region_is_pinned_and_a_change_migrates_without_a_leak(kubectl, operator
 def test_a_paused_head_of_line_does_not_block_the_queue(kubectl, operator, local_aws, namespace):
     local_aws.set_faults(job_duration_seconds=3.0)
     for name in ("running", "head", "next"):
-        apply_model(kubectl, namespace, name)
-        time.sleep(0.3)  # distinct arrival order
+        apply_seen(kubectl, namespace, name)  # in line before the next arrives
     wait_for(
         lambda: get_obj(kubectl, namespace, "head")["status"].get("queuePosition") == 1,
         timeout=30,
@@ -155,11 +153,9 @@ def test_a_paused_head_of_line_does_not_block_the_queue(kubectl, operator, local
 
 def test_a_failed_head_of_line_releases_the_slot(kubectl, operator, local_aws, namespace):
     local_aws.set_faults(job_duration_seconds=2.0)
-    apply_model(kubectl, namespace, "busy")
-    time.sleep(0.3)
-    apply_model(kubectl, namespace, "nobucket", source={"s3Uri": "s3://no-such-bucket-anywhere/m/"})
-    time.sleep(0.3)
-    apply_model(kubectl, namespace, "after")
+    apply_seen(kubectl, namespace, "busy")
+    apply_seen(kubectl, namespace, "nobucket", source={"s3Uri": "s3://no-such-bucket-anywhere/m/"})
+    apply_seen(kubectl, namespace, "after")
     wait_condition(kubectl, namespace, "nobucket", "Validated", "False", "SourceNotFound")
     ready(kubectl, namespace, "after", timeout=60)
 

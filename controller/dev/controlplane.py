@@ -60,10 +60,41 @@ def binaries_dir() -> Path:
     return Path(proc.stdout.strip().splitlines()[-1])
 
 
+#: Ports handed out below the kernel's ephemeral range (32768+ here), so no outgoing connection's source
+#: port takes one between the hand-out and the child's bind; a lock file per port keeps two processes
+#: (parallel test sessions, dev stacks) from being handed the same one.
+_PORT_RANGE = (20000, 32000)
+_PORT_LOCKS = Path(tempfile.gettempdir()) / "bmo-ports"
+_held: dict[int, int] = {}  # port -> fd of its lock, held for this process's life
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port no one listens on, reserved for this process (see _PORT_RANGE)."""
+    import fcntl
+    import random
+
+    _PORT_LOCKS.mkdir(exist_ok=True)
+    low, high = _PORT_RANGE
+    start = random.randrange(low, high)
+    for offset in range(high - low):
+        port = low + (start - low + offset) % (high - low)
+        if port in _held:
+            continue
+        fd = os.open(_PORT_LOCKS / f"{port}.lock", os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue  # another process holds it
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                os.close(fd)  # something outside our reservations listens there
+                continue
+        _held[port] = fd
+        return port
+    raise RuntimeError(f"no free loopback port in {low}-{high}")
 
 
 def die_with_parent() -> None:

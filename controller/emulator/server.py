@@ -3,13 +3,20 @@
 POST /_emulator/faults   JSON of Faults fields to change (throttle_rate, error_rate, ...)
 GET  /_emulator/state    jobs, models, per-operation call counts, current faults
 POST /_emulator/reset    forget everything (keeps job duration and model quota)
+
+Faults can strike after a call was applied: `drop_responses` closes the connection instead of answering
+(the caller sees a connection error and cannot know the call went through), `hold_responses` answers late
+(past the caller's read timeout it is a timeout after the fact), `hold_requests` waits before applying.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import socket
 import threading
+import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -107,13 +114,26 @@ class _Handler(BaseHTTPRequestHandler):
                 raise ApiError("AccessDeniedException", "Missing or malformed SigV4 Authorization header.")
             state.before_request(name)
             params = parse_request(route, match, query, body)
+            if wait := state.before_apply(name):
+                time.sleep(wait)
             result = getattr(state, _HANDLERS[name])(region_match.group(1), params)
+            hold, drop = state.after_apply(name)
+            if hold:
+                time.sleep(hold)
+            if drop:
+                return self._lose_response()
             self._send(route.status, encode_body(result))
         except ApiError as err:
             with state._lock:
                 state.errors[f"{name}:{err.type_name}"] += 1
             status, headers, payload = encode_error(err)
             self._send(status, payload, headers)
+
+    def _lose_response(self) -> None:
+        """Close the connection without a byte of answer: the call was applied, the caller never hears."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):  # the peer may be gone already
+            self.connection.shutdown(socket.SHUT_RDWR)
 
     def _admin(self, path: str, body: bytes) -> None:
         state = self.server.state

@@ -41,6 +41,10 @@ class Faults:
     delete_conflicts: int = 0  # the next N DeleteImportedModel calls answer ConflictException
     deny_deletes: int = 0  # the next N DeleteImportedModel calls answer AccessDeniedException
     job_visibility_delay_seconds: float = 0.0  # a new job answers NotFound this long after its create
+    # faults *after* the state change (the request was applied; the caller cannot know):
+    drop_responses: dict = field(default_factory=dict)  # operation -> next N answers lost (connection closed)
+    hold_responses: dict = field(default_factory=dict)  # operation -> seconds an applied call waits to answer
+    hold_requests: dict = field(default_factory=dict)  # operation -> seconds a call waits *before* applying
 
 
 @dataclass
@@ -198,6 +202,23 @@ class BedrockState:
             raise ApiError(
                 "InternalServerException", "An internal server error occurred. Retry your request."
             )
+
+    def after_apply(self, operation: str) -> tuple[float, bool]:
+        """How the answer of an applied call goes wrong: (seconds to hold it, whether to lose it)."""
+        with self._lock:
+            f = self.faults
+            hold = float(f.hold_responses.get(operation, 0))
+            drop = int(f.drop_responses.get(operation, 0)) > 0
+            if drop:
+                f.drop_responses[operation] = int(f.drop_responses[operation]) - 1
+            if drop or hold:
+                self.errors[f"{operation}:{'ResponseLost' if drop else 'ResponseHeld'}"] += 1
+            return hold, drop
+
+    def before_apply(self, operation: str) -> float:
+        """Seconds a call waits after it arrived and before it changes anything."""
+        with self._lock:
+            return float(self.faults.hold_requests.get(operation, 0))
 
     def set_faults(self, changes: dict[str, Any]) -> Faults:
         with self._lock:

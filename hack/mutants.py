@@ -1,0 +1,297 @@
+#!/usr/bin/env python3
+"""Mutation testing over a listed set of mutations of the core modules (by hand, not in CI).
+
+Each mutation is a defect someone could plausibly write: one exact edit of one file. For each, the
+script copies the tree (without .git and .venv) to a scratch folder, applies the edit there, runs only
+the tests a reader would expect to catch it, and records whether they failed ("killed") or passed
+("survived"). The working tree is never touched, so it can run while you work.
+
+    uv run python hack/mutants.py                 # all mutations, kill rate at the end
+    uv run python hack/mutants.py redact-noop     # some, by id
+    uv run python hack/mutants.py --list
+
+Why a list and not mutmut: mutmut mutates every operator of every line and runs the whole selection per
+mutant; with the end-to-end tests a real control plane needs, that is days on two cores. A list of
+meaningful defects, each with the tests meant to catch it, runs in about half an hour, and a survivor
+is a finding, not noise. A mutation that cannot change behaviour is marked `equivalent` with the reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Mutation:
+    id: str
+    file: str
+    find: str
+    replace: str
+    tests: tuple[str, ...]  # pytest arguments: node ids or `-k` expressions
+    what: str
+    equivalent: str = ""  # why no test can tell (then it is not counted)
+
+
+UNITS = "tests/test_operator_units.py"
+E2E = "tests/test_operator_e2e.py"
+OWN = "tests/test_ownership_e2e.py"
+FAULTS = "tests/test_faults_e2e.py"
+PROPERTY = "tests/test_invariants.py"
+CORPUS = "tests/test_validator_corpus.py"
+
+MUTATIONS: tuple[Mutation, ...] = (
+    # ---- redaction
+    Mutation(
+        "redact-noop",
+        "controller/redact.py",
+        "    for pattern, repl in _PATTERNS:\n        text = pattern.sub(repl, text)\n",
+        "",
+        (f"{UNITS}::test_redaction", f"{E2E}::test_no_secret_in_logs_events_or_status"),
+        "redact() returns its input",
+    ),
+    Mutation(
+        "redact-no-signature",
+        "controller/redact.py",
+        "Signature|Credential|Security-Token",
+        "Credential|Security-Token",
+        (f"{UNITS}::test_redaction", f"{E2E}::test_no_secret_in_logs_events_or_status"),
+        "presigned URL signatures are kept",
+    ),
+    # ---- naming and ownership
+    Mutation(
+        "token-random-suffix",
+        "controller/naming.py",
+        'return f"{me.uid}-{rev}-{attempt}"[:256]',
+        'import uuid\n    return f"{me.uid}-{rev}-{attempt}-{uuid.uuid4().hex[:6]}"[:256]',
+        (f"{UNITS}", f"{FAULTS}::test_a_lost_create_answer_is_recovered_with_the_same_token"),
+        "clientRequestToken differs on every create",
+    ),
+    Mutation(
+        "job-name-ignores-attempt",
+        "controller/naming.py",
+        "def job_name(me: Identity, rev: str, attempt: int) -> str:\n",
+        "def job_name(me: Identity, rev: str, attempt: int) -> str:\n    attempt = 1\n",
+        (
+            UNITS,
+            f"{OWN}::test_a_recreated_object_does_not_inherit_the_old_job",
+            f"{OWN}::test_the_retry_annotation_retries_a_failed_revision_at_once",
+        ),
+        "a retried import reuses the failed job's name",
+    ),
+    Mutation(
+        "ownership-ignores-cluster",
+        "controller/naming.py",
+        "cluster in (me.cluster_id, None)",
+        "True",
+        (UNITS, PROPERTY),
+        "a model of the same namespace/name/uid in another cluster counts as mine",
+    ),
+    Mutation(
+        "retry-annotation-ignored",
+        "controller/naming.py",
+        '        "retry": retry,\n',
+        "",
+        (UNITS, f"{OWN}::test_the_retry_annotation_retries_a_failed_revision_at_once"),
+        "the retry annotation does not retry a failed revision",
+    ),
+    # ---- the queue
+    Mutation(
+        "queue-lifo",
+        "controller/import_queue.py",
+        "key=lambda kv: (kv[1], kv[0]))",
+        "key=lambda kv: (kv[1], kv[0]), reverse=True)",
+        (
+            f"{UNITS}::test_queue_is_first_come_first_served_with_one_slot",
+            f"{E2E}::test_five_models_with_one_slot_queue_and_all_become_ready_in_order",
+        ),
+        "the last in line starts first",
+    ),
+    Mutation(
+        "failed-head-keeps-place",
+        "controller/reconcile/reconciler.py",
+        "elif q is not None and (p.out.retry_error is not None or p.st.failure is not None):",
+        "elif False:",
+        (f"{OWN}::test_a_failed_head_of_line_releases_the_slot", PROPERTY),
+        "a head of line that cannot start keeps blocking the queue",
+    ),
+    Mutation(
+        "paused-keeps-place",
+        "controller/reconcile/reconciler.py",
+        "            self.queue.forget(v.uid)\n            return out\n        try:",
+        "            return out\n        try:",
+        (f"{OWN}::test_a_paused_head_of_line_does_not_block_the_queue",),
+        "a paused head of line keeps its place",
+    ),
+    # ---- reasons users read
+    Mutation(
+        "queued-reads-importing",
+        "controller/reconcile/importing.py",
+        '        ConditionType.READY,\n        "False",\n        Reason.QUEUED,',
+        '        ConditionType.READY,\n        "False",\n        Reason.IMPORTING,',
+        (
+            f"{E2E}::test_five_models_with_one_slot_queue_and_all_become_ready_in_order",
+            f"{FAULTS}::test_a_slot_busy_outside_the_operator_queues_the_model_until_it_frees",
+        ),
+        "Ready says Importing while the model waits in line",
+    ),
+    # ---- the AWS error classifier
+    Mutation(
+        "throttling-terminal",
+        "controller/bedrock_client.py",
+        '    "ThrottlingException": Reason.THROTTLED,\n',
+        "",
+        (f"{UNITS}::test_error_classifier", f"{E2E}::test_throttling_and_server_errors_are_ridden_out"),
+        "throttling ends the revision as Failed",
+    ),
+    Mutation(
+        "job-name-taken-is-conflict",
+        "controller/bedrock_client.py",
+        "return AwsError(Kind.JOB_NAME_TAKEN, code, message, JOB_NAME_IN_USE)",
+        "return AwsError(Kind.CONFLICT, code, message, NAME_CONFLICT)",
+        (f"{UNITS}::test_error_classifier", PROPERTY),
+        "'job name in use' (our own earlier create) is read as a model name conflict",
+    ),
+    Mutation(
+        "quota-is-terminal",
+        "controller/reconcile/reconciler.py",
+        "        if err.kind is Kind.QUOTA:\n            out.retry_error = err\n",
+        "        if err.kind is Kind.QUOTA:\n"
+        "            return failures.fail(p, ConditionType.IMPORTED, err.reason, err.message)\n",
+        (f"{FAULTS}::test_imported_model_quota_is_shown_and_the_import_follows_a_delete",),
+        "an imported-model quota ends the revision instead of waiting for a delete",
+    ),
+    # ---- import, serving, deletion
+    Mutation(
+        "create-answer-lost-forgets-intent",
+        "controller/reconcile/importing.py",
+        "        raise err  # the create may have gone through: keep the intent, retry with the same token",
+        "        p.st.import_job = None\n        raise err",
+        (PROPERTY, f"{FAULTS}::test_a_lost_create_answer_is_recovered_with_the_same_token"),
+        "an unanswered create is forgotten (its job may exist)",
+    ),
+    Mutation(
+        "delete-without-ownership-check",
+        "controller/reconcile/serving.py",
+        '    if ownership(tags, p.me) == "other":\n        return "other"\n',
+        "",
+        (PROPERTY, OWN),
+        "a model whose tags name another owner is deleted",
+        equivalent="every path that reaches delete_owned already checked the model's tags before recording "
+        "it as this object's (adoption, promotion, name-taken); the check is defence in depth against a "
+        "model retagged between two passes, which no test can order without a hook inside the pass",
+    ),
+    Mutation(
+        "superseded-no-grace",
+        "controller/reconcile/serving.py",
+        "            if p.seconds_since(old.missing_since) < grace:\n                left.append(old)\n",
+        "",
+        (PROPERTY,),
+        "a superseded model Bedrock does not show yet is forgotten at the first NotFound",
+    ),
+    Mutation(
+        "drift-no-grace",
+        "controller/reconcile/serving.py",
+        "        if p.seconds_since(p.st.model_missing_since) < grace:",
+        "        if False:",
+        (PROPERTY, f"{E2E}::test_drift_deleted_or_retagged_outside_is_set_right"),
+        "a model that answers NotFound once is re-imported at once",
+    ),
+    Mutation(
+        "retain-deletes",
+        "controller/reconcile/deletion.py",
+        '    if p.spec.deletion_policy == "Retain":\n        for arn',
+        "    if False:\n        for arn",
+        (f"{E2E}::test_retain_leaves_the_model", PROPERTY),
+        "deletionPolicy Retain deletes the model",
+    ),
+    Mutation(
+        "failure-retried-forever",
+        "controller/reconcile/failures.py",
+        "    if f.inputs == p.inputs:\n        return True\n",
+        "",
+        (f"{E2E}::test_failed_job_is_reported_and_fixing_the_spec_recovers", PROPERTY),
+        "a failed revision is retried on every pass (a job per pass)",
+    ),
+    # ---- validator rules
+    Mutation(
+        "quantized-accepted",
+        "controller/artifacts/rules.py",
+        '        if not (model_type == "gpt_oss" and method == "mxfp4"):',
+        "        if False:",
+        (CORPUS, f"{E2E}::test_failed_validation_creates_no_job"),
+        "a quantized model passes validation",
+    ),
+)
+
+
+def _copy_tree(dest: Path) -> None:
+    ignore = shutil.ignore_patterns(".git", ".venv", "__pycache__", ".pytest_cache", ".ruff_cache", "*.pyc")
+    shutil.copytree(ROOT, dest, ignore=ignore, symlinks=True)
+
+
+def run(m: Mutation, python: str, verbose: bool) -> tuple[str, float]:
+    with tempfile.TemporaryDirectory(prefix=f"bmo-mutant-{m.id}-") as tmp:
+        tree = Path(tmp) / "tree"
+        _copy_tree(tree)
+        target = tree / m.file
+        text = target.read_text()
+        if text.count(m.find) != 1:
+            return f"stale (the text to mutate is found {text.count(m.find)} times)", 0.0
+        target.write_text(text.replace(m.find, m.replace))
+        started = time.monotonic()
+        proc = subprocess.run(
+            [python, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *m.tests],
+            cwd=tree,
+            capture_output=not verbose,
+            text=True,
+        )
+        took = time.monotonic() - started
+        if proc.returncode == 0:
+            return "survived", took
+        if proc.returncode in (1,):
+            return "killed", took
+        return f"error (pytest exit {proc.returncode})", took
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("ids", nargs="*", help="mutation ids (default: all)")
+    ap.add_argument("--list", action="store_true", help="list the mutations and exit")
+    ap.add_argument("-v", "--verbose", action="store_true", help="show pytest's output")
+    args = ap.parse_args()
+    chosen = [m for m in MUTATIONS if not args.ids or m.id in args.ids]
+    if args.list:
+        for m in MUTATIONS:
+            print(f"{m.id:34} {m.file:38} {m.what}")
+        return 0
+    unknown = set(args.ids) - {m.id for m in MUTATIONS}
+    if unknown:
+        print(f"unknown mutation ids: {', '.join(sorted(unknown))}", file=sys.stderr)
+        return 2
+    results: list[tuple[Mutation, str]] = []
+    for m in chosen:
+        outcome, took = run(m, sys.executable, args.verbose)
+        note = " (equivalent: not counted)" if m.equivalent else ""
+        print(f"{outcome:10} {took:6.0f}s  {m.id}: {m.what}{note}", flush=True)
+        results.append((m, outcome))
+    counted = [(m, o) for m, o in results if not m.equivalent]
+    killed = sum(1 for _, o in counted if o == "killed")
+    broken = [m.id for m, o in counted if o not in ("killed", "survived")]
+    print(f"\nkill rate: {killed}/{len(counted)} non-equivalent mutations killed", end="")
+    print(f" ({100 * killed / len(counted):.0f}%)" if counted else "")
+    if broken:
+        print(f"not run cleanly: {', '.join(broken)}")
+    return 0 if killed == len(counted) and not broken else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,243 @@
+"""Faults after the change, end to end: Bedrock applied a call and its answer was lost or late; the
+operator killed (-9) inside each window of an import, each kill proven to have landed where it claims by
+the operator's log and Bedrock's state; the imported-model quota and a slot busy outside the operator.
+
+Regions other than us-east-1 keep the quota and slot tests apart from every other test's models."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import pytest
+
+from tests.helpers import wait_for
+from tests.operator_process import (
+    LLAMA,
+    ROLE,
+    apply_model,
+    condition,
+    events,
+    get_obj,
+    wait_condition,
+)
+
+pytestmark = [pytest.mark.controlplane, pytest.mark.usefixtures("clean_faults")]
+
+
+def _of(ns: str, name: str) -> re.Pattern[str]:
+    return re.compile(rf"^{re.escape(ns)}-{re.escape(name)}-[0-9a-f]{{8}}($|-)")
+
+
+def jobs_of(aws, ns: str, name: str) -> list[dict]:
+    return [j for j in aws.state()["jobs"] if _of(ns, name).match(j["jobName"])]
+
+
+def models_of(aws, ns: str, name: str) -> list[dict]:
+    return [m for m in aws.state()["models"] if _of(ns, name).match(m["modelName"])]
+
+
+def errors_delta(aws) -> Callable[[], dict[str, int]]:
+    """Errors the local Bedrock answered from now on (its counters are shared by the whole session)."""
+    before = dict(aws.state()["errors"])
+
+    def delta() -> dict[str, int]:
+        now = aws.state()["errors"]
+        return {k: v - before.get(k, 0) for k, v in now.items() if v != before.get(k, 0)}
+
+    return delta
+
+
+def import_job(kubectl, ns: str, name: str) -> dict:
+    return get_obj(kubectl, ns, name).get("status", {}).get("importJob") or {}
+
+
+def log_since_start(operator) -> str:
+    """What the running operator process logged (the log file holds every start of the session)."""
+    return operator.log.read_text(errors="replace").rsplit("===== start #", 1)[-1]
+
+
+def sent_unanswered(operator, action: str, target: str) -> bool:
+    """The operator logged sending `action` on `target` (a job name's start, an ARN) and no answer to it
+    yet: it waits on Bedrock right now."""
+    log = log_since_start(operator)
+    sent = log.rfind(f"sending {action} {target}")
+    return sent >= 0 and f"answered {action} {target}" not in log[sent:]
+
+
+# ---- answers lost after the change ------------------------------------------------------------------
+
+
+def test_a_lost_create_answer_is_recovered_with_the_same_token(kubectl, operator, local_aws, namespace):
+    errors = errors_delta(local_aws)
+    # every attempt of one call is lost (botocore: 1 + 3 retries), so the next pass must send it again
+    local_aws.set_faults(drop_responses={"CreateModelImportJob": 4})
+    apply_model(kubectl, namespace, "lost")
+    obj = wait_condition(kubectl, namespace, "lost", "Ready", "True", "ModelReady", timeout=90)
+    assert len(jobs_of(local_aws, namespace, "lost")) == 1
+    assert [m["modelArn"] for m in models_of(local_aws, namespace, "lost")] == [obj["status"]["modelArn"]]
+    seen = errors()
+    assert seen.get("CreateModelImportJob:ResponseLost") == 4
+    # the repeat was answered by its clientRequestToken, not refused for reusing the job's name
+    assert "CreateModelImportJob:ValidationException" not in seen, seen
+
+
+def test_lost_tag_and_delete_answers_still_end_right(kubectl, operator, local_aws, namespace):
+    apply_model(kubectl, namespace, "answers", tags={"team": "a"})
+    arn = wait_condition(kubectl, namespace, "answers", "Ready", "True")["status"]["modelArn"]
+    errors = errors_delta(local_aws)
+    local_aws.set_faults(drop_responses={"TagResource": 1, "DeleteImportedModel": 1})
+    apply_model(kubectl, namespace, "answers", tags={"team": "b"})
+    bedrock = local_aws.client("bedrock")
+
+    def team() -> str | None:
+        tags = {t["key"]: t["value"] for t in bedrock.list_tags_for_resource(resourceARN=arn)["tags"]}
+        return tags.get("team")
+
+    wait_for(lambda: team() == "b", timeout=30, what="tags updated")
+    wait_condition(kubectl, namespace, "answers", "Ready", "True", "ModelReady")
+    kubectl("delete", "bedrockmodel", "answers", "-n", namespace, "--timeout=60s")
+    assert models_of(local_aws, namespace, "answers") == []
+    seen = errors()
+    assert seen.get("TagResource:ResponseLost") == 1 and seen.get("DeleteImportedModel:ResponseLost") == 1
+    # the repeated delete found nothing to delete, and that counted as done
+    assert seen.get("DeleteImportedModel:ResourceNotFoundException", 0) >= 1
+
+
+# ---- kill -9 in each window ---------------------------------------------------------------------------
+
+
+def _kill_and_restart(operator, local_aws) -> None:
+    operator.kill9()
+    local_aws.set_faults(hold_requests={}, hold_responses={})
+    operator.start()
+
+
+def test_kill_9_in_each_window_of_an_import_never_duplicates_or_leaks(
+    kubectl, operator, local_aws, namespace
+):
+    local_aws.set_faults(job_duration_seconds=2.0)
+    landed: list[str] = []
+
+    # 1. the create is on its way (status says Creating) and Bedrock has not applied it yet
+    local_aws.set_faults(hold_requests={"CreateModelImportJob": 4.0})
+    apply_model(kubectl, namespace, "w1")
+    wait_for(
+        lambda: (
+            import_job(kubectl, namespace, "w1").get("state") == "Creating"
+            and sent_unanswered(operator, "CreateModelImportJob", f"{namespace}-w1-")
+        ),
+        timeout=30,
+        what="w1's create sent",
+    )
+    assert jobs_of(local_aws, namespace, "w1") == []
+    _kill_and_restart(operator, local_aws)
+    landed.append("create sent, not applied")
+    wait_condition(kubectl, namespace, "w1", "Ready", "True", timeout=90)
+
+    # 2. Bedrock applied the create; its answer has not arrived, so status still says Creating
+    local_aws.set_faults(hold_responses={"CreateModelImportJob": 6.0})
+    apply_model(kubectl, namespace, "w2")
+    wait_for(
+        lambda: (
+            jobs_of(local_aws, namespace, "w2")
+            and sent_unanswered(operator, "CreateModelImportJob", f"{namespace}-w2-")
+        ),
+        timeout=30,
+        what="w2's job created in Bedrock",
+    )
+    assert import_job(kubectl, namespace, "w2").get("state") == "Creating"
+    _kill_and_restart(operator, local_aws)
+    landed.append("create applied, answer not received")
+    wait_condition(kubectl, namespace, "w2", "Ready", "True", timeout=90)
+
+    # 3. the job runs and status says so
+    local_aws.set_faults(job_duration_seconds=4.0)
+    apply_model(kubectl, namespace, "w3")
+    wait_for(
+        lambda: import_job(kubectl, namespace, "w3").get("state") == "InProgress",
+        timeout=30,
+        what="w3 importing",
+    )
+    assert [j["status"] for j in jobs_of(local_aws, namespace, "w3")] == ["InProgress"]
+    _kill_and_restart(operator, local_aws)
+    landed.append("job running")
+    wait_condition(kubectl, namespace, "w3", "Ready", "True", timeout=90)
+
+    # 4. the delete reached Bedrock and was applied; the finalizer is still on the object
+    arn = get_obj(kubectl, namespace, "w3")["status"]["modelArn"]
+    local_aws.set_faults(hold_responses={"DeleteImportedModel": 6.0})
+    kubectl("delete", "bedrockmodel", "w3", "-n", namespace, "--wait=false")
+    wait_for(
+        lambda: (
+            not models_of(local_aws, namespace, "w3")
+            and sent_unanswered(operator, "DeleteImportedModel", arn)
+        ),
+        timeout=30,
+        what="w3's model deleted in Bedrock",
+    )
+    assert get_obj(kubectl, namespace, "w3")["metadata"]["finalizers"]
+    _kill_and_restart(operator, local_aws)
+    landed.append("delete applied, answer not received")
+    kubectl("wait", "--for=delete", "bedrockmodel/w3", "-n", namespace, "--timeout=60s")
+
+    assert landed == [
+        "create sent, not applied",
+        "create applied, answer not received",
+        "job running",
+        "delete applied, answer not received",
+    ]
+    for name in ("w1", "w2", "w3"):
+        assert len(jobs_of(local_aws, namespace, name)) == 1, (name, jobs_of(local_aws, namespace, name))
+    for name in ("w1", "w2"):
+        assert len(models_of(local_aws, namespace, name)) == 1, name
+    assert models_of(local_aws, namespace, "w3") == []
+
+
+# ---- quota and a busy slot, end to end ------------------------------------------------------------------
+
+
+def test_imported_model_quota_is_shown_and_the_import_follows_a_delete(
+    kubectl, operator, local_aws, namespace
+):
+    region = "us-east-2"  # nothing else in the session imports here: the quota counts only this test
+    local_aws.set_faults(imported_model_quota=1)
+    apply_model(kubectl, namespace, "first", region=region)
+    wait_condition(kubectl, namespace, "first", "Ready", "True")
+    apply_model(kubectl, namespace, "second", region=region)
+    obj = wait_condition(kubectl, namespace, "second", "Imported", "False", "ImportedModelQuotaExceeded")
+    assert "Delete an imported model" in condition(obj, "Imported")["message"]
+    assert condition(obj, "Ready")["reason"] == "ImportedModelQuotaExceeded"
+    assert jobs_of(local_aws, namespace, "second") == []
+    kubectl("delete", "bedrockmodel", "first", "-n", namespace, "--timeout=60s")
+    wait_condition(kubectl, namespace, "second", "Ready", "True", "ModelReady", timeout=90)
+
+
+def test_a_slot_busy_outside_the_operator_queues_the_model_until_it_frees(
+    kubectl, operator, local_aws, namespace
+):
+    region = "eu-central-1"  # nothing else in the session imports here
+    local_aws.set_faults(job_duration_seconds=6.0)
+    bedrock = local_aws.client("bedrock", region=region)
+    outside = f"{namespace}-outside"
+    bedrock.create_model_import_job(
+        jobName=outside,
+        importedModelName=outside,
+        roleArn=ROLE,
+        modelDataSource={"s3DataSource": {"s3Uri": LLAMA}},
+    )
+    try:
+        apply_model(kubectl, namespace, "waits", region=region)
+        obj = wait_condition(kubectl, namespace, "waits", "Ready", "False", "Queued")
+        assert obj["status"]["phase"] == "Queued"
+        assert "busy" in condition(obj, "Imported")["message"]
+        assert jobs_of(local_aws, namespace, "waits") == []
+        wait_condition(kubectl, namespace, "waits", "Ready", "True", "ModelReady", timeout=60)
+        assert "ImportStarted" in [e["reason"] for e in events(kubectl, namespace, "waits")]
+    finally:
+        wait_for(
+            lambda: bedrock.get_model_import_job(jobIdentifier=outside)["status"] != "InProgress",
+            timeout=30,
+            what="the outside job to end",
+        )
+        bedrock.delete_imported_model(modelIdentifier=outside)
