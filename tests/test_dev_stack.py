@@ -11,9 +11,38 @@ import sys
 
 import pytest
 
+from controller.dev.stack import WORKDIR_MARK, WorkdirRefused, prepare_workdir
 from tests.helpers import LineReader
 
-pytestmark = pytest.mark.controlplane
+
+def test_workdir_that_is_not_ours_is_never_emptied(tmp_path):
+    mine = tmp_path / "project"
+    mine.mkdir()
+    (mine / "train.py").write_text("precious")
+    with pytest.raises(WorkdirRefused, match="not empty and was not made by the dev stack"):
+        prepare_workdir(mine)
+    assert (mine / "train.py").read_text() == "precious"
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    with pytest.raises(WorkdirRefused, match="is a file"):
+        prepare_workdir(afile)
+
+
+def test_workdir_made_by_the_stack_is_emptied_on_each_start(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert prepare_workdir(empty) == empty  # an empty folder is accepted and marked
+    (empty / "cluster").mkdir()
+    (empty / "cluster" / "etcd.log").write_text("old run")
+    prepare_workdir(empty)
+    assert sorted(p.name for p in empty.iterdir()) == [WORKDIR_MARK]
+    fresh = prepare_workdir(tmp_path / "new" / "dev")
+    assert (fresh / WORKDIR_MARK).exists()
+    legacy = tmp_path / "cache-dev"  # the default folder, left by a version without the mark
+    legacy.mkdir()
+    (legacy / "old.log").write_text("x")
+    prepare_workdir(legacy, ours=True)
+    assert sorted(p.name for p in legacy.iterdir()) == [WORKDIR_MARK]
 
 
 def _children(pid: int) -> set[int]:
@@ -38,6 +67,7 @@ def _running(pid: int) -> bool:
         return False
 
 
+@pytest.mark.controlplane
 def test_dev_stack_runs_until_sigint_and_leaves_nothing_behind(tmp_path):
     proc = subprocess.Popen(
         [

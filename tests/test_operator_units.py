@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 
 import pytest
@@ -226,6 +227,9 @@ def test_redaction():
     out = redact(text)
     for leaked in ("AKIAABCDEFGHIJKLMNOP", "abc123", "hunter2", "AWS4-HMAC"):
         assert leaked not in out
+    # a presigned query without its scheme and host (as a request line or an S3 error quotes it)
+    bare = redact("PUT /bucket/key?X-Amz-Security-Token=tok123&X-Amz-Signature=sig456 failed")
+    assert "tok123" not in bare and "sig456" not in bare and bare.endswith(" failed")
     assert len(redact("x" * 5000)) == 2048
 
 
@@ -245,3 +249,25 @@ def test_redaction():
 def test_unreadable_source_reason_is_the_same_in_both_validation_modes(code, reason):
     """Inline validation and validation Jobs read one mapping; None = transient, retried."""
     assert source_error_reason(code) == reason
+
+
+def test_a_steady_model_writes_no_status_at_resync():
+    """`kubectl get -w` and Argo CD see a new row only when something changed: resyncs of a Ready model
+    that finds nothing to set right leave its status byte for byte as it was."""
+    from tests.world import World
+
+    world = World()
+    cluster = world.cluster("one")
+    spec = {"source": {"s3Uri": "s3://models/llama/"}, "serviceRole": {"create": True}}
+    body = cluster.create("team", "steady", spec)
+    world.advance(60)
+    ready = [c for c in body["status"]["conditions"] if c["type"] == "Ready"]
+    assert ready[0]["status"] == "True", body["status"]
+    before = copy.deepcopy(body["status"])
+    world.advance(3 * 300)  # three resyncs
+    assert body["status"] == before
+    world.aws.tag(  # drift: a tag set outside is set back, and that is a change worth a row
+        "us-east-1", {"resourceARN": body["status"]["modelArn"], "tags": [{"key": "team", "value": "x"}]}
+    )
+    world.advance(300)
+    assert body["status"]["lastSyncTime"] != before["lastSyncTime"]

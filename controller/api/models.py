@@ -448,7 +448,11 @@ class BedrockImportedModelStatus(BaseModel):
         None, description="Revision (and inputs) the validation summary is for."
     )
     failure_message: str | None = Field(None, description="Why the last attempt failed, and what to fix.")
-    last_sync_time: str | None = Field(None, description="Last time the model was checked against Bedrock.")
+    last_sync_time: str | None = Field(
+        None,
+        description="Last time the operator changed the model in Bedrock (import, tags set right); a check "
+        "that finds nothing to change writes nothing, so watches print a row only when something changed.",
+    )
 
 
 # ---- names -------------------------------------------------------------------------------------

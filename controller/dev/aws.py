@@ -42,6 +42,8 @@ class LocalAws:
     model_quota: int = 50
     workdir: Path | None = None
     extra_emulator_args: list[str] = field(default_factory=list)
+    moto_port: int | None = None  # preferred ports (taken only when free)
+    bedrock_port: int | None = None
     moto_url: str = ""
     bedrock_url: str = ""
     _procs: list[subprocess.Popen] = field(default_factory=list)
@@ -56,7 +58,7 @@ class LocalAws:
     def start(self) -> None:
         self.workdir = self.workdir or Path(tempfile.mkdtemp(prefix="bmo-aws-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
-        port = free_port()
+        port = free_port(self.moto_port)
         self._spawn("moto", [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)])
         self.moto_url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
@@ -68,7 +70,7 @@ class LocalAws:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"moto did not start; see {self.workdir / 'moto.log'}") from None
                 time.sleep(0.2)
-        bport = free_port()
+        bport = free_port(self.bedrock_port)
         self._spawn(
             "bedrock-emulator",
             [

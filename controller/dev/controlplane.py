@@ -68,32 +68,41 @@ _PORT_LOCKS = Path(tempfile.gettempdir()) / "bmo-ports"
 _held: dict[int, int] = {}  # port -> fd of its lock, held for this process's life
 
 
-def free_port() -> int:
-    """A loopback port no one listens on, reserved for this process (see _PORT_RANGE)."""
+def _reserve(port: int) -> bool:
     import fcntl
+
+    if port in _held:
+        return False
+    _PORT_LOCKS.mkdir(exist_ok=True)
+    fd = os.open(_PORT_LOCKS / f"{port}.lock", os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return False  # another process holds it
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            os.close(fd)  # something outside our reservations listens there
+            return False
+    _held[port] = fd
+    return True
+
+
+def free_port(prefer: int | None = None) -> int:
+    """A loopback port no one listens on, reserved for this process (see _PORT_RANGE): `prefer` when it
+    is free (the dev stack's fixed, documented ports), else any."""
     import random
 
-    _PORT_LOCKS.mkdir(exist_ok=True)
+    if prefer and _reserve(prefer):
+        return prefer
     low, high = _PORT_RANGE
     start = random.randrange(low, high)
     for offset in range(high - low):
         port = low + (start - low + offset) % (high - low)
-        if port in _held:
-            continue
-        fd = os.open(_PORT_LOCKS / f"{port}.lock", os.O_CREAT | os.O_RDWR, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            continue  # another process holds it
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                os.close(fd)  # something outside our reservations listens there
-                continue
-        _held[port] = fd
-        return port
+        if _reserve(port):
+            return port
     raise RuntimeError(f"no free loopback port in {low}-{high}")
 
 
@@ -125,6 +134,7 @@ class ControlPlane:
     workdir: Path | None = None
     bin_dir: Path | None = None
     controllers: tuple[str, ...] = CONTROLLERS
+    api_port: int | None = None  # preferred apiserver port (taken only when free)
     kubeconfig: Path = field(init=False)
     server: str = field(init=False, default="")
     _procs: list[_Proc] = field(init=False, default_factory=list)
@@ -158,7 +168,8 @@ class ControlPlane:
         kcm = pki.issue("kube-controller-manager", "system:kube-controller-manager")
         sa = pki.service_account_keys()
 
-        etcd_port, etcd_peer, api_port, kcm_port = (free_port() for _ in range(4))
+        etcd_port, etcd_peer, kcm_port = (free_port() for _ in range(3))
+        api_port = free_port(self.api_port)
         self.server = f"https://127.0.0.1:{api_port}"
         self.kubeconfig = self.workdir / "kubeconfig"
         self._write_kubeconfig(self.kubeconfig, pki.ca_cert, admin, "bmo-admin")

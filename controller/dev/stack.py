@@ -23,6 +23,42 @@ from typing import IO
 from controller.dev.aws import LocalAws
 from controller.dev.controlplane import CRD_FILE, REPO_ROOT, ControlPlane, die_with_parent
 
+#: The file that marks a folder as the dev stack's own: only such a folder is ever emptied.
+WORKDIR_MARK = ".bedrock-model-operator-dev"
+
+
+class WorkdirRefused(SystemExit):
+    """The folder holds files the stack did not make: it is never emptied."""
+
+
+def prepare_workdir(workdir: Path, ours: bool = False) -> Path:
+    """Start every run from an empty folder, but never empty a folder the stack did not create: a folder
+    that exists, is not empty and has no mark is refused (a user's `--workdir .` keeps its files).
+    `ours`: the default folder under the cache, the stack's own even from versions before the mark."""
+    if workdir.exists() and not workdir.is_dir():
+        raise WorkdirRefused(f"--workdir {workdir} is a file, not a folder: choose a folder")
+    if ours and workdir.is_dir():
+        (workdir / WORKDIR_MARK).touch()
+    if workdir.is_dir() and any(workdir.iterdir()) and not (workdir / WORKDIR_MARK).exists():
+        raise WorkdirRefused(
+            f"--workdir {workdir} is not empty and was not made by the dev stack; it would be emptied on "
+            "every start, so it is refused: choose a new or empty folder (or omit --workdir)"
+        )
+    if (workdir / WORKDIR_MARK).exists():
+        for child in workdir.iterdir():  # ours: every run starts from an empty cluster
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / WORKDIR_MARK).write_text("made by `bedrock-model-operator dev`; emptied on its every start\n")
+    return workdir
+
+
+#: Fixed ports of the dev stack, so a second terminal (and the commands it printed) work across restarts;
+#: a port in use is replaced by a random free one, and the printed commands say which.
+DEV_API_PORT, DEV_MOTO_PORT, DEV_BEDROCK_PORT = 16443, 15000, 15001
+
 
 def default_workdir() -> Path:
     """A stable place for the dev cluster's files, so its kubeconfig path is the same every run."""
@@ -107,9 +143,10 @@ def run_dev_stack(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
 
-    workdir = Path(args.workdir) if args.workdir else default_workdir()
-    shutil.rmtree(workdir, ignore_errors=True)  # every run starts from an empty cluster
-    workdir.mkdir(parents=True)
+    if args.workdir:
+        workdir = prepare_workdir(Path(args.workdir).resolve())
+    else:
+        workdir = prepare_workdir(default_workdir(), ours=True)
     if args.use_current_context:
         cluster_cm = _CurrentContext()
     else:
@@ -117,59 +154,76 @@ def run_dev_stack(args: argparse.Namespace) -> int:
             "Starting the local control plane (the first run builds it from the Go module proxy)...",
             flush=True,
         )
-        cluster_cm = ControlPlane(workdir=workdir / "cluster")
-    with cluster_cm as cp, LocalAws(job_duration=args.job_duration, workdir=workdir / "aws") as aws:
-        print(f"AWS emulators up: moto {aws.moto_url}, Bedrock {aws.bedrock_url}", flush=True)
-        aws.seed_examples()
+        cluster_cm = ControlPlane(workdir=workdir / "cluster", api_port=DEV_API_PORT)
+    local_aws = LocalAws(
+        job_duration=args.job_duration,
+        workdir=workdir / "aws",
+        moto_port=DEV_MOTO_PORT,
+        bedrock_port=DEV_BEDROCK_PORT,
+    )
+    with cluster_cm as cp:
+        print(f"Cluster up at {cp.server}; elsewhere: export KUBECONFIG={cp.kubeconfig}", flush=True)
+        with local_aws as aws:
+            return _run_on(cp, aws, workdir, args, stop)
+
+
+def _aws_cli_env() -> str:
+    return " ".join(f"{k}={v}" for k, v in LocalAws.credentials().items())
+
+
+def _run_on(cp, aws: LocalAws, workdir: Path, args: argparse.Namespace, stop: threading.Event) -> int:
+    """The stack once its cluster and local AWS are up: examples, the operator, then wait for Ctrl-C."""
+    print(f"AWS emulators up: moto {aws.moto_url}, Bedrock {aws.bedrock_url}", flush=True)
+    aws.seed_examples()
+    print(
+        f"Uploaded example models to s3://bmo-examples/ ({len(os.listdir(REPO_ROOT / 'examples'))} "
+        "manifests in examples/)",
+        flush=True,
+    )
+    env = {
+        **cp.env(),
+        **aws.env(),
+        "BMO_POLL_SECONDS": "1",
+        "BMO_RESYNC_SECONDS": "30",
+        "BMO_CLUSTER_NAME": "dev",
+    }
+    _apply(env, CRD_FILE)
+    _kubectl(env, "wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+    oplog = workdir / "operator.log"
+    with oplog.open("w") as fh:
+        operator = start_operator(env, fh)
+    try:
+        _apply(env, REPO_ROOT / "examples")
+        print("\nWaiting for every model to be Ready or Failed...", flush=True)
+        deadline = time.monotonic() + args.timeout
+        last = ""
+        while not stop.is_set() and time.monotonic() < deadline:
+            done, table = _final_states(env)
+            if table != last:
+                print(
+                    f"\n$ kubectl get bedrockmodels -A   ({time.strftime('%H:%M:%S')})\n{table}",
+                    end="",
+                    flush=True,
+                )
+                last = table
+            if done:
+                break
+            stop.wait(2)
         print(
-            f"Uploaded example models to s3://bmo-examples/ ({len(os.listdir(REPO_ROOT / 'examples'))} "
-            "manifests in examples/)",
+            "\nThe dev stack is up.\n"
+            f"  kubectl:  export KUBECONFIG={cp.kubeconfig}\n"
+            "            kubectl get bedrockmodels -o wide\n"
+            f"  AWS CLI:  export {_aws_cli_env()}\n"
+            f"            aws bedrock list-imported-models --endpoint-url {aws.bedrock_url}\n"
+            f"            aws s3 ls s3://bmo-examples/ --endpoint-url {aws.moto_url}\n"
+            f"  logs:     {oplog} and {workdir}/cluster, {workdir}/aws\n",
             flush=True,
         )
-        env = {
-            **cp.env(),
-            **aws.env(),
-            "BMO_POLL_SECONDS": "1",
-            "BMO_RESYNC_SECONDS": "30",
-            "BMO_CLUSTER_NAME": "dev",
-        }
-        _apply(env, CRD_FILE)
-        _kubectl(env, "wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
-        oplog = workdir / "operator.log"
-        with oplog.open("w") as fh:
-            operator = start_operator(env, fh)
-        try:
-            _apply(env, REPO_ROOT / "examples")
-            print("\nWaiting for every model to be Ready or Failed...", flush=True)
-            deadline = time.monotonic() + args.timeout
-            last = ""
-            while not stop.is_set() and time.monotonic() < deadline:
-                done, table = _final_states(env)
-                if table != last:
-                    print(
-                        f"\n$ kubectl get bedrockmodels -A   ({time.strftime('%H:%M:%S')})\n{table}",
-                        end="",
-                        flush=True,
-                    )
-                    last = table
-                if done:
-                    break
-                stop.wait(2)
-            print(
-                "\nThe dev stack is up.\n"
-                f"  kubectl:  export KUBECONFIG={cp.kubeconfig}\n"
-                "            kubectl get bedrockmodels -o wide\n"
-                f"  AWS CLI:  AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local aws bedrock "
-                f"list-imported-models --region us-east-1 --endpoint-url {aws.bedrock_url}\n"
-                f"            aws s3 ls s3://bmo-examples/ --endpoint-url {aws.moto_url}\n"
-                f"  logs:     {oplog} and {workdir}/cluster, {workdir}/aws\n",
-                flush=True,
-            )
-            if args.exit_after_setup:
-                return 0
-            print("Press Ctrl-C to stop everything.", flush=True)
-            stop.wait()
-            print("\nStopping...", flush=True)
-        finally:
-            stop_operator(operator)
+        if args.exit_after_setup:
+            return 0
+        print("Press Ctrl-C to stop everything.", flush=True)
+        stop.wait()
+        print("\nStopping...", flush=True)
+    finally:
+        stop_operator(operator)
     return 0

@@ -34,10 +34,9 @@ def promote(p: Pass, bedrock: BedrockClient, model: ModelInfo, rev: str, region:
                 EventReason.REGION_MIGRATION,
                 f"model moved from {old_region} to {region}; the old one is deleted",
             )
-    p.out.condition(ConditionType.IMPORTED, "True", Reason.IMPORT_COMPLETED, f"{note}: model {model.name}")
-    p.out.event("Normal", Reason.MODEL_READY, f"model {model.name} is ready ({model.arn})")
+    p.out.event("Normal", Reason.MODEL_READY, f"{note}: model {model.name} is ready ({model.arn})")
     p.out.model_checked = True  # just read and tagged: the drift check would repeat it
-    ready(p)
+    ready(p, model)
 
 
 def ready(p: Pass, model: ModelInfo | None = None) -> None:
@@ -46,7 +45,7 @@ def ready(p: Pass, model: ModelInfo | None = None) -> None:
     p.st.queue_position = None
     p.st.queued_at = None
     p.out.condition(ConditionType.READY, "True", Reason.MODEL_READY, f"model {p.st.model_arn} is ready")
-    if model is not None:
+    if model is not None:  # the same words at import and at each check: a check changes nothing
         p.out.condition(
             ConditionType.IMPORTED, "True", Reason.IMPORT_COMPLETED, f"model {model.name} exists in Bedrock"
         )
@@ -102,8 +101,17 @@ def check_drift(p: Pass, grace: float, user_edit: bool) -> bool:
                 EventReason.TAGS_DRIFT_CORRECTED,
                 f"tags changed outside the cluster were set back: {what}",
             )
+    if (
+        changed
+        or removed
+        or (p.st.model_architecture, p.st.instruct_supported)
+        != (
+            model.architecture,
+            model.instruct_supported,
+        )
+    ):  # a check that finds nothing to set right writes nothing: `kubectl get -w` stays quiet
+        p.st.last_sync_time = p.now_rfc3339()
     p.st.model_architecture, p.st.instruct_supported = model.architecture, model.instruct_supported
-    p.st.last_sync_time = p.now_rfc3339()
     ready(p, model)
     return True
 
