@@ -120,7 +120,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/reconciler.py",
         "elif q is not None and (p.out.retry_error is not None or p.st.failure is not None):",
         "elif False:",
-        (f"{OWN}::test_a_failed_head_of_line_releases_the_slot", PROPERTY),
+        (PROPERTY, f"{OWN}::test_a_failed_head_of_line_releases_the_slot"),
         "a head of line that cannot start keeps blocking the queue",
     ),
     Mutation(
@@ -183,11 +183,8 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/serving.py",
         '    if ownership(tags, p.me) == "other":\n        return "other"\n',
         "",
-        (PROPERTY, OWN),
+        (f"{OWN}::test_a_model_retagged_to_another_owner_is_not_deleted_with_the_object",),
         "a model whose tags name another owner is deleted",
-        equivalent="every path that reaches delete_owned already checked the model's tags before recording "
-        "it as this object's (adoption, promotion, name-taken); the check is defence in depth against a "
-        "model retagged between two passes, which no test can order without a hook inside the pass",
     ),
     Mutation(
         "superseded-no-grace",

@@ -77,6 +77,7 @@ class LineReader:
             except queue.Empty:
                 break
             if line is None:
+                self._lines.put(None)  # stays ended for the next call
                 raise AssertionError(f"output ended before {what}:\n{''.join(self.seen)[-3000:]}")
             self.seen.append(line)
             if predicate(line):

@@ -70,9 +70,10 @@ class InProcessBedrock(BedrockClient):
 class FakeSupport:
     """IAM/STS/SageMaker/S3 stand-ins for passes that name their role and skip validation."""
 
-    def __init__(self, region: str) -> None:
+    def __init__(self, region: str, hooks: Any = None) -> None:
         self.region = region
         self.s3 = None
+        self.hooks = hooks  # may_create_role() -> bool: IAM refuses CreateRole when False
 
     def sagemaker_s3_uri(self, name: str) -> str:
         raise AwsError(Kind.TERMINAL, "NotImplemented", "no SageMaker here", "InvalidRequest")
@@ -82,6 +83,13 @@ class FakeSupport:
         return f"bmo-import-{me.hash}"
 
     def ensure_role(self, role_name: str, s3_uri: str, tags: dict[str, str]) -> str:
+        if self.hooks is not None and not self.hooks.may_create_role():
+            raise AwsError(
+                Kind.TERMINAL,
+                "AccessDenied",
+                f"CreateRole {role_name}: User is not authorized to perform: iam:CreateRole",
+                "AccessDenied",
+            )
         return f"arn:aws:iam::123456789012:role/{role_name}"
 
     def delete_role(self, role_name: str) -> None:

@@ -42,10 +42,12 @@ def emulator(moto_endpoint, aws_env):
         stdout=subprocess.PIPE,
         text=True,
     )
-    url = LineReader(proc.stdout).until(lambda line: "http://" in line, timeout=60, what="its address")
-    yield url.split()[-1]
-    proc.terminate()
-    proc.wait(timeout=10)
+    try:
+        url = LineReader(proc.stdout).until(lambda line: "http://" in line, timeout=60, what="its address")
+        yield url.split()[-1]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 def _admin(url: str, path: str, body: dict | None = None) -> dict:
@@ -365,10 +367,17 @@ def test_fault_request_held_before_the_change(bedrock, models_in_s3, emulator):
     deleting = threading.Thread(
         target=bedrock.delete_imported_model, kwargs={"modelIdentifier": "slow-delete"}
     )
+    deletes = _admin(emulator, "/_emulator/state")["calls"].get("DeleteImportedModel", 0)
     deleting.start()
-    time.sleep(0.5)  # the delete has arrived and waits; nothing has changed yet
+    wait_for(  # the delete has arrived and waits
+        lambda: _admin(emulator, "/_emulator/state")["calls"].get("DeleteImportedModel", 0) > deletes,
+        timeout=10,
+        what="the delete to arrive",
+    )
+    assert deleting.is_alive()
     assert [m["modelName"] for m in bedrock.list_imported_models()["modelSummaries"]] == ["slow-delete"]
     deleting.join(timeout=10)
+    assert not deleting.is_alive()
     assert bedrock.list_imported_models()["modelSummaries"] == []
 
 

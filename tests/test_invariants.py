@@ -57,10 +57,17 @@ def then_time_passes(action):
     return act
 
 
-def spec(source: str, region: str | None, policy: str, tags: dict[str, str], model_name: str | None) -> dict:
+def spec(
+    source: str,
+    region: str | None,
+    policy: str,
+    tags: dict[str, str],
+    model_name: str | None,
+    own_role: bool = False,
+) -> dict:
     doc: dict[str, Any] = {
         "source": {"s3Uri": source},
-        "serviceRole": {"roleArn": ROLE},
+        "serviceRole": {"create": True} if own_role else {"roleArn": ROLE},
         "deletionPolicy": policy,
         "tags": tags,
     }
@@ -90,16 +97,16 @@ class Operators(RuleBasedStateMachine):
         region=st.sampled_from(REGIONS),
         policy=st.sampled_from(["Delete", "Retain"]),
         shared_name=st.booleans(),
+        own_role=st.booleans(),
     )
     @then_time_passes
-    def create(self, cluster, ident, source, region, policy, shared_name):
+    def create(self, cluster, ident, source, region, policy, shared_name, own_role=False):
         c = self.world.cluster(cluster)
         ns, name = ident
         if (ns, name) in c.store.objects:
             return c.store.objects[(ns, name)]
-        return c.create(
-            ns, name, spec(source, region, policy, {"team": ns}, "shared-model" if shared_name else None)
-        )
+        model_name = "shared-model" if shared_name else None
+        return c.create(ns, name, spec(source, region, policy, {"team": ns}, model_name, own_role))
 
     @rule(obj=objects, source=st.sampled_from(SOURCES))
     @then_time_passes
@@ -196,6 +203,13 @@ class Operators(RuleBasedStateMachine):
 
     @rule()
     @then_time_passes
+    def role_creation_denied(self):
+        """The operator may not create a role (its IAM policy lacks it): a terminal failure of the object
+        that asked, which must not hold up anyone behind it in the queue."""
+        self.world.role_denials = 2
+
+    @rule()
+    @then_time_passes
     def new_role_not_visible_yet(self):
         self.world.aws.set_faults({"iam_propagation_failures": 3})
 
@@ -229,6 +243,26 @@ class Operators(RuleBasedStateMachine):
     @invariant()
     def always(self):
         self.world.check_always()
+
+    @invariant()
+    def only_objects_that_can_start_wait_in_line(self):
+        """A place in the import queue belongs to an object that may still import: one that failed for
+        good, is paused or is gone would hold up everyone behind it (until its next resync, at best)."""
+        for c in self.world.clusters.values():
+            by_uid = {b["metadata"]["uid"]: b for b in c.store.objects.values()}
+            queue = c.operator.reconciler.queue
+            with queue._lock:
+                waiting = {uid for line in queue._waiting.values() for uid in line}
+            for uid in waiting:
+                body = by_uid.get(uid)
+                if body is None:
+                    raise Violation(f"{c.name}: uid {uid} waits in line but its object is gone")
+                status = body.get("status") or {}
+                name = body["metadata"]["name"]
+                if PAUSE_ANNOTATION in body["metadata"]["annotations"]:
+                    raise Violation(f"{c.name}: {name} is paused yet waits in line")
+                if status.get("failure"):
+                    raise Violation(f"{c.name}: {name} failed for good yet waits in line")
 
     @invariant()
     def ready_is_the_truth(self):
@@ -272,6 +306,7 @@ class Operators(RuleBasedStateMachine):
             }
         )
         w.drop_responses.clear()
+        w.role_denials = 0
         for c in w.clusters.values():
             for body in list(c.store.objects.values()):
                 if PAUSE_ANNOTATION in body["metadata"]["annotations"]:
@@ -531,4 +566,19 @@ def test_an_adoption_interrupted_after_tagging_is_not_lost():
         source="s3://models/b/",
     )
     m.edit_source(obj=o4, source="s3://models/b/")
+    m.teardown()
+
+
+def test_an_object_whose_role_cannot_be_made_gives_up_its_place_in_line():
+    """Kept: a failure while taking the slot (CreateRole refused) releases the place in line in the same
+    pass; the operator does not look at a failed object again before its resync, so the objects behind it
+    would wait that long."""
+    m = Operators()
+    m.role_creation_denied()
+    east = m.world.cluster("east")
+    first = east.create("ml", "m", spec("s3://models/a/", "us-east-1", "Delete", {}, None, own_role=True))
+    assert first["status"]["failure"]["reason"] == "AccessDenied"
+    m.only_objects_that_can_start_wait_in_line()  # checked after that one pass, before any timer
+    second = east.create("team-a", "b", spec("s3://models/b/", "us-east-1", "Delete", {}, None))
+    assert second["status"]["phase"] == "Importing", second["status"]  # not behind the failed one
     m.teardown()

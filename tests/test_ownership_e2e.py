@@ -223,3 +223,20 @@ def test_a_failed_delete_of_the_old_revision_never_fails_the_new_one(kubectl, op
     reasons = [e["reason"] for e in events(kubectl, namespace, "old")]
     assert "PreviousRevisionDeleted" in reasons
     assert local_aws.state()["errors"].get("DeleteImportedModel:ConflictException", 0) >= 2
+
+
+def test_a_model_retagged_to_another_owner_is_not_deleted_with_the_object(
+    kubectl, operator, local_aws, namespace
+):
+    """Between two looks the model's tags came to name another object (someone moved it over by hand):
+    deleting this object must leave that model alone and say so."""
+    apply_model(kubectl, namespace, "moved")
+    arn = ready(kubectl, namespace, "moved")["status"]["modelArn"]
+    bedrock = local_aws.client("bedrock")
+    bedrock.tag_resource(
+        resourceARN=arn, tags=[{"key": "bedrock.modelops.io/uid", "value": "another-object-uid"}]
+    )
+    kubectl("delete", "bedrockmodel", "moved", "-n", namespace, "--timeout=60s")
+    assert [m["modelArn"] for m in models_of(local_aws, namespace, "moved")] == [arn]
+    assert "SupersededModelNotOwned" in [e["reason"] for e in events(kubectl, namespace, "moved")]
+    bedrock.delete_imported_model(modelIdentifier=arn)  # the test's own clean-up

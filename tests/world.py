@@ -104,7 +104,7 @@ class Cluster:
         settings = self.settings()
         rec = Reconciler(
             settings,
-            clients=lambda s, region: (InProcessBedrock(w.aws, region, w), FakeSupport(region)),
+            clients=lambda s, region: (InProcessBedrock(w.aws, region, w), FakeSupport(region, w)),
             clock=w.clock.now,
             monotonic=w.clock.mono,
         )
@@ -188,6 +188,7 @@ class Cluster:
 class World:
     clock: Clock = field(default_factory=Clock)
     drop_responses: Counter = field(default_factory=Counter)  # operation -> responses to lose after success
+    role_denials: int = 0  # the next N CreateRole calls are refused (AccessDenied: terminal)
     actor: tuple[str, str] | None = None
     mutations: list[tuple[str, str, str, tuple[str, str] | None]] = field(default_factory=list)
     _uids: int = 0
@@ -211,6 +212,12 @@ class World:
         if name not in self.clusters:
             self.clusters[name] = Cluster(self, name)
         return self.clusters[name]
+
+    def may_create_role(self) -> bool:
+        if self.role_denials > 0:
+            self.role_denials -= 1
+            return False
+        return True
 
     def after_call(self, operation: str) -> None:
         """Runs after a call changed state: lose its response if the test asked for it."""

@@ -60,12 +60,20 @@ def binaries_dir() -> Path:
     return Path(proc.stdout.strip().splitlines()[-1])
 
 
-#: Ports handed out below the kernel's ephemeral range (32768+ here), so no outgoing connection's source
-#: port takes one between the hand-out and the child's bind; a lock file per port keeps two processes
-#: (parallel test sessions, dev stacks) from being handed the same one.
-_PORT_RANGE = (20000, 32000)
-_PORT_LOCKS = Path(tempfile.gettempdir()) / "bmo-ports"
-_held: dict[int, int] = {}  # port -> fd of its lock, held for this process's life
+def _port_range() -> tuple[int, int]:
+    """Ports handed out lie below the kernel's ephemeral range, so no outgoing connection's source port
+    takes one between the hand-out and the child's bind."""
+    try:
+        ephemeral_low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral_low = 32768
+    return (max(1024, ephemeral_low - 12000), max(1025, ephemeral_low - 768))
+
+
+#: A lock file per port keeps two processes of this user (parallel test sessions, dev stacks) from being
+#: handed the same one; the locks are held for the process's life.
+_PORT_LOCKS = Path(tempfile.gettempdir()) / f"bmo-ports-{os.getuid()}"
+_held: dict[int, int] = {}  # port -> fd of its lock
 
 
 def _reserve(port: int) -> bool:
@@ -73,31 +81,30 @@ def _reserve(port: int) -> bool:
 
     if port in _held:
         return False
-    _PORT_LOCKS.mkdir(exist_ok=True)
-    fd = os.open(_PORT_LOCKS / f"{port}.lock", os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
+    try:
+        _PORT_LOCKS.mkdir(mode=0o700, exist_ok=True)
+        fd = os.open(_PORT_LOCKS / f"{port}.lock", os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
+    except OSError:
+        return False
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", port))  # fails when something outside our reservations listens there
     except OSError:
         os.close(fd)
-        return False  # another process holds it
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            os.close(fd)  # something outside our reservations listens there
-            return False
+        return False
     _held[port] = fd
     return True
 
 
 def free_port(prefer: int | None = None) -> int:
-    """A loopback port no one listens on, reserved for this process (see _PORT_RANGE): `prefer` when it
+    """A loopback port no one listens on, reserved for this process (see _port_range): `prefer` when it
     is free (the dev stack's fixed, documented ports), else any."""
     import random
 
     if prefer and _reserve(prefer):
         return prefer
-    low, high = _PORT_RANGE
+    low, high = _port_range()
     start = random.randrange(low, high)
     for offset in range(high - low):
         port = low + (start - low + offset) % (high - low)

@@ -114,15 +114,18 @@ class _Handler(BaseHTTPRequestHandler):
                 raise ApiError("AccessDeniedException", "Missing or malformed SigV4 Authorization header.")
             state.before_request(name)
             params = parse_request(route, match, query, body)
-            if wait := state.before_apply(name):
+            if wait := state.before_apply(name, params):
                 time.sleep(wait)
             result = getattr(state, _HANDLERS[name])(region_match.group(1), params)
-            hold, drop = state.after_apply(name)
+            hold, drop = state.after_apply(name, params)
             if hold:
                 time.sleep(hold)
             if drop:
                 return self._lose_response()
-            self._send(route.status, encode_body(result))
+            try:
+                self._send(route.status, encode_body(result))
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True  # a held answer whose caller gave up (timed out, was killed)
         except ApiError as err:
             with state._lock:
                 state.errors[f"{name}:{err.type_name}"] += 1

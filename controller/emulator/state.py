@@ -41,10 +41,12 @@ class Faults:
     delete_conflicts: int = 0  # the next N DeleteImportedModel calls answer ConflictException
     deny_deletes: int = 0  # the next N DeleteImportedModel calls answer AccessDeniedException
     job_visibility_delay_seconds: float = 0.0  # a new job answers NotFound this long after its create
-    # faults *after* the state change (the request was applied; the caller cannot know):
-    drop_responses: dict = field(default_factory=dict)  # operation -> next N answers lost (connection closed)
-    hold_responses: dict = field(default_factory=dict)  # operation -> seconds an applied call waits to answer
-    hold_requests: dict = field(default_factory=dict)  # operation -> seconds a call waits *before* applying
+    # faults *after* the state change (the request was applied; the caller cannot know). Keys are an
+    # operation ("TagResource"), or an operation and text its parameters contain ("TagResource@<arn>"), so
+    # a test's fault strikes only its own resources:
+    drop_responses: dict = field(default_factory=dict)  # key -> next N answers lost (connection closed)
+    hold_responses: dict = field(default_factory=dict)  # key -> seconds an applied call waits to answer
+    hold_requests: dict = field(default_factory=dict)  # key -> seconds a call waits *before* applying
 
 
 @dataclass
@@ -203,22 +205,35 @@ class BedrockState:
                 "InternalServerException", "An internal server error occurred. Retry your request."
             )
 
-    def after_apply(self, operation: str) -> tuple[float, bool]:
+    @staticmethod
+    def _fault_key(table: dict, operation: str, params: dict[str, Any]) -> str | None:
+        """The key of `table` this call matches: `operation@text` (text in its parameters) first."""
+        text = json.dumps(params, sort_keys=True, default=str)
+        for key in table:
+            op, _, needle = key.partition("@")
+            if op == operation and needle and needle in text:
+                return key
+        return operation if operation in table else None
+
+    def after_apply(self, operation: str, params: dict[str, Any]) -> tuple[float, bool]:
         """How the answer of an applied call goes wrong: (seconds to hold it, whether to lose it)."""
         with self._lock:
             f = self.faults
-            hold = float(f.hold_responses.get(operation, 0))
-            drop = int(f.drop_responses.get(operation, 0)) > 0
+            hold_key = self._fault_key(f.hold_responses, operation, params)
+            hold = float(f.hold_responses[hold_key]) if hold_key else 0.0
+            drop_key = self._fault_key(f.drop_responses, operation, params)
+            drop = drop_key is not None and int(f.drop_responses[drop_key]) > 0
             if drop:
-                f.drop_responses[operation] = int(f.drop_responses[operation]) - 1
+                f.drop_responses[drop_key] = int(f.drop_responses[drop_key]) - 1
             if drop or hold:
                 self.errors[f"{operation}:{'ResponseLost' if drop else 'ResponseHeld'}"] += 1
             return hold, drop
 
-    def before_apply(self, operation: str) -> float:
+    def before_apply(self, operation: str, params: dict[str, Any]) -> float:
         """Seconds a call waits after it arrived and before it changes anything."""
         with self._lock:
-            return float(self.faults.hold_requests.get(operation, 0))
+            key = self._fault_key(self.faults.hold_requests, operation, params)
+            return float(self.faults.hold_requests[key]) if key else 0.0
 
     def set_faults(self, changes: dict[str, Any]) -> Faults:
         with self._lock:
