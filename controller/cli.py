@@ -20,6 +20,13 @@ def _crd(args: argparse.Namespace) -> int:
     return 0
 
 
+def _settings(args: argparse.Namespace) -> int:
+    from controller.settings import settings_markdown
+
+    sys.stdout.write(settings_markdown())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bedrock-model-operator",
@@ -28,7 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     dev = sub.add_parser(
-        "dev", help="run the whole product locally: control plane, AWS emulators, operator, examples"
+        "dev",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        help="run the whole product locally: control plane, AWS emulators, operator, examples",
+        description="Start a local Kubernetes control plane, moto and the local Bedrock on loopback, the "
+        "operator, and the examples; print how to reach them; run until Ctrl-C. Needs no AWS account.",
     )
     dev.add_argument(
         "--workdir", help="where the stack keeps its files (default ~/.cache/bedrock-model-operator/dev)"
@@ -61,8 +72,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     operator_main.add_parser(sub)
 
-    crd = sub.add_parser("crd", help="print the BedrockImportedModel CustomResourceDefinition (YAML)")
+    crd = sub.add_parser(
+        "crd",
+        help="print the BedrockImportedModel CustomResourceDefinition (YAML)",
+        description="Print the CustomResourceDefinition, generated from the API models (what crds/ holds).",
+    )
     crd.set_defaults(func=_crd)
+
+    settings = sub.add_parser(
+        "settings",
+        help="print every operator setting: environment variable, `run` flag, default (Markdown)",
+        description="Print the operator's settings as the Markdown table the README holds.",
+    )
+    settings.set_defaults(func=_settings)
     return parser
 
 

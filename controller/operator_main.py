@@ -5,64 +5,46 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
+from typing import Literal
 
+from controller.preflight import PreflightError
 from controller.settings import Settings
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("run", help="run the operator against the current kubeconfig / in-cluster config")
-    p.add_argument(
-        "--namespace", action="append", default=None, help="watch only this namespace (repeatable)"
+    p = sub.add_parser(
+        "run",
+        help="run the operator against the current kubeconfig / in-cluster config",
+        description="Run the operator: watch BedrockImportedModels and reconcile them with Amazon Bedrock. "
+        "Kubernetes credentials come from the pod's ServiceAccount or the current kubeconfig context; AWS "
+        "credentials from boto3's usual chain (environment, profile, IRSA / Pod Identity, instance role).",
+        epilog="Every flag can be set by its environment variable instead (a flag wins). "
+        "`bedrock-model-operator settings` prints them all as a table.",
     )
-    p.add_argument("--region", help="default AWS region (env BMO_REGION)")
-    p.add_argument(
-        "--resync-seconds", type=float, help="drift check period for Ready models (env BMO_RESYNC_SECONDS)"
-    )
-    p.add_argument(
-        "--poll-seconds", type=float, help="how often in-flight imports are checked (env BMO_POLL_SECONDS)"
-    )
-    p.add_argument("--max-workers", type=int, help="reconciles at once (env BMO_MAX_WORKERS)")
-    p.add_argument("--cluster-name", help="readable cluster name in ownership tags (env BMO_CLUSTER_NAME)")
-    p.add_argument(
-        "--cluster-id",
-        help="unique cluster identity in ownership tags (env BMO_CLUSTER_ID; default: the kube-system "
-        "namespace's uid)",
-    )
-    p.add_argument("--bedrock-endpoint-url", help="Bedrock endpoint, e.g. the local emulator")
-    p.add_argument(
-        "--liveness",
-        default=os.environ.get("BMO_LIVENESS", ""),
-        help="serve kopf's liveness probe here, e.g. http://0.0.0.0:8080/healthz",
-    )
-    p.add_argument(
-        "--metrics-port",
-        type=int,
-        default=int(os.environ.get("BMO_METRICS_PORT", "0") or 0),
-        help="serve Prometheus metrics on this port (0: off; env BMO_METRICS_PORT)",
-    )
-    p.add_argument(
-        "--log-format",
-        choices=("text", "json"),
-        default=os.environ.get("BMO_LOG_FORMAT", "text"),
-        help="json: one JSON object per line (env BMO_LOG_FORMAT)",
-    )
-    p.add_argument("--verbose", action="store_true")
+    for name, field in Settings.model_fields.items():
+        default = Settings.default_text(name)
+        help_text = f"{field.description} (env {Settings.env_name(name)}; default: {default})"
+        kwargs: dict = {"dest": name, "default": None, "help": help_text}
+        annotation = field.annotation
+        if name == "namespaces":
+            kwargs.update(action="append", metavar="NAMESPACE")
+            kwargs["help"] = f"watch only this namespace (repeatable; env {Settings.env_name(name)}, "
+            kwargs["help"] += "comma-separated; default: all)"
+        elif getattr(annotation, "__origin__", None) is Literal:
+            kwargs["choices"] = annotation.__args__
+        elif annotation in (int, float):
+            kwargs["type"] = annotation
+            kwargs["metavar"] = "SECONDS" if name.endswith("_seconds") else "N"
+        else:
+            kwargs["metavar"] = "URL" if name.endswith(("_endpoint", "liveness")) else "VALUE"
+        p.add_argument(Settings.flag_name(name), **kwargs)
+    p.add_argument("--verbose", action="store_true", help="log at DEBUG, kopf's own lines included")
     p.set_defaults(func=run)
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    return Settings.from_env(
-        region=args.region,
-        resync_seconds=args.resync_seconds,
-        poll_seconds=args.poll_seconds,
-        max_workers=args.max_workers,
-        cluster_name=args.cluster_name,
-        cluster_id=args.cluster_id,
-        bedrock_endpoint=args.bedrock_endpoint_url,
-        namespaces=args.namespace,
-    )
+    return Settings.from_env(**{name: getattr(args, name, None) for name in Settings.model_fields})
 
 
 def cluster_id(settings: Settings) -> str:
@@ -84,23 +66,28 @@ def cluster_id(settings: Settings) -> str:
         response.read()
         status, body = response.status, response.data
     except Exception as exc:  # unreachable apiserver, TLS, DNS: say it in one line
-        raise SystemExit(f"bedrock-model-operator: cannot reach the Kubernetes API ({exc})") from None
+        raise PreflightError(f"cannot reach the Kubernetes API ({str(exc).splitlines()[0][:300]})") from None
     if status != 200:
-        raise SystemExit(
-            f"bedrock-model-operator: cannot read namespace kube-system to identify the cluster "
+        raise PreflightError(
+            f"cannot read namespace kube-system to identify the cluster "
             f"(HTTP {status}); grant `get` on it or set BMO_CLUSTER_ID to a unique id"
         )
     return json.loads(body)["metadata"]["uid"]
 
 
 def run(args: argparse.Namespace) -> int:
-    from controller import logs, metrics
+    from controller import logs, metrics, preflight
 
     settings = settings_from(args)
-    logs.setup(args.log_format, args.verbose)
+    logs.setup(settings.log_format, args.verbose)
+    preflight.kubernetes_config(settings)
+    preflight.aws_credentials()
+    warning = preflight.bedrock_reachable(settings)
+    if warning:
+        print(warning, file=sys.stderr)
     settings = settings.model_copy(update={"cluster_id": cluster_id(settings)})
-    if args.metrics_port:
-        metrics.serve(args.metrics_port)
+    if settings.metrics_port:
+        metrics.serve(settings.metrics_port)
 
     import kopf
 
@@ -118,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
             standalone=True,
             clusterwide=not settings.namespaces,
             namespaces=settings.namespaces,
-            liveness_endpoint=args.liveness or None,
+            liveness_endpoint=settings.liveness or None,
         )
     )
     return 0

@@ -91,6 +91,13 @@ class Settings(BaseSettings):
         description="SageMaker endpoint",
     )
 
+    liveness: str = Field(
+        "",
+        description="serve kopf's liveness probe at this URL, e.g. http://0.0.0.0:8080/healthz (empty: off)",
+    )
+    metrics_port: int = Field(0, ge=0, le=65535, description="serve Prometheus metrics on this port (0: off)")
+    log_format: Literal["text", "json"] = Field("text", description="json: one JSON object per log line")
+
     @field_validator("namespaces", mode="before")
     @classmethod
     def _split(cls, value: Any) -> Any:
@@ -110,6 +117,52 @@ class Settings(BaseSettings):
         """Environment first, then `overrides` (flags that were given; None means not given)."""
         return cls(**{k: v for k, v in overrides.items() if v is not None})
 
+    @staticmethod
+    def env_name(name: str) -> str:
+        """The environment variable of a field (its BMO_ alias, else BMO_<NAME>)."""
+        alias = Settings.model_fields[name].validation_alias
+        for choice in getattr(alias, "choices", ()):
+            if isinstance(choice, str) and choice.startswith("BMO_"):
+                return choice
+        return f"BMO_{name.upper()}"
+
+    @staticmethod
+    def flag_name(name: str) -> str:
+        return FLAG_NAMES.get(name, "--" + name.replace("_", "-"))
+
+    @staticmethod
+    def default_text(name: str) -> str:
+        field = Settings.model_fields[name]
+        if field.default_factory is not None:
+            return "see description" if name != "namespaces" else "all"
+        if field.default in (None, ""):
+            return "unset"
+        return str(field.default)
+
     @property
     def readable_cluster_name(self) -> str:
         return self.cluster_name or self.cluster_id
+
+
+#: `run` flags whose name is not the field's (kept from earlier versions, or clearer).
+FLAG_NAMES = {
+    "namespaces": "--namespace",
+    "bedrock_endpoint": "--bedrock-endpoint-url",
+    "s3_endpoint": "--s3-endpoint-url",
+    "iam_endpoint": "--iam-endpoint-url",
+    "sts_endpoint": "--sts-endpoint-url",
+    "sagemaker_endpoint": "--sagemaker-endpoint-url",
+    "import_slots": "--import-slots-per-region",
+}
+
+
+def settings_markdown() -> str:
+    """The README's table of settings: generated from the model, so it cannot drift from the code."""
+    rows = ["| Variable | `run` flag | Default | What it does |", "| --- | --- | --- | --- |"]
+    for name, field in Settings.model_fields.items():
+        what = (field.description or "").replace("|", "\\|")
+        rows.append(
+            f"| `{Settings.env_name(name)}` | `{Settings.flag_name(name)}` | {Settings.default_text(name)} | "
+            f"{what} |"
+        )
+    return "\n".join(rows) + "\n"

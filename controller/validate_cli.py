@@ -15,6 +15,7 @@ EXIT_IMPORTABLE, EXIT_NOT_IMPORTABLE, EXIT_USAGE = 0, 1, 2
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "validate",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         help="check that a model folder (s3:// or local) will import into Bedrock",
         description="Judge a Hugging Face model folder for Bedrock Custom Model Import without reading the "
         "weights. Exit status: 0 importable, 1 not importable, 2 usage or access error.",
@@ -22,7 +23,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("source", help="s3://bucket/prefix/ or a local directory")
     p.add_argument("--architecture", choices=ARCHITECTURE_NAMES, help="architecture the model must have")
     p.add_argument("--region", help="AWS region the model will be imported into")
-    p.add_argument("--output", choices=("text", "json"), default="text")
+    p.add_argument(
+        "--output", choices=("text", "json"), default="text", help="text for people, json for tools"
+    )
     p.add_argument("--endpoint-url", help="S3 endpoint (e.g. a local emulator); default: AWS")
     p.add_argument(
         "--termination-log",

@@ -22,7 +22,7 @@ def test_every_example_applies_and_is_listed_with_columns(kubectl, crd_installed
     names = {yaml.safe_load(p.read_text())["metadata"]["name"] for p in EXAMPLES.glob("*.yaml")}
 
     table = kubectl("get", "bedrockmodels", "-n", namespace).stdout.splitlines()
-    assert table[0].split() == ["NAME", "ARCHITECTURE", "READY", "PHASE", "REASON", "AGE"]
+    assert table[0].split() == ["NAME", "ARCHITECTURE", "READY", "SYNCED", "PAUSED", "PHASE", "REASON", "AGE"]
     assert {line.split()[0] for line in table[1:]} == names
 
     wide = kubectl("get", "bedrockmodel", "-n", namespace, "-o", "wide").stdout.splitlines()[0].split()
@@ -49,6 +49,14 @@ def test_printer_columns_read_the_ready_condition(kubectl, crd_installed, namesp
                     "lastTransitionTime": "2026-11-29T00:00:00Z",
                     "observedGeneration": 1,
                 },
+                {
+                    "type": "Synced",
+                    "status": "False",
+                    "reason": "Throttled",
+                    "message": "retrying",
+                    "lastTransitionTime": "2026-11-29T00:00:00Z",
+                    "observedGeneration": 1,
+                },
             ],
         }
     }
@@ -63,11 +71,19 @@ def test_printer_columns_read_the_ready_condition(kubectl, crd_installed, namesp
         "-p",
         json.dumps(status),
     )
-    row = kubectl("get", "bedrockmodels", "-n", namespace, "-o", "wide").stdout.splitlines()[1].split()
-    # the spec's spelling of the architecture, and the pinned region (shown even when spec.region is unset)
-    assert row[:5] == ["llama3-support-bot", "Llama3.1", "True", "Ready", "ModelReady"]
+    table = kubectl("get", "bedrockmodels", "-n", namespace, "-o", "wide").stdout.splitlines()
+    header, row = table[0].split(), table[1].split()
+    assert header[:7] == ["NAME", "ARCHITECTURE", "READY", "SYNCED", "PAUSED", "PHASE", "REASON"]
+    # the spec's spelling of the architecture, and the pinned region (shown even when spec.region is unset);
+    # PAUSED is empty unless the annotation is set
+    assert row[:6] == ["llama3-support-bot", "Llama3.1", "True", "False", "Ready", "ModelReady"]
     assert "us-west-2" in row
     assert "arn:aws:bedrock:us-east-1:123456789012:imported-model/abcdef123456" in row
+    kubectl(
+        "annotate", "bedrockmodel", "llama3-support-bot", "-n", namespace, "bedrock.modelops.io/paused=true"
+    )
+    row = kubectl("get", "bedrockmodels", "-n", namespace).stdout.splitlines()[1].split()
+    assert row[:7] == ["llama3-support-bot", "Llama3.1", "True", "False", "true", "Ready", "ModelReady"]
 
 
 def test_kubectl_explain_teaches_the_source(kubectl, crd_installed):
@@ -107,6 +123,30 @@ def test_identity_fields_are_immutable(kubectl, crd_installed, namespace, field,
     )
     assert proc.returncode != 0
     assert f"spec.{field}" in proc.stderr and "immutable" in proc.stderr
+
+
+@pytest.mark.parametrize("change", ["set", "removed"])
+def test_model_name_cannot_be_set_or_removed_after_creation(kubectl, crd_installed, namespace, change):
+    """Setting modelName on an object created without one would be accepted and ignored (its model keeps
+    the default name): refused, like changing it. Removing it likewise."""
+    before, after = (valid_spec(), valid_spec() | {"modelName": "llama-b"})
+    if change == "removed":
+        before, after = after, before
+    kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump(manifest("named", before)))
+    proc = kubectl(
+        "apply", "-n", namespace, "-f", "-", check=False, input=yaml.safe_dump(manifest("named", after))
+    )
+    assert proc.returncode != 0, f"modelName {change} after creation was accepted"
+    assert "spec.modelName" in proc.stderr and "only be set when the object is created" in proc.stderr
+    # other edits still go through
+    kubectl(
+        "apply",
+        "-n",
+        namespace,
+        "-f",
+        "-",
+        input=yaml.safe_dump(manifest("named", before | {"tags": {"a": "b"}})),
+    )
 
 
 def test_region_may_change_the_operator_migrates(kubectl, crd_installed, namespace):

@@ -74,7 +74,7 @@ def test_create_ready_then_delete_removes_the_model(kubectl, operator, local_aws
     assert {"Validated", "ImportStarted", "ModelReady"} <= set(reasons)
     assert st["region"] == "us-east-1" and st["architecture"] == "Llama3.1"
     row = kubectl("get", "bedrockmodels", "-n", namespace, "-o", "wide").stdout.splitlines()[1].split()
-    assert row[1:5] == ["Llama3.1", "True", "Ready", "ModelReady"] and "us-east-1" in row
+    assert row[1:6] == ["Llama3.1", "True", "True", "Ready", "ModelReady"] and "us-east-1" in row
 
     kubectl("delete", "bedrockmodel", "m1", "-n", namespace, "--timeout=60s")
     assert models_named(local_aws, name) == []

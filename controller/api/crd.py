@@ -97,6 +97,18 @@ def build_crd() -> dict[str, Any]:
             "description": "Whether the imported model is ready to serve.",
         },
         {
+            "name": "Synced",
+            "type": "string",
+            "jsonPath": '.status.conditions[?(@.type=="Synced")].status',
+            "description": "Whether the last reconcile reached Bedrock (False: retrying, or failed).",
+        },
+        {
+            "name": "Paused",
+            "type": "string",
+            "jsonPath": r".metadata.annotations.bedrock\.modelops\.io/paused",
+            "description": "The bedrock.modelops.io/paused annotation: the operator leaves the model alone.",
+        },
+        {
             "name": "Phase",
             "type": "string",
             "jsonPath": ".status.phase",

@@ -181,7 +181,18 @@ def _region_rules() -> list[tuple[str, str, str]]:
 class BedrockImportedModelSpec(_Model):
     """Desired state: which model files to import into Amazon Bedrock, and how."""
 
-    model_config = ConfigDict(json_schema_extra=_rules(*_region_rules()))
+    model_config = ConfigDict(
+        json_schema_extra=_rules(
+            *_region_rules(),
+            (
+                # the field's own `self == oldSelf` only sees a change of a value that was there before
+                "has(self.modelName) == has(oldSelf.modelName)",
+                "modelName is immutable: it can only be set when the object is created (the serving model "
+                "keeps its name); create a new object instead",
+                ".modelName",
+            ),
+        )
+    )
 
     source: Source = Field(
         ...,

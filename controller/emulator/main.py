@@ -13,18 +13,29 @@ from controller.emulator.state import BedrockState
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("emulator", help="run a local Bedrock model-import API (for the dev stack and tests)")
-    p.add_argument("--host", default="127.0.0.1")
+    p = sub.add_parser(
+        "emulator",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        help="run a local Bedrock model-import API (for the dev stack and tests)",
+        description="Serve Bedrock's model-import API (jobs, imported models, tags) on a local port, "
+        "checking artifacts in S3 (e.g. moto). Unmodified boto3 and the AWS CLI work against it with "
+        "--endpoint-url.",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
     p.add_argument("--port", type=int, default=0, help="0: pick a free port (printed on start)")
     p.add_argument("--s3-endpoint", help="S3 endpoint the emulator reads artifacts from (e.g. moto)")
     p.add_argument("--iam-endpoint", help="IAM endpoint used to check that the role exists (optional)")
-    p.add_argument("--account", default="123456789012")
+    p.add_argument("--account", default="123456789012", help="AWS account id in the ARNs it makes")
     p.add_argument("--job-duration", type=float, default=5.0, help="seconds a job stays InProgress")
     p.add_argument("--model-quota", type=int, default=3, help="imported models per region")
     p.add_argument("--concurrent-jobs", type=int, default=1, help="import jobs per region at a time")
-    p.add_argument("--throttle-rate", type=float, default=0.0)
-    p.add_argument("--error-rate", type=float, default=0.0)
-    p.add_argument("--latency-ms", type=int, default=0)
+    p.add_argument(
+        "--throttle-rate", type=float, default=0.0, help="share of requests answered ThrottlingException"
+    )
+    p.add_argument(
+        "--error-rate", type=float, default=0.0, help="share of requests answered InternalServerException"
+    )
+    p.add_argument("--latency-ms", type=int, default=0, help="delay added to every request")
     p.add_argument(
         "--visibility-delay",
         type=float,

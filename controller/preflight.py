@@ -1,0 +1,73 @@
+"""Checks `run` makes before starting: what a user got wrong is said in one line (exit status 1), instead
+of a page of tracebacks from deep inside a client library."""
+
+from __future__ import annotations
+
+import os
+
+from controller.settings import Settings
+
+PREFIX = "bedrock-model-operator:"
+
+
+class PreflightError(SystemExit):
+    def __init__(self, message: str) -> None:
+        super().__init__(f"{PREFIX} {message}")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:300]
+
+
+def kubernetes_config(settings: Settings) -> None:
+    """In a pod, its ServiceAccount; elsewhere a kubeconfig that loads."""
+    import yaml
+    from kubernetes.config import ConfigException
+
+    from controller.kube import api_client
+
+    try:
+        api_client(settings)
+    except (ConfigException, OSError, yaml.YAMLError, TypeError, ValueError, KeyError) as exc:
+        where = os.environ.get("KUBECONFIG") or "~/.kube/config"
+        raise PreflightError(
+            f"no usable Kubernetes credentials: not running in a pod, and the kubeconfig {where} does not "
+            f"load ({_first_line(exc)}); set KUBECONFIG to a valid file"
+        ) from None
+
+
+def aws_credentials() -> None:
+    """boto3's credential chain finds something (it is not checked against AWS here)."""
+    import boto3
+
+    if boto3.Session().get_credentials() is None:
+        raise PreflightError(
+            "no AWS credentials found (environment variables, shared config or profile, web identity / "
+            "IRSA / Pod Identity, container or instance role); the operator needs them to call Bedrock"
+        )
+
+
+def bedrock_reachable(settings: Settings) -> str | None:
+    """One cheap call to Bedrock: an endpoint that does not answer at all stops the start; any answer,
+    even a refusal, lets it go on (returned as a warning: each object will show its own condition)."""
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError
+
+    client = boto3.client(
+        "bedrock",
+        region_name=settings.region,
+        endpoint_url=settings.bedrock_endpoint,
+        config=Config(connect_timeout=5, read_timeout=15, retries={"total_max_attempts": 2}),
+    )
+    try:
+        client.list_imported_models(maxResults=1)
+    except (EndpointConnectionError, ConnectTimeoutError) as exc:
+        raise PreflightError(
+            f"cannot reach Bedrock at {client.meta.endpoint_url} ({_first_line(exc)}); check the network, "
+            "the region (BMO_REGION) or BMO_BEDROCK_ENDPOINT_URL"
+        ) from None
+    except (ClientError, BotoCoreError) as exc:
+        return f"{PREFIX} warning: Bedrock answered the start-up check with {_first_line(exc)}"
+    return None
