@@ -23,6 +23,7 @@ from controller import logs, metrics
 from controller.api.models import GROUP, PLURAL, VERSION
 from controller.api.reasons import Phase
 from controller.errors import OperatorError
+from controller.events import EventRecorder
 from controller.kube import KUBE_ERRORS, api_error
 from controller.model_status import ModelStatusStore, status_patch
 from controller.object_state import ObjectStates
@@ -57,9 +58,8 @@ class Operator:
         self.reconciler = reconciler or Reconciler(settings)
         self.store = store or ModelStatusStore(settings)
         self.states = ObjectStates()
-        self.post_event = (
-            kopf.event
-        )  # (body, type=, reason=, message=): replaceable where kopf is not running
+        # (body, type=, reason=, message=): aggregated Events from `bedrock-model-operator`; replaceable
+        self.post_event = EventRecorder(settings).post
         self.executor = ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix="reconcile")
 
     # ---- one object's pass, under its lock ------------------------------------------------------
@@ -162,7 +162,7 @@ class Operator:
         ctx = contextvars.copy_context()
         result = await asyncio.get_running_loop().run_in_executor(self.executor, ctx.run, self.finalize, body)
         for kind, reason, message in result.events:
-            kopf.event(body, type=kind, reason=reason, message=message)
+            self.post_event(body, type=kind, reason=reason, message=message)
             logs.log_event(
                 body.metadata.namespace,
                 body.metadata.name,

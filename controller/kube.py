@@ -7,6 +7,7 @@ threads reuse connections instead of dropping them ("Connection pool is full").
 
 from __future__ import annotations
 
+import os
 import threading
 
 import urllib3
@@ -29,7 +30,10 @@ def api_client(settings: Settings) -> client.ApiClient:
             try:
                 config.load_incluster_config(client_configuration=configuration)
             except config.ConfigException:
-                config.load_kube_config(client_configuration=configuration)
+                # KUBECONFIG as it is now (the client reads it once, at import)
+                config.load_kube_config(
+                    config_file=os.environ.get("KUBECONFIG") or None, client_configuration=configuration
+                )
             configuration.connection_pool_maxsize = settings.max_workers + 4  # + watch nudges
             _api = client.ApiClient(configuration)
         return _api

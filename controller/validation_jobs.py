@@ -10,6 +10,7 @@ their own reasons.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -188,7 +189,7 @@ class ValidationJobs:
             return JobResult("running", "ValidationJobCreated", f"validation Job {name} created")
         return self.read(current)
 
-    def read(self, job: client.V1Job) -> JobResult:
+    def read(self, job: client.V1Job, now: dt.datetime | None = None) -> JobResult:
         name, ns = job.metadata.name, job.metadata.namespace
         conds = {c.type: c for c in (job.status.conditions or []) if c.status == "True"}
         pods = (
@@ -223,7 +224,14 @@ class ValidationJobs:
                     return JobResult(
                         "failed", "ValidationJobConfigError", f"{waiting.reason}: {waiting.message or ''}"
                     )
-        return JobResult("running", "ValidationJobRunning", f"validation Job {name} is running")
+        left = _deadline_left(job, now)
+        for pod in pods:
+            pending = pending_reason(pod)
+            if pending is not None:
+                return JobResult("running", "ValidationPodPending", f"{pending}{left}")
+        if not pods:
+            return JobResult("running", "ValidationPodPending", f"validation Job {name} has no pod yet{left}")
+        return JobResult("running", "ValidationJobRunning", f"validation Job {name} is running{left}")
 
     @staticmethod
     def _parse(term) -> dict[str, Any] | None:
@@ -327,3 +335,36 @@ def nudge_owner(settings: Settings, namespace: str, owner_name: str, fingerprint
     except ApiException as exc:
         if exc.status != 404:
             raise
+
+
+def pending_reason(pod: client.V1Pod) -> str | None:
+    """What a pod that has not started its container waits for, in the scheduler's or the kubelet's words;
+    None once it runs."""
+    status = pod.status
+    if status is None or status.phase != "Pending":
+        return None
+    name = pod.metadata.name
+    for cond in status.conditions or []:
+        if cond.type == "PodScheduled" and cond.status == "False":
+            return f"validation pod {name} cannot be scheduled: {cond.reason}: {cond.message or ''}".rstrip(
+                ": "
+            )
+    for cs in [*(status.init_container_statuses or []), *(status.container_statuses or [])]:
+        waiting = cs.state.waiting if cs.state else None
+        if waiting is not None:
+            detail = f": {waiting.message}" if waiting.message else ""
+            return f"validation pod {name} is waiting: {waiting.reason}{detail}"
+    if not (pod.spec and pod.spec.node_name):
+        return f"validation pod {name} is waiting to be scheduled"
+    return f"validation pod {name} is starting on node {pod.spec.node_name}"
+
+
+def _deadline_left(job: client.V1Job, now: dt.datetime | None) -> str:
+    """`; 840s left before the Job's deadline` (its activeDeadlineSeconds counts from its start)."""
+    deadline = job.spec.active_deadline_seconds if job.spec else None
+    start = job.status.start_time if job.status else None
+    if not deadline or start is None:
+        return ""
+    now = now or dt.datetime.now(dt.UTC)
+    left = max(0, int(deadline - (now - start).total_seconds()))
+    return f"; {left}s left before the Job's deadline"

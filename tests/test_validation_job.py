@@ -152,3 +152,65 @@ def test_missing_service_account_is_said_and_picked_up_when_created(kubectl, ope
     assert "bedrock-model-validator" in condition(obj, "Validated")["message"]
     kubectl("create", "serviceaccount", "bedrock-model-validator", "-n", namespace)
     wait_condition(kubectl, namespace, "nosa", "Ready", "True", "ModelReady", timeout=90)
+
+
+def _pod(phase: str, **status) -> object:
+    from kubernetes import client
+
+    return client.V1Pod(
+        metadata=client.V1ObjectMeta(name="bmo-validate-x-abcde"),
+        spec=client.V1PodSpec(containers=[], node_name=status.pop("node", None)),
+        status=client.V1PodStatus(phase=phase, **status),
+    )
+
+
+def test_a_pending_pod_says_what_it_waits_for_and_the_time_left():
+    """The validation Job said "running" while its pod could not be scheduled or pulled its image: the
+    condition now says what the pod waits for, in the scheduler's or kubelet's words, and the time left."""
+    import datetime as dt
+
+    from kubernetes import client
+
+    from controller.validation_jobs import _deadline_left, pending_reason
+
+    unschedulable = _pod(
+        "Pending",
+        conditions=[
+            client.V1PodCondition(
+                type="PodScheduled",
+                status="False",
+                reason="Unschedulable",
+                message="0/3 nodes are available: 3 Insufficient memory.",
+            )
+        ],
+    )
+    assert pending_reason(unschedulable) == (
+        "validation pod bmo-validate-x-abcde cannot be scheduled: Unschedulable: 0/3 nodes are available: 3 "
+        "Insufficient memory."
+    )
+    creating = _pod(
+        "Pending",
+        node="node-1",
+        container_statuses=[
+            client.V1ContainerStatus(
+                name="validate",
+                image="i",
+                image_id="",
+                ready=False,
+                restart_count=0,
+                state=client.V1ContainerState(
+                    waiting=client.V1ContainerStateWaiting(reason="ContainerCreating")
+                ),
+            )
+        ],
+    )
+    assert pending_reason(creating) == "validation pod bmo-validate-x-abcde is waiting: ContainerCreating"
+    assert pending_reason(_pod("Pending")) == "validation pod bmo-validate-x-abcde is waiting to be scheduled"
+    assert pending_reason(_pod("Running", node="node-1")) is None
+    start = dt.datetime(2026, 11, 29, 12, 0, tzinfo=dt.UTC)
+    job = client.V1Job(
+        spec=client.V1JobSpec(template=client.V1PodTemplateSpec(), active_deadline_seconds=900),
+        status=client.V1JobStatus(start_time=start),
+    )
+    assert _deadline_left(job, start + dt.timedelta(seconds=60)) == "; 840s left before the Job's deadline"
+    assert _deadline_left(job, start + dt.timedelta(seconds=2000)) == "; 0s left before the Job's deadline"

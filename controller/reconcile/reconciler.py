@@ -109,6 +109,13 @@ class Reconciler:
         st.observed_generation = v.generation
         if v.paused:
             out = Outcome(status=st)
+            if not any(c.type == ConditionType.PAUSED and c.status == "True" for c in st.conditions or []):
+                out.event(
+                    "Normal",
+                    Reason.RECONCILE_PAUSED,
+                    "annotation bedrock.modelops.io/paused=true: the operator leaves this model alone "
+                    "(deletion included) until it is removed",
+                )
             out.condition(
                 ConditionType.PAUSED,
                 "True",
@@ -142,6 +149,7 @@ class Reconciler:
         was_paused = any(c.type == ConditionType.PAUSED and c.status == "True" for c in st.conditions or [])
         if was_paused:
             p.out.condition(ConditionType.PAUSED, "False", Reason.RECONCILE_RESUMED, "reconciliation resumed")
+            p.out.event("Normal", Reason.RECONCILE_RESUMED, "the pause annotation is gone: reconciling again")
         try:
             self._steps(p, state, event)
         except OperatorError as err:

@@ -57,6 +57,8 @@ def validated(p: Pass, settings: Settings, jobs: ValidationJobs) -> bool:
             architecture=p.spec.architecture,
         )
         if result.kind == "running":
+            if result.reason == "ValidationServiceAccountMissing":  # the user's to fix: say it out loud
+                p.out.event("Warning", result.reason, result.message)
             p.out.condition(ConditionType.VALIDATED, "Unknown", result.reason, result.message)
             p.out.condition(
                 ConditionType.READY, "False", Reason.VALIDATING, _while_serving(p, result.message)

@@ -7,7 +7,7 @@
   verbs: [get, patch, update]
 - apiGroups: ["", events.k8s.io]
   resources: [events]
-  verbs: [create, patch]
+  verbs: [create, patch, get]
 - apiGroups: [batch]
   resources: [jobs]
   verbs: [get, list, watch, create, delete]
