@@ -33,6 +33,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "validation Job pod (usually /dev/termination-log)",
     )
     p.add_argument(
+        "--architecture-label",
+        default="--architecture",
+        help="how messages name the declared architecture (the operator's Jobs pass spec.architecture)",
+    )
+    p.add_argument(
         "--exit-zero-on-verdict",
         action="store_true",
         help="exit 0 for both verdicts (a Job pod then succeeds; the verdict is in the termination message)",
@@ -76,8 +81,30 @@ def _human_bytes(n: int) -> str:
     return str(n)
 
 
+def human_count(n: int) -> str:
+    """8.03B, 125.3M, 82.9K, 512: parameters as people say them."""
+    for size, unit in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if n >= size:
+            return f"{n / size:.2f}{unit}" if unit == "B" else f"{n / size:.1f}{unit}"
+    return str(n)
+
+
+def human_share(part: int, whole: int) -> str:
+    """12.3%, or two significant digits below 0.1% (0.0021%): never eight decimals."""
+    if not whole:
+        return "0%"
+    share = 100 * part / whole
+    return f"{share:.1f}%" if share >= 0.1 or share == 0 else f"{share:.2g}%"
+
+
 def run(args: argparse.Namespace) -> int:
     text = args.output == "text"
+    if args.source.startswith(("http://", "https://")):
+        print(
+            f"error: {args.source} is a URL; give the folder as s3://bucket/prefix/ (or a local directory)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
 
     def progress(done: int, total: int) -> None:
         """Progress on stderr for models with many shards (every shard on a terminal, else halfway)."""
@@ -93,7 +120,11 @@ def run(args: argparse.Namespace) -> int:
             else open_source(args.source)
         )
         report = validate_source(
-            source, architecture=args.architecture, region=args.region, progress=progress
+            source,
+            architecture=args.architecture,
+            region=args.region,
+            architecture_label=args.architecture_label,
+            progress=progress,
         )
     except SourceAccessError as exc:
         _write_termination(
@@ -123,19 +154,19 @@ def run(args: argparse.Namespace) -> int:
         s = report.summary
         mark = "importable" if report.importable else "NOT importable"
         print(f"{report.source}: {mark}")
+        why = s.architecture_reason or f"model_type {s.model_type or '?'}"
         print(
-            f"  architecture {s.architecture or '?'} (model_type {s.model_type or '?'}), "
-            f"{s.parameter_count / 1e9:.2f}B parameters, {', '.join(s.dtypes) or 'no'} weights, "
+            f"  architecture {s.architecture or '?'} ({why}), "
+            f"{human_count(s.parameter_count)} parameters, {', '.join(s.dtypes) or 'no'} weights, "
             f"{_human_bytes(s.weight_bytes)} in {s.weight_files} file(s), context {s.context_length or '?'}"
         )
         for f in report.errors:
             print(f"  error   {f.code}: {f.message}")
         for f in report.warnings:
             print(f"  warning {f.code}: {f.message}")
-        ratio = s.bytes_read / s.total_bytes if s.total_bytes else 0
         print(
-            f"  read {_human_bytes(s.bytes_read)} of {_human_bytes(s.total_bytes)} ({ratio:.6%}) "
-            f"in {s.read_requests} request(s)"
+            f"  read {_human_bytes(s.bytes_read)} of {_human_bytes(s.total_bytes)} "
+            f"({human_share(s.bytes_read, s.total_bytes)}) in {s.read_requests} request(s)"
         )
     if args.exit_zero_on_verdict:
         return EXIT_IMPORTABLE

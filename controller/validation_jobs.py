@@ -88,7 +88,7 @@ class ValidationJobs:
             "--exit-zero-on-verdict",
         ]
         if architecture:
-            args += ["--architecture", architecture]
+            args += ["--architecture", architecture, "--architecture-label", "spec.architecture"]
         env = [client.V1EnvVar(name="AWS_REGION", value=region), client.V1EnvVar(name="HOME", value="/tmp")]
         if s.s3_endpoint:  # dev stack / tests only: a real install reads S3 itself
             args += ["--endpoint-url", s.s3_endpoint]

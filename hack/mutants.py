@@ -199,7 +199,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/serving.py",
         "        if p.seconds_since(p.st.model_missing_since) < grace:",
         "        if False:",
-        (PROPERTY, f"{E2E}::test_drift_deleted_or_retagged_outside_is_set_right"),
+        (f"{FAULTS}::test_a_model_not_found_for_a_moment_is_not_imported_again", PROPERTY),
         "a model that answers NotFound once is re-imported at once",
     ),
     Mutation(

@@ -169,6 +169,7 @@ NO_FAULTS = {
     "drop_responses": {},
     "hold_responses": {},
     "hold_requests": {},
+    "not_found_seconds": {},
     "delete_conflicts": 0,
     "deny_deletes": 0,
     "imported_model_quota": 500,

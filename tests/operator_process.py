@@ -47,7 +47,7 @@ class OperatorProcess:
             # the production default: annotations and edits must act at once, not at the next resync
             "BMO_RESYNC_SECONDS": "300",
             # Bedrock's eventual consistency, shortened: a deleted model is looked at again after this
-            "BMO_MODEL_MISSING_GRACE_SECONDS": "3",
+            "BMO_MODEL_MISSING_GRACE_SECONDS": "8",
             "BMO_BACKOFF_BASE_SECONDS": "0.5",
             "BMO_BACKOFF_CAP_SECONDS": "4",
             "BMO_CLUSTER_NAME": "e2e",

@@ -170,3 +170,19 @@ def test_deletion_policy_defaults_to_delete(kubectl, crd_installed, namespace):
     kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump(manifest("defaults", valid_spec())))
     got = json.loads(kubectl("get", "bedrockmodel", "defaults", "-n", namespace, "-o", "json").stdout)
     assert got["spec"]["deletionPolicy"] == "Delete"
+
+
+def test_an_https_source_is_refused_once_with_what_to_write(kubectl, crd_installed, namespace):
+    """One mistake, one error, in words: an https:// URL is not an S3 URI."""
+    spec = valid_spec() | {"source": {"s3Uri": "https://my-models.s3.amazonaws.com/llama3/"}}
+    proc = kubectl(
+        "apply", "-n", namespace, "-f", "-", input=yaml.safe_dump(manifest("web", spec)), check=False
+    )
+    assert proc.returncode != 0
+    assert proc.stderr.count("spec.source.s3Uri") == 1, proc.stderr
+    assert "must be an S3 URI, s3://bucket/prefix/" in proc.stderr
+    bad_bucket = valid_spec() | {"source": {"s3Uri": "s3://My_Models/llama3/"}}
+    proc = kubectl(
+        "apply", "-n", namespace, "-f", "-", input=yaml.safe_dump(manifest("web", bad_bucket)), check=False
+    )
+    assert proc.stderr.count("spec.source.s3Uri") == 1 and "lowercase bucket name" in proc.stderr

@@ -108,6 +108,30 @@ def test_lost_tag_and_delete_answers_still_end_right(kubectl, operator, local_aw
     assert f"answered DeleteImportedModel {arn}: ResourceNotFoundException" in log
 
 
+def test_a_model_not_found_for_a_moment_is_not_imported_again(kubectl, operator, local_aws, namespace):
+    """Bedrock is eventually consistent: a model that answers NotFound for a while (6 s, less than the
+    operator's 8 s grace here) is looked at again until the grace period ends before it counts as deleted,
+    and it is there again: no second import, no "deleted outside"."""
+    apply_model(kubectl, namespace, "blip")
+    arn = wait_condition(kubectl, namespace, "blip", "Ready", "True")["status"]["modelArn"]
+    local_aws.set_faults(not_found_seconds={f"GetImportedModel@{arn}": 6.0})
+    kubectl("annotate", "bedrockmodel", "blip", "-n", namespace, "example.com/look=1")  # a check now
+    wait_for(
+        lambda: "ModelMissing" in [e["reason"] for e in events(kubectl, namespace, "blip")],
+        timeout=30,
+        what="the NotFound noticed",
+    )
+    wait_for(
+        lambda: not get_obj(kubectl, namespace, "blip")["status"].get("modelMissingSince"),
+        timeout=30,
+        what="the second look finding the model",
+    )
+    obj = wait_condition(kubectl, namespace, "blip", "Ready", "True", "ModelReady")
+    assert obj["status"]["modelArn"] == arn
+    assert len(jobs_of(local_aws, namespace, "blip")) == 1
+    assert "ModelDeletedOutside" not in [e["reason"] for e in events(kubectl, namespace, "blip")]
+
+
 # ---- kill -9 in each window ---------------------------------------------------------------------------
 
 #: Held long enough that the test sees the window and kills inside it on a slow machine, and below the

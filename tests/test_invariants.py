@@ -193,6 +193,13 @@ class Operators(RuleBasedStateMachine):
 
     @rule()
     @then_time_passes
+    def models_not_found_for_a_moment(self):
+        """A replica behind: the next reads of existing models answer NotFound. Not a deletion: nothing may
+        be imported again, nothing leaked."""
+        self.world.aws.set_faults({"not_found_seconds": {"GetImportedModel": 20.0}})  # under the 30 s grace
+
+    @rule()
+    @then_time_passes
     def delete_conflicts(self):
         self.world.aws.set_faults({"delete_conflicts": 2})
 
@@ -303,6 +310,7 @@ class Operators(RuleBasedStateMachine):
                 "iam_propagation_failures": 0,
                 "job_visibility_delay_seconds": 0,
                 "model_visibility_delay_seconds": 0,
+                "not_found_seconds": {},
             }
         )
         w.drop_responses.clear()

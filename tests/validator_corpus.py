@@ -122,14 +122,21 @@ _odd_names = _tensor_header(
 
 CASES: list[Case] = [
     # --- importable ---------------------------------------------------------------------------------
-    Case("llama3-single-file", spec(kind="llama3"), "importable", "NoTokenizerModel"),
+    Case("llama3-single-file", spec(kind="llama3"), "importable", None),
     Case("llama2", spec(kind="llama2", dtype="F16"), "importable", None),
     Case("mistral-3-shards", spec(kind="mistral", shards=3), "importable", None),
     Case("mixtral", spec(kind="mixtral", shards=2), "importable", None),
     Case("flan-t5", spec(kind="flan-t5"), "importable", None),
-    Case("qwen2.5", spec(kind="qwen2.5"), "importable", "NoTokenizerModel"),
-    Case("qwen3", spec(kind="qwen3"), "importable", "NoTokenizerModel"),
-    Case("mllama", spec(kind="mllama"), "importable", "NoTokenizerModel"),
+    Case("qwen2.5", spec(kind="qwen2.5"), "importable", None),
+    Case("qwen3", spec(kind="qwen3"), "importable", None),
+    Case("mllama", spec(kind="mllama"), "importable", None),
+    Case(
+        "sentencepiece-model-without-tokenizer-model",
+        spec(kind="llama2", drop={"tokenizer.model"}),
+        "importable",
+        "NoTokenizerModel",
+    ),
+    Case("vocab-size-mismatch", spec(kind="llama2", vocab=32004), "not-importable", "VocabSizeMismatch"),
     Case("gpt-oss-mxfp4", spec(kind="gpt-oss"), "importable", None, {"region": "us-east-1"}),
     Case("fp32-noted", spec(kind="llama2", dtype="F32"), "importable", "Fp32Converted"),
     Case(

@@ -32,6 +32,11 @@ MAX_USER_TAGS = 40
 S3_URI_PATTERN = (
     r"^s3://[a-z0-9][-.a-z0-9]{1,61}[a-z0-9](?:/[-!_*'().a-z0-9A-Z]+(?:/[-!_*'().a-z0-9A-Z]+)*)?/?$"
 )
+S3_URI_SCHEME_MESSAGE = "must be an S3 URI, s3://bucket/prefix/ (not an https:// URL, an ARN or a local path)"
+S3_URI_SHAPE_MESSAGE = (
+    "must be s3://bucket/prefix/: a lowercase bucket name (3-63 of a-z, 0-9, '.', '-') and a prefix of "
+    "letters, digits and !-_.*'() between slashes"
+)
 MODEL_NAME_PATTERN = r"^([0-9a-zA-Z][_-]?)+$"
 ROLE_ARN_PATTERN = r"^arn:aws(-[^:]+)?:iam::([0-9]{12})?:role/.+$"
 KMS_KEY_PATTERN = (
@@ -74,12 +79,18 @@ class Source(_Model):
         )
     )
 
-    s3_uri: Annotated[str, Field(min_length=1, max_length=1024, pattern=S3_URI_PATTERN)] | None = Field(
+    s3_uri: Annotated[str, Field(min_length=1, max_length=1024)] | None = Field(
         None,
         description=(
             "S3 folder holding the model in Hugging Face format (.safetensors weights, config.json, "
             "tokenizer files), e.g. s3://my-bucket/models/llama3-8b-ft/. Lowercase bucket name; "
             "characters allowed by Bedrock only."
+        ),
+        # two rules, each with its own words and never both for one mistake (a bare pattern's error only
+        # quotes the regular expression)
+        json_schema_extra=_rules(
+            ("self.startsWith('s3://')", S3_URI_SCHEME_MESSAGE),
+            (f"!self.startsWith('s3://') || self.matches(r\"{S3_URI_PATTERN}\")", S3_URI_SHAPE_MESSAGE),
         ),
     )
     sage_maker_model_name: (
@@ -91,6 +102,17 @@ class Source(_Model):
             "S3 artifacts are imported, as the Bedrock console's SageMaker option does."
         ),
     )
+
+    @field_validator("s3_uri")
+    @classmethod
+    def _s3_uri(cls, value: str | None) -> str | None:  # mirrors the CEL rules
+        if value is None:
+            return value
+        if not value.startswith("s3://"):
+            raise ValueError(S3_URI_SCHEME_MESSAGE)
+        if not re.match(S3_URI_PATTERN, value):
+            raise ValueError(S3_URI_SHAPE_MESSAGE)
+        return value
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Source:  # mirrors the CEL rule

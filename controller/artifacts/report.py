@@ -39,6 +39,7 @@ class Summary:
     context_length: int | None = None
     bytes_read: int = 0
     read_requests: int = 0
+    architecture_reason: str | None = None  # why detection chose it (shown by the CLI; not in status)
 
     def to_status(self) -> dict[str, Any]:
         """The summary as status.validation carries it (camelCase, the CRD's field names)."""

@@ -66,6 +66,7 @@ class Inputs:
     tokenizer_json_head: bytes | None = None
     declared_architecture: str | None = None
     region: str | None = None
+    architecture_label: str = "spec.architecture"  # how messages name it (the CLI: --architecture)
 
 
 def _err(code: str, message: str, file: str | None = None) -> Finding:
@@ -90,6 +91,33 @@ def detect_architecture(config: dict[str, Any]) -> str | None:
             return arch.name
     return None
 
+
+def explain_architecture(config: dict[str, Any]) -> str:
+    """Why detect_architecture chose what it chose, in the config's own terms."""
+    model_type = config.get("model_type")
+    parts = [f"model_type {model_type}"]
+    if model_type == "llama":
+        vocab = config.get("vocab_size")
+        rope = config.get("rope_scaling")
+        rope_type = rope.get("rope_type") if isinstance(rope, dict) else None
+        if isinstance(vocab, int) and vocab >= 128000:
+            parts.append(f"vocab_size {vocab}: Llama 3's tokenizer")
+            parts.append(f"rope_type {rope_type}" if rope_type == "llama3" else "no llama3 rope scaling")
+        else:
+            parts.append(f"vocab_size {vocab}: below Llama 3's 128000")
+    return ", ".join(parts)
+
+
+#: Architectures whose reference tokenizer is SentencePiece: without tokenizer.json they need tokenizer.model
+SENTENCEPIECE_ARCHITECTURES = {"Llama2", "Mistral", "Mixtral", "FlanT5"}
+#: Embedding matrices whose row count must equal config.json's vocab_size
+EMBEDDING_TENSORS = (
+    "model.embed_tokens.weight",
+    "shared.weight",
+    "transformer.wte.weight",
+    "model.language_model.embed_tokens.weight",
+    "language_model.model.embed_tokens.weight",
+)
 
 _FAMILIES = ({"Llama3", "Llama3.1", "Llama3.2", "Llama3.3"}, {"Qwen2", "Qwen2.5"})
 
@@ -208,6 +236,7 @@ def _config_rules(inp: Inputs, config: dict[str, Any], names: dict[str, FileInfo
         return out
     detected = detect_architecture(config)
     summary.architecture = detected
+    summary.architecture_reason = explain_architecture(config) if detected else None
     if archs and all(
         a.endswith("Model") or a.endswith(("ForSequenceClassification", "ForTokenClassification"))
         for a in archs
@@ -243,8 +272,8 @@ def _config_rules(inp: Inputs, config: dict[str, Any], names: dict[str, FileInfo
             out.append(
                 _err(
                     "ArchitectureMismatch",
-                    f"spec.architecture is {inp.declared_architecture} but "
-                    f"config.json describes {detected} (model_type {model_type!r}); fix one of them",
+                    f"{inp.architecture_label} is {inp.declared_architecture} but config.json describes "
+                    f"{detected} ({explain_architecture(config)}); fix one of them",
                 )
             )
         if inp.region and inp.region not in arch.regions:
@@ -291,7 +320,8 @@ def _config_rules(inp: Inputs, config: dict[str, Any], names: dict[str, FileInfo
             )
         )
     version = config.get("transformers_version")
-    if isinstance(version, str) and version != TESTED_TRANSFORMERS:
+    # GPT-OSS exists only from transformers 4.55: Bedrock's 4.51.3 note cannot apply to it
+    if isinstance(version, str) and version != TESTED_TRANSFORMERS and model_type != "gpt_oss":
         out.append(
             _warn(
                 "TransformersVersion",
@@ -334,12 +364,12 @@ def _tokenizer_rules(inp: Inputs, names: dict[str, FileInfo], config: dict[str, 
                 "tokenizer.save_pretrained() into the same folder",
             )
         )
-    elif not has_model:
+    elif not has_model and detect_architecture(config) in SENTENCEPIECE_ARCHITECTURES:
         out.append(
             _warn(
                 "NoTokenizerModel",
-                "no tokenizer.model; fine for tokenizers that ship only "
-                "tokenizer.json (Llama 3, Qwen), which import without it",
+                f"no tokenizer.model: {detect_architecture(config)} models usually ship their SentencePiece "
+                "tokenizer.model beside tokenizer.json; add it if the fine-tune saved one",
             )
         )
     if (
@@ -448,6 +478,7 @@ def _weights_rules(inp: Inputs, names: dict[str, FileInfo], config: dict[str, An
                 bad_dtypes.setdefault(t.dtype, t.name)
     summary.parameter_count = params
     summary.dtypes = sorted(dtypes)
+    out += _vocab_rules(inp, config, owner)
     if weights and inp.headers and all(h.ok for h in inp.headers.values()) and not owner:
         out.append(_err("NoTensors", "the .safetensors files hold no tensors"))
     if quant_names and not mxfp4:
@@ -484,6 +515,34 @@ def _weights_rules(inp: Inputs, names: dict[str, FileInfo], config: dict[str, An
         )
     out += _index_rules(inp, names, weights, owner)
     return out
+
+
+def _vocab_rules(inp: Inputs, config: dict[str, Any], owner: dict[str, str]) -> list[Finding]:
+    """config.json's vocab_size must be the embedding's row count, or the model does not load (a fine-tune
+    that added tokens and saved the config before resize_token_embeddings())."""
+    text = config.get("text_config") if isinstance(config.get("text_config"), dict) else config
+    vocab = text.get("vocab_size")
+    if not isinstance(vocab, int) or isinstance(vocab, bool):
+        return []
+    for name in EMBEDDING_TENSORS:
+        file = owner.get(name)
+        if file is None:
+            continue
+        tensor = next((t for t in inp.headers[file].tensors if t.name == name), None)
+        if tensor is None or not tensor.shape:
+            continue
+        rows = tensor.shape[0]
+        if rows != vocab:
+            return [
+                _err(
+                    "VocabSizeMismatch",
+                    f"config.json has vocab_size {vocab} but {name} has {rows} rows: after adding tokens, "
+                    "call resize_token_embeddings() and save the model and config again so they agree",
+                    file,
+                )
+            ]
+        return []
+    return []
 
 
 def _index_rules(inp: Inputs, names: dict[str, FileInfo], weights: list[str], owner: dict[str, str]) -> list:

@@ -92,6 +92,7 @@ def validate_source(
     *,
     architecture: str | None = None,
     region: str | None = None,
+    architecture_label: str = "spec.architecture",
     concurrency: int = 16,
     progress: Progress | None = None,
 ) -> Report:
@@ -99,7 +100,9 @@ def validate_source(
     report = Report(source=source.uri)
     files = source.list_files()
     by_name = {f.name: f for f in files}
-    inputs = Inputs(files=files, declared_architecture=architecture, region=region)
+    inputs = Inputs(
+        files=files, declared_architecture=architecture, region=region, architecture_label=architecture_label
+    )
 
     wanted = {n: cap for n, cap in JSON_CAPS.items() if n in by_name}
     wanted |= {n: INDEX_CAP for n in by_name if n.endswith(".safetensors.index.json")}

@@ -232,14 +232,22 @@ class ModelSpec:
     dtype: str = "BF16"
     shards: int = 1
     layers: int = 2
-    hidden: int = 64
-    vocab: int = 256
+    hidden: int = 8  # small: the embedding has a row per token of the real vocabulary
+    vocab: int | None = None  # embedding rows (default: config.json's vocab_size, as a saved model has)
     config_overrides: dict[str, Any] = field(default_factory=dict)
     tokenizer_overrides: dict[str, Any] = field(default_factory=dict)
     tensors: dict[str, TensorSpec] | None = None
     drop: set[str] = field(default_factory=set)  # file names to leave out
     extra_files: dict[str, bytes] = field(default_factory=dict)  # written verbatim (may be hostile)
     index: bool | None = None  # write model.safetensors.index.json (default: when sharded)
+
+
+def _vocab_rows(spec: ModelSpec, config: dict[str, Any]) -> int:
+    if spec.vocab is not None:
+        return spec.vocab
+    text = config.get("text_config") if isinstance(config.get("text_config"), dict) else config
+    vocab = text.get("vocab_size")
+    return vocab if isinstance(vocab, int) and not isinstance(vocab, bool) else 256
 
 
 def build_model(folder: Path, spec: ModelSpec | None = None) -> Path:
@@ -273,7 +281,7 @@ def build_model(folder: Path, spec: ModelSpec | None = None) -> Path:
     tensors = (
         spec.tensors
         if spec.tensors is not None
-        else default_tensors(spec.kind, spec.dtype, spec.layers, spec.hidden, spec.vocab)
+        else default_tensors(spec.kind, spec.dtype, spec.layers, spec.hidden, _vocab_rows(spec, config))
     )
     names = list(tensors)
     per_shard = max(1, math.ceil(len(names) / spec.shards))

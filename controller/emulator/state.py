@@ -47,6 +47,9 @@ class Faults:
     drop_responses: dict = field(default_factory=dict)  # key -> next N answers lost (connection closed)
     hold_responses: dict = field(default_factory=dict)  # key -> seconds an applied call waits to answer
     hold_requests: dict = field(default_factory=dict)  # key -> seconds a call waits *before* applying
+    # key -> for this many seconds from the first matching call, GetImportedModel answers NotFound for a
+    # model that exists (a replica behind)
+    not_found_seconds: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -176,6 +179,7 @@ class BedrockState:
         self.wall = wall or _now  # the timestamps Bedrock reports
         self.account = account
         self.faults = Faults()
+        self._not_found_until: dict[tuple[str, str], float] = {}  # (fault key, model ARN) -> clock time
         self.calls: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
         self._rng = random.Random(seed)
@@ -241,6 +245,8 @@ class BedrockState:
                 if not hasattr(self.faults, key):
                     raise KeyError(key)
                 setattr(self.faults, key, type(getattr(self.faults, key))(value))
+                if key == "not_found_seconds":
+                    self._not_found_until.clear()  # a new window starts at the next matching call
             return self.faults
 
     def reset(self) -> None:
@@ -248,6 +254,7 @@ class BedrockState:
             self._jobs.clear()
             self._models.clear()
             self._tags.clear()
+            self._not_found_until.clear()
             self.calls.clear()
             self.errors.clear()
             self.faults = Faults(
@@ -379,7 +386,18 @@ class BedrockState:
 
     def get_model(self, region: str, p: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
-            return self._find_model(region, p["modelIdentifier"]).describe()
+            model = self._find_model(region, p["modelIdentifier"])
+            key = self._fault_key(self.faults.not_found_seconds, "GetImportedModel", p)
+            if key:
+                until = self._not_found_until.setdefault(
+                    (key, model.arn), self.clock() + float(self.faults.not_found_seconds[key])
+                )
+                if self.clock() < until:
+                    raise ApiError(
+                        "ResourceNotFoundException",
+                        f"The specified imported model {p['modelIdentifier']} was not found.",
+                    )
+            return model.describe()
 
     def delete_model(self, region: str, p: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
