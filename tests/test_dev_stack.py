@@ -8,11 +8,15 @@ import re
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+from controller.dev.model_factory import ModelSpec, build_model
 from controller.dev.stack import WORKDIR_MARK, WorkdirRefused, prepare_workdir
 from tests.helpers import LineReader
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_workdir_that_is_not_ours_is_never_emptied(tmp_path):
@@ -67,23 +71,33 @@ def _running(pid: int) -> bool:
         return False
 
 
+def _newcomer_block() -> str:
+    """The README's "your own model in five minutes" commands, exactly as printed there."""
+    text = (ROOT / "README.md").read_text()
+    start = text.index("<!-- newcomer-path")
+    body = text[text.index("```sh\n", start) + len("```sh\n") :]
+    return body[: body.index("```")]
+
+
 @pytest.mark.controlplane
 def test_dev_stack_runs_until_sigint_and_leaves_nothing_behind(tmp_path):
+    """`make run` as a newcomer meets it: the stack comes up in the default folder, the README's own
+    commands for a first model work as written in a second shell, and Ctrl-C leaves nothing running."""
+    from controller.dev.controlplane import binaries_dir
+
+    cache = tmp_path / "cache"  # the default workdir, under a cache root of its own
+    env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "BMO_CACHE_DIR": str(cache),
+        "BMO_CONTROL_PLANE_BIN": str(binaries_dir()),
+    }
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "controller.cli",
-            "dev",
-            "--workdir",
-            str(tmp_path / "dev"),
-            "--job-duration",
-            "1",
-        ],
+        [sys.executable, "-m", "controller.cli", "dev", "--job-duration", "1"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env=env,
     )
     reader = LineReader(proc.stdout)
     try:
@@ -107,6 +121,27 @@ def test_dev_stack_runs_until_sigint_and_leaves_nothing_behind(tmp_path):
         assert all(v == ["True"] for v in ready.values()), ready
         children = _children(proc.pid)
         assert len(children) >= 6  # etcd, apiserver, controller-manager, moto, Bedrock emulator, operator
+
+        # a second terminal at the repository's root, the README's block pasted as is
+        second = tmp_path / "second-terminal"
+        second.mkdir()
+        (second / ".venv").symlink_to(ROOT / ".venv")
+        build_model(second / "my-model", ModelSpec(kind="mistral"))
+        shell = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "BMO_CACHE_DIR": str(cache)}
+        newcomer = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", _newcomer_block()],
+            cwd=second,
+            env=shell,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert newcomer.returncode == 0, "".join(reader.seen)[-1500:] + newcomer.stdout + newcomer.stderr
+        assert "s3://bmo-examples/my-model/: importable" in newcomer.stdout
+        assert re.search(r"^my-model\s+Mistral\s+True\s+True\s+Ready\s+ModelReady", newcomer.stdout, re.M)
+        assert (
+            '"modelName": "default-my-model-' in newcomer.stdout
+        )  # the AWS CLI sees it in the local Bedrock
 
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=60) == 0

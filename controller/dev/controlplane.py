@@ -89,7 +89,11 @@ def _reserve(port: int) -> bool:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.bind(("127.0.0.1", port))  # fails when something outside our reservations listens there
+            # as the servers bind (SO_REUSEADDR): connections of a previous run in TIME_WAIT do not block
+            # the port, a listener does
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("127.0.0.1", port))
+            s.listen(1)
     except OSError:
         os.close(fd)
         return False

@@ -63,6 +63,13 @@ def validated(p: Pass, settings: Settings, jobs: ValidationJobs) -> bool:
             p.out.condition(
                 ConditionType.READY, "False", Reason.VALIDATING, _while_serving(p, result.message)
             )
+            if not p.serving:  # says why no import has started, instead of a generic "working on it"
+                p.out.condition(
+                    ConditionType.IMPORTED,
+                    "Unknown",
+                    Reason.VALIDATING,
+                    "no import job yet: the artifacts are being validated first",
+                )
             return False
         if result.kind == "failed":
             metrics.VALIDATIONS.labels("error", result.reason).inc()
