@@ -415,7 +415,12 @@ def test_events_act_without_a_tick(kubectl, control_plane, local_aws, operator, 
             timeout=10,
             what="the edit seen while paused",
         )
-        # unpausing looks at the (finished) job at once: no tick needed to become Ready
+        wait_for(
+            lambda: [j["status"] for j in jobs_of(local_aws, namespace, "evt")] == ["Completed"],
+            timeout=20,
+            what="the job to end in Bedrock",
+        )
+        # unpausing looks at the finished job at once: no tick needed to become Ready
         kubectl("annotate", "bedrockmodel", "evt", "-n", namespace, "bedrock.modelops.io/paused-")
         wait_condition(kubectl, namespace, "evt", "Ready", "True", "ModelReady", timeout=10)
         kubectl("delete", "bedrockmodel", "evt", "-n", namespace, "--timeout=15s")
