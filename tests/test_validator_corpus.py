@@ -50,3 +50,28 @@ def test_s3_folder(case: Case, tmp_path, s3, upload_folder):
     report = validate_source(S3Folder(uri, client=s3), **case.kwargs)
     _check(report, case)
     assert report.source == uri
+
+
+def test_one_mistake_is_one_error(tmp_path):
+    """A GPTQ checkpoint is quantized in config.json, in its tensor names and in its dtypes: the user made
+    one mistake (uploaded the quantized export) and reads one error saying so."""
+    from controller.artifacts.sources import open_source
+    from controller.artifacts.validate import validate_source
+    from controller.dev.model_factory import ModelSpec, build_model
+
+    folder = build_model(
+        tmp_path / "gptq",
+        ModelSpec(
+            kind="llama2",
+            config_overrides={"quantization_config": {"quant_method": "gptq"}},
+            tensors={
+                "model.embed_tokens.weight": ("F16", (32000, 8)),
+                "model.layers.0.self_attn.q_proj.qweight": ("I32", (8, 8)),
+                "model.layers.0.self_attn.q_proj.scales": ("F16", (8,)),
+            },
+        ),
+    )
+    report = validate_source(open_source(str(folder)))
+    assert [f.code for f in report.errors] == ["QuantizedModel"], [f.message for f in report.errors]
+    int8 = build_model(tmp_path / "int8", ModelSpec(kind="llama2", dtype="I8"))
+    assert [f.code for f in validate_source(open_source(str(int8))).errors] == ["QuantizedWeights"]

@@ -481,7 +481,11 @@ def _weights_rules(inp: Inputs, names: dict[str, FileInfo], config: dict[str, An
     out += _vocab_rules(inp, config, owner)
     if weights and inp.headers and all(h.ok for h in inp.headers.values()) and not owner:
         out.append(_err("NoTensors", "the .safetensors files hold no tensors"))
-    if quant_names and not mxfp4:
+    # one mistake, one error: a quantized checkpoint says so in config.json (QuantizedModel), in its
+    # tensor names and in its dtypes; only the first of these that applies is reported
+    reported = quant is not None and not mxfp4
+    if quant_names and not mxfp4 and not reported:
+        reported = True
         out.append(
             _err(
                 "QuantizedWeights",
@@ -491,6 +495,9 @@ def _weights_rules(inp: Inputs, names: dict[str, FileInfo], config: dict[str, An
         )
     for dtype, example in sorted(bad_dtypes.items()):
         if re.match(r"^(U|I)\d+$|^F(4|6_|8_)", dtype):
+            if reported:
+                continue
+            reported = True
             out.append(
                 _err(
                     "QuantizedWeights",
