@@ -218,6 +218,39 @@ MUTATIONS: tuple[Mutation, ...] = (
         (f"{E2E}::test_failed_job_is_reported_and_fixing_the_spec_recovers", PROPERTY),
         "a failed revision is retried on every pass (a job per pass)",
     ),
+    Mutation(
+        "server-error-terminal",
+        "controller/bedrock_client.py",
+        "    if status >= 500:\n"
+        "        return AwsError(Kind.RETRYABLE, code, message, Reason.AWS_SERVICE_ERROR)\n",
+        "",
+        (f"{UNITS}::test_error_classifier", f"{E2E}::test_throttling_and_server_errors_are_ridden_out"),
+        "an unknown 5xx answer ends the revision instead of being retried",
+    ),
+    Mutation(
+        "iam-propagation-terminal",
+        "controller/bedrock_client.py",
+        'if code == "ValidationException" and "role" in message.lower() and "invalid" in message.lower():',
+        "if False:",
+        (f"{UNITS}::test_error_classifier", f"{E2E}::test_created_role_with_iam_propagation_delay"),
+        "a new role Bedrock does not see yet fails the import at once",
+    ),
+    Mutation(
+        "tags-never-removed",
+        "controller/bedrock_client.py",
+        "        removed = sorted(k for k in actual if k not in desired)",
+        "        removed = []",
+        (f"{E2E}::test_tag_change_is_applied_in_place", PROPERTY),
+        "a tag removed from the spec stays on the model",
+    ),
+    Mutation(
+        "events-not-counted",
+        "controller/events.py",
+        "            if known is not None:",
+        "            if False:",
+        ("tests/test_events.py",),
+        "a repeated Event is written anew instead of counted",
+    ),
     # ---- validator rules
     Mutation(
         "quantized-accepted",
@@ -226,6 +259,18 @@ MUTATIONS: tuple[Mutation, ...] = (
         "        if False:",
         (CORPUS, f"{E2E}::test_failed_validation_creates_no_job"),
         "a quantized model passes validation",
+    ),
+)
+
+
+MUTATIONS += (
+    Mutation(
+        "vocab-mismatch-ignored",
+        "controller/artifacts/rules.py",
+        "        if rows != vocab:",
+        "        if False:",
+        (CORPUS,),
+        "a vocab_size that disagrees with the embedding passes validation",
     ),
 )
 
