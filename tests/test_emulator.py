@@ -20,6 +20,19 @@ from controller.dev.model_factory import ModelSpec, build_model
 from tests.helpers import LineReader, wait_for
 
 ROLE = "arn:aws:iam::123456789012:role/BedrockImport"
+READ_MODELS = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::models/*"},
+        {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::models"},
+    ],
+}
+BEDROCK_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "bedrock.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ],
+}
 
 
 @pytest.fixture(scope="module")
@@ -95,6 +108,7 @@ def models_in_s3(s3, upload_folder, tmp_path_factory, moto_endpoint):
                 }
             ),
         )
+    iam.put_role_policy(RoleName="BedrockImport", PolicyName="read", PolicyDocument=json.dumps(READ_MODELS))
     root = tmp_path_factory.mktemp("emu")
     return {
         "llama3": upload_folder(build_model(root / "a", ModelSpec(kind="llama3")), "emu/llama3/"),
@@ -417,3 +431,193 @@ def test_aws_cli_works_against_it(bedrock, models_in_s3, emulator):
     )
     assert out.returncode == 0, out.stderr
     assert [m["modelName"] for m in json.loads(out.stdout)["modelSummaries"]] == ["cli"]
+
+
+def _role(moto_endpoint: str, name: str, trust: dict, *policies: dict) -> str:
+    iam = boto3.client("iam", endpoint_url=moto_endpoint, region_name="us-east-1")
+    with contextlib.suppress(iam.exceptions.NoSuchEntityException):
+        for policy in iam.list_role_policies(RoleName=name)["PolicyNames"]:
+            iam.delete_role_policy(RoleName=name, PolicyName=policy)
+        iam.delete_role(RoleName=name)
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+    for i, policy in enumerate(policies):
+        iam.put_role_policy(RoleName=name, PolicyName=f"p{i}", PolicyDocument=json.dumps(policy))
+    return f"arn:aws:iam::123456789012:role/{name}"
+
+
+def _allow(*statements: tuple[str, str]) -> dict:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": a, "Resource": r} for a, r in statements],
+    }
+
+
+KMS_KEY = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+VPC = {"subnetIds": ["subnet-0abc"], "securityGroupIds": ["sg-0abc"]}
+
+
+@pytest.mark.parametrize(
+    ("case", "trust", "policies", "extra", "message"),
+    [
+        (
+            "trusts-another-service",
+            {
+                **BEDROCK_TRUST,
+                "Statement": [
+                    BEDROCK_TRUST["Statement"][0] | {"Principal": {"Service": "ec2.amazonaws.com"}}
+                ],
+            },
+            [READ_MODELS],
+            {},
+            "could not assume the role",
+        ),
+        (
+            "trust-condition-for-another-account",
+            {
+                **BEDROCK_TRUST,
+                "Statement": [
+                    BEDROCK_TRUST["Statement"][0]
+                    | {"Condition": {"StringEquals": {"aws:SourceAccount": "999999999999"}}}
+                ],
+            },
+            [READ_MODELS],
+            {},
+            "could not assume the role",
+        ),
+        ("no-s3-permission", BEDROCK_TRUST, [], {}, "not authorized to perform s3:ListBucket"),
+        (
+            "another-prefix-only",
+            BEDROCK_TRUST,
+            [
+                _allow(
+                    ("s3:ListBucket", "arn:aws:s3:::models"), ("s3:GetObject", "arn:aws:s3:::models/other/*")
+                )
+            ],
+            {},
+            "not authorized to perform s3:GetObject on resource arn:aws:s3:::models/emu/llama3/config.json",
+        ),
+        (
+            "explicit-deny-wins",
+            BEDROCK_TRUST,
+            [
+                READ_MODELS,
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Deny", "Action": "s3:*", "Resource": "*"}],
+                },
+            ],
+            {},
+            "not authorized to perform s3:ListBucket",
+        ),
+        (
+            "model-kms-key-without-decrypt",
+            BEDROCK_TRUST,
+            [READ_MODELS],
+            {"importedModelKmsKeyId": KMS_KEY},
+            f"not authorized to perform kms:Decrypt on resource {KMS_KEY}",
+        ),
+        (
+            "vpc-without-network-interfaces",
+            BEDROCK_TRUST,
+            [READ_MODELS],
+            {"vpcConfig": VPC},
+            "not authorized to perform ec2:CreateNetworkInterface",
+        ),
+    ],
+)
+def test_the_role_is_judged_by_its_real_policies(
+    bedrock, models_in_s3, moto_endpoint, case, trust, policies, extra, message
+):
+    role = _role(moto_endpoint, f"defect-{case}", trust, *policies)
+    job = _wait_done(bedrock, _create(bedrock, case, models_in_s3["llama3"], roleArn=role, **extra))
+    assert job["status"] == "Failed" and message in job["failureMessage"], job.get("failureMessage")
+
+
+def test_a_role_with_everything_it_needs_imports(bedrock, models_in_s3, moto_endpoint):
+    """Trust limited to this account and Bedrock import jobs, read on exactly the prefix, the KMS key and
+    the VPC permissions: the shape the operator's created role and deploy/iam/ document."""
+    trust = {
+        **BEDROCK_TRUST,
+        "Statement": [
+            BEDROCK_TRUST["Statement"][0]
+            | {
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": "123456789012"},
+                    "ArnLike": {"aws:SourceArn": "arn:aws:bedrock:us-east-1:123456789012:model-import-job/*"},
+                }
+            }
+        ],
+    }
+    policy = _allow(
+        ("s3:GetObject", "arn:aws:s3:::models/emu/llama3/*"),
+        ("s3:ListBucket", "arn:aws:s3:::models"),
+        ("kms:Decrypt", KMS_KEY),
+        ("kms:GenerateDataKey", KMS_KEY),
+        ("ec2:*NetworkInterface*", "*"),
+        ("ec2:Describe*", "*"),
+    )
+    role = _role(moto_endpoint, "complete", trust, policy)
+    job = _wait_done(
+        bedrock,
+        _create(
+            bedrock,
+            "complete",
+            models_in_s3["llama3"],
+            roleArn=role,
+            importedModelKmsKeyId=KMS_KEY,
+            vpcConfig=VPC,
+        ),
+    )
+    assert job["status"] == "Completed", job.get("failureMessage")
+
+
+def test_a_check_that_breaks_fails_the_job_instead_of_hanging():
+    from controller.emulator.state import BedrockState
+
+    def broken(s3_uri, role_arn, job=None):
+        raise RuntimeError("NoCredentialsError: Unable to locate credentials")
+
+    state = BedrockState(broken, ticker=False)
+    state.set_faults({"job_duration_seconds": 0})
+    arn = state.create_job(
+        "us-east-1",
+        {
+            "jobName": "j",
+            "importedModelName": "m",
+            "roleArn": ROLE,
+            "modelDataSource": {"s3DataSource": {"s3Uri": "s3://models/x/"}},
+        },
+    )["jobArn"]
+    state.tick()
+    job = state.get_job("us-east-1", {"jobIdentifier": arn})
+    assert job["status"] == "Failed" and "internal error" in job["failureMessage"]
+
+
+def test_the_emulator_needs_no_aws_credentials(tmp_path, moto_endpoint, models_in_s3):
+    """Started with no credentials anywhere in its environment, its jobs still complete."""
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path)}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "controller.cli",
+            "emulator",
+            "--s3-endpoint",
+            moto_endpoint,
+            "--iam-endpoint",
+            moto_endpoint,
+            "--job-duration",
+            "0.2",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        url = LineReader(proc.stdout).until(lambda line: "http://" in line, timeout=60, what="its address")
+        client = _once(url.split()[-1])
+        job = _wait_done(client, _create(client, "nocreds", models_in_s3["llama3"]))
+        assert job["status"] == "Completed", job.get("failureMessage")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -203,7 +203,7 @@ class World:
         return self._uids
 
     @staticmethod
-    def _check(s3_uri: str, role_arn: str) -> ImportOutcome:
+    def _check(s3_uri: str, role_arn: str, job: object = None) -> ImportOutcome:
         if "broken" in s3_uri:
             return ImportOutcome(False, "The model weights could not be loaded.")
         return ImportOutcome(True, architecture="llama3", instruct=True, cmu=1)

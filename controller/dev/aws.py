@@ -185,6 +185,15 @@ class LocalAws:
         }
         with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
             iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+        # the local Bedrock reads the source with the role's own permissions, as Bedrock does
+        read = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{EXAMPLE_BUCKET}/*"},
+                {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{EXAMPLE_BUCKET}"},
+            ],
+        }
+        iam.put_role_policy(RoleName=name, PolicyName="read-examples", PolicyDocument=json.dumps(read))
         return f"arn:aws:iam::{ACCOUNT}:role/{name}"
 
     def upload_model(self, bucket: str, prefix: str, spec: ModelSpec) -> str:

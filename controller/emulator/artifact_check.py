@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import math
+from typing import Any
 from urllib.parse import urlparse
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from controller.emulator import iam_eval
 from controller.emulator.state import ImportOutcome
 
 _SUPPORTED = {
@@ -41,27 +43,45 @@ def _architecture(config: dict) -> str:
     return {"t5": "flan-t5"}.get(model_type, str(model_type))
 
 
-class S3ArtifactCheck:
-    def __init__(self, s3_endpoint: str | None, iam_endpoint: str | None = None, region: str = "us-east-1"):
-        self.s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name=region)
-        self.iam = (
-            boto3.client("iam", endpoint_url=iam_endpoint, region_name=region) if iam_endpoint else None
-        )
+#: What Bedrock needs the role to do for a VPC import (its documented VPC permissions).
+VPC_ACTIONS = (
+    "ec2:CreateNetworkInterface",
+    "ec2:CreateNetworkInterfacePermission",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DeleteNetworkInterfacePermission",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeVpcs",
+    "ec2:DescribeDhcpOptions",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeSecurityGroups",
+)
+#: Local endpoints accept any signature: the emulator signs with these when it is pointed at one, so it
+#: needs no AWS credentials in its environment (and never uses real ones against a local endpoint).
+_LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
 
-    def __call__(self, s3_uri: str, role_arn: str) -> ImportOutcome:
-        if self.iam is not None:
-            try:
-                self.iam.get_role(RoleName=role_arn.rsplit("/", 1)[-1])
-            except ClientError:
-                return ImportOutcome(
-                    False,
-                    f"Amazon Bedrock could not assume the role {role_arn}. Check that "
-                    "it exists and trusts bedrock.amazonaws.com.",
-                )
+
+def _client(service: str, endpoint: str | None, region: str):
+    return boto3.client(
+        service, endpoint_url=endpoint, region_name=region, **(_LOCAL_CREDENTIALS if endpoint else {})
+    )
+
+
+class S3ArtifactCheck:
+    """Bedrock's end of a job: assume the role, read the folder with the role's permissions, judge it."""
+
+    def __init__(self, s3_endpoint: str | None, iam_endpoint: str | None = None, region: str = "us-east-1"):
+        self.s3 = _client("s3", s3_endpoint, region)
+        self.iam = _client("iam", iam_endpoint, region) if iam_endpoint else None
+
+    def __call__(self, s3_uri: str, role_arn: str, job: Any = None) -> ImportOutcome:
         parsed = urlparse(s3_uri)
         bucket, prefix = parsed.netloc, parsed.path.lstrip("/")
         if prefix and not prefix.endswith("/"):
             prefix += "/"
+        if self.iam is not None:
+            problem = self._role_problem(role_arn, bucket, prefix, job)
+            if problem:
+                return ImportOutcome(False, problem)
         try:
             listing = self.s3.list_objects_v2(Bucket=bucket, Prefix=prefix, Delimiter="/")
             files = {o["Key"][len(prefix) :]: o["Size"] for o in listing.get("Contents", [])}
@@ -101,3 +121,73 @@ class S3ArtifactCheck:
             instruct=instruct,
             cmu=max(1, math.ceil(weights / _CMU_BYTES)),
         )
+
+    # ---- the role, as Bedrock meets it ---------------------------------------------------------------
+    def _role_problem(self, role_arn: str, bucket: str, prefix: str, job: Any) -> str | None:
+        assert self.iam is not None
+        name = role_arn.rsplit("/", 1)[-1]
+        cannot_assume = (
+            f"Amazon Bedrock could not assume the role {role_arn}. Check that it exists and that its trust "
+            "policy allows bedrock.amazonaws.com to call sts:AssumeRole (and that its conditions match this "
+            "account and import job)."
+        )
+        try:
+            role = self.iam.get_role(RoleName=name)["Role"]
+        except ClientError:
+            return cannot_assume
+        account = role_arn.split(":")[4] or getattr(job, "account", "")
+        job_arn = getattr(job, "arn", "") or ""
+        trust_context = {"aws:SourceAccount": account, "aws:SourceArn": job_arn}
+        if not iam_eval.trusts(
+            iam_eval.parse(role["AssumeRolePolicyDocument"]), "bedrock.amazonaws.com", trust_context
+        ):
+            return cannot_assume
+        statements = self._permissions(name)
+
+        def denied(action: str, resource: str, **context: str) -> str | None:
+            if iam_eval.allowed(statements, action, resource, context):
+                return None
+            return (
+                f"Amazon Bedrock could not access the model data with role {role_arn}: it is not "
+                f"authorized to perform {action} on resource {resource}. Update the role's permissions and "
+                "import again."
+            )
+
+        problem = denied("s3:ListBucket", f"arn:aws:s3:::{bucket}", **{"s3:prefix": prefix})
+        problem = problem or denied("s3:GetObject", f"arn:aws:s3:::{bucket}/{prefix}config.json")
+        if problem:
+            return problem
+        source_key = self._source_kms_key(bucket, prefix)
+        if source_key:
+            problem = denied("kms:Decrypt", source_key)
+        model_key = getattr(job, "kms_key", None)
+        if not problem and model_key:
+            problem = denied("kms:Decrypt", model_key) or denied("kms:GenerateDataKey", model_key)
+        if not problem and getattr(job, "vpc", None):
+            problem = next((p for a in VPC_ACTIONS if (p := denied(a, "*"))), None)
+        return problem
+
+    def _permissions(self, role_name: str) -> list[dict]:
+        """Every statement of the role's inline and attached managed policies."""
+        assert self.iam is not None
+        statements: list[dict] = []
+        for policy_name in self.iam.list_role_policies(RoleName=role_name).get("PolicyNames", []):
+            doc = self.iam.get_role_policy(RoleName=role_name, PolicyName=policy_name)["PolicyDocument"]
+            statements += iam_eval.parse(doc)
+        for attached in self.iam.list_attached_role_policies(RoleName=role_name).get("AttachedPolicies", []):
+            policy = self.iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]
+            version = self.iam.get_policy_version(
+                PolicyArn=attached["PolicyArn"], VersionId=policy["DefaultVersionId"]
+            )
+            statements += iam_eval.parse(version["PolicyVersion"]["Document"])
+        return statements
+
+    def _source_kms_key(self, bucket: str, prefix: str) -> str | None:
+        """The KMS key a source object is encrypted with (SSE-KMS), if any."""
+        try:
+            head = self.s3.head_object(Bucket=bucket, Key=prefix + "config.json")
+        except (ClientError, BotoCoreError):
+            return None  # unreadable: the read below says so
+        if head.get("ServerSideEncryption") == "aws:kms":
+            return head.get("SSEKMSKeyId") or "*"
+        return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import random
 import string
 import threading
@@ -22,6 +23,7 @@ from typing import Any
 from controller.emulator.protocol import ApiError
 
 MAX_TAGS_PER_RESOURCE = 50
+log = logging.getLogger("bedrock-emulator")
 
 
 @dataclass
@@ -480,7 +482,10 @@ class BedrockState:
     # ---- job lifecycle ------------------------------------------------------------------------
     def _tick_loop(self) -> None:
         while not self._stop.wait(0.05):
-            self.tick()
+            try:
+                self.tick()
+            except Exception:  # a bug here must not stop every later job: the next tick tries again
+                log.exception("the emulator's job ticker failed; continuing")
 
     def tick(self) -> None:
         """Finish every job whose time is up: run the artifact check, then create the model or fail."""
@@ -492,11 +497,18 @@ class BedrockState:
                 forced = self.faults.fail_jobs > 0
                 if forced:
                     self.faults.fail_jobs -= 1
-            outcome = (
-                ImportOutcome(False, self.faults.fail_message)
-                if forced
-                else self.check(job.s3_uri, job.role_arn)
-            )
+            if forced:
+                outcome = ImportOutcome(False, self.faults.fail_message)
+            else:
+                try:
+                    outcome = self.check(job.s3_uri, job.role_arn, job)
+                except Exception as exc:  # a check that breaks ends the job Failed, never InProgress forever
+                    log.exception(f"artifact check of job {job.name} failed")
+                    outcome = ImportOutcome(
+                        False,
+                        f"Amazon Bedrock could not complete the import: an internal error occurred "
+                        f"({type(exc).__name__}). Try the import again.",
+                    )
             with self._lock:
                 stamp = self.wall()
                 job.modified = job.end = stamp
