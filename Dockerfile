@@ -8,6 +8,8 @@ COPY --from=ghcr.io/astral-sh/uv:0.9.5 /uv /usr/local/bin/uv
 ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never
 WORKDIR /app
 COPY pyproject.toml uv.lock README.md ./
+# the workspace's dev-tools member is named in pyproject.toml; it is not installed (--no-dev)
+COPY devtools/pyproject.toml devtools/
 RUN uv sync --frozen --no-dev --no-install-project
 COPY controller ./controller
 RUN uv sync --frozen --no-dev --no-editable

@@ -26,10 +26,10 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from controller.dev.aws import LocalAws
-from controller.dev.controlplane import CRD_FILE, ControlPlane
-from controller.dev.model_factory import ModelSpec
-from controller.dev.stack import start_operator
+from bmo_devtools.dev.aws import LocalAws
+from bmo_devtools.dev.controlplane import CRD_FILE, ControlPlane
+from bmo_devtools.dev.model_factory import ModelSpec
+from bmo_devtools.dev.stack import start_operator
 
 
 def _kubectl(env, *args, input=None):

@@ -26,8 +26,8 @@ from botocore.config import Config
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bmo_devtools.dev.model_factory import build_sharded_model
 from controller.artifacts import LocalFolder, S3Folder, validate_source
-from controller.dev.model_factory import build_sharded_model
 
 
 def _free_port() -> int:

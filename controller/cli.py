@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 from collections.abc import Sequence
-
-
-def _dev(args: argparse.Namespace) -> int:
-    from controller.dev.stack import run_dev_stack
-
-    return run_dev_stack(args)
 
 
 def _crd(args: argparse.Namespace) -> int:
@@ -34,39 +29,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    dev = sub.add_parser(
-        "dev",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-        help="run the whole product locally: control plane, AWS emulators, operator, examples",
-        description="Start a local Kubernetes control plane, moto and the local Bedrock on loopback, the "
-        "operator, and the examples; print how to reach them; run until Ctrl-C. Needs no AWS account.",
-    )
-    dev.add_argument(
-        "--workdir", help="where the stack keeps its files (default ~/.cache/bedrock-model-operator/dev)"
-    )
-    dev.add_argument(
-        "--use-current-context",
-        action="store_true",
-        help="use the cluster of the current kubeconfig context instead of a local control plane",
-    )
-    dev.add_argument("--job-duration", type=float, default=5.0, help="seconds each emulated import job runs")
-    dev.add_argument(
-        "--timeout", type=float, default=300.0, help="give up waiting for final states after this"
-    )
-    dev.add_argument(
-        "--exit-after-setup",
-        action="store_true",
-        help="stop once every model is final (for scripts and tests)",
-    )
-    dev.set_defaults(func=_dev)
+    # the dev stack and the local Bedrock: only where the dev tools are installed (not in the image)
+    if importlib.util.find_spec("bmo_devtools") is not None:
+        from bmo_devtools.cli import add_parsers as add_dev_tools
+
+        add_dev_tools(sub)
 
     from controller import validate_cli
 
     validate_cli.add_parser(sub)
-
-    from controller.emulator import main as emulator_main
-
-    emulator_main.add_parser(sub)
 
     from controller import operator_main
 

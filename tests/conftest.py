@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 from kubernetes import client, config
 
+from bmo_devtools.dev.controlplane import ControlPlane
 from controller.api.models import GROUP, PLURAL, VERSION
-from controller.dev.controlplane import ControlPlane
 from controller.reconcile import PAUSE_ANNOTATION
 from tests.helpers import Kubectl
 
@@ -133,7 +133,7 @@ def upload_folder(s3):
 @pytest.fixture(scope="session")
 def crd_installed(kubectl):
 
-    from controller.dev.controlplane import CRD_FILE
+    from bmo_devtools.dev.controlplane import CRD_FILE
 
     crds = CRD_FILE
     kubectl("apply", "--server-side", "--force-conflicts", "-f", str(crds))
@@ -148,7 +148,7 @@ def crd_installed(kubectl):
 
 @pytest.fixture(scope="session")
 def local_aws():
-    from controller.dev.aws import LocalAws
+    from bmo_devtools.dev.aws import LocalAws
 
     with LocalAws(job_duration=1.0, model_quota=500) as aws:
         aws.seed_examples()

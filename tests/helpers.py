@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from typing import IO
 
-from controller.dev.controlplane import ControlPlane
+from bmo_devtools.dev.controlplane import ControlPlane
 
 
 class KubectlError(RuntimeError):

@@ -8,9 +8,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from bmo_devtools.emulator.protocol import ApiError, error_status
+from bmo_devtools.emulator.state import BedrockState
 from controller.bedrock_client import BedrockClient
-from controller.emulator.protocol import ApiError, error_status
-from controller.emulator.state import BedrockState
 from controller.errors import AwsError, Kind
 
 _OPERATIONS = {

@@ -9,9 +9,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from controller.dev.aws import LocalAws
-from controller.dev.controlplane import ControlPlane
-from controller.dev.stack import start_operator, stop_operator
+from bmo_devtools.dev.aws import LocalAws
+from bmo_devtools.dev.controlplane import ControlPlane
+from bmo_devtools.dev.stack import start_operator, stop_operator
 
 #: A fake secret with a shape we can search for: it must never show up in a log, Event or status.
 CANARY_SECRET = "bmoCanarySecretKey0123456789abcdefDONOTLOG"

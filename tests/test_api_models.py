@@ -6,9 +6,9 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
+from bmo_devtools.dev.controlplane import CRD_FILE
 from controller.api import crd
 from controller.api.models import BedrockImportedModelSpec, BedrockImportedModelStatus, default_model_name
-from controller.dev.controlplane import CRD_FILE
 from tests.manifests import INVALID, example_docs
 
 

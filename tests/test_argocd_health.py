@@ -37,7 +37,7 @@ def test_configmap_patch_carries_the_same_lua():
 
 
 def test_health_of_real_objects(kubectl, operator, local_aws, namespace):
-    from controller.dev.model_factory import ModelSpec
+    from bmo_devtools.dev.model_factory import ModelSpec
 
     # a manifest as Argo CD sees it before the operator wrote anything
     fresh = apply(kubectl, namespace, "h-new") | {"metadata": {"name": "h-new", "generation": 1}}

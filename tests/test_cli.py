@@ -52,7 +52,7 @@ def test_the_readme_settings_table_is_generated_from_the_settings():
 
 def test_every_bmo_variable_the_code_reads_is_in_the_readme():
     read = set()
-    for path in (ROOT / "controller").rglob("*.py"):
+    for path in [*(ROOT / "controller").rglob("*.py"), *(ROOT / "devtools").rglob("*.py")]:
         read |= set(re.findall(r"BMO_[A-Z][A-Z0-9_]*[A-Z0-9]", path.read_text()))
     read |= {Settings.env_name(n) for n in Settings.model_fields}
     missing = sorted(v for v in read if f"`{v}`" not in README)

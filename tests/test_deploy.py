@@ -100,7 +100,7 @@ def sa_operator(control_plane, local_aws, operator, kubelet, kubectl, tmp_path):
 
 
 def _free_port() -> int:
-    from controller.dev.controlplane import free_port
+    from bmo_devtools.dev.controlplane import free_port
 
     return free_port()
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from controller.dev.model_factory import ModelSpec, build_model
-from controller.dev.stack import WORKDIR_MARK, WorkdirRefused, prepare_workdir
+from bmo_devtools.dev.model_factory import ModelSpec, build_model
+from bmo_devtools.dev.stack import WORKDIR_MARK, WorkdirRefused, prepare_workdir
 from tests.helpers import LineReader
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,7 +98,7 @@ def _readme_sample_lines() -> list[str]:
 def test_dev_stack_runs_until_sigint_and_leaves_nothing_behind(tmp_path):
     """`make run` as a newcomer meets it: the stack comes up in the default folder, the README's own
     commands for a first model work as written in a second shell, and Ctrl-C leaves nothing running."""
-    from controller.dev.controlplane import binaries_dir
+    from bmo_devtools.dev.controlplane import binaries_dir
 
     cache = tmp_path / "cache"  # the default workdir, under a cache root of its own
     env = {

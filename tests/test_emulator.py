@@ -16,7 +16,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
 
-from controller.dev.model_factory import ModelSpec, build_model
+from bmo_devtools.dev.model_factory import ModelSpec, build_model
 from tests.helpers import LineReader, wait_for
 
 ROLE = "arn:aws:iam::123456789012:role/BedrockImport"
@@ -572,7 +572,7 @@ def test_a_role_with_everything_it_needs_imports(bedrock, models_in_s3, moto_end
 
 
 def test_a_check_that_breaks_fails_the_job_instead_of_hanging():
-    from controller.emulator.state import BedrockState
+    from bmo_devtools.emulator.state import BedrockState
 
     def broken(s3_uri, role_arn, job=None):
         raise RuntimeError("NoCredentialsError: Unable to locate credentials")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from controller.dev.controlplane import CRD_FILE
+from bmo_devtools.dev.controlplane import CRD_FILE
 
 ROOT = Path(__file__).resolve().parents[1]
 CHART = ROOT / "deploy" / "helm" / "bedrock-model-operator"

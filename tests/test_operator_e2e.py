@@ -137,7 +137,7 @@ def test_source_change_imports_a_new_revision_before_deleting_the_old(
 
 
 def test_failed_validation_creates_no_job(kubectl, operator, local_aws, namespace, tmp_path):
-    from controller.dev.model_factory import ModelSpec
+    from bmo_devtools.dev.model_factory import ModelSpec
 
     uri = local_aws.upload_model(
         "bmo-examples",

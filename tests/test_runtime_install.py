@@ -8,7 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from controller.dev.model_factory import ModelSpec, build_model
+from bmo_devtools.dev.model_factory import ModelSpec, build_model
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,6 +26,9 @@ def test_runtime_only_install_runs_the_operator_and_validator(tmp_path):
     for name in ("pyproject.toml", "uv.lock", "README.md"):
         shutil.copy(ROOT / name, app / name)
     shutil.copytree(ROOT / "controller", app / "controller")
+    # the workspace names its dev-tools member; as in the Dockerfile, only its pyproject is there
+    (app / "devtools").mkdir()
+    shutil.copy(ROOT / "devtools" / "pyproject.toml", app / "devtools" / "pyproject.toml")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "UV_PROJECT"))}
     proc = subprocess.run(
         [*uv, "sync", "--frozen", "--no-dev", "--no-editable", "--quiet"],
@@ -37,15 +40,21 @@ def test_runtime_only_install_runs_the_operator_and_validator(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     venv = app / ".venv"
-    for dev_only in ("moto", "pytest", "numpy", "ruff"):
+    for dev_only in ("moto", "pytest", "numpy", "ruff", "bmo_devtools", "cryptography"):
         assert not list((venv / "lib").glob(f"python*/site-packages/{dev_only}")), f"{dev_only} in the image"
     exe = str(venv / "bin" / "bedrock-model-operator")
     assert subprocess.run([exe, "run", "--help"], capture_output=True, text=True).returncode == 0
     model = build_model(tmp_path / "model", ModelSpec(kind="mistral"))
     out = subprocess.run([exe, "validate", str(model), "--output", "json"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    imports = "import controller.handlers, controller.emulator.server, controller.validation_jobs"
-    check = subprocess.run(
-        [str(venv / "bin" / "python"), "-c", imports], capture_output=True, text=True, cwd=tmp_path
-    )
+    python = str(venv / "bin" / "python")
+    imports = "import controller.handlers, controller.validation_jobs, controller.operator_main"
+    check = subprocess.run([python, "-c", imports], capture_output=True, text=True, cwd=tmp_path)
     assert check.returncode == 0, check.stderr
+    for dev_module in ("controller.dev", "bmo_devtools"):  # the dev tools are not part of the operator
+        gone = subprocess.run(
+            [python, "-c", f"import {dev_module}"], capture_output=True, text=True, cwd=tmp_path
+        )
+        assert gone.returncode != 0 and "No module named" in gone.stderr, dev_module
+    commands = subprocess.run([exe, "--help"], capture_output=True, text=True).stdout
+    assert "validate" in commands and "run" in commands and " dev " not in commands

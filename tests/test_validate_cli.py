@@ -10,8 +10,8 @@ import sys
 import pytest
 from botocore.stub import Stubber
 
+from bmo_devtools.dev.model_factory import ModelSpec, build_model
 from controller.artifacts import S3Folder, SourceAccessError, validate_source
-from controller.dev.model_factory import ModelSpec, build_model
 
 
 def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:

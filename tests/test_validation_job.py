@@ -83,7 +83,7 @@ def test_importable_model_validated_in_a_hardened_job(
 def test_refused_model_reports_the_validators_reason(
     kubectl, operator, kubelet, validator_sa, local_aws, namespace
 ):
-    from controller.dev.model_factory import ModelSpec
+    from bmo_devtools.dev.model_factory import ModelSpec
 
     uri = local_aws.upload_model("bmo-examples", f"{namespace}/bad/", ModelSpec(kind="llama2", dtype="I8"))
     apply(kubectl, namespace, "bad", source={"s3Uri": uri})

@@ -55,9 +55,9 @@ def test_s3_folder(case: Case, tmp_path, s3, upload_folder):
 def test_one_mistake_is_one_error(tmp_path):
     """A GPTQ checkpoint is quantized in config.json, in its tensor names and in its dtypes: the user made
     one mistake (uploaded the quantized export) and reads one error saying so."""
+    from bmo_devtools.dev.model_factory import ModelSpec, build_model
     from controller.artifacts.sources import open_source
     from controller.artifacts.validate import validate_source
-    from controller.dev.model_factory import ModelSpec, build_model
 
     folder = build_model(
         tmp_path / "gptq",

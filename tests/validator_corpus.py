@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from controller.dev.model_factory import (
+from bmo_devtools.dev.model_factory import (
     ModelSpec,
     build_model,
     build_sharded_model,

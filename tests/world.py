@@ -17,7 +17,7 @@ from typing import Any
 import kopf
 from botocore.exceptions import ReadTimeoutError
 
-from controller.emulator.state import BedrockState, ImportOutcome
+from bmo_devtools.emulator.state import BedrockState, ImportOutcome
 from controller.handlers import FINALIZER, Operator
 from controller.naming import OWNER_KEYS, TAG_CLUSTER_ID, TAG_UID
 from controller.reconcile import Reconciler

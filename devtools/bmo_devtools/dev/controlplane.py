@@ -23,9 +23,22 @@ from pathlib import Path
 
 import yaml
 
-from controller.dev.pki import CertPair, LocalPKI
+from bmo_devtools.dev.pki import CertPair, LocalPKI
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+
+def _repository() -> Path:
+    """The checkout the dev tools run from: they build the control plane with its hack/ scripts and apply
+    its crds/ and examples/, which no wheel carries (BMO_REPO_ROOT names it when running from elsewhere)."""
+    override = os.environ.get("BMO_REPO_ROOT")
+    if override:
+        return Path(override)
+    for folder in Path(__file__).resolve().parents:
+        if (folder / "hack" / "build-control-plane.sh").exists() and (folder / "crds").is_dir():
+            return folder
+    return Path.cwd()  # not in a checkout: the first file it needs says so
+
+
+REPO_ROOT = _repository()
 BUILD_SCRIPT = REPO_ROOT / "hack" / "build-control-plane.sh"
 CRD_FILE = REPO_ROOT / "crds" / "bedrock.modelops.io_bedrockimportedmodels.yaml"
 

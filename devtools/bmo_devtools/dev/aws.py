@@ -17,8 +17,8 @@ from typing import Any
 
 import boto3
 
-from controller.dev.controlplane import die_with_parent, free_port
-from controller.dev.model_factory import ModelSpec, build_model
+from bmo_devtools.dev.controlplane import die_with_parent, free_port
+from bmo_devtools.dev.model_factory import ModelSpec, build_model
 
 ACCOUNT = "123456789012"
 EXAMPLE_BUCKET = "bmo-examples"

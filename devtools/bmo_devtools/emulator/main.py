@@ -7,9 +7,9 @@ import signal
 import sys
 import threading
 
-from controller.emulator.artifact_check import S3ArtifactCheck
-from controller.emulator.server import EmulatorServer
-from controller.emulator.state import BedrockState
+from bmo_devtools.emulator.artifact_check import S3ArtifactCheck
+from bmo_devtools.emulator.server import EmulatorServer
+from bmo_devtools.emulator.state import BedrockState
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

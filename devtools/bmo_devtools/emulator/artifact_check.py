@@ -15,8 +15,8 @@ from urllib.parse import urlparse
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from controller.emulator import iam_eval
-from controller.emulator.state import ImportOutcome
+from bmo_devtools.emulator import iam_eval
+from bmo_devtools.emulator.state import ImportOutcome
 
 _SUPPORTED = {
     "llama",

@@ -21,7 +21,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from controller.emulator.protocol import (
+from bmo_devtools.emulator.protocol import (
     ApiError,
     Route,
     build_routes,
@@ -29,7 +29,7 @@ from controller.emulator.protocol import (
     encode_error,
     parse_request,
 )
-from controller.emulator.state import BedrockState
+from bmo_devtools.emulator.state import BedrockState
 
 _REGION = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/bedrock/aws4_request")
 

@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 from typing import IO
 
-from controller.dev.aws import LocalAws
-from controller.dev.controlplane import CRD_FILE, REPO_ROOT, ControlPlane, die_with_parent
+from bmo_devtools.dev.aws import LocalAws
+from bmo_devtools.dev.controlplane import CRD_FILE, REPO_ROOT, ControlPlane, die_with_parent
 
 #: The file that marks a folder as the dev stack's own: only such a folder is ever emptied.
 WORKDIR_MARK = ".bedrock-model-operator-dev"

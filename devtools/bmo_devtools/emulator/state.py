@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from controller.emulator.protocol import ApiError
+from bmo_devtools.emulator.protocol import ApiError
 
 MAX_TAGS_PER_RESOURCE = 50
 log = logging.getLogger("bedrock-emulator")
