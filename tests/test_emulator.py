@@ -621,3 +621,25 @@ def test_the_emulator_needs_no_aws_credentials(tmp_path, moto_endpoint, models_i
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_a_kms_encrypted_source_needs_kms_decrypt(bedrock, s3, moto_endpoint, tmp_path):
+    """Objects stored with SSE-KMS are read through their key: the role needs kms:Decrypt on it."""
+    folder = build_model(tmp_path / "enc", ModelSpec(kind="mistral"))
+    for path in folder.iterdir():
+        s3.put_object(
+            Bucket="models",
+            Key=f"emu/encrypted/{path.name}",
+            Body=path.read_bytes(),
+            ServerSideEncryption="aws:kms",
+            SSEKMSKeyId=KMS_KEY,
+        )
+    source = "s3://models/emu/encrypted/"
+    without = _role(moto_endpoint, "kms-source-no-decrypt", BEDROCK_TRUST, READ_MODELS)
+    job = _wait_done(bedrock, _create(bedrock, "enc-no-kms", source, roleArn=without))
+    assert job["status"] == "Failed" and f"kms:Decrypt on resource {KMS_KEY}" in job["failureMessage"]
+    with_key = _role(
+        moto_endpoint, "kms-source-decrypt", BEDROCK_TRUST, READ_MODELS, _allow(("kms:Decrypt", KMS_KEY))
+    )
+    job = _wait_done(bedrock, _create(bedrock, "enc-kms", source, roleArn=with_key))
+    assert job["status"] == "Completed", job.get("failureMessage")

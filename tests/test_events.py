@@ -53,3 +53,25 @@ def test_an_event_that_cannot_be_written_never_fails_the_caller():
     EventRecorder(Settings(), call=refused).post(
         {"metadata": {"name": "m", "namespace": "n", "uid": "u"}}, type="Normal", reason="R", message="m"
     )
+
+
+def test_a_repeat_costs_one_request():
+    """At a thousand models the Events API is not to be hammered: a repeat the recorder has seen is one
+    PATCH of its count, not a create that collides and a read."""
+    calls: list[tuple[str, str]] = []
+    counts = {"n": 0}
+
+    def apiserver(method, path, body=None):
+        calls.append((method, path.rsplit("/", 1)[-1] if method != "POST" else "events"))
+        if method == "POST":
+            counts["n"] += 1
+            return (201, body) if counts["n"] == 1 else (409, None)
+        if method == "GET":
+            return 200, {"count": 1}
+        return 200, body
+
+    recorder = EventRecorder(Settings(), call=apiserver)
+    body = {"metadata": {"name": "m", "namespace": "n", "uid": "u"}}
+    recorder.post(body, type="Normal", reason="WaitingForImportJob", message="waiting")
+    recorder.post(body, type="Normal", reason="WaitingForImportJob", message="waiting")
+    assert [m for m, _ in calls] == ["POST", "PATCH"]

@@ -207,6 +207,8 @@ def _client_error(code: str, message: str, status: int) -> ClientError:
         ("AccessDeniedException", "not allowed", 403, Kind.TERMINAL, "AccessDenied"),
         ("ValidationException", "bad jobName", 400, Kind.TERMINAL, "InvalidRequest"),
         ("TooManyTagsException", "too many", 400, Kind.TERMINAL, "TooManyTags"),
+        # a 5xx whose code the classifier has never heard of is still the service's trouble: retried
+        ("ServiceFailureException", "try later", 503, Kind.RETRYABLE, "AwsServiceError"),
     ],
 )
 def test_error_classifier(code, message, status, kind, reason):

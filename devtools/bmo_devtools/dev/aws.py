@@ -19,6 +19,7 @@ import boto3
 
 from bmo_devtools.dev.controlplane import die_with_parent, free_port
 from bmo_devtools.dev.model_factory import ModelSpec, build_model
+from bmo_devtools.emulator.artifact_check import VPC_ACTIONS
 
 ACCOUNT = "123456789012"
 EXAMPLE_BUCKET = "bmo-examples"
@@ -191,6 +192,16 @@ class LocalAws:
             "Statement": [
                 {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{EXAMPLE_BUCKET}/*"},
                 {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{EXAMPLE_BUCKET}"},
+                {  # the Flan-T5 example encrypts its model with a customer-managed key
+                    "Effect": "Allow",
+                    "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                    "Resource": f"arn:aws:kms:*:{ACCOUNT}:*",
+                },
+                {  # the SageMaker example imports inside a VPC
+                    "Effect": "Allow",
+                    "Action": list(VPC_ACTIONS),
+                    "Resource": "*",
+                },
             ],
         }
         iam.put_role_policy(RoleName=name, PolicyName="read-examples", PolicyDocument=json.dumps(read))
