@@ -121,3 +121,34 @@ def test_every_reason_code_is_documented():
     codes |= set(_JSON_CODES.values())
     doc = (root / "docs" / "validation.md").read_text()
     assert sorted(c for c in codes if f"| {c} |" not in doc) == []
+
+
+def test_the_readme_sample_is_what_validate_prints(tmp_path):
+    """The README's sample output of `validate` is the real output for the folders it names."""
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from bmo_devtools.dev.model_factory import ModelSpec, build_model
+
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "README.md").read_text()
+    start = text.index("<!-- validate-sample -->")
+    sample = text[text.index("```\n", start) + 4 :]
+    sample = sample[: sample.index("```")]
+    build_model(tmp_path / "my-model", ModelSpec(kind="llama3"))
+    gptq = {"quantization_config": {"quant_method": "gptq"}}
+    build_model(tmp_path / "quantized", ModelSpec(kind="llama3", config_overrides=gptq))
+    printed = []
+    for command in re.findall(r"^\$ bedrock-model-operator (.+)$", sample, re.M):
+        printed.append(f"$ bedrock-model-operator {command}")
+        out = subprocess.run(
+            [sys.executable, "-m", "controller.cli", *command.split()],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        printed.append(out.stdout.rstrip("\n"))
+    assert "\n".join(printed) + "\n" == sample
