@@ -102,9 +102,8 @@ class ModelInfo:
     job_name: str | None
 
 
-#: Calls that change something in AWS are logged when sent and when answered: after a crash, the log says
-#: whether a change may have gone through unanswered (the window the write-ahead status covers).
-_CHANGES = ("Create", "Delete", "TagResource", "UntagResource")
+#: Calls that change something in AWS (`change=True`) are logged when sent and when answered: after a crash,
+#: the log says whether a change may have gone through unanswered (the window the write-ahead status covers).
 AUDIT = logging.getLogger("bmo.aws")
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=30)
@@ -121,26 +120,25 @@ class BedrockClient:
         metrics.instrument(self._bedrock)
         self.calls = 0
 
-    def _call(self, action: str, fn, **kwargs: Any) -> dict[str, Any]:
+    def _call(self, action: str, fn, *, change: bool = False, **kwargs: Any) -> dict[str, Any]:
         self.calls += 1
-        audit = action.startswith(_CHANGES)
-        if audit:
+        if change:
             AUDIT.info(f"sending {action} ({self.region})")
         try:
             out = fn(**kwargs)
         except (ClientError, BotoCoreError) as exc:
             err = classify(exc, action)
-            if audit:
+            if change:
                 AUDIT.info(f"answered {action}: {err.code}")
             raise err from None
-        if audit:
+        if change:
             AUDIT.info(f"answered {action}: ok")
         return out
 
-    def _call_or_none(self, action: str, fn, **kwargs: Any) -> dict[str, Any] | None:
+    def _call_or_none(self, action: str, fn, *, change: bool = False, **kwargs: Any) -> dict[str, Any] | None:
         """Like _call, but a missing resource is an answer (None), not an error."""
         try:
-            return self._call(action, fn, **kwargs)
+            return self._call(action, fn, change=change, **kwargs)
         except AwsError as err:
             if err.kind is Kind.NOT_FOUND:
                 return None
@@ -222,7 +220,7 @@ class BedrockClient:
         if vpc:
             params["vpcConfig"] = vpc
         return self._call(
-            f"CreateModelImportJob {job_name}", self._bedrock.create_model_import_job, **params
+            f"CreateModelImportJob {job_name}", self._bedrock.create_model_import_job, change=True, **params
         )["jobArn"]
 
     # update
@@ -242,11 +240,18 @@ class BedrockClient:
             self._call(
                 f"TagResource {arn}",
                 self._bedrock.tag_resource,
+                change=True,
                 resourceARN=arn,
                 tags=[{"key": k, "value": v} for k, v in sorted(changed.items())],
             )
         if removed:
-            self._call(f"UntagResource {arn}", self._bedrock.untag_resource, resourceARN=arn, tagKeys=removed)
+            self._call(
+                f"UntagResource {arn}",
+                self._bedrock.untag_resource,
+                change=True,
+                resourceARN=arn,
+                tagKeys=removed,
+            )
         return changed, removed
 
     # delete
@@ -255,6 +260,7 @@ class BedrockClient:
         deleted = self._call_or_none(
             f"DeleteImportedModel {name_or_arn}",
             self._bedrock.delete_imported_model,
+            change=True,
             modelIdentifier=name_or_arn,
         )
         return deleted is not None

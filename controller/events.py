@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import logging
 import socket
 import threading
@@ -47,23 +46,10 @@ class EventRecorder:
         self._lock = threading.Lock()
         self._instance = socket.gethostname()
 
-    # the one HTTP primitive: (method, path, body) -> (status, parsed body)
     def _http(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
-        from controller.kube import api_client
+        from controller.kube import raw
 
-        api = api_client(self._settings)
-        content_type = "application/merge-patch+json" if method == "PATCH" else "application/json"
-        request = api.param_serialize(
-            method=method,
-            resource_path=path,
-            header_params={"Content-Type": content_type, "Accept": "application/json"},
-            body=body,
-            auth_settings=["BearerToken"],
-        )
-        response = api.call_api(*request)
-        response.read()
-        data = response.data
-        return response.status, json.loads(data) if data else None
+        return raw(self._settings, method, path, body)
 
     def post(self, body: dict[str, Any], *, type: str, reason: str, message: str) -> None:
         meta = body["metadata"]

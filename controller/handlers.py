@@ -113,8 +113,13 @@ class Operator:
             out.retry_error = out.retry_error or api_error(exc, "writing the status")
             out.again = False
         revision = out.status.revision or (out.status.import_job.revision if out.status.import_job else None)
-        for kind, reason, message in out.events:
-            self.post_event(fresh, type=kind, reason=reason, message=message)
+        self._emit(fresh, out.events, revision)
+
+    def _emit(self, body: Any, events: list[tuple[str, str, str]], revision: str | None) -> None:
+        """Each Event to the API (blocking HTTP: call it in a worker thread) and as a log line."""
+        meta = body["metadata"]
+        for kind, reason, message in events:
+            self.post_event(body, type=kind, reason=reason, message=message)
             logs.log_event(meta.get("namespace"), meta.get("name"), revision, kind, reason, message)
 
     def _after(self, uid: str, out: Outcome, logger: logging.Logger) -> None:
@@ -134,7 +139,7 @@ class Operator:
     async def in_thread(self, body: kopf.Body, logger: logging.Logger, event: bool) -> None:
         # Runs on the event loop first, in watch order: the import queue's tie-break is fixed here.
         self.states.note_arrival(body.metadata.uid, body.metadata.get("creationTimestamp") or "")
-        ctx = contextvars.copy_context()  # kopf.event() and the logger need kopf's context in the thread
+        ctx = contextvars.copy_context()  # kopf's per-object logger needs kopf's context in the thread
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(
             self.executor, ctx.run, lambda: self.run_reconcile(body, logger, event=event)
@@ -158,19 +163,15 @@ class Operator:
                 done=False, events=[("Warning", err.reason, f"deleting: {err.message}; retrying")]
             )
 
+    def _finalize_and_emit(self, body: kopf.Body) -> Finalized:
+        result = self.finalize(body)
+        self._emit(body, result.events, body.status.get("revision"))
+        return result
+
     async def on_delete(self, body: kopf.Body, patch: kopf.Patch) -> None:
         ctx = contextvars.copy_context()
-        result = await asyncio.get_running_loop().run_in_executor(self.executor, ctx.run, self.finalize, body)
-        for kind, reason, message in result.events:
-            self.post_event(body, type=kind, reason=reason, message=message)
-            logs.log_event(
-                body.metadata.namespace,
-                body.metadata.name,
-                body.status.get("revision"),
-                kind,
-                reason,
-                message,
-            )
+        loop = asyncio.get_running_loop()  # finalizing and its Events are blocking I/O: off the event loop
+        result = await loop.run_in_executor(self.executor, ctx.run, self._finalize_and_emit, body)
         if not result.done:
             patch.status["phase"] = str(Phase.DELETING)
             raise kopf.TemporaryError(

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 from typing import Literal
 
-from controller.preflight import PreflightError
+from controller.preflight import PreflightError, first_line
 from controller.settings import Settings
 
 
@@ -53,26 +52,18 @@ def cluster_id(settings: Settings) -> str:
     like one, so there is no constant default."""
     if settings.cluster_id:
         return settings.cluster_id
-    from controller.kube import api_client
+    from controller.kube import raw
 
-    # A raw GET: building the client's CoreV1Api (pydantic validators for every core endpoint) would add
-    # some 90 MB to the operator's memory for this one field.
-    api = api_client(settings)
-    request = api.param_serialize(
-        method="GET", resource_path="/api/v1/namespaces/kube-system", auth_settings=["BearerToken"]
-    )
     try:
-        response = api.call_api(*request)
-        response.read()
-        status, body = response.status, response.data
+        status, body = raw(settings, "GET", "/api/v1/namespaces/kube-system")
     except Exception as exc:  # unreachable apiserver, TLS, DNS: say it in one line
-        raise PreflightError(f"cannot reach the Kubernetes API ({str(exc).splitlines()[0][:300]})") from None
+        raise PreflightError(f"cannot reach the Kubernetes API ({first_line(exc)})") from None
     if status != 200:
         raise PreflightError(
             f"cannot read namespace kube-system to identify the cluster "
             f"(HTTP {status}); grant `get` on it or set BMO_CLUSTER_ID to a unique id"
         )
-    return json.loads(body)["metadata"]["uid"]
+    return body["metadata"]["uid"]
 
 
 def run(args: argparse.Namespace) -> int:

@@ -4,6 +4,7 @@ of a page of tracebacks from deep inside a client library."""
 from __future__ import annotations
 
 import os
+import time
 
 from controller.settings import Settings
 
@@ -15,7 +16,7 @@ class PreflightError(SystemExit):
         super().__init__(f"{PREFIX} {message}")
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0][:300]
 
@@ -33,7 +34,7 @@ def kubernetes_config(settings: Settings) -> None:
         where = os.environ.get("KUBECONFIG") or "~/.kube/config"
         raise PreflightError(
             f"no usable Kubernetes credentials: not running in a pod, and the kubeconfig {where} does not "
-            f"load ({_first_line(exc)}); set KUBECONFIG to a valid file"
+            f"load ({first_line(exc)}); set KUBECONFIG to a valid file"
         ) from None
 
 
@@ -49,8 +50,9 @@ def aws_credentials() -> None:
 
 
 def bedrock_reachable(settings: Settings) -> str | None:
-    """One cheap call to Bedrock: an endpoint that does not answer at all stops the start; any answer,
-    even a refusal, lets it go on (returned as a warning: each object will show its own condition)."""
+    """One cheap call to Bedrock: an endpoint that does not answer three times over a few seconds stops the
+    start; any answer, even a refusal, lets it go on (returned as a warning: each object will show its own
+    condition)."""
     import boto3
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError
@@ -61,13 +63,17 @@ def bedrock_reachable(settings: Settings) -> str | None:
         endpoint_url=settings.bedrock_endpoint,
         config=Config(connect_timeout=5, read_timeout=15, retries={"total_max_attempts": 2}),
     )
-    try:
-        client.list_imported_models(maxResults=1)
-    except (EndpointConnectionError, ConnectTimeoutError) as exc:
-        raise PreflightError(
-            f"cannot reach Bedrock at {client.meta.endpoint_url} ({_first_line(exc)}); check the network, "
-            "the region (BMO_REGION) or BMO_BEDROCK_ENDPOINT_URL"
-        ) from None
-    except (ClientError, BotoCoreError) as exc:
-        return f"{PREFIX} warning: Bedrock answered the start-up check with {_first_line(exc)}"
-    return None
+    for attempt in range(3):  # a network blip at start is not a reason to crash-loop
+        try:
+            client.list_imported_models(maxResults=1)
+            return None
+        except (EndpointConnectionError, ConnectTimeoutError) as exc:
+            unreachable = exc
+            if attempt < 2:
+                time.sleep(2)
+        except (ClientError, BotoCoreError) as exc:
+            return f"{PREFIX} warning: Bedrock answered the start-up check with {first_line(exc)}"
+    raise PreflightError(
+        f"cannot reach Bedrock at {client.meta.endpoint_url} ({first_line(unreachable)}); check the "
+        "network, the region (BMO_REGION) or BMO_BEDROCK_ENDPOINT_URL"
+    )

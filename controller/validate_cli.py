@@ -99,12 +99,6 @@ def human_share(part: int, whole: int) -> str:
 
 def run(args: argparse.Namespace) -> int:
     text = args.output == "text"
-    if args.source.startswith(("http://", "https://")):
-        print(
-            f"error: {args.source} is a URL; give the folder as s3://bucket/prefix/ (or a local directory)",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
 
     def progress(done: int, total: int) -> None:
         """Progress on stderr for models with many shards (every shard on a terminal, else halfway)."""

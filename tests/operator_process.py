@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import time
@@ -163,3 +164,22 @@ def apply_seen(kubectl, ns: str, name: str, timeout: float = 30, **spec: Any) ->
         return obj.get("status", {}).get("observedGeneration") == obj["metadata"]["generation"] and obj
 
     return wait_for(seen, timeout=timeout, what=f"the operator to reconcile {ns}/{name}")
+
+
+def _of(ns: str, name: str) -> re.Pattern[str]:
+    """Job and default model names of an object: `<ns>-<name>-<identity hash>...`."""
+    return re.compile(rf"^{re.escape(ns)}-{re.escape(name)}-[0-9a-f]{{8}}($|-)")
+
+
+def jobs_of(aws, ns: str, name: str) -> list[dict]:
+    return [j for j in aws.state()["jobs"] if _of(ns, name).match(j["jobName"])]
+
+
+def models_of(aws, ns: str, name: str) -> list[dict]:
+    return [m for m in aws.state()["models"] if _of(ns, name).match(m["modelName"])]
+
+
+def tags_of(aws, arn: str) -> dict[str, str]:
+    return {
+        t["key"]: t["value"] for t in aws.client("bedrock").list_tags_for_resource(resourceARN=arn)["tags"]
+    }

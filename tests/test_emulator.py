@@ -93,21 +93,7 @@ def bedrock(emulator):
 def models_in_s3(s3, upload_folder, tmp_path_factory, moto_endpoint):
     iam = boto3.client("iam", endpoint_url=moto_endpoint, region_name="us-east-1")
     with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
-        iam.create_role(
-            RoleName="BedrockImport",
-            AssumeRolePolicyDocument=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "bedrock.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
-            ),
-        )
+        iam.create_role(RoleName="BedrockImport", AssumeRolePolicyDocument=json.dumps(BEDROCK_TRUST))
     iam.put_role_policy(RoleName="BedrockImport", PolicyName="read", PolicyDocument=json.dumps(READ_MODELS))
     root = tmp_path_factory.mktemp("emu")
     return {
@@ -543,7 +529,9 @@ def test_a_role_with_everything_it_needs_imports(bedrock, models_in_s3, moto_end
             | {
                 "Condition": {
                     "StringEquals": {"aws:SourceAccount": "123456789012"},
-                    "ArnLike": {"aws:SourceArn": "arn:aws:bedrock:us-east-1:123456789012:model-import-job/*"},
+                    "ArnEquals": {
+                        "aws:SourceArn": "arn:aws:bedrock:us-east-1:123456789012:model-import-job/*"
+                    },
                 }
             }
         ],

@@ -6,7 +6,6 @@ Regions other than us-east-1 keep the quota and slot tests apart from every othe
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 import pytest
@@ -19,22 +18,12 @@ from tests.operator_process import (
     condition,
     events,
     get_obj,
+    jobs_of,
+    models_of,
     wait_condition,
 )
 
 pytestmark = [pytest.mark.controlplane, pytest.mark.usefixtures("clean_faults")]
-
-
-def _of(ns: str, name: str) -> re.Pattern[str]:
-    return re.compile(rf"^{re.escape(ns)}-{re.escape(name)}-[0-9a-f]{{8}}($|-)")
-
-
-def jobs_of(aws, ns: str, name: str) -> list[dict]:
-    return [j for j in aws.state()["jobs"] if _of(ns, name).match(j["jobName"])]
-
-
-def models_of(aws, ns: str, name: str) -> list[dict]:
-    return [m for m in aws.state()["models"] if _of(ns, name).match(m["modelName"])]
 
 
 def errors_delta(aws) -> Callable[[], dict[str, int]]:

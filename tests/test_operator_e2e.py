@@ -3,26 +3,28 @@
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 
 from tests.helpers import wait_for
 from tests.operator_process import (
     CANARY_SECRET,
+    LLAMA,
+    MISTRAL,
+    ROLE,
+    _of,
     apply_model,
     apply_seen,
     condition,
     events,
     get_obj,
+    jobs_of,
+    models_of,
+    tags_of,
     wait_condition,
 )
 
 pytestmark = [pytest.mark.controlplane, pytest.mark.usefixtures("clean_faults")]
-
-ROLE = "arn:aws:iam::123456789012:role/BedrockModelImport"
-LLAMA = "s3://bmo-examples/llama3-8b-support/"
-MISTRAL = "s3://bmo-examples/mistral-7b-summarizer/"
 
 
 def apply(kubectl, ns: str, name: str, **spec) -> dict:
@@ -31,25 +33,6 @@ def apply(kubectl, ns: str, name: str, **spec) -> dict:
 
 def models_named(aws, name: str) -> list[dict]:
     return [m for m in aws.state()["models"] if m["modelName"] == name]
-
-
-def _of(ns: str, name: str) -> re.Pattern[str]:
-    """Job and default model names of an object: `<ns>-<name>-<identity hash>...`."""
-    return re.compile(rf"^{re.escape(ns)}-{re.escape(name)}-[0-9a-f]{{8}}($|-)")
-
-
-def jobs_of(aws, ns: str, name: str) -> list[dict]:
-    return [j for j in aws.state()["jobs"] if _of(ns, name).match(j["jobName"])]
-
-
-def models_of(aws, ns: str, name: str) -> list[dict]:
-    return [m for m in aws.state()["models"] if _of(ns, name).match(m["modelName"])]
-
-
-def tags_of(aws, arn: str) -> dict[str, str]:
-    return {
-        t["key"]: t["value"] for t in aws.client("bedrock").list_tags_for_resource(resourceARN=arn)["tags"]
-    }
 
 
 def test_create_ready_then_delete_removes_the_model(kubectl, operator, local_aws, namespace):

@@ -20,9 +20,11 @@ from tests.operator_process import (
     condition,
     events,
     get_obj,
+    jobs_of,
+    models_of,
+    tags_of,
     wait_condition,
 )
-from tests.test_operator_e2e import jobs_of, models_of, tags_of
 
 pytestmark = [pytest.mark.controlplane, pytest.mark.usefixtures("clean_faults")]
 

@@ -152,3 +152,24 @@ def test_the_readme_sample_is_what_validate_prints(tmp_path):
         )
         printed.append(out.stdout.rstrip("\n"))
     assert "\n".join(printed) + "\n" == sample
+
+
+def test_an_https_url_is_refused_with_what_to_give_instead():
+    import json
+    import subprocess
+    import sys
+
+    url = "https://my-models.s3.amazonaws.com/llama3/"
+    text = subprocess.run(
+        [sys.executable, "-m", "controller.cli", "validate", url], capture_output=True, text=True, timeout=60
+    )
+    assert text.returncode == 2
+    assert "is a URL; give the folder as s3://bucket/prefix/" in text.stderr
+    as_json = subprocess.run(
+        [sys.executable, "-m", "controller.cli", "validate", url, "--output", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert as_json.returncode == 2
+    assert json.loads(as_json.stdout)["error"]["code"] == "NotAnS3Uri"

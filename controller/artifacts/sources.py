@@ -171,6 +171,10 @@ class S3Folder(_ByteCounter):
 
 def open_source(uri: str, **s3_options) -> LocalFolder | S3Folder:
     """A source for `s3://bucket/prefix/` or a local directory path."""
+    if uri.startswith(("http://", "https://")):
+        raise SourceAccessError(
+            "NotAnS3Uri", f"{uri} is a URL; give the folder as s3://bucket/prefix/ (or a local directory)"
+        )
     if uri.startswith("s3://"):
         return S3Folder(uri, **s3_options)
     return LocalFolder(uri)

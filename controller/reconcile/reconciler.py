@@ -107,9 +107,10 @@ class Reconciler:
         st = parse_status(v.status)
         applied = st.observed_generation == v.generation
         st.observed_generation = v.generation
+        was_paused = any(c.type == ConditionType.PAUSED and c.status == "True" for c in st.conditions or [])
         if v.paused:
             out = Outcome(status=st)
-            if not any(c.type == ConditionType.PAUSED and c.status == "True" for c in st.conditions or []):
+            if not was_paused:
                 out.event(
                     "Normal",
                     Reason.RECONCILE_PAUSED,
@@ -146,7 +147,6 @@ class Reconciler:
         p = Pass.build(v, self.identity(v), spec, st, self.settings.region, self.clients, self.clock())
         if st.region is None or not p.serving:
             st.region = p.region  # pinned: a later change of the operator's default does not move it
-        was_paused = any(c.type == ConditionType.PAUSED and c.status == "True" for c in st.conditions or [])
         if was_paused:
             p.out.condition(ConditionType.PAUSED, "False", Reason.RECONCILE_RESUMED, "reconciliation resumed")
             p.out.event("Normal", Reason.RECONCILE_RESUMED, "the pause annotation is gone: reconciling again")

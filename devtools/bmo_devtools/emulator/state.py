@@ -214,6 +214,8 @@ class BedrockState:
     @staticmethod
     def _fault_key(table: dict, operation: str, params: dict[str, Any]) -> str | None:
         """The key of `table` this call matches: `operation@text` (text in its parameters) first."""
+        if not table:
+            return None  # no fault of this kind: the common case costs nothing
         text = json.dumps(params, sort_keys=True, default=str)
         for key in table:
             op, _, needle = key.partition("@")
