@@ -292,6 +292,8 @@ def test_pause_annotation_stops_reconciling(kubectl, operator, local_aws, namesp
         timeout=30,
         what="tags applied after unpause",
     )
+    reasons = [e["reason"] for e in events(kubectl, namespace, "paused")]
+    assert "ReconcilePaused" in reasons and "ReconcileResumed" in reasons, reasons
 
 
 def test_created_role_with_iam_propagation_delay(kubectl, operator, local_aws, namespace):

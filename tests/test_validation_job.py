@@ -9,7 +9,7 @@ import pytest
 
 from tests.fake_kubelet import MODES
 from tests.helpers import wait_for
-from tests.operator_process import apply_model, condition, get_obj, wait_condition
+from tests.operator_process import apply_model, condition, events, get_obj, wait_condition
 
 pytestmark = pytest.mark.controlplane
 
@@ -150,6 +150,10 @@ def test_missing_service_account_is_said_and_picked_up_when_created(kubectl, ope
         kubectl, namespace, "nosa", "Validated", "Unknown", "ValidationServiceAccountMissing"
     )
     assert "bedrock-model-validator" in condition(obj, "Validated")["message"]
+    missing = [
+        e for e in events(kubectl, namespace, "nosa") if e["reason"] == "ValidationServiceAccountMissing"
+    ]
+    assert len(missing) == 1 and missing[0]["type"] == "Warning", missing  # one Event, counted, not a flood
     kubectl("create", "serviceaccount", "bedrock-model-validator", "-n", namespace)
     wait_condition(kubectl, namespace, "nosa", "Ready", "True", "ModelReady", timeout=90)
 
