@@ -590,3 +590,32 @@ def test_an_object_whose_role_cannot_be_made_gives_up_its_place_in_line():
     second = east.create("team-a", "b", spec("s3://models/b/", "us-east-1", "Delete", {}, None))
     assert second["status"]["phase"] == "Importing", second["status"]  # not behind the failed one
     m.teardown()
+
+
+def test_a_model_not_shown_longer_than_the_grace_period_is_found_again_not_leaked():
+    """Kept (found by a 1,000-sequence search): Bedrock hides a Ready model for longer than the grace period
+    (two NotFound windows back to back), so the operator takes it for deleted and imports again; the create
+    is refused because the name is taken, yet the model is still not shown. That used to end Failed
+    ("an import outside this object is creating it") with the model out of status: leaked. Nothing terminal
+    is decided on what cannot be seen any more; the model is adopted back once Bedrock shows it."""
+    m = Operators()
+    obj = m.create(
+        cluster="east",
+        ident=("team-a", "b"),
+        own_role=False,
+        policy="Delete",
+        region=None,
+        shared_name=False,
+        source="s3://models/a/",
+    )
+    arn = obj["status"]["modelArn"]
+    m.models_not_found_for_a_moment()
+    m.retry(obj=obj)
+    m.next_job_fails()
+    m.deletes_denied()
+    m.deletes_denied()
+    m.models_not_found_for_a_moment()
+    for _ in range(4):
+        m.deletes_denied()
+    m.teardown()
+    assert obj["status"]["modelArn"] == arn  # the same model, found again

@@ -353,15 +353,17 @@ def _name_taken(p: Pass, bedrock: BedrockClient, rec: ImportJobRecord) -> None:
     model is tagged, so a pass that fails half-way never leaves a tagged model out of status)."""
     model = bedrock.find_model(rec.model_name)
     if model is None:
-        p.st.import_job = None
-        fail(
-            p,
-            ConditionType.IMPORTED,
-            Reason.MODEL_NAME_CONFLICT,
-            f"an import job outside this object is creating a model named {rec.model_name}: choose another "
-            "spec.modelName",
+        # Taken, yet not shown: an import outside this object making it, or one of this object's own models
+        # Bedrock does not show for a moment. Nothing terminal is decided on what cannot be seen: look again
+        # (the answer, once visible, is an adoption or a conflict that names the owner).
+        p.st.import_job = None  # Bedrock refused the create: no job exists
+        raise AwsError(
+            Kind.RETRYABLE,
+            "ModelNotShown",
+            f"Bedrock says a model named {rec.model_name} exists but does not show it yet (an import outside "
+            "this object, or a model Bedrock has not made visible); looking again",
+            Reason.WAITING_FOR_MODEL,
         )
-        return
     tags = bedrock.tags(model.arn)
     owner = ownership(tags, p.me)
     if owner == "mine" and not _from_revision(p, model, rec.revision):
