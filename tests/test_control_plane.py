@@ -117,3 +117,34 @@ def test_job_controller_creates_the_jobs_pod(api_client, namespace):
     )
     assert pods[0].metadata.owner_references[0].kind == "Job"
     assert pods[0].spec.containers[0].command == ["true"]
+
+
+def test_a_killed_owner_leaves_no_control_plane_behind(tmp_path):
+    """A test session or dev stack killed with -9 (or a crash) must not leave a kube-apiserver running: its
+    etcd dies with it, and an apiserver told to stop gracefully then waits for etcd forever."""
+    import subprocess
+    import sys
+
+    from tests.helpers import LineReader
+
+    script = (
+        "from bmo_devtools.dev.controlplane import ControlPlane\n"
+        f"cp = ControlPlane(workdir=__import__('pathlib').Path({str(tmp_path / 'cp')!r}))\n"
+        "cp.start()\n"
+        "print('pids', *[p.popen.pid for p in cp._procs], flush=True)\n"
+        "__import__('time').sleep(600)\n"
+    )
+    owner = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    line = LineReader(owner.stdout).until(lambda s: s.startswith("pids"), timeout=120, what="the cluster")
+    pids = [int(p) for p in line.split()[1:]]
+    owner.kill()
+    owner.wait(timeout=10)
+
+    def gone(pid: int) -> bool:
+        try:
+            with open(f"/proc/{pid}/status") as fh:
+                return "zombie" in fh.read().lower()
+        except FileNotFoundError:
+            return True
+
+    wait_for(lambda: all(gone(p) for p in pids), timeout=30, what="the whole control plane gone")

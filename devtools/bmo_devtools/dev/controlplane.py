@@ -137,6 +137,14 @@ def die_with_parent() -> None:
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+def killed_with_parent() -> None:
+    """preexec hook for the throw-away cluster's processes: SIGKILL when the Python process dies. A
+    kube-apiserver whose etcd died with it hangs in its graceful shutdown on SIGTERM, orphaned for good."""
+    with contextlib.suppress(Exception):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 @dataclass
 class _Proc:
     name: str
@@ -294,7 +302,7 @@ class ControlPlane:
                 stdout=fh,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                preexec_fn=die_with_parent,
+                preexec_fn=killed_with_parent,
                 cwd=self.workdir,
             )
         self._procs.append(_Proc(name, popen, log))
