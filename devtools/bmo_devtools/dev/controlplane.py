@@ -237,6 +237,9 @@ class ControlPlane:
                 f"--requestheader-client-ca-file={pki.ca_cert}",  # controllers' delegated authn wants one
                 "--requestheader-allowed-names=front-proxy-client",
                 "--authorization-mode=RBAC",
+                # as OpenShift and hardened clusters run: setting blockOwnerDeletion on an owner reference
+                # (the validation Job's) needs `update` on the owner's finalizers
+                "--enable-admission-plugins=OwnerReferencesPermissionEnforcement",
                 f"--service-account-key-file={sa.cert}",
                 f"--service-account-signing-key-file={sa.key}",
                 "--service-account-issuer=https://kubernetes.default.svc",
