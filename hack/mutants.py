@@ -6,13 +6,13 @@ script copies the tree (without .git and .venv) to a scratch folder, applies the
 the tests a reader would expect to catch it, and records whether they failed ("killed") or passed
 ("survived"). The working tree is never touched, so it can run while you work.
 
-    uv run python hack/mutants.py                 # all mutations, kill rate at the end
-    uv run python hack/mutants.py redact-noop     # some, by id
-    uv run python hack/mutants.py --list
+    .venv/bin/python hack/mutants.py                 # all mutations, kill rate at the end
+    .venv/bin/python hack/mutants.py redact-noop     # some, by id
+    .venv/bin/python hack/mutants.py --list
 
 Why a list and not mutmut: mutmut mutates every operator of every line and runs the whole selection per
 mutant; with the end-to-end tests a real control plane needs, that is days on two cores. A list of
-meaningful defects, each with the tests meant to catch it, runs in about half an hour, and a survivor
+meaningful defects, each with the tests meant to catch it, runs in about ten minutes, and a survivor
 is a finding, not noise. A mutation that cannot change behaviour is marked `equivalent` with the reason.
 """
 
