@@ -106,6 +106,19 @@ class ModelInfo:
 #: the log says whether a change may have gone through unanswered (the window the write-ahead status covers).
 AUDIT = logging.getLogger("bmo.aws")
 
+#: What a VPC import asks of the service role (Bedrock's VPC guide).
+VPC_ACTIONS = (
+    "ec2:CreateNetworkInterface",
+    "ec2:CreateNetworkInterfacePermission",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DeleteNetworkInterfacePermission",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeVpcs",
+    "ec2:DescribeDhcpOptions",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeSecurityGroups",
+)
+
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=30)
 
 
@@ -327,10 +340,20 @@ class SupportClients:
         """One role per object incarnation (the identity hash): a re-created object never shares one."""
         return f"bmo-import-{me.namespace[:20]}-{me.name[:20]}-{me.hash}"[:64]
 
-    def ensure_role(self, role_name: str, s3_uri: str, tags: dict[str, str]) -> str:
-        """Create (or find) a least-privilege role Bedrock can assume to read exactly `s3_uri`."""
+    def ensure_role(
+        self,
+        role_name: str,
+        s3_uri: str,
+        tags: dict[str, str],
+        kms_key_id: str | None = None,
+        vpc: bool = False,
+    ) -> str:
+        """Create (or find) a least-privilege role Bedrock can assume to read exactly `s3_uri` (a folder: its
+        objects, not a sibling prefix), use the model's KMS key, and place a VPC import's interfaces."""
         account = self.account_id()
         bucket, _, prefix = s3_uri[len("s3://") :].partition("/")
+        if prefix and not prefix.endswith("/"):
+            prefix += "/"  # `models/llama*` would also match `models/llama-other/`
         trust = {
             "Version": "2012-10-17",
             "Statement": [
@@ -359,6 +382,10 @@ class SupportClients:
                 },
             ],
         }
+        if kms_key_id:
+            policy["Statement"].append(self._kms_statement(kms_key_id, account))
+        if vpc:  # what Bedrock's VPC guide asks of the role: interfaces in the job's subnets
+            policy["Statement"].append({"Effect": "Allow", "Action": list(VPC_ACTIONS), "Resource": "*"})
         try:
             try:
                 arn = self._iam.create_role(
@@ -378,6 +405,23 @@ class SupportClients:
         except (ClientError, BotoCoreError) as exc:
             raise classify(exc, f"IAM role {role_name}") from None
         return arn
+
+    def _kms_statement(self, key: str, account: str) -> dict[str, Any]:
+        """Use of the model's key: by key ARN, or, for an alias, any key that carries it (IAM does not match
+        an alias ARN as the key resource)."""
+        actions = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+        alias = key if key.startswith("alias/") else None
+        if key.startswith("arn:") and ":alias/" in key:
+            alias = "alias/" + key.split(":alias/", 1)[1]
+        if alias:
+            return {
+                "Effect": "Allow",
+                "Action": actions,
+                "Resource": f"arn:aws:kms:{self.region}:{account}:key/*",
+                "Condition": {"ForAnyValue:StringEquals": {"kms:ResourceAliases": [alias]}},
+            }
+        arn = key if key.startswith("arn:") else f"arn:aws:kms:{self.region}:{account}:key/{key}"
+        return {"Effect": "Allow", "Action": actions, "Resource": arn}
 
     def delete_role(self, role_name: str) -> None:
         try:

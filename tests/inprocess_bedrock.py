@@ -82,7 +82,7 @@ class FakeSupport:
     def role_name(me) -> str:
         return f"bmo-import-{me.hash}"
 
-    def ensure_role(self, role_name: str, s3_uri: str, tags: dict[str, str]) -> str:
+    def ensure_role(self, role_name: str, s3_uri: str, tags: dict[str, str], **_: object) -> str:
         if self.hooks is not None and not self.hooks.may_create_role():
             raise AwsError(
                 Kind.TERMINAL,

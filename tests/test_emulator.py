@@ -631,3 +631,38 @@ def test_a_kms_encrypted_source_needs_kms_decrypt(bedrock, s3, moto_endpoint, tm
     )
     job = _wait_done(bedrock, _create(bedrock, "enc-kms", source, roleArn=with_key))
     assert job["status"] == "Completed", job.get("failureMessage")
+
+
+def test_a_key_named_by_alias_is_granted_through_its_alias(bedrock, models_in_s3, moto_endpoint):
+    """IAM does not match an alias ARN as a key resource: a role grants the key behind an alias with
+    kms:ResourceAliases, and only that alias."""
+
+    def by_alias(alias: str) -> dict:
+        return {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                    "Resource": "arn:aws:kms:us-east-1:123456789012:key/*",
+                    "Condition": {"ForAnyValue:StringEquals": {"kms:ResourceAliases": [alias]}},
+                }
+            ],
+        }
+
+    right = _role(moto_endpoint, "alias-right", BEDROCK_TRUST, READ_MODELS, by_alias("alias/team-key"))
+    wrong = _role(moto_endpoint, "alias-wrong", BEDROCK_TRUST, READ_MODELS, by_alias("alias/other-key"))
+    ok = _wait_done(
+        bedrock,
+        _create(
+            bedrock, "alias-ok", models_in_s3["llama3"], roleArn=right, importedModelKmsKeyId="alias/team-key"
+        ),
+    )
+    assert ok["status"] == "Completed", ok.get("failureMessage")
+    refused = _wait_done(
+        bedrock,
+        _create(
+            bedrock, "alias-no", models_in_s3["llama3"], roleArn=wrong, importedModelKmsKeyId="alias/team-key"
+        ),
+    )
+    assert refused["status"] == "Failed" and "kms:Decrypt" in refused["failureMessage"]

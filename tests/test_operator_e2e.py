@@ -317,6 +317,24 @@ def test_created_role_with_iam_propagation_delay(kubectl, operator, local_aws, n
         iam.get_role(RoleName=role_name)
 
 
+def test_a_created_role_may_use_the_models_key_and_vpc(kubectl, operator, local_aws, namespace):
+    """The role the operator makes is judged by the local Bedrock as AWS would: with a KMS key (by alias)
+    and a VPC in the spec, it must allow the key (by its alias, IAM matching kms:ResourceAliases) and the
+    network interfaces, or the import fails."""
+    vpc = {"subnetIds": ["subnet-0abc1234"], "securityGroupIds": ["sg-0abc1234"]}
+    apply(
+        kubectl, namespace, "sealed", serviceRole={"create": True}, kmsKeyId="alias/team-key", vpcConfig=vpc
+    )
+    obj = wait_condition(kubectl, namespace, "sealed", "Ready", "True", "ModelReady", timeout=90)
+    iam = local_aws.client("iam")
+    role_name = obj["status"]["serviceRoleArn"].rsplit("/", 1)[-1]
+    policy = iam.get_role_policy(RoleName=role_name, PolicyName="read-model-source")["PolicyDocument"]
+    policy = json.loads(policy) if isinstance(policy, str) else policy
+    kms = next(s for s in policy["Statement"] if "kms:Decrypt" in s["Action"])
+    assert kms["Condition"] == {"ForAnyValue:StringEquals": {"kms:ResourceAliases": ["alias/team-key"]}}
+    assert any("ec2:CreateNetworkInterface" in s["Action"] for s in policy["Statement"])
+
+
 def test_sagemaker_source_is_resolved(kubectl, operator, local_aws, namespace):
     apply(
         kubectl,

@@ -212,7 +212,13 @@ def start(p: Pass, queue: ImportQueue, arrival: str | None) -> None:
     if p.spec.service_role.role_arn:
         role = p.spec.service_role.role_arn
     else:
-        role = p.support.ensure_role(p.support.role_name(p.me), source_uri(p), p.me.tags())
+        role = p.support.ensure_role(
+            p.support.role_name(p.me),
+            source_uri(p),
+            p.me.tags(),
+            kms_key_id=p.spec.kms_key_id,
+            vpc=p.spec.vpc_config is not None,
+        )
     p.st.service_role_arn = role
     p.st.last_attempt = attempt
     p.st.import_job = rec = ImportJobRecord(

@@ -7,6 +7,7 @@ tokenizer, an unsupported model_type, a quantized config). Messages imitate Bedr
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from typing import Any
@@ -17,6 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from bmo_devtools.emulator import iam_eval
 from bmo_devtools.emulator.state import ImportOutcome
+from controller.bedrock_client import VPC_ACTIONS  # the one list: what a VPC import asks of the role
 
 _SUPPORTED = {
     "llama",
@@ -43,18 +45,6 @@ def _architecture(config: dict) -> str:
     return {"t5": "flan-t5"}.get(model_type, str(model_type))
 
 
-#: What Bedrock needs the role to do for a VPC import (its documented VPC permissions).
-VPC_ACTIONS = (
-    "ec2:CreateNetworkInterface",
-    "ec2:CreateNetworkInterfacePermission",
-    "ec2:DeleteNetworkInterface",
-    "ec2:DeleteNetworkInterfacePermission",
-    "ec2:DescribeNetworkInterfaces",
-    "ec2:DescribeVpcs",
-    "ec2:DescribeDhcpOptions",
-    "ec2:DescribeSubnets",
-    "ec2:DescribeSecurityGroups",
-)
 #: Local endpoints accept any signature: the emulator signs with these when it is pointed at one, so it
 #: needs no AWS credentials in its environment (and never uses real ones against a local endpoint).
 _LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
@@ -162,7 +152,9 @@ class S3ArtifactCheck:
             problem = denied("kms:Decrypt", source_key)
         model_key = getattr(job, "kms_key", None)
         if not problem and model_key:
-            problem = denied("kms:Decrypt", model_key) or denied("kms:GenerateDataKey", model_key)
+            key, aliases = _key_and_aliases(model_key)
+            context = {"kms:ResourceAliases": aliases} if aliases else {}
+            problem = denied("kms:Decrypt", key, **context) or denied("kms:GenerateDataKey", key, **context)
         if not problem and getattr(job, "vpc", None):
             problem = next((p for a in VPC_ACTIONS if (p := denied(a, "*"))), None)
         return problem
@@ -191,3 +183,13 @@ class S3ArtifactCheck:
         if head.get("ServerSideEncryption") == "aws:kms":
             return head.get("SSEKMSKeyId") or "*"
         return None
+
+
+def _key_and_aliases(key_arn: str) -> tuple[str, list[str]]:
+    """An alias ARN names a key: the key's ARN (a stable stand-in id here) and the aliases it carries, which
+    is what IAM matches (`kms:ResourceAliases`)."""
+    if ":alias/" not in key_arn:
+        return key_arn, []
+    prefix, alias = key_arn.split(":alias/", 1)
+    stand_in = hashlib.sha256(alias.encode()).hexdigest()[:32]
+    return f"{prefix}:key/{stand_in}", [f"alias/{alias}"]

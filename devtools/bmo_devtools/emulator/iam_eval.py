@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import unquote
 
-Context = dict[str, str]
+Context = dict[str, Any]  # condition key -> a value, or a list for multi-valued keys
 
 
 def _as_list(value: Any) -> list:
@@ -54,9 +54,14 @@ _OPERATORS = {
 
 def _conditions_hold(conditions: dict[str, Any], context: Context) -> bool:
     for operator, tests in (conditions or {}).items():
-        if_exists = operator.endswith("IfExists")
-        compare = _OPERATORS.get(operator.removesuffix("IfExists"))
-        if compare is None or not isinstance(tests, dict):
+        qualifier, _, base = operator.rpartition(":")  # ForAnyValue:/ForAllValues: for multi-valued keys
+        if_exists = base.endswith("IfExists")
+        compare = _OPERATORS.get(base.removesuffix("IfExists"))
+        if (
+            compare is None
+            or qualifier not in ("", "ForAnyValue", "ForAllValues")
+            or not isinstance(tests, dict)
+        ):
             return False
         for key, wanted in tests.items():
             got = next((v for k, v in context.items() if k.lower() == key.lower()), None)
@@ -64,7 +69,9 @@ def _conditions_hold(conditions: dict[str, Any], context: Context) -> bool:
                 if if_exists:
                     continue
                 return False
-            if not any(compare(str(w), got) for w in _as_list(wanted)):
+            values = [str(g) for g in _as_list(got)]
+            hit = [any(compare(str(w), g) for w in _as_list(wanted)) for g in values]
+            if not (all(hit) if qualifier == "ForAllValues" else any(hit)):
                 return False
     return True
 
