@@ -35,8 +35,9 @@ BEDROCK_TRUST = {
 }
 
 
-@pytest.fixture(scope="module")
-def emulator(moto_endpoint, aws_env):
+@contextlib.contextmanager
+def _running_emulator(moto_endpoint: str, *extra: str, env: dict[str, str] | None = None):
+    """`bedrock-model-operator emulator` as its own process; yields its URL, stops it whatever happens."""
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -47,13 +48,11 @@ def emulator(moto_endpoint, aws_env):
             moto_endpoint,
             "--iam-endpoint",
             moto_endpoint,
-            "--job-duration",
-            "0.3",
-            "--seed",
-            "7",
+            *extra,
         ],
         stdout=subprocess.PIPE,
         text=True,
+        env=env,
     )
     try:
         url = LineReader(proc.stdout).until(lambda line: "http://" in line, timeout=60, what="its address")
@@ -61,6 +60,12 @@ def emulator(moto_endpoint, aws_env):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def emulator(moto_endpoint, aws_env):
+    with _running_emulator(moto_endpoint, "--job-duration", "0.3", "--seed", "7") as url:
+        yield url
 
 
 def _admin(url: str, path: str, body: dict | None = None) -> dict:
@@ -584,31 +589,10 @@ def test_a_check_that_breaks_fails_the_job_instead_of_hanging():
 def test_the_emulator_needs_no_aws_credentials(tmp_path, moto_endpoint, models_in_s3):
     """Started with no credentials anywhere in its environment, its jobs still complete."""
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path)}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "controller.cli",
-            "emulator",
-            "--s3-endpoint",
-            moto_endpoint,
-            "--iam-endpoint",
-            moto_endpoint,
-            "--job-duration",
-            "0.2",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    try:
-        url = LineReader(proc.stdout).until(lambda line: "http://" in line, timeout=60, what="its address")
-        client = _once(url.split()[-1])
+    with _running_emulator(moto_endpoint, "--job-duration", "0.2", env=env) as url:
+        client = _once(url)
         job = _wait_done(client, _create(client, "nocreds", models_in_s3["llama3"]))
         assert job["status"] == "Completed", job.get("failureMessage")
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def test_a_kms_encrypted_source_needs_kms_decrypt(bedrock, s3, moto_endpoint, tmp_path):
