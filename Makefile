@@ -23,5 +23,6 @@ test: setup control-plane lint
 	$(UV) run --frozen pytest $(PYTEST_ARGS)
 
 crds: setup
-	$(UV) run --frozen bedrock-model-operator crd > crds/bedrock.modelops.io_bedrockimportedmodels.yaml
-	cp crds/bedrock.modelops.io_bedrockimportedmodels.yaml deploy/helm/bedrock-model-operator/crds/
+	$(UV) run --frozen bedrock-model-operator crd --write crds
+	cp crds/bedrock.modelops.io_*.yaml deploy/helm/bedrock-model-operator/crds/
+	cp deploy/base/admission-policy.yaml deploy/helm/bedrock-model-operator/files/

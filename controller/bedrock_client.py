@@ -125,9 +125,9 @@ _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeou
 class BedrockClient:
     """Bedrock model import for one region."""
 
-    def __init__(self, settings: Settings, region: str) -> None:
+    def __init__(self, settings: Settings, region: str, session: boto3.Session | None = None) -> None:
         self.region = region
-        self._bedrock = boto3.client(
+        self._bedrock = (session or boto3).client(
             "bedrock", region_name=region, endpoint_url=settings.bedrock_endpoint, config=_CONFIG
         )
         metrics.instrument(self._bedrock)
@@ -283,22 +283,17 @@ class SupportClients:
     """IAM, STS, SageMaker and S3: the service role, the account id, a SageMaker model's artifacts, reading
     the model folder for inline validation."""
 
-    def __init__(self, settings: Settings, region: str) -> None:
-        self._iam = boto3.client(
-            "iam", region_name=region, endpoint_url=settings.iam_endpoint, config=_CONFIG
-        )
-        self._sts = boto3.client(
-            "sts", region_name=region, endpoint_url=settings.sts_endpoint, config=_CONFIG
-        )
-        self._sm = boto3.client(
+    def __init__(self, settings: Settings, region: str, session: boto3.Session | None = None) -> None:
+        aws = session or boto3
+        self._iam = aws.client("iam", region_name=region, endpoint_url=settings.iam_endpoint, config=_CONFIG)
+        self._sts = aws.client("sts", region_name=region, endpoint_url=settings.sts_endpoint, config=_CONFIG)
+        self._sm = aws.client(
             "sagemaker", region_name=region, endpoint_url=settings.sagemaker_endpoint, config=_CONFIG
         )
         self.region = region
         for c in (self._iam, self._sts, self._sm):
             metrics.instrument(c)
-        self.s3 = S3Folder.make_client(
-            settings.s3_endpoint, region
-        )  # reads model folders (inline validation)
+        self.s3 = S3Folder.make_client(settings.s3_endpoint, region, session)  # reads model folders (Inline)
 
     def account_id(self) -> str:
         try:

@@ -9,9 +9,15 @@ from collections.abc import Sequence
 
 
 def _crd(args: argparse.Namespace) -> int:
-    from controller.api.crd import render_crd_yaml
+    from pathlib import Path
 
-    sys.stdout.write(render_crd_yaml())
+    from controller.api.crd import CRD_FILES, render_crd_yaml
+
+    if args.write:
+        for name in CRD_FILES:
+            (Path(args.write) / name).write_text(render_crd_yaml(name))
+        return 0
+    sys.stdout.write(render_crd_yaml(list(CRD_FILES)[1] if args.policy else None))
     return 0
 
 
@@ -48,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the BedrockImportedModel CustomResourceDefinition (YAML)",
         description="Print the CustomResourceDefinition, generated from the API models (what crds/ holds).",
     )
+    crd.add_argument("--policy", action="store_true", help="print the BedrockImportPolicy CRD instead")
+    crd.add_argument("--write", metavar="DIR", help="write every CRD file into DIR (what `make crds` does)")
     crd.set_defaults(func=_crd)
 
     settings = sub.add_parser(

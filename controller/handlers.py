@@ -21,14 +21,16 @@ import kopf
 
 from controller import logs, metrics
 from controller.api.models import GROUP, PLURAL, VERSION
+from controller.api.policy import POLICY_PLURAL
 from controller.api.reasons import Phase
 from controller.errors import OperatorError
 from controller.events import EventRecorder
-from controller.kube import KUBE_ERRORS, api_error
+from controller.kube import KUBE_ERRORS, api_error, tenancy_readers
 from controller.model_status import ModelStatusStore, status_patch
 from controller.object_state import ObjectStates
 from controller.reconcile import Finalized, Outcome, Reconciler
 from controller.settings import Settings
+from controller.tenancy.view import TenancyView
 from controller.validation_jobs import (
     ANNOTATION_OWNER_NAME,
     LABEL_MANAGED,
@@ -55,7 +57,11 @@ class Operator:
         store: ModelStatusStore | None = None,
     ) -> None:
         self.settings = settings
-        self.reconciler = reconciler or Reconciler(settings)
+        self.reconciler = reconciler or Reconciler(
+            settings, tenancy=TenancyView(settings.import_policy_default, **tenancy_readers(settings))
+        )
+        # a test's stand-in reconciler may have none: the watches then feed a view nobody reads
+        self.tenancy: TenancyView = getattr(self.reconciler, "tenancy", None) or TenancyView("open")
         self.store = store or ModelStatusStore(settings)
         self.states = ObjectStates()
         # (body, type=, reason=, message=): aggregated Events from `bedrock-model-operator`; replaceable
@@ -235,11 +241,28 @@ class Operator:
             await self.on_delete(body, patch)
 
         @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
-        async def on_watch_event(type: str | None, uid: str, **_: Any) -> None:
+        async def on_watch_event(type: str | None, uid: str, body: kopf.Body, **_: Any) -> None:
             # async: a sync handler would run in kopf's own thread pool (20 more threads, and their
             # memory arenas, for a few dictionary operations per watch event)
+            self.tenancy.model_changed(dict(body), deleted=type == "DELETED")
             if type == "DELETED":
                 self.gone(uid)
+
+        @kopf.on.event(GROUP, VERSION, POLICY_PLURAL, registry=registry)
+        async def on_policy_event(type: str | None, body: kopf.Body, **_: Any) -> None:
+            """A policy changed: every object is looked at again at its next tick (a tightened policy
+            stops what has not started; a loosened one lets a blocked model go)."""
+            self.tenancy.policy_changed(dict(body), deleted=type == "DELETED")
+            if type is not None:  # not the initial listing
+                self.states.wake_all()
+
+        @kopf.on.event("", "v1", "namespaces", registry=registry)
+        async def on_namespace_event(type: str | None, name: str, body: kopf.Body, **_: Any) -> None:
+            before = self.tenancy.version
+            labels = None if type == "DELETED" else dict(body.metadata.get("labels") or {})
+            self.tenancy.namespace_changed(name, labels)
+            if type is not None and self.tenancy.version != before:
+                self.states.wake_all()
 
         @kopf.on.event("batch", "v1", "jobs", labels={LABEL_MANAGED: MANAGED_BY}, registry=registry)
         async def on_validation_progress(body: kopf.Body, **_: Any) -> None:

@@ -67,3 +67,27 @@ def api_error(exc: Exception, doing: str) -> KubernetesError:
     status = getattr(exc, "status", None) or "unreachable"
     reason = getattr(exc, "reason", None) or type(exc).__name__
     return KubernetesError(status, f"Kubernetes API error {status} {doing}: {reason}")
+
+
+def tenancy_readers(settings: Settings) -> dict[str, Any]:
+    """What `TenancyView` lists once before the watches keep it current: every BedrockImportPolicy, one
+    namespace's labels, one namespace's models (raw calls: a few fields of each)."""
+    from controller.api.models import GROUP, PLURAL, VERSION
+    from controller.api.policy import POLICY_PLURAL
+
+    def checked(method: str, path: str) -> Any:
+        status, body = raw(settings, method, path)
+        if status >= 300:
+            raise ApiException(status=status, reason=(body or {}).get("reason") or "Error")
+        return body
+
+    def list_policies() -> list[dict[str, Any]]:
+        return checked("GET", f"/apis/{GROUP}/{VERSION}/{POLICY_PLURAL}").get("items") or []
+
+    def read_labels(namespace: str) -> dict[str, str]:
+        return (checked("GET", f"/api/v1/namespaces/{namespace}").get("metadata") or {}).get("labels") or {}
+
+    def list_models(namespace: str) -> list[dict[str, Any]]:
+        return checked("GET", f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{PLURAL}").get("items") or []
+
+    return {"list_policies": list_policies, "read_labels": read_labels, "list_models": list_models}

@@ -45,6 +45,12 @@ class ObjectStates:
                 state.arrival = f"{created}/{self._arrivals:012d}"
             return state.arrival
 
+    def wake_all(self) -> None:
+        """Every object's next tick makes a full pass (a policy or a namespace's labels changed)."""
+        with self._guard:
+            for state in self._states.values():
+                state.missed_event = True
+
     def forget(self, uid: str) -> None:
         with self._guard:
             state = self._states.pop(uid, None)

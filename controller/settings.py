@@ -55,6 +55,11 @@ class Settings(BaseSettings):
         default_factory=_default_validation_mode,
         description="default spec.validation.mode (Job in a cluster, Inline elsewhere)",
     )
+    import_policy_default: Literal["open", "restricted"] = Field(
+        "restricted",
+        description="namespaces no BedrockImportPolicy selects: restricted imports nothing (a shared "
+        "cluster's default), open imports anything (the dev stack)",
+    )
     import_slots: int = Field(
         1,
         ge=1,

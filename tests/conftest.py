@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 
@@ -14,6 +15,10 @@ from controller.reconcile import PAUSE_ANNOTATION
 from tests.helpers import Kubectl
 
 _CONTROL_PLANE: ControlPlane | None = None
+
+# Settings built by tests (and operators they start) import without a BedrockImportPolicy unless a test says
+# otherwise; the shipped default, restricted, is tested on its own (tests/test_tenancy*.py).
+os.environ.setdefault("BMO_IMPORT_POLICY_DEFAULT", "open")
 
 
 @pytest.fixture(scope="session")
@@ -133,14 +138,15 @@ def upload_folder(s3):
 @pytest.fixture(scope="session")
 def crd_installed(kubectl):
 
-    from bmo_devtools.dev.controlplane import CRD_FILE
+    from bmo_devtools.dev.controlplane import CRD_FILES
 
-    crds = CRD_FILE
-    kubectl("apply", "--server-side", "--force-conflicts", "-f", str(crds))
+    for crd_file in CRD_FILES:
+        kubectl("apply", "--server-side", "--force-conflicts", "-f", str(crd_file))
     kubectl(
         "wait",
         "--for=condition=Established",
         "crd/bedrockimportedmodels.bedrock.modelops.io",
+        "crd/bedrockimportpolicies.bedrock.modelops.io",
         "--timeout=60s",
     )
     return True

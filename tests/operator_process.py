@@ -52,6 +52,8 @@ class OperatorProcess:
             "BMO_BACKOFF_BASE_SECONDS": "0.5",
             "BMO_BACKOFF_CAP_SECONDS": "4",
             "BMO_CLUSTER_NAME": "e2e",
+            # tests that are not about tenancy run without policies; test_tenancy_e2e sets its own
+            "BMO_IMPORT_POLICY_DEFAULT": "open",
             "BMO_VALIDATION_JOB_DEADLINE_SECONDS": "10",
             "BMO_VALIDATOR_IMAGE": "registry.example.com/bedrock-model-operator:test",
             **self.extra_env,

@@ -6,14 +6,15 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from bmo_devtools.dev.controlplane import CRD_FILE
+from bmo_devtools.dev.controlplane import CRD_FILE, POLICY_CRD_FILE
 from controller.api import crd
 from controller.api.models import BedrockImportedModelSpec, BedrockImportedModelStatus, default_model_name
 from tests.manifests import INVALID, example_docs
 
 
-def test_committed_crd_is_generated_from_the_models():
+def test_committed_crds_are_generated_from_the_models():
     assert yaml.safe_load(CRD_FILE.read_text()) == crd.build_crd(), "run `make crds` and commit the result"
+    assert yaml.safe_load(POLICY_CRD_FILE.read_text()) == crd.build_policy_crd(), "run `make crds`"
 
 
 def _walk(schema: dict, path: str):

@@ -99,6 +99,54 @@ def sa_operator(control_plane, local_aws, operator, kubelet, kubectl, tmp_path):
     operator.start()
 
 
+#: What a cluster admin writes for the namespaces these tests use (the shipped default is restricted).
+DEPLOY_POLICY = {
+    "apiVersion": "bedrock.modelops.io/v1alpha1",
+    "kind": "BedrockImportPolicy",
+    "metadata": {"name": "deploy-tests"},
+    "spec": {
+        "namespaceSelector": {"matchLabels": {"bmo-test/deploy": "true"}},
+        "sources": {"s3Prefixes": ["s3://bmo-examples/"]},
+        "serviceRoles": {"roleArns": ["arn:aws:iam::123456789012:role/BedrockModelImport*"]},
+        "validationModes": ["Job"],
+    },
+}
+
+
+@pytest.fixture
+def shipped_admission(kubectl):
+    """The deployed manifests bring the admission policy and its binding (restricted: no policy, no model).
+    This test's policy admits its namespaces; afterwards both go, so other tests run as before."""
+
+    def admit(*namespaces: str) -> None:
+        kubectl("apply", "-f", "-", input=yaml.safe_dump(DEPLOY_POLICY))
+        for ns in namespaces:
+            kubectl("label", "namespace", ns, "bmo-test/deploy=true", "--overwrite")
+        probe = {
+            "apiVersion": "bedrock.modelops.io/v1alpha1",
+            "kind": "BedrockImportedModel",
+            "metadata": {"name": "probe", "namespace": namespaces[0]},
+            "spec": {
+                "source": {"s3Uri": "s3://bmo-examples/llama3-8b-support/"},
+                "serviceRole": {"roleArn": ROLE},
+            },
+        }
+        # the apiserver loads policies and parameters asynchronously: wait until it admits by this one
+        wait_for(
+            lambda: kubectl(
+                "apply", "--dry-run=server", "-f", "-", input=yaml.safe_dump(probe), check=False
+            ).returncode
+            == 0,
+            timeout=30,
+            what="the admission policy admits by deploy-tests",
+        )
+
+    yield admit
+    kubectl("delete", "validatingadmissionpolicybinding", "bedrock-import-policy", "--ignore-not-found")
+    kubectl("delete", "validatingadmissionpolicy", "bedrock-import-policy", "--ignore-not-found")
+    kubectl("delete", "bedrockimportpolicy", "deploy-tests", "--ignore-not-found")
+
+
 def _free_port() -> int:
     from bmo_devtools.dev.controlplane import free_port
 
@@ -120,8 +168,11 @@ def _metrics(op: OperatorProcess) -> dict[str, float]:
     return out
 
 
-def test_single_namespace_overlay_limits_the_operator(kubectl, control_plane, sa_operator, tmp_path):
+def test_single_namespace_overlay_limits_the_operator(
+    kubectl, control_plane, sa_operator, shipped_admission, tmp_path
+):
     kubectl("apply", "-k", str(DEPLOY / "overlays" / "single-namespace"))
+    shipped_admission("ml-models")
     kc = token_kubeconfig(kubectl, control_plane, tmp_path / "sa.kubeconfig")
     as_sa = ["--kubeconfig", str(kc)]
     denied = kubectl(*as_sa, "get", "secrets", "-n", "ml-models", check=False)
@@ -140,7 +191,7 @@ def test_single_namespace_overlay_limits_the_operator(kubectl, control_plane, sa
         == "no"
     )
 
-    op = sa_operator("--namespace", "ml-models", kubeconfig=kc)
+    op = sa_operator("--namespace", "ml-models", "--import-policy-default=restricted", kubeconfig=kc)
     model(kubectl, "ml-models", "scoped")
     obj = wait_condition(kubectl, "ml-models", "scoped", "Ready", "True", "ModelReady", timeout=120)
     assert [c["status"] for c in obj["status"]["conditions"] if c["type"] == "Synced"] == ["True"]
@@ -150,15 +201,18 @@ def test_single_namespace_overlay_limits_the_operator(kubectl, control_plane, sa
 
 
 def test_cluster_wide_overlay_reconciles_and_metrics_match(
-    kubectl, control_plane, sa_operator, local_aws, namespace, tmp_path
+    kubectl, control_plane, sa_operator, shipped_admission, local_aws, namespace, tmp_path
 ):
     kubectl("apply", "-k", str(DEPLOY / "overlays" / "cluster-wide"))
+    shipped_admission(namespace)
     kc = token_kubeconfig(kubectl, control_plane, tmp_path / "sa.kubeconfig")
     kubectl("create", "serviceaccount", "bedrock-model-validator", "-n", namespace)
     assert kubectl(f"--kubeconfig={kc}", "get", "secrets", "-n", namespace, check=False).returncode != 0
 
     live = _free_port()
-    op = sa_operator(f"--liveness=http://127.0.0.1:{live}/healthz", kubeconfig=kc)
+    op = sa_operator(
+        f"--liveness=http://127.0.0.1:{live}/healthz", "--import-policy-default=restricted", kubeconfig=kc
+    )
     probe = wait_for(
         lambda: urllib.request.urlopen(f"http://127.0.0.1:{live}/healthz", timeout=5).status,
         timeout=30,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bmo_devtools.dev.controlplane import CRD_FILE
+from bmo_devtools.dev.controlplane import CRD_FILES
 
 ROOT = Path(__file__).resolve().parents[1]
 CHART = ROOT / "deploy" / "helm" / "bedrock-model-operator"
@@ -34,9 +34,10 @@ def render(helm: str, *args: str) -> list[dict]:
     return [d for d in yaml.safe_load_all(out.stdout) if d]
 
 
-def test_chart_crd_is_the_generated_crd():
-    chart_crd = yaml.safe_load((CHART / "crds" / CRD_FILE.name).read_text())
-    assert chart_crd == yaml.safe_load(CRD_FILE.read_text())
+def test_chart_crds_are_the_generated_crds():
+    for crd_file in CRD_FILES:
+        chart_crd = yaml.safe_load((CHART / "crds" / crd_file.name).read_text())
+        assert chart_crd == yaml.safe_load(crd_file.read_text())
 
 
 def test_chart_lints(helm):

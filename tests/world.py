@@ -104,7 +104,7 @@ class Cluster:
         settings = self.settings()
         rec = Reconciler(
             settings,
-            clients=lambda s, region: (InProcessBedrock(w.aws, region, w), FakeSupport(region, w)),
+            clients=lambda s, region, tenant: (InProcessBedrock(w.aws, region, w), FakeSupport(region, w)),
             clock=w.clock.now,
             monotonic=w.clock.mono,
         )

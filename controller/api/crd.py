@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from controller.api import models as m
+from controller.api import policy as p
 
 _DROP = {"title", "additionalProperties_false"}
 
@@ -172,9 +173,79 @@ def build_crd() -> dict[str, Any]:
     }
 
 
-def render_crd_yaml() -> str:
+def _column(name: str, path: str, description: str, kind: str = "string") -> dict[str, Any]:
+    return {"name": name, "type": kind, "jsonPath": path, "description": description}
+
+
+def build_policy_crd() -> dict[str, Any]:
+    """The cluster-scoped BedrockImportPolicy: `kubectl get bedrockimportpolicies` shows what each allows."""
+    root = {
+        "type": "object",
+        "description": (
+            "What the BedrockImportedModels of the selected namespaces may use: sources, service roles, "
+            "regions, validation modes, tags, size, KMS, how many models, and which AWS account. Enforced at "
+            "kubectl apply (ValidatingAdmissionPolicy) and again by the operator at every import."
+        ),
+        "required": ["spec"],
+        "properties": {
+            "apiVersion": {"type": "string", "description": "Versioned schema of this representation."},
+            "kind": {"type": "string", "description": "REST resource this object represents."},
+            "metadata": {"type": "object"},
+            "spec": schema_of(p.BedrockImportPolicySpec),
+        },
+    }
+    columns = [
+        _column("Namespaces", ".spec.namespaceSelector.matchLabels", "Labels of the selected namespaces."),
+        _column("S3-Prefixes", ".spec.sources.s3Prefixes", "S3 folders sources must lie in."),
+        _column("Create-Role", ".spec.serviceRoles.allowCreate", "Whether serviceRole.create is allowed."),
+        _column("Validation", ".spec.validationModes", "Validation modes allowed."),
+        _column("Max-Models", ".spec.maxModels", "Most models per namespace.", "integer"),
+        _column("Account", ".spec.account.roleArn", "Role assumed to import into another account."),
+        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+        {**_column("Roles", ".spec.serviceRoles.roleArns", "Existing service roles allowed."), "priority": 1},
+        {**_column("Regions", ".spec.regions", "Regions allowed (empty: any)."), "priority": 1},
+        {**_column("Max-GiB", ".spec.maxModelSizeGib", "Largest weights, GiB.", "integer"), "priority": 1},
+    ]
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{p.POLICY_PLURAL}.{m.GROUP}"},
+        "spec": {
+            "group": m.GROUP,
+            "scope": "Cluster",
+            "names": {
+                "plural": p.POLICY_PLURAL,
+                "singular": p.POLICY_SINGULAR,
+                "kind": p.POLICY_KIND,
+                "listKind": f"{p.POLICY_KIND}List",
+                "shortNames": list(p.POLICY_SHORT_NAMES),
+                "categories": ["bedrock"],
+            },
+            "versions": [
+                {
+                    "name": m.VERSION,
+                    "served": True,
+                    "storage": True,
+                    "additionalPrinterColumns": columns,
+                    "schema": {"openAPIV3Schema": root},
+                }
+            ],
+        },
+    }
+
+
+#: crds/ file name -> its CRD; `make crds` writes each.
+CRD_FILES = {
+    f"{m.GROUP}_{m.PLURAL}.yaml": build_crd,
+    f"{m.GROUP}_{p.POLICY_PLURAL}.yaml": build_policy_crd,
+}
+
+
+def render_crd_yaml(file_name: str | None = None) -> str:
+    """One CRD file's text (default: the models' CRD); `crd --all` prints every file, separated."""
     header = (
-        "# Generated from controller/api/models.py by `bedrock-model-operator crd`; do not edit by hand.\n"
+        "# Generated from controller/api/ by `bedrock-model-operator crd`; do not edit by hand.\n"
         "# Regenerate with: make crds\n"
     )
-    return header + yaml.safe_dump(build_crd(), sort_keys=False, width=100)
+    build = CRD_FILES[file_name or f"{m.GROUP}_{m.PLURAL}.yaml"]
+    return header + yaml.safe_dump(build(), sort_keys=False, width=100)

@@ -436,7 +436,17 @@ class BedrockImportedModelStatus(BaseModel):
 
     observed_generation: int | None = Field(None, ge=0, description="Last metadata.generation acted on.")
     phase: (
-        Literal["Pending", "Validating", "Queued", "Importing", "Ready", "Updating", "Failed", "Deleting"]
+        Literal[
+            "Pending",
+            "Validating",
+            "Queued",
+            "Importing",
+            "Ready",
+            "Updating",
+            "Failed",
+            "Blocked",
+            "Deleting",
+        ]
         | None
     ) = Field(None, description="One-word summary for humans and printer columns; read conditions instead.")
     conditions: list[Condition] | None = Field(
@@ -464,6 +474,11 @@ class BedrockImportedModelStatus(BaseModel):
     )
     resolved_s3_uri: str | None = Field(None, description="S3 folder imported (resolved from SageMaker).")
     service_role_arn: str | None = Field(None, description="Role Bedrock used for the import.")
+    account_role_arn: str | None = Field(
+        None,
+        description="Role assumed to reach the account the models live in (a BedrockImportPolicy's "
+        "account), pinned at the first import; unset: the operator's own account.",
+    )
     import_job: ImportJobRecord | None = Field(None, description="The last import job this object started.")
     last_attempt: int | None = Field(
         None, ge=0, description="Imports this object has started (job names are never reused)."

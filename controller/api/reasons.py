@@ -16,6 +16,7 @@ class ConditionType(enum.StrEnum):
     READY = "Ready"
     SYNCED = "Synced"
     PAUSED = "Paused"
+    ALLOWED = "Allowed"
 
 
 #: The order conditions appear in status.
@@ -32,6 +33,7 @@ class Phase(enum.StrEnum):
     READY = "Ready"
     UPDATING = "Updating"
     FAILED = "Failed"
+    BLOCKED = "Blocked"
     DELETING = "Deleting"
 
 
@@ -73,6 +75,20 @@ class Reason(enum.StrEnum):
     WAITING_FOR_IAM_PROPAGATION = "WaitingForIAMPropagation"
     KUBERNETES_API_ERROR = "KubernetesApiError"
     SUPERSEDED_MODEL_DELETE_FAILED = "SupersededModelDeleteFailed"
+    # Allowed (BedrockImportPolicy; see controller/tenancy/rules.py)
+    POLICY_ALLOWS = "PolicyAllows"
+    NO_POLICY_OPEN = "NoPolicyOpenDefault"
+    NO_IMPORT_POLICY = "NoImportPolicy"
+    SOURCE_NOT_ALLOWED = "SourceNotAllowed"
+    SERVICE_ROLE_NOT_ALLOWED = "ServiceRoleNotAllowed"
+    REGION_NOT_ALLOWED = "RegionNotAllowed"
+    VALIDATION_MODE_NOT_ALLOWED = "ValidationModeNotAllowed"
+    REQUIRED_TAG_MISSING = "RequiredTagMissing"
+    KMS_KEY_REQUIRED = "KmsKeyRequired"
+    MODEL_TOO_LARGE = "ModelTooLarge"
+    MODEL_LIMIT_REACHED = "ModelLimitReached"
+    ACCOUNT_CONFLICT = "AccountConflict"
+    ACCOUNT_CHANGED = "AccountChanged"
     # Paused
     RECONCILE_PAUSED = "ReconcilePaused"
     RECONCILE_RESUMED = "ReconcileResumed"

@@ -111,14 +111,14 @@ class S3Folder(_ByteCounter):
         self._s3 = client or self.make_client(endpoint_url, region)
 
     @staticmethod
-    def make_client(endpoint_url: str | None = None, region: str | None = None):
+    def make_client(endpoint_url: str | None = None, region: str | None = None, session=None):
         """An S3 client for reading model folders (retries, a pool for concurrent header reads, metrics).
 
         Thread-safe once made: a caller that validates often (the operator) makes one and passes it in.
         """
         from controller import metrics
 
-        client = boto3.client(
+        client = (session or boto3).client(
             "s3",
             endpoint_url=endpoint_url or os.environ.get("BMO_S3_ENDPOINT_URL"),
             region_name=region,

@@ -15,30 +15,39 @@ import datetime as dt
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from pydantic import ValidationError
 
 from controller import metrics
-from controller.api.models import IN_FLIGHT, BedrockImportedModelSpec
+from controller.api.models import IN_FLIGHT, BedrockImportedModelSpec, BedrockImportedModelStatus
 from controller.api.reasons import ConditionType, Phase, Reason
+from controller.aws_session import assumed_session
 from controller.bedrock_client import BedrockClient, SupportClients
 from controller.errors import Kind, OperatorError, SourceError
 from controller.import_queue import ImportQueue
 from controller.kube import KUBE_ERRORS, api_error
 from controller.naming import Identity
 from controller.object_state import ObjectState
-from controller.reconcile import deletion, failures, importing, serving, validation
+from controller.reconcile import admission, deletion, failures, importing, serving, validation
 from controller.reconcile.context import Pass, View, parse_status
 from controller.reconcile.outcome import Outcome, QueueState
 from controller.settings import Settings
+from controller.tenancy.rules import Decision, Violation
+from controller.tenancy.view import TenancyView
 from controller.validation_jobs import ValidationJobs
 
-ClientsFactory = Callable[[Settings, str], tuple[BedrockClient, SupportClients]]
+#: (settings, region, tenant) -> clients; tenant: None for the operator's own account, else (role, namespace)
+Tenant = tuple[str, str] | None
+ClientsFactory = Callable[[Settings, str, Tenant], tuple[BedrockClient, SupportClients]]
 
 
-def _aws_clients(settings: Settings, region: str) -> tuple[BedrockClient, SupportClients]:
-    return BedrockClient(settings, region), SupportClients(settings, region)
+def _aws_clients(settings: Settings, region: str, tenant: Tenant) -> tuple[BedrockClient, SupportClients]:
+    session = None
+    if tenant is not None:
+        session = assumed_session(settings, tenant[0], settings.cluster_id or "unset", tenant[1])
+    return BedrockClient(settings, region, session), SupportClients(settings, region, session)
 
 
 def _utc_now() -> dt.datetime:
@@ -54,21 +63,29 @@ class Reconciler:
         jobs: ValidationJobs | None = None,
         clock: Callable[[], dt.datetime] = _utc_now,
         monotonic: Callable[[], float] = time.monotonic,
+        tenancy: TenancyView | None = None,
     ) -> None:
         self.settings = settings
+        self.tenancy = tenancy or TenancyView(settings.import_policy_default)
         self.queue = ImportQueue(settings.import_slots)
         self.jobs = jobs or ValidationJobs(settings)
         self._make_clients = clients
-        self._clients: dict[str, tuple[BedrockClient, SupportClients]] = {}
+        self._clients: dict[tuple[str, Tenant], tuple[BedrockClient, SupportClients]] = {}
         self._lock = threading.Lock()
         self.clock = clock
         self.monotonic = monotonic
 
-    def clients(self, region: str) -> tuple[BedrockClient, SupportClients]:
+    def clients(self, region: str, tenant: Tenant = None) -> tuple[BedrockClient, SupportClients]:
         with self._lock:
-            if region not in self._clients:
-                self._clients[region] = self._make_clients(self.settings, region)
-            return self._clients[region]
+            if (region, tenant) not in self._clients:
+                self._clients[region, tenant] = self._make_clients(self.settings, region, tenant)
+            return self._clients[region, tenant]
+
+    def _clients_for(
+        self, namespace: str, role: str | None
+    ) -> Callable[[str], tuple[BedrockClient, SupportClients]]:
+        tenant = (role, namespace) if role else None
+        return lambda region: self.clients(region, tenant)
 
     def identity(self, view: View) -> Identity:
         s = self.settings
@@ -144,14 +161,25 @@ class Reconciler:
             st.phase = Phase.FAILED
             self.queue.forget(v.uid)
             return out
-        p = Pass.build(v, self.identity(v), spec, st, self.settings.region, self.clients, self.clock())
+        try:
+            decision = self._decide(v, spec, st)
+        except KUBE_ERRORS as exc:  # policies or labels could not be read: decide nothing, try again
+            out = Outcome(status=st)
+            out.retry_error = api_error(exc, "reading BedrockImportPolicies")
+            out.condition(ConditionType.SYNCED, "False", out.retry_error.reason, out.retry_error.message)
+            return out
+        if not _owns(st):
+            st.account_role_arn = decision.account_role  # pinned while the object owns anything
+        clients = self._clients_for(v.namespace, st.account_role_arn)
+        p = Pass.build(v, self.identity(v), spec, st, self.settings.region, clients, self.clock())
         if st.region is None or not p.serving:
             st.region = p.region  # pinned: a later change of the operator's default does not move it
+        admission.show(p, decision)
         if was_paused:
             p.out.condition(ConditionType.PAUSED, "False", Reason.RECONCILE_RESUMED, "reconciliation resumed")
             p.out.event("Normal", Reason.RECONCILE_RESUMED, "the pause annotation is gone: reconciling again")
         try:
-            self._steps(p, state, event)
+            self._steps(p, state, event, decision)
         except OperatorError as err:
             self._error(p, err)
         except KUBE_ERRORS as exc:  # the Kubernetes API (validation Jobs) failed: try again
@@ -173,7 +201,24 @@ class Reconciler:
         self._settle_queue(p)
         return p.out
 
-    def _steps(self, p: Pass, state: ObjectState, event: bool) -> None:
+    def _decide(self, v: View, spec: BedrockImportedModelSpec, st: BedrockImportedModelStatus) -> Decision:
+        """What the namespace's policies make of the spec (and of where its models already live)."""
+        mode = (spec.validation.mode if spec.validation else None) or self.settings.validation_mode
+        region = spec.region or st.region or self.settings.region
+        decision = self.tenancy.decide(v.namespace, spec, mode, region)
+        if _owns(st) and (st.account_role_arn or None) != decision.account_role:
+            moved = Violation(
+                Reason.ACCOUNT_CHANGED,
+                "metadata.namespace",
+                f"this object's models live in the account of {st.account_role_arn or 'the operator'}, "
+                f"but its policy now names {decision.account_role or 'the operator account'}: nothing new "
+                "is imported "
+                "there; delete and re-create the object to move it",
+            )
+            decision = replace(decision, violations=(*decision.violations, moved))
+        return decision
+
+    def _steps(self, p: Pass, state: ObjectState, event: bool, decision: Decision) -> None:
         grace = self.settings.model_missing_grace_seconds
         running = importing.follow(p, grace, self.settings.iam_propagation_seconds)
         serving.retire_superseded(p, grace)
@@ -204,9 +249,13 @@ class Reconciler:
         if failures.still_failed(p):
             failures.show(p)
             return
+        if not admission.may_import(p, decision, self.tenancy.members(p.view.namespace)):
+            return
         # join the line before validating, so objects that validate faster cannot overtake
         p.st.queued_at = p.st.queued_at or state.arrival or p.now_rfc3339()
         if not validation.validated(p, self.settings, self.jobs):
+            return
+        if not admission.may_start(p, decision):
             return
         importing.start(p, self.queue, state.arrival)
 
@@ -269,7 +318,8 @@ class Reconciler:
                     "deletionPolicy": "Retain" if v.spec.get("deletionPolicy") == "Retain" else "Delete",
                 }
             )
-        p = Pass.build(v, self.identity(v), spec, st, self.settings.region, self.clients, self.clock())
+        clients = self._clients_for(v.namespace, st.account_role_arn)
+        p = Pass.build(v, self.identity(v), spec, st, self.settings.region, clients, self.clock())
         result = deletion.finalize(p, self.settings.model_missing_grace_seconds)
         if not result.done:
             return result
@@ -279,3 +329,8 @@ class Reconciler:
         if (spec.validation and spec.validation.mode == "Job") or self.settings.validation_mode == "Job":
             self.jobs.delete_for_owner(v.namespace, v.uid)
         return result
+
+
+def _owns(st: BedrockImportedModelStatus) -> bool:
+    """Whether the object may own a model or a job in the account it is pinned to."""
+    return bool(st.model_arn or st.superseded or (st.import_job and st.import_job.state != "Failed"))

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO
 
 from bmo_devtools.dev.aws import LocalAws
-from bmo_devtools.dev.controlplane import CRD_FILE, REPO_ROOT, ControlPlane, die_with_parent
+from bmo_devtools.dev.controlplane import CRD_FILES, REPO_ROOT, ControlPlane, die_with_parent
 
 #: The file that marks a folder as the dev stack's own: only such a folder is ever emptied.
 WORKDIR_MARK = ".bedrock-model-operator-dev"
@@ -186,8 +186,10 @@ def _run_on(cp, aws: LocalAws, workdir: Path, args: argparse.Namespace, stop: th
         "BMO_POLL_SECONDS": "1",
         "BMO_RESYNC_SECONDS": "30",
         "BMO_CLUSTER_NAME": "dev",
+        "BMO_IMPORT_POLICY_DEFAULT": "open",  # your own cluster: no BedrockImportPolicy needed
     }
-    _apply(env, CRD_FILE)
+    for crd_file in CRD_FILES:
+        _apply(env, crd_file)
     _kubectl(env, "wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
     oplog = workdir / "operator.log"
     with oplog.open("w") as fh:

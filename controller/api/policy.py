@@ -1,0 +1,178 @@
+"""The BedrockImportPolicy API: what a cluster admin lets the models of some namespaces use.
+
+Cluster-scoped, selected by namespace labels. Whatever reads or spends on a team's behalf (sources, roles,
+the AWS account, validation that runs in the operator) is allowed only when listed: an empty policy allows
+no import. Several policies may select one namespace: a model must satisfy every one of them (the same
+rule the ValidatingAdmissionPolicy applies, which evaluates each policy on its own).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.alias_generators import to_camel
+
+from controller.api.models import GROUP, IMPORT_REGIONS, ROLE_ARN_PATTERN, S3_URI_PATTERN, VERSION
+
+POLICY_KIND = "BedrockImportPolicy"
+POLICY_PLURAL = "bedrockimportpolicies"
+POLICY_SINGULAR = "bedrockimportpolicy"
+POLICY_SHORT_NAMES = ("bedrockpolicy", "bip")
+POLICY_API_VERSION = f"{GROUP}/{VERSION}"
+
+#: A name or ARN pattern: the exact value, or a prefix followed by one trailing `*`.
+PATTERN_DESCRIPTION = "exact value, or a prefix ending in '*' (e.g. team-a-*); no other wildcards"
+
+
+def pattern_matches(pattern: str, value: str) -> bool:
+    """The one wildcard rule, the same as the admission policy's CEL (`startsWith` on the prefix)."""
+    if pattern.endswith("*"):
+        return value.startswith(pattern[:-1])
+    return value == pattern
+
+
+def folder(s3_uri: str) -> str:
+    """An S3 source as a folder (`/` at the end): `s3://b/team-a` must not match the prefix `s3://b/team-ab/`."""
+    return s3_uri if s3_uri.endswith("/") else s3_uri + "/"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+class LabelSelectorRequirement(_Model):
+    key: str = Field(..., min_length=1, max_length=317, description="Label key.")
+    operator: Literal["In", "NotIn", "Exists", "DoesNotExist"] = Field(..., description="How to compare.")
+    values: list[str] | None = Field(None, description="Values for In and NotIn.")
+
+
+class NamespaceSelector(_Model):
+    """A Kubernetes label selector on namespaces. Empty: every namespace."""
+
+    match_labels: dict[str, str] | None = Field(None, description="Labels the namespace must have.")
+    match_expressions: list[LabelSelectorRequirement] | None = Field(
+        None, description="Requirements on the namespace's labels (In, NotIn, Exists, DoesNotExist)."
+    )
+
+
+class PolicySources(_Model):
+    """Where the models' files may come from. Unlisted: not allowed."""
+
+    s3_prefixes: list[Annotated[str, Field(min_length=6, max_length=1024, pattern=S3_URI_PATTERN)]] | None = (
+        Field(
+            None,
+            max_length=64,
+            description=(
+                "S3 folders (s3://bucket/prefix/, ending in '/') the source must lie in. A SageMaker "
+                "source's "
+                "artifacts must lie in them too."
+            ),
+            json_schema_extra={
+                "x-kubernetes-validations": [
+                    {
+                        "rule": "self.all(p, p.endsWith('/'))",
+                        "message": "each s3Prefixes entry must end in '/'",
+                    }
+                ]
+            },
+        )
+    )
+    sage_maker_model_names: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
+        None, max_length=64, description=f"SageMaker model names the source may name: {PATTERN_DESCRIPTION}."
+    )
+
+    @field_validator("s3_prefixes")
+    @classmethod
+    def _folders(cls, value: list[str] | None) -> list[str] | None:  # mirrors the CEL rule
+        for prefix in value or []:
+            if not prefix.endswith("/"):
+                raise ValueError(f"s3Prefixes entry {prefix!r} must end in '/'")
+        return value
+
+
+class PolicyServiceRoles(_Model):
+    """Which IAM role Bedrock may be given to read the files."""
+
+    role_arns: list[Annotated[str, Field(min_length=1, max_length=2048)]] | None = Field(
+        None,
+        max_length=64,
+        description=f"Existing role ARNs spec.serviceRole.roleArn may name: {PATTERN_DESCRIPTION}.",
+    )
+    allow_create: bool = Field(
+        False,
+        description=(
+            "Whether spec.serviceRole.create is allowed (the operator creates a role that reads exactly the "
+            "source folder, which the s3Prefixes above bound)."
+        ),
+    )
+
+
+class PolicyAccount(_Model):
+    """Import into another AWS account: the operator assumes this role for the selected namespaces."""
+
+    role_arn: Annotated[str, Field(min_length=1, max_length=2048, pattern=ROLE_ARN_PATTERN)] = Field(
+        ...,
+        description=(
+            "Role in the team's account the operator assumes (sts:AssumeRole with external ID "
+            "'<cluster id>/<namespace>'); the models, jobs and created roles live in that account."
+        ),
+    )
+
+
+class BedrockImportPolicySpec(_Model):
+    """What the models of the selected namespaces may use. Every field that grants access is opt-in."""
+
+    namespace_selector: NamespaceSelector = Field(
+        ..., description="Namespaces this policy applies to, by label. {} selects every namespace."
+    )
+    sources: PolicySources | None = Field(None, description="Allowed sources. Unset: none.")
+    service_roles: PolicyServiceRoles | None = Field(None, description="Allowed service roles. Unset: none.")
+    regions: list[Literal[IMPORT_REGIONS]] | None = Field(  # type: ignore[valid-type]
+        None, description="Regions models may be imported into. Unset: any region Bedrock offers."
+    )
+    validation_modes: list[Literal["Job", "Inline", "Skip"]] = Field(
+        ["Job"],
+        min_length=1,
+        description=(
+            "Validation modes allowed (spec.validation.mode, else the operator's default). Default: Job only "
+            "(Inline runs the tenant's files inside the operator; Skip checks nothing)."
+        ),
+    )
+    required_tags: list[Annotated[str, Field(min_length=1, max_length=128)]] | None = Field(
+        None, max_length=40, description="Tag keys every model must set in spec.tags (e.g. cost-center)."
+    )
+    max_model_size_gib: int | None = Field(
+        None,
+        ge=1,
+        description="Largest total size of the weights, in GiB (known after validation; Skip cannot "
+        "prove it).",
+    )
+    require_kms_key: bool = Field(
+        False,
+        description="Whether every model must be encrypted with a customer-managed key (spec.kmsKeyId).",
+    )
+    max_models: int | None = Field(
+        None,
+        ge=0,
+        description=(
+            "Most models per namespace (objects that serve or import). Beyond it, newer objects wait; "
+            "nothing that serves is touched."
+        ),
+    )
+    account: PolicyAccount | None = Field(
+        None, description="Import into another AWS account. Unset: this one."
+    )
+
+
+class BedrockImportPolicy(_Model):
+    """A whole policy object, as read from the API (metadata reduced to its name)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str
+    spec: BedrockImportPolicySpec
+
+    @classmethod
+    def from_body(cls, body: dict) -> BedrockImportPolicy:
+        return cls(name=body["metadata"]["name"], spec=BedrockImportPolicySpec.model_validate(body["spec"]))

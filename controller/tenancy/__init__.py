@@ -1,0 +1,1 @@
+"""Who may import what: BedrockImportPolicies and how the operator applies them."""
