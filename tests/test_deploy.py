@@ -133,10 +133,12 @@ def shipped_admission(kubectl):
         }
         # the apiserver loads policies and parameters asynchronously: wait until it admits by this one
         wait_for(
-            lambda: kubectl(
-                "apply", "--dry-run=server", "-f", "-", input=yaml.safe_dump(probe), check=False
-            ).returncode
-            == 0,
+            lambda: (
+                kubectl(
+                    "apply", "--dry-run=server", "-f", "-", input=yaml.safe_dump(probe), check=False
+                ).returncode
+                == 0
+            ),
             timeout=30,
             what="the admission policy admits by deploy-tests",
         )
