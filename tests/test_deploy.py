@@ -144,7 +144,8 @@ def shipped_admission(kubectl):
         )
 
     yield admit
-    kubectl("delete", "validatingadmissionpolicybinding", "bedrock-import-policy", "--ignore-not-found")
+    for binding in ("bedrock-import-policy", "bedrock-import-policy-updates"):
+        kubectl("delete", "validatingadmissionpolicybinding", binding, "--ignore-not-found")
     kubectl("delete", "validatingadmissionpolicy", "bedrock-import-policy", "--ignore-not-found")
     kubectl("delete", "bedrockimportpolicy", "deploy-tests", "--ignore-not-found")
 

@@ -102,3 +102,26 @@ def test_chart_is_accepted_by_the_apiserver(helm, kubectl, crd_installed):
     deploy = next(d for d in scoped if d["kind"] == "Deployment")
     args = deploy["spec"]["template"]["spec"]["containers"][0]["args"]
     assert "--namespace=helm-a" in args and "--namespace=helm-b" in args
+
+
+@pytest.mark.parametrize("default,create_action", [("restricted", "Deny"), ("open", "Allow")])
+def test_chart_ships_the_admission_policy_of_deploy_base(helm, default, create_action):
+    docs = render(helm, "--set", f"importPolicy.default={default}")
+    base = Path(__file__).resolve().parents[1] / "deploy" / "base"
+    vap = next(d for d in docs if d["kind"] == "ValidatingAdmissionPolicy")
+    assert vap == yaml.safe_load((base / "admission-policy.yaml").read_text())
+    bindings = {
+        d["metadata"]["name"]: d["spec"] for d in docs if d["kind"] == "ValidatingAdmissionPolicyBinding"
+    }
+    kust = {
+        d["metadata"]["name"]: d["spec"]
+        for d in yaml.safe_load_all((base / "admission-policy-binding.yaml").read_text())
+    }
+    assert bindings.keys() == kust.keys()
+    assert bindings["bedrock-import-policy"]["paramRef"]["parameterNotFoundAction"] == create_action
+    assert bindings["bedrock-import-policy-updates"] == kust["bedrock-import-policy-updates"]
+    env = next(d for d in docs if d["kind"] == "Deployment")["spec"]["template"]["spec"]["containers"][0][
+        "env"
+    ]
+    assert {"name": "BMO_IMPORT_POLICY_DEFAULT", "value": default} in env
+    assert not [d for d in render(helm, "--set", "importPolicy.admission=false") if "Admission" in d["kind"]]

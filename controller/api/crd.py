@@ -204,7 +204,7 @@ def build_policy_crd() -> dict[str, Any]:
         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
         {**_column("Roles", ".spec.serviceRoles.roleArns", "Existing service roles allowed."), "priority": 1},
         {**_column("Regions", ".spec.regions", "Regions allowed (empty: any)."), "priority": 1},
-        {**_column("Max-GiB", ".spec.maxModelSizeGib", "Largest weights, GiB.", "integer"), "priority": 1},
+        {**_column("Max-Size", ".spec.maxModelSize", "Largest weights allowed."), "priority": 1},
     ]
     return {
         "apiVersion": "apiextensions.k8s.io/v1",

@@ -8,6 +8,7 @@ rule the ValidatingAdmissionPolicy applies, which evaluates each policy on its o
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -23,6 +24,18 @@ POLICY_API_VERSION = f"{GROUP}/{VERSION}"
 
 #: A name or ARN pattern: the exact value, or a prefix followed by one trailing `*`.
 PATTERN_DESCRIPTION = "exact value, or a prefix ending in '*' (e.g. team-a-*); no other wildcards"
+
+
+#: A byte quantity as Kubernetes writes one (binary or decimal suffixes; no exponents or milli).
+QUANTITY_PATTERN = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$"
+_UNITS = {"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15}
+_UNITS |= {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50}
+
+
+def quantity_bytes(text: str) -> int:
+    """`20Gi` -> 21474836480 (the subset of Kubernetes quantities QUANTITY_PATTERN admits)."""
+    number, unit = re.fullmatch(r"([0-9.]+)([A-Za-z]*)", text).groups()  # type: ignore[union-attr]
+    return int(float(number) * _UNITS[unit])
 
 
 def pattern_matches(pattern: str, value: str) -> bool:
@@ -142,11 +155,10 @@ class BedrockImportPolicySpec(_Model):
     required_tags: list[Annotated[str, Field(min_length=1, max_length=128)]] | None = Field(
         None, max_length=40, description="Tag keys every model must set in spec.tags (e.g. cost-center)."
     )
-    max_model_size_gib: int | None = Field(
+    max_model_size: Annotated[str, Field(pattern=QUANTITY_PATTERN, max_length=32)] | None = Field(
         None,
-        ge=1,
-        description="Largest total size of the weights, in GiB (known after validation; Skip cannot "
-        "prove it).",
+        description="Largest total size of the weights, as a Kubernetes quantity (e.g. 20Gi, 500Mi). Known "
+        "after validation, so a policy with a limit refuses validation mode Skip.",
     )
     require_kms_key: bool = Field(
         False,

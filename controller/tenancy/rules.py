@@ -11,12 +11,24 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from controller.api.models import BedrockImportedModelSpec
-from controller.api.policy import BedrockImportPolicy, NamespaceSelector, folder, pattern_matches
+from controller.api.policy import (
+    BedrockImportPolicy,
+    NamespaceSelector,
+    folder,
+    pattern_matches,
+    quantity_bytes,
+)
 from controller.api.reasons import Reason
 
 #: With no policy for a namespace: `open` imports anything (the dev stack), `restricted` nothing.
 DEFAULT_OPEN, DEFAULT_RESTRICTED = "open", "restricted"
-GIB = 1024**3
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} bytes"
 
 
 class Rule:
@@ -171,13 +183,12 @@ def check_policy(
                 Rule.KMS, "spec.kmsKeyId", f"{name} requires a customer-managed KMS key (spec.kmsKeyId)"
             )
         )
-    if s.max_model_size_gib is not None and mode == "Skip":
+    if s.max_model_size is not None and mode == "Skip":
         out.append(
             Violation(
                 Rule.SIZE,
                 "spec.validation.mode",
-                f"{name} limits the model size to {s.max_model_size_gib} GiB, which only validation can "
-                "prove",
+                f"{name} limits the model size to {s.max_model_size}, which only validation can prove",
             )
         )
     return out
@@ -233,13 +244,13 @@ def check_resolved_source(decision: Decision, s3_uri: str) -> Violation | None:
 
 def check_size(decision: Decision, weight_bytes: int | None) -> Violation | None:
     for pol in decision.policies:
-        limit = pol.spec.max_model_size_gib
-        if limit is not None and weight_bytes is not None and weight_bytes > limit * GIB:
+        limit = pol.spec.max_model_size
+        if limit is not None and weight_bytes is not None and weight_bytes > quantity_bytes(limit):
             return Violation(
                 Rule.SIZE,
                 "spec.source",
-                f"the weights are {weight_bytes / GIB:.1f} GiB; BedrockImportPolicy {pol.name} allows at "
-                f"most {limit} GiB",
+                f"the weights are {_size(weight_bytes)}; BedrockImportPolicy {pol.name} allows at most "
+                f"{limit}",
             )
     return None
 
