@@ -284,6 +284,7 @@ class SupportClients:
     the model folder for inline validation."""
 
     def __init__(self, settings: Settings, region: str, session: boto3.Session | None = None) -> None:
+        self._boundary = settings.service_role_permissions_boundary
         aws = session or boto3
         self._iam = aws.client("iam", region_name=region, endpoint_url=settings.iam_endpoint, config=_CONFIG)
         self._sts = aws.client("sts", region_name=region, endpoint_url=settings.sts_endpoint, config=_CONFIG)
@@ -388,6 +389,7 @@ class SupportClients:
                     AssumeRolePolicyDocument=json.dumps(trust),
                     Description="Bedrock Custom Model Import service role (bedrock-model-operator)",
                     Tags=[{"Key": k, "Value": v} for k, v in sorted(tags.items())],
+                    **self._boundary_of(account),
                 )["Role"]["Arn"]
             except ClientError as exc:
                 if exc.response.get("Error", {}).get("Code") != "EntityAlreadyExists":
@@ -400,6 +402,15 @@ class SupportClients:
         except (ClientError, BotoCoreError) as exc:
             raise classify(exc, f"IAM role {role_name}") from None
         return arn
+
+    def _boundary_of(self, account: str) -> dict[str, str]:
+        """The permissions boundary the role is created under: whatever the role's policy says, it can do no
+        more than read model files, use this account's keys and place VPC interfaces."""
+        name = self._boundary
+        if not name:
+            return {}
+        arn = name if name.startswith("arn:") else f"arn:aws:iam::{account}:policy/{name}"
+        return {"PermissionsBoundary": arn}
 
     def _kms_statement(self, key: str, account: str) -> dict[str, Any]:
         """Use of the model's key: by key ARN, or, for an alias, any key that carries it (IAM does not match

@@ -60,6 +60,12 @@ class Settings(BaseSettings):
         description="namespaces no BedrockImportPolicy selects: restricted imports nothing (a shared "
         "cluster's default), open imports anything (the dev stack)",
     )
+    service_role_permissions_boundary: str = Field(
+        "bmo-import-role-boundary",
+        description="permissions boundary of the roles serviceRole.create makes: a policy name in the "
+        "account (deploy/iam/service-role-boundary.json) or an ARN; empty: none (the shipped operator "
+        "policy then refuses CreateRole)",
+    )
     import_slots: int = Field(
         1,
         ge=1,

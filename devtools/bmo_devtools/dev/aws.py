@@ -17,7 +17,7 @@ from typing import Any
 
 import boto3
 
-from bmo_devtools.dev.controlplane import die_with_parent, free_port
+from bmo_devtools.dev.controlplane import REPO_ROOT, die_with_parent, free_port
 from bmo_devtools.dev.model_factory import ModelSpec, build_model
 from bmo_devtools.emulator.artifact_check import VPC_ACTIONS
 
@@ -217,9 +217,19 @@ class LocalAws:
                 s3.upload_file(str(path), bucket, prefix + path.name)
         return f"s3://{bucket}/{prefix}"
 
+    def create_boundary(self) -> None:
+        """The shipped permissions boundary of created service roles (deploy/iam/service-role-boundary.json),
+        for reading any bucket here: the local Bedrock evaluates it, as IAM would."""
+        text = (REPO_ROOT / "deploy" / "iam" / "service-role-boundary.json").read_text()
+        text = text.replace("ACCOUNT_ID", ACCOUNT).replace("MODEL_BUCKET", "*")
+        with contextlib.suppress(self.client("iam").exceptions.EntityAlreadyExistsException):
+            self.client("iam").create_policy(PolicyName="bmo-import-role-boundary", PolicyDocument=text)
+
     def seed_examples(self) -> None:
-        """What `examples/` needs: the model folders in S3, the service role, the SageMaker model."""
+        """What `examples/` needs: the model folders in S3, the service role, the boundary of created roles,
+        the SageMaker model."""
         role = self.create_role()
+        self.create_boundary()
         for prefix, spec in EXAMPLE_MODELS.items():
             self.upload_model(EXAMPLE_BUCKET, prefix, spec)
         for region in ("us-east-1", "us-west-2"):

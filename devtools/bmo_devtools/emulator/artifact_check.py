@@ -133,9 +133,16 @@ class S3ArtifactCheck:
         ):
             return cannot_assume
         statements = self._permissions(name)
+        boundary_arn = (role.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
+        boundary = self._managed_policy(boundary_arn) if boundary_arn else None
+        if boundary_arn and boundary is None:
+            return f"The permissions boundary {boundary_arn} of role {role_arn} does not exist."
 
         def denied(action: str, resource: str, **context: str) -> str | None:
-            if iam_eval.allowed(statements, action, resource, context):
+            # IAM: what the role's policies allow, and (with a boundary) what the boundary allows too
+            if iam_eval.allowed(statements, action, resource, context) and (
+                boundary is None or iam_eval.allowed(boundary, action, resource, context)
+            ):
                 return None
             return (
                 f"Amazon Bedrock could not access the model data with role {role_arn}: it is not "
@@ -167,12 +174,18 @@ class S3ArtifactCheck:
             doc = self.iam.get_role_policy(RoleName=role_name, PolicyName=policy_name)["PolicyDocument"]
             statements += iam_eval.parse(doc)
         for attached in self.iam.list_attached_role_policies(RoleName=role_name).get("AttachedPolicies", []):
-            policy = self.iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]
-            version = self.iam.get_policy_version(
-                PolicyArn=attached["PolicyArn"], VersionId=policy["DefaultVersionId"]
-            )
-            statements += iam_eval.parse(version["PolicyVersion"]["Document"])
+            statements += self._managed_policy(attached["PolicyArn"]) or []
         return statements
+
+    def _managed_policy(self, arn: str) -> list[dict] | None:
+        """The statements of a managed policy's default version (None: no such policy)."""
+        assert self.iam is not None
+        try:
+            policy = self.iam.get_policy(PolicyArn=arn)["Policy"]
+            version = self.iam.get_policy_version(PolicyArn=arn, VersionId=policy["DefaultVersionId"])
+        except ClientError:
+            return None
+        return iam_eval.parse(version["PolicyVersion"]["Document"])
 
     def _source_kms_key(self, bucket: str, prefix: str) -> str | None:
         """The KMS key a source object is encrypted with (SSE-KMS), if any."""
