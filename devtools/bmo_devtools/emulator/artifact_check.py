@@ -50,18 +50,25 @@ def _architecture(config: dict) -> str:
 _LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
 
 
-def _client(service: str, endpoint: str | None, region: str):
-    return boto3.client(
-        service, endpoint_url=endpoint, region_name=region, **(_LOCAL_CREDENTIALS if endpoint else {})
-    )
+def _client(service: str, endpoint: str | None, region: str, access_key: str | None = None):
+    credentials = _LOCAL_CREDENTIALS if endpoint else {}
+    if endpoint and access_key:  # moto acts in the account of this key (an assumed role's: the role's)
+        credentials = {"aws_access_key_id": access_key, "aws_secret_access_key": "unused-by-moto"}
+    return boto3.client(service, endpoint_url=endpoint, region_name=region, **credentials)
 
 
 class S3ArtifactCheck:
     """Bedrock's end of a job: assume the role, read the folder with the role's permissions, judge it."""
 
-    def __init__(self, s3_endpoint: str | None, iam_endpoint: str | None = None, region: str = "us-east-1"):
-        self.s3 = _client("s3", s3_endpoint, region)
-        self.iam = _client("iam", iam_endpoint, region) if iam_endpoint else None
+    def __init__(
+        self,
+        s3_endpoint: str | None,
+        iam_endpoint: str | None = None,
+        region: str = "us-east-1",
+        access_key: str | None = None,
+    ):
+        self.s3 = _client("s3", s3_endpoint, region, access_key)
+        self.iam = _client("iam", iam_endpoint, region, access_key) if iam_endpoint else None
 
     def __call__(self, s3_uri: str, role_arn: str, job: Any = None) -> ImportOutcome:
         parsed = urlparse(s3_uri)

@@ -7,6 +7,7 @@ import signal
 import sys
 import threading
 
+from bmo_devtools.emulator.accounts import Accounts
 from bmo_devtools.emulator.artifact_check import S3ArtifactCheck
 from bmo_devtools.emulator.server import EmulatorServer
 from bmo_devtools.emulator.state import BedrockState
@@ -63,7 +64,12 @@ def build(args: argparse.Namespace) -> EmulatorServer:
             "model_visibility_delay_seconds": args.visibility_delay,
         }
     )
-    return EmulatorServer((args.host, args.port), state)
+    accounts = Accounts(
+        state,
+        lambda key: S3ArtifactCheck(args.s3_endpoint, args.iam_endpoint, access_key=key),
+        sts_endpoint=args.iam_endpoint,  # moto serves STS on the same endpoint
+    )
+    return EmulatorServer((args.host, args.port), state, accounts)
 
 
 def run(args: argparse.Namespace) -> int:

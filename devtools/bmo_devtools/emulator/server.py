@@ -21,6 +21,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from bmo_devtools.emulator.accounts import Accounts
 from bmo_devtools.emulator.protocol import (
     ApiError,
     Route,
@@ -50,8 +51,11 @@ class EmulatorServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], state: BedrockState) -> None:
-        self.state = state
+    def __init__(
+        self, address: tuple[str, int], state: BedrockState, accounts: Accounts | None = None
+    ) -> None:
+        self.state = state  # the default account's
+        self.accounts = accounts or Accounts(state)
         self.routes: list[Route] = build_routes()
         super().__init__(address, _Handler)
 
@@ -92,7 +96,7 @@ class _Handler(BaseHTTPRequestHandler):
         path, _, query = self.path.partition("?")
         if path.startswith("/_emulator/"):
             return self._admin(path, body)
-        state = self.server.state
+        state = self.server.accounts.for_request(self.headers.get("Authorization", ""))
         for route in self.server.routes:
             match = route.regex.match(path)
             if match and route.method == self.command:
@@ -139,17 +143,22 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RDWR)
 
     def _admin(self, path: str, body: bytes) -> None:
-        state = self.server.state
+        state, accounts = self.server.state, self.server.accounts
         if path == "/_emulator/state" and self.command == "GET":
-            return self._send(200, encode_body(state.snapshot()))
+            others = {account: s.snapshot() for account, s in accounts.others().items()}
+            return self._send(200, encode_body(state.snapshot() | {"accounts": others}))
         if path == "/_emulator/faults" and self.command == "POST":
             try:
-                faults = state.set_faults(json.loads(body or b"{}"))
+                changes = json.loads(body or b"{}")
+                faults = state.set_faults(changes)
+                for other in accounts.others().values():  # the same faults in every account
+                    other.set_faults(changes)
             except (KeyError, ValueError, TypeError) as exc:
                 return self._send(400, json.dumps({"message": f"bad fault setting: {exc}"}).encode())
             return self._send(200, json.dumps(faults.__dict__).encode())
         if path == "/_emulator/reset" and self.command == "POST":
-            state.reset()
+            for each in accounts.all():
+                each.reset()
             return self._send(200, b"{}")
         return self._send(404, b'{"message": "unknown admin endpoint"}')
 
