@@ -48,7 +48,7 @@ DTYPE_BITS: dict[str, int] = {
 FLOAT_WEIGHT_DTYPES = frozenset({"F32", "F16", "BF16"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a folder may hold tens of thousands
 class TensorInfo:
     name: str
     dtype: str
@@ -74,7 +74,9 @@ class ParsedHeader:
         return not self.errors
 
 
-def header_length(prefix: bytes, file: str, file_size: int) -> tuple[int | None, Finding | None]:
+def header_length(
+    prefix: bytes, file: str, file_size: int, max_bytes: int = MAX_HEADER_BYTES, mode: str = "Job"
+) -> tuple[int | None, Finding | None]:
     """Decode the 8-byte length prefix, refusing lengths the file cannot hold or we will not read."""
     if file_size < 8 or len(prefix) < 8:
         return None, Finding(
@@ -84,11 +86,11 @@ def header_length(prefix: bytes, file: str, file_size: int) -> tuple[int | None,
             file=file,
         )
     (n,) = struct.unpack("<Q", prefix[:8])
-    if n > MAX_HEADER_BYTES:
+    if n > max_bytes:
         return None, Finding(
             "SafetensorsHeaderTooLarge",
-            f"{file} declares a {n}-byte header (limit "
-            f"{MAX_HEADER_BYTES}): the file is corrupt or not safetensors.",
+            f"{file} declares a {n}-byte header (limit {max_bytes} for {mode} validation): the file is "
+            "corrupt or not safetensors.",
             file=file,
         )
     if n < 2 or 8 + n > file_size:

@@ -52,7 +52,9 @@ def source_error_reason(code: str) -> str | None:
 class ModelSource(Protocol):
     uri: str
 
-    def list_files(self) -> list[FileInfo]: ...
+    def list_files(self, limit: int | None = None) -> list[FileInfo]:
+        """The folder's files; with `limit`, listing stops after limit + 1 (too many is all that matters)."""
+        ...
 
     def read(self, name: str, start: int, length: int) -> bytes:
         """Up to `length` bytes from `start` (fewer at end of file)."""
@@ -77,16 +79,20 @@ class LocalFolder(_ByteCounter):
         self.path = Path(path)
         self.uri = str(self.path)
 
-    def list_files(self) -> list[FileInfo]:
+    def list_files(self, limit: int | None = None) -> list[FileInfo]:
         if not self.path.is_dir():
             raise SourceAccessError("NoSuchDirectory", f"{self.path} is not a directory")
+        files = []
         try:
-            entries = list(os.scandir(self.path))
+            with os.scandir(self.path) as entries:
+                for e in entries:
+                    if e.is_file():
+                        files.append(FileInfo(e.name, e.stat().st_size))
+                        if limit is not None and len(files) > limit:
+                            break
         except PermissionError as exc:
             raise SourceAccessError("AccessDenied", f"cannot list {self.path}: {exc.strerror}") from exc
-        return sorted(
-            (FileInfo(e.name, e.stat().st_size) for e in entries if e.is_file()), key=lambda f: f.name
-        )
+        return sorted(files, key=lambda f: f.name)
 
     def read(self, name: str, start: int, length: int) -> bytes:
         with open(self.path / name, "rb") as fh:
@@ -136,7 +142,7 @@ class S3Folder(_ByteCounter):
             )
         return SourceAccessError(type(exc).__name__, f"{action} s3://{self.bucket}/{self.prefix}: {exc}")
 
-    def list_files(self) -> list[FileInfo]:
+    def list_files(self, limit: int | None = None) -> list[FileInfo]:
         files = []
         try:
             pages = self._s3.get_paginator("list_objects_v2").paginate(
@@ -147,6 +153,8 @@ class S3Folder(_ByteCounter):
                     name = obj["Key"][len(self.prefix) :]
                     if name:
                         files.append(FileInfo(name, int(obj["Size"])))
+                if limit is not None and len(files) > limit:
+                    break
         except (ClientError, BotoCoreError) as exc:
             raise self._fail(exc, "cannot list") from exc
         return sorted(files, key=lambda f: f.name)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
+from controller.artifacts.limits import JOB_LIMITS, ByteBudget, Limits
 from controller.artifacts.report import Finding, Report, Severity
 from controller.artifacts.rules import Inputs, judge
 from controller.artifacts.safetensors_header import (
@@ -23,14 +24,6 @@ from controller.artifacts.safetensors_header import (
 from controller.artifacts.sources import FileInfo, ModelSource, SourceAccessError
 
 MiB = 1024 * 1024
-#: Largest size we accept for each small file we parse (bigger means a wrong or hostile file).
-JSON_CAPS: dict[str, int] = {
-    "config.json": 1 * MiB,
-    "generation_config.json": 1 * MiB,
-    "tokenizer_config.json": 16 * MiB,
-    "chat_template.json": 4 * MiB,
-}
-INDEX_CAP = 64 * MiB
 TOKENIZER_JSON_CAP = 256 * MiB
 _JSON_CODES = {
     "config.json": "InvalidConfig",
@@ -42,32 +35,56 @@ _JSON_CODES = {
 Progress = Callable[[int, int], None]
 
 
-def _load_json(source: ModelSource, info: FileInfo, cap: int, code: str) -> tuple[Any, Finding | None]:
+def _load_json(
+    source: ModelSource, info: FileInfo, cap: int, code: str, budget: ByteBudget, mode: str = "Job"
+) -> tuple[Any, Finding | None]:
     if info.size > cap:
         return None, Finding(
             code,
-            f"{info.name} is {info.size} bytes (limit {cap}): not a real {info.name}; replace it",
+            f"{info.name} is {info.size} bytes (limit {cap} for {mode} validation): not a real "
+            f"{info.name}; replace it",
             Severity.ERROR,
             info.name,
         )
-    raw = source.read(info.name, 0, info.size)
-    try:
-        doc = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        return None, Finding(
-            code, f"{info.name} is not valid JSON ({str(exc)[:100]}); re-save it", Severity.ERROR, info.name
-        )
+    with budget.hold(info.size):  # the text and its parse are the peak: at most the budget at once
+        try:
+            doc = json.loads(source.read(info.name, 0, info.size).decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            return None, Finding(
+                code,
+                f"{info.name} is not valid JSON ({str(exc)[:100]}); re-save it",
+                Severity.ERROR,
+                info.name,
+            )
     if not isinstance(doc, dict):
         return None, Finding(code, f"{info.name} must be a JSON object", Severity.ERROR, info.name)
     return doc, None
 
 
-def read_header(source: ModelSource, info: FileInfo) -> ParsedHeader:
-    """Fetch and check one safetensors header: one ranged read, two for a header over 16 KiB."""
+def read_header(
+    source: ModelSource, info: FileInfo, limits: Limits = JOB_LIMITS, budget: ByteBudget | None = None
+) -> ParsedHeader:
+    """Fetch and check one safetensors header: one ranged read, two for a header over 16 KiB. The header's
+    bytes count against the folder's total and wait for their share of the in-flight budget."""
+    budget = budget or ByteBudget(limits.in_flight_bytes, limits.total_header_bytes)
     first = source.read(info.name, 0, min(FIRST_READ_BYTES, info.size))
-    n, problem = header_length(first, info.name, info.size)
+    n, problem = header_length(first, info.name, info.size, limits.header_bytes, limits.name)
     if problem is not None or n is None:
         return ParsedHeader(info.name, 0, errors=[problem] if problem else [])
+    if not budget.count(n):
+        too_much = Finding(
+            "SafetensorsHeadersTooLarge",
+            f"{info.name}: the folder's safetensors headers together pass {limits.total_header_bytes} bytes "
+            f"(the limit for {limits.name} validation): not a real model; check the folder",
+            Severity.ERROR,
+            info.name,
+        )
+        return ParsedHeader(info.name, n, errors=[too_much])
+    with budget.hold(n):
+        return _read_rest(source, info, first, n)
+
+
+def _read_rest(source: ModelSource, info: FileInfo, first: bytes, n: int) -> ParsedHeader:
     raw = first[8 : 8 + n]
     if len(raw) < n:
         raw += source.read(info.name, 8 + len(raw), n - len(raw))
@@ -95,27 +112,51 @@ def validate_source(
     architecture_label: str = "spec.architecture",
     concurrency: int = 16,
     progress: Progress | None = None,
+    limits: Limits = JOB_LIMITS,
 ) -> Report:
     """Judge the folder. Raises SourceAccessError only when the folder itself cannot be read."""
     report = Report(source=source.uri)
-    files = source.list_files()
+    files = source.list_files(limit=limits.files)
+    if len(files) > limits.files:
+        report.findings = [
+            Finding(
+                "TooManyFiles",
+                f"the folder holds more than {limits.files} files (the limit for {limits.name} validation): "
+                "point the source at the model's own folder",
+                Severity.ERROR,
+            )
+        ]
+        return report
+    budget = ByteBudget(limits.in_flight_bytes, limits.total_header_bytes)
     by_name = {f.name: f for f in files}
     inputs = Inputs(
         files=files, declared_architecture=architecture, region=region, architecture_label=architecture_label
     )
 
-    wanted = {n: cap for n, cap in JSON_CAPS.items() if n in by_name}
-    wanted |= {n: INDEX_CAP for n in by_name if n.endswith(".safetensors.index.json")}
+    wanted = {n: cap for n, cap in limits.json_bytes.items() if n in by_name}
+    wanted |= {n: limits.index_bytes for n in by_name if n.endswith(".safetensors.index.json")}
+    json_total = sum(by_name[n].size for n in wanted if by_name[n].size <= wanted[n])
+    if json_total > limits.total_json_bytes:
+        report.findings = [
+            Finding(
+                "MetadataFilesTooLarge",
+                f"the folder's JSON files ({', '.join(sorted(wanted))}) together hold {json_total} bytes "
+                f"(limit {limits.total_json_bytes} for {limits.name} validation): not a real model; check "
+                "the folder",
+                Severity.ERROR,
+            )
+        ]
+        return report
     weights = [f for f in files if f.name.endswith(".safetensors")]
 
     def load(name: str) -> tuple[str, Any, Finding | None]:
         code = _JSON_CODES.get(name, "InvalidShardIndex")
-        doc, problem = _load_json(source, by_name[name], wanted[name], code)
+        doc, problem = _load_json(source, by_name[name], wanted[name], code, budget, limits.name)
         return name, doc, problem
 
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         json_jobs = [pool.submit(load, n) for n in wanted]
-        header_jobs = {pool.submit(read_header, source, f): f.name for f in weights}
+        header_jobs = {pool.submit(read_header, source, f, limits, budget): f.name for f in weights}
         tok = by_name.get("tokenizer.json")
         tok_job = None
         if tok is not None and tok.size <= TOKENIZER_JSON_CAP:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from controller import metrics
 from controller.api.models import ValidationSummary
 from controller.api.reasons import ConditionType, EventReason, Phase, Reason
 from controller.artifacts import S3Folder, SourceAccessError, validate_source
+from controller.artifacts.limits import INLINE_LIMITS
 from controller.artifacts.sources import source_error_reason
 from controller.errors import Kind, SourceError
 from controller.reconcile.context import Pass
@@ -15,6 +17,10 @@ from controller.reconcile.failures import fail
 from controller.redact import redact
 from controller.settings import Settings
 from controller.validation_jobs import ValidationJobs
+
+INLINE_GATE = threading.Lock()
+#: How long a pass waits for the inline validator before it says so and tries again at the next poll.
+INLINE_WAIT_SECONDS = 30.0
 
 
 def _shown(findings: list[dict]) -> list[dict]:
@@ -82,8 +88,17 @@ def validated(p: Pass, settings: Settings, jobs: ValidationJobs) -> bool:
         verdict = doc.get("v")
     else:
         source = S3Folder(s3_uri, client=p.support.s3)
+        # one Inline validation at a time in the process: its memory is bounded (INLINE_PEAK_BUDGET), the
+        # number of reconcile threads that could run one at once is not
+        if not INLINE_GATE.acquire(timeout=INLINE_WAIT_SECONDS):
+            message = "waiting for the operator's inline validator (it validates one model at a time)"
+            p.out.condition(ConditionType.VALIDATED, "Unknown", Reason.VALIDATING, message)
+            p.out.condition(ConditionType.READY, "False", Reason.VALIDATING, _while_serving(p, message))
+            return False
         try:
-            report = validate_source(source, architecture=p.spec.architecture, region=p.region)
+            report = validate_source(
+                source, architecture=p.spec.architecture, region=p.region, limits=INLINE_LIMITS, concurrency=4
+            )
         except SourceAccessError as exc:
             reason = source_error_reason(exc.code)
             message = f"cannot read the model source ({exc.code}): {exc.message}"
@@ -95,6 +110,8 @@ def validated(p: Pass, settings: Settings, jobs: ValidationJobs) -> bool:
                 f"reading the model source: {exc.message}",
                 Reason.SOURCE_UNREACHABLE,
             ) from None
+        finally:
+            INLINE_GATE.release()
         summary = report.summary.to_status()
         errors = [{"code": f.code, "message": f.message} for f in report.errors]
         warnings = [{"code": f.code, "message": f.message} for f in report.warnings]
