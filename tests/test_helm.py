@@ -125,3 +125,24 @@ def test_chart_ships_the_admission_policy_of_deploy_base(helm, default, create_a
     ]
     assert {"name": "BMO_IMPORT_POLICY_DEFAULT", "value": default} in env
     assert not [d for d in render(helm, "--set", "importPolicy.admission=false") if "Admission" in d["kind"]]
+
+
+def test_each_namespaces_validator_gets_its_own_role(helm):
+    docs = render(
+        helm,
+        "--set",
+        "watchNamespaces={team-a,team-b}",
+        "--set",
+        "validation.namespaceRoleArns.team-a=arn:aws:iam::1:role/bmo-validator-team-a",
+        "--set",
+        "validation.namespaceRoleArns.team-b=arn:aws:iam::1:role/bmo-validator-team-b",
+    )
+    roles = {
+        d["metadata"]["namespace"]: d["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
+        for d in docs
+        if d["kind"] == "ServiceAccount" and d["metadata"]["name"] == "bedrock-model-validator"
+    }
+    assert roles == {
+        "team-a": "arn:aws:iam::1:role/bmo-validator-team-a",
+        "team-b": "arn:aws:iam::1:role/bmo-validator-team-b",
+    }
