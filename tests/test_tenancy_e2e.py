@@ -207,3 +207,60 @@ def test_a_size_limit_is_checked_against_what_validation_measured(
     size = obj["status"]["validation"]["weightBytes"]
     assert size > 2**20 and "allows at most 1Mi" in condition(obj, "Ready")["message"]
     assert jobs_of(local_aws, namespace, "big") == []
+
+
+def test_the_two_team_example_shows_what_each_team_may_use(kubectl, crd_installed):
+    """examples/tenancy/two-teams.yaml, as the README's worked example applies it: the policies validate
+    against the CRD, `kubectl get bedrockimportpolicies` shows what each allows at a glance, and the rules
+    keep each team out of the other's folder."""
+    from controller.api.models import BedrockImportedModelSpec
+    from controller.api.policy import BedrockImportPolicy
+    from controller.tenancy.rules import decide
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "tenancy" / "two-teams.yaml"
+    docs = list(yaml.safe_load_all(path.read_text()))
+    kubectl("apply", "--dry-run=server", "-f", str(path))
+    kubectl("apply", "-f", str(path))
+    try:
+        out = kubectl("get", "bedrockimportpolicies", "team-a", "team-b").stdout
+        header, *rows = out.splitlines()
+        assert header.split() == [
+            "NAME",
+            "NAMESPACES",
+            "S3-PREFIXES",
+            "CREATE-ROLE",
+            "VALIDATION",
+            "MAX-MODELS",
+            "ACCOUNT",
+            "AGE",
+        ]
+        assert "s3://acme-models/teams/team-a/" in rows[0] and "true" in rows[0] and "5" in rows[0]
+        assert "arn:aws:iam::222222222222:role/bmo-tenant-access" in rows[1]
+        wide = kubectl("get", "bedrockimportpolicies", "team-a", "-o", "wide").stdout
+        assert "40Gi" in wide and "us-east-1" in wide
+    finally:
+        kubectl("delete", "-f", str(path), "--ignore-not-found")
+    policies = [BedrockImportPolicy.from_body(d) for d in docs]
+    a_spec = {
+        "source": {"s3Uri": "s3://acme-models/teams/team-b/llama/"},  # team A names team B's folder
+        "serviceRole": {"create": True},
+        "tags": {"cost-center": "1"},
+    }
+    d = decide(
+        policies,
+        {"bedrock.modelops.io/team": "team-a"},
+        BedrockImportedModelSpec.model_validate(a_spec),
+        "Job",
+        "us-east-1",
+        "restricted",
+    )
+    assert [v.field for v in d.violations] == ["spec.source.s3Uri"]
+    a_spec["source"] = {"s3Uri": "s3://acme-models/teams/team-a/llama/"}
+    assert decide(
+        policies,
+        {"bedrock.modelops.io/team": "team-a"},
+        BedrockImportedModelSpec.model_validate(a_spec),
+        "Job",
+        "us-east-1",
+        "restricted",
+    ).allowed
