@@ -87,6 +87,9 @@ class Operators(RuleBasedStateMachine):
         self.world = World()
         self.outside: set[str] = set()  # models made outside the operator
         self.abandoned: set[str] = set()  # uids of objects removed without their finalizer
+        # cluster -> what a deny-all policy found when it came: job names already decided, and the model
+        # each object served without an import in flight (that import may still promote and retire it)
+        self.frozen: dict[str, tuple[set[str], dict[str, str]]] = {}
 
     # ---- user actions --------------------------------------------------------------------------
     @rule(
@@ -160,6 +163,32 @@ class Operators(RuleBasedStateMachine):
             del c.store.objects[(obj["metadata"]["namespace"], obj["metadata"]["name"])]
             self.abandoned.add(obj["metadata"]["uid"])
             c.operator.gone(obj["metadata"]["uid"])  # what the watch's DELETED event makes kopf call
+
+    @rule(cluster=st.sampled_from(["east", "west"]), deny=st.booleans())
+    @then_time_passes
+    def policy_changes(self, cluster, deny):
+        """A cluster admin writes a policy that allows nothing (or removes it): nothing new may import in
+        that cluster, and nothing that serves may be lost."""
+        c = self.world.cluster(cluster)
+        if not deny:
+            self.frozen.pop(cluster, None)
+            c.set_policy("deny-all", None)
+            return
+        if cluster in self.frozen:
+            return
+        decided: set[str] = set()
+        serving: dict[str, str] = {}
+        for body in c.store.objects.values():
+            status = body.get("status") or {}
+            job = status.get("importJob") or {}
+            if job.get("jobName"):
+                decided.add(job["jobName"])
+            if status.get("modelArn") and job.get("state") not in ("Creating", "InProgress"):
+                serving[body["metadata"]["uid"]] = status["modelArn"]
+        with self.world.aws._lock:
+            decided |= {j.name for j in self.world.aws._jobs.values()}
+        self.frozen[cluster] = (decided, serving)
+        c.set_policy("deny-all", {"namespaceSelector": {}})
 
     @rule(cluster=st.sampled_from(["east", "west"]))
     @then_time_passes
@@ -270,6 +299,28 @@ class Operators(RuleBasedStateMachine):
                     raise Violation(f"{c.name}: {name} is paused yet waits in line")
                 if status.get("failure"):
                     raise Violation(f"{c.name}: {name} failed for good yet waits in line")
+                if status.get("phase") == "Blocked":
+                    raise Violation(f"{c.name}: {name} is blocked by a policy yet waits in line")
+
+    @invariant()
+    def a_policy_stops_new_imports_and_keeps_what_serves(self):
+        for name, (decided, serving) in self.frozen.items():
+            c = self.world.cluster(name)
+            with self.world.aws._lock:
+                started = {
+                    j.name
+                    for j in self.world.aws._jobs.values()
+                    if self.world.aws._tags.get(j.arn, {}).get(TAG_CLUSTER_ID) == c.id
+                }
+                models = set(self.world.aws._models)
+            if started - decided:
+                raise Violation(
+                    f"{name}: import jobs {sorted(started - decided)} started under a deny-all policy"
+                )
+            for body in c.live():
+                arn = serving.get(body["metadata"]["uid"])
+                if arn and arn not in models:
+                    raise Violation(f"{name}: {body['metadata']['name']}'s serving model {arn} was lost")
 
     @invariant()
     def ready_is_the_truth(self):
@@ -315,6 +366,10 @@ class Operators(RuleBasedStateMachine):
         )
         w.drop_responses.clear()
         w.role_denials = 0
+        self.frozen.clear()
+        for c in w.clusters.values():
+            if c.policies:
+                c.set_policy("deny-all", None)
         for c in w.clusters.values():
             for body in list(c.store.objects.values()):
                 if PAUSE_ANNOTATION in body["metadata"]["annotations"]:

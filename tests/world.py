@@ -22,6 +22,7 @@ from controller.handlers import FINALIZER, Operator
 from controller.naming import OWNER_KEYS, TAG_CLUSTER_ID, TAG_UID
 from controller.reconcile import Reconciler
 from controller.settings import Settings
+from controller.tenancy.view import TenancyView
 from tests.inprocess_bedrock import FakeSupport, InProcessBedrock
 
 LOG = logging.getLogger("world")
@@ -83,6 +84,7 @@ class Cluster:
         self.store = Store()
         self.retained: set[str] = set()
         self.events: list[tuple[str, str, str, str]] = []
+        self.policies: dict[str, dict[str, Any]] = {}  # BedrockImportPolicies, as the API holds them
         self.restart()
 
     def settings(self) -> Settings:
@@ -107,9 +109,21 @@ class Cluster:
             clients=lambda s, region, tenant: (InProcessBedrock(w.aws, region, w), FakeSupport(region, w)),
             clock=w.clock.now,
             monotonic=w.clock.mono,
+            # a new process lists the policies there are, as the real one does at its first decision
+            tenancy=TenancyView("open", list_policies=lambda: list(self.policies.values())),
         )
         self.operator = Operator(settings, reconciler=rec, store=self.store)
         self.operator.post_event = self._event
+
+    def set_policy(self, name: str, spec: dict[str, Any] | None) -> None:
+        """Create, change or (None) delete a policy: the API and the running operator's watch."""
+        body = {"metadata": {"name": name}, "spec": spec}
+        if spec is None:
+            self.policies.pop(name, None)
+        else:
+            self.policies[name] = body
+        self.operator.tenancy.policy_changed(body, deleted=spec is None)
+        self.operator.states.wake_all()
 
     def _event(self, body: dict[str, Any], *, type: str, reason: str, message: str) -> None:
         self.events.append((body["metadata"]["name"], type, reason, message))
