@@ -20,6 +20,7 @@ from tests.operator_process import (
     models_of,
     wait_condition,
 )
+from tests.test_argocd_health import health
 from tests.test_tenancy import CASES, GOOD, TEAM_A
 
 pytestmark = pytest.mark.controlplane
@@ -166,6 +167,7 @@ def test_a_policy_change_after_apply_blocks_new_imports_and_leaves_the_serving_m
     assert allowed["status"] == "False" and allowed["reason"] == "SourceNotAllowed"
     assert "spec.source.s3Uri" in allowed["message"] and f"team-{namespace}" in allowed["message"]
     assert obj["status"]["phase"] == "Blocked" and jobs_of(local_aws, namespace, "m") == []
+    assert health(obj) == ("Degraded", f"SourceNotAllowed: {condition(obj, 'Ready')['message']}")  # Argo CD
 
     team_policy(**ALLOW_EXAMPLES)  # loosened: the operator sees the policy change and imports
     obj = wait_condition(kubectl, namespace, "m", "Ready", "True", "ModelReady", timeout=90)

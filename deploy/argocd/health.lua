@@ -47,8 +47,9 @@ if ready.status == "True" then
   return hs
 end
 
--- failed for good for what git asks (a model of an earlier revision may still serve: the message says so)
-if obj.status.failure ~= nil or obj.status.phase == "Failed" then
+-- failed for good for what git asks, or refused by a BedrockImportPolicy (a model of an earlier revision
+-- may still serve: the message says so)
+if obj.status.failure ~= nil or obj.status.phase == "Failed" or obj.status.phase == "Blocked" then
   hs.status = "Degraded"
   hs.message = text(ready)
   return hs
