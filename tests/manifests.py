@@ -79,6 +79,11 @@ INVALID: list[tuple[str, dict[str, Any] | None, str]] = [
         _with(serviceRole={"roleArn": "arn:aws:iam::123456789012:role/r", "create": True}),
         "spec.serviceRole",
     ),
+    (
+        "role-made-by-the-operator-for-another-object",
+        _with(serviceRole={"roleArn": "arn:aws:iam::123456789012:role/bmo-import-team-b-m-1a2b3c4d"}),
+        "spec.serviceRole.roleArn",
+    ),
     ("no-role", _with(serviceRole={}), "spec.serviceRole"),
     ("role-create-false", _with(serviceRole={"create": False}), "spec.serviceRole"),
     ("too-many-tags", _with(tags={f"k{i}": "v" for i in range(41)}), "spec.tags"),

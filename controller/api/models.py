@@ -39,6 +39,13 @@ S3_URI_SHAPE_MESSAGE = (
 )
 MODEL_NAME_PATTERN = r"^([0-9a-zA-Z][_-]?)+$"
 ROLE_ARN_PATTERN = r"^arn:aws(-[^:]+)?:iam::([0-9]{12})?:role/.+$"
+#: Roles `serviceRole.create` makes (one per object): naming one would pass another object's (another
+#: team's) role to Bedrock, so no spec may.
+OPERATOR_ROLE_PATTERN = r"^arn:[^:]+:iam::[0-9]*:role/(.*/)?bmo-import-"
+OPERATOR_ROLE_MESSAGE = (
+    "roles named bmo-import-* are made by the operator, each for one object (serviceRole.create); name a "
+    "role of your own"
+)
 KMS_KEY_PATTERN = (
     r"^((arn:aws(-[^:]+)?:kms:[a-zA-Z0-9-]*:[0-9]{12}:((key/[a-zA-Z0-9-]{36})|(alias/[a-zA-Z0-9_/-]+)))"
     r"|([a-zA-Z0-9-]{36})|(alias/[a-zA-Z0-9_/-]+))$"
@@ -137,8 +144,10 @@ class ServiceRole(_Model):
         None,
         description=(
             "ARN of an existing role that trusts bedrock.amazonaws.com and may s3:GetObject and "
-            "s3:ListBucket on the source, e.g. arn:aws:iam::123456789012:role/BedrockModelImport."
+            "s3:ListBucket on the source, e.g. arn:aws:iam::123456789012:role/BedrockModelImport. Not a "
+            "bmo-import-* role: those are made by the operator, each for one object."
         ),
+        json_schema_extra=_rules((f"!self.matches('{OPERATOR_ROLE_PATTERN}')", OPERATOR_ROLE_MESSAGE)),
     )
     create: bool | None = Field(
         None,
@@ -147,6 +156,13 @@ class ServiceRole(_Model):
             "exactly the source prefix, trust limited to bedrock.amazonaws.com in this account."
         ),
     )
+
+    @field_validator("role_arn")
+    @classmethod
+    def _not_an_operator_role(cls, value: str | None) -> str | None:  # mirrors the CEL rule
+        if value is not None and re.search(OPERATOR_ROLE_PATTERN, value):
+            raise ValueError(OPERATOR_ROLE_MESSAGE)
+        return value
 
     @model_validator(mode="after")
     def _exactly_one(self) -> ServiceRole:  # mirrors the CEL rule
