@@ -394,7 +394,13 @@ class SupportClients:
             except ClientError as exc:
                 if exc.response.get("Error", {}).get("Code") != "EntityAlreadyExists":
                     raise
-                arn = self._iam.get_role(RoleName=role_name)["Role"]["Arn"]
+                existing = self._iam.get_role(RoleName=role_name)["Role"]
+                wanted = self._boundary_of(account).get("PermissionsBoundary")
+                have = (existing.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
+                if wanted and have != wanted:  # made by an earlier version: no policy may be put on it now
+                    self.delete_role(role_name)
+                    return self.ensure_role(role_name, s3_uri, tags, kms_key_id=kms_key_id, vpc=vpc)
+                arn = existing["Arn"]
                 self._iam.update_assume_role_policy(RoleName=role_name, PolicyDocument=json.dumps(trust))
             self._iam.put_role_policy(
                 RoleName=role_name, PolicyName="read-model-source", PolicyDocument=json.dumps(policy)

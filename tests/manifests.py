@@ -57,6 +57,7 @@ INVALID: list[tuple[str, dict[str, Any] | None, str]] = [
     ("s3-uri-not-s3-scheme", _with(source={"s3Uri": "https://my-models/llama3/"}), "spec.source.s3Uri"),
     ("s3-uri-uppercase-bucket", _with(source={"s3Uri": "s3://My-Models/llama3/"}), "spec.source.s3Uri"),
     ("s3-uri-space", _with(source={"s3Uri": "s3://my-models/llama 3/"}), "spec.source.s3Uri"),
+    ("s3-uri-dot-dot", _with(source={"s3Uri": "s3://my-models/team-a/../team-b/"}), "spec.source.s3Uri"),
     ("s3-uri-too-long", _with(source={"s3Uri": "s3://my-models/" + "a" * 1020}), "spec.source.s3Uri"),
     ("two-sources", _with(source={"s3Uri": "s3://my-models/x/", "sageMakerModelName": "m1"}), "spec.source"),
     ("empty-source", _with(source={}), "spec.source"),

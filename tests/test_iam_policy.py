@@ -377,3 +377,30 @@ def test_policy_files_are_valid_json_with_placeholders():
         assert words <= documented, (path.name, words - documented)  # only what the README names
         used |= words
     assert used == documented  # and every placeholder the README names is used somewhere
+
+
+def test_a_role_made_before_the_boundary_is_made_again_under_it(local_aws, monkeypatch):
+    """A `bmo-import-*` role from an earlier version has no boundary; the shipped policy lets no policy be
+    put on such a role, so the operator deletes and re-creates it under the boundary (never stuck)."""
+    from controller.bedrock_client import SupportClients
+
+    for k, v in local_aws.credentials().items():
+        monkeypatch.setenv(k, v)
+    iam = local_aws.client("iam")
+    name = f"bmo-import-old-{uuid.uuid4().hex[:8]}"
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument="{}")
+    iam.put_role_policy(RoleName=name, PolicyName="read-model-source", PolicyDocument='{"Statement": []}')
+    settings = Settings(
+        iam_endpoint=local_aws.moto_url, sts_endpoint=local_aws.moto_url, s3_endpoint=local_aws.moto_url
+    )
+    support = SupportClients(settings, REGION)
+    arn = support.ensure_role(
+        name, "s3://bmo-examples/llama3-8b-support/", {"bedrock.modelops.io/cluster-id": CLUSTER_ID}
+    )
+    role = iam.get_role(RoleName=name)["Role"]
+    assert role["Arn"] == arn
+    assert (
+        role["PermissionsBoundary"]["PermissionsBoundaryArn"]
+        == f"arn:aws:iam::{ACCOUNT}:policy/bmo-import-role-boundary"
+    )
+    support.delete_role(name)

@@ -236,3 +236,67 @@ def test_view_lists_once_then_follows_events():
     view.policy_changed({"metadata": {"name": "team-a"}}, deleted=True)
     view.namespace_changed("ns", {"team": "a"})
     assert [v.rule for v in view.decide("ns", spec(), "Job", "us-east-1").violations] == [Rule.NO_POLICY]
+
+
+def test_events_that_arrive_while_the_first_list_is_on_its_way_win_over_it():
+    """The watch may report a change before the list (started earlier) returns: a policy deleted, or a
+    model dropped, meanwhile must not come back from the older list."""
+    view: TenancyView
+
+    def list_policies():
+        view.policy_changed({"metadata": {"name": "team-a"}}, deleted=True)  # deleted during the list
+        view.policy_changed({"metadata": {"name": "deny"}, "spec": {"namespaceSelector": {}}})  # created
+        return [{"metadata": {"name": "team-a"}, "spec": TEAM_A}]
+
+    def list_models(ns):
+        view.model_changed({"metadata": {"namespace": ns, "uid": "gone"}}, deleted=True)
+        view.model_changed(
+            {
+                "metadata": {"namespace": ns, "uid": "failed", "creationTimestamp": "t"},
+                "status": {"phase": "Failed"},
+            }
+        )
+        return [
+            {"metadata": {"namespace": ns, "uid": u, "creationTimestamp": "t"}, "status": {"phase": "Queued"}}
+            for u in ("gone", "failed", "kept")
+        ]
+
+    view = TenancyView(
+        "restricted",
+        list_policies=list_policies,
+        read_labels=lambda ns: {"team": "a"},
+        list_models=list_models,
+    )
+    assert [p.name for p in view.policies()] == ["deny"]
+    assert [m.uid for m in view.members("ns")] == ["kept"]
+
+
+def test_an_object_blocked_by_another_rule_holds_no_place():
+    def body(reason):
+        return {
+            "metadata": {"uid": "x", "creationTimestamp": "t"},
+            "status": {
+                "phase": "Blocked",
+                "conditions": [{"type": "Allowed", "status": "False", "reason": reason}],
+            },
+        }
+
+    assert member_of(body("SourceNotAllowed")) is None  # waits for a spec change, not for a place
+    assert member_of(body("ModelLimitReached")) == Member("x", "t", False)  # waits for a place: in line
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"regions": []},
+        {"sources": {"s3Prefixes": ["s3://models/team-a/../team-b/"]}},
+        {"sources": {"s3Prefixes": ["s3://models/team-a"]}},
+        {"maxModelSize": "20 GiB"},
+        {"validationModes": []},
+    ],
+)
+def test_a_policy_that_could_be_misread_is_refused(changes):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        policy(**changes)

@@ -186,6 +186,28 @@ def test_a_policy_change_after_apply_blocks_new_imports_and_leaves_the_serving_m
     assert len(jobs_of(local_aws, namespace, "m")) == 1
 
 
+def test_a_sagemaker_models_files_are_checked_before_anything_is_read(
+    kubectl, operator, local_aws, namespace, team_policy
+):
+    """A SageMaker model whose name the policy allows but whose files lie in another team's folder: refused
+    from DescribeModel alone, before validation lists or reads a byte of that folder."""
+    team_policy(
+        sources={"s3Prefixes": ["s3://team-only/"], "sageMakerModelNames": ["qwen2-5-*"]},
+        serviceRoles={"roleArns": [ROLE]},
+        validationModes=["Inline"],
+    )
+    apply_model(
+        kubectl,
+        namespace,
+        "sm",
+        source={"sageMakerModelName": "qwen2-5-7b-finetuned"},
+        validation={"mode": "Inline"},
+    )
+    obj = wait_condition(kubectl, namespace, "sm", "Ready", "False", "SourceNotAllowed", timeout=60)
+    assert "s3://bmo-examples/qwen2.5-7b-finetuned/" in condition(obj, "Ready")["message"]
+    assert obj["status"].get("validation") is None and jobs_of(local_aws, namespace, "sm") == []
+
+
 def test_max_models_lets_the_oldest_waiting_object_go_when_a_place_frees(
     kubectl, operator, local_aws, namespace, team_policy
 ):

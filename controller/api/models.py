@@ -37,6 +37,10 @@ S3_URI_SHAPE_MESSAGE = (
     "must be s3://bucket/prefix/: a lowercase bucket name (3-63 of a-z, 0-9, '.', '-') and a prefix of "
     "letters, digits and !-_.*'() between slashes"
 )
+#: A `.` or `..` path segment: S3 keys are literal, but a folder rule (a policy's prefix, a role's
+#: resource) must never meet a path something could normalise out of the folder.
+DOT_SEGMENT = "/[.][.]?(/|$)"
+DOT_SEGMENT_MESSAGE = "must not contain '.' or '..' path segments"
 MODEL_NAME_PATTERN = r"^([0-9a-zA-Z][_-]?)+$"
 ROLE_ARN_PATTERN = r"^arn:aws(-[^:]+)?:iam::([0-9]{12})?:role/.+$"
 #: Roles `serviceRole.create` makes (one per object): naming one would pass another object's (another
@@ -98,6 +102,7 @@ class Source(_Model):
         json_schema_extra=_rules(
             ("self.startsWith('s3://')", S3_URI_SCHEME_MESSAGE),
             (f"!self.startsWith('s3://') || self.matches(r\"{S3_URI_PATTERN}\")", S3_URI_SHAPE_MESSAGE),
+            (f"!self.matches('{DOT_SEGMENT}')", DOT_SEGMENT_MESSAGE),
         ),
     )
     sage_maker_model_name: (
@@ -119,6 +124,8 @@ class Source(_Model):
             raise ValueError(S3_URI_SCHEME_MESSAGE)
         if not re.match(S3_URI_PATTERN, value):
             raise ValueError(S3_URI_SHAPE_MESSAGE)
+        if re.search(DOT_SEGMENT, value):
+            raise ValueError(DOT_SEGMENT_MESSAGE)
         return value
 
     @model_validator(mode="after")

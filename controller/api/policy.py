@@ -14,7 +14,15 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
-from controller.api.models import GROUP, IMPORT_REGIONS, ROLE_ARN_PATTERN, S3_URI_PATTERN, VERSION
+from controller.api.models import (
+    DOT_SEGMENT,
+    DOT_SEGMENT_MESSAGE,
+    GROUP,
+    IMPORT_REGIONS,
+    ROLE_ARN_PATTERN,
+    S3_URI_PATTERN,
+    VERSION,
+)
 
 POLICY_KIND = "BedrockImportPolicy"
 POLICY_PLURAL = "bedrockimportpolicies"
@@ -86,7 +94,11 @@ class PolicySources(_Model):
                     {
                         "rule": "self.all(p, p.endsWith('/'))",
                         "message": "each s3Prefixes entry must end in '/'",
-                    }
+                    },
+                    {
+                        "rule": f"self.all(p, !p.matches('{DOT_SEGMENT}'))",
+                        "message": f"s3Prefixes entries {DOT_SEGMENT_MESSAGE}",
+                    },
                 ]
             },
         )
@@ -101,6 +113,8 @@ class PolicySources(_Model):
         for prefix in value or []:
             if not prefix.endswith("/"):
                 raise ValueError(f"s3Prefixes entry {prefix!r} must end in '/'")
+            if re.search(DOT_SEGMENT, prefix):
+                raise ValueError(f"s3Prefixes entry {prefix!r} {DOT_SEGMENT_MESSAGE}")
         return value
 
 
@@ -128,7 +142,8 @@ class PolicyAccount(_Model):
         ...,
         description=(
             "Role in the team's account the operator assumes (sts:AssumeRole with external ID "
-            "'<cluster id>/<namespace>'); the models, jobs and created roles live in that account."
+            "'<cluster id>/<namespace>'); the models, jobs and created roles live in that account. The "
+            "shipped operator policy may assume roles named bmo-tenant-access."
         ),
     )
 
@@ -142,7 +157,9 @@ class BedrockImportPolicySpec(_Model):
     sources: PolicySources | None = Field(None, description="Allowed sources. Unset: none.")
     service_roles: PolicyServiceRoles | None = Field(None, description="Allowed service roles. Unset: none.")
     regions: list[Literal[IMPORT_REGIONS]] | None = Field(  # type: ignore[valid-type]
-        None, description="Regions models may be imported into. Unset: any region Bedrock offers."
+        None,
+        min_length=1,
+        description="Regions models may be imported into (at least one). Unset: any region Bedrock offers.",
     )
     validation_modes: list[Literal["Job", "Inline", "Skip"]] = Field(
         ["Job"],

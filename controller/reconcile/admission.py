@@ -7,6 +7,8 @@ policy, the field and the rule it breaks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from controller.api.reasons import ConditionType, Phase, Reason
 from controller.reconcile.context import Pass
 from controller.tenancy.rules import (
@@ -32,10 +34,15 @@ def show(p: Pass, decision: Decision) -> None:
         p.out.condition(ConditionType.ALLOWED, "True", Reason.NO_POLICY_OPEN, decision.summary())
 
 
-def may_import(p: Pass, decision: Decision, members: list[Member]) -> bool:
-    """Before validating: the spec's rules and the namespace's count. False: the pass says why and stops."""
+def may_import(p: Pass, decision: Decision, members: list[Member], resolve: Callable[[Pass], str]) -> bool:
+    """Before anything is read: the spec's rules, where a SageMaker source's files really are (`resolve`:
+    DescribeModel, nothing of the files), and the namespace's count. False: the pass says why and stops."""
     if decision.violations:
         refuse(p, decision.violations[0], decision.summary())
+        return False
+    sagemaker = p.spec.source.sage_maker_model_name and decision.policies
+    if sagemaker and (v := check_resolved_source(decision, resolve(p))) is not None:
+        refuse(p, v, v.text())
         return False
     if (v := check_count(decision, p.view.uid, members)) is not None:
         refuse(p, v, v.text())
@@ -44,14 +51,10 @@ def may_import(p: Pass, decision: Decision, members: list[Member]) -> bool:
 
 
 def may_start(p: Pass, decision: Decision) -> bool:
-    """After validating: the size of the weights and where a SageMaker source's files really are."""
-    checks = [check_size(decision, p.st.validation.weight_bytes if p.st.validation else None)]
-    if p.spec.source.sage_maker_model_name and p.st.resolved_s3_uri and decision.policies:
-        checks.append(check_resolved_source(decision, p.st.resolved_s3_uri))
-    for v in checks:
-        if v is not None:
-            refuse(p, v, v.text())
-            return False
+    """After validating: the size of the weights, which only validation measures."""
+    if (v := check_size(decision, p.st.validation.weight_bytes if p.st.validation else None)) is not None:
+        refuse(p, v, v.text())
+        return False
     return True
 
 

@@ -249,7 +249,9 @@ class Reconciler:
         if failures.still_failed(p):
             failures.show(p)
             return
-        if not admission.may_import(p, decision, self.tenancy.members(p.view.namespace)):
+        if not admission.may_import(
+            p, decision, self.tenancy.members(p.view.namespace), validation.source_uri
+        ):
             return
         # join the line before validating, so objects that validate faster cannot overtake
         p.st.queued_at = p.st.queued_at or state.arrival or p.now_rfc3339()
@@ -332,5 +334,9 @@ class Reconciler:
 
 
 def _owns(st: BedrockImportedModelStatus) -> bool:
-    """Whether the object may own a model or a job in the account it is pinned to."""
-    return bool(st.model_arn or st.superseded or (st.import_job and st.import_job.state != "Failed"))
+    """Whether the object may own a model, a job or a role it had created in the account it is pinned to
+    (a created role outlives a failed job: it is deleted with the object, in that account)."""
+    created_role = bool(st.service_role_arn and "/bmo-import-" in st.service_role_arn)
+    return bool(
+        st.model_arn or st.superseded or created_role or (st.import_job and st.import_job.state != "Failed")
+    )

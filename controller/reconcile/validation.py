@@ -19,8 +19,9 @@ from controller.settings import Settings
 from controller.validation_jobs import ValidationJobs
 
 INLINE_GATE = threading.Lock()
-#: How long a pass waits for the inline validator before it says so and tries again at the next poll.
-INLINE_WAIT_SECONDS = 30.0
+#: How long a pass waits for the inline validator before it says so and tries again at the next poll (short:
+#: a waiting pass holds one of the reconcile workers every other object needs).
+INLINE_WAIT_SECONDS = 0.5
 
 
 def _shown(findings: list[dict]) -> list[dict]:

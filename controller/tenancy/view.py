@@ -33,12 +33,15 @@ def member_of(body: dict[str, Any]) -> Member | None:
     job = status.get("importJob") or {}
     holds = bool(status.get("modelArn")) or job.get("state") in IN_FLIGHT
     annotations = meta.get("annotations") or {}
+    allowed = next((c for c in status.get("conditions") or [] if c.get("type") == "Allowed"), {})
+    blocked_otherwise = status.get("phase") == "Blocked" and allowed.get("reason") != "ModelLimitReached"
     if not holds and (
         status.get("phase") == "Failed"
+        or blocked_otherwise
         or meta.get("deletionTimestamp")
         or annotations.get("bedrock.modelops.io/paused", "").lower() == "true"
     ):
-        return None  # waits for nothing: it must not keep a place from the objects behind it
+        return None  # waits for nothing (or for another rule): it must not keep a place from others
     return Member(meta.get("uid", ""), meta.get("creationTimestamp") or "", holds)
 
 
@@ -56,27 +59,30 @@ class TenancyView:
         self._read_labels = read_labels
         self._list_models = list_models
         self._lock = threading.Lock()
-        self._policies: dict[str, BedrockImportPolicy] | None = None if list_policies else {}
+        self._policies: dict[str, BedrockImportPolicy] = {}
+        self._policies_listed = list_policies is None
+        # what watch events said before the first list was applied: name -> policy (None: deleted); they
+        # are newer than that list, so they win over it
+        self._policy_events: dict[str, BedrockImportPolicy | None] = {}
         self._labels: dict[str, dict[str, str]] = {}
         self._members: dict[str, dict[str, Member]] = {}
         self._listed: set[str] = set()  # namespaces whose models were listed once
+        self._gone: dict[
+            str, set[str]
+        ] = {}  # uids dropped (deleted, failed...) before their namespace's list
         self.version = 0  # bumped when a policy or a namespace's labels change
 
     # ---- watch events ------------------------------------------------------------------------
     def policy_changed(self, body: dict[str, Any], deleted: bool = False) -> None:
         name = body["metadata"]["name"]
+        parsed = None if deleted else self._parse(body)
         with self._lock:
-            policies = self._policies if self._policies is not None else {}
-            if deleted:
-                policies.pop(name, None)
+            if parsed is None:
+                self._policies.pop(name, None)
             else:
-                parsed = self._parse(body)
-                if parsed is None:
-                    policies.pop(name, None)
-                else:
-                    policies[name] = parsed
-            if self._policies is not None:
-                self._policies = policies
+                self._policies[name] = parsed
+            if not self._policies_listed:
+                self._policy_events[name] = parsed
             self.version += 1
 
     def namespace_changed(self, name: str, labels: dict[str, str] | None) -> None:
@@ -85,6 +91,7 @@ class TenancyView:
                 self._labels.pop(name, None)
                 self._members.pop(name, None)
                 self._listed.discard(name)
+                self._gone.pop(name, None)
             elif self._labels.get(name) != labels:
                 self._labels[name] = dict(labels)
                 self.version += 1
@@ -99,6 +106,8 @@ class TenancyView:
                 members.pop(uid, None)
             else:
                 members[uid] = member
+            if member is None and ns not in self._listed:  # the list may still hold its older state
+                self._gone.setdefault(ns, set()).add(uid)
 
     # ---- what a pass asks -------------------------------------------------------------------
     def decide(self, namespace: str, spec: BedrockImportedModelSpec, mode: str, region: str) -> Decision:
@@ -106,13 +115,20 @@ class TenancyView:
 
     def policies(self) -> list[BedrockImportPolicy]:
         with self._lock:
-            if self._policies is not None:
+            if self._policies_listed:
                 return list(self._policies.values())
         assert self._list_policies is not None
         listed = {p.name: p for p in (self._parse(b) for b in self._list_policies()) if p is not None}
         with self._lock:
-            if self._policies is None:  # events that came meanwhile are newer than the list: keep them
+            if not self._policies_listed:
+                for name, policy in self._policy_events.items():  # newer than the list
+                    if policy is None:
+                        listed.pop(name, None)
+                    else:
+                        listed[name] = policy
                 self._policies = listed
+                self._policy_events.clear()
+                self._policies_listed = True
             return list(self._policies.values())
 
     def labels(self, namespace: str) -> dict[str, str]:
@@ -128,8 +144,10 @@ class TenancyView:
             found = [m for m in (member_of(b) for b in self._list_models(namespace)) if m is not None]
             with self._lock:
                 members = self._members.setdefault(namespace, {})
+                gone = self._gone.pop(namespace, set())
                 for m in found:
-                    members.setdefault(m.uid, m)
+                    if m.uid not in gone:  # deleted while the list was on its way
+                        members.setdefault(m.uid, m)  # an event's view is newer than the list's
                 self._listed.add(namespace)
         with self._lock:
             return list(self._members.get(namespace, {}).values())

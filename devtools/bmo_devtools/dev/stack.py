@@ -176,7 +176,7 @@ def _run_on(cp, aws: LocalAws, workdir: Path, args: argparse.Namespace, stop: th
     print(f"AWS emulators up: moto {aws.moto_url}, Bedrock {aws.bedrock_url}", flush=True)
     aws.seed_examples()
     print(
-        f"Uploaded example models to s3://bmo-examples/ ({len(os.listdir(REPO_ROOT / 'examples'))} "
+        f"Uploaded example models to s3://bmo-examples/ ({len(list((REPO_ROOT / 'examples').glob('*.yaml')))} "
         "manifests in examples/)",
         flush=True,
     )

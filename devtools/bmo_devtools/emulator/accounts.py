@@ -15,6 +15,7 @@ from collections.abc import Callable
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from bmo_devtools.emulator.protocol import ApiError
 from bmo_devtools.emulator.state import ArtifactCheck, BedrockState
 
 _ACCESS_KEY = re.compile(r"Credential=([^/]+)/")
@@ -62,8 +63,10 @@ class Accounts:
         )
         try:
             account = sts.get_caller_identity()["Account"]
-        except (ClientError, BotoCoreError):
-            return self.default.account  # not remembered: asked again next time
+        except (ClientError, BotoCoreError) as exc:  # never guess an account: a wrong one passes tests
+            raise ApiError(
+                "AccessDeniedException", f"The security token included in the request is invalid ({exc})."
+            ) from None
         with self._lock:
             self._by_key[key] = account
         return account

@@ -96,7 +96,11 @@ class _Handler(BaseHTTPRequestHandler):
         path, _, query = self.path.partition("?")
         if path.startswith("/_emulator/"):
             return self._admin(path, body)
-        state = self.server.accounts.for_request(self.headers.get("Authorization", ""))
+        try:
+            state = self.server.accounts.for_request(self.headers.get("Authorization", ""))
+        except ApiError as err:
+            status, headers, payload = encode_error(err)
+            return self._send(status, payload, headers)
         for route in self.server.routes:
             match = route.regex.match(path)
             if match and route.method == self.command:
