@@ -175,9 +175,9 @@ def _run_on(cp, aws: LocalAws, workdir: Path, args: argparse.Namespace, stop: th
     """The stack once its cluster and local AWS are up: examples, the operator, then wait for Ctrl-C."""
     print(f"AWS emulators up: moto {aws.moto_url}, Bedrock {aws.bedrock_url}", flush=True)
     aws.seed_examples()
+    manifests = len(list((REPO_ROOT / "examples").glob("*.yaml")))  # tenancy/ holds policies, not models
     print(
-        f"Uploaded example models to s3://bmo-examples/ ({len(list((REPO_ROOT / 'examples').glob('*.yaml')))} "
-        "manifests in examples/)",
+        f"Uploaded example models to s3://bmo-examples/ ({manifests} manifests in examples/)",
         flush=True,
     )
     env = {
