@@ -389,7 +389,11 @@ def test_a_role_made_before_the_boundary_is_made_again_under_it(local_aws, monke
     iam = local_aws.client("iam")
     name = f"bmo-import-old-{uuid.uuid4().hex[:8]}"
     iam.create_role(RoleName=name, AssumeRolePolicyDocument="{}")
-    iam.put_role_policy(RoleName=name, PolicyName="read-model-source", PolicyDocument='{"Statement": []}')
+    old_policy = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}],
+    }
+    iam.put_role_policy(RoleName=name, PolicyName="read-model-source", PolicyDocument=json.dumps(old_policy))
     settings = Settings(
         iam_endpoint=local_aws.moto_url, sts_endpoint=local_aws.moto_url, s3_endpoint=local_aws.moto_url
     )
