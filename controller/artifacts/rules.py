@@ -47,6 +47,8 @@ QUANTIZED_NAME_PATTERNS = (
     "*.input_scale",
     "*.nested_absmax",
 )
+#: Llama 3.2's rope factor (its other rope values are Llama 3.1's).
+LLAMA32_ROPE_FACTOR = 32.0
 LLAMA3_ROPE = {
     "original_max_position_embeddings": 8192,
     "factor": 8.0,
@@ -67,6 +69,13 @@ class Inputs:
     declared_architecture: str | None = None
     region: str | None = None
     architecture_label: str = "spec.architecture"  # how messages name it (the CLI: --architecture)
+    subfolders: list[str] = field(default_factory=list)  # folders one level down (not imported by Bedrock)
+
+
+def _bounded(value: object, limit: int = 64) -> str:
+    """A value copied from a tenant's file into a message or status: never longer than `limit`."""
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _err(code: str, message: str, file: str | None = None) -> Finding:
@@ -84,7 +93,10 @@ def detect_architecture(config: dict[str, Any]) -> str | None:
         vocab = config.get("vocab_size")
         if isinstance(vocab, int) and vocab >= 128000:
             rope = config.get("rope_scaling")
-            return "Llama3.1" if isinstance(rope, dict) and rope.get("rope_type") == "llama3" else "Llama3"
+            if not (isinstance(rope, dict) and rope.get("rope_type") == "llama3"):
+                return "Llama3"
+            # Llama 3.2 (1B, 3B) ships the llama3 rope with factor 32; 3.1 and 3.3 with factor 8
+            return "Llama3.2" if rope.get("factor") == LLAMA32_ROPE_FACTOR else "Llama3.1"
         return "Llama2"
     for arch in ARCHITECTURES:
         if model_type in arch.model_types:
@@ -102,7 +114,11 @@ def explain_architecture(config: dict[str, Any]) -> str:
         rope_type = rope.get("rope_type") if isinstance(rope, dict) else None
         if isinstance(vocab, int) and vocab >= 128000:
             parts.append(f"vocab_size {vocab}: Llama 3's tokenizer")
-            parts.append(f"rope_type {rope_type}" if rope_type == "llama3" else "no llama3 rope scaling")
+            if rope_type == "llama3":
+                factor = rope.get("factor") if isinstance(rope, dict) else None
+                parts.append(f"rope_type llama3 with factor {factor}")
+            else:
+                parts.append("no llama3 rope scaling")
         else:
             parts.append(f"vocab_size {vocab}: below Llama 3's 128000")
     return ", ".join(parts)
@@ -143,12 +159,16 @@ def judge(inp: Inputs, summary: Summary) -> list[Finding]:
     summary.files = len(inp.files)
     summary.total_bytes = sum(f.size for f in inp.files)
     if not inp.files:
+        where = "check the S3 URI or path"
+        if inp.subfolders:  # the files are one level down: say which folder to point at
+            shown = ", ".join(_bounded(s, 80) for s in inp.subfolders[:5])
+            where = f"it holds only the subfolder(s) {shown}: point the source at the one with config.json"
         return [
             *findings,
             _err(
                 "SourceEmpty",
-                "the folder has no files: check the S3 URI or path (it must "
-                "point at the folder holding config.json and the .safetensors files)",
+                f"the folder has no files: {where} (it must point at the folder holding config.json and the "
+                ".safetensors files)",
             ),
         ]
 
@@ -224,7 +244,7 @@ def _config_rules(inp: Inputs, config: dict[str, Any], names: dict[str, FileInfo
     if not isinstance(archs, list) or not all(isinstance(a, str) for a in archs):
         archs = []
         out.append(_err("InvalidConfig", "config.json 'architectures' must be a list of class names"))
-    summary.model_type = model_type if isinstance(model_type, str) else None
+    summary.model_type = _bounded(model_type) if isinstance(model_type, str) else None
     if not isinstance(model_type, str):
         out.append(
             _err(
@@ -245,7 +265,7 @@ def _config_rules(inp: Inputs, config: dict[str, Any], names: dict[str, FileInfo
         out.append(
             _err(
                 code,
-                f"config.json architectures {archs} is not a text-generation model; Bedrock "
+                f"config.json architectures {_bounded(archs, 120)} is not a text-generation model; Bedrock "
                 "imports *ForCausalLM / *ForConditionalGeneration models only",
             )
         )
@@ -264,8 +284,8 @@ def _config_rules(inp: Inputs, config: dict[str, Any], names: dict[str, FileInfo
             out.append(
                 _err(
                     "UnsupportedArchitectureClass",
-                    f"{detected} imports only "
-                    f"{' or '.join(arch.architectures)}, not {archs or 'an unnamed class'}",
+                    f"{detected} imports only {' or '.join(arch.architectures)}, not "
+                    f"{_bounded(archs, 120) if archs else 'an unnamed class'}",
                 )
             )
         if inp.declared_architecture and not compatible(inp.declared_architecture, detected):

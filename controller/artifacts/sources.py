@@ -83,9 +83,12 @@ class LocalFolder(_ByteCounter):
         if not self.path.is_dir():
             raise SourceAccessError("NoSuchDirectory", f"{self.path} is not a directory")
         files = []
+        self.subfolders = []
         try:
             with os.scandir(self.path) as entries:
                 for e in entries:
+                    if e.is_dir() and len(self.subfolders) < 20:
+                        self.subfolders.append(e.name + "/")
                     if e.is_file():
                         files.append(FileInfo(e.name, e.stat().st_size))
                         if limit is not None and len(files) > limit:
@@ -148,11 +151,15 @@ class S3Folder(_ByteCounter):
             pages = self._s3.get_paginator("list_objects_v2").paginate(
                 Bucket=self.bucket, Prefix=self.prefix, Delimiter="/"
             )
+            self.subfolders = []
             for page in pages:
                 for obj in page.get("Contents", []):
                     name = obj["Key"][len(self.prefix) :]
                     if name:
                         files.append(FileInfo(name, int(obj["Size"])))
+                for common in page.get("CommonPrefixes", [])[:20]:
+                    if len(self.subfolders) < 20:
+                        self.subfolders.append(common["Prefix"][len(self.prefix) :])
                 if limit is not None and len(files) > limit:
                     break
         except (ClientError, BotoCoreError) as exc:

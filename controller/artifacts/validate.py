@@ -130,7 +130,11 @@ def validate_source(
     budget = ByteBudget(limits.in_flight_bytes, limits.total_header_bytes)
     by_name = {f.name: f for f in files}
     inputs = Inputs(
-        files=files, declared_architecture=architecture, region=region, architecture_label=architecture_label
+        files=files,
+        declared_architecture=architecture,
+        region=region,
+        architecture_label=architecture_label,
+        subfolders=sorted(getattr(source, "subfolders", None) or []),
     )
 
     wanted = {n: cap for n, cap in limits.json_bytes.items() if n in by_name}
