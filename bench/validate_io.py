@@ -1,8 +1,9 @@
 """How much of a model the validator reads, against downloading it, measured side by side in one run.
 
-1. A synthetic 30-shard model (real safetensors headers, zero data) is uploaded to moto's S3, running as
-   its own process on loopback. The validator judges it; then a naive check downloads every object
-   whole (what a "download and load" validator would do). Bytes and seconds for both.
+1. A synthetic 30-shard model (real safetensors headers, finite non-zero data) is uploaded to moto's S3,
+   running as its own process on loopback. The validator judges it with headers only, then with weights
+   sanity (a few ranges of every float tensor); then a naive check downloads every object whole (what a
+   "download and load" validator would do). Bytes and seconds for each.
 2. A 200 GB, 30-shard model as sparse local files (no disk used): the validator's bytes and time.
 
     uv run python bench/validate_io.py [--shard-mb 64] [--shards 30] [--sparse-gb 200]
@@ -77,9 +78,14 @@ def bench_s3(shards: int, shard_mb: int) -> dict:
 
         src = S3Folder("s3://bench/model/", client=s3)
         t0 = time.perf_counter()
-        report = validate_source(src)
+        report = validate_source(src, sample_weights=False)  # headers only
         validate_s = time.perf_counter() - t0
         assert report.importable, report.to_dict()
+        sampled_src = S3Folder("s3://bench/model/", client=s3)
+        t0 = time.perf_counter()
+        sampled = validate_source(sampled_src)  # headers, then a few ranges of every float tensor
+        sampled_s = time.perf_counter() - t0
+        assert sampled.importable, sampled.to_dict()
 
         t0 = time.perf_counter()
         naive_bytes = 0
@@ -99,6 +105,12 @@ def bench_s3(shards: int, shard_mb: int) -> dict:
         "validator_requests": s.read_requests,
         "validator_fraction": s.bytes_read / s.total_bytes,
         "validator_seconds": round(validate_s, 3),
+        "sampled_tensors": sampled.summary.sampled_tensors,
+        "with_weights_bytes_read": sampled.summary.bytes_read,
+        "with_weights_requests": sampled.summary.read_requests,
+        "with_weights_fraction": sampled.summary.bytes_read / s.total_bytes,
+        "with_weights_seconds": round(sampled_s, 3),
+        "with_weights_time_factor": round(sampled_s / validate_s, 2),
         "naive_bytes_read": naive_bytes,
         "naive_seconds": round(naive_s, 3),
         "speedup": round(naive_s / validate_s, 1),
@@ -141,6 +153,13 @@ def main(argv: list[str] | None = None) -> int:
             f"  validator: read {_mb(r['validator_bytes_read'])} in {r['validator_requests']} requests "
             f"({r['validator_fraction']:.6%} of the bytes) in {r['validator_seconds']} s"
         )
+        if "with_weights_seconds" in r:
+            print(
+                f"  with weights sanity ({r['sampled_tensors']} tensors sampled): read "
+                f"{_mb(r['with_weights_bytes_read'])} in {r['with_weights_requests']} requests "
+                f"({r['with_weights_fraction']:.6%}) in {r['with_weights_seconds']} s "
+                f"({r['with_weights_time_factor']}x the header-only time)"
+            )
         if "naive_seconds" in r:
             print(
                 f"  naive whole-file download: {_mb(r['naive_bytes_read'])} in {r['naive_seconds']} s "

@@ -33,4 +33,5 @@ def test_validate_io_bench_runs_and_reads_a_small_fraction(tmp_path, aws_env):
     s3, sparse = json.loads(out.read_text())
     assert s3["naive_bytes_read"] == s3["total_bytes"]
     assert s3["validator_bytes_read"] < s3["total_bytes"] * 0.1
+    assert s3["validator_bytes_read"] < s3["with_weights_bytes_read"] < s3["total_bytes"] * 0.1
     assert sparse["validator_fraction"] < 1e-4

@@ -40,6 +40,8 @@ class Summary:
     bytes_read: int = 0
     read_requests: int = 0
     architecture_reason: str | None = None  # why detection chose it (shown by the CLI; not in status)
+    sampled_tensors: int = 0  # float tensors whose weights were sampled (NaN/Inf/all-zero)
+    sample_bytes: int = 0  # bytes of weights read to sample them
 
     def to_status(self) -> dict[str, Any]:
         """The summary as status.validation carries it (camelCase, the CRD's field names)."""

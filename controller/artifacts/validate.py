@@ -22,6 +22,7 @@ from controller.artifacts.safetensors_header import (
     parse_header,
 )
 from controller.artifacts.sources import FileInfo, ModelSource, SourceAccessError
+from controller.artifacts.weights_sample import sample_weights as sample_tensors
 
 MiB = 1024 * 1024
 TOKENIZER_JSON_CAP = 256 * MiB
@@ -113,6 +114,7 @@ def validate_source(
     concurrency: int = 16,
     progress: Progress | None = None,
     limits: Limits = JOB_LIMITS,
+    sample_weights: bool = True,
 ) -> Report:
     """Judge the folder. Raises SourceAccessError only when the folder itself cannot be read."""
     report = Report(source=source.uri)
@@ -190,6 +192,11 @@ def validate_source(
             inputs.tokenizer_json_head = tok_job.result()
 
     report.findings = judge(inputs, report.summary)
+    if sample_weights and not report.errors:  # worth reading weights only for a model that would import
+        sampled = sample_tensors(source, inputs.headers.values(), concurrency=concurrency)
+        report.findings += sampled.findings()
+        report.summary.sampled_tensors = len(sampled.tensors)
+        report.summary.sample_bytes = sampled.bytes_read
     report.summary.bytes_read = getattr(source, "bytes_read", 0)
     report.summary.read_requests = getattr(source, "requests", 0)
     return report

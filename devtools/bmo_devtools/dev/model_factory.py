@@ -1,7 +1,8 @@
 """Build small but real Hugging Face model folders: real config and tokenizer files, valid safetensors.
 
 Used by the tests (a corpus of importable and broken models), the benchmarks and the dev stack. Tensor
-data is left sparse (zeros the filesystem does not store), so a "200 GB" model costs no disk.
+data of small files is finite and non-zero (the validator samples it); large files stay sparse (zeros the
+filesystem does not store), so a "200 GB" model costs no disk.
 """
 
 from __future__ import annotations
@@ -36,14 +37,45 @@ def safetensors_bytes_header(
     return struct.pack("<Q", len(raw)) + raw, offset
 
 
+#: Tensor data is written for files up to this size (finite, non-zero: 0x3c in every byte is about 0.011 in
+#: F32 and BF16 and 1.06 in F16); larger ones stay sparse zeros (the benchmarks' "200 GB" models).
+FILL_LIMIT = 64 * 1024 * 1024
+FILL_BYTE = b"\x3c"
+#: What `ModelSpec.poison` can write over a whole tensor, per dtype.
+POISON = {
+    ("nan", "F32"): struct.pack("<f", math.nan),
+    ("inf", "F32"): struct.pack("<f", math.inf),
+    ("nan", "F16"): struct.pack("<e", math.nan),
+    ("inf", "F16"): struct.pack("<e", -math.inf),
+    ("nan", "BF16"): struct.pack("<f", math.nan)[2:],
+    ("inf", "BF16"): struct.pack("<f", math.inf)[2:],
+}
+
+
 def write_safetensors(
-    path: Path, tensors: dict[str, TensorSpec], metadata: dict[str, str] | None = None
+    path: Path,
+    tensors: dict[str, TensorSpec],
+    metadata: dict[str, str] | None = None,
+    poison: dict[str, str] | None = None,
 ) -> int:
-    """Write a valid safetensors file whose tensor data is sparse zeros. Returns the file size."""
+    """Write a valid safetensors file. Its tensor data is finite and non-zero when the file is small, sparse
+    zeros when large; `poison` makes whole tensors NaN, Inf or zero (name -> "nan" | "inf" | "zero").
+    Returns the file size."""
     header, data_len = safetensors_bytes_header(tensors, metadata)
     with open(path, "wb") as fh:
         fh.write(header)
+        if data_len <= FILL_LIMIT:
+            fh.write(FILL_BYTE * data_len)
         fh.truncate(len(header) + data_len)
+        offset = len(header)
+        for name, (dtype, shape) in tensors.items():
+            size = math.prod(shape) * DTYPE_BITS[dtype] // 8
+            kind = (poison or {}).get(name)
+            if kind is not None:
+                fh.seek(offset)
+                value = b"\0" * (DTYPE_BITS[dtype] // 8) if kind == "zero" else POISON[kind, dtype]
+                fh.write(value * (size // len(value)))
+            offset += size
     return len(header) + data_len
 
 
@@ -238,6 +270,7 @@ class ModelSpec:
     tokenizer_overrides: dict[str, Any] = field(default_factory=dict)
     tensors: dict[str, TensorSpec] | None = None
     drop: set[str] = field(default_factory=set)  # file names to leave out
+    poison: dict[str, str] = field(default_factory=dict)  # tensor name -> "nan" | "inf" | "zero"
     extra_files: dict[str, bytes] = field(default_factory=dict)  # written verbatim (may be hostile)
     index: bool | None = None  # write model.safetensors.index.json (default: when sharded)
 
@@ -293,7 +326,7 @@ def build_model(folder: Path, spec: ModelSpec | None = None) -> Path:
         chunk = {n: tensors[n] for n in names[i * per_shard : (i + 1) * per_shard]}
         weight_map |= dict.fromkeys(chunk, fname)
         if fname not in spec.drop:
-            write_safetensors(folder / fname, chunk, {"format": "pt"})
+            write_safetensors(folder / fname, chunk, {"format": "pt"}, spec.poison)
     if spec.index if spec.index is not None else spec.shards > 1:
         put("model.safetensors.index.json", json.dumps({"metadata": {}, "weight_map": weight_map}).encode())
     for name, data in spec.extra_files.items():
