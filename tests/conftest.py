@@ -179,6 +179,10 @@ NO_FAULTS = {
     "delete_conflicts": 0,
     "deny_deletes": 0,
     "imported_model_quota": 500,
+    "cold_start_seconds": 0,
+    "idle_evict_seconds": 3600,
+    "always_cold": False,
+    "invoke_errors": 0,
 }
 
 

@@ -144,7 +144,7 @@ class LocalAws:
         }
 
     def client(self, service: str, region: str = "us-east-1", **kw: Any):
-        url = self.bedrock_url if service == "bedrock" else self.moto_url
+        url = self.bedrock_url if service in ("bedrock", "bedrock-runtime") else self.moto_url
         creds = self.credentials()
         return boto3.client(
             service,

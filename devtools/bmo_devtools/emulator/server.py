@@ -21,6 +21,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from bmo_devtools.emulator import runtime
 from bmo_devtools.emulator.accounts import Accounts
 from bmo_devtools.emulator.protocol import (
     ApiError,
@@ -79,7 +80,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        if "Content-Type" not in (headers or {}):
+            self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
         for k, v in (headers or {}).items():
@@ -101,6 +103,8 @@ class _Handler(BaseHTTPRequestHandler):
         except ApiError as err:
             status, headers, payload = encode_error(err)
             return self._send(status, payload, headers)
+        if (call := runtime.route(self.command, path)) is not None:
+            return self._runtime(state, *call, body)
         for route in self.server.routes:
             match = route.regex.match(path)
             if match and route.method == self.command:
@@ -138,6 +142,37 @@ class _Handler(BaseHTTPRequestHandler):
             with state._lock:
                 state.errors[f"{name}:{err.type_name}"] += 1
             status, headers, payload = encode_error(err)
+            self._send(status, payload, headers)
+
+    def _runtime(self, state: BedrockState, operation: str, model_id: str, body: bytes) -> None:
+        """bedrock-runtime: InvokeModel (JSON in, JSON out), its event stream, and Converse."""
+        try:
+            region_match = _REGION.search(self.headers.get("Authorization", ""))
+            if not region_match:
+                raise ApiError("AccessDeniedException", "Missing or malformed SigV4 Authorization header.")
+            state.before_request(operation)
+            doc = runtime._body(body)
+            if operation == "Converse":
+                runtime.converse(model_id, "", True, doc)  # the body first: a bad one is a 400 even when cold
+            else:
+                runtime.completion(model_id, doc)
+            model = state.invoke(region_match.group(1), model_id)
+            if operation == "InvokeModel":
+                answer = encode_body(runtime.completion(model.name, doc))
+                return self._send(200, answer, {"Content-Type": "application/json"})
+            if operation == "Converse":
+                answer = encode_body(runtime.converse(model.name, model.architecture, model.instruct, doc))
+                return self._send(200, answer, {"Content-Type": "application/json"})
+            events = runtime.stream(model.name, doc)
+            headers = {
+                "Content-Type": "application/vnd.amazon.eventstream",
+                "x-amzn-bedrock-content-type": "application/json",
+            }
+            return self._send(200, events, headers)
+        except ApiError as err:
+            with state._lock:
+                state.errors[f"{operation}:{err.type_name}"] += 1
+            status, headers, payload = runtime.encode_error(err)
             self._send(status, payload, headers)
 
     def _lose_response(self) -> None:

@@ -52,6 +52,12 @@ class Faults:
     # key -> for this many seconds from the first matching call, GetImportedModel answers NotFound for a
     # model that exists (a replica behind)
     not_found_seconds: dict = field(default_factory=dict)
+    # bedrock-runtime (runtime.py): a model loads on its first invocation and answers ModelNotReadyException
+    # until warm; it is evicted (cold again) after idle_evict_seconds without a call
+    cold_start_seconds: float = 0.0
+    idle_evict_seconds: float = 3600.0
+    always_cold: bool = False
+    invoke_errors: int = 0  # the next N invocations answer ModelErrorException
 
 
 @dataclass
@@ -119,6 +125,9 @@ class Model:
     cmu: int
     seq: int = 0
     visible_at: float = 0.0  # clock time from which Get/List show it (eventual consistency)
+    warm_at: float | None = None  # runtime: loaded (answers) from this clock time; None: not loading
+    last_invoked: float = 0.0
+    invocations: int = 0
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -293,6 +302,38 @@ class BedrockState:
 
     def _visible(self, model: Model) -> bool:
         return model.visible_at <= self.clock()
+
+    def invoke(self, region: str, ident: str) -> Model:
+        """A runtime call reaches the model: it answers once loaded. Raises ModelNotReadyException while it
+        loads (the first call starts the load; an idle model is evicted and loads again)."""
+        with self._lock:
+            model = next(
+                (m for m in self._models.values() if m.region == region and ident in (m.arn, m.name)),
+                None,
+            )
+            if model is None or not self._visible(model):
+                raise ApiError("ResourceNotFoundException", "The provided model identifier is invalid.")
+            f, now = self.faults, self.clock()
+            if (
+                model.warm_at is not None
+                and model.last_invoked
+                and now - model.last_invoked > f.idle_evict_seconds
+            ):
+                model.warm_at = None  # evicted after a long idle: the next call loads it again
+            if model.warm_at is None:
+                model.warm_at = now + f.cold_start_seconds
+            model.last_invoked = now
+            if f.always_cold or now < model.warm_at:
+                raise ApiError(
+                    "ModelNotReadyException",
+                    "Model is not ready for inference. Wait and try your request again. Refer to "
+                    "https://docs.aws.amazon.com/bedrock/latest/userguide/invoke-imported-model.html#handle-model-not-ready-exception.",
+                )
+            if f.invoke_errors > 0:
+                f.invoke_errors -= 1
+                raise ApiError("ModelErrorException", "The model failed to process the request (injected).")
+            model.invocations += 1
+            return model
 
     def _find_model(self, region: str, ident: str) -> Model:
         for model in self._models.values():
