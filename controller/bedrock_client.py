@@ -291,10 +291,34 @@ class SupportClients:
         self._sm = aws.client(
             "sagemaker", region_name=region, endpoint_url=settings.sagemaker_endpoint, config=_CONFIG
         )
+        # one attempt per call: a cold start (ModelNotReadyException) is waited out across passes, not here
+        self._runtime = aws.client(
+            "bedrock-runtime",
+            region_name=region,
+            endpoint_url=settings.bedrock_runtime_endpoint,
+            config=Config(
+                retries={"mode": "standard", "max_attempts": 1}, connect_timeout=5, read_timeout=60
+            ),
+        )
         self.region = region
-        for c in (self._iam, self._sts, self._sm):
+        for c in (self._iam, self._sts, self._sm, self._runtime):
             metrics.instrument(c)
         self.s3 = S3Folder.make_client(settings.s3_endpoint, region, session)  # reads model folders (Inline)
+
+    def invoke(self, model_arn: str, body: bytes) -> dict[str, Any] | str:
+        """InvokeModel once: the parsed JSON answer (or its text). Raises AwsError (ModelNotReadyException
+        included, for the caller to wait out)."""
+        try:
+            out = self._runtime.invoke_model(
+                modelId=model_arn, body=body, contentType="application/json", accept="application/json"
+            )
+            raw = out["body"].read()
+        except (ClientError, BotoCoreError) as exc:
+            raise classify(exc, "InvokeModel") from None
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return raw.decode("utf-8", "replace")
 
     def account_id(self) -> str:
         try:

@@ -83,6 +83,16 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("BMO_BEDROCK_ENDPOINT_URL", "bedrock_endpoint"),
         description="Bedrock endpoint, e.g. the local emulator",
     )
+    bedrock_runtime_endpoint: str | None = Field(
+        None,
+        validation_alias=AliasChoices("BMO_BEDROCK_RUNTIME_ENDPOINT_URL", "bedrock_runtime_endpoint"),
+        description="bedrock-runtime endpoint (smoke tests), e.g. the local emulator",
+    )
+    smoke_test_default_prompt: str = Field(
+        "",
+        description="smoke-test every new model with this prompt when its spec has no smokeTest (empty: only "
+        "objects that ask; each test bills a 5-minute window of the model's CMUs)",
+    )
     s3_endpoint: str | None = Field(
         None, validation_alias=AliasChoices("BMO_S3_ENDPOINT_URL", "s3_endpoint"), description="S3 endpoint"
     )
@@ -117,7 +127,13 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "bedrock_endpoint", "s3_endpoint", "iam_endpoint", "sts_endpoint", "sagemaker_endpoint", mode="before"
+        "bedrock_endpoint",
+        "bedrock_runtime_endpoint",
+        "s3_endpoint",
+        "iam_endpoint",
+        "sts_endpoint",
+        "sagemaker_endpoint",
+        mode="before",
     )
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
@@ -159,6 +175,7 @@ class Settings(BaseSettings):
 FLAG_NAMES = {
     "namespaces": "--namespace",
     "bedrock_endpoint": "--bedrock-endpoint-url",
+    "bedrock_runtime_endpoint": "--bedrock-runtime-endpoint-url",
     "s3_endpoint": "--s3-endpoint-url",
     "iam_endpoint": "--iam-endpoint-url",
     "sts_endpoint": "--sts-endpoint-url",

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bmo_devtools.dev.model_factory import (
+    FILL_BYTE,
     ModelSpec,
     build_model,
     build_sharded_model,
@@ -53,6 +54,7 @@ def _raw_safetensors(name: str, header: bytes, data_len: int, declared_len: int 
         n = len(header) if declared_len is None else declared_len
         with open(folder / name, "wb") as fh:
             fh.write(struct.pack("<Q", n) + header)
+            fh.write(FILL_BYTE * data_len)  # finite, non-zero weights (the validator samples them)
             fh.truncate(8 + len(header) + data_len)
 
     return write
@@ -179,7 +181,15 @@ CASES: list[Case] = [
         "importable",
         None,
     ),
-    Case("150GB-text-model", _huge_shards(150 * GB, 30), "importable", None, local_only=True),
+    # sparse files hold zeros: sampling them is tests/test_weights_sanity.py's subject, not this case's
+    Case(
+        "150GB-text-model",
+        _huge_shards(150 * GB, 30),
+        "importable",
+        None,
+        kwargs={"sample_weights": False},
+        local_only=True,
+    ),
     # --- not importable -----------------------------------------------------------------------------
     Case("empty-folder", lambda f: f, "not-importable", "SourceEmpty"),
     Case("no-config", spec(drop={"config.json"}), "not-importable", "MissingConfig"),

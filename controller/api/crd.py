@@ -137,6 +137,13 @@ def build_crd() -> dict[str, Any]:
             "description": "Imported model ARN (the modelId for InvokeModel).",
         },
         {
+            "name": "Smoke-Test",
+            "type": "string",
+            "jsonPath": '.status.conditions[?(@.type=="SmokeTested")].reason',
+            "priority": 1,
+            "description": "Reason of the SmokeTested condition (spec.smokeTest).",
+        },
+        {
             "name": "Message",
             "type": "string",
             "jsonPath": f"{_READY}.message",

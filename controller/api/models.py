@@ -205,6 +205,51 @@ class Validation(_Model):
     )
 
 
+class SmokeTest(_Model):
+    """After an import, call the new model once before it serves (InvokeModel on its ARN)."""
+
+    model_config = ConfigDict(
+        json_schema_extra=_rules(
+            ("has(self.prompt) != has(self.body)", "set exactly one of smokeTest.prompt or smokeTest.body")
+        )
+    )
+
+    prompt: Annotated[str, Field(min_length=1, max_length=4096)] | None = Field(
+        None, description="A prompt, wrapped in the request format below (max 4096 characters)."
+    )
+    format: Literal["BedrockCompletion", "OpenAICompletion", "OpenAIChatCompletion"] = Field(
+        "BedrockCompletion",
+        description="Request format the prompt is wrapped in (imported models accept all three since late "
+        "2025): BedrockCompletion {prompt, max_gen_len}, OpenAICompletion {prompt, max_tokens}, "
+        "OpenAIChatCompletion {messages, max_tokens}.",
+    )
+    body: Annotated[str, Field(min_length=2, max_length=16384)] | None = Field(
+        None, description="The whole InvokeModel request body, as JSON text (instead of prompt and format)."
+    )
+    max_tokens: int = Field(32, ge=1, le=4096, description="Tokens to generate (keeps the test cheap).")
+    expect: Annotated[str, Field(min_length=1, max_length=1024)] | None = Field(
+        None, description="A regular expression (Python syntax) the answer's text must match (search)."
+    )
+    deadline_seconds: int = Field(
+        600,
+        ge=10,
+        le=3600,
+        description="How long the model may take to answer, cold start included (ModelNotReadyException is "
+        "waited out until then).",
+    )
+
+    @model_validator(mode="after")
+    def _one(self) -> SmokeTest:  # mirrors the CEL rule
+        if (self.prompt is None) == (self.body is None):
+            raise ValueError("set exactly one of smokeTest.prompt or smokeTest.body")
+        if self.expect is not None:
+            try:
+                re.compile(self.expect)
+            except re.error as exc:
+                raise ValueError(f"smokeTest.expect is not a valid regular expression: {exc}") from None
+        return self
+
+
 _TAG_VALUE = Annotated[str, Field(max_length=256, pattern=TAG_PATTERN)]
 
 
@@ -303,6 +348,12 @@ class BedrockImportedModelSpec(_Model):
     )
     vpc_config: VpcConfig | None = Field(None, description="Run the import job inside this VPC.")
     validation: Validation | None = Field(None, description="Artifact validation before the import job.")
+    smoke_test: SmokeTest | None = Field(
+        None,
+        description="Call each newly imported model once (InvokeModel) before it serves; a revision is "
+        "promoted, and the previous model deleted, only when it answers. Opt-in: the first successful call "
+        "starts a 5-minute billing window of the model's Custom Model Units.",
+    )
     deletion_policy: Literal["Delete", "Retain"] = Field(
         "Delete",
         description=(
@@ -404,10 +455,11 @@ class ImportJobRecord(BaseModel):
     attempt: int = Field(..., ge=1, description="This object's import count; part of the job name and token.")
     job_name: str = Field(..., description="Bedrock model import job name.")
     model_name: str = Field(..., description="Name of the model the job creates.")
-    state: Literal["Creating", "InProgress", "Completed", "Failed", "Adopting"] = Field(
+    state: Literal["Creating", "InProgress", "Testing", "Completed", "Failed", "Adopting"] = Field(
         ...,
-        description="Creating: the create call may or may not have reached Bedrock yet. Adopting: the "
-        "existing model named by modelArn is being taken over (its tags may already name this object).",
+        description="Creating: the create call may or may not have reached Bedrock yet. Testing: the job "
+        "completed and its model (modelArn) is being smoke-tested before it serves. Adopting: the existing "
+        "model named by modelArn is being taken over (its tags may already name this object).",
     )
     job_arn: str | None = Field(None, description="Bedrock model import job ARN.")
     model_arn: str | None = Field(None, description="ARN of the model the job created.")
@@ -421,6 +473,24 @@ class ImportJobRecord(BaseModel):
     def in_flight(self) -> bool:
         """Its job may run (or its create may have reached Bedrock): it holds the region's slot."""
         return self.state in IN_FLIGHT
+
+
+class SmokeTestResult(BaseModel):
+    """The last smoke test of this object's models."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    revision: str = Field(..., description="Revision whose model was tested.")
+    model_arn: str = Field(..., description="The model tested.")
+    passed: bool | None = Field(None, description="Whether it answered as expected (unset: still trying).")
+    started_at: str | None = Field(None, description="When the first call was made (RFC 3339).")
+    answered_at: str | None = Field(None, description="When it answered (RFC 3339).")
+    cold_start_seconds: float | None = Field(None, description="From the first call to the first answer.")
+    latency_ms: int | None = Field(None, description="Time of the call that answered.")
+    excerpt: str | None = Field(
+        None, description="The start of the answer (redacted, at most 200 characters)."
+    )
+    message: str | None = Field(None, description="Why it failed, or what it waits for.")
 
 
 class SupersededModel(BaseModel):
@@ -464,6 +534,7 @@ class BedrockImportedModelStatus(BaseModel):
             "Validating",
             "Queued",
             "Importing",
+            "Testing",
             "Ready",
             "Updating",
             "Failed",
@@ -510,6 +581,7 @@ class BedrockImportedModelStatus(BaseModel):
         None, description="Models of earlier revisions still to be deleted."
     )
     failure: FailureRecord | None = Field(None, description="The revision that failed for good, and why.")
+    smoke_test: SmokeTestResult | None = Field(None, description="The last smoke test (spec.smokeTest).")
     queue_position: int | None = Field(
         None, ge=0, description="Place in the region's import queue (Bedrock runs one import at a time)."
     )

@@ -17,6 +17,7 @@ class ConditionType(enum.StrEnum):
     SYNCED = "Synced"
     PAUSED = "Paused"
     ALLOWED = "Allowed"
+    SMOKE_TESTED = "SmokeTested"
 
 
 #: The order conditions appear in status.
@@ -30,6 +31,7 @@ class Phase(enum.StrEnum):
     VALIDATING = "Validating"
     QUEUED = "Queued"
     IMPORTING = "Importing"
+    TESTING = "Testing"
     READY = "Ready"
     UPDATING = "Updating"
     FAILED = "Failed"
@@ -89,6 +91,12 @@ class Reason(enum.StrEnum):
     MODEL_LIMIT_REACHED = "ModelLimitReached"
     ACCOUNT_CONFLICT = "AccountConflict"
     ACCOUNT_CHANGED = "AccountChanged"
+    # SmokeTested
+    SMOKE_TEST_WAITING = "SmokeTestWaiting"
+    SMOKE_TEST_PASSED = "SmokeTestPassed"
+    SMOKE_TEST_FAILED = "SmokeTestFailed"
+    SMOKE_TEST_MISMATCH = "SmokeTestMismatch"
+    SMOKE_TEST_DEADLINE = "SmokeTestDeadlineExceeded"
     # Paused
     RECONCILE_PAUSED = "ReconcilePaused"
     RECONCILE_RESUMED = "ReconcileResumed"

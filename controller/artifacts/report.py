@@ -42,6 +42,7 @@ class Summary:
     architecture_reason: str | None = None  # why detection chose it (shown by the CLI; not in status)
     sampled_tensors: int = 0  # float tensors whose weights were sampled (NaN/Inf/all-zero)
     sample_bytes: int = 0  # bytes of weights read to sample them
+    sample_requests: int = 0  # ranged reads of weights
 
     def to_status(self) -> dict[str, Any]:
         """The summary as status.validation carries it (camelCase, the CRD's field names)."""

@@ -197,6 +197,7 @@ def validate_source(
         report.findings += sampled.findings()
         report.summary.sampled_tensors = len(sampled.tensors)
         report.summary.sample_bytes = sampled.bytes_read
+        report.summary.sample_requests = sampled.requests
     report.summary.bytes_read = getattr(source, "bytes_read", 0)
     report.summary.read_requests = getattr(source, "requests", 0)
     return report

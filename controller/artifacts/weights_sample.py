@@ -86,9 +86,15 @@ class SampleResult:
 
 
 def _names(tensors: list[TensorVerdict]) -> str:
-    shown = ", ".join(f"{t.name[:80]} ({t.file[:60]})" for t in tensors[:SHOWN])
+    shown = ", ".join(f"{_printable(t.name, 80)} ({_printable(t.file, 60)})" for t in tensors[:SHOWN])
     more = f" and {len(tensors) - SHOWN} more" if len(tensors) > SHOWN else ""
     return f"{len(tensors)} tensor(s): {shown}{more}"
+
+
+def _printable(text: str, limit: int) -> str:
+    """A name from a tenant's file, safe to show: control characters escaped, bounded."""
+    shown = text.encode("unicode_escape").decode("ascii") if not text.isprintable() else text
+    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
 
 
 def _windows(t: TensorInfo, base: int, full: bool) -> list[tuple[int, int]]:

@@ -64,7 +64,7 @@ def finalize(p: Pass, grace: float) -> Finalized:
                 raise
     unsettled = rec is not None and (
         rec.in_flight
-        or (rec.state == "Completed" and rec.model_arn not in keep and rec.model_arn not in drop)
+        or (rec.state in ("Completed", "Testing") and rec.model_arn not in keep and rec.model_arn not in drop)
     )
     if rec is not None and unsettled:
         bedrock = p.clients(rec.region)[0]

@@ -9,7 +9,7 @@ clientRequestToken makes the create safe to repeat.
 from __future__ import annotations
 
 from controller import metrics
-from controller.api.models import ImportJobRecord, SupersededModel
+from controller.api.models import ImportJobRecord, SmokeTest, SupersededModel
 from controller.api.reasons import ConditionType, EventReason, Phase, Reason
 from controller.bedrock_client import BedrockClient, JobInfo, ModelInfo
 from controller.errors import AwsError, Kind
@@ -22,6 +22,7 @@ from controller.naming import (
     owner_in,
     ownership,
 )
+from controller.reconcile import smoke
 from controller.reconcile.context import Pass
 from controller.reconcile.failures import fail
 from controller.reconcile.outcome import QueueState
@@ -34,13 +35,15 @@ def in_flight(p: Pass) -> bool:
 
 
 # ---- following the job this object started ------------------------------------------------------
-def follow(p: Pass, grace: float, iam_wait: float) -> bool:
-    """Follow the in-flight import. True while it still runs (or its model is not visible yet): the
-    pass stops there, because Bedrock cannot stop a job and the region has one slot."""
+def follow(p: Pass, grace: float, iam_wait: float, smoke_default: str = "") -> bool:
+    """Follow the in-flight import. True while it still runs (or its model is not visible yet, or is being
+    smoke-tested): the pass stops there, because Bedrock cannot stop a job and the region has one slot."""
     rec = p.st.import_job
     if rec is not None and rec.state == "Adopting":
         _resume_adoption(p, rec)
         return True
+    if rec is not None and rec.state == "Testing":
+        return smoke.step(p, rec, smoke.effective(p, smoke_default))
     if rec is None or not in_flight(p):
         return False
     bedrock = p.clients(rec.region)[0]
@@ -80,7 +83,7 @@ def follow(p: Pass, grace: float, iam_wait: float) -> bool:
                 inputs=rec.inputs,  # what it ran with: a role fixed meanwhile is tried
             )
         return False
-    return _completed(p, bedrock, rec, job, grace)
+    return _completed(p, bedrock, rec, job, grace, smoke.effective(p, smoke_default))
 
 
 def _record_job(rec: ImportJobRecord, job: JobInfo) -> None:
@@ -144,7 +147,9 @@ def _ready_message(p: Pass, what: str) -> str:
     return f"{what}; model {p.st.model_name} (revision {(p.st.revision or '')[:8]}) keeps serving"
 
 
-def _completed(p: Pass, bedrock: BedrockClient, rec: ImportJobRecord, job: JobInfo, grace: float) -> bool:
+def _completed(
+    p: Pass, bedrock: BedrockClient, rec: ImportJobRecord, job: JobInfo, grace: float, test: SmokeTest | None
+) -> bool:
     model = bedrock.find_model(job.model_arn or rec.model_name)
     if model is None:
         # Bedrock is eventually consistent: a model may be invisible for a moment after its job completes
@@ -163,13 +168,19 @@ def _completed(p: Pass, bedrock: BedrockClient, rec: ImportJobRecord, job: JobIn
         metrics.IMPORT_JOBS.labels("completed").inc()
         rec.state = "Completed"
         if job.model_arn:  # if it ever shows up, it is deleted rather than leaked
-            _supersede(p, job.model_arn, rec.model_name, rec.region, rec.revision)
+            supersede(p, job.model_arn, rec.model_name, rec.region, rec.revision)
         p.out.event(
             "Warning",
             Reason.MODEL_DELETED_OUTSIDE,
             f"model {rec.model_name} from job {job.name} did not appear within {grace:.0f}s; importing again",
         )
         return False
+    if test is not None and rec.revision == p.rev and rec.region == p.region:
+        # the model waits in status (Testing) until it answers; it serves only then
+        rec.state, rec.model_arn = "Testing", model.arn
+        rec.completed_at = rec.completed_at or p.now_rfc3339()
+        metrics.IMPORT_JOBS.labels("completed").inc()
+        return smoke.step(p, rec, test)
     _take_model(p, bedrock, rec, model, f"import job {job.name} completed")
     # only now: a pass that fails while taking the model follows the job again, not a new import
     rec.state, rec.model_arn = "Completed", model.arn
@@ -183,10 +194,11 @@ def _take_model(p: Pass, bedrock: BedrockClient, rec: ImportJobRecord, model: Mo
     if rec.revision == p.rev and rec.region == p.region:
         promote(p, bedrock, model, rec.revision, rec.region, note)
     else:
-        _supersede(p, model.arn, model.name, rec.region, rec.revision)
+        supersede(p, model.arn, model.name, rec.region, rec.revision)
 
 
-def _supersede(p: Pass, arn: str, name: str | None, region: str, rev: str | None) -> None:
+def supersede(p: Pass, arn: str, name: str | None, region: str, rev: str | None) -> None:
+    """Record a model of this object for deletion (retired, or never to serve)."""
     if any(s.arn == arn for s in p.st.superseded or []):
         return
     p.st.superseded = [
@@ -374,7 +386,7 @@ def _name_taken(p: Pass, bedrock: BedrockClient, rec: ImportJobRecord) -> None:
     owner = ownership(tags, p.me)
     if owner == "mine" and not _from_revision(p, model, rec.revision):
         # a model of this object from another revision holds the name: retire it, import under another
-        _supersede(p, model.arn, model.name, rec.region, None)
+        supersede(p, model.arn, model.name, rec.region, None)
         p.st.import_job = None
         return
     if owner == "mine" or (owner == "unowned" and p.spec.adopt_existing):

@@ -220,7 +220,9 @@ class Reconciler:
 
     def _steps(self, p: Pass, state: ObjectState, event: bool, decision: Decision) -> None:
         grace = self.settings.model_missing_grace_seconds
-        running = importing.follow(p, grace, self.settings.iam_propagation_seconds)
+        running = importing.follow(
+            p, grace, self.settings.iam_propagation_seconds, self.settings.smoke_test_default_prompt
+        )
         serving.retire_superseded(p, grace)
         if p.up_to_date:
             if p.st.failure is not None:  # reverted to the serving revision: that failure is history

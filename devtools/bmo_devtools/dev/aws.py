@@ -137,6 +137,7 @@ class LocalAws:
         return {
             **self.credentials(),
             "BMO_BEDROCK_ENDPOINT_URL": self.bedrock_url,
+            "BMO_BEDROCK_RUNTIME_ENDPOINT_URL": self.bedrock_url,
             "BMO_S3_ENDPOINT_URL": self.moto_url,
             "BMO_IAM_ENDPOINT_URL": self.moto_url,
             "BMO_STS_ENDPOINT_URL": self.moto_url,
