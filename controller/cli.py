@@ -45,6 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate_cli.add_parser(sub)
 
+    from controller import invoke_cli
+
+    invoke_cli.add_parser(sub)
+
     from controller import operator_main
 
     operator_main.add_parser(sub)

@@ -99,3 +99,27 @@ def test_the_deadline_fails_a_model_that_never_loads(kubectl, operator, local_aw
     )
     assert "no answer within 10s" in condition(obj, "Ready")["message"]
     assert get_obj(kubectl, namespace, "cold")["status"].get("modelArn") is None
+
+
+def test_invoke_resolves_the_object_and_calls_its_model(
+    kubectl, operator, local_aws, control_plane, namespace
+):
+    import os
+    import subprocess
+    import sys
+
+    apply_model(kubectl, namespace, "talk")
+    obj = wait_condition(kubectl, namespace, "talk", "Ready", "True", "ModelReady", timeout=120)
+    env = {**os.environ, **control_plane.env(), **local_aws.env()}
+
+    def invoke(*args: str) -> subprocess.CompletedProcess:
+        cmd = [sys.executable, "-m", "controller.cli", "invoke", *args]
+        return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+
+    out = invoke(f"{namespace}/talk", "--prompt", "What is our refund policy?")
+    assert out.returncode == 0, out.stderr
+    assert obj["status"]["modelName"] in out.stdout and "What is our refund policy?" in out.stdout
+    chat = invoke(f"{namespace}/talk", "--prompt", "Hi", "--format", "OpenAIChatCompletion", "--raw")
+    assert chat.returncode == 0 and '"chat.completion"' in chat.stdout
+    missing = invoke(f"{namespace}/nothing", "--prompt", "Hi")
+    assert missing.returncode == 2 and f"no BedrockImportedModel {namespace}/nothing" in missing.stderr

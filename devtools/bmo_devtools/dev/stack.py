@@ -116,6 +116,21 @@ def _final_states(env: dict[str, str]) -> tuple[bool, str]:
     return done, _kubectl(env, "get", "bedrockmodels", "-A").stdout
 
 
+def _smoke_results(env: dict[str, str]) -> str:
+    """Each example's smoke test (the dev stack smoke-tests every new model): result and answer."""
+    listing = _kubectl(env, "get", "bedrockmodels", "-A", "-o", "json")
+    if listing.returncode != 0:
+        return ""
+    lines = ["\nSmoke tests (InvokeModel on each new model before it serves):\n"]
+    for item in json.loads(listing.stdout)["items"]:
+        meta, status = item["metadata"], item.get("status") or {}
+        smoke = status.get("smokeTest") or {}
+        tested = next((c for c in status.get("conditions", []) if c.get("type") == "SmokeTested"), {})
+        answer = f' "{smoke["excerpt"]}"' if smoke.get("excerpt") else ""
+        lines.append(f"  {meta['namespace']}/{meta['name']}: {tested.get('reason', 'not tested')}{answer}\n")
+    return "".join(lines)
+
+
 def start_operator(env: dict[str, str], log: IO[str], *args: str) -> subprocess.Popen:
     """`bedrock-model-operator run` as its own process, logging to `log`, stopped if this process dies."""
     return subprocess.Popen(
@@ -187,6 +202,7 @@ def _run_on(cp, aws: LocalAws, workdir: Path, args: argparse.Namespace, stop: th
         "BMO_RESYNC_SECONDS": "30",
         "BMO_CLUSTER_NAME": "dev",
         "BMO_IMPORT_POLICY_DEFAULT": "open",  # your own cluster: no BedrockImportPolicy needed
+        "BMO_SMOKE_TEST_DEFAULT_PROMPT": "Say hello in five words.",  # each example answers before it serves
     }
     for crd_file in CRD_FILES:
         _apply(env, crd_file)
@@ -211,6 +227,7 @@ def _run_on(cp, aws: LocalAws, workdir: Path, args: argparse.Namespace, stop: th
             if done:
                 break
             stop.wait(2)
+        print(_smoke_results(env), end="", flush=True)
         print(
             "\nThe dev stack is up.\n"
             f"  kubectl:  export KUBECONFIG={cp.kubeconfig}\n"
@@ -218,6 +235,8 @@ def _run_on(cp, aws: LocalAws, workdir: Path, args: argparse.Namespace, stop: th
             f"  AWS CLI:  export {_aws_cli_env()}\n"
             f"            aws bedrock list-imported-models --endpoint-url {aws.bedrock_url}\n"
             f"            aws s3 ls s3://bmo-examples/ --endpoint-url {aws.moto_url}\n"
+            "  invoke:   bedrock-model-operator invoke default/llama3-support-bot --prompt Hello "
+            f"--endpoint-url {aws.bedrock_url}\n"
             f"  logs:     {oplog} and {workdir}/cluster, {workdir}/aws\n",
             flush=True,
         )
