@@ -45,6 +45,7 @@ def test_a_cold_start_is_waited_out_and_the_result_recorded(kubectl, operator, l
     assert smoke["coldStartSeconds"] >= 3 and smoke["latencyMs"] >= 0
     assert "Say hello" in smoke["excerpt"] and SECRET not in smoke["excerpt"]  # redacted
     assert condition(obj, "SmokeTested")["reason"] == "SmokeTestPassed"
+    assert health(obj)[0] == "Healthy"
     assert SECRET not in operator.log.read_text()  # neither prompt nor answer is logged
     wide = kubectl("get", "bedrockmodels", "warm", "-n", namespace, "-o", "wide").stdout
     assert "SMOKE-TEST" in wide and "SmokeTestPassed" in wide
