@@ -122,8 +122,11 @@ def bench_sparse(shards: int, gb: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         folder = build_sharded_model(Path(tmp) / "m", gb * 10**9 - 1, shards)
         t0 = time.perf_counter()
-        report = validate_source(LocalFolder(folder))
+        report = validate_source(LocalFolder(folder), sample_weights=False)
         seconds = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        sampled = validate_source(LocalFolder(folder))  # sparse: the samples read zeros (warned), same reads
+        sampled_s = time.perf_counter() - t0
     s = report.summary
     return {
         "case": f"local sparse files, {shards} shards, {gb} GB",
@@ -133,6 +136,12 @@ def bench_sparse(shards: int, gb: int) -> dict:
         "validator_fraction": s.bytes_read / s.total_bytes,
         "validator_seconds": round(seconds, 3),
         "verdict": report.verdict,
+        "sampled_tensors": sampled.summary.sampled_tensors,
+        "with_weights_bytes_read": sampled.summary.bytes_read,
+        "with_weights_requests": sampled.summary.read_requests,
+        "with_weights_fraction": sampled.summary.bytes_read / s.total_bytes,
+        "with_weights_seconds": round(sampled_s, 3),
+        "with_weights_time_factor": round(sampled_s / seconds, 2),
     }
 
 

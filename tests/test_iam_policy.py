@@ -107,6 +107,8 @@ class Judge:
 
     def requests(self, service: str, op: str, p: dict) -> list[tuple[str, str, dict]]:
         role_arn = lambda name: f"arn:aws:iam::{ACCOUNT}:role/{name}"  # noqa: E731
+        if service == "bedrock-runtime":  # its actions are bedrock:*, on the model
+            return [(f"bedrock:{op}", p["modelId"], self._resource_tags(p["modelId"]))]
         if service == "bedrock":
             action = f"bedrock:{op}"
             if op == "CreateModelImportJob":
@@ -176,6 +178,7 @@ def test_operator_policy_allows_every_call_with_its_conditions_and_nothing_unuse
         iam_endpoint=local_aws.moto_url,
         sts_endpoint=local_aws.moto_url,
         sagemaker_endpoint=local_aws.moto_url,
+        bedrock_runtime_endpoint=local_aws.bedrock_url,
         validation_mode="Inline",
         resync_seconds=0,
     )
@@ -192,6 +195,7 @@ def test_operator_policy_allows_every_call_with_its_conditions_and_nothing_unuse
             "region": REGION,
             "serviceRole": {"create": True},
             "tags": {"team": "a", "stage": "dev"},
+            "smokeTest": {"prompt": "Say hello"},  # InvokeModel, judged like every other call
         },
     }
     _drive(rec, body, _ready)
@@ -206,7 +210,13 @@ def test_operator_policy_allows_every_call_with_its_conditions_and_nothing_unuse
     )
     made = {a for a, _, _ in verdicts}
     assert {"bedrock:CreateModelImportJob", "bedrock:DeleteImportedModel", "bedrock:UntagResource"} <= made
-    assert {"iam:CreateRole", "iam:PutRolePolicy", "iam:DeleteRole", "iam:PassRole"} <= made
+    assert {
+        "iam:CreateRole",
+        "iam:PutRolePolicy",
+        "iam:DeleteRole",
+        "iam:PassRole",
+        "bedrock:InvokeModel",
+    } <= made
 
     allowed = [
         a

@@ -205,6 +205,10 @@ class Validation(_Model):
     )
 
 
+#: A quantified group that contains a quantifier, like `(a+)+` or `(a|aa)*`: exponential backtracking.
+NESTED_QUANTIFIER = r"\([^)]*[+*}][^)]*\)[+*{]"
+
+
 class SmokeTest(_Model):
     """After an import, call the new model once before it serves (InvokeModel on its ARN)."""
 
@@ -247,6 +251,11 @@ class SmokeTest(_Model):
                 re.compile(self.expect)
             except re.error as exc:
                 raise ValueError(f"smokeTest.expect is not a valid regular expression: {exc}") from None
+            if re.search(NESTED_QUANTIFIER, self.expect):
+                raise ValueError(
+                    "smokeTest.expect has a repeated group that is itself repeated (like (a+)+): it can take "
+                    "exponential time; write it without the nested repetition"
+                )
         return self
 
 
@@ -484,8 +493,12 @@ class SmokeTestResult(BaseModel):
     model_arn: str = Field(..., description="The model tested.")
     passed: bool | None = Field(None, description="Whether it answered as expected (unset: still trying).")
     started_at: str | None = Field(None, description="When the first call was made (RFC 3339).")
+    last_attempt_at: str | None = Field(None, description="When the last call was made (RFC 3339).")
+    waited_seconds: float | None = Field(
+        None, description="Time spent trying so far (gaps over a minute, e.g. a pause, not counted)."
+    )
     answered_at: str | None = Field(None, description="When it answered (RFC 3339).")
-    cold_start_seconds: float | None = Field(None, description="From the first call to the first answer.")
+    cold_start_seconds: float | None = Field(None, description="Time spent trying until the model answered.")
     latency_ms: int | None = Field(None, description="Time of the call that answered.")
     excerpt: str | None = Field(
         None, description="The start of the answer (redacted, at most 200 characters)."

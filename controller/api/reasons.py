@@ -97,6 +97,7 @@ class Reason(enum.StrEnum):
     SMOKE_TEST_FAILED = "SmokeTestFailed"
     SMOKE_TEST_MISMATCH = "SmokeTestMismatch"
     SMOKE_TEST_DEADLINE = "SmokeTestDeadlineExceeded"
+    SMOKE_TEST_NOT_REQUESTED = "SmokeTestNotRequested"
     # Paused
     RECONCILE_PAUSED = "ReconcilePaused"
     RECONCILE_RESUMED = "ReconcileResumed"

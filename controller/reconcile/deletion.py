@@ -62,9 +62,13 @@ def finalize(p: Pass, grace: float) -> Finalized:
         except AwsError as err:
             if err.kind is not Kind.NOT_FOUND:
                 raise
+    if rec is not None and rec.state == "Testing" and rec.model_arn:
+        # the candidate is known by its ARN: Retain keeps it only when nothing else serves
+        current = rec.revision == p.rev and rec.region == p.region and not st.model_arn
+        (keep if current else drop)[rec.model_arn] = rec.region
     unsettled = rec is not None and (
         rec.in_flight
-        or (rec.state in ("Completed", "Testing") and rec.model_arn not in keep and rec.model_arn not in drop)
+        or (rec.state == "Completed" and rec.model_arn not in keep and rec.model_arn not in drop)
     )
     if rec is not None and unsettled:
         bedrock = p.clients(rec.region)[0]

@@ -30,7 +30,7 @@ def show(p: Pass) -> None:
     p.out.condition(f.condition, "False", f.reason, f.message)
     if f.condition == ConditionType.VALIDATED and not p.serving:
         p.out.condition(ConditionType.IMPORTED, "False", f.reason, f"no import job was started: {f.message}")
-    if f.condition == ConditionType.SMOKE_TESTED and not p.serving:
+    if f.condition == ConditionType.SMOKE_TESTED:  # the spec's revision: imported, failed, deleted
         p.out.condition(ConditionType.IMPORTED, "False", f.reason, f"imported, then deleted: {f.message}")
     ready = f.message
     if p.serving:

@@ -226,6 +226,13 @@ class Reconciler:
         serving.retire_superseded(p, grace)
         if p.up_to_date:
             if p.st.failure is not None:  # reverted to the serving revision: that failure is history
+                if p.st.failure.condition == ConditionType.SMOKE_TESTED:
+                    p.out.condition(
+                        ConditionType.SMOKE_TESTED,
+                        "True",
+                        Reason.SMOKE_TEST_NOT_REQUESTED,
+                        f"revision {p.rev[:8]} serves; the failed smoke test was of another revision",
+                    )
                 if p.st.failure.condition == ConditionType.VALIDATED:
                     p.out.condition(
                         ConditionType.VALIDATED,

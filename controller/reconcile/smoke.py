@@ -23,7 +23,12 @@ from controller.reconcile.serving import promote
 from controller.redact import redact
 
 EXCERPT = 200
+#: The part of an answer `expect` is matched against (a smoke test asks for few tokens).
+MAX_MATCHED = 2000
+#: Between two tries, at most this much counts toward the deadline (a poll is 10 s by default).
+MAX_COUNTED_GAP = 60.0
 NOT_READY = "ModelNotReadyException"
+NOT_REQUESTED = "no smoke test applies to the serving model"
 
 
 def effective(p: Pass, default_prompt: str) -> SmokeTest | None:
@@ -73,49 +78,61 @@ def step(p: Pass, rec: ImportJobRecord, test: SmokeTest | None) -> bool:
     """One look at a Testing candidate. True while the test goes on (the pass stops there)."""
     assert rec.model_arn
     bedrock = p.clients(rec.region)[0]
-    if rec.revision != p.rev or rec.region != p.region or test is None:
-        # the spec moved on (or dropped the test) while the candidate was tested: not what it asks for now
-        if test is None and rec.revision == p.rev and rec.region == p.region:
-            model = bedrock.find_model(rec.model_arn)
-            if model is not None:
-                promote(p, bedrock, model, rec.revision, rec.region, f"import job {rec.job_name} completed")
-                rec.state = "Completed"
-                return False
-        _discard(p, rec)
+    if rec.revision != p.rev or rec.region != p.region:
+        _discard(p, rec)  # the spec moved on while the candidate was tested: not what it asks for now
         return False
-    started = rec.completed_at or p.now_rfc3339()
+    if test is None:  # the test was dropped: the candidate serves as it would have without one
+        model = bedrock.find_model(rec.model_arn)
+        if model is None:  # Bedrock may lag: look again at the next poll (the candidate stays recorded)
+            return _waiting(p, rec, "the smoke test was removed; waiting for Bedrock to show the model")
+        promote(p, bedrock, model, rec.revision, rec.region, f"import job {rec.job_name} completed")
+        rec.state = "Completed"
+        p.out.condition(ConditionType.SMOKE_TESTED, "True", Reason.SMOKE_TEST_NOT_REQUESTED, NOT_REQUESTED)
+        p.out.again = True  # the promotion is written before the previous model is retired
+        return True
     record = p.st.smoke_test
     if record is None or record.model_arn != rec.model_arn:
         record = p.st.smoke_test = SmokeTestResult(
-            revision=rec.revision, model_arn=rec.model_arn, started_at=started
+            revision=rec.revision, model_arn=rec.model_arn, started_at=p.now_rfc3339(), waited_seconds=0.0
         )
+    # time spent trying, counted from the first call and only between tries a poll or so apart: a pause,
+    # an operator outage or a long backoff does not eat the deadline
+    gap = p.seconds_since(record.last_attempt_at) if record.last_attempt_at else 0.0
+    record.waited_seconds = round((record.waited_seconds or 0.0) + min(gap, MAX_COUNTED_GAP), 1)
+    record.last_attempt_at = p.now_rfc3339()
+    overdue = record.waited_seconds >= test.deadline_seconds
     support = p.clients(rec.region)[1]
     t0 = time.monotonic()
     try:
         answer = support.invoke(rec.model_arn, request_body(test))
     except AwsError as err:
-        if err.code == NOT_READY:
-            waited = p.seconds_since(started)
-            if waited < test.deadline_seconds:
-                _waiting(
-                    p, rec, f"the model is loading (cold start, {waited:.0f}s of {test.deadline_seconds}s)"
-                )
-                return True
+        message = redact(err.message, 300)
+        if overdue:
             return _failed(
+                p, rec, Reason.SMOKE_TEST_DEADLINE, f"no answer within {test.deadline_seconds}s: {message}"
+            )
+        if err.code == NOT_READY:
+            return _waiting(
                 p,
                 rec,
-                Reason.SMOKE_TEST_DEADLINE,
-                f"no answer within {test.deadline_seconds}s: {err.message}",
+                f"the model is loading (cold start, {record.waited_seconds:.0f}s of "
+                f"{test.deadline_seconds}s)",
             )
         if err.kind is Kind.RETRYABLE:
-            raise  # throttled, 5xx, unreachable: backoff, then the same step
-        return _failed(p, rec, Reason.SMOKE_TEST_FAILED, f"InvokeModel answered {err.code}: {err.message}")
+            raise  # throttled, 5xx, unreachable: backoff, then the same step (the deadline still counts)
+        if err.kind is Kind.NOT_FOUND:  # the runtime may lag behind the control plane
+            return _waiting(p, rec, f"InvokeModel does not know the model yet ({message})")
+        if err.reason == Reason.ACCESS_DENIED:  # the operator's permissions, not the model's fault
+            return _waiting(
+                p, rec, f"InvokeModel is denied to the operator: grant bedrock:InvokeModel ({message})"
+            )
+        return _failed(p, rec, Reason.SMOKE_TEST_FAILED, f"InvokeModel answered {err.code}: {message}")
     latency = int((time.monotonic() - t0) * 1000)
-    text = answer_text(answer)
+    text = answer_text(answer)[:MAX_MATCHED]
     record.answered_at = p.now_rfc3339()
-    record.cold_start_seconds = round(p.seconds_since(started), 1)
+    record.cold_start_seconds = record.waited_seconds
     record.latency_ms = latency
-    record.excerpt = redact(text[:EXCERPT], EXCERPT)
+    record.excerpt = redact(text, EXCERPT)  # redacted whole, then cut: a key at the cut is still caught
     if test.expect is not None and not re.search(test.expect, text):
         return _failed(
             p,
@@ -126,8 +143,7 @@ def step(p: Pass, rec: ImportJobRecord, test: SmokeTest | None) -> bool:
     record.passed, record.message = True, None
     model = bedrock.find_model(rec.model_arn)
     if model is None:  # answered a moment ago: Bedrock shows it at the next look
-        _waiting(p, rec, "the model answered; waiting for Bedrock to show it")
-        return True
+        return _waiting(p, rec, "the model answered; waiting for Bedrock to show it")
     p.out.condition(
         ConditionType.SMOKE_TESTED,
         "True",
@@ -138,12 +154,14 @@ def step(p: Pass, rec: ImportJobRecord, test: SmokeTest | None) -> bool:
         p, bedrock, model, rec.revision, rec.region, f"import job {rec.job_name} completed, smoke test passed"
     )
     rec.state = "Completed"
-    return False
+    p.out.again = True  # the promotion is written before the previous model is retired (a crash between
+    return True  # the two must not leave status naming a model already deleted)
 
 
-def _waiting(p: Pass, rec: ImportJobRecord, why: str) -> None:
-    assert p.st.smoke_test is not None
-    p.st.smoke_test.message = why
+def _waiting(p: Pass, rec: ImportJobRecord, why: str) -> bool:
+    """The candidate is still being tested: say why; True (the caller's pass stops)."""
+    if p.st.smoke_test is not None:
+        p.st.smoke_test.message = why
     p.st.phase = Phase.TESTING if not p.serving else Phase.UPDATING
     p.out.condition(ConditionType.SMOKE_TESTED, "Unknown", Reason.SMOKE_TEST_WAITING, why)
     p.out.condition(
@@ -156,6 +174,7 @@ def _waiting(p: Pass, rec: ImportJobRecord, why: str) -> None:
         Reason.SMOKE_TEST_WAITING,
         f"smoke test of the new model: {why}{serving}",
     )
+    return True  # the test goes on: the pass stops here
 
 
 def _failed(p: Pass, rec: ImportJobRecord, reason: str, message: str) -> bool:
