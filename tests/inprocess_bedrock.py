@@ -70,10 +70,11 @@ class InProcessBedrock(BedrockClient):
 class FakeSupport:
     """IAM/STS/SageMaker/S3 stand-ins for passes that name their role and skip validation."""
 
-    def __init__(self, region: str, hooks: Any = None) -> None:
+    def __init__(self, region: str, hooks: Any = None, state: BedrockState | None = None) -> None:
         self.region = region
         self.s3 = None
         self.hooks = hooks  # may_create_role() -> bool: IAM refuses CreateRole when False
+        self.state = state  # the emulated account whose runtime answers smoke tests
 
     def sagemaker_s3_uri(self, name: str) -> str:
         raise AwsError(Kind.TERMINAL, "NotImplemented", "no SageMaker here", "InvalidRequest")
@@ -94,3 +95,22 @@ class FakeSupport:
 
     def delete_role(self, role_name: str) -> None:
         return None
+
+    def invoke(self, model_arn: str, body: bytes) -> dict[str, Any]:
+        """The local Bedrock's runtime, in process: cold starts and canned answers as over the wire."""
+        import json
+
+        from bmo_devtools.emulator import runtime
+        from controller.bedrock_client import classify
+
+        assert self.state is not None
+        try:
+            model = self.state.invoke(self.region, model_arn)
+        except ApiError as err:
+            status = runtime.error_status(err.type_name)
+            error = {"Error": {"Code": err.type_name, "Message": err.message}}
+            raise classify(
+                ClientError({**error, "ResponseMetadata": {"HTTPStatusCode": status}}, "InvokeModel"),
+                "InvokeModel",
+            ) from None
+        return runtime.completion(model.name, json.loads(body))

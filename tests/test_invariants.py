@@ -64,6 +64,7 @@ def spec(
     tags: dict[str, str],
     model_name: str | None,
     own_role: bool = False,
+    smoke: str | None = None,
 ) -> dict:
     doc: dict[str, Any] = {
         "source": {"s3Uri": source},
@@ -76,6 +77,9 @@ def spec(
     if model_name:
         doc["modelName"] = model_name
         doc["adoptExisting"] = True
+    if smoke:  # "pass": the canned answer matches; "fail": it never does
+        expect = "canned answer" if smoke == "pass" else "^never$"
+        doc["smokeTest"] = {"prompt": "Say hello", "expect": expect, "deadlineSeconds": 60}
     return doc
 
 
@@ -101,15 +105,22 @@ class Operators(RuleBasedStateMachine):
         policy=st.sampled_from(["Delete", "Retain"]),
         shared_name=st.booleans(),
         own_role=st.booleans(),
+        smoke=st.sampled_from([None, None, "pass", "fail"]),
     )
     @then_time_passes
-    def create(self, cluster, ident, source, region, policy, shared_name, own_role=False):
+    def create(self, cluster, ident, source, region, policy, shared_name, own_role=False, smoke=None):
         c = self.world.cluster(cluster)
         ns, name = ident
         if (ns, name) in c.store.objects:
             return c.store.objects[(ns, name)]
         model_name = "shared-model" if shared_name else None
-        return c.create(ns, name, spec(source, region, policy, {"team": ns}, model_name, own_role))
+        return c.create(ns, name, spec(source, region, policy, {"team": ns}, model_name, own_role, smoke))
+
+    @rule(seconds=st.sampled_from([0.0, 20.0, 90.0]))
+    @then_time_passes
+    def cold_starts(self, seconds):
+        """New models load for this long on their first call (90 s: past a smoke test's 60 s deadline)."""
+        self.world.aws.set_faults({"cold_start_seconds": seconds})
 
     @rule(obj=objects, source=st.sampled_from(SOURCES))
     @then_time_passes
@@ -362,6 +373,7 @@ class Operators(RuleBasedStateMachine):
                 "job_visibility_delay_seconds": 0,
                 "model_visibility_delay_seconds": 0,
                 "not_found_seconds": {},
+                "cold_start_seconds": 0,
             }
         )
         w.drop_responses.clear()
@@ -416,6 +428,9 @@ class Operators(RuleBasedStateMachine):
                 served.add(arn)
             for body in c.store.objects.values():
                 served.update(s["arn"] for s in (body.get("status") or {}).get("superseded") or [])
+                job = (body.get("status") or {}).get("importJob") or {}
+                if job.get("state") == "Testing" and job.get("modelArn"):
+                    served.add(job["modelArn"])  # a candidate being smoke-tested: recorded, not leaked
         for arn, m in models.items():
             if arn in served:
                 continue

@@ -106,7 +106,10 @@ class Cluster:
         settings = self.settings()
         rec = Reconciler(
             settings,
-            clients=lambda s, region, tenant: (InProcessBedrock(w.aws, region, w), FakeSupport(region, w)),
+            clients=lambda s, region, tenant: (
+                InProcessBedrock(w.aws, region, w),
+                FakeSupport(region, w, state=w.aws),
+            ),
             clock=w.clock.now,
             monotonic=w.clock.mono,
             # a new process lists the policies there are, as the real one does at its first decision
