@@ -26,9 +26,10 @@ def test_every_example_applies_and_is_listed_with_columns(kubectl, crd_installed
     assert {line.split()[0] for line in table[1:]} == names
 
     wide = kubectl("get", "bedrockmodel", "-n", namespace, "-o", "wide").stdout.splitlines()[0].split()
-    assert wide[-3:] == ["REGION", "MODEL-ARN", "MESSAGE"]
-    # the category works too
-    assert len(kubectl("get", "bedrock", "-n", namespace, "-o", "name").stdout.split()) == len(names)
+    assert wide[-4:] == ["REGION", "MODEL-ARN", "SMOKE-TEST", "MESSAGE"]
+    # the category works too (it also lists the cluster's BedrockImportPolicies)
+    listed = kubectl("get", "bedrock", "-n", namespace, "-o", "name").stdout.split()
+    assert len([n for n in listed if n.startswith("bedrockimportedmodel")]) == len(names)
 
 
 def test_printer_columns_read_the_ready_condition(kubectl, crd_installed, namespace):
