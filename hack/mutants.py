@@ -126,8 +126,8 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "paused-keeps-place",
         "controller/reconcile/reconciler.py",
-        "            self.queue.forget(v.uid)\n            return out\n        try:",
-        "            return out\n        try:",
+        "            self.queue.forget(v.uid)\n            return out\n        try:\n            spec =",
+        "            return out\n        try:\n            spec =",
         (f"{OWN}::test_a_paused_head_of_line_does_not_block_the_queue",),
         "a paused head of line keeps its place",
     ),
