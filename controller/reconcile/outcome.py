@@ -28,6 +28,7 @@ class Outcome:
     again: bool = False  # run another pass right after this one is written (write-ahead of a create)
     queue: QueueState | None = None  # None: out of every queue
     model_checked: bool = False  # this pass read the serving model and its tags from Bedrock
+    defer_retire: bool = False  # a promotion this pass must be written before the old model is deleted
 
     def condition(self, ctype: ConditionType | str, status: str, reason: str, message: str) -> None:
         self.conditions[str(ctype)] = (status, str(reason), redact(message))

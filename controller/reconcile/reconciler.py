@@ -223,7 +223,8 @@ class Reconciler:
         running = importing.follow(
             p, grace, self.settings.iam_propagation_seconds, self.settings.smoke_test_default_prompt
         )
-        serving.retire_superseded(p, grace)
+        if not p.out.defer_retire:  # the promotion is written first; the next pass (again) retires
+            serving.retire_superseded(p, grace)
         if p.up_to_date:
             if p.st.failure is not None:  # reverted to the serving revision: that failure is history
                 if p.st.failure.condition == ConditionType.SMOKE_TESTED:

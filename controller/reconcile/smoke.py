@@ -88,7 +88,7 @@ def step(p: Pass, rec: ImportJobRecord, test: SmokeTest | None) -> bool:
         promote(p, bedrock, model, rec.revision, rec.region, f"import job {rec.job_name} completed")
         rec.state = "Completed"
         p.out.condition(ConditionType.SMOKE_TESTED, "True", Reason.SMOKE_TEST_NOT_REQUESTED, NOT_REQUESTED)
-        p.out.again = True  # the promotion is written before the previous model is retired
+        p.out.again = p.out.defer_retire = True  # written before the previous model is retired
         return True
     record = p.st.smoke_test
     if record is None or record.model_arn != rec.model_arn:
@@ -154,8 +154,10 @@ def step(p: Pass, rec: ImportJobRecord, test: SmokeTest | None) -> bool:
         p, bedrock, model, rec.revision, rec.region, f"import job {rec.job_name} completed, smoke test passed"
     )
     rec.state = "Completed"
-    p.out.again = True  # the promotion is written before the previous model is retired (a crash between
-    return True  # the two must not leave status naming a model already deleted)
+    # the promotion is written before the previous model is retired (a crash between the two must not leave
+    # status naming a model already deleted, with the candidate still to be tested again)
+    p.out.again = p.out.defer_retire = True
+    return True
 
 
 def _waiting(p: Pass, rec: ImportJobRecord, why: str) -> bool:
