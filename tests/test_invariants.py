@@ -689,3 +689,36 @@ def test_a_model_not_shown_longer_than_the_grace_period_is_found_again_not_leake
         m.deletes_denied()
     m.teardown()
     assert obj["status"]["modelArn"] == arn  # the same model, found again
+
+
+def test_a_smoke_tested_promotion_is_written_before_the_old_model_is_deleted():
+    """The pass that promotes a smoke-tested model must not delete the previous one before the promotion
+    is written: a crash between the two would leave status naming a deleted model (review finding)."""
+    import copy
+
+    from controller.model_status import status_patch
+    from controller.object_state import ObjectState
+
+    w = World()
+    c = w.cluster("east")
+    body = c.create("ns", "m", spec(SOURCES[0], "us-east-1", "Delete", {"team": "ns"}, None, smoke="pass"))
+    for _ in range(30):
+        w.advance(10.0)
+        if (body.get("status") or {}).get("phase") == "Ready":
+            break
+    old = body["status"]["modelArn"]
+    c.edit_spec(body, source={"s3Uri": SOURCES[1]})
+    rec = c.operator.reconciler
+    for _ in range(60):  # pass by pass, as the operator would, until the candidate is promoted
+        w.clock.t += 5.0
+        out = rec.reconcile(copy.deepcopy(body), ObjectState(), event=True)
+        patch = status_patch(out, body.get("status") or {}, body["metadata"]["generation"])
+        if out.status.model_arn and out.status.model_arn != old:
+            assert out.defer_retire and out.again
+            assert old in {m["arn"] for m in w.models()}, "the old model was deleted before the write"
+            assert old in {s.arn for s in out.status.superseded or []}
+            break
+        body["status"] = {k: v for k, v in patch["status"].items() if v is not None}
+        w.aws.tick()
+    else:
+        raise AssertionError(f"never promoted: {body.get('status', {}).get('phase')}")
