@@ -67,9 +67,8 @@ class TenancyView:
         self._labels: dict[str, dict[str, str]] = {}
         self._members: dict[str, dict[str, Member]] = {}
         self._listed: set[str] = set()  # namespaces whose models were listed once
-        self._gone: dict[
-            str, set[str]
-        ] = {}  # uids dropped (deleted, failed...) before their namespace's list
+        # uids dropped (deleted, failed...) in a namespace whose models were not listed yet
+        self._gone: dict[str, set[str]] = {}
         self.version = 0  # bumped when a policy or a namespace's labels change
 
     # ---- watch events ------------------------------------------------------------------------
