@@ -65,25 +65,64 @@ def schema_of(model: type) -> dict[str, Any]:
 _READY = '.status.conditions[?(@.type=="Ready")]'
 
 
-def build_crd() -> dict[str, Any]:
-    spec_schema = schema_of(m.BedrockImportedModelSpec)
-    status_schema = schema_of(m.BedrockImportedModelStatus)
-    root = {
+def _root(description: str, **parts: dict[str, Any]) -> dict[str, Any]:
+    """The object schema of a kind: the usual top-level fields, then `spec` (and `status`) as given."""
+    return {
         "type": "object",
-        "description": (
-            "An Amazon Bedrock Custom Model Import, kept in step with this manifest: the operator "
-            "validates the model files, runs the import job, reports the model ARN, and deletes or "
-            "retains the model when the object goes away."
-        ),
+        "description": description,
         "required": ["spec"],
         "properties": {
             "apiVersion": {"type": "string", "description": "Versioned schema of this representation."},
             "kind": {"type": "string", "description": "REST resource this object represents."},
             "metadata": {"type": "object"},
-            "spec": spec_schema,
-            "status": status_schema,
+            **parts,
         },
     }
+
+
+def _crd(
+    plural: str,
+    singular: str,
+    kind: str,
+    short_names: tuple[str, ...],
+    scope: str,
+    root: dict[str, Any],
+    columns: list[dict[str, Any]],
+    status: bool = False,
+) -> dict[str, Any]:
+    """One CustomResourceDefinition of the group: one served version, in the `bedrock` category."""
+    version: dict[str, Any] = {"name": m.VERSION, "served": True, "storage": True}
+    if status:
+        version["subresources"] = {"status": {}}
+    version |= {"additionalPrinterColumns": columns, "schema": {"openAPIV3Schema": root}}
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.{m.GROUP}"},
+        "spec": {
+            "group": m.GROUP,
+            "scope": scope,
+            "names": {
+                "plural": plural,
+                "singular": singular,
+                "kind": kind,
+                "listKind": f"{kind}List",
+                "shortNames": list(short_names),
+                "categories": ["bedrock"],
+            },
+            "versions": [version],
+        },
+    }
+
+
+def build_crd() -> dict[str, Any]:
+    root = _root(
+        "An Amazon Bedrock Custom Model Import, kept in step with this manifest: the operator "
+        "validates the model files, runs the import job, reports the model ARN, and deletes or "
+        "retains the model when the object goes away.",
+        spec=schema_of(m.BedrockImportedModelSpec),
+        status=schema_of(m.BedrockImportedModelStatus),
+    )
     columns = [
         {
             "name": "Architecture",
@@ -151,33 +190,7 @@ def build_crd() -> dict[str, Any]:
             "description": "Message of the Ready condition.",
         },
     ]
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{m.PLURAL}.{m.GROUP}"},
-        "spec": {
-            "group": m.GROUP,
-            "scope": "Namespaced",
-            "names": {
-                "plural": m.PLURAL,
-                "singular": m.SINGULAR,
-                "kind": m.KIND,
-                "listKind": f"{m.KIND}List",
-                "shortNames": list(m.SHORT_NAMES),
-                "categories": ["bedrock"],
-            },
-            "versions": [
-                {
-                    "name": m.VERSION,
-                    "served": True,
-                    "storage": True,
-                    "subresources": {"status": {}},
-                    "additionalPrinterColumns": columns,
-                    "schema": {"openAPIV3Schema": root},
-                }
-            ],
-        },
-    }
+    return _crd(m.PLURAL, m.SINGULAR, m.KIND, m.SHORT_NAMES, "Namespaced", root, columns, status=True)
 
 
 def _column(name: str, path: str, description: str, kind: str = "string") -> dict[str, Any]:
@@ -186,21 +199,12 @@ def _column(name: str, path: str, description: str, kind: str = "string") -> dic
 
 def build_policy_crd() -> dict[str, Any]:
     """The cluster-scoped BedrockImportPolicy: `kubectl get bedrockimportpolicies` shows what each allows."""
-    root = {
-        "type": "object",
-        "description": (
-            "What the BedrockImportedModels of the selected namespaces may use: sources, service roles, "
-            "regions, validation modes, tags, size, KMS, how many models, and which AWS account. Enforced at "
-            "kubectl apply (ValidatingAdmissionPolicy) and again by the operator at every import."
-        ),
-        "required": ["spec"],
-        "properties": {
-            "apiVersion": {"type": "string", "description": "Versioned schema of this representation."},
-            "kind": {"type": "string", "description": "REST resource this object represents."},
-            "metadata": {"type": "object"},
-            "spec": schema_of(p.BedrockImportPolicySpec),
-        },
-    }
+    root = _root(
+        "What the BedrockImportedModels of the selected namespaces may use: sources, service roles, "
+        "regions, validation modes, tags, size, KMS, how many models, and which AWS account. Enforced at "
+        "kubectl apply (ValidatingAdmissionPolicy) and again by the operator at every import.",
+        spec=schema_of(p.BedrockImportPolicySpec),
+    )
     columns = [
         _column("Namespaces", ".spec.namespaceSelector.matchLabels", "Labels of the selected namespaces."),
         _column("S3-Prefixes", ".spec.sources.s3Prefixes", "S3 folders sources must lie in."),
@@ -213,32 +217,9 @@ def build_policy_crd() -> dict[str, Any]:
         {**_column("Regions", ".spec.regions", "Regions allowed (empty: any)."), "priority": 1},
         {**_column("Max-Size", ".spec.maxModelSize", "Largest weights allowed."), "priority": 1},
     ]
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{p.POLICY_PLURAL}.{m.GROUP}"},
-        "spec": {
-            "group": m.GROUP,
-            "scope": "Cluster",
-            "names": {
-                "plural": p.POLICY_PLURAL,
-                "singular": p.POLICY_SINGULAR,
-                "kind": p.POLICY_KIND,
-                "listKind": f"{p.POLICY_KIND}List",
-                "shortNames": list(p.POLICY_SHORT_NAMES),
-                "categories": ["bedrock"],
-            },
-            "versions": [
-                {
-                    "name": m.VERSION,
-                    "served": True,
-                    "storage": True,
-                    "additionalPrinterColumns": columns,
-                    "schema": {"openAPIV3Schema": root},
-                }
-            ],
-        },
-    }
+    return _crd(
+        p.POLICY_PLURAL, p.POLICY_SINGULAR, p.POLICY_KIND, p.POLICY_SHORT_NAMES, "Cluster", root, columns
+    )
 
 
 #: crds/ file name -> its CRD; `make crds` writes each.
