@@ -62,10 +62,7 @@ def refuse(p: Pass, v: Violation, message: str) -> None:
     """Nothing new is imported; a serving model keeps serving. Looked at again on every poll: a policy may
     be loosened, a namespace relabelled, or a place freed."""
     p.out.condition(ConditionType.ALLOWED, "False", v.rule, message)
-    ready = message
-    if p.serving:
-        ready = f"{message} (model {p.st.model_name} of revision {(p.st.revision or '')[:8]} keeps serving)"
-    p.out.condition(ConditionType.READY, "False", v.rule, ready)
+    p.out.condition(ConditionType.READY, "False", v.rule, p.keeps_serving(message))
     if not p.serving:
         p.out.condition(ConditionType.IMPORTED, "False", v.rule, f"no import job was started: {message}")
     p.st.phase = Phase.BLOCKED

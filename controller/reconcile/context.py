@@ -159,6 +159,14 @@ class Pass:
         """The model the spec asks for is the one serving."""
         return self.serving and self.st.revision == self.rev and self.st.region == self.region
 
+    def keeps_serving(self, message: str) -> str:
+        """Ready's message for a revision that cannot go on: the model that still serves is named."""
+        if not self.serving:
+            return message
+        return (
+            f"{message} (model {self.st.model_name} of revision {(self.st.revision or '')[:8]} keeps serving)"
+        )
+
     def now_rfc3339(self) -> str:
         return self.now.strftime("%Y-%m-%dT%H:%M:%SZ")
 

@@ -32,10 +32,7 @@ def show(p: Pass) -> None:
         p.out.condition(ConditionType.IMPORTED, "False", f.reason, f"no import job was started: {f.message}")
     if f.condition == ConditionType.SMOKE_TESTED:  # the spec's revision: imported, failed, deleted
         p.out.condition(ConditionType.IMPORTED, "False", f.reason, f"imported, then deleted: {f.message}")
-    ready = f.message
-    if p.serving:
-        ready = f"{f.message} (model {p.st.model_name} of revision {(p.st.revision or '')[:8]} keeps serving)"
-    p.out.condition(ConditionType.READY, "False", f.reason, ready)
+    p.out.condition(ConditionType.READY, "False", f.reason, p.keeps_serving(f.message))
     p.out.condition(
         ConditionType.SYNCED,
         "False",
