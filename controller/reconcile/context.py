@@ -107,6 +107,11 @@ def parse_status(raw: dict[str, Any]) -> BedrockImportedModelStatus:
     return st
 
 
+def wanted_region(spec: BedrockImportedModelSpec, st: BedrockImportedModelStatus, default: str) -> str:
+    """Where the spec wants the model: spec.region, else where it was pinned, else the operator's default."""
+    return spec.region or st.region or default
+
+
 def _region_of(arn: str) -> str:
     parts = arn.split(":")
     return parts[3] if len(parts) > 3 else ""
@@ -140,7 +145,7 @@ class Pass:
         clients,
         now: dt.datetime,
     ) -> Pass:
-        region = spec.region or st.region or default_region
+        region = wanted_region(spec, st, default_region)
         rev = revision(spec)
         bedrock, support = clients(region)
         inputs = import_inputs(rev, region, spec, view.annotations.get(RETRY_ANNOTATION, ""))

@@ -31,7 +31,7 @@ from controller.kube import KUBE_ERRORS, api_error
 from controller.naming import Identity
 from controller.object_state import ObjectState
 from controller.reconcile import admission, deletion, failures, importing, serving, validation
-from controller.reconcile.context import Pass, View, parse_status
+from controller.reconcile.context import Pass, View, parse_status, wanted_region
 from controller.reconcile.outcome import Outcome, QueueState
 from controller.settings import Settings
 from controller.tenancy.rules import Decision, Violation
@@ -203,9 +203,8 @@ class Reconciler:
 
     def _decide(self, v: View, spec: BedrockImportedModelSpec, st: BedrockImportedModelStatus) -> Decision:
         """What the namespace's policies make of the spec (and of where its models already live)."""
-        mode = (spec.validation.mode if spec.validation else None) or self.settings.validation_mode
-        region = spec.region or st.region or self.settings.region
-        decision = self.tenancy.decide(v.namespace, spec, mode, region)
+        mode = validation.mode_of(spec, self.settings)
+        decision = self.tenancy.decide(v.namespace, spec, mode, wanted_region(spec, st, self.settings.region))
         if _owns(st) and (st.account_role_arn or None) != decision.account_role:
             moved = Violation(
                 Reason.ACCOUNT_CHANGED,

@@ -6,7 +6,7 @@ import threading
 from typing import Any
 
 from controller import metrics
-from controller.api.models import ValidationSummary
+from controller.api.models import BedrockImportedModelSpec, ValidationSummary
 from controller.api.reasons import ConditionType, EventReason, Phase, Reason
 from controller.artifacts import S3Folder, SourceAccessError, validate_source
 from controller.artifacts.limits import INLINE_LIMITS
@@ -29,6 +29,11 @@ def _shown(findings: list[dict]) -> list[dict]:
     return [{"code": str(f["code"]), "message": redact(str(f["message"]), 512)} for f in findings][:20]
 
 
+def mode_of(spec: BedrockImportedModelSpec, settings: Settings) -> str:
+    """The validation that runs for a spec: its own mode, else the operator's default."""
+    return (spec.validation.mode if spec.validation else None) or settings.validation_mode
+
+
 def source_uri(p: Pass) -> str:
     """The S3 folder to import: the spec's, or the SageMaker model's artifacts (resolved once per pass)."""
     if p.spec.source.s3_uri:
@@ -45,7 +50,7 @@ def validated(p: Pass, settings: Settings, jobs: ValidationJobs) -> bool:
         return True
     s3_uri = source_uri(p)
     p.st.resolved_s3_uri = s3_uri
-    mode = (p.spec.validation.mode if p.spec.validation else None) or settings.validation_mode
+    mode = mode_of(p.spec, settings)
     if mode == "Skip":
         p.out.condition(
             ConditionType.VALIDATED, "True", Reason.VALIDATION_SKIPPED, "spec.validation.mode is Skip"
