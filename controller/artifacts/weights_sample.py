@@ -47,6 +47,7 @@ def decode(dtype: str, raw: bytes) -> list[float]:
 class TensorVerdict:
     name: str
     file: str
+    dtype: str
     non_finite: int = 0  # NaN or Inf values seen
     values: int = 0
     nonzero: int = 0
@@ -126,7 +127,6 @@ def sample_weights(
     source: ModelSource, headers: Iterable[ParsedHeader], concurrency: int = 16
 ) -> SampleResult:
     """Read and judge the sampled places of every float tensor of every readable shard."""
-    headers = list(headers)
     result = SampleResult()
     jobs: list[tuple[str, int, int, list[tuple[int, int, int]]]] = []
     for header in headers:
@@ -138,17 +138,13 @@ def sample_weights(
         for t in sorted(header.tensors, key=lambda t: t.begin):
             if t.dtype not in FLOAT_DTYPES:
                 continue
-            result.tensors.append(TensorVerdict(t.name, header.file))
+            result.tensors.append(TensorVerdict(t.name, header.file, t.dtype))
             idx = len(result.tensors) - 1
             for start, length in _windows(t, base, full=spent < SHARD_BUDGET_BYTES):
                 places.append((start, length, idx))
                 spent += length
         for start, length, parts in _coalesced(places):
             jobs.append((header.file, start, length, parts))
-    dtype_of = {}
-    for header in headers:
-        for t in header.tensors:
-            dtype_of[(header.file, t.name)] = t.dtype
 
     def read(job: tuple[str, int, int, list[tuple[int, int, int]]]) -> tuple[bytes, list]:
         file, start, length, parts = job
@@ -160,7 +156,7 @@ def sample_weights(
             result.bytes_read += len(data)
             for offset, length, idx in parts:
                 verdict = result.tensors[idx]
-                values = decode(dtype_of[(verdict.file, verdict.name)], data[offset : offset + length])
+                values = decode(verdict.dtype, data[offset : offset + length])
                 verdict.values += len(values)
                 verdict.non_finite += sum(1 for v in values if not math.isfinite(v))
                 verdict.nonzero += sum(1 for v in values if v != 0.0)
