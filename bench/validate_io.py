@@ -60,6 +60,24 @@ def _mb(n: int) -> str:
     return f"{n / 1e6:,.3f} MB"
 
 
+def _figures(report, seconds: float, sampled, sampled_s: float) -> dict:
+    """One model's figures: header-only validation, then with weights sanity, side by side."""
+    s, w = report.summary, sampled.summary
+    return {
+        "total_bytes": s.total_bytes,
+        "validator_bytes_read": s.bytes_read,
+        "validator_requests": s.read_requests,
+        "validator_fraction": s.bytes_read / s.total_bytes,
+        "validator_seconds": round(seconds, 3),
+        "sampled_tensors": w.sampled_tensors,
+        "with_weights_bytes_read": w.bytes_read,
+        "with_weights_requests": w.read_requests,
+        "with_weights_fraction": w.bytes_read / s.total_bytes,
+        "with_weights_seconds": round(sampled_s, 3),
+        "with_weights_time_factor": round(sampled_s / seconds, 2),
+    }
+
+
 def bench_s3(shards: int, shard_mb: int) -> dict:
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
@@ -97,20 +115,9 @@ def bench_s3(shards: int, shard_mb: int) -> dict:
     finally:
         moto.terminate()
         moto.wait(timeout=30)
-    s = report.summary
     return {
         "case": f"moto S3, {shards} shards x {shard_mb} MB",
-        "total_bytes": s.total_bytes,
-        "validator_bytes_read": s.bytes_read,
-        "validator_requests": s.read_requests,
-        "validator_fraction": s.bytes_read / s.total_bytes,
-        "validator_seconds": round(validate_s, 3),
-        "sampled_tensors": sampled.summary.sampled_tensors,
-        "with_weights_bytes_read": sampled.summary.bytes_read,
-        "with_weights_requests": sampled.summary.read_requests,
-        "with_weights_fraction": sampled.summary.bytes_read / s.total_bytes,
-        "with_weights_seconds": round(sampled_s, 3),
-        "with_weights_time_factor": round(sampled_s / validate_s, 2),
+        **_figures(report, validate_s, sampled, sampled_s),
         "naive_bytes_read": naive_bytes,
         "naive_seconds": round(naive_s, 3),
         "speedup": round(naive_s / validate_s, 1),
@@ -127,21 +134,10 @@ def bench_sparse(shards: int, gb: int) -> dict:
         t0 = time.perf_counter()
         sampled = validate_source(LocalFolder(folder))  # sparse: the samples read zeros (warned), same reads
         sampled_s = time.perf_counter() - t0
-    s = report.summary
     return {
         "case": f"local sparse files, {shards} shards, {gb} GB",
-        "total_bytes": s.total_bytes,
-        "validator_bytes_read": s.bytes_read,
-        "validator_requests": s.read_requests,
-        "validator_fraction": s.bytes_read / s.total_bytes,
-        "validator_seconds": round(seconds, 3),
+        **_figures(report, seconds, sampled, sampled_s),
         "verdict": report.verdict,
-        "sampled_tensors": sampled.summary.sampled_tensors,
-        "with_weights_bytes_read": sampled.summary.bytes_read,
-        "with_weights_requests": sampled.summary.read_requests,
-        "with_weights_fraction": sampled.summary.bytes_read / s.total_bytes,
-        "with_weights_seconds": round(sampled_s, 3),
-        "with_weights_time_factor": round(sampled_s / seconds, 2),
     }
 
 
