@@ -26,6 +26,17 @@ _OPERATIONS = {
 }
 
 
+def client_error(err: ApiError, operation: str, service: str = "bedrock") -> ClientError:
+    """What botocore raises for the error the emulator would answer on the wire."""
+    return ClientError(
+        {
+            "Error": {"Code": err.type_name, "Message": err.message},
+            "ResponseMetadata": {"HTTPStatusCode": error_status(err.type_name, service)},
+        },
+        operation,
+    )
+
+
 class StateClient:
     """Duck-types the boto3 `bedrock` client's model-import operations over a `BedrockState`."""
 
@@ -44,13 +55,7 @@ class StateClient:
                 result = getattr(self.state, method)(self.region, params)
             except ApiError as err:
                 self.state.errors[f"{operation}:{err.type_name}"] += 1
-                raise ClientError(
-                    {
-                        "Error": {"Code": err.type_name, "Message": err.message},
-                        "ResponseMetadata": {"HTTPStatusCode": error_status(err.type_name)},
-                    },
-                    operation,
-                ) from None
+                raise client_error(err, operation) from None
             if self.hooks is not None:
                 self.hooks.after_call(operation)
             return result
@@ -107,10 +112,5 @@ class FakeSupport:
         try:
             model = self.state.invoke(self.region, model_arn)
         except ApiError as err:
-            status = runtime.error_status(err.type_name)
-            error = {"Error": {"Code": err.type_name, "Message": err.message}}
-            raise classify(
-                ClientError({**error, "ResponseMetadata": {"HTTPStatusCode": status}}, "InvokeModel"),
-                "InvokeModel",
-            ) from None
+            raise classify(client_error(err, "InvokeModel", "bedrock-runtime"), "InvokeModel") from None
         return runtime.completion(model.name, json.loads(body))

@@ -48,8 +48,9 @@ class Route:
     status: int
 
 
-def service_model():
-    return botocore.session.get_session().get_service_model("bedrock")
+def service_model(service: str = "bedrock"):
+    """botocore's model of `bedrock` (the control plane) or `bedrock-runtime`."""
+    return botocore.session.get_session().get_service_model(service)
 
 
 def build_routes() -> list[Route]:
@@ -67,8 +68,8 @@ def build_routes() -> list[Route]:
     return routes
 
 
-def error_status(type_name: str) -> int:
-    shape = service_model().shape_for(type_name)
+def error_status(type_name: str, service: str = "bedrock") -> int:
+    shape = service_model(service).shape_for(type_name)
     return int(shape.metadata.get("error", {}).get("httpStatusCode", 400))
 
 
@@ -195,7 +196,7 @@ def encode_body(result: dict[str, Any] | None) -> bytes:
     return json.dumps(_jsonable(result or {})).encode()
 
 
-def encode_error(err: ApiError) -> tuple[int, dict[str, str], bytes]:
+def encode_error(err: ApiError, service: str = "bedrock") -> tuple[int, dict[str, str], bytes]:
     body = {"message": err.message, **err.extra}
     headers = {"x-amzn-ErrorType": f"{err.type_name}:http://internal.amazon.com/coral/com.amazon.bedrock/"}
-    return error_status(err.type_name), headers, json.dumps(body).encode()
+    return error_status(err.type_name, service), headers, json.dumps(body).encode()

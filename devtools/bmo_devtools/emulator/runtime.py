@@ -20,8 +20,6 @@ import struct
 from typing import Any
 from urllib.parse import unquote
 
-import botocore.session
-
 from bmo_devtools.emulator.protocol import ApiError
 
 ROUTES = (
@@ -41,16 +39,6 @@ def route(method: str, path: str) -> tuple[str, str] | None:
         if match := regex.match(path):
             return operation, unquote(match.group("modelId"))
     return None
-
-
-def error_status(type_name: str) -> int:
-    shape = botocore.session.get_session().get_service_model("bedrock-runtime").shape_for(type_name)
-    return int(shape.metadata.get("error", {}).get("httpStatusCode", 400))
-
-
-def encode_error(err: ApiError) -> tuple[int, dict[str, str], bytes]:
-    headers = {"x-amzn-ErrorType": f"{err.type_name}:http://internal.amazon.com/coral/com.amazon.bedrock/"}
-    return error_status(err.type_name), headers, json.dumps({"message": err.message}).encode()
 
 
 # ---- the canned answer -----------------------------------------------------------------------------

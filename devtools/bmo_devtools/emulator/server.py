@@ -172,7 +172,7 @@ class _Handler(BaseHTTPRequestHandler):
         except ApiError as err:
             with state._lock:
                 state.errors[f"{operation}:{err.type_name}"] += 1
-            status, headers, payload = runtime.encode_error(err)
+            status, headers, payload = encode_error(err, "bedrock-runtime")
             self._send(status, payload, headers)
 
     def _lose_response(self) -> None:
