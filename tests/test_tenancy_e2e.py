@@ -265,26 +265,15 @@ def test_the_two_team_example_shows_what_each_team_may_use(kubectl, crd_installe
     finally:
         kubectl("delete", "-f", str(path), "--ignore-not-found")
     policies = [BedrockImportPolicy.from_body(d) for d in docs]
-    a_spec = {
-        "source": {"s3Uri": "s3://acme-models/teams/team-b/llama/"},  # team A names team B's folder
-        "serviceRole": {"create": True},
-        "tags": {"cost-center": "1"},
-    }
-    d = decide(
-        policies,
-        {"bedrock.modelops.io/team": "team-a"},
-        BedrockImportedModelSpec.model_validate(a_spec),
-        "Job",
-        "us-east-1",
-        "restricted",
-    )
-    assert [v.field for v in d.violations] == ["spec.source.s3Uri"]
-    a_spec["source"] = {"s3Uri": "s3://acme-models/teams/team-a/llama/"}
-    assert decide(
-        policies,
-        {"bedrock.modelops.io/team": "team-a"},
-        BedrockImportedModelSpec.model_validate(a_spec),
-        "Job",
-        "us-east-1",
-        "restricted",
-    ).allowed
+
+    def team_a_decides(folder: str):
+        spec = {"source": {"s3Uri": folder}, "serviceRole": {"create": True}, "tags": {"cost-center": "1"}}
+        labels = {"bedrock.modelops.io/team": "team-a"}
+        model = BedrockImportedModelSpec.model_validate(spec)
+        return decide(policies, labels, model, "Job", "us-east-1", "restricted")
+
+    # team A names team B's folder: refused; its own: allowed
+    assert [v.field for v in team_a_decides("s3://acme-models/teams/team-b/llama/").violations] == [
+        "spec.source.s3Uri"
+    ]
+    assert team_a_decides("s3://acme-models/teams/team-a/llama/").allowed
