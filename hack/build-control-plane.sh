@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds (once) kube-apiserver, kube-controller-manager and etcd from the Go module proxy into a cache
+# Builds (once) kube-apiserver, kube-controller-manager, kube-scheduler, kubelet and etcd from the Go module proxy into a cache
 # outside the repository, and prints the directory holding them. A second run reuses the cache.
 #
 #   KUBE_VERSION   k8s.io/kubernetes version (default below)
@@ -18,7 +18,10 @@ log() { echo "build-control-plane: $*" >&2; }
 
 have() { [[ -x "$OUT/$1" ]] && "$OUT/$1" --version >/dev/null 2>&1; }
 
-if have kube-apiserver && have kube-controller-manager && have etcd; then
+KUBE_CMDS=(kube-apiserver kube-controller-manager kube-scheduler kubelet)
+have_kube() { local c; for c in "${KUBE_CMDS[@]}"; do have "$c" || return 1; done; }
+
+if have_kube && have etcd; then
   echo "$OUT"; exit 0
 fi
 
@@ -45,7 +48,7 @@ build_kube() {
     local ld="-s -w -X k8s.io/component-base/version.gitVersion=$KUBE_VERSION"
     ld+=" -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor"
     ld+=" -X k8s.io/component-base/version.gitTreeState=clean"
-    for cmd in kube-apiserver kube-controller-manager; do
+    for cmd in "${KUBE_CMDS[@]}"; do
       log "building $cmd $KUBE_VERSION"
       go build -trimpath -ldflags "$ld" -o "$OUT/$cmd" "k8s.io/kubernetes/cmd/$cmd"
     done )
@@ -62,6 +65,6 @@ build_etcd() {
 }
 
 have etcd || build_etcd
-{ have kube-apiserver && have kube-controller-manager; } || build_kube
+have_kube || build_kube
 log "built in $(( $(date +%s) - start ))s into $OUT ($(du -sh "$OUT" | cut -f1))"
 echo "$OUT"

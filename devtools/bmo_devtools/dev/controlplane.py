@@ -56,6 +56,8 @@ CONTROLLERS = (
     "pod-garbage-collector-controller",
     "replicaset-controller",
     "deployment-controller",
+    "root-ca-certificate-publisher-controller",  # kube-root-ca.crt: real pods' service-account volumes
+    "node-lifecycle-controller",  # a local node's not-ready taint is lifted once it is Ready
 )
 
 
@@ -172,6 +174,7 @@ class ControlPlane:
     api_port: int | None = None  # preferred apiserver port (taken only when free)
     kubeconfig: Path = field(init=False)
     server: str = field(init=False, default="")
+    pki: LocalPKI = field(init=False)  # signs the local node's certificates too (bmo_devtools.dev.node)
     _procs: list[_Proc] = field(init=False, default_factory=list)
     _own_workdir: bool = field(init=False, default=False)
 
@@ -197,8 +200,9 @@ class ControlPlane:
 
     def _start(self, bins: Path, timeout: float) -> None:
         assert self.workdir is not None
-        pki = LocalPKI(self.workdir / "pki")
+        self.pki = pki = LocalPKI(self.workdir / "pki")
         serving = pki.issue("apiserver", "kube-apiserver", server=True)
+        kubelet_client = pki.issue("apiserver-kubelet-client", "kube-apiserver", orgs=("system:masters",))
         admin = pki.issue("admin", "bmo-admin", orgs=("system:masters",))
         kcm = pki.issue("kube-controller-manager", "system:kube-controller-manager")
         sa = pki.service_account_keys()
@@ -207,9 +211,9 @@ class ControlPlane:
         api_port = free_port(self.api_port)
         self.server = f"https://127.0.0.1:{api_port}"
         self.kubeconfig = self.workdir / "kubeconfig"
-        self._write_kubeconfig(self.kubeconfig, pki.ca_cert, admin, "bmo-admin")
+        self.write_kubeconfig(self.kubeconfig, admin, "bmo-admin")
         kcm_kubeconfig = self.workdir / "kube-controller-manager.kubeconfig"
-        self._write_kubeconfig(kcm_kubeconfig, pki.ca_cert, kcm, "kube-controller-manager")
+        self.write_kubeconfig(kcm_kubeconfig, kcm, "kube-controller-manager")
 
         self._spawn(
             "etcd",
@@ -239,7 +243,12 @@ class ControlPlane:
                 f"--client-ca-file={pki.ca_cert}",
                 f"--requestheader-client-ca-file={pki.ca_cert}",  # controllers' delegated authn wants one
                 "--requestheader-allowed-names=front-proxy-client",
-                "--authorization-mode=RBAC",
+                "--authorization-mode=Node,RBAC",  # Node: a local node's kubelet acts as itself
+                # a local node registers as `localhost` (a loopback node IP is refused): logs/exec reach
+                # its kubelet by that name
+                "--kubelet-preferred-address-types=Hostname,InternalIP,ExternalIP",
+                f"--kubelet-client-certificate={kubelet_client.cert}",
+                f"--kubelet-client-key={kubelet_client.key}",
                 # as OpenShift and hardened clusters run: setting blockOwnerDeletion on an owner reference
                 # (the validation Job's) needs `update` on the owner's finalizers
                 "--enable-admission-plugins=OwnerReferencesPermissionEnforcement",
@@ -336,7 +345,10 @@ class ControlPlane:
             time.sleep(0.25)
         raise ControlPlaneError(f"{url} not ready after {timeout:.0f}s ({last})\n{self.logs()}")
 
-    def _write_kubeconfig(self, path: Path, ca: Path, client: CertPair, user: str) -> None:
+    def write_kubeconfig(self, path: Path, client: CertPair, user: str) -> None:
+        """A kubeconfig for this cluster authenticating with `client` (a certificate from self.pki)."""
+        ca = self.pki.ca_cert
+
         def b64(p: Path) -> str:
             return base64.b64encode(p.read_bytes()).decode()
 

@@ -1,0 +1,3 @@
+module github.com/bedrock-model-operator/hack/node/pause
+
+go 1.26
