@@ -16,6 +16,7 @@ unmounts what kubelet and containerd mounted, and removes their folders.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -114,7 +115,7 @@ class LocalNode:
         containerd_dir.mkdir(parents=True, exist_ok=True)
         config.write_text(_containerd_config(containerd_dir, self.socket, cni_dir))
         self._spawn("containerd", ["containerd", f"--config={config}"])
-        self._wait(lambda: self.socket.exists() and self._ctr("version").returncode == 0, timeout, "containerd")
+        self._wait(lambda: self.socket.exists() and self._ctr("version").returncode == 0, timeout, "runtime")
         for archive in self.images:
             self.import_image(archive)
 
@@ -310,10 +311,8 @@ class LocalNode:
             except OSError:
                 continue
             if argv and argv[0].endswith(b"containerd-shim-runc-v2") and str(self.socket).encode() in argv:
-                try:
+                with contextlib.suppress(OSError):
                     os.kill(int(proc.name), 9)
-                except OSError:
-                    pass
 
 
 def _containerd_config(root: Path, socket: Path, cni_dir: Path) -> str:
