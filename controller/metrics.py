@@ -45,5 +45,5 @@ def instrument(client) -> None:
     )
 
 
-def serve(port: int) -> None:
-    start_http_server(port, addr="0.0.0.0")
+def serve(port: int, address: str = "0.0.0.0") -> None:
+    start_http_server(port, addr=address)

@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         print(warning, file=sys.stderr)
     settings = settings.model_copy(update={"cluster_id": cluster_id(settings)})
     if settings.metrics_port:
-        metrics.serve(settings.metrics_port)
+        metrics.serve(settings.metrics_port, settings.metrics_address)
 
     import kopf
 

@@ -78,6 +78,12 @@ class Settings(BaseSettings):
     )
     validation_job_deadline_seconds: float = Field(900.0, gt=0, description="validation Job deadline")
     validation_job_memory: str = Field("512Mi", description="validation Job memory request and limit")
+    validation_pod_template: str = Field(
+        "",
+        description="YAML or JSON merged into every validation Job's pod: labels, annotations, "
+        "nodeSelector, tolerations, affinity, priorityClassName, imagePullSecrets, resources, hostNetwork, "
+        'env (README, "Validation pods")',
+    )
     bedrock_endpoint: str | None = Field(
         None,
         validation_alias=AliasChoices("BMO_BEDROCK_ENDPOINT_URL", "bedrock_endpoint"),
@@ -117,6 +123,9 @@ class Settings(BaseSettings):
         description="serve kopf's liveness probe at this URL, e.g. http://0.0.0.0:8080/healthz (empty: off)",
     )
     metrics_port: int = Field(0, ge=0, le=65535, description="serve Prometheus metrics on this port (0: off)")
+    metrics_address: str = Field(
+        "0.0.0.0", description="address the metrics server binds (127.0.0.1 on a host-network pod)"
+    )
     log_format: Literal["text", "json"] = Field("text", description="json: one JSON object per log line")
 
     @field_validator("namespaces", mode="before")
@@ -138,6 +147,14 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return value or None
+
+    @field_validator("validation_pod_template")
+    @classmethod
+    def _pod_template(cls, value: str) -> str:
+        from controller.validation_pod_template import parse
+
+        parse(value)  # a template that cannot be applied stops the operator at start, not each Job
+        return value
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:

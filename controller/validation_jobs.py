@@ -19,6 +19,7 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from controller import validation_pod_template
 from controller.api.models import API_VERSION, GROUP, KIND, PLURAL, VERSION
 from controller.artifacts.sources import source_error_reason
 from controller.kube import api_client
@@ -100,7 +101,9 @@ class ValidationJobs:
             args=args,
             env=env,
             resources=client.V1ResourceRequirements(
-                requests={"cpu": "100m", "memory": "128Mi"},
+                # request = limit: the validator's peak is what it needs to be scheduled for (the setting
+                # says "request and limit"; a limit below a fixed request was refused by the API)
+                requests={"cpu": "100m", "memory": s.validation_job_memory},
                 limits={"cpu": "1", "memory": s.validation_job_memory},
             ),
             security_context=client.V1SecurityContext(
@@ -128,7 +131,7 @@ class ValidationJobs:
             containers=[container],
             volumes=[client.V1Volume(name="tmp", empty_dir=client.V1EmptyDirVolumeSource(size_limit="64Mi"))],
         )
-        return client.V1Job(
+        job = client.V1Job(
             api_version="batch/v1",
             kind="Job",
             metadata=client.V1ObjectMeta(
@@ -156,6 +159,8 @@ class ValidationJobs:
                 ),
             ),
         )
+        template = validation_pod_template.parse(s.validation_pod_template)
+        return validation_pod_template.apply(template, job, protected_env={e.name for e in env})
 
     def ensure(self, **kw: Any) -> JobResult:
         """Create the revision's Job if missing (removing other revisions' Jobs), and read where it is."""

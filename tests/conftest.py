@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from controller.reconcile import PAUSE_ANNOTATION
 from tests.helpers import Kubectl
 
 _CONTROL_PLANE: ControlPlane | None = None
+_NODE = None  # the LocalNode, once a test has asked for it
 
 # Settings built by tests (and operators they start) import without a BedrockImportPolicy unless a test says
 # otherwise; the shipped default, restricted, is tested on its own (tests/test_tenancy*.py).
@@ -39,6 +41,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
     names = getattr(item, "fixturenames", ())
     if report.failed and _CONTROL_PLANE is not None and "control_plane" in names:
         report.sections.append(("control plane logs", _CONTROL_PLANE.logs(60)))
+    if report.failed and _NODE is not None and "node" in names:
+        report.sections.append(("node logs", _NODE.logs(40)))
     if report.failed and "operator" in names:
         op = item.funcargs.get("operator")
         if op is not None:
@@ -195,23 +199,47 @@ def clean_faults(local_aws):
 
 
 @pytest.fixture(scope="session")
-def operator(control_plane, crd_installed, local_aws, tmp_path_factory):
+def node_images():
+    """The pause image and the project's Dockerfile built FROM a Debian base (hack/build-images.sh; cached
+    by content, so a session rebuilds only when what the image copies has changed)."""
+    from bmo_devtools.dev.node import build_images
+
+    return build_images()
+
+
+@pytest.fixture(scope="session")
+def node(control_plane, node_images):
+    """A real node in the shared cluster: kubelet, kube-scheduler, containerd and runc. Pods the tests (and
+    the operator's validation Jobs) create from then on really run, in the image built from the Dockerfile."""
+    from bmo_devtools.dev.node import LocalNode
+
+    global _NODE
+    images = (node_images.pause, node_images.operator)
+    assert control_plane.workdir is not None
+    with LocalNode(control_plane, control_plane.workdir / "node", images=images) as local_node:
+        _NODE = local_node
+        try:
+            yield local_node
+        finally:
+            _NODE = None
+
+
+@pytest.fixture(scope="session")
+def operator(control_plane, crd_installed, local_aws, node, node_images, tmp_path_factory):
+    from bmo_devtools.dev.aws import LocalAws
+    from tests import operator_process
     from tests.operator_process import OperatorProcess
 
+    # validation Jobs run on the node in the image built here; their pods reach the emulated S3 on
+    # loopback (host network) with the emulators' fake credentials (IRSA's place in a real cluster)
+    template = {
+        "hostNetwork": True,
+        "env": [{"name": k, "value": v} for k, v in LocalAws.credentials().items()],
+    }
+    operator_process.VALIDATION_ENV.update(
+        BMO_VALIDATOR_IMAGE=node_images.operator_image, BMO_VALIDATION_POD_TEMPLATE=json.dumps(template)
+    )
     op = OperatorProcess(control_plane, local_aws, tmp_path_factory.mktemp("operator"))
     op.start()
     yield op
     op.stop()
-
-
-@pytest.fixture(scope="session")
-def kubelet(api_client, local_aws):
-    from tests.fake_kubelet import MODES, FakeKubelet
-
-    def mode(pod) -> str:
-        owner = (pod.metadata.annotations or {}).get("bedrock.modelops.io/owner-name", "")
-        return MODES.get(f"{pod.metadata.namespace}/{owner}", "run")
-
-    fake = FakeKubelet(api_client, local_aws.credentials(), mode).start()
-    yield fake
-    fake.stop()

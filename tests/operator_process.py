@@ -14,6 +14,10 @@ from bmo_devtools.dev.aws import LocalAws
 from bmo_devtools.dev.controlplane import ControlPlane
 from bmo_devtools.dev.stack import start_operator, stop_operator
 
+#: The validation Jobs' image and pod template (conftest's `operator` fixture: the image built from the
+#: Dockerfile, host network and the emulators' credentials), for every operator a test starts.
+VALIDATION_ENV: dict[str, str] = {}
+
 #: A fake secret with a shape we can search for: it must never show up in a log, Event or status.
 CANARY_SECRET = "bmoCanarySecretKey0123456789abcdefDONOTLOG"
 
@@ -54,8 +58,8 @@ class OperatorProcess:
             "BMO_CLUSTER_NAME": "e2e",
             # tests that are not about tenancy run without policies; test_tenancy_e2e sets its own
             "BMO_IMPORT_POLICY_DEFAULT": "open",
-            "BMO_VALIDATION_JOB_DEADLINE_SECONDS": "10",
-            "BMO_VALIDATOR_IMAGE": "registry.example.com/bedrock-model-operator:test",
+            "BMO_VALIDATION_JOB_DEADLINE_SECONDS": "60",  # real pods on the local node: seconds each
+            **VALIDATION_ENV,
             **self.extra_env,
             **({"KUBECONFIG": str(self.kubeconfig)} if self.kubeconfig else {}),
         }

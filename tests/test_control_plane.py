@@ -105,7 +105,15 @@ def test_job_controller_creates_the_jobs_pod(api_client, namespace):
             template=client.V1PodTemplateSpec(
                 spec=client.V1PodSpec(
                     restart_policy="Never",
-                    containers=[client.V1Container(name="main", image="busybox", command=["true"])],
+                    containers=[
+                        # built here (tests/conftest.py `node`): a node in this session never pulls
+                        client.V1Container(
+                            name="main",
+                            image="localhost/pause:local",
+                            image_pull_policy="Never",
+                            command=["true"],
+                        )
+                    ],
                 )
             ),
         ),

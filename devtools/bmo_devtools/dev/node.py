@@ -174,7 +174,7 @@ class LocalNode:
 
     # -- what tests and the dev stack use ----------------------------------------------------------
     def import_image(self, archive: Path) -> None:
-        proc = self._ctr("images", "import", "--no-unpack", str(archive))
+        proc = self._ctr("images", "import", str(archive))  # unpacked now, not at the first pod
         if proc.returncode != 0:
             raise ControlPlaneError(f"importing {archive} into the node's containerd failed: {proc.stderr}")
 
@@ -239,6 +239,8 @@ class LocalNode:
             "imageGCHighThresholdPercent": 100,
             "imageGCLowThresholdPercent": 99,
             "serializeImagePulls": False,
+            # emptyDir usage is measured this often (default 1m): a pod over its sizeLimit is evicted soon
+            "volumeStatsAggPeriod": "5s",
             "resolvConf": "/etc/resolv.conf",
             "registerNode": True,
         }
