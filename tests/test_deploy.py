@@ -1,6 +1,7 @@
 """deploy/: the kustomize overlays on the real control plane, and the operator running with the deployed
-ServiceAccount's own token (not the admin certificate): it reconciles end to end, and is refused what its
-RBAC does not grant. The metrics endpoint is scraped and its counters match what happened."""
+ServiceAccount's own token (not the admin certificate): as the deployed pod on the local node (the
+cluster-wide install) and as a host process given that token (the single-namespace install). It reconciles
+end to end and is refused what its RBAC does not grant; the metrics are scraped and match what happened."""
 
 from __future__ import annotations
 
@@ -61,24 +62,28 @@ def model(kubectl, ns: str, name: str) -> None:
     kubectl("apply", "-f", "-", input=yaml.safe_dump(doc))
 
 
+def wait_until_no_model_is_being_deleted(kubectl) -> None:
+    """Let the session's operator finish deleting other tests' models first, so counters are ours."""
+    wait_for(
+        lambda: (
+            not [
+                i
+                for i in json.loads(kubectl("get", "bedrockmodels", "-A", "-o", "json").stdout)["items"]
+                if i["metadata"].get("deletionTimestamp")
+            ]
+        ),
+        timeout=90,
+        what="leftover models finalized",
+    )
+
+
 @pytest.fixture
-def sa_operator(control_plane, local_aws, operator, kubelet, kubectl, tmp_path):
+def sa_operator(control_plane, local_aws, operator, kubectl, tmp_path):
     """Swap the admin operator for one using the ServiceAccount token; put the admin one back after."""
     started: list[OperatorProcess] = []
 
     def start(*args: str, kubeconfig: Path) -> OperatorProcess:
-        # let the admin operator finish deleting other tests' models first, so the counters below are ours
-        wait_for(
-            lambda: (
-                not [
-                    i
-                    for i in json.loads(kubectl("get", "bedrockmodels", "-A", "-o", "json").stdout)["items"]
-                    if i["metadata"].get("deletionTimestamp")
-                ]
-            ),
-            timeout=90,
-            what="leftover models finalized",
-        )
+        wait_until_no_model_is_being_deleted(kubectl)
         operator.stop()
         op = OperatorProcess(
             control_plane,
@@ -96,6 +101,39 @@ def sa_operator(control_plane, local_aws, operator, kubelet, kubectl, tmp_path):
     yield start
     for op in started:
         op.stop()
+    operator.start()
+
+
+@pytest.fixture
+def pod_operator(control_plane, local_aws, operator, node, node_images, kubectl):
+    """Swap the session's operator (a host process) for the operator as users run it: the local overlay's
+    Deployment, its pod on the node, in the image built from the Dockerfile, authenticated by its
+    ServiceAccount's projected token. Afterwards the Deployment goes and the session's operator returns."""
+    from bmo_devtools.dev import in_cluster
+
+    def install(**env: str):
+        wait_until_no_model_is_being_deleted(kubectl)
+        operator.stop()
+        return in_cluster.install(control_plane, local_aws, node_images.operator_image, **env)
+
+    yield install
+    kubectl(
+        "delete",
+        "deployment",
+        in_cluster.DEPLOYMENT,
+        "-n",
+        in_cluster.NAMESPACE,
+        "--ignore-not-found",
+        "--wait=true",
+        "--timeout=60s",
+    )
+    wait_for(
+        lambda: (
+            not json.loads(kubectl("get", "pods", "-n", in_cluster.NAMESPACE, "-o", "json").stdout)["items"]
+        ),
+        timeout=60,
+        what="the operator's pod gone",
+    )
     operator.start()
 
 
@@ -156,8 +194,7 @@ def _free_port() -> int:
     return free_port()
 
 
-def _metrics(op: OperatorProcess) -> dict[str, float]:
-    port = op.extra_env["BMO_METRICS_PORT"]
+def _metrics(port: int | str) -> dict[str, float]:
     text = wait_for(
         lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode(),
         timeout=30,
@@ -203,45 +240,54 @@ def test_single_namespace_overlay_limits_the_operator(
     assert "KubernetesApiError" not in op.log.read_text()  # its RBAC was enough for everything it did
 
 
-def test_cluster_wide_overlay_reconciles_and_metrics_match(
-    kubectl, control_plane, sa_operator, shipped_admission, local_aws, namespace, tmp_path
+@pytest.mark.node
+def test_the_operator_runs_as_the_deployed_pod_reconciles_and_metrics_match(
+    kubectl, pod_operator, shipped_admission, local_aws, namespace
 ):
-    kubectl("apply", "-k", str(DEPLOY / "overlays" / "cluster-wide"))
+    """deploy/overlays/local (the cluster-wide install plus what this machine needs) on the real node: the
+    Deployment becomes Available (its readiness probe answered by kopf's /healthz), the pod runs as the
+    non-root user, and it reconciles a model validated by a real Job pod, with its own RBAC only."""
     shipped_admission(namespace)
-    kc = token_kubeconfig(kubectl, control_plane, tmp_path / "sa.kubeconfig")
     kubectl("create", "serviceaccount", "bedrock-model-validator", "-n", namespace)
-    assert kubectl(f"--kubeconfig={kc}", "get", "secrets", "-n", namespace, check=False).returncode != 0
-
-    live = _free_port()
-    op = sa_operator(
-        f"--liveness=http://127.0.0.1:{live}/healthz", "--import-policy-default=restricted", kubeconfig=kc
+    op = pod_operator(
+        BMO_IMPORT_POLICY_DEFAULT="restricted",
+        BMO_LOG_FORMAT="json",
+        BMO_POLL_SECONDS="2",
+        BMO_VALIDATION_JOB_DEADLINE_SECONDS="60",
     )
-    probe = wait_for(
-        lambda: urllib.request.urlopen(f"http://127.0.0.1:{live}/healthz", timeout=5).status,
-        timeout=30,
-        what="kopf liveness endpoint",
+    (pod,) = op.pods()
+    assert pod["status"]["phase"] == "Running"
+    assert all(c["ready"] for c in pod["status"]["containerStatuses"])
+    assert (
+        pod["spec"]["nodeName"] == "localhost"
+        and pod["spec"]["serviceAccountName"] == "bedrock-model-operator"
     )
+    assert pod["spec"]["securityContext"]["runAsUser"] == 65532
+    assert pod["spec"]["containers"][0]["securityContext"]["readOnlyRootFilesystem"] is True
+    probe = urllib.request.urlopen(f"http://127.0.0.1:{op.liveness_port}/healthz", timeout=5).status
     assert probe == 200
-    before = _metrics(op)  # the operator also resumes other tests' objects: count only what this one adds
+    before = _metrics(op.metrics_port)  # it also resumes other tests' objects: count only this one's
 
     def added(key: str) -> float:
-        return _metrics(op).get(key, 0) - before.get(key, 0)
+        return _metrics(op.metrics_port).get(key, 0) - before.get(key, 0)
 
     model(kubectl, namespace, "wide")
-    wait_condition(kubectl, namespace, "wide", "Ready", "True", "ModelReady", timeout=120)
+    obj = wait_condition(kubectl, namespace, "wide", "Ready", "True", "ModelReady", timeout=120)
+    assert obj["status"]["validation"]["verdict"] == "importable"
+    (job,) = json.loads(kubectl("get", "pods", "-n", namespace, "-o", "json").stdout)["items"]
+    assert job["spec"]["nodeName"] == "localhost" and job["status"]["phase"] == "Succeeded"
     assert added('bmo_import_jobs_total{outcome="started"}') == 1
     assert added('bmo_import_jobs_total{outcome="completed"}') == 1
     assert added('bmo_validations_total{outcome="importable",reason="ArtifactsImportable"}') == 1
     assert added('bmo_aws_api_calls_total{operation="CreateModelImportJob",service="bedrock"}') == 1
     assert added("bmo_import_job_duration_seconds_count") == 1
-    reconciles = [k for k in _metrics(op) if k.startswith("bmo_reconciles_total")]
+    reconciles = [k for k in _metrics(op.metrics_port) if k.startswith("bmo_reconciles_total")]
     assert sum(added(k) for k in reconciles) >= 2
-    lines = [line for line in op.log.read_text().splitlines() if line.startswith("{")]
+    lines = [line for line in op.logs(tail=2000).splitlines() if line.startswith("{")]
     events = [yaml.safe_load(line) for line in lines if '"logger": "bmo.events"' in line]
-    events = [
-        e for e in events if e["object"] == f"{namespace}/wide"
-    ]  # other tests' leftovers are finalized too
+    events = [e for e in events if e["object"] == f"{namespace}/wide"]
     assert {e["reason"] for e in events} >= {"Validated", "ImportStarted", "ModelReady"}
-    assert all(e["object"] == f"{namespace}/wide" and e["revision"] for e in events)
+    assert all(e["revision"] for e in events)
     kubectl("delete", "bedrockmodel", "wide", "-n", namespace, "--timeout=60s")
     assert added('bmo_aws_api_calls_total{operation="DeleteImportedModel",service="bedrock"}') == 1
+    assert "KubernetesApiError" not in op.logs(tail=2000)  # its RBAC was enough for everything it did

@@ -74,7 +74,8 @@ class InClusterOperator:
 def manifests(
     cp: ControlPlane, aws: LocalAws, image: str, liveness_port: int, metrics_port: int, **env: str
 ) -> list[dict[str, Any]]:
-    """The overlay, rendered, with this run's image, ports and endpoints filled in."""
+    """The overlay, rendered, with this run's image, ports and endpoints filled in; `env` is set on the
+    container itself (it wins over the overlay's values and the ConfigMap's)."""
     rendered = subprocess.run(
         ["kubectl", "kustomize", str(OVERLAY)], capture_output=True, text=True, check=False
     )
@@ -83,7 +84,7 @@ def manifests(
     docs = [d for d in yaml.safe_load_all(rendered.stdout) if d]
     for doc in docs:
         if doc["kind"] == "Deployment" and doc["metadata"]["name"] == DEPLOYMENT:
-            _fill_deployment(doc, image, liveness_port, metrics_port)
+            _fill_deployment(doc, image, liveness_port, metrics_port, env)
     api = urlparse(cp.server)
     config = {
         "KUBERNETES_SERVICE_HOST": api.hostname or "127.0.0.1",
@@ -100,7 +101,6 @@ def manifests(
                 "env": [{"name": k, "value": v} for k, v in LocalAws.credentials().items()],
             }
         ),
-        **env,
     }
     docs.append(
         {
@@ -113,14 +113,16 @@ def manifests(
     return docs
 
 
-def _fill_deployment(doc: dict[str, Any], image: str, liveness_port: int, metrics_port: int) -> None:
+def _fill_deployment(
+    doc: dict[str, Any], image: str, liveness_port: int, metrics_port: int, env: dict[str, str]
+) -> None:
     pod = doc["spec"]["template"]
     pod["metadata"].setdefault("annotations", {})["prometheus.io/port"] = str(metrics_port)
     (container,) = pod["spec"]["containers"]
     container["image"] = image
-    for var in container.get("env", []):
-        if var["name"] == "BMO_VALIDATOR_IMAGE":
-            var["value"] = image
+    wanted = {"BMO_VALIDATOR_IMAGE": image, **env}
+    kept = [v for v in container.get("env", []) if v["name"] not in wanted]
+    container["env"] = kept + [{"name": k, "value": v} for k, v in wanted.items()]
     # a host-network pod's ports are the machine's: this run's free ones, probed on loopback
     container["ports"] = [
         {"name": "health", "containerPort": liveness_port},
@@ -142,6 +144,9 @@ def install(
     first = [d for d in docs if d["kind"] in ("Namespace", "CustomResourceDefinition")]
     _apply(cp, yaml.safe_dump_all(first))
     op.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+    # an earlier install's Deployment (another overlay, other ports) is replaced, not merged into: a
+    # server-side apply would keep its port list entries beside this run's
+    op.kubectl("delete", "deployment", DEPLOYMENT, "-n", NAMESPACE, "--ignore-not-found", "--wait=true")
     _apply(cp, text)
     if wait:
         op.wait_ready(timeout)
