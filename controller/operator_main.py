@@ -43,7 +43,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    return Settings.from_env(**{name: getattr(args, name, None) for name in Settings.model_fields})
+    """The settings, or one line naming each variable that is wrong and why (no traceback)."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings.from_env(**{name: getattr(args, name, None) for name in Settings.model_fields})
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field, *inside = (str(part) for part in error["loc"])
+            name = Settings.env_name(field) if field in Settings.model_fields else field
+            where = f" (at {'.'.join(inside)})" if inside else ""
+            problems.append(f"{name}{where}: {error['msg'].removeprefix('Value error, ')}")
+        raise SystemExit("invalid setting: " + "; ".join(problems)) from None
 
 
 def cluster_id(settings: Settings) -> str:

@@ -146,3 +146,46 @@ def test_each_namespaces_validator_gets_its_own_role(helm):
         "team-a": "arn:aws:iam::1:role/bmo-validator-team-a",
         "team-b": "arn:aws:iam::1:role/bmo-validator-team-b",
     }
+
+
+def test_the_validation_pod_template_reaches_the_operator_and_its_jobs(helm):
+    """`validation.podTemplate` becomes BMO_VALIDATION_POD_TEMPLATE, which the operator's own parser takes
+    and merges into the Job it builds (unset: no variable)."""
+    import json
+
+    from controller.settings import Settings
+    from controller.validation_jobs import ValidationJobs
+
+    def operator_env(*args: str) -> dict[str, str]:
+        (deployment,) = [d for d in render(helm, *args) if d["kind"] == "Deployment"]
+        return {
+            e["name"]: e.get("value") for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+        }
+
+    assert "BMO_VALIDATION_POD_TEMPLATE" not in operator_env()
+    text = operator_env(
+        "--set",
+        "validation.podTemplate.nodeSelector.pool=batch",
+        "--set",
+        "validation.podTemplate.tolerations[0].key=batch",
+        "--set",
+        "validation.podTemplate.tolerations[0].operator=Exists",
+        "--set",
+        "validation.podTemplate.priorityClassName=batch-low",
+        "--set",
+        "validation.podTemplate.imagePullSecrets[0]=regcred",
+    )["BMO_VALIDATION_POD_TEMPLATE"]
+    job = ValidationJobs(Settings(validation_pod_template=text)).build(
+        namespace="n",
+        owner_name="m",
+        owner_uid="u",
+        rev="0" * 8,
+        s3_uri="s3://b/m/",
+        region="us-east-1",
+        architecture=None,
+    )
+    pod = job.spec.template.spec
+    assert pod.node_selector == {"pool": "batch"} and pod.priority_class_name == "batch-low"
+    assert [(t.key, t.operator) for t in pod.tolerations] == [("batch", "Exists")]
+    assert [s.name for s in pod.image_pull_secrets] == ["regcred"]
+    assert json.loads(text)["nodeSelector"] == {"pool": "batch"}

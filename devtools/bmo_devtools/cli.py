@@ -27,6 +27,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="use the cluster of the current kubeconfig context instead of a local control plane",
     )
+    dev.add_argument(
+        "--in-cluster",
+        action="store_true",
+        help="also run a real node (kubelet, containerd, runc), build the image from the Dockerfile, install "
+        "the operator from deploy/overlays/local as a Deployment and validate in real Job pods (needs root)",
+    )
     dev.add_argument("--job-duration", type=float, default=5.0, help="seconds each emulated import job runs")
     dev.add_argument(
         "--timeout", type=float, default=300.0, help="give up waiting for final states after this"

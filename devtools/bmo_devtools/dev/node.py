@@ -98,6 +98,8 @@ class LocalNode:
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self, timeout: float = 90.0) -> None:
         install_runtime()
+        self._kill_shims()  # what a run killed with -9 left in this folder
+        unmount_under(self.workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         try:
             self._start(binaries_dir(), timeout)
@@ -168,7 +170,7 @@ class LocalNode:
         self._kill_shims()
         self._daemons.clear()
         subprocess.run(["ip", "link", "delete", self.bridge], capture_output=True, check=False)
-        _unmount_under(self.workdir)
+        unmount_under(self.workdir)
         if not os.environ.get("BMO_KEEP_CONTROL_PLANE"):
             shutil.rmtree(self.workdir, ignore_errors=True)
 
@@ -302,19 +304,30 @@ class LocalNode:
                 time.sleep(0.2)
 
     def _kill_shims(self) -> None:
-        """Shims this node's containerd started (they name its socket) and are left: SIGKILL."""
-        if not getattr(self, "socket", None):
-            return
+        """Shims of this node's containerd socket that are left (also from a run killed with -9, whose
+        containers outlived it): SIGKILL each shim's processes, its containers included, then the shim."""
+        socket = str(self.workdir.resolve() / "containerd" / "containerd.sock").encode()
+        parents: dict[int, int] = {}
+        shims = []
         for proc in Path("/proc").iterdir():
             if not proc.name.isdigit():
                 continue
             try:
                 argv = (proc / "cmdline").read_bytes().split(b"\0")
-            except OSError:
+                parents[int(proc.name)] = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
                 continue
-            if argv and argv[0].endswith(b"containerd-shim-runc-v2") and str(self.socket).encode() in argv:
+            if argv and argv[0].endswith(b"containerd-shim-runc-v2") and socket in argv:
+                shims.append(int(proc.name))
+        for shim in shims:
+            family, grew = {shim}, True
+            while grew:
+                children = {pid for pid, parent in parents.items() if parent in family} - family
+                family |= children
+                grew = bool(children)
+            for pid in [*sorted(family - {shim}), shim]:
                 with contextlib.suppress(OSError):
-                    os.kill(int(proc.name), 9)
+                    os.kill(pid, 9)
 
 
 def _containerd_config(root: Path, socket: Path, cni_dir: Path) -> str:
@@ -356,7 +369,7 @@ def _terminate(popen: subprocess.Popen, timeout: float = 10) -> None:
             popen.wait(timeout=10)
 
 
-def _unmount_under(folder: Path) -> None:
+def unmount_under(folder: Path) -> None:
     """Kubelet bind-mounts its root dir and pods' volumes; containerd mounts snapshots and shm: unmount
     each (deepest first, lazily) so the folder can be removed."""
     prefix = str(folder.resolve()) + "/"

@@ -9,6 +9,7 @@ Ready or Failed, and it keeps running until Ctrl-C stops everything.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
@@ -35,6 +37,9 @@ def prepare_workdir(workdir: Path, ours: bool = False) -> Path:
     """Start every run from an empty folder, but never empty a folder the stack did not create: a folder
     that exists, is not empty and has no mark is refused (a user's `--workdir .` keeps its files).
     `ours`: the default folder under the cache, the stack's own even from versions before the mark."""
+    from bmo_devtools.dev.node import unmount_under
+
+    unmount_under(workdir)  # a node of a run killed with -9 left its mounts: the folder cannot be emptied
     if workdir.exists() and not workdir.is_dir():
         raise WorkdirRefused(f"--workdir {workdir} is a file, not a folder: choose a folder")
     if ours and workdir.is_dir():
@@ -154,10 +159,13 @@ def stop_operator(proc: subprocess.Popen, timeout: float = 15) -> None:
 
 
 def run_dev_stack(args: argparse.Namespace) -> int:
+    started = time.monotonic()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
 
+    if args.in_cluster and args.use_current_context:
+        raise SystemExit("--in-cluster runs its own node and control plane: it cannot --use-current-context")
     if args.workdir:
         workdir = prepare_workdir(Path(args.workdir).resolve())
     else:
@@ -178,16 +186,45 @@ def run_dev_stack(args: argparse.Namespace) -> int:
     )
     with cluster_cm as cp:
         print(f"Cluster up at {cp.server}; elsewhere: export KUBECONFIG={cp.kubeconfig}", flush=True)
-        with local_aws as aws:
-            return _run_on(cp, aws, workdir, args, stop)
+        with local_aws as aws, _node(cp, workdir, args) as image:
+            return _run_on(cp, aws, workdir, args, stop, image, started)
+
+
+@contextlib.contextmanager
+def _node(cp, workdir: Path, args: argparse.Namespace) -> Iterator[str | None]:
+    """--in-cluster: the images built from the Dockerfile and a real node; yields the operator's image."""
+    if not args.in_cluster:
+        yield None
+        return
+    from bmo_devtools.dev.node import LocalNode, build_images
+
+    print("Building the images: pause, a Debian base, the Dockerfile (cached by content)...", flush=True)
+    t0 = time.monotonic()
+    images = build_images()
+    print(f"Images ready in {time.monotonic() - t0:.0f} s: {images.operator_image}", flush=True)
+    t0 = time.monotonic()
+    with LocalNode(cp, workdir / "node", images=(images.pause, images.operator)):
+        print(
+            f"Node `localhost` Ready in {time.monotonic() - t0:.0f} s (kubelet, containerd, runc)", flush=True
+        )
+        yield images.operator_image
 
 
 def _aws_cli_env() -> str:
     return " ".join(f"{k}={v}" for k, v in LocalAws.credentials().items())
 
 
-def _run_on(cp, aws: LocalAws, workdir: Path, args: argparse.Namespace, stop: threading.Event) -> int:
-    """The stack once its cluster and local AWS are up: examples, the operator, then wait for Ctrl-C."""
+def _run_on(
+    cp,
+    aws: LocalAws,
+    workdir: Path,
+    args: argparse.Namespace,
+    stop: threading.Event,
+    image: str | None,
+    started: float,
+) -> int:
+    """The stack once its cluster and local AWS are up: examples, the operator (a host process, or with
+    `image` the deployed pod), then wait for Ctrl-C."""
     print(f"AWS emulators up: moto {aws.moto_url}, Bedrock {aws.bedrock_url}", flush=True)
     aws.seed_examples()
     manifests = len(list((REPO_ROOT / "examples").glob("*.yaml")))  # tenancy/ holds policies, not models
@@ -195,21 +232,32 @@ def _run_on(cp, aws: LocalAws, workdir: Path, args: argparse.Namespace, stop: th
         f"Uploaded example models to s3://bmo-examples/ ({manifests} manifests in examples/)",
         flush=True,
     )
-    env = {
-        **cp.env(),
-        **aws.env(),
+    settings = {
         "BMO_POLL_SECONDS": "1",
         "BMO_RESYNC_SECONDS": "30",
         "BMO_CLUSTER_NAME": "dev",
         "BMO_IMPORT_POLICY_DEFAULT": "open",  # your own cluster: no BedrockImportPolicy needed
         "BMO_SMOKE_TEST_DEFAULT_PROMPT": "Say hello in five words.",  # each example answers before it serves
     }
-    for crd_file in CRD_FILES:
-        _apply(env, crd_file)
-    _kubectl(env, "wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+    env = {**cp.env(), **aws.env(), **settings}
     oplog = workdir / "operator.log"
-    with oplog.open("w") as fh:
-        operator = start_operator(env, fh)
+    operator = None
+    if image:
+        from bmo_devtools.dev import in_cluster
+
+        print("Installing the operator from deploy/overlays/local (a Deployment on the node)...", flush=True)
+        in_cluster.install(cp, aws, image, **settings)
+        # the examples' namespace: the validation Jobs' ServiceAccount (IRSA-annotated in a real cluster)
+        _kubectl(env, "create", "serviceaccount", "bedrock-model-validator", "-n", "default")
+        print(_kubectl(env, "get", "pods", "-n", in_cluster.NAMESPACE).stdout, end="", flush=True)
+        oplog_hint = f"kubectl -n {in_cluster.NAMESPACE} logs deploy/{in_cluster.DEPLOYMENT}"
+    else:
+        for crd_file in CRD_FILES:
+            _apply(env, crd_file)
+        _kubectl(env, "wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+        with oplog.open("w") as fh:
+            operator = start_operator(env, fh)
+        oplog_hint = str(oplog)
     try:
         _apply(env, REPO_ROOT / "examples")
         print("\nWaiting for every model to be Ready or Failed...", flush=True)
@@ -225,6 +273,7 @@ def _run_on(cp, aws: LocalAws, workdir: Path, args: argparse.Namespace, stop: th
                 )
                 last = table
             if done:
+                print(f"\nEvery model final {time.monotonic() - started:.0f} s after the start.", flush=True)
                 break
             stop.wait(2)
         print(_smoke_results(env), end="", flush=True)
@@ -237,7 +286,12 @@ def _run_on(cp, aws: LocalAws, workdir: Path, args: argparse.Namespace, stop: th
             f"            aws s3 ls s3://bmo-examples/ --endpoint-url {aws.moto_url}\n"
             "  invoke:   bedrock-model-operator invoke default/llama3-support-bot --prompt Hello "
             f"--endpoint-url {aws.bedrock_url}\n"
-            f"  logs:     {oplog} and {workdir}/cluster, {workdir}/aws\n",
+            f"  logs:     {oplog_hint} and {workdir}/cluster, {workdir}/aws\n"
+            + (
+                "  pods:     kubectl -n bedrock-model-operator get pods; validation Jobs: kubectl get jobs\n"
+                if image
+                else ""
+            ),
             flush=True,
         )
         if args.exit_after_setup:
@@ -246,5 +300,6 @@ def _run_on(cp, aws: LocalAws, workdir: Path, args: argparse.Namespace, stop: th
         stop.wait()
         print("\nStopping...", flush=True)
     finally:
-        stop_operator(operator)
+        if operator is not None:
+            stop_operator(operator)
     return 0
