@@ -160,7 +160,7 @@ class ValidationJobs:
             ),
         )
         template = validation_pod_template.parse(s.validation_pod_template)
-        return validation_pod_template.apply(template, job, protected_env={e.name for e in env})
+        return validation_pod_template.apply(template, job)
 
     def ensure(self, **kw: Any) -> JobResult:
         """Create the revision's Job if missing (removing other revisions' Jobs), and read where it is."""
@@ -235,8 +235,32 @@ class ValidationJobs:
             if pending is not None:
                 return JobResult("running", "ValidationPodPending", f"{pending}{left}")
         if not pods:
+            refused = self._pod_refusal(ns, name)
+            if refused:
+                return JobResult(
+                    "running",
+                    "ValidationPodRefused",
+                    f"the job controller cannot create validation Job {name}'s pod: {refused} (check the "
+                    f"namespace's Pod Security and ResourceQuota, and BMO_VALIDATION_POD_TEMPLATE){left}",
+                )
             return JobResult("running", "ValidationPodPending", f"validation Job {name} has no pod yet{left}")
         return JobResult("running", "ValidationJobRunning", f"validation Job {name} is running{left}")
+
+    def _pod_refusal(self, namespace: str, job: str) -> str:
+        """The job controller's last FailedCreate Event for the Job: why its pod was refused (Pod Security,
+        a ResourceQuota, an unknown priority class), which the Job's status does not say."""
+        events = (
+            client.CoreV1Api(self._client())
+            .list_namespaced_event(
+                namespace,
+                field_selector=f"involvedObject.kind=Job,involvedObject.name={job},reason=FailedCreate",
+            )
+            .items
+        )
+        if not events:
+            return ""
+        last = max(events, key=lambda e: e.last_timestamp or e.event_time or e.metadata.creation_timestamp)
+        return " ".join((last.message or "").split())[:500]
 
     @staticmethod
     def _parse(term) -> dict[str, Any] | None:

@@ -247,14 +247,14 @@ def test_the_operator_runs_as_the_deployed_pod_reconciles_and_metrics_match(
     """deploy/overlays/local (the cluster-wide install plus what this machine needs) on the real node: the
     Deployment becomes Available (its readiness probe answered by kopf's /healthz), the pod runs as the
     non-root user, and it reconciles a model validated by a real Job pod, with its own RBAC only."""
-    shipped_admission(namespace)
-    kubectl("create", "serviceaccount", "bedrock-model-validator", "-n", namespace)
     op = pod_operator(
         BMO_IMPORT_POLICY_DEFAULT="restricted",
         BMO_LOG_FORMAT="json",
         BMO_POLL_SECONDS="2",
         BMO_VALIDATION_JOB_DEADLINE_SECONDS="60",
     )
+    shipped_admission(namespace)  # after the install: it waits until the installed policy admits by it
+    kubectl("create", "serviceaccount", "bedrock-model-validator", "-n", namespace)
     (pod,) = op.pods()
     assert pod["status"]["phase"] == "Running"
     assert all(c["ready"] for c in pod["status"]["containerStatuses"])

@@ -128,12 +128,12 @@ def test_the_validation_pod_is_hardened_for_real(kubectl, node, node_images, nam
 
 
 @pytest.fixture
-def silent_s3() -> Iterator[str]:
+def silent_s3() -> Iterator[socket.socket]:
     """An endpoint that accepts connections and never answers: a stuck source, for the Job's deadline."""
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(16)
-    yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    yield server
     server.close()
 
 
@@ -200,9 +200,13 @@ def test_a_memory_limit_the_validator_cannot_fit_in_is_a_real_oomkill(
 def test_a_source_that_never_answers_runs_into_the_jobs_deadline(
     api_client, kubectl, node, node_images, silent_s3, namespace
 ):
-    settings = _settings(node_images, silent_s3, validation_job_deadline_seconds=4)
+    endpoint = f"http://127.0.0.1:{silent_s3.getsockname()[1]}"
+    settings = _settings(node_images, endpoint, validation_job_deadline_seconds=8)
     r = _run_job(api_client, kubectl, namespace, settings)
     assert (r.kind, r.reason) == ("failed", "ValidationJobDeadlineExceeded"), r
+    silent_s3.settimeout(0)
+    connection, _ = silent_s3.accept()  # the validator did reach the source and was waiting on it
+    connection.close()
 
 
 def test_an_image_that_is_not_there_is_a_pull_failure_not_a_hang(
@@ -252,3 +256,15 @@ def test_a_pod_over_its_scratch_space_is_evicted_by_the_kubelet(
         api_client, kubectl, namespace, _settings(node_images, local_aws.moto_url), edit=fill_tmp, timeout=150
     )
     assert (r.kind, r.reason) == ("failed", "ValidationJobEvicted"), r
+
+
+def test_a_pod_the_api_refuses_is_said_with_the_job_controllers_words(
+    api_client, kubectl, node, node_images, local_aws, namespace
+):
+    """A pod template the namespace does not allow (an unknown priority class) leaves the Job without a pod:
+    the condition quotes the job controller's FailedCreate Event, not "no pod yet" until the deadline."""
+    settings = _settings(node_images, local_aws.moto_url).model_copy(
+        update={"validation_pod_template": json.dumps({"priorityClassName": "no-such-class"})}
+    )
+    r = _run_job(api_client, kubectl, namespace, settings, done=lambda r: r.reason == "ValidationPodRefused")
+    assert r.kind == "running" and "no-such-class" in r.message, r

@@ -41,9 +41,9 @@ def test_every_field_lands_where_kubernetes_reads_it():
                    [{matchExpressions: [{key: zone, operator: In, values: [a]}]}]}}}
         priorityClassName: batch-low
         imagePullSecrets: [{name: regcred}, mirror]
-        resources: {limits: {memory: 2Gi}}
+        resources: {requests: {cpu: 500m}, limits: {cpu: 2}}
         hostNetwork: true
-        env: [{name: HTTPS_PROXY, value: "http://proxy:3128"}]
+        env: [{name: HTTPS_PROXY, value: "http://proxy:3128"}, {name: WORKERS, value: 4}]
         """
     )
     meta, pod = job.spec.template.metadata, job.spec.template.spec
@@ -56,25 +56,20 @@ def test_every_field_lands_where_kubernetes_reads_it():
     ]
     assert term.match_expressions[0].values == ["a"]
     assert [s.name for s in pod.image_pull_secrets] == ["regcred", "mirror"]
-    assert container.resources.limits == {"cpu": "1", "memory": "2Gi"}  # merged: cpu kept
+    # cpu merged over the defaults; memory stays BMO_VALIDATION_JOB_MEMORY (request = limit)
+    assert container.resources.requests == {"cpu": "500m", "memory": "512Mi"}
+    assert container.resources.limits == {"cpu": "2", "memory": "512Mi"}
     assert pod.host_network is True and pod.dns_policy == "ClusterFirstWithHostNet"
-    assert {"HTTPS_PROXY": "http://proxy:3128"}.items() <= {e.name: e.value for e in container.env}.items()
+    env = {e.name: e.value for e in container.env}
+    assert env["HTTPS_PROXY"] == "http://proxy:3128" and env["WORKERS"] == "4"  # a YAML number is a string
 
 
-def test_the_operators_own_choices_cannot_be_overridden():
-    job = build(
-        f"""
-        labels: {{{LABEL_OWNER}: someone-else, app.kubernetes.io/managed-by: me}}
-        env: [{{name: HOME, value: /}}, {{name: AWS_REGION, value: eu-west-1}}]
-        """
-    )
-    meta, (container,) = job.spec.template.metadata, job.spec.template.spec.containers
-    assert meta.labels[LABEL_OWNER] == "uid-1"  # the operator finds its Jobs' pods by these
+def test_the_operators_own_labels_survive_a_merge():
+    job = build("labels: {team: a}")
+    meta = job.spec.template.metadata
+    assert meta.labels[LABEL_OWNER] == "uid-1" and meta.labels["team"] == "a"
     assert meta.labels["app.kubernetes.io/managed-by"] == "bedrock-model-operator"
-    env = [(e.name, e.value) for e in container.env]
-    assert ("HOME", "/tmp") in env and ("AWS_REGION", "us-east-1") in env
-    assert ("HOME", "/") not in env and ("AWS_REGION", "eu-west-1") not in env
-    assert container.security_context.read_only_root_filesystem is True  # not a template field at all
+    assert job.spec.template.spec.containers[0].security_context.read_only_root_filesystem is True
 
 
 @pytest.mark.parametrize(
@@ -88,6 +83,25 @@ def test_the_operators_own_choices_cannot_be_overridden():
             "BMO_VALIDATION_POD_TEMPLATE (at hostNetwork): Input should be a valid boolean",
         ),
         ("{securityContext: {privileged: true}}", "(at securityContext): Extra inputs are not permitted"),
+        # the job controller's and the operator's labels: the API would refuse every Job, or the operator
+        # would lose its pods
+        ("{labels: {job-name: x}}", "job-name: set by the job controller or the operator"),
+        ("{labels: {batch.kubernetes.io/controller-uid: x}}", "batch.kubernetes.io/controller-uid: set by"),
+        ("{labels: {bedrock.modelops.io/owner-uid: x}}", "bedrock.modelops.io/owner-uid: set by"),
+        ("{env: [{name: HOME, value: /}]}", "HOME is set by the operator"),
+        # memory is BMO_VALIDATION_JOB_MEMORY; a request above the limit is refused by the API
+        ("{resources: {limits: {memory: 1Gi}}}", "(at resources.limits.memory): Extra inputs"),
+        ("{resources: {limit: {cpu: 1}}}", "(at resources.limit): Extra inputs"),
+        ("{resources: {requests: {cpu: 2}}}", "the cpu request 2 is above the cpu limit 1"),
+        ("{resources: {limits: {cpu: lots}}}", "'lots' is not a Kubernetes quantity"),
+        # the client's models drop what they do not know: a typo would vanish, so it is refused
+        ("{tolerations: [{key: a, operatr: Exists}]}", "toleration: unknown field operatr"),
+        (
+            "{affinity: {nodeAffinity: {requiredDuringSchedulingIgnoredDuringExecution: "
+            "{nodeSelectorTerms: [{matchExpressions: [{key: a}]}]}}}}",
+            "affinity {",
+        ),
+        ("{imagePullSecrets: [{nmae: x}]}", "each image pull secret needs a name"),
     ],
 )
 def test_a_wrong_template_stops_the_operator_at_start_in_one_line(template, says, tmp_path):

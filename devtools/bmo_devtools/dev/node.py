@@ -20,6 +20,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -96,10 +97,27 @@ class LocalNode:
         self.stop()
 
     # -- lifecycle ---------------------------------------------------------------------------------
+    def __post_init__(self) -> None:
+        self.workdir = self.workdir.resolve()  # shims and mounts are found by this exact path
+
+    @staticmethod
+    def clean_leftovers(workdir: Path) -> None:
+        """What a node in `workdir` killed with -9 left: its shims and containers, its mounts, its bridge."""
+        node = LocalNode.__new__(LocalNode)
+        node.workdir = workdir.resolve()
+        node._kill_shims()
+        unmount_under(node.workdir)
+        node._delete_bridge()
+
     def start(self, timeout: float = 90.0) -> None:
         install_runtime()
-        self._kill_shims()  # what a run killed with -9 left in this folder
-        unmount_under(self.workdir)
+        self.clean_leftovers(self.workdir)
+        socket = self.workdir / "containerd" / "containerd.sock.ttrpc"
+        if len(str(socket)) >= 104:  # sun_path holds 108 bytes; containerd says only "bind: invalid argument"
+            raise ControlPlaneError(
+                f"the node's folder {self.workdir} is too deep for a unix socket path ({len(str(socket))} "
+                "characters of at most 103): choose a shorter --workdir or BMO_CACHE_DIR"
+            )
         self.workdir.mkdir(parents=True, exist_ok=True)
         try:
             self._start(binaries_dir(), timeout)
@@ -169,7 +187,7 @@ class LocalNode:
             _terminate(by_name["containerd"].popen)
         self._kill_shims()
         self._daemons.clear()
-        subprocess.run(["ip", "link", "delete", self.bridge], capture_output=True, check=False)
+        self._delete_bridge()
         unmount_under(self.workdir)
         if not os.environ.get("BMO_KEEP_CONTROL_PLANE"):
             shutil.rmtree(self.workdir, ignore_errors=True)
@@ -198,6 +216,10 @@ class LocalNode:
     def bridge(self) -> str:
         """This node's bridge (at most 15 characters, one per workdir: two nodes never share one)."""
         return "bmo" + hashlib.sha256(str(self.workdir.resolve()).encode()).hexdigest()[:8]
+
+    def _delete_bridge(self) -> None:
+        if shutil.which("ip"):
+            subprocess.run(["ip", "link", "delete", self.bridge], capture_output=True, check=False)
 
     def _cni_network(self) -> dict:
         return {
@@ -232,8 +254,13 @@ class LocalNode:
             "readOnlyPort": 0,
             "healthzBindAddress": "127.0.0.1",
             "healthzPort": healthz_port,
-            # a node of one machine's own: the apiserver's calls (logs, exec) are not checked further
-            "authentication": {"anonymous": {"enabled": True}, "webhook": {"enabled": False}},
+            # only holders of a certificate of this cluster's CA (the apiserver's kubelet client, the admin)
+            # may use the kubelet's API (logs, exec): no anonymous caller from this machine's loopback
+            "authentication": {
+                "anonymous": {"enabled": False},
+                "webhook": {"enabled": False},
+                "x509": {"clientCAFile": str(self.cp.pki.ca_cert)},
+            },
             "authorization": {"mode": "AlwaysAllow"},
             "containerRuntimeEndpoint": f"unix://{self.socket}",
             # a shared disk: evict only when it is really full, never collect the images built here
@@ -346,6 +373,8 @@ state = "{root / "state"}"
   # root in this VM lacks CAP_SYS_RESOURCE: a negative oom_score_adj (what CRI asks for the sandbox) is
   # refused, and runc reports it as "can't get final child's PID from pipe: EOF"
   restrict_oom_score_adj = true
+  # pods' network namespaces are pinned under the state folder (not /var/run/netns), so teardown finds them
+  netns_mounts_under_state_dir = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"
@@ -370,17 +399,23 @@ def _terminate(popen: subprocess.Popen, timeout: float = 10) -> None:
 
 
 def unmount_under(folder: Path) -> None:
-    """Kubelet bind-mounts its root dir and pods' volumes; containerd mounts snapshots and shm: unmount
-    each (deepest first, lazily) so the folder can be removed."""
-    prefix = str(folder.resolve()) + "/"
+    """Kubelet bind-mounts its root dir and pods' volumes; containerd mounts snapshots, shm and network
+    namespaces: unmount each mount strictly below `folder` (deepest first, lazily) so it can be removed."""
+    prefix = os.fsencode(folder.resolve()) + b"/"
+    if prefix == b"//":
+        return  # never below /
     try:
-        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+        lines = Path("/proc/self/mountinfo").read_bytes().splitlines()
     except OSError:
         return
-    points = {
-        line.split()[4].encode().decode("unicode_escape")
-        for line in lines
-        if line.split()[4].startswith(prefix) or line.split()[4] == prefix[:-1]
-    }
+    # mountinfo escapes space, tab, newline and backslash as octal (\040): undo it on bytes
+    unescape = re.compile(rb"\\([0-7]{3})")
+    points = set()
+    for line in lines:
+        fields = line.split()
+        if len(fields) > 4:
+            point = unescape.sub(lambda m: bytes([int(m.group(1), 8)]), fields[4])
+            if point.startswith(prefix):
+                points.add(point)
     for point in sorted(points, key=len, reverse=True):
         subprocess.run(["umount", "-l", point], capture_output=True, check=False)

@@ -37,9 +37,6 @@ def prepare_workdir(workdir: Path, ours: bool = False) -> Path:
     """Start every run from an empty folder, but never empty a folder the stack did not create: a folder
     that exists, is not empty and has no mark is refused (a user's `--workdir .` keeps its files).
     `ours`: the default folder under the cache, the stack's own even from versions before the mark."""
-    from bmo_devtools.dev.node import unmount_under
-
-    unmount_under(workdir)  # a node of a run killed with -9 left its mounts: the folder cannot be emptied
     if workdir.exists() and not workdir.is_dir():
         raise WorkdirRefused(f"--workdir {workdir} is a file, not a folder: choose a folder")
     if ours and workdir.is_dir():
@@ -50,6 +47,10 @@ def prepare_workdir(workdir: Path, ours: bool = False) -> Path:
             "every start, so it is refused: choose a new or empty folder (or omit --workdir)"
         )
     if (workdir / WORKDIR_MARK).exists():
+        from bmo_devtools.dev.node import LocalNode
+
+        # ours: a node of a run killed with -9 left its containers and mounts in node/ (only there)
+        LocalNode.clean_leftovers(workdir / "node")
         for child in workdir.iterdir():  # ours: every run starts from an empty cluster
             if child.is_dir() and not child.is_symlink():
                 shutil.rmtree(child)

@@ -10,7 +10,7 @@
   verbs: [update]
 - apiGroups: ["", events.k8s.io]
   resources: [events]
-  verbs: [create, patch, get]
+  verbs: [create, patch, get, list]
 - apiGroups: [batch]
   resources: [jobs]
   verbs: [get, list, watch, create, delete]
