@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -170,3 +171,73 @@ def test_dev_stack_runs_until_sigint_and_leaves_nothing_behind(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+@pytest.mark.controlplane
+@pytest.mark.node
+def test_dev_in_cluster_runs_the_operator_as_a_pod_and_validates_in_job_pods(node_images):
+    """`dev --in-cluster`: a node of its own, the operator installed from deploy/overlays/local Running and
+    Ready, the examples validated by real Job pods, and Ctrl-C leaves no process, mount or bridge."""
+    import shutil
+    import tempfile
+
+    from bmo_devtools.dev.controlplane import binaries_dir
+
+    workdir = Path(tempfile.mkdtemp(prefix="bmo-dev-"))  # short: containerd's socket path is at most 103
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "BMO_CONTROL_PLANE_BIN": str(binaries_dir())}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "controller.cli",
+            "dev",
+            "--in-cluster",
+            "--job-duration",
+            "1",
+            "--workdir",
+            str(workdir / "dev"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    reader = LineReader(proc.stdout)
+    try:
+        reader.until(lambda line: "Press Ctrl-C" in line, timeout=300, what="the in-cluster stack to be up")
+        output = "".join(reader.seen)
+        assert "Every model final" in output, output[-3000:]
+        pods = output[output.index("$ kubectl -n bedrock-model-operator get pods") :]
+        assert re.search(r"bedrock-model-operator-\S+\s+1/1\s+Running", pods), pods
+        jobs = output[output.index("$ kubectl get jobs -A") :]
+        # every example validated in a Job pod, but mistral-summarizer, whose spec asks for Inline
+        for name in (
+            "flan-t5-classifier",
+            "llama3-support-bot",
+            "llama3-prod-retained",
+            "qwen-from-sagemaker",
+        ):
+            assert re.search(rf"default\s+bmo-validate-{name}-\S+\s+(Complete|1/1)", jobs), jobs
+        assert "bmo-validate-mistral-summarizer" not in jobs
+        kubeconfig = re.search(r"export KUBECONFIG=(\S+)", output).group(1)
+        got = subprocess.run(
+            ["kubectl", "--kubeconfig", kubeconfig, "get", "bedrockmodels", "-o", "json"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        items = json.loads(got.stdout)["items"]
+        assert sorted(i["status"]["phase"] for i in items) == ["Ready"] * 5
+        children = _children(proc.pid)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=90) == 0
+        assert not [pid for pid in children if _running(pid)], "no process of the stack is left"
+        mounts = Path("/proc/self/mountinfo").read_text()
+        assert str(workdir) not in mounts, "the node's mounts are gone"
+        bridge = "bmo" + hashlib.sha256(str((workdir / "dev" / "node").resolve()).encode()).hexdigest()[:8]
+        links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+        assert bridge not in links, "the node's bridge is gone"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        shutil.rmtree(workdir, ignore_errors=True)

@@ -278,6 +278,11 @@ def _run_on(
                 break
             stop.wait(2)
         print(_smoke_results(env), end="", flush=True)
+        if image:  # what ran as real pods: the operator, and each example's validation Job
+            print("\n$ kubectl -n bedrock-model-operator get pods", flush=True)
+            print(_kubectl(env, "get", "pods", "-n", "bedrock-model-operator").stdout, end="")
+            print("$ kubectl get jobs -A", flush=True)
+            print(_kubectl(env, "get", "jobs", "-A").stdout, end="", flush=True)
         print(
             "\nThe dev stack is up.\n"
             f"  kubectl:  export KUBECONFIG={cp.kubeconfig}\n"
