@@ -1,9 +1,10 @@
 # The two commands a newcomer needs: `make run` (the local dev stack) and `make test` (everything CI runs).
-# Each does its own set-up: uv, the locked Python environment, and the control-plane binaries (cached).
+# Each does its own set-up: uv, the locked Python environment, and the control-plane binaries (cached);
+# `make test` also the local node's runtime (Debian packages; root) and, in the session, its images (cached).
 SHELL := /bin/bash
 UV := $(shell hack/ensure-uv.sh)
 
-.PHONY: run test lint setup control-plane crds
+.PHONY: run test lint setup control-plane node-runtime crds
 
 setup:
 	$(UV) sync --frozen
@@ -12,6 +13,10 @@ control-plane:
 	hack/build-control-plane.sh >/dev/null
 	hack/build-helm.sh >/dev/null
 
+# the local node's runtime (containerd, runc, CNI plugins, buildah, mmdebstrap) from Debian's packages, once
+node-runtime:
+	hack/install-node-runtime.sh
+
 run: setup control-plane
 	$(UV) run --frozen bedrock-model-operator dev
 
@@ -19,7 +24,7 @@ lint: setup
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
 
-test: setup control-plane lint
+test: setup control-plane node-runtime lint
 	$(UV) run --frozen pytest $(PYTEST_ARGS)
 
 crds: setup

@@ -103,8 +103,14 @@ class ValidationJobs:
             resources=client.V1ResourceRequirements(
                 # request = limit: the validator's peak is what it needs to be scheduled for (the setting
                 # says "request and limit"; a limit below a fixed request was refused by the API)
-                requests={"cpu": "100m", "memory": s.validation_job_memory},
-                limits={"cpu": "1", "memory": s.validation_job_memory},
+                requests={
+                    "cpu": validation_pod_template.DEFAULT_CPU["requests"],
+                    "memory": s.validation_job_memory,
+                },
+                limits={
+                    "cpu": validation_pod_template.DEFAULT_CPU["limits"],
+                    "memory": s.validation_job_memory,
+                },
             ),
             security_context=client.V1SecurityContext(
                 allow_privilege_escalation=False,

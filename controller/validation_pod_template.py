@@ -31,8 +31,8 @@ _RESERVED_LABEL = re.compile(
 )
 #: Env the validator is started with and that the template may not replace.
 _OPERATOR_ENV = {"AWS_REGION", "HOME"}
-#: The validation container's fixed CPU limit; a template may lower it, and its request must stay below.
-_DEFAULT_CPU = {"requests": "100m", "limits": "1"}
+#: The validation container's CPU request and limit; a template may change them (request within limit).
+DEFAULT_CPU = {"requests": "100m", "limits": "1"}
 
 
 class _Strict(BaseModel):
@@ -73,8 +73,8 @@ class Resources(_Strict):
 
     @model_validator(mode="after")
     def _request_within_limit(self) -> Resources:
-        request = self.requests.cpu if self.requests else _DEFAULT_CPU["requests"]
-        limit = self.limits.cpu if self.limits else _DEFAULT_CPU["limits"]
+        request = self.requests.cpu if self.requests else DEFAULT_CPU["requests"]
+        limit = self.limits.cpu if self.limits else DEFAULT_CPU["limits"]
         if parse_quantity(request) > parse_quantity(limit):
             raise ValueError(f"the cpu request {request} is above the cpu limit {limit}")
         return self

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -230,14 +229,10 @@ def operator(control_plane, crd_installed, local_aws, node, node_images, tmp_pat
     from tests import operator_process
     from tests.operator_process import OperatorProcess
 
-    # validation Jobs run on the node in the image built here; their pods reach the emulated S3 on
-    # loopback (host network) with the emulators' fake credentials (IRSA's place in a real cluster)
-    template = {
-        "hostNetwork": True,
-        "env": [{"name": k, "value": v} for k, v in LocalAws.credentials().items()],
-    }
+    # validation Jobs run on the node in the image built here, their pods on the host network
     operator_process.VALIDATION_ENV.update(
-        BMO_VALIDATOR_IMAGE=node_images.operator_image, BMO_VALIDATION_POD_TEMPLATE=json.dumps(template)
+        BMO_VALIDATOR_IMAGE=node_images.operator_image,
+        BMO_VALIDATION_POD_TEMPLATE=LocalAws.validation_pod_template(),
     )
     op = OperatorProcess(control_plane, local_aws, tmp_path_factory.mktemp("operator"))
     op.start()

@@ -169,14 +169,10 @@ def _run_job(
 
 
 def _settings(node_images, moto: str, **kw) -> Settings:
-    template = {
-        "hostNetwork": True,
-        "env": [{"name": k, "value": v} for k, v in LocalAws.credentials().items()],
-    }
     return Settings(
         **{
             "validator_image": node_images.operator_image,
-            "validation_pod_template": json.dumps(template),
+            "validation_pod_template": LocalAws.validation_pod_template(),
             "s3_endpoint": moto,
             **kw,
         }

@@ -133,6 +133,13 @@ class LocalAws:
             "AWS_DEFAULT_REGION": "us-east-1",
         }
 
+    @classmethod
+    def validation_pod_template(cls) -> str:
+        """BMO_VALIDATION_POD_TEMPLATE for validation pods on a local node: host network (the emulators
+        answer on 127.0.0.1 only) and the emulators' fake credentials (IRSA's place in a real cluster)."""
+        env = [{"name": k, "value": v} for k, v in cls.credentials().items()]
+        return json.dumps({"hostNetwork": True, "env": env})
+
     def env(self) -> dict[str, str]:
         return {
             **self.credentials(),

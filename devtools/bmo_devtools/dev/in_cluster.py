@@ -93,14 +93,7 @@ def manifests(
         "BMO_LIVENESS": f"http://127.0.0.1:{liveness_port}/healthz",
         "BMO_METRICS_PORT": str(metrics_port),
         "BMO_METRICS_ADDRESS": "127.0.0.1",
-        # validation pods reach the emulated S3 the same way, with the emulators' fake credentials (IRSA's
-        # place in a real cluster)
-        "BMO_VALIDATION_POD_TEMPLATE": json.dumps(
-            {
-                "hostNetwork": True,
-                "env": [{"name": k, "value": v} for k, v in LocalAws.credentials().items()],
-            }
-        ),
+        "BMO_VALIDATION_POD_TEMPLATE": LocalAws.validation_pod_template(),
     }
     docs.append(
         {
