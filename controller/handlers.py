@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import kopf
+from kubernetes import client
 
 from controller import logs, metrics
 from controller.api.models import GROUP, PLURAL, VERSION
@@ -25,7 +26,7 @@ from controller.api.policy import POLICY_PLURAL
 from controller.api.reasons import Phase
 from controller.errors import OperatorError
 from controller.events import EventRecorder
-from controller.kube import KUBE_ERRORS, api_error, tenancy_readers
+from controller.kube import KUBE_ERRORS, api_client, api_error, tenancy_readers
 from controller.model_status import ModelStatusStore, status_patch
 from controller.object_state import ObjectStates
 from controller.reconcile import Finalized, Outcome, Reconciler
@@ -193,6 +194,16 @@ class Operator:
         self.reconciler.queue.forget(uid)
 
     # ---- kopf -----------------------------------------------------------------------------------
+    def list_models(self) -> list[dict[str, Any]]:
+        """Every model this operator watches, as the API has it now (one LIST per namespace or cluster)."""
+        api = client.CustomObjectsApi(api_client(self.settings))
+        if not self.settings.namespaces:
+            return list(api.list_cluster_custom_object(GROUP, VERSION, PLURAL)["items"])
+        items: list[dict[str, Any]] = []
+        for ns in self.settings.namespaces:
+            items += api.list_namespaced_custom_object(GROUP, VERSION, ns, PLURAL)["items"]
+        return items
+
     def registry(self) -> kopf.OperatorRegistry:
         """A kopf registry with this operator's handlers (nothing registered at import)."""
         registry = kopf.OperatorRegistry()
@@ -219,6 +230,12 @@ class Operator:
             # On deletion kopf stops the object's timer; a tick still running makes it look again only after
             # this long (default 60 s), and the finalizer waits for that: deleting a model took a minute more.
             settings.background.cancellation_polling = 1
+
+        @kopf.on.startup(registry=registry)
+        def seed_queue(logger: logging.Logger, **_: Any) -> None:
+            # before any object's first pass: the line as the previous process (or leader) left it
+            placed = self.reconciler.seed_queue(self.list_models())
+            logger.info("import queue rebuilt from status: %d objects in line or holding a slot", placed)
 
         @kopf.on.resume(GROUP, VERSION, PLURAL, registry=registry)
         @kopf.on.create(GROUP, VERSION, PLURAL, registry=registry)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import threading
 from typing import Literal
 
 from controller.preflight import PreflightError, first_line
@@ -102,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
         + (f" ({settings.cluster_name})" if settings.cluster_name else ""),
         file=sys.stderr,
     )
+    stop_flag = threading.Event()
+    leadership = _lead(settings, stop_flag) if settings.leader_election else None
     asyncio.run(
         kopf.operator(
             registry=operator.registry(),
@@ -109,6 +112,47 @@ def run(args: argparse.Namespace) -> int:
             clusterwide=not settings.namespaces,
             namespaces=settings.namespaces,
             liveness_endpoint=settings.liveness or None,
+            stop_flag=stop_flag,
         )
     )
+    if leadership is None:
+        return 0
+    if leadership.lost.is_set():
+        print(
+            "bedrock-model-operator: lost the leader-election Lease; exiting to stand by again",
+            file=sys.stderr,
+        )
+        return 1
+    leadership.release()
     return 0
+
+
+def _lead(settings: Settings, stop_flag: threading.Event):
+    """Wait until this replica holds the Lease (answering the liveness URL meanwhile), then hand over to
+    kopf; if the Lease is lost, stop kopf (the process exits and restarts as a standby)."""
+    import logging
+
+    from controller.leadership import Leadership, StandbyHealth
+
+    logging.getLogger("leaderelection").setLevel(logging.WARNING)  # its every retry is an INFO line
+    leadership = Leadership(settings)
+    standby = StandbyHealth(settings.liveness) if settings.liveness else None
+    leadership.start()
+    print(
+        f"bedrock-model-operator: standing by as {leadership.me} until it holds Lease "
+        f"{leadership.namespace}/{leadership.name}",
+        file=sys.stderr,
+    )
+    while not leadership.leading.wait(1):
+        if leadership.lost.is_set():
+            raise SystemExit("bedrock-model-operator: the leader election stopped before it led; see the log")
+    if standby is not None:
+        standby.close()
+    print(f"bedrock-model-operator: leading as {leadership.me}", file=sys.stderr)
+
+    def stop_when_lost() -> None:
+        leadership.lost.wait()
+        stop_flag.set()
+
+    threading.Thread(target=stop_when_lost, name="leadership-watch", daemon=True).start()
+    return leadership

@@ -127,6 +127,25 @@ class Settings(BaseSettings):
         "0.0.0.0", description="address the metrics server binds (127.0.0.1 on a host-network pod)"
     )
     log_format: Literal["text", "json"] = Field("text", description="json: one JSON object per log line")
+    leader_election: bool = Field(
+        False,
+        description="run as one of several replicas: only the holder of a Lease reconciles, a standby takes "
+        "over when it stops renewing (the shipped Deployment: true, 2 replicas)",
+    )
+    leader_election_namespace: str = Field(
+        "bedrock-model-operator", description="namespace of the leader-election Lease"
+    )
+    leader_election_lease: str = Field(
+        "",
+        description="name of the Lease (empty: bedrock-model-operator, or one per set of --namespace values, "
+        "so shards never compete)",
+    )
+    leader_lease_seconds: float = Field(
+        10.0,
+        ge=3,
+        description="a leader that has not renewed the Lease for this long is replaced (it gives up after "
+        "two thirds of it)",
+    )
 
     @field_validator("namespaces", mode="before")
     @classmethod

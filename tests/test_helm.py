@@ -78,6 +78,16 @@ def test_chart_rbac_matches_kustomize(helm, kubectl):
     assert norm(by_name[("ClusterRole", identity)]["rules"]) == norm(
         kust_by_name[("ClusterRole", identity)]["rules"]
     )
+    election = "bedrock-model-operator-leader-election"
+    assert norm(by_name[("Role", election)]["rules"]) == norm(kust_by_name[("Role", election)]["rules"])
+    deployments = (
+        by_name[("Deployment", "bedrock-model-operator")],
+        kust_by_name[("Deployment", "bedrock-model-operator")],
+    )
+    for deployment in deployments:  # both installs run two replicas with leader election
+        env = {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+        assert deployment["spec"]["replicas"] == 2 and env["BMO_LEADER_ELECTION"]["value"] == "true"
+        assert env["POD_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
 
 
 @pytest.mark.controlplane
@@ -192,3 +202,26 @@ def test_the_validation_pod_template_reaches_the_operator_and_its_jobs(helm):
     assert sent["tolerations"] == [{"key": "batch", "operator": "Exists"}]
     assert [s.name for s in pod.image_pull_secrets] == ["regcred"]
     assert json.loads(text)["nodeSelector"] == {"pool": "batch"}
+
+
+def test_shards_install_side_by_side_without_a_name_in_common(helm):
+    """README "Sharding by namespace": the two commands given there render objects that never share a
+    (kind, namespace, name), so Helm installs both (it refuses an object another release owns)."""
+    first = render(helm, "--namespace", "bmo-shard-a", "--set", "watchNamespaces={team-a,team-b}")
+    second = render(
+        helm,
+        "--namespace",
+        "bmo-shard-b",
+        "--set",
+        "watchNamespaces={team-c,team-d}",
+        "--set",
+        "sharedClusterObjects=false",
+    )
+
+    def keys(docs):
+        return {(d["kind"], d["metadata"].get("namespace", ""), d["metadata"]["name"]) for d in docs}
+
+    assert keys(first) & keys(second) == set()
+    bindings = [d for d in second if d["kind"] == "ClusterRoleBinding"]
+    assert [b["roleRef"]["name"] for b in bindings] == ["bedrock-model-operator-cluster-identity"]
+    assert bindings[0]["subjects"][0]["namespace"] == "bmo-shard-b"

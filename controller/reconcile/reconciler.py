@@ -75,6 +75,31 @@ class Reconciler:
         self.clock = clock
         self.monotonic = monotonic
 
+    def seed_queue(self, bodies: list[dict[str, Any]]) -> int:
+        """Rebuild the import queue from the objects' status before the first pass (a restart, a standby
+        taking over): who holds each region's slot and who waits since when are persisted there. Without
+        this, the first object the new process happens to reconcile would find the line empty and start
+        ahead of those queued before it. Returns how many objects were placed."""
+        placed = 0
+        for body in bodies:
+            v = View.of(body)
+            if body.get("metadata", {}).get("deletionTimestamp") or v.paused:
+                continue
+            try:
+                st = parse_status(v.status)
+                job = st.import_job
+                if job is not None and job.in_flight:  # its job runs: the slot is its own, whatever else
+                    self.queue.hold(job.region, v.uid)
+                elif st.queued_at:
+                    spec = BedrockImportedModelSpec.model_validate(v.spec)
+                    self.queue.enqueue(wanted_region(spec, st, self.settings.region), v.uid, st.queued_at)
+                else:
+                    continue
+            except (ValidationError, KeyError, TypeError):
+                continue  # its own pass says what is wrong with it
+            placed += 1
+        return placed
+
     def clients(self, region: str, tenant: Tenant = None) -> tuple[BedrockClient, SupportClients]:
         with self._lock:
             if (region, tenant) not in self._clients:
