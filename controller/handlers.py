@@ -50,6 +50,15 @@ LEGACY_KOPF_ANNOTATIONS = (f"{GROUP}/kopf-managed", f"{GROUP}/last-handled-confi
 MAX_PASSES = 3
 
 
+QUEUE_LOG = logging.getLogger("bmo.queue")
+
+
+def import_job_running(status: dict[str, Any], **_: Any) -> bool:
+    """The object's import job runs (or its create is in flight): the fast timer's filter."""
+    job = (status or {}).get("importJob") or {}
+    return job.get("state") in ("Creating", "InProgress")
+
+
 class Operator:
     def __init__(
         self,
@@ -110,6 +119,27 @@ class Operator:
             if state.gone:  # deleted while this pass ran: its settle must not leave a place in line
                 self.reconciler.queue.forget(uid)
             state.lock.release()
+            self.wake_next_up(uid)
+
+    def wake_next_up(self, after: str) -> None:
+        """A pass may have freed a region's slot (its job ended, it was deleted or paused): the objects
+        whose turn it now is run a pass at once instead of at their next poll, so the slot never idles."""
+        for uid in self.reconciler.queue.next_up():
+            state = self.states.get(uid)
+            if uid == after or state.ref is None or state.wake_pending:
+                continue
+            state.wake_pending = True
+            self.executor.submit(contextvars.copy_context().run, self._wake, uid, state)
+
+    def _wake(self, uid: str, state: Any) -> None:
+        state.wake_pending = False
+        namespace, name = state.ref
+        try:
+            body = self.store.read(namespace, name)
+        except KUBE_ERRORS:
+            return  # its own poll comes round
+        if body is not None and body.get("metadata", {}).get("uid") == uid:
+            self.run_reconcile(kopf.Body(body), QUEUE_LOG, event=True)
 
     def _write(self, fresh: dict[str, Any], out: Outcome) -> None:
         meta = fresh["metadata"]
@@ -146,6 +176,7 @@ class Operator:
     async def in_thread(self, body: kopf.Body, logger: logging.Logger, event: bool) -> None:
         # Runs on the event loop first, in watch order: the import queue's tie-break is fixed here.
         self.states.note_arrival(body.metadata.uid, body.metadata.get("creationTimestamp") or "")
+        self.states.get(body.metadata.uid).ref = (body.metadata.namespace, body.metadata.name)
         ctx = contextvars.copy_context()  # kopf's per-object logger needs kopf's context in the thread
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(
@@ -234,7 +265,14 @@ class Operator:
         @kopf.on.startup(registry=registry)
         def seed_queue(logger: logging.Logger, **_: Any) -> None:
             # before any object's first pass: the line as the previous process (or leader) left it
-            placed = self.reconciler.seed_queue(self.list_models())
+            try:
+                models = self.list_models()
+            except KUBE_ERRORS as exc:  # each object's own first pass places it (as before the seeding)
+                logger.warning(
+                    f"import queue not rebuilt from status: {api_error(exc, 'listing models').message}"
+                )
+                return
+            placed = self.reconciler.seed_queue(models)
             logger.info("import queue rebuilt from status: %d objects in line or holding a slot", placed)
 
         @kopf.on.resume(GROUP, VERSION, PLURAL, registry=registry)
@@ -251,6 +289,21 @@ class Operator:
             GROUP, VERSION, PLURAL, interval=s.poll_seconds, initial_delay=s.poll_seconds, registry=registry
         )
         async def on_tick(body: kopf.Body, logger: logging.Logger, **_: Any) -> None:
+            await self.in_thread(body, logger, event=False)
+
+        @kopf.timer(
+            GROUP,
+            VERSION,
+            PLURAL,
+            id="running-job",
+            interval=s.job_poll_seconds,
+            initial_delay=s.job_poll_seconds,
+            when=import_job_running,
+            registry=registry,
+        )
+        async def on_running_job(body: kopf.Body, logger: logging.Logger, **_: Any) -> None:
+            # kopf runs this timer only while the filter holds (it stops it when the job ends): a job's end
+            # is noticed within a second, and nothing else is polled more often
             await self.in_thread(body, logger, event=False)
 
         @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry)

@@ -71,6 +71,17 @@ class ImportQueue:
         with self._lock:
             self._drop(uid)
 
+    def next_up(self) -> list[str]:
+        """Objects whose turn it is now: the head of each region's line, as many as it has free slots.
+        Waking them at once (not at their next poll) keeps the slot from idling between jobs."""
+        with self._lock:
+            ready = []
+            for region, waiting in self._waiting.items():
+                free = self.slots_per_region - len(self._slots.get(region, set()))
+                order = sorted(waiting.items(), key=lambda kv: (kv[1], kv[0]))
+                ready += [uid for uid, _ in order[: max(0, free)]]
+            return ready
+
     def holders(self, region: str) -> set[str]:
         with self._lock:
             return set(self._slots.get(region, set()))

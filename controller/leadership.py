@@ -20,12 +20,12 @@ owned) is in the objects' status and Bedrock's tags already, which is what makes
 
 from __future__ import annotations
 
-import hashlib
 import http.server
 import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
@@ -35,21 +35,18 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.leaderelection import electionconfig, leaderelection
 from kubernetes.leaderelection.resourcelock.leaselock import LeaseLock
 
-from controller.kube import api_client
+from controller.kube import KUBE_ERRORS, api_client
+from controller.preflight import first_line
 from controller.settings import Settings
 
 log = logging.getLogger("bmo.leadership")
 
 
 def lease_name(settings: Settings) -> str:
-    """One Lease per set of watched namespaces: shards (operators each given their own namespaces) never
-    compete for one, replicas of one shard always do."""
-    if settings.leader_election_lease:
-        return settings.leader_election_lease
-    if not settings.namespaces:
-        return "bedrock-model-operator"
-    digest = hashlib.sha256(",".join(sorted(settings.namespaces)).encode()).hexdigest()[:10]
-    return f"bedrock-model-operator-{digest}"
+    """The Lease's name: fixed per install (changing the watched namespaces must not give new replicas a
+    Lease of their own while old ones still lead the old one). Shards installed in one namespace set
+    BMO_LEADER_ELECTION_LEASE apart (Helm: the release name); in namespaces of their own they need not."""
+    return settings.leader_election_lease or "bedrock-model-operator"
 
 
 def identity() -> str:
@@ -60,12 +57,85 @@ def identity() -> str:
 
 
 def timings(lease_seconds: float) -> tuple[int, int, int]:
-    """(lease duration, renew deadline, retry period), whole seconds as the library takes them: the leader
-    gives up well before the lease runs out (client-go's 15/10/2, scaled)."""
+    """(lease duration, renew deadline, retry period), whole seconds as the library takes them. The leader
+    stops (exits) once it has not renewed for the deadline; a standby takes over only after a full
+    duration without a change: deadline + retry (a request's timeout) stays below the duration."""
     duration = max(3, round(lease_seconds))
     retry = max(1, duration // 5)
-    deadline = max(int(1.2 * retry) + 1, (duration * 2) // 3)
+    deadline = max(int(1.2 * retry) + 1, duration - 2 * retry)
     return duration, deadline, retry
+
+
+class _Lock(LeaseLock):
+    """The library's LeaseLock, made safe for a leader: every call has a timeout, a connection error is a
+    failed round (not a dead election thread), the last successful renewal is kept on a monotonic clock
+    for the watchdog, repeated failures are logged, and a stopped lock never renews again (so releasing
+    the Lease on a clean stop cannot be undone by a renewal in flight)."""
+
+    def __init__(
+        self, name: str, namespace: str, identity: str, api: client.CoordinationV1Api, timeout: float
+    ):
+        super().__init__(name, namespace, identity)
+        self.api_instance = _TimedApi(api, timeout)
+        self.renewed_at = 0.0  # monotonic
+        self.stopped = False
+        self.last_error = ""
+        self._failures = 0
+
+    def _done(self, ok: bool, what: str) -> bool:
+        if ok:
+            self._failures = 0
+            self.renewed_at = time.monotonic()
+        else:
+            self._failures += 1
+            if self._failures in (3, 30) or self._failures % 300 == 0:
+                log.warning(
+                    "leader election: %s of Lease %s/%s failed %d times in a row (%s)",
+                    what,
+                    self.namespace,
+                    self.name,
+                    self._failures,
+                    self.last_error,
+                )
+        return ok
+
+    def get(self, name, namespace):
+        try:
+            return super().get(name, namespace)
+        except KUBE_ERRORS as exc:
+            self.last_error = first_line(exc)
+            self._done(False, "reading")
+            return False, exc
+
+    def create(self, name, namespace, election_record):
+        if self.stopped:
+            return False
+        try:
+            return self._done(super().create(name, namespace, election_record), "creating")
+        except KUBE_ERRORS as exc:
+            self.last_error = first_line(exc)
+            return self._done(False, "creating")
+
+    def update(self, name, namespace, updated_record):
+        if self.stopped:
+            return False
+        try:
+            return self._done(super().update(name, namespace, updated_record), "renewing")
+        except KUBE_ERRORS as exc:
+            self.last_error = first_line(exc)
+            return self._done(False, "renewing")
+
+
+class _TimedApi:
+    """CoordinationV1Api with a request timeout on every call (a black-holed apiserver must not keep a
+    renewal waiting past the deadline)."""
+
+    def __init__(self, api: client.CoordinationV1Api, timeout: float) -> None:
+        self._api, self._timeout = api, timeout
+
+    def __getattr__(self, name: str):
+        call = getattr(self._api, name)
+        return lambda *a, **kw: call(*a, _request_timeout=self._timeout, **kw)
 
 
 @dataclass
@@ -78,18 +148,18 @@ class Leadership:
     def __post_init__(self) -> None:
         self.name = lease_name(self.settings)
         self.namespace = self.settings.leader_election_namespace
-        self._lock = LeaseLock(self.name, self.namespace, self.me)
-        self._lock.api_instance = client.CoordinationV1Api(api_client(self.settings))
+        self.duration, self.deadline, self.retry = timings(self.settings.leader_lease_seconds)
+        api = client.CoordinationV1Api(api_client(self.settings))
+        self._lock = _Lock(self.name, self.namespace, self.me, api, timeout=self.retry)
 
     def start(self) -> None:
         """Stand for election in a thread of its own; `leading` is set on winning, `lost` when a renewal
         failed past the deadline (the process must then stop reconciling)."""
-        duration, deadline, retry = timings(self.settings.leader_lease_seconds)
         config = electionconfig.Config(
             self._lock,
-            lease_duration=duration,
-            renew_deadline=deadline,
-            retry_period=retry,
+            lease_duration=self.duration,
+            renew_deadline=self.deadline,
+            retry_period=self.retry,
             onstarted_leading=self._started,
             onstopped_leading=self.lost.set,
         )
@@ -107,8 +177,22 @@ class Leadership:
         log.info("leading: Lease %s/%s is held by %s", self.namespace, self.name, self.me)
         self.leading.set()
 
+    def watchdog(self, on_lost) -> None:
+        """While leading: call `on_lost` as soon as the last renewal is older than the renew deadline (on a
+        monotonic clock, whatever the library's loop is doing) or the election has ended."""
+
+        def watch() -> None:
+            while not self.lost.wait(0.25):
+                if time.monotonic() - self._lock.renewed_at > self.deadline:
+                    break
+            on_lost()
+
+        threading.Thread(target=watch, name="leader-watchdog", daemon=True).start()
+
     def release(self) -> None:
-        """Give the Lease up (a clean stop): a standby sees no holder and takes it at its next try."""
+        """Give the Lease up (a clean stop, once nothing reconciles any more): renewals stop first, then the
+        holder is cleared, and a standby takes it at its next try (within the retry period)."""
+        self._lock.stopped = True
         coordination = client.CoordinationV1Api(api_client(self.settings))
         try:
             lease = coordination.read_namespaced_lease(self.name, self.namespace)
@@ -127,6 +211,7 @@ class StandbyHealth:
     def __init__(self, url: str) -> None:
         parsed = urlparse(url)
         path = parsed.path or "/"
+        host = parsed.hostname or "localhost"  # as kopf binds it
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
@@ -138,10 +223,7 @@ class StandbyHealth:
             def log_message(self, *args: object) -> None:  # probes every few seconds: not worth a line
                 pass
 
-        http.server.ThreadingHTTPServer.allow_reuse_address = True
-        self._server = http.server.ThreadingHTTPServer(
-            (parsed.hostname or "0.0.0.0", parsed.port or 80), Handler
-        )
+        self._server = http.server.ThreadingHTTPServer((host, parsed.port or 80), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="standby-health", daemon=True)
         self._thread.start()
 

@@ -20,6 +20,8 @@ class ObjectState:
     arrival: str | None = None  # queue tie-break: creationTimestamp, then the order the operator saw it
     last_sync: tuple[float, int] | None = None  # (monotonic, generation) of the last check against Bedrock
     gone: bool = False  # the object left the API while a pass of it may still be running
+    ref: tuple[str, str] | None = None  # (namespace, name): to wake it when its turn in the queue comes
+    wake_pending: bool = False  # a wake for its turn is queued and has not run yet
 
 
 class ObjectStates:

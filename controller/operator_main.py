@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import threading
 from typing import Literal
 
 from controller.preflight import PreflightError, first_line
@@ -103,8 +102,7 @@ def run(args: argparse.Namespace) -> int:
         + (f" ({settings.cluster_name})" if settings.cluster_name else ""),
         file=sys.stderr,
     )
-    stop_flag = threading.Event()
-    leadership = _lead(settings, stop_flag) if settings.leader_election else None
+    leadership = _lead(settings) if settings.leader_election else None
     asyncio.run(
         kopf.operator(
             registry=operator.registry(),
@@ -112,25 +110,21 @@ def run(args: argparse.Namespace) -> int:
             clusterwide=not settings.namespaces,
             namespaces=settings.namespaces,
             liveness_endpoint=settings.liveness or None,
-            stop_flag=stop_flag,
         )
     )
-    if leadership is None:
-        return 0
-    if leadership.lost.is_set():
-        print(
-            "bedrock-model-operator: lost the leader-election Lease; exiting to stand by again",
-            file=sys.stderr,
-        )
-        return 1
-    leadership.release()
+    if leadership is not None:  # a clean stop (SIGTERM): no pass runs any more, then hand over at once
+        operator.executor.shutdown(wait=True)
+        leadership.release()
     return 0
 
 
-def _lead(settings: Settings, stop_flag: threading.Event):
+def _lead(settings: Settings):
     """Wait until this replica holds the Lease (answering the liveness URL meanwhile), then hand over to
-    kopf; if the Lease is lost, stop kopf (the process exits and restarts as a standby)."""
+    kopf. A leader that stops renewing exits at once (exit 1, the pod restarts as a standby): a crash is
+    what the operator is built to survive (status and Bedrock hold the truth), and it stops every pass
+    before a standby may take the Lease."""
     import logging
+    import os
 
     from controller.leadership import Leadership, StandbyHealth
 
@@ -150,9 +144,14 @@ def _lead(settings: Settings, stop_flag: threading.Event):
         standby.close()
     print(f"bedrock-model-operator: leading as {leadership.me}", file=sys.stderr)
 
-    def stop_when_lost() -> None:
-        leadership.lost.wait()
-        stop_flag.set()
+    def lost() -> None:
+        print(
+            f"bedrock-model-operator: Lease {leadership.namespace}/{leadership.name} not renewed within "
+            f"{leadership.deadline}s; exiting so that a standby takes over",
+            file=sys.stderr,
+            flush=True,
+        )
+        os._exit(1)
 
-    threading.Thread(target=stop_when_lost, name="leadership-watch", daemon=True).start()
+    leadership.watchdog(lost)
     return leadership

@@ -28,6 +28,12 @@ class Settings(BaseSettings):
     )
     resync_seconds: float = Field(300.0, ge=0, description="drift check period of Ready models")
     poll_seconds: float = Field(10.0, gt=0, description="how often in-flight work is looked at")
+    job_poll_seconds: float = Field(
+        1.0,
+        gt=0,
+        description="how often a running import job is looked at (only objects whose job runs: at most one "
+        "call per second per region, none when nothing runs)",
+    )
     max_workers: int = Field(20, ge=1, description="reconciles running at once")
     backoff_base_seconds: float = Field(2.0, gt=0, description="retryable errors: base * 2^n, capped")
     backoff_cap_seconds: float = Field(120.0, gt=0, description="longest backoff")
@@ -137,14 +143,14 @@ class Settings(BaseSettings):
     )
     leader_election_lease: str = Field(
         "",
-        description="name of the Lease (empty: bedrock-model-operator, or one per set of --namespace values, "
-        "so shards never compete)",
+        description="name of the Lease (empty: bedrock-model-operator); shards installed in one namespace "
+        "each need their own (Helm: the release name)",
     )
     leader_lease_seconds: float = Field(
         10.0,
-        ge=3,
-        description="a leader that has not renewed the Lease for this long is replaced (it gives up after "
-        "two thirds of it)",
+        ge=5,
+        description="a standby takes over once the Lease has not changed for this long; the leader exits "
+        "when it has not renewed for this minus two retry periods (10 s: 6 s, retries every 2 s)",
     )
 
     @field_validator("namespaces", mode="before")
