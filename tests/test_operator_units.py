@@ -162,6 +162,29 @@ def test_queue_holds_one_place_per_object():
     assert q.holders("us-east-1") == set()
 
 
+def test_next_up_names_whose_turn_it_is_when_a_slot_frees():
+    """Who the operator wakes at once after a pass (so the slot does not idle until their next poll)."""
+    q = ImportQueue()
+    q.enqueue("us-east-1", "second", "2026-01-01T00:00:01Z/2")
+    q.enqueue("us-east-1", "first", "2026-01-01T00:00:01Z/1")
+    q.enqueue("us-west-2", "west", "2026-01-01T00:00:05Z/3")
+    q.hold("us-east-1", "running")
+    assert q.next_up() == ["west"]  # us-east-1's slot is busy
+    q.forget("running")  # its job ended
+    assert sorted(q.next_up()) == ["first", "west"]  # only the head: "second" still waits for "first"
+    assert ImportQueue(slots_per_region=2).next_up() == []
+
+
+def test_only_objects_whose_job_runs_are_polled_fast():
+    from controller.handlers import import_job_running
+
+    assert import_job_running({"importJob": {"state": "InProgress"}})
+    assert import_job_running({"importJob": {"state": "Creating"}})
+    for state in ("Testing", "Completed", "Failed", "Adopting"):
+        assert not import_job_running({"importJob": {"state": state}}), state
+    assert not import_job_running({}) and not import_job_running(None)
+
+
 def _client_error(code: str, message: str, status: int) -> ClientError:
     return ClientError(
         {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}},
