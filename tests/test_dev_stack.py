@@ -72,6 +72,18 @@ def _running(pid: int) -> bool:
         return False
 
 
+def _start_stack(env: dict[str, str], *args: str) -> tuple[subprocess.Popen, LineReader]:
+    """`bedrock-model-operator dev ARGS` as a user starts it, its output read with deadlines."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "controller.cli", "dev", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    return proc, LineReader(proc.stdout)
+
+
 def _newcomer_block() -> str:
     """The README's "your own model in five minutes" commands, exactly as printed there."""
     text = (ROOT / "README.md").read_text()
@@ -108,14 +120,7 @@ def test_dev_stack_runs_until_sigint_and_leaves_nothing_behind(tmp_path):
         "BMO_CACHE_DIR": str(cache),
         "BMO_CONTROL_PLANE_BIN": str(binaries_dir()),
     }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "controller.cli", "dev", "--job-duration", "1"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
-    reader = LineReader(proc.stdout)
+    proc, reader = _start_stack(env, "--job-duration", "1")
     try:
         reader.until(lambda line: "Press Ctrl-C" in line, timeout=240, what="the stack to be up")
         output = "".join(reader.seen)
@@ -185,24 +190,7 @@ def test_dev_in_cluster_runs_the_operator_as_a_pod_and_validates_in_job_pods(nod
 
     workdir = Path(tempfile.mkdtemp(prefix="bmo-dev-"))  # short: containerd's socket path is at most 103
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "BMO_CONTROL_PLANE_BIN": str(binaries_dir())}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "controller.cli",
-            "dev",
-            "--in-cluster",
-            "--job-duration",
-            "1",
-            "--workdir",
-            str(workdir / "dev"),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
-    reader = LineReader(proc.stdout)
+    proc, reader = _start_stack(env, "--in-cluster", "--job-duration", "1", "--workdir", str(workdir / "dev"))
     try:
         reader.until(lambda line: "Press Ctrl-C" in line, timeout=300, what="the in-cluster stack to be up")
         output = "".join(reader.seen)

@@ -150,8 +150,24 @@ def killed_with_parent() -> None:
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
+def spawn_logged(name: str, argv: list[str], workdir: Path) -> LoggedProcess:
+    """Start a throw-away cluster's process in `workdir`, its output in `<name>.log` there, killed with
+    this Python process (see killed_with_parent)."""
+    log = workdir / f"{name}.log"
+    with log.open("ab") as fh:
+        popen = subprocess.Popen(
+            argv,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=killed_with_parent,
+            cwd=workdir,
+        )
+    return LoggedProcess(name, popen, log)
+
+
 @dataclass
-class _Proc:
+class LoggedProcess:
     name: str
     popen: subprocess.Popen
     log: Path
@@ -175,7 +191,7 @@ class ControlPlane:
     kubeconfig: Path = field(init=False)
     server: str = field(init=False, default="")
     pki: LocalPKI = field(init=False)  # signs the local node's certificates too (bmo_devtools.dev.node)
-    _procs: list[_Proc] = field(init=False, default_factory=list)
+    _procs: list[LoggedProcess] = field(init=False, default_factory=list)
     _own_workdir: bool = field(init=False, default=False)
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -310,17 +326,7 @@ class ControlPlane:
 
     def _spawn(self, name: str, argv: list[str]) -> None:
         assert self.workdir is not None
-        log = self.workdir / f"{name}.log"
-        with log.open("ab") as fh:
-            popen = subprocess.Popen(
-                argv,
-                stdout=fh,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                preexec_fn=killed_with_parent,
-                cwd=self.workdir,
-            )
-        self._procs.append(_Proc(name, popen, log))
+        self._procs.append(spawn_logged(name, argv, self.workdir))
 
     def _wait_ready(
         self, url: str, ca: Path, client: CertPair, timeout: float, *, verify: bool = True

@@ -33,9 +33,10 @@ from bmo_devtools.dev.controlplane import (
     REPO_ROOT,
     ControlPlane,
     ControlPlaneError,
+    LoggedProcess,
     binaries_dir,
     free_port,
-    killed_with_parent,
+    spawn_logged,
 )
 
 NODE_NAME = "localhost"  # resolves to 127.0.0.1: the apiserver reaches the kubelet by this name
@@ -72,13 +73,6 @@ def install_runtime() -> None:
 
 
 @dataclass
-class _Daemon:
-    name: str
-    popen: subprocess.Popen
-    log: Path
-
-
-@dataclass
 class LocalNode:
     """A node named `localhost` in `cp`'s cluster. Use as a context manager or call start()/stop()."""
 
@@ -87,7 +81,7 @@ class LocalNode:
     images: tuple[Path, ...] = ()  # docker archives imported into the node's containerd at start
     socket: Path = field(init=False)
     kubelet_port: int = field(init=False, default=0)
-    _daemons: list[_Daemon] = field(init=False, default_factory=list)
+    _daemons: list[LoggedProcess] = field(init=False, default_factory=list)
 
     def __enter__(self) -> LocalNode:
         self.start()
@@ -202,14 +196,7 @@ class LocalNode:
         return self._ctr("images", "check", f"name=={name}").stdout.count(name) > 0
 
     def logs(self, lines: int = 40) -> str:
-        out = []
-        for d in self._daemons:
-            try:
-                text = d.log.read_text(errors="replace").splitlines()[-lines:]
-            except OSError:
-                text = []
-            out.append(f"----- {d.name} ({d.log}) -----\n" + "\n".join(line[:400] for line in text))
-        return "\n".join(out)
+        return "\n".join(f"----- {d.name} ({d.log}) -----\n{d.tail(lines)}" for d in self._daemons)
 
     # -- internals ---------------------------------------------------------------------------------
     @property
@@ -288,17 +275,7 @@ class LocalNode:
         return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
 
     def _spawn(self, name: str, argv: list[str]) -> None:
-        log = self.workdir / f"{name}.log"
-        with log.open("ab") as fh:
-            popen = subprocess.Popen(
-                argv,
-                stdout=fh,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                preexec_fn=killed_with_parent,
-                cwd=self.workdir,
-            )
-        self._daemons.append(_Daemon(name, popen, log))
+        self._daemons.append(spawn_logged(name, argv, self.workdir))
 
     def _wait(self, ready, timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
