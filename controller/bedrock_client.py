@@ -21,6 +21,7 @@ from controller.api.reasons import Reason
 from controller.artifacts.sources import S3Folder
 from controller.errors import AwsError, Kind, SourceError
 from controller.naming import Identity
+from controller.rate_limit import RegionLimiter, parse_limits
 from controller.settings import Settings
 
 #: Reasons of answers the reconcile handles itself (never shown on a condition).
@@ -132,18 +133,25 @@ class BedrockClient:
         )
         metrics.instrument(self._bedrock)
         self.calls = 0
+        # one client per region and AWS identity (Reconciler.clients): its limiter is that region's
+        self.limiter = RegionLimiter(parse_limits(settings.bedrock_rate_limits))
 
     def _call(self, action: str, fn, *, change: bool = False, **kwargs: Any) -> dict[str, Any]:
         self.calls += 1
+        self.limiter.acquire(action.split()[0])  # the operation: "GetImportedModel <arn>" -> GetImportedModel
         if change:
             AUDIT.info(f"sending {action} ({self.region})")
         try:
             out = fn(**kwargs)
         except (ClientError, BotoCoreError) as exc:
             err = classify(exc, action)
+            if err.reason == Reason.THROTTLED:
+                pause = self.limiter.throttled()
+                AUDIT.warning(f"{action}: throttled; every call to {self.region} waits {pause:.0f}s")
             if change:
                 AUDIT.info(f"answered {action}: {err.code}")
             raise err from None
+        self.limiter.succeeded()
         if change:
             AUDIT.info(f"answered {action}: ok")
         return out

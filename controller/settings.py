@@ -90,6 +90,11 @@ class Settings(BaseSettings):
         "nodeSelector, tolerations, affinity, priorityClassName, imagePullSecrets, resources, hostNetwork, "
         'env (README, "Validation pods")',
     )
+    bedrock_rate_limits: str = Field(
+        "default=5,CreateModelImportJob=1,DeleteImportedModel=2,TagResource=2,UntagResource=2",
+        description="requests per second per region and operation sent to Bedrock's control plane "
+        "(Operation=rate,...; default= for the rest); a throttled answer pauses the whole region",
+    )
     bedrock_endpoint: str | None = Field(
         None,
         validation_alias=AliasChoices("BMO_BEDROCK_ENDPOINT_URL", "bedrock_endpoint"),
@@ -172,6 +177,14 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return value or None
+
+    @field_validator("bedrock_rate_limits")
+    @classmethod
+    def _rate_limits(cls, value: str) -> str:
+        from controller.rate_limit import parse_limits
+
+        parse_limits(value)
+        return value
 
     @field_validator("validation_pod_template")
     @classmethod

@@ -192,9 +192,6 @@ class LocalNode:
         if proc.returncode != 0:
             raise ControlPlaneError(f"importing {archive} into the node's containerd failed: {proc.stderr}")
 
-    def has_image(self, name: str) -> bool:
-        return self._ctr("images", "check", f"name=={name}").stdout.count(name) > 0
-
     def logs(self, lines: int = 40) -> str:
         return "\n".join(f"----- {d.name} ({d.log}) -----\n{d.tail(lines)}" for d in self._daemons)
 
