@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -132,9 +133,14 @@ class BedrockClient:
             "bedrock", region_name=region, endpoint_url=settings.bedrock_endpoint, config=_CONFIG
         )
         metrics.instrument(self._bedrock)
+        self._per_region(settings.bedrock_rate_limits)
+
+    def _per_region(self, rate_limits: str) -> None:
+        """What one client per region and AWS identity (Reconciler.clients) keeps for that region."""
         self.calls = 0
-        # one client per region and AWS identity (Reconciler.clients): its limiter is that region's
-        self.limiter = RegionLimiter(parse_limits(settings.bedrock_rate_limits))
+        self.limiter = RegionLimiter(parse_limits(rate_limits))
+        self._listing: tuple[float, dict[str, ModelInfo]] | None = None  # (monotonic, models by ARN)
+        self._listing_lock = threading.Lock()
 
     def _call(self, action: str, fn, *, change: bool = False, **kwargs: Any) -> dict[str, Any]:
         self.calls += 1
@@ -199,6 +205,38 @@ class BedrockClient:
             cmu.get("customModelUnitsVersion"),
             m.get("jobName"),
         )
+
+    def list_models(self) -> dict[str, ModelInfo]:
+        """Every imported model of the region (of this identity), by ARN: ListImportedModels pages of up to
+        1,000, one call each (the summary has what a drift check compares; no CMUs)."""
+        models: dict[str, ModelInfo] = {}
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"maxResults": 1000, **({"nextToken": token} if token else {})}
+            page = self._call("ListImportedModels", self._bedrock.list_imported_models, **kwargs)
+            for m in page.get("modelSummaries", []):
+                models[m["modelArn"]] = ModelInfo(
+                    m["modelName"],
+                    m["modelArn"],
+                    m.get("modelArchitecture"),
+                    m.get("instructSupported"),
+                    None,
+                    None,
+                    None,
+                )
+            token = page.get("nextToken")
+            if not token:
+                return models
+
+    def listed_model(self, arn: str, max_age: float, now: float) -> ModelInfo | None:
+        """The model as the region's last listing shows it, listing again when that is older than `max_age`
+        (one listing serves every object's periodic check: a fleet's resync costs a call per 1,000 models,
+        not one per model). None: not in the listing, which may lag a model created since; the caller then
+        asks for it by ARN."""
+        with self._listing_lock:  # one refresh at a time; the others wait for it and share it
+            if self._listing is None or now - self._listing[0] > max_age:
+                self._listing = (now, self.list_models())
+            return self._listing[1].get(arn)
 
     def running_jobs(self) -> list[str]:
         """Names of the region's InProgress import jobs (the slot is taken when this is non-empty)."""

@@ -19,6 +19,7 @@ class ObjectState:
     missed_event: bool = False  # an event came while a pass of this object was running
     arrival: str | None = None  # queue tie-break: creationTimestamp, then the order the operator saw it
     last_sync: tuple[float, int] | None = None  # (monotonic, generation) of the last check against Bedrock
+    last_tag_check: float | None = None  # monotonic time the model's tags were last read and set right
     gone: bool = False  # the object left the API while a pass of it may still be running
     ref: tuple[str, str] | None = None  # (namespace, name): to wake it when its turn in the queue comes
     wake_pending: bool = False  # a wake for its turn is queued and has not run yet

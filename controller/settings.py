@@ -26,7 +26,18 @@ class Settings(BaseSettings):
     namespaces: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="watch only these namespaces (comma-separated; empty: all)"
     )
-    resync_seconds: float = Field(300.0, ge=0, description="drift check period of Ready models")
+    resync_seconds: float = Field(
+        300.0,
+        ge=0,
+        description="drift check period of Ready models: whether each still exists, from one "
+        "ListImportedModels per region (at most half a period old) for the whole fleet",
+    )
+    tag_check_seconds: float = Field(
+        21600.0,
+        ge=0,
+        description="how often a Ready model's tags are read and set right when nothing happens to it (any "
+        "edit or annotation of the object checks them at once)",
+    )
     poll_seconds: float = Field(10.0, gt=0, description="how often in-flight work is looked at")
     job_poll_seconds: float = Field(
         1.0,

@@ -69,7 +69,7 @@ class InProcessBedrock(BedrockClient):
     def __init__(self, state: BedrockState, region: str, hooks: Any = None) -> None:
         self.region = region
         self._bedrock = StateClient(state, region, hooks)
-        self.calls = 0
+        self._per_region("default=1000000")  # the world's clock is not the limiter's: no waiting here
 
 
 class FakeSupport:

@@ -298,5 +298,40 @@ def test_a_steady_model_writes_no_status_at_resync():
     world.aws.tag(  # drift: a tag set outside is set back, and that is a change worth a row
         "us-east-1", {"resourceARN": body["status"]["modelArn"], "tags": [{"key": "team", "value": "x"}]}
     )
-    world.advance(300)
+    world.advance(300)  # a resync reads the region's listing, not each model's tags: nothing seen yet
+    assert body["status"] == before
+    world.advance(6 * 3600, tick=300)  # the tag cadence (BMO_TAG_CHECK_SECONDS, 6 h) comes round
     assert body["status"]["lastSyncTime"] != before["lastSyncTime"]
+    tags = world.aws.list_tags("us-east-1", {"resourceARN": body["status"]["modelArn"]})["tags"]
+    assert {"key": "team", "value": "x"} not in tags
+
+
+def test_a_fleets_resync_costs_a_listing_not_a_call_per_model():
+    """Issue "A thousand models and two replicas", goal 1: at steady state a resync of every Ready model reads
+    the region's ListImportedModels (one page per 1,000 models, at most every half resync period) instead of
+    GetImportedModel + ListTagsForResource per model; tags have their own slower cadence."""
+    from collections import Counter
+
+    from tests.world import World
+
+    world = World()
+    cluster = world.cluster("one")
+    spec = {"source": {"s3Uri": "s3://models/llama/"}, "serviceRole": {"create": True}}
+    bodies = [cluster.create("team", f"m{i}", spec) for i in range(40)]
+    world.advance(40 * 60, tick=10)  # one slot: forty imports one after the other
+    assert all(b["status"].get("phase") == "Ready" for b in bodies), [
+        b["status"].get("phase") for b in bodies
+    ]
+    calls: Counter[str] = Counter()
+    original = world.before_call
+
+    def count(operation, params):
+        calls[operation] += 1
+        original(operation, params)
+
+    world.before_call = count
+    world.advance(10 * 300, tick=10)  # ten resync periods
+    per_model_per_resync = sum(calls.values()) / 40 / 10
+    assert per_model_per_resync <= 0.05, calls
+    assert calls["GetImportedModel"] == 0 and calls["ListTagsForResource"] == 0, calls
+    assert calls["ListImportedModels"] >= 10, calls  # every period looked at the region once or twice

@@ -273,9 +273,20 @@ class Reconciler:
                 serving.ready(p)
                 return
             user_edit = state.last_sync is not None and state.last_sync[1] != p.view.generation
-            if serving.check_drift(p, grace, user_edit):
+            now = self.monotonic()
+            tags_due = (
+                event
+                or state.last_tag_check is None
+                or (now - state.last_tag_check >= self.settings.tag_check_seconds)
+            )
+            list_age = self.settings.resync_seconds / 2  # one listing serves the fleet's resync period
+            if serving.check_drift(
+                p, grace, user_edit, exact=event, check_tags=tags_due, list_age=list_age, now=now
+            ):
                 if p.st.model_missing_since is None:
-                    state.last_sync = (self.monotonic(), p.view.generation)
+                    state.last_sync = (now, p.view.generation)
+                    if tags_due:
+                        state.last_tag_check = now
                 return
             state.last_sync = None  # gone: imported again below
         if running:

@@ -51,11 +51,31 @@ def ready(p: Pass, model: ModelInfo | None = None) -> None:
         )
 
 
-def check_drift(p: Pass, grace: float, user_edit: bool) -> bool:
+def check_drift(
+    p: Pass,
+    grace: float,
+    user_edit: bool,
+    *,
+    exact: bool = True,
+    check_tags: bool = True,
+    list_age: float = 0.0,
+    now: float = 0.0,
+) -> bool:
     """Look at the serving model in Bedrock: set tags back, notice a deletion. False when the model is gone
-    for good (the caller imports it again)."""
+    for good (the caller imports it again).
+
+    `exact` (an event: an edit, an annotation, the operator's start, a model already missing): the model is
+    read by ARN. Otherwise (a periodic resync) the region's shared listing answers, at most `list_age` old
+    at monotonic time `now`;
+    a model absent from it is read by ARN before anything is concluded. `check_tags`: the tags are read and
+    set right (every event; otherwise on the slower tag cadence)."""
     bedrock = p.clients(p.st.region or p.region)[0]
-    model = bedrock.find_model(p.st.model_arn or "")
+    arn = p.st.model_arn or ""
+    model = None
+    if not exact and p.st.model_missing_since is None:
+        model = bedrock.listed_model(arn, list_age, now)
+    if model is None:
+        model = bedrock.find_model(arn)
     if model is None:
         if not p.st.model_missing_since:
             p.st.model_missing_since = p.now_rfc3339()
@@ -81,6 +101,9 @@ def check_drift(p: Pass, grace: float, user_edit: bool) -> bool:
         st.phase = Phase.IMPORTING
         return False
     p.st.model_missing_since = None
+    if not check_tags:
+        _same_model(p, model)
+        return True
     tags = bedrock.tags(model.arn)
     if ownership(tags, p.me) == "other":
         raise AwsError(
@@ -101,19 +124,19 @@ def check_drift(p: Pass, grace: float, user_edit: bool) -> bool:
                 EventReason.TAGS_DRIFT_CORRECTED,
                 f"tags changed outside the cluster were set back: {what}",
             )
-    if (
-        changed
-        or removed
-        or (p.st.model_architecture, p.st.instruct_supported)
-        != (
-            model.architecture,
-            model.instruct_supported,
-        )
-    ):  # a check that finds nothing to set right writes nothing: `kubectl get -w` stays quiet
+    if changed or removed:
+        p.st.last_sync_time = p.now_rfc3339()
+    _same_model(p, model)
+    return True
+
+
+def _same_model(p: Pass, model: ModelInfo) -> None:
+    """The model is there: record what Bedrock says of it (a check that finds nothing to set right writes
+    nothing, so `kubectl get -w` stays quiet) and say Ready."""
+    if (p.st.model_architecture, p.st.instruct_supported) != (model.architecture, model.instruct_supported):
         p.st.last_sync_time = p.now_rfc3339()
     p.st.model_architecture, p.st.instruct_supported = model.architecture, model.instruct_supported
     ready(p, model)
-    return True
 
 
 def _plain_list(verb: str, keys: list[str]) -> str:
