@@ -63,6 +63,14 @@ def _rss_kb(pid: int) -> dict[str, int]:
     return out
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used (its reconcile work, every thread)."""
+    import os
+
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _items(env, ns: str) -> list[dict]:
     return json.loads(_kubectl(env, "get", "bedrockmodels", "-n", ns, "-o", "json"))["items"]
 
@@ -111,6 +119,12 @@ def main(argv=None) -> int:
     ap.add_argument("--resync-periods", type=int, default=2, help="steady-state periods to measure")
     ap.add_argument("--poll", type=float, default=10.0, help="operator poll period (s); production: 10")
     ap.add_argument("--job-poll", type=float, default=1.0, help="poll of running import jobs (s)")
+    ap.add_argument(
+        "--rate-limits",
+        default="default=1000",
+        help="BMO_BEDROCK_RATE_LIMITS for the run (the emulator does not throttle; the shipped limits would "
+        "make 1,000 creates take 1,000 s, which measures the limiter, not the operator)",
+    )
     ap.add_argument("--timeout", type=float, default=1200)
     ap.add_argument("--json", help="write the results here too")
     args = ap.parse_args(argv)
@@ -135,6 +149,7 @@ def main(argv=None) -> int:
             **aws.env(),
             "BMO_POLL_SECONDS": str(args.poll),
             "BMO_JOB_POLL_SECONDS": str(args.job_poll),
+            "BMO_BEDROCK_RATE_LIMITS": args.rate_limits,
             "BMO_RESYNC_SECONDS": str(args.resync),
             "BMO_MAX_WORKERS": "20",
             "BMO_IMPORT_SLOTS_PER_REGION": str(slots),
@@ -181,9 +196,9 @@ def main(argv=None) -> int:
             after = aws.state()["calls"]
             create_calls = {k: after.get(k, 0) - before.get(k, 0) for k in after}
             time.sleep(args.resync)  # let every model pass its first resync after Ready
-            steady_before = aws.state()["calls"]
+            steady_before, cpu_before = aws.state()["calls"], _cpu_seconds(op.pid)
             time.sleep(args.resync * args.resync_periods)
-            steady_after = aws.state()["calls"]
+            steady_after, steady_cpu = aws.state()["calls"], _cpu_seconds(op.pid) - cpu_before
             steady = {k: steady_after.get(k, 0) - steady_before.get(k, 0) for k in steady_after}
             rss = _rss_kb(op.pid)
             slot = _slot_figures(aws.state()["jobs"], _items(env, ns))
@@ -208,10 +223,12 @@ def main(argv=None) -> int:
         "bedrock_calls_to_ready_per_model": round(sum(create_calls.values()) / args.models, 2),
         "bedrock_calls_to_ready_by_operation": create_calls,
         "steady_calls_per_model_per_resync": round(
-            sum(steady.values()) / args.models / args.resync_periods, 2
+            sum(steady.values()) / args.models / args.resync_periods, 4
         ),
+        "steady_cpu_seconds_per_resync": round(steady_cpu / args.resync_periods, 2),
         "steady_calls_by_operation": steady,
         "operator_peak_rss_mib": round(rss.get("VmHWM", 0) / 1024, 1),
+        "operator_rss_steady_mib": round(rss.get("VmRSS", 0) / 1024, 1),
         **slot,
         "goal_all_ready_seconds (issue 16: jobs + 20 s)": fixed + 20 if slots == 1 else None,
         "resync_seconds": args.resync,

@@ -35,9 +35,12 @@ class ImportQueue:
                 self._waiting.setdefault(region, {})[uid] = queued_at
             return self._position(region, uid)
 
+    def _order(self, region: str) -> list[str]:
+        """The region's line, first first: by queuedAt (creation time, then arrival), then uid."""
+        return [u for u, _ in sorted(self._waiting.get(region, {}).items(), key=lambda kv: (kv[1], kv[0]))]
+
     def _position(self, region: str, uid: str) -> int:
-        order = sorted(self._waiting.get(region, {}).items(), key=lambda kv: (kv[1], kv[0]))
-        return [u for u, _ in order].index(uid) + 1
+        return self._order(region).index(uid) + 1
 
     def _can_start(self, region: str, uid: str) -> bool:
         running = self._slots.get(region, set())
@@ -76,10 +79,9 @@ class ImportQueue:
         Waking them at once (not at their next poll) keeps the slot from idling between jobs."""
         with self._lock:
             ready = []
-            for region, waiting in self._waiting.items():
+            for region in self._waiting:
                 free = self.slots_per_region - len(self._slots.get(region, set()))
-                order = sorted(waiting.items(), key=lambda kv: (kv[1], kv[0]))
-                ready += [uid for uid, _ in order[: max(0, free)]]
+                ready += self._order(region)[: max(0, free)]
             return ready
 
     def holders(self, region: str) -> set[str]:

@@ -103,12 +103,17 @@ def test_chart_is_accepted_by_the_apiserver(helm, kubectl, crd_installed):
         manifest = yaml.safe_dump_all(docs)
         kubectl("apply", "--dry-run=server", "-f", "-", input=manifest)
     scoped = render(helm, "--set", "watchNamespaces={helm-a,helm-b}")
-    roles = [d for d in scoped if d["kind"] == "Role"]
+    roles = [d for d in scoped if d["kind"] == "Role" and d["metadata"]["name"] == "bedrock-model-operator"]
     assert sorted(r["metadata"]["namespace"] for r in roles) == ["helm-a", "helm-b"]
     cluster_scoped = [
-        d["metadata"]["name"] for d in scoped if d["kind"] in ("ClusterRole", "ClusterRoleBinding")
+        (d["kind"], d["metadata"]["name"])
+        for d in scoped
+        if d["kind"] in ("ClusterRole", "ClusterRoleBinding")
     ]
-    assert cluster_scoped == ["bedrock-model-operator-cluster-identity"] * 2  # only the kube-system uid read
+    assert cluster_scoped == [  # only the kube-system uid read; the binding named for the release's namespace
+        ("ClusterRole", "bedrock-model-operator-cluster-identity"),
+        ("ClusterRoleBinding", "bedrock-model-operator-cluster-identity-bmo-helm-test"),
+    ]
     deploy = next(d for d in scoped if d["kind"] == "Deployment")
     args = deploy["spec"]["template"]["spec"]["containers"][0]["args"]
     assert "--namespace=helm-a" in args and "--namespace=helm-b" in args
