@@ -139,7 +139,8 @@ class BedrockClient:
         """What one client per region and AWS identity (Reconciler.clients) keeps for that region."""
         self.calls = 0
         self.limiter = RegionLimiter(parse_limits(rate_limits))
-        self._listing: tuple[float, dict[str, ModelInfo]] | None = None  # (monotonic, models by ARN)
+        # (monotonic, models by ARN; None when the last listing failed)
+        self._listing: tuple[float, dict[str, ModelInfo] | None] | None = None
         self._listing_lock = threading.Lock()
 
     def _call(self, action: str, fn, *, change: bool = False, **kwargs: Any) -> dict[str, Any]:
@@ -235,8 +236,15 @@ class BedrockClient:
         asks for it by ARN."""
         with self._listing_lock:  # one refresh at a time; the others wait for it and share it
             if self._listing is None or now - self._listing[0] > max_age:
-                self._listing = (now, self.list_models())
-            return self._listing[1].get(arn)
+                try:
+                    self._listing = (now, self.list_models())
+                except AwsError as err:  # never a verdict on a model: each is read by ARN until the next try
+                    AUDIT.warning(
+                        f"ListImportedModels ({self.region}) failed: {err.code}; reading models by ARN"
+                    )
+                    self._listing = (now, None)
+            listing = self._listing[1]
+            return None if listing is None else listing.get(arn)
 
     def running_jobs(self) -> list[str]:
         """Names of the region's InProgress import jobs (the slot is taken when this is non-empty)."""

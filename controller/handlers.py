@@ -29,7 +29,7 @@ from controller.events import EventRecorder
 from controller.kube import KUBE_ERRORS, api_client, api_error, tenancy_readers
 from controller.model_status import ModelStatusStore, status_patch
 from controller.object_state import ObjectStates
-from controller.reconcile import Finalized, Outcome, Reconciler
+from controller.reconcile import PAUSE_ANNOTATION, Finalized, Outcome, Reconciler
 from controller.settings import Settings
 from controller.tenancy.view import TenancyView
 from controller.validation_jobs import (
@@ -53,8 +53,12 @@ MAX_PASSES = 3
 QUEUE_LOG = logging.getLogger("bmo.queue")
 
 
-def import_job_running(status: dict[str, Any], **_: Any) -> bool:
-    """The object's import job runs (or its create is in flight): the fast timer's filter."""
+def import_job_running(status: dict[str, Any], meta: dict[str, Any] | None = None, **_: Any) -> bool:
+    """The fast timer's filter: the object's import job runs (or its create is in flight), and the object
+    is neither paused (nothing is done for it) nor being deleted (the finalizer follows the job)."""
+    meta = meta or {}
+    if meta.get("deletionTimestamp") or (meta.get("annotations") or {}).get(PAUSE_ANNOTATION, "") == "true":
+        return False
     job = (status or {}).get("importJob") or {}
     return job.get("state") in ("Creating", "InProgress")
 
@@ -123,23 +127,25 @@ class Operator:
 
     def wake_next_up(self, after: str) -> None:
         """A pass may have freed a region's slot (its job ended, it was deleted or paused): the objects
-        whose turn it now is run a pass at once instead of at their next poll, so the slot never idles."""
+        whose turn it now is run a pass at once instead of at their next poll, so the slot never idles.
+        (A region whose create Bedrock refused is skipped until the next poll: ImportQueue.busy_outside.)"""
         for uid in self.reconciler.queue.next_up():
-            state = self.states.get(uid)
-            if uid == after or state.ref is None or state.wake_pending:
-                continue
-            state.wake_pending = True
-            self.executor.submit(contextvars.copy_context().run, self._wake, uid, state)
+            state = self.states.claim_wake(uid) if uid != after else None
+            if state is not None:
+                try:
+                    self.executor.submit(contextvars.copy_context().run, self._wake, uid, state)
+                except RuntimeError:  # shutting down: its next start's pass places it
+                    return
 
     def _wake(self, uid: str, state: Any) -> None:
         state.wake_pending = False
         namespace, name = state.ref
         try:
             body = self.store.read(namespace, name)
-        except KUBE_ERRORS:
-            return  # its own poll comes round
-        if body is not None and body.get("metadata", {}).get("uid") == uid:
-            self.run_reconcile(kopf.Body(body), QUEUE_LOG, event=True)
+            if body is not None and body.get("metadata", {}).get("uid") == uid:
+                self.run_reconcile(kopf.Body(body), QUEUE_LOG, event=False)
+        except Exception:  # a future's exception is dropped: say it; the object's own poll tries again
+            QUEUE_LOG.exception(f"waking {namespace}/{name} for its turn failed")
 
     def _write(self, fresh: dict[str, Any], out: Outcome) -> None:
         meta = fresh["metadata"]
@@ -273,6 +279,9 @@ class Operator:
                 )
                 return
             placed = self.reconciler.seed_queue(models)
+            for body in models:  # so that its turn can wake it before its own first pass
+                meta = body.get("metadata", {})
+                self.states.get(meta.get("uid", "")).ref = (meta.get("namespace", ""), meta.get("name", ""))
             logger.info("import queue rebuilt from status: %d objects in line or holding a slot", placed)
 
         @kopf.on.resume(GROUP, VERSION, PLURAL, registry=registry)

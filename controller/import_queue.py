@@ -12,11 +12,17 @@ Bedrock remains the authority: a create that still meets ServiceQuotaExceeded ju
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 
 
 class ImportQueue:
-    def __init__(self, slots_per_region: int = 1) -> None:
+    def __init__(
+        self, slots_per_region: int = 1, clock: Callable[[], float] = time.monotonic, busy_for: float = 10.0
+    ) -> None:
         self.slots_per_region = max(1, slots_per_region)
+        self.clock, self.busy_for = clock, busy_for
+        self._busy_until: dict[str, float] = {}  # region -> a job outside the operator holds its slot until
         self._lock = threading.Lock()
         self._waiting: dict[str, dict[str, str]] = {}  # region -> {uid: queuedAt}
         self._slots: dict[str, set[str]] = {}  # region -> uids holding a slot
@@ -42,10 +48,20 @@ class ImportQueue:
     def _position(self, region: str, uid: str) -> int:
         return self._order(region).index(uid) + 1
 
+    def busy_outside(self, region: str) -> None:
+        """Bedrock refused a create for the slot: nobody here tries again for `busy_for` seconds."""
+        with self._lock:
+            self._busy_until[region] = self.clock() + self.busy_for
+
+    def _busy(self, region: str) -> bool:
+        return self.clock() < self._busy_until.get(region, 0.0)
+
     def _can_start(self, region: str, uid: str) -> bool:
         running = self._slots.get(region, set())
         if uid in running:
             return True
+        if self._busy(region):
+            return False
         free = self.slots_per_region - len(running)
         if free <= 0:
             return False
@@ -80,6 +96,8 @@ class ImportQueue:
         with self._lock:
             ready = []
             for region in self._waiting:
+                if self._busy(region):
+                    continue  # its next poll tries; a wake would only draw the same refusal
                 free = self.slots_per_region - len(self._slots.get(region, set()))
                 ready += self._order(region)[: max(0, free)]
             return ready

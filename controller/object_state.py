@@ -48,6 +48,15 @@ class ObjectStates:
                 state.arrival = f"{created}/{self._arrivals:012d}"
             return state.arrival
 
+    def claim_wake(self, uid: str) -> ObjectState | None:
+        """The object's state if it is known, located and has no wake on its way yet (then it has one)."""
+        with self._guard:
+            state = self._states.get(uid)
+            if state is None or state.ref is None or state.wake_pending:
+                return None
+            state.wake_pending = True
+            return state
+
     def wake_all(self) -> None:
         """Every object's next tick makes a full pass (a policy or a namespace's labels changed)."""
         with self._guard:

@@ -113,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
         )
     )
     if leadership is not None:  # a clean stop (SIGTERM): no pass runs any more, then hand over at once
-        operator.executor.shutdown(wait=True)
+        operator.executor.shutdown(wait=True, cancel_futures=True)  # queued wakes are not started
         leadership.release()
     return 0
 

@@ -68,9 +68,12 @@ class RegionLimiter:
     def throttled(self) -> float:
         """A throttled answer: pause the whole region (doubling while it goes on). Returns the pause."""
         with self._lock:
+            now = self.clock()
+            if now < self._paused_until:  # sent before the pause began: the pause already answers it
+                return self._paused_until - now
             self._throttles += 1
             pause = min(PAUSE_CAP_SECONDS, PAUSE_BASE_SECONDS * 2 ** (self._throttles - 1))
-            self._paused_until = max(self._paused_until, self.clock() + pause)
+            self._paused_until = now + pause
             return pause
 
     def succeeded(self) -> None:

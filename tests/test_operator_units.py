@@ -335,3 +335,39 @@ def test_a_fleets_resync_costs_a_listing_not_a_call_per_model():
     assert per_model_per_resync <= 0.05, calls
     assert calls["GetImportedModel"] == 0 and calls["ListTagsForResource"] == 0, calls
     assert calls["ListImportedModels"] >= 10, calls  # every period looked at the region once or twice
+
+
+def test_a_create_refused_for_a_job_outside_keeps_its_place_and_wakes_nobody():
+    """Bedrock's slot is held by a job this operator did not start: the head's create is refused. It keeps
+    its place at the head (not sent to the back), and nobody in the region tries again before the next poll
+    (a wake of the next in line would only draw the same refusal, over and over)."""
+    clock = [0.0]
+    q = ImportQueue(clock=lambda: clock[0], busy_for=10.0)
+    q.enqueue("us-east-1", "head", "2026-01-01T00:00:01Z/1")
+    q.enqueue("us-east-1", "next", "2026-01-01T00:00:02Z/2")
+    assert q.next_up() == ["head"]
+    q.busy_outside("us-east-1")  # what a QUEUE refusal of head's create does
+    assert q.next_up() == [] and not q.may_start("us-east-1", "head") and not q.may_start("us-east-1", "next")
+    clock[0] = 10.5  # the next poll
+    assert q.next_up() == ["head"] and q.may_start("us-east-1", "head")
+
+
+def test_a_paused_object_whose_job_runs_keeps_the_slot():
+    """Pausing an object mid-import stops what the operator does for it, not Bedrock's job: the slot stays
+    taken (else the next in line would draw refused creates until the job ends)."""
+    from controller.reconcile import PAUSE_ANNOTATION
+    from tests.world import World
+
+    world = World()
+    cluster = world.cluster("one")
+    spec = {"source": {"s3Uri": "s3://models/llama/"}, "serviceRole": {"create": True}}
+    world.aws.faults.job_duration_seconds = 120
+    first = cluster.create("team", "first", spec)
+    world.advance(20, tick=5)
+    assert (first["status"].get("importJob") or {}).get("state") == "InProgress", first["status"]
+    cluster.annotate(first, PAUSE_ANNOTATION, "true")
+    second = cluster.create("team", "second", spec)
+    world.advance(30, tick=5)
+    assert second["status"].get("phase") == "Queued", second["status"]
+    rec = cluster.operator.reconciler
+    assert rec.queue.holders("us-east-1") == {first["metadata"]["uid"]}

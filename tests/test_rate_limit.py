@@ -44,13 +44,19 @@ def test_a_throttled_answer_pauses_the_whole_region_and_doubles_until_a_success(
     t = FakeTime()
     limiter = RegionLimiter(parse_limits("default=100"), t.clock, t.sleep)
     assert limiter.throttled() == 1.0
+    assert limiter.throttled() == 1.0  # a call sent before the pause began: no doubling for it
     limiter.acquire("ListTagsForResource")  # a different operation waits too
     assert t.slept == [1.0]
-    assert limiter.throttled() == 2.0 and limiter.throttled() == 4.0
+    assert limiter.throttled() == 2.0  # throttled again after the pause: doubled
+    t.now += 2
+    assert limiter.throttled() == 4.0
     limiter.succeeded()
+    t.now += 4
     assert limiter.throttled() == 1.0
     for _ in range(10):
+        t.now += 60
         limiter.throttled()
+    t.now += 60
     assert limiter.throttled() == 30.0  # capped
 
 

@@ -112,7 +112,8 @@ def _my_job(p: Pass, bedrock: BedrockClient, name: str) -> JobInfo | None:
 def _running(p: Pass, rec: ImportJobRecord) -> None:
     p.out.queue = QueueState(rec.region, holding=True)
     p.st.queue_position = None
-    p.st.queued_at = None
+    if rec.state != "Creating":  # until Bedrock took the create, the place in line is kept (see QUEUE)
+        p.st.queued_at = None
     current = rec.revision == p.rev and rec.region == p.region
     if current:
         p.st.phase = Phase.UPDATING if p.serving else Phase.IMPORTING
@@ -356,8 +357,12 @@ def _create_refused(
         return
     p.st.import_job = None  # Bedrock refused it: no job exists
     if err.kind is Kind.QUEUE:
+        # a job outside this operator holds the slot: keep this object's place at the head, and let nobody
+        # in the region try again before the next poll (a refused create must not wake the next in line)
         _queued(p, p.st.queue_position or 1, f"Bedrock's import slot in {rec.region} is busy")
-        p.out.queue = QueueState(rec.region, holding=False, queued_at=p.st.queued_at or p.now_rfc3339())
+        p.out.queue = QueueState(
+            rec.region, holding=False, queued_at=p.st.queued_at or p.now_rfc3339(), busy_outside=True
+        )
         return
     if err.kind is Kind.QUOTA:
         raise err

@@ -17,6 +17,7 @@ class QueueState:
     region: str
     holding: bool  # its import job runs, or its create is in flight
     queued_at: str | None = None  # waiting in line since
+    busy_outside: bool = False  # Bedrock refused the create: a job outside this operator holds the slot
 
 
 @dataclass

@@ -67,7 +67,7 @@ class Reconciler:
     ) -> None:
         self.settings = settings
         self.tenancy = tenancy or TenancyView(settings.import_policy_default)
-        self.queue = ImportQueue(settings.import_slots)
+        self.queue = ImportQueue(settings.import_slots, clock=monotonic, busy_for=settings.poll_seconds)
         self.jobs = jobs or ValidationJobs(settings)
         self._make_clients = clients
         self._clients: dict[tuple[str, Tenant], tuple[BedrockClient, SupportClients]] = {}
@@ -83,13 +83,14 @@ class Reconciler:
         placed = 0
         for body in bodies:
             v = View.of(body)
-            if body.get("metadata", {}).get("deletionTimestamp") or v.paused:
-                continue
+            stopped = bool(body.get("metadata", {}).get("deletionTimestamp")) or v.paused
             try:
                 st = parse_status(v.status)
                 job = st.import_job
-                if job is not None and job.in_flight:  # its job runs: the slot is its own, whatever else
+                if job is not None and job.in_flight:  # its job runs: the slot is taken, paused or not
                     self.queue.hold(job.region, v.uid)
+                elif stopped:
+                    continue
                 elif st.queued_at:
                     spec = BedrockImportedModelSpec.model_validate(v.spec)
                     self.queue.enqueue(wanted_region(spec, st, self.settings.region), v.uid, st.queued_at)
@@ -172,7 +173,10 @@ class Reconciler:
                     Reason.RECONCILE_PAUSED,
                     f"paused: generation {v.generation} of the spec applies when the annotation is removed",
                 )
-            self.queue.forget(v.uid)
+            if st.import_job is not None and st.import_job.in_flight:  # its job still takes the slot
+                self.queue.hold(st.import_job.region, v.uid)
+            else:
+                self.queue.forget(v.uid)
             return out
         try:
             spec = BedrockImportedModelSpec.model_validate(v.spec)
@@ -279,7 +283,8 @@ class Reconciler:
                 or state.last_tag_check is None
                 or (now - state.last_tag_check >= self.settings.tag_check_seconds)
             )
-            list_age = self.settings.resync_seconds / 2  # one listing serves the fleet's resync period
+            # one listing serves the fleet's resync period (and never more often than the poll)
+            list_age = max(self.settings.resync_seconds / 2, self.settings.poll_seconds)
             if serving.check_drift(
                 p, grace, user_edit, exact=event, check_tags=tags_due, list_age=list_age, now=now
             ):
@@ -344,6 +349,8 @@ class Reconciler:
             self.queue.hold(q.region, uid)
         else:
             self.queue.enqueue(q.region, uid, q.queued_at or p.now_rfc3339())
+            if q.busy_outside:
+                self.queue.busy_outside(q.region)
         for region in self.queue.regions():
             metrics.QUEUE_LENGTH.labels(region).set(self.queue.length(region))
 
