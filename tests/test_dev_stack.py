@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from bmo_devtools.dev.model_factory import ModelSpec, build_model
+from bmo_devtools.dev.node import bridge_name
 from bmo_devtools.dev.stack import WORKDIR_MARK, WorkdirRefused, prepare_workdir
 from tests.helpers import LineReader
 
@@ -72,6 +72,19 @@ def _running(pid: int) -> bool:
         return False
 
 
+def _stack_models(output: str) -> list[dict]:
+    """The stack's models, asked of its cluster from a second shell with the KUBECONFIG it printed."""
+    kubeconfig = re.search(r"export KUBECONFIG=(\S+)", output).group(1)
+    got = subprocess.run(
+        ["kubectl", "--kubeconfig", kubeconfig, "get", "bedrockmodels", "-o", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert got.returncode == 0, got.stderr
+    return json.loads(got.stdout)["items"]
+
+
 def _start_stack(env: dict[str, str], *args: str) -> tuple[subprocess.Popen, LineReader]:
     """`bedrock-model-operator dev ARGS` as a user starts it, its output read with deadlines."""
     proc = subprocess.Popen(
@@ -125,15 +138,7 @@ def test_dev_stack_runs_until_sigint_and_leaves_nothing_behind(tmp_path):
         reader.until(lambda line: "Press Ctrl-C" in line, timeout=240, what="the stack to be up")
         output = "".join(reader.seen)
         assert re.search(r"llama3-support-bot", output), "examples are applied and listed"
-        kubeconfig = re.search(r"export KUBECONFIG=(\S+)", output).group(1)
-        got = subprocess.run(
-            ["kubectl", "--kubeconfig", kubeconfig, "get", "bedrockmodels", "-o", "json"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert got.returncode == 0, got.stderr
-        items = json.loads(got.stdout)["items"]
+        items = _stack_models(output)
         assert len(items) == 5
         ready = {
             i["metadata"]["name"]: [c["status"] for c in i["status"]["conditions"] if c["type"] == "Ready"]
@@ -207,14 +212,7 @@ def test_dev_in_cluster_runs_the_operator_as_a_pod_and_validates_in_job_pods(nod
         ):
             assert re.search(rf"default\s+bmo-validate-{name}-\S+\s+(Complete|1/1)", jobs), jobs
         assert "bmo-validate-mistral-summarizer" not in jobs
-        kubeconfig = re.search(r"export KUBECONFIG=(\S+)", output).group(1)
-        got = subprocess.run(
-            ["kubectl", "--kubeconfig", kubeconfig, "get", "bedrockmodels", "-o", "json"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        items = json.loads(got.stdout)["items"]
+        items = _stack_models(output)
         assert sorted(i["status"]["phase"] for i in items) == ["Ready"] * 5
         children = _children(proc.pid)
         proc.send_signal(signal.SIGINT)
@@ -222,7 +220,7 @@ def test_dev_in_cluster_runs_the_operator_as_a_pod_and_validates_in_job_pods(nod
         assert not [pid for pid in children if _running(pid)], "no process of the stack is left"
         mounts = Path("/proc/self/mountinfo").read_text()
         assert str(workdir) not in mounts, "the node's mounts are gone"
-        bridge = "bmo" + hashlib.sha256(str((workdir / "dev" / "node").resolve()).encode()).hexdigest()[:8]
+        bridge = bridge_name(workdir / "dev" / "node")
         links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
         assert bridge not in links, "the node's bridge is gone"
     finally:

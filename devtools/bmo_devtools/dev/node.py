@@ -94,18 +94,9 @@ class LocalNode:
     def __post_init__(self) -> None:
         self.workdir = self.workdir.resolve()  # shims and mounts are found by this exact path
 
-    @staticmethod
-    def clean_leftovers(workdir: Path) -> None:
-        """What a node in `workdir` killed with -9 left: its shims and containers, its mounts, its bridge."""
-        node = LocalNode.__new__(LocalNode)
-        node.workdir = workdir.resolve()
-        node._kill_shims()
-        unmount_under(node.workdir)
-        node._delete_bridge()
-
     def start(self, timeout: float = 90.0) -> None:
         install_runtime()
-        self.clean_leftovers(self.workdir)
+        clean_leftovers(self.workdir)  # what a run killed with -9 left in this folder
         socket = self.workdir / "containerd" / "containerd.sock.ttrpc"
         if len(str(socket)) >= 104:  # sun_path holds 108 bytes; containerd says only "bind: invalid argument"
             raise ControlPlaneError(
@@ -179,10 +170,8 @@ class LocalNode:
         if "containerd" in by_name and by_name["containerd"].popen.poll() is None:
             self._kill_containers()
             _terminate(by_name["containerd"].popen)
-        self._kill_shims()
         self._daemons.clear()
-        self._delete_bridge()
-        unmount_under(self.workdir)
+        clean_leftovers(self.workdir)
         if not os.environ.get("BMO_KEEP_CONTROL_PLANE"):
             shutil.rmtree(self.workdir, ignore_errors=True)
 
@@ -196,15 +185,6 @@ class LocalNode:
         return "\n".join(f"----- {d.name} ({d.log}) -----\n{d.tail(lines)}" for d in self._daemons)
 
     # -- internals ---------------------------------------------------------------------------------
-    @property
-    def bridge(self) -> str:
-        """This node's bridge (at most 15 characters, one per workdir: two nodes never share one)."""
-        return "bmo" + hashlib.sha256(str(self.workdir.resolve()).encode()).hexdigest()[:8]
-
-    def _delete_bridge(self) -> None:
-        if shutil.which("ip"):
-            subprocess.run(["ip", "link", "delete", self.bridge], capture_output=True, check=False)
-
     def _cni_network(self) -> dict:
         return {
             "cniVersion": "0.4.0",
@@ -212,7 +192,7 @@ class LocalNode:
             "plugins": [
                 {
                     "type": "bridge",
-                    "bridge": self.bridge,
+                    "bridge": bridge_name(self.workdir),
                     "isGateway": False,  # the host gets no address on it: no route in or out
                     "ipMasq": False,
                     "ipam": {
@@ -304,31 +284,47 @@ class LocalNode:
             while self._ctr("tasks", "delete", task).returncode != 0 and time.monotonic() < deadline:
                 time.sleep(0.2)
 
-    def _kill_shims(self) -> None:
-        """Shims of this node's containerd socket that are left (also from a run killed with -9, whose
-        containers outlived it): SIGKILL each shim's processes, its containers included, then the shim."""
-        socket = str(self.workdir.resolve() / "containerd" / "containerd.sock").encode()
-        parents: dict[int, int] = {}
-        shims = []
-        for proc in Path("/proc").iterdir():
-            if not proc.name.isdigit():
-                continue
-            try:
-                argv = (proc / "cmdline").read_bytes().split(b"\0")
-                parents[int(proc.name)] = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            if argv and argv[0].endswith(b"containerd-shim-runc-v2") and socket in argv:
-                shims.append(int(proc.name))
-        for shim in shims:
-            family, grew = {shim}, True
-            while grew:
-                children = {pid for pid, parent in parents.items() if parent in family} - family
-                family |= children
-                grew = bool(children)
-            for pid in [*sorted(family - {shim}), shim]:
-                with contextlib.suppress(OSError):
-                    os.kill(pid, 9)
+
+def bridge_name(workdir: Path) -> str:
+    """The node's bridge (at most 15 characters, one per folder: two nodes never share one)."""
+    return "bmo" + hashlib.sha256(str(workdir.resolve()).encode()).hexdigest()[:8]
+
+
+def clean_leftovers(workdir: Path) -> None:
+    """Everything of a node in `workdir` that outlives its processes (also after a kill -9): its shims and
+    their containers, its mounts, its bridge."""
+    workdir = workdir.resolve()
+    _kill_shims(workdir)
+    unmount_under(workdir)
+    if shutil.which("ip"):
+        subprocess.run(["ip", "link", "delete", bridge_name(workdir)], capture_output=True, check=False)
+
+
+def _kill_shims(workdir: Path) -> None:
+    """Shims of this node's containerd socket that are left (also from a run killed with -9, whose
+    containers outlived it): SIGKILL each shim's processes, its containers included, then the shim."""
+    socket = str(workdir / "containerd" / "containerd.sock").encode()
+    parents: dict[int, int] = {}
+    shims = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            parents[int(proc.name)] = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if argv and argv[0].endswith(b"containerd-shim-runc-v2") and socket in argv:
+            shims.append(int(proc.name))
+    for shim in shims:
+        family, grew = {shim}, True
+        while grew:
+            children = {pid for pid, parent in parents.items() if parent in family} - family
+            family |= children
+            grew = bool(children)
+        for pid in [*sorted(family - {shim}), shim]:
+            with contextlib.suppress(OSError):
+                os.kill(pid, 9)
 
 
 def _containerd_config(root: Path, socket: Path, cni_dir: Path) -> str:

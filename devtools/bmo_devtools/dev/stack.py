@@ -47,10 +47,10 @@ def prepare_workdir(workdir: Path, ours: bool = False) -> Path:
             "every start, so it is refused: choose a new or empty folder (or omit --workdir)"
         )
     if (workdir / WORKDIR_MARK).exists():
-        from bmo_devtools.dev.node import LocalNode
+        from bmo_devtools.dev.node import clean_leftovers
 
         # ours: a node of a run killed with -9 left its containers and mounts in node/ (only there)
-        LocalNode.clean_leftovers(workdir / "node")
+        clean_leftovers(workdir / "node")
         for child in workdir.iterdir():  # ours: every run starts from an empty cluster
             if child.is_dir() and not child.is_symlink():
                 shutil.rmtree(child)
