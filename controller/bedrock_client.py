@@ -20,6 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, Rea
 from controller import metrics
 from controller.api.reasons import Reason
 from controller.artifacts.sources import S3Folder
+from controller.aws_session import default_session
 from controller.errors import AwsError, Kind, SourceError
 from controller.naming import Identity
 from controller.rate_limit import RegionLimiter, parse_limits
@@ -122,6 +123,7 @@ VPC_ACTIONS = (
 )
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=30)
+_RUNTIME_CONFIG = Config(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=5, read_timeout=60)
 
 
 class BedrockClient:
@@ -129,7 +131,7 @@ class BedrockClient:
 
     def __init__(self, settings: Settings, region: str, session: boto3.Session | None = None) -> None:
         self.region = region
-        self._bedrock = (session or boto3).client(
+        self._bedrock = (session or default_session()).client(
             "bedrock", region_name=region, endpoint_url=settings.bedrock_endpoint, config=_CONFIG
         )
         metrics.instrument(self._bedrock)
@@ -339,25 +341,58 @@ class SupportClients:
 
     def __init__(self, settings: Settings, region: str, session: boto3.Session | None = None) -> None:
         self._boundary = settings.service_role_permissions_boundary
-        aws = session or boto3
-        self._iam = aws.client("iam", region_name=region, endpoint_url=settings.iam_endpoint, config=_CONFIG)
-        self._sts = aws.client("sts", region_name=region, endpoint_url=settings.sts_endpoint, config=_CONFIG)
-        self._sm = aws.client(
-            "sagemaker", region_name=region, endpoint_url=settings.sagemaker_endpoint, config=_CONFIG
-        )
-        # one attempt per call: a cold start (ModelNotReadyException) is waited out across passes, not here
-        self._runtime = aws.client(
-            "bedrock-runtime",
-            region_name=region,
-            endpoint_url=settings.bedrock_runtime_endpoint,
-            config=Config(
-                retries={"mode": "standard", "max_attempts": 1}, connect_timeout=5, read_timeout=60
-            ),
-        )
+        self._settings = settings
+        self._session = session
         self.region = region
-        for c in (self._iam, self._sts, self._sm, self._runtime):
-            metrics.instrument(c)
-        self.s3 = S3Folder.make_client(settings.s3_endpoint, region, session)  # reads model folders (Inline)
+        self._made: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    # Made at first use: most fleets never read a SageMaker model or create a role, and each client
+    # keeps its service's model in memory (SageMaker's alone is some 8 MiB).
+    @property
+    def _iam(self) -> Any:
+        return self._client("iam")
+
+    @property
+    def _sts(self) -> Any:
+        return self._client("sts")
+
+    @property
+    def _sm(self) -> Any:
+        return self._client("sagemaker")
+
+    @property
+    def _runtime(self) -> Any:
+        return self._client("bedrock-runtime")
+
+    @property
+    def s3(self) -> Any:
+        """Reads model folders (Inline validation)."""
+        return self._client("s3")
+
+    def _client(self, service: str) -> Any:
+        with self._lock:
+            if service not in self._made:
+                self._made[service] = self._make(service)
+            return self._made[service]
+
+    def _make(self, service: str) -> Any:
+        s = self._settings
+        if service == "s3":
+            return S3Folder.make_client(s.s3_endpoint, self.region, self._session)
+        endpoint = {
+            "iam": s.iam_endpoint,
+            "sts": s.sts_endpoint,
+            "sagemaker": s.sagemaker_endpoint,
+            "bedrock-runtime": s.bedrock_runtime_endpoint,
+        }[service]
+        # one attempt per invoke: a cold start (ModelNotReadyException) is waited out across passes, not here
+        config = _RUNTIME_CONFIG if service == "bedrock-runtime" else _CONFIG
+        made = (self._session or default_session()).client(
+            service, region_name=self.region, endpoint_url=endpoint, config=config
+        )
+        metrics.instrument(made)
+        return made
 
     def invoke(self, model_arn: str, body: bytes) -> dict[str, Any] | str:
         """InvokeModel once: the parsed JSON answer (or its text). Raises AwsError (ModelNotReadyException

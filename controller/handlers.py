@@ -1,4 +1,5 @@
-"""kopf wiring, kept thin: every event and a periodic timer call the one level-based reconcile.
+"""kopf wiring, kept thin: every event, and every object's tick on one clock, call the one level-based
+reconcile.
 
 `Operator` owns everything the process keeps: settings, the reconciler, the status store, the worker
 pool and the per-object state (`object_state`). Nothing is built at import: `bedrock-model-operator run`
@@ -6,7 +7,8 @@ builds an `Operator` from its settings and registers its handlers in a kopf regi
 
 One pass of an object runs at a time (its lock). It decides from a fresh read of the object and writes
 its status before the lock is released (see `model_status`), backs off exponentially on retryable errors,
-and is skipped cheaply for steady objects until their resync is due.
+and is skipped cheaply for steady objects until their resync is due. Ticks are not kopf timers: one loop
+decides them for every object from a small glance at its last watch event (`ticks`).
 """
 
 from __future__ import annotations
@@ -29,9 +31,10 @@ from controller.events import EventRecorder
 from controller.kube import KUBE_ERRORS, api_client, api_error, tenancy_readers
 from controller.model_status import ModelStatusStore, status_patch
 from controller.object_state import ObjectStates
-from controller.reconcile import PAUSE_ANNOTATION, Finalized, Outcome, Reconciler
+from controller.reconcile import Finalized, Outcome, Reconciler
 from controller.settings import Settings
 from controller.tenancy.view import TenancyView
+from controller.ticks import glance, tick_interval
 from controller.validation_jobs import (
     ANNOTATION_OWNER_NAME,
     LABEL_MANAGED,
@@ -51,16 +54,15 @@ MAX_PASSES = 3
 
 
 QUEUE_LOG = logging.getLogger("bmo.queue")
+POLL_LOG = logging.getLogger("bmo.poll")
 
 
-def import_job_running(status: dict[str, Any], meta: dict[str, Any] | None = None, **_: Any) -> bool:
-    """The fast timer's filter: the object's import job runs (or its create is in flight), and the object
-    is neither paused (nothing is done for it) nor being deleted (the finalizer follows the job)."""
-    meta = meta or {}
-    if meta.get("deletionTimestamp") or (meta.get("annotations") or {}).get(PAUSE_ANNOTATION, "") == "true":
-        return False
-    job = (status or {}).get("importJob") or {}
-    return job.get("state") in ("Creating", "InProgress")
+class _ObjectLog(logging.LoggerAdapter):
+    """A line about one object (kopf's per-object loggers belong to its handlers; ticks are ours)."""
+
+    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+        ref = (self.extra or {}).get("object", "")
+        return f"{ref}: {msg}", {**kwargs, "extra": {**(self.extra or {}), **kwargs.get("extra", {})}}
 
 
 class Operator:
@@ -81,6 +83,7 @@ class Operator:
         # (body, type=, reason=, message=): aggregated Events from `bedrock-model-operator`; replaceable
         self.post_event = EventRecorder(settings).post
         self.executor = ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix="reconcile")
+        self._clock: asyncio.Task | None = None
 
     # ---- one object's pass, under its lock ------------------------------------------------------
     def run_reconcile(self, body: kopf.Body, logger: logging.Logger, *, event: bool) -> None:
@@ -95,11 +98,9 @@ class Operator:
         try:
             event = event or state.missed_event
             state.missed_event = False
-            if not event and self.reconciler.monotonic() < state.next_try:
-                return
+            if not event and self._tick_needs_no_pass(body, state):
+                return  # decided on the cached body; the decision below is made on a fresh read
             rec = self.reconciler
-            if not event and rec.is_steady(body) and not rec.resync_due(body, state):
-                return  # cheap skip on the cached body; the decision below is made on a fresh read
             for _ in range(MAX_PASSES):
                 try:
                     fresh = self.store.read(body.metadata.namespace, body.metadata.name)
@@ -125,27 +126,73 @@ class Operator:
             state.lock.release()
             self.wake_next_up(uid)
 
+    def _tick_needs_no_pass(self, body: Any, state: Any) -> bool:
+        """A tick (not an event) that needs no pass: backing off, or steady and its resync not due."""
+        rec = self.reconciler
+        return rec.monotonic() < state.next_try or (rec.is_steady(body) and not rec.resync_due(body, state))
+
+    # ---- the clock: every object's periodic pass ---------------------------------------------------
+    async def tick_forever(self) -> None:
+        """One loop for every object's ticks (see `ticks`): each second, queue a pass for the objects whose
+        tick is due and that need one. Started by kopf's startup, cancelled at its cleanup."""
+        s = self.settings
+        period = min(1.0, s.job_poll_seconds, s.poll_seconds)
+        while True:
+            await asyncio.sleep(period)
+            self.tick(self.reconciler.monotonic())
+
+    def tick(self, now: float) -> int:
+        """Queue a pass for each object whose tick is due (the same decisions a kopf timer per object made:
+        first tick one interval after it was first seen, the fast interval while its import job runs) and
+        that needs one. Runs on the event loop: decisions only, no I/O. Returns how many were queued."""
+        s = self.settings
+        queued = 0
+        for uid, state in self.states.snapshot():
+            cached = state.cached
+            interval = None if cached is None else tick_interval(cached, s.poll_seconds, s.job_poll_seconds)
+            if cached is None or interval is None:
+                continue
+            if state.last_tick is None:
+                state.last_tick = now
+                continue
+            if now - state.last_tick < interval:
+                continue
+            state.last_tick = now
+            if state.lock.locked() or (not state.missed_event and self._tick_needs_no_pass(cached, state)):
+                continue  # a pass runs (it sees what this tick would), or nothing to do: no thread
+            if self.states.claim_wake(uid) is not None:
+                queued += self._submit(uid, state)
+        return queued
+
+    def _submit(self, uid: str, state: Any) -> bool:
+        try:
+            self.executor.submit(contextvars.copy_context().run, self._queued_pass, uid, state)
+        except RuntimeError:  # shutting down: the next start's passes place it
+            state.wake_pending = False
+            return False
+        return True
+
     def wake_next_up(self, after: str) -> None:
         """A pass may have freed a region's slot (its job ended, it was deleted or paused): the objects
         whose turn it now is run a pass at once instead of at their next poll, so the slot never idles.
         (A region whose create Bedrock refused is skipped until the next poll: ImportQueue.busy_outside.)"""
         for uid in self.reconciler.queue.next_up():
             state = self.states.claim_wake(uid) if uid != after else None
-            if state is not None:
-                try:
-                    self.executor.submit(contextvars.copy_context().run, self._wake, uid, state)
-                except RuntimeError:  # shutting down: its next start's pass places it
-                    return
+            if state is not None and not self._submit(uid, state):
+                return
 
-    def _wake(self, uid: str, state: Any) -> None:
+    def _queued_pass(self, uid: str, state: Any) -> None:
+        """A tick or a wake, in a worker: a pass on the object's glance (the pass reads it fresh)."""
         state.wake_pending = False
-        namespace, name = state.ref
+        cached = state.cached
+        if cached is None:
+            return
+        meta = cached["metadata"]
+        log = _ObjectLog(POLL_LOG, {"object": f"{meta.get('namespace')}/{meta.get('name')}"})
         try:
-            body = self.store.read(namespace, name)
-            if body is not None and body.get("metadata", {}).get("uid") == uid:
-                self.run_reconcile(kopf.Body(body), QUEUE_LOG, event=False)
-        except Exception:  # a future's exception is dropped: say it; the object's own poll tries again
-            QUEUE_LOG.exception(f"waking {namespace}/{name} for its turn failed")
+            self.run_reconcile(kopf.Body(cached), log, event=False)
+        except Exception:  # a future's exception is dropped: say it; the object's next tick tries again
+            log.exception("a queued pass failed")
 
     def _write(self, fresh: dict[str, Any], out: Outcome) -> None:
         meta = fresh["metadata"]
@@ -182,7 +229,7 @@ class Operator:
     async def in_thread(self, body: kopf.Body, logger: logging.Logger, event: bool) -> None:
         # Runs on the event loop first, in watch order: the import queue's tie-break is fixed here.
         self.states.note_arrival(body.metadata.uid, body.metadata.get("creationTimestamp") or "")
-        self.states.get(body.metadata.uid).ref = (body.metadata.namespace, body.metadata.name)
+        self.states.observe(body.metadata.uid, glance(body))
         ctx = contextvars.copy_context()  # kopf's per-object logger needs kopf's context in the thread
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(
@@ -264,9 +311,6 @@ class Operator:
             )  # our own Events say what happened; kopf's would be noise
             settings.watching.server_timeout = 300
             settings.networking.error_backoffs = [1, 2, 5, 10]
-            # On deletion kopf stops the object's timer; a tick still running makes it look again only after
-            # this long (default 60 s), and the finalizer waits for that: deleting a model took a minute more.
-            settings.background.cancellation_polling = 1
 
         @kopf.on.startup(registry=registry)
         def seed_queue(logger: logging.Logger, **_: Any) -> None:
@@ -280,8 +324,7 @@ class Operator:
                 return
             placed = self.reconciler.seed_queue(models)
             for body in models:  # so that its turn can wake it before its own first pass
-                meta = body.get("metadata", {})
-                self.states.get(meta.get("uid", "")).ref = (meta.get("namespace", ""), meta.get("name", ""))
+                self.states.observe(body.get("metadata", {}).get("uid", ""), glance(body))
             logger.info("import queue rebuilt from status: %d objects in line or holding a slot", placed)
 
         @kopf.on.resume(GROUP, VERSION, PLURAL, registry=registry)
@@ -294,26 +337,15 @@ class Operator:
                     patch.metadata.annotations[key] = None
             await self.in_thread(body, logger, event=True)
 
-        @kopf.timer(
-            GROUP, VERSION, PLURAL, interval=s.poll_seconds, initial_delay=s.poll_seconds, registry=registry
-        )
-        async def on_tick(body: kopf.Body, logger: logging.Logger, **_: Any) -> None:
-            await self.in_thread(body, logger, event=False)
+        @kopf.on.startup(registry=registry)
+        async def start_clock(**_: Any) -> None:
+            # one task for every object's ticks (`ticks`), not a kopf timer (a task and two bodies) each
+            self._clock = asyncio.get_running_loop().create_task(self.tick_forever(), name="bmo-ticks")
 
-        @kopf.timer(
-            GROUP,
-            VERSION,
-            PLURAL,
-            id="running-job",
-            interval=s.job_poll_seconds,
-            initial_delay=s.job_poll_seconds,
-            when=import_job_running,
-            registry=registry,
-        )
-        async def on_running_job(body: kopf.Body, logger: logging.Logger, **_: Any) -> None:
-            # kopf runs this timer only while the filter holds (it stops it when the job ends): a job's end
-            # is noticed within a second, and nothing else is polled more often
-            await self.in_thread(body, logger, event=False)
+        @kopf.on.cleanup(registry=registry)
+        async def stop_clock(**_: Any) -> None:
+            if self._clock is not None:
+                self._clock.cancel()
 
         @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry)
         async def on_delete(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
@@ -326,6 +358,9 @@ class Operator:
             self.tenancy.model_changed(dict(body), deleted=type == "DELETED")
             if type == "DELETED":
                 self.gone(uid)
+                return
+            self.states.note_arrival(uid, body.metadata.get("creationTimestamp") or "")
+            self.states.observe(uid, glance(body))
 
         @kopf.on.event(GROUP, VERSION, POLICY_PLURAL, registry=registry)
         async def on_policy_event(type: str | None, body: kopf.Body, **_: Any) -> None:

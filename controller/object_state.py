@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -21,8 +22,9 @@ class ObjectState:
     last_sync: tuple[float, int] | None = None  # (monotonic, generation) of the last check against Bedrock
     last_tag_check: float | None = None  # monotonic time the model's tags were last read and set right
     gone: bool = False  # the object left the API while a pass of it may still be running
-    ref: tuple[str, str] | None = None  # (namespace, name): to wake it when its turn in the queue comes
-    wake_pending: bool = False  # a wake for its turn is queued and has not run yet
+    cached: dict[str, Any] | None = None  # `ticks.glance` at its last watch event: its ticks and wakes
+    last_tick: float | None = None  # monotonic time of its last tick (None: not yet seen by the clock)
+    wake_pending: bool = False  # a pass (a tick, or a wake for its turn in the queue) is queued, not run yet
 
 
 class ObjectStates:
@@ -48,14 +50,24 @@ class ObjectStates:
                 state.arrival = f"{created}/{self._arrivals:012d}"
             return state.arrival
 
+    def observe(self, uid: str, cached: dict[str, Any]) -> ObjectState:
+        """The object as its latest watch event shows it (a `ticks.glance`)."""
+        state = self.get(uid)
+        state.cached = cached
+        return state
+
     def claim_wake(self, uid: str) -> ObjectState | None:
-        """The object's state if it is known, located and has no wake on its way yet (then it has one)."""
+        """The object's state if it is known, seen and has no pass queued yet (then it has one)."""
         with self._guard:
             state = self._states.get(uid)
-            if state is None or state.ref is None or state.wake_pending:
+            if state is None or state.cached is None or state.wake_pending:
                 return None
             state.wake_pending = True
             return state
+
+    def snapshot(self) -> list[tuple[str, ObjectState]]:
+        with self._guard:
+            return list(self._states.items())
 
     def wake_all(self) -> None:
         """Every object's next tick makes a full pass (a policy or a namespace's labels changed)."""

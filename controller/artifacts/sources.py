@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlparse
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -126,8 +125,9 @@ class S3Folder(_ByteCounter):
         Thread-safe once made: a caller that validates often (the operator) makes one and passes it in.
         """
         from controller import metrics
+        from controller.aws_session import default_session
 
-        client = (session or boto3).client(
+        client = (session or default_session()).client(
             "s3",
             endpoint_url=endpoint_url or os.environ.get("BMO_S3_ENDPOINT_URL"),
             region_name=region,

@@ -1,0 +1,64 @@
+"""The operator's boto3 clients: one copy of botocore's models per process, clients made when first used.
+
+Each botocore session used to load its own copy of the endpoint data and service models (some 30 MiB
+with the operator's six clients), once more for every tenant role; a SageMaker client (8 MiB of model)
+was made for every region and tenant though few fleets read SageMaker models. No servers: no call is made.
+"""
+
+from __future__ import annotations
+
+import gc
+import tracemalloc
+
+from controller.aws_session import assumed_session, default_session, shared_loader
+from controller.bedrock_client import SupportClients
+from controller.settings import Settings
+
+ENDPOINT = "http://127.0.0.1:9"  # never called
+
+
+def _traced_growth(make) -> int:
+    gc.collect()
+    before = tracemalloc.get_traced_memory()[0]
+    made = make()
+    gc.collect()
+    grown = tracemalloc.get_traced_memory()[0] - before
+    del made
+    return grown
+
+
+def test_every_tenant_shares_one_copy_of_botocores_models() -> None:
+    settings = Settings(sts_endpoint=ENDPOINT)
+    sessions = [
+        assumed_session(settings, f"arn:aws:iam::111122223333:role/team-{n}", "cluster", f"team-{n}")
+        for n in range(3)
+    ]
+    for session in [*sessions, default_session()]:
+        assert session._session.get_component("data_loader") is shared_loader()
+
+    tracemalloc.start()
+    try:
+        first = _traced_growth(lambda: sessions[0].client("sagemaker", region_name="us-east-1"))
+        second = _traced_growth(lambda: sessions[1].client("sagemaker", region_name="us-east-1"))
+    finally:
+        tracemalloc.stop()
+    # the first load of SageMaker's model is MiBs (unless an earlier test loaded it); a second tenant's
+    # client adds its own small objects only
+    assert second < 1.5 * 2**20, (first, second)
+
+
+def test_the_models_carry_no_documentation_and_still_describe_the_api() -> None:
+    client = default_session().client("bedrock", region_name="us-east-1", endpoint_url=ENDPOINT)
+    operation = client.meta.service_model.operation_model("ListImportedModels")
+    assert operation.documentation == ""
+    assert "maxResults" in operation.input_shape.members and operation.http["method"] == "GET"
+    assert client.can_paginate("list_imported_models")
+
+
+def test_support_clients_are_made_when_first_used() -> None:
+    settings = Settings(s3_endpoint=ENDPOINT, sagemaker_endpoint=ENDPOINT)
+    support = SupportClients(settings, "us-east-1")
+    assert support._made == {}
+    assert support.s3 is support.s3
+    assert set(support._made) == {"s3"}  # no SageMaker, IAM, STS or runtime client until one is needed
+    assert support._sm.meta.endpoint_url == ENDPOINT and set(support._made) == {"s3", "sagemaker"}

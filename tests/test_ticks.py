@@ -1,0 +1,216 @@
+"""Every object's ticks on one clock (`controller.ticks`, `Operator.tick`), no servers.
+
+A tick decides on a glance at the object's last watch event instead of the whole body a kopf timer kept:
+the glance must decide exactly as the body would, for any body (property test), and the clock must give
+each object the ticks its kopf timers gave it: none before one interval, the fast interval only while
+its job runs, none while it is deleted, and never a second pass queued behind one not yet run.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from controller import handlers
+from controller.object_state import ObjectState
+from controller.reconcile import PAUSE_ANNOTATION, Reconciler
+from controller.settings import Settings
+from controller.ticks import glance, import_job_running, tick_interval
+
+POLL, JOB_POLL = 10.0, 1.0
+
+_phases = st.sampled_from(["Ready", "Failed", "Queued", "Importing", "Validating", "Deleting", None])
+_job_states = st.sampled_from(["Creating", "InProgress", "Testing", "Completed", "Failed", "Adopting", None])
+_maybe_text = st.one_of(st.none(), st.sampled_from(["", "x", "arn:aws:bedrock:us-east-1:1:imported-model/a"]))
+
+
+@st.composite
+def bodies(draw: Any) -> dict[str, Any]:
+    """A model as the watch delivers it: the fields a tick reads, in every combination, among others."""
+    generation = draw(st.integers(1, 3))
+    status: dict[str, Any] = {"conditions": [{"type": "Ready", "status": "True"}], "modelArn": "arn:x"}
+    phase = draw(_phases)
+    if phase is not None:
+        status["phase"] = phase
+    if draw(st.booleans()):
+        status["observedGeneration"] = draw(st.integers(1, 3))
+    job = draw(_job_states)
+    if job is not None:
+        status["importJob"] = {"state": job, "region": "us-east-1", "jobArn": "arn:job"}
+    for key in ("superseded", "modelMissingSince", "previousModelArn"):
+        value = draw(_maybe_text)
+        if value is not None:
+            status[key] = value
+    annotations = {"kopf.bedrock.modelops.io/last-handled-configuration": "{...}", "team": "a"}
+    pause = draw(st.sampled_from([None, "true", "false", ""]))
+    if pause is not None:
+        annotations[PAUSE_ANNOTATION] = pause
+    meta: dict[str, Any] = {
+        "uid": "u-1",
+        "namespace": "team",
+        "name": "m",
+        "generation": generation,
+        "creationTimestamp": "2026-01-01T00:00:00Z",
+        "annotations": annotations,
+        "managedFields": [{"manager": "kubectl", "fieldsV1": {"f:spec": {}}}],
+        "finalizers": draw(st.sampled_from([[], [handlers.FINALIZER], ["other/x", handlers.FINALIZER]])),
+    }
+    if draw(st.booleans()):
+        meta["deletionTimestamp"] = "2026-01-01T00:01:00Z"
+    return {
+        "apiVersion": "v1",
+        "kind": "BedrockImportedModel",
+        "metadata": meta,
+        "spec": {},
+        "status": status,
+    }
+
+
+@settings(max_examples=300, deadline=None)
+@given(body=bodies(), synced=st.sampled_from([None, (0.0, 1), (0.0, 2), (-400.0, 1)]))
+def test_a_glance_decides_every_tick_as_the_whole_body_would(body: dict[str, Any], synced: Any) -> None:
+    rec = Reconciler(Settings(), monotonic=lambda: 0.0)
+    state = ObjectState(last_sync=synced)
+    small = glance(body)
+    assert rec.is_steady(small) == rec.is_steady(body)
+    assert rec.resync_due(small, state) == rec.resync_due(body, state)
+    assert import_job_running(small["status"], small["metadata"]) == import_job_running(
+        body["status"], body["metadata"]
+    )
+    assert tick_interval(small, POLL, JOB_POLL) == tick_interval(body, POLL, JOB_POLL)
+    assert glance(small) == small  # a glance of a glance is itself: nothing a tick reads is lost
+    # none of what makes a body tens of KiB: managed fields, kopf's annotations, spec, conditions
+    assert set(small) == {"metadata", "status"} and "conditions" not in small["status"]
+    assert "managedFields" not in small["metadata"] and set(small["metadata"]["annotations"]) <= {
+        PAUSE_ANNOTATION
+    }
+
+
+class Executor:
+    """Records what the clock queues instead of running it."""
+
+    def __init__(self) -> None:
+        self.queued: list[str] = []
+
+    def submit(self, fn: Any, *args: Any) -> None:
+        self.queued.append(args[1])
+
+
+def _operator() -> tuple[handlers.Operator, Executor, list[float]]:
+    now = [0.0]
+    s = Settings(poll_seconds=POLL, job_poll_seconds=JOB_POLL)
+    op = handlers.Operator(s, reconciler=Reconciler(s, monotonic=lambda: now[0]))
+    executor = Executor()
+    op.executor = executor  # type: ignore[assignment]
+    return op, executor, now
+
+
+def _model(uid: str, phase: str = "Importing", job: str | None = None, **meta: Any) -> dict[str, Any]:
+    status: dict[str, Any] = {"phase": phase, "observedGeneration": 1}
+    if job:
+        status["importJob"] = {"state": job}
+    metadata = {
+        "uid": uid,
+        "namespace": "team",
+        "name": uid,
+        "generation": 1,
+        "finalizers": [handlers.FINALIZER],
+    }
+    return {"metadata": metadata | meta, "status": status}
+
+
+def _seen(op: handlers.Operator, body: dict[str, Any]) -> ObjectState:
+    return op.states.observe(body["metadata"]["uid"], glance(body))
+
+
+def _ticks(
+    op: handlers.Operator, executor: Executor, now: list[float], until: float
+) -> list[tuple[float, str]]:
+    """Tick each second until `until`, running each queued pass at once (it frees its claim)."""
+    out = []
+    while now[0] < until:
+        now[0] += 1.0
+        op.tick(now[0])
+        for uid in executor.queued:
+            op.states.get(uid).wake_pending = False
+            out.append((now[0], uid))
+        executor.queued.clear()
+    return out
+
+
+def test_each_object_ticks_one_interval_after_it_was_seen_then_every_interval() -> None:
+    op, executor, now = _operator()
+    _seen(op, _model("a"))
+    now[0] = 5.0
+    _seen(op, _model("b"))
+    op.tick(now[0])  # the clock first sees both now: their first tick is one poll from here
+    ticks = _ticks(op, executor, now, 30.0)
+    assert [t for t, uid in ticks if uid == "a"] == [15.0, 25.0]
+    assert [t for t, uid in ticks if uid == "b"] == [15.0, 25.0]
+
+
+def test_only_a_running_job_is_ticked_fast_and_a_steady_object_only_when_its_resync_is_due() -> None:
+    op, executor, now = _operator()
+    _seen(op, _model("running", job="InProgress"))
+    _seen(op, _model("ready", phase="Ready", job="Completed"))
+    _seen(op, _model("paused", job="InProgress", annotations={PAUSE_ANNOTATION: "true"}))
+    op.states.get("ready").last_sync = (0.0, 1)  # checked against Bedrock at 0
+    op.tick(0.0)
+    ticks = _ticks(op, executor, now, float(Settings().resync_seconds) + 20)
+    running = [t for t, uid in ticks if uid == "running"]
+    assert running == [float(t) for t in range(1, len(running) + 1)]  # every second
+    assert [t for t, uid in ticks if uid == "paused"] == [10.0 * k for k in range(1, len(running) // 10 + 1)]
+    ready = [t for t, uid in ticks if uid == "ready"]
+    assert ready and all(t >= Settings().resync_seconds for t in ready), ready  # nothing before its resync
+
+
+def test_no_tick_while_deleted_or_before_the_finalizer_and_no_second_pass_behind_a_queued_one() -> None:
+    op, executor, _ = _operator()
+    _seen(op, _model("deleting", deletionTimestamp="2026-01-01T00:00:00Z"))
+    _seen(op, _model("new", finalizers=[]))
+    _seen(op, _model("slow"))
+    op.tick(0.0)
+    for second in range(1, 60):
+        op.tick(float(second))  # never run: "slow"'s first queued pass waits behind a busy pool
+    assert executor.queued == ["slow"]
+
+
+def test_an_event_missed_during_a_pass_is_ticked_even_when_the_object_looks_steady() -> None:
+    op, executor, now = _operator()
+    state = _seen(op, _model("ready", phase="Ready", job="Completed"))
+    state.last_sync = (0.0, 1)
+    op.tick(0.0)
+    assert _ticks(op, executor, now, 10.0) == []
+    state.missed_event = True  # e.g. the pause annotation arrived while a resync ran
+    assert _ticks(op, executor, now, 20.0) == [(20.0, "ready")]
+
+
+def test_a_queued_pass_runs_on_the_glance_and_decides_on_a_fresh_read() -> None:
+    op, _, _ = _operator()
+    fresh = _model("a")
+    fresh["spec"] = {"source": {"s3Uri": "s3://b/m/"}}
+    reads: list[tuple[str, str]] = []
+    decided: list[dict[str, Any]] = []
+
+    class Store:
+        def read(self, namespace: str, name: str) -> dict[str, Any]:
+            reads.append((namespace, name))
+            return copy.deepcopy(fresh)
+
+    op.store = Store()  # type: ignore[assignment]
+    op.reconciler.reconcile = lambda body, state, event: decided.append(body) or handlers.Outcome()  # type: ignore[method-assign]
+    op._write = lambda body, out: None  # type: ignore[method-assign]
+    state = _seen(op, _model("a"))
+    assert op.states.claim_wake("a") is state
+    op._queued_pass("a", state)
+    assert reads == [("team", "a")] and decided == [fresh]  # one read, the whole object
+    assert not state.wake_pending
+
+
+def test_no_kopf_timer_or_daemon_per_object() -> None:
+    """Each kopf timer or daemon is a task per object holding its body: memory that grows with the fleet."""
+    op, _, _ = _operator()
+    assert list(op.registry()._spawning.get_all_handlers()) == []
