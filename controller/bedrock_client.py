@@ -126,13 +126,19 @@ _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeou
 _RUNTIME_CONFIG = Config(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=5, read_timeout=60)
 
 
+def _config(settings: Settings) -> Config:
+    """A connection per reconcile worker: botocore's pool of 10 dropped and reopened connections whenever
+    more passes than that called one service at once (1,000 models resuming: 424 "pool is full")."""
+    return _CONFIG.merge(Config(max_pool_connections=settings.max_workers))
+
+
 class BedrockClient:
     """Bedrock model import for one region."""
 
     def __init__(self, settings: Settings, region: str, session: boto3.Session | None = None) -> None:
         self.region = region
         self._bedrock = (session or default_session()).client(
-            "bedrock", region_name=region, endpoint_url=settings.bedrock_endpoint, config=_CONFIG
+            "bedrock", region_name=region, endpoint_url=settings.bedrock_endpoint, config=_config(settings)
         )
         metrics.instrument(self._bedrock)
         self._per_region(settings.bedrock_rate_limits)
@@ -387,7 +393,7 @@ class SupportClients:
             "bedrock-runtime": s.bedrock_runtime_endpoint,
         }[service]
         # one attempt per invoke: a cold start (ModelNotReadyException) is waited out across passes, not here
-        config = _RUNTIME_CONFIG if service == "bedrock-runtime" else _CONFIG
+        config = _RUNTIME_CONFIG if service == "bedrock-runtime" else _config(s)
         made = (self._session or default_session()).client(
             service, region_name=self.region, endpoint_url=endpoint, config=config
         )

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -28,6 +29,7 @@ from controller.api.policy import POLICY_PLURAL
 from controller.api.reasons import Phase
 from controller.errors import OperatorError
 from controller.events import EventRecorder
+from controller.heap import Trimmer
 from controller.kube import KUBE_ERRORS, api_client, api_error, tenancy_readers
 from controller.model_status import ModelStatusStore, status_patch
 from controller.object_state import ObjectStates
@@ -137,9 +139,11 @@ class Operator:
         tick is due and that need one. Started by kopf's startup, cancelled at its cleanup."""
         s = self.settings
         period = min(1.0, s.job_poll_seconds, s.poll_seconds)
+        trimmer = Trimmer()
         while True:
             await asyncio.sleep(period)
             self.tick(self.reconciler.monotonic())
+            trimmer.maybe()  # what a burst of passes freed goes back to the system (`heap`)
 
     def tick(self, now: float) -> int:
         """Queue a pass for each object whose tick is due (the same decisions a kopf timer per object made:
@@ -278,15 +282,22 @@ class Operator:
         self.reconciler.queue.forget(uid)
 
     # ---- kopf -----------------------------------------------------------------------------------
-    def list_models(self) -> list[dict[str, Any]]:
-        """Every model this operator watches, as the API has it now (one LIST per namespace or cluster)."""
+    def model_pages(self, limit: int = 100) -> Iterator[list[dict[str, Any]]]:
+        """Every model this operator watches, as the API has it now, `limit` at a time (one consistent
+        paged LIST per namespace, or of the cluster)."""
         api = client.CustomObjectsApi(api_client(self.settings))
-        if not self.settings.namespaces:
-            return list(api.list_cluster_custom_object(GROUP, VERSION, PLURAL)["items"])
-        items: list[dict[str, Any]] = []
-        for ns in self.settings.namespaces:
-            items += api.list_namespaced_custom_object(GROUP, VERSION, ns, PLURAL)["items"]
-        return items
+        for ns in self.settings.namespaces or [None]:
+            token = None
+            while True:
+                kwargs = {"limit": limit, **({"_continue": token} if token else {})}
+                if ns is None:
+                    listed = api.list_cluster_custom_object(GROUP, VERSION, PLURAL, **kwargs)
+                else:
+                    listed = api.list_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, **kwargs)
+                yield listed["items"]
+                token = (listed.get("metadata") or {}).get("continue")
+                if not token:
+                    break
 
     def registry(self) -> kopf.OperatorRegistry:
         """A kopf registry with this operator's handlers (nothing registered at import)."""
@@ -314,17 +325,22 @@ class Operator:
 
         @kopf.on.startup(registry=registry)
         def seed_queue(logger: logging.Logger, **_: Any) -> None:
-            # before any object's first pass: the line as the previous process (or leader) left it
+            # before any object's first pass: the line as the previous process (or leader) left it. Paged,
+            # and only seats and glances kept: 1,000 whole bodies at once were ~50 MiB at start-up.
+            rec = self.reconciler
+            seats, seen = [], []
             try:
-                models = self.list_models()
+                for page in self.model_pages():
+                    seats += [rec.seat(body) for body in page]
+                    seen += [(body.get("metadata", {}).get("uid", ""), glance(body)) for body in page]
             except KUBE_ERRORS as exc:  # each object's own first pass places it (as before the seeding)
                 logger.warning(
                     f"import queue not rebuilt from status: {api_error(exc, 'listing models').message}"
                 )
                 return
-            placed = self.reconciler.seed_queue(models)
-            for body in models:  # so that its turn can wake it before its own first pass
-                self.states.observe(body.get("metadata", {}).get("uid", ""), glance(body))
+            placed = rec.seed_queue(seats)
+            for uid, cached in seen:  # so that its turn can wake it before its own first pass
+                self.states.observe(uid, cached)
             logger.info("import queue rebuilt from status: %d objects in line or holding a slot", placed)
 
         @kopf.on.resume(GROUP, VERSION, PLURAL, registry=registry)

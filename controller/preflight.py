@@ -40,9 +40,9 @@ def kubernetes_config(settings: Settings) -> None:
 
 def aws_credentials() -> None:
     """boto3's credential chain finds something (it is not checked against AWS here)."""
-    import boto3
+    from controller.aws_session import default_session
 
-    if boto3.Session().get_credentials() is None:
+    if default_session().get_credentials() is None:
         raise PreflightError(
             "no AWS credentials found (environment variables, shared config or profile, web identity / "
             "IRSA / Pod Identity, container or instance role); the operator needs them to call Bedrock"
@@ -53,11 +53,12 @@ def bedrock_reachable(settings: Settings) -> str | None:
     """One cheap call to Bedrock: an endpoint that does not answer three times over a few seconds stops the
     start; any answer, even a refusal, lets it go on (returned as a warning: each object will show its own
     condition)."""
-    import boto3
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError
 
-    client = boto3.client(
+    from controller.aws_session import default_session
+
+    client = default_session().client(
         "bedrock",
         region_name=settings.region,
         endpoint_url=settings.bedrock_endpoint,

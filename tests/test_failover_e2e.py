@@ -201,7 +201,8 @@ def test_the_queue_is_rebuilt_from_status_before_the_first_pass():
     }
     rec = Reconciler(Settings(cluster_id="c"))
     placed = rec.seed_queue(
-        [
+        rec.seat(b)
+        for b in [
             body("late", {"queuedAt": "2026-11-29T10:00:05Z/000000000003"}),
             body("running", running),
             body("early", {"queuedAt": "2026-11-29T10:00:05Z/000000000001"}),

@@ -14,9 +14,9 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
@@ -41,6 +41,12 @@ from controller.validation_jobs import ValidationJobs
 #: (settings, region, tenant) -> clients; tenant: None for the operator's own account, else (role, namespace)
 Tenant = tuple[str, str] | None
 ClientsFactory = Callable[[Settings, str, Tenant], tuple[BedrockClient, SupportClients]]
+
+
+class Seat(NamedTuple):
+    region: str
+    uid: str
+    queued_at: str | None  # None: its job holds the region's slot
 
 
 def _aws_clients(settings: Settings, region: str, tenant: Tenant) -> tuple[BedrockClient, SupportClients]:
@@ -75,29 +81,36 @@ class Reconciler:
         self.clock = clock
         self.monotonic = monotonic
 
-    def seed_queue(self, bodies: list[dict[str, Any]]) -> int:
+    def seat(self, body: dict[str, Any]) -> Seat | None:
+        """Where the object stood in the import queue as its status says: the region whose slot its job
+        holds (queued_at None), or the region and time it waits since; None when it is in neither."""
+        v = View.of(body)
+        stopped = bool(body.get("metadata", {}).get("deletionTimestamp")) or v.paused
+        try:
+            st = parse_status(v.status)
+            job = st.import_job
+            if job is not None and job.in_flight:  # its job runs: the slot is taken, paused or not
+                return Seat(job.region, v.uid, None)
+            if stopped or not st.queued_at:
+                return None
+            spec = BedrockImportedModelSpec.model_validate(v.spec)
+            return Seat(wanted_region(spec, st, self.settings.region), v.uid, st.queued_at)
+        except (ValidationError, KeyError, TypeError):
+            return None  # its own pass says what is wrong with it
+
+    def seed_queue(self, seats: Iterable[Seat | None]) -> int:
         """Rebuild the import queue from the objects' status before the first pass (a restart, a standby
         taking over): who holds each region's slot and who waits since when are persisted there. Without
         this, the first object the new process happens to reconcile would find the line empty and start
         ahead of those queued before it. Returns how many objects were placed."""
         placed = 0
-        for body in bodies:
-            v = View.of(body)
-            stopped = bool(body.get("metadata", {}).get("deletionTimestamp")) or v.paused
-            try:
-                st = parse_status(v.status)
-                job = st.import_job
-                if job is not None and job.in_flight:  # its job runs: the slot is taken, paused or not
-                    self.queue.hold(job.region, v.uid)
-                elif stopped:
-                    continue
-                elif st.queued_at:
-                    spec = BedrockImportedModelSpec.model_validate(v.spec)
-                    self.queue.enqueue(wanted_region(spec, st, self.settings.region), v.uid, st.queued_at)
-                else:
-                    continue
-            except (ValidationError, KeyError, TypeError):
-                continue  # its own pass says what is wrong with it
+        for seat in seats:
+            if seat is None:
+                continue
+            if seat.queued_at is None:
+                self.queue.hold(seat.region, seat.uid)
+            else:
+                self.queue.enqueue(seat.region, seat.uid, seat.queued_at)
             placed += 1
         return placed
 
