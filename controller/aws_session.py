@@ -19,10 +19,18 @@ from botocore.loaders import JSONFileLoader, Loader
 from controller.settings import Settings
 
 
+def _plain(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    return node
+
+
 def _without_docs(node: Any) -> Any:
     if isinstance(node, dict):
         return {
-            k: _without_docs(v) for k, v in node.items() if not (k == "documentation" and isinstance(v, str))
+            k: _without_docs(v) for k, v in node.items() if k != "documentation" or not isinstance(v, str)
         }
     if isinstance(node, list):
         return [_without_docs(v) for v in node]
@@ -30,12 +38,18 @@ def _without_docs(node: Any) -> Any:
 
 
 class _LeanJSONFileLoader(JSONFileLoader):
-    """botocore's model files without their HTML documentation, as plain dicts: the documentation only
-    feeds docstrings, and was (with OrderedDict's overhead) about half of what the models held."""
+    """botocore's model files as plain dicts, and a service model's operations and shapes without their
+    HTML documentation: it only feeds docstrings (botocore reads it there with a default), and was, with
+    OrderedDict's overhead, about half of what the models held. Documentation elsewhere stays: botocore
+    requires it on a client context parameter."""
 
     def load_file(self, file_path: str) -> Any:
-        data = super().load_file(file_path)
-        return None if data is None else _without_docs(data)
+        data = _plain(super().load_file(file_path))
+        if isinstance(data, dict) and isinstance(data.get("shapes"), dict) and "operations" in data:
+            data.pop("documentation", None)
+            data["operations"] = _without_docs(data["operations"])
+            data["shapes"] = _without_docs(data["shapes"])
+        return data
 
 
 _guard = threading.Lock()

@@ -10,6 +10,9 @@ from __future__ import annotations
 import gc
 import tracemalloc
 
+import pytest
+from botocore.stub import Stubber
+
 from controller.aws_session import assumed_session, default_session, shared_loader
 from controller.bedrock_client import SupportClients
 from controller.settings import Settings
@@ -53,6 +56,51 @@ def test_the_models_carry_no_documentation_and_still_describe_the_api() -> None:
     assert operation.documentation == ""
     assert "maxResults" in operation.input_shape.members and operation.http["method"] == "GET"
     assert client.can_paginate("list_imported_models")
+
+
+CALLS = {  # one operation of every service the operator calls, with a minimal valid answer
+    "bedrock": ("list_imported_models", {}, {"modelSummaries": []}),
+    "bedrock-runtime": ("invoke_model", {"modelId": "m", "body": b"{}"}, {"body": b"{}", "contentType": "x"}),
+    "s3": ("head_object", {"Bucket": "models", "Key": "a/config.json"}, {"ContentLength": 1}),
+    "sts": ("get_caller_identity", {}, {"Account": "111122223333"}),
+    "iam": (
+        "get_role",
+        {"RoleName": "r"},
+        {
+            "Role": {
+                "Path": "/",
+                "RoleName": "r",
+                "RoleId": "AROAEXAMPLE12345678",
+                "Arn": "arn:aws:iam::111122223333:role/r",
+                "CreateDate": "2026-01-01T00:00:00Z",
+            }
+        },
+    ),
+    "sagemaker": (
+        "describe_model",
+        {"ModelName": "m"},
+        {
+            "ModelName": "m",
+            "CreationTime": "2026-01-01T00:00:00Z",
+            "ModelArn": "arn:aws:sagemaker:us-east-1:111122223333:model/m",
+        },
+    ),
+}
+
+
+@pytest.mark.parametrize("service", sorted(CALLS))
+def test_a_call_through_the_lean_models_resolves_its_endpoint_and_parses_the_answer(service: str) -> None:
+    """What a docstring never needs, a request does: endpoint rules, context parameters, shapes. The stub
+    answers after botocore has resolved the endpoint and serialized the request from the models."""
+    operation, params, answer = CALLS[service]
+    client = default_session().client(
+        service, region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s"
+    )
+    with Stubber(client) as stub:
+        stub.add_response(operation, answer, params)
+        out = getattr(client, operation)(**params)
+        stub.assert_no_pending_responses()
+    assert {key: out[key] for key in answer} == answer
 
 
 def test_support_clients_are_made_when_first_used() -> None:
