@@ -118,7 +118,9 @@ def main(argv=None) -> int:
     ap.add_argument("--resync", type=float, default=20.0, help="operator resync period (s)")
     ap.add_argument("--resync-periods", type=int, default=2, help="steady-state periods to measure")
     ap.add_argument("--poll", type=float, default=10.0, help="operator poll period (s); production: 10")
-    ap.add_argument("--job-poll", type=float, default=1.0, help="poll of running import jobs (s)")
+    ap.add_argument(
+        "--job-poll", type=float, default=None, help="poll of running import jobs (s); default: the operator's"
+    )
     ap.add_argument(
         "--rate-limits",
         default="default=1000",
@@ -148,7 +150,7 @@ def main(argv=None) -> int:
             **cp.env(),
             **aws.env(),
             "BMO_POLL_SECONDS": str(args.poll),
-            "BMO_JOB_POLL_SECONDS": str(args.job_poll),
+            **({"BMO_JOB_POLL_SECONDS": str(args.job_poll)} if args.job_poll else {}),
             "BMO_BEDROCK_RATE_LIMITS": args.rate_limits,
             "BMO_RESYNC_SECONDS": str(args.resync),
             "BMO_MAX_WORKERS": "20",

@@ -8,6 +8,7 @@ guard AWS documents for third parties). botocore refreshes the credentials befor
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
 
@@ -53,6 +54,7 @@ class _LeanJSONFileLoader(JSONFileLoader):
 
 
 _guard = threading.Lock()
+_client_guard = threading.Lock()
 _loader: Loader | None = None
 _default: boto3.Session | None = None
 
@@ -64,8 +66,25 @@ def shared_loader() -> Loader:
     global _loader
     with _guard:
         if _loader is None:
-            _loader = Loader(file_loader=_LeanJSONFileLoader())
+            extra = [p for p in os.environ.get("AWS_DATA_PATH", "").split(os.pathsep) if p]  # as botocore's
+            _loader = Loader(extra_search_paths=extra, file_loader=_LeanJSONFileLoader())
         return _loader
+
+
+def _boto3_session(core: botocore.session.Session) -> boto3.Session:
+    """boto3 adds its own data folder to the loader's search paths at every session: once is enough."""
+    made = boto3.Session(botocore_session=core)
+    with _guard:
+        paths = core.get_component("data_loader").search_paths
+        paths[:] = list(dict.fromkeys(paths))
+    return made
+
+
+def new_client(session: boto3.Session, service: str, **kwargs: Any) -> Any:
+    """A client of `session`: made one at a time (a boto3 session is not thread-safe, and the operator's
+    clients are made lazily, in the reconcile threads). Clients themselves are thread-safe."""
+    with _client_guard:
+        return session.client(service, **kwargs)
 
 
 def botocore_session() -> botocore.session.Session:
@@ -79,7 +98,7 @@ def default_session() -> boto3.Session:
     would use."""
     global _default
     if _default is None:
-        made = boto3.Session(botocore_session=botocore_session())
+        made = _boto3_session(botocore_session())
         with _guard:
             _default = _default or made
     return _default
@@ -116,4 +135,4 @@ def assumed_session(settings: Settings, role_arn: str, cluster_id: str, namespac
     assumed._credentials = DeferredRefreshableCredentials(
         method="assume-role", refresh_using=fetcher.fetch_credentials
     )
-    return boto3.Session(botocore_session=assumed)
+    return _boto3_session(assumed)

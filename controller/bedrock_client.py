@@ -20,7 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, Rea
 from controller import metrics
 from controller.api.reasons import Reason
 from controller.artifacts.sources import S3Folder
-from controller.aws_session import default_session
+from controller.aws_session import default_session, new_client
 from controller.errors import AwsError, Kind, SourceError
 from controller.naming import Identity
 from controller.rate_limit import RegionLimiter, parse_limits
@@ -137,8 +137,12 @@ class BedrockClient:
 
     def __init__(self, settings: Settings, region: str, session: boto3.Session | None = None) -> None:
         self.region = region
-        self._bedrock = (session or default_session()).client(
-            "bedrock", region_name=region, endpoint_url=settings.bedrock_endpoint, config=_config(settings)
+        self._bedrock = new_client(
+            session or default_session(),
+            "bedrock",
+            region_name=region,
+            endpoint_url=settings.bedrock_endpoint,
+            config=_config(settings),
         )
         metrics.instrument(self._bedrock)
         self._per_region(settings.bedrock_rate_limits)
@@ -394,8 +398,12 @@ class SupportClients:
         }[service]
         # one attempt per invoke: a cold start (ModelNotReadyException) is waited out across passes, not here
         config = _RUNTIME_CONFIG if service == "bedrock-runtime" else _config(s)
-        made = (self._session or default_session()).client(
-            service, region_name=self.region, endpoint_url=endpoint, config=config
+        made = new_client(
+            self._session or default_session(),
+            service,
+            region_name=self.region,
+            endpoint_url=endpoint,
+            config=config,
         )
         metrics.instrument(made)
         return made

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -26,7 +27,7 @@ from kubernetes import client
 from controller import logs, metrics
 from controller.api.models import GROUP, PLURAL, VERSION
 from controller.api.policy import POLICY_PLURAL
-from controller.api.reasons import Phase
+from controller.api.reasons import Phase, Reason
 from controller.errors import OperatorError
 from controller.events import EventRecorder
 from controller.heap import Trimmer
@@ -57,6 +58,19 @@ MAX_PASSES = 3
 
 QUEUE_LOG = logging.getLogger("bmo.queue")
 POLL_LOG = logging.getLogger("bmo.poll")
+
+
+#: the clock's resolution: a tick is at most this late (a running job's end is noticed within its poll + this)
+TICK_SECONDS = 0.25
+
+
+def _clock_stopped(task: asyncio.Task) -> None:
+    """The clock only ends when kopf stops. Otherwise nothing would be polled again while the liveness probe
+    stays green: exit, as a leader that lost its Lease does, and let the pod restart."""
+    if task.cancelled():
+        return
+    POLL_LOG.critical("the clock stopped (%r): exiting so that the operator restarts", task.exception())
+    os._exit(1)
 
 
 class _ObjectLog(logging.LoggerAdapter):
@@ -111,7 +125,7 @@ class Operator:
                     logger.warning(f"retryable: {err.reason}: {err.message}; the next tick tries again")
                     return
                 if fresh is None or fresh.get("metadata", {}).get("uid") != uid:
-                    rec.queue.forget(uid)  # gone (see `gone`): never let it hold a place in line
+                    self.gone(uid)  # also when its DELETED event never comes: no place in line, no ticks
                     return
                 if fresh["metadata"].get("deletionTimestamp"):
                     return
@@ -138,35 +152,43 @@ class Operator:
         """One loop for every object's ticks (see `ticks`): each second, queue a pass for the objects whose
         tick is due and that need one. Started by kopf's startup, cancelled at its cleanup."""
         s = self.settings
-        period = min(1.0, s.job_poll_seconds, s.poll_seconds)
+        period = min(TICK_SECONDS, s.job_poll_seconds / 2, s.poll_seconds / 2)
         trimmer = Trimmer()
         while True:
             await asyncio.sleep(period)
-            self.tick(self.reconciler.monotonic())
-            trimmer.maybe()  # what a burst of passes freed goes back to the system (`heap`)
+            try:
+                self.tick(self.reconciler.monotonic())
+                trimmer.maybe()  # what a burst of passes freed goes back to the system (`heap`)
+            except Exception:  # a defect: say it, and keep every other object ticking
+                POLL_LOG.exception("the clock's tick failed")
 
     def tick(self, now: float) -> int:
         """Queue a pass for each object whose tick is due (the same decisions a kopf timer per object made:
         first tick one interval after it was first seen, the fast interval while its import job runs) and
         that needs one. Runs on the event loop: decisions only, no I/O. Returns how many were queued."""
-        s = self.settings
         queued = 0
         for uid, state in self.states.snapshot():
-            cached = state.cached
-            interval = None if cached is None else tick_interval(cached, s.poll_seconds, s.job_poll_seconds)
-            if cached is None or interval is None:
-                continue
-            if state.last_tick is None:
-                state.last_tick = now
-                continue
-            if now - state.last_tick < interval:
-                continue
-            state.last_tick = now
-            if state.lock.locked() or (not state.missed_event and self._tick_needs_no_pass(cached, state)):
-                continue  # a pass runs (it sees what this tick would), or nothing to do: no thread
-            if self.states.claim_wake(uid) is not None:
-                queued += self._submit(uid, state)
+            try:
+                if self._tick_due(state, now) and self.states.claim_wake(uid) is not None:
+                    queued += self._submit(uid, state)
+            except Exception:  # one object's odd glance must not stop the others' ticks
+                POLL_LOG.exception(f"tick of {uid} failed")
         return queued
+
+    def _tick_due(self, state: Any, now: float) -> bool:
+        s = self.settings
+        cached = state.cached
+        interval = None if cached is None else tick_interval(cached, s.poll_seconds, s.job_poll_seconds)
+        if interval is None:
+            return False
+        if state.last_tick is None:
+            state.last_tick = now
+            return False
+        if now - state.last_tick < interval:
+            return False
+        state.last_tick = now
+        # not when a pass runs (it sees what this tick would) or there is nothing to do: no thread
+        return not state.lock.locked() and (state.missed_event or not self._tick_needs_no_pass(cached, state))
 
     def _submit(self, uid: str, state: Any) -> bool:
         try:
@@ -195,8 +217,22 @@ class Operator:
         log = _ObjectLog(POLL_LOG, {"object": f"{meta.get('namespace')}/{meta.get('name')}"})
         try:
             self.run_reconcile(kopf.Body(cached), log, event=False)
-        except Exception:  # a future's exception is dropped: say it; the object's next tick tries again
-            log.exception("a queued pass failed")
+        except Exception as exc:  # a defect (a future's exception is dropped): say it, back off like kopf
+            state.failures += 1
+            delay = self._backoff(state.failures)
+            state.next_try = self.reconciler.monotonic() + delay
+            log.exception(f"a pass failed; next try in {delay:.0f}s")
+            message = f"a pass failed unexpectedly ({type(exc).__name__}; the operator log has the details)"
+            try:
+                self._emit(
+                    cached, [("Warning", Reason.PASS_FAILED, f"{message}; next try in {delay:.0f}s")], None
+                )
+            except Exception:
+                log.exception("posting the PassFailed Event failed")
+
+    def _backoff(self, failures: int) -> float:
+        s = self.settings
+        return min(s.backoff_cap_seconds, s.backoff_base_seconds * 2 ** (failures - 1))
 
     def _write(self, fresh: dict[str, Any], out: Outcome) -> None:
         meta = fresh["metadata"]
@@ -223,8 +259,7 @@ class Operator:
             state.failures, state.next_try = 0, 0.0
             return
         state.failures += 1
-        s = self.settings
-        delay = min(s.backoff_cap_seconds, s.backoff_base_seconds * 2 ** (state.failures - 1))
+        delay = self._backoff(state.failures)
         state.next_try = self.reconciler.monotonic() + delay
         logger.warning(
             f"retryable: {out.retry_error.reason}: {out.retry_error.message}; next try in {delay:.0f}s"
@@ -357,6 +392,7 @@ class Operator:
         async def start_clock(**_: Any) -> None:
             # one task for every object's ticks (`ticks`), not a kopf timer (a task and two bodies) each
             self._clock = asyncio.get_running_loop().create_task(self.tick_forever(), name="bmo-ticks")
+            self._clock.add_done_callback(_clock_stopped)
 
         @kopf.on.cleanup(registry=registry)
         async def stop_clock(**_: Any) -> None:

@@ -40,10 +40,10 @@ class Settings(BaseSettings):
     )
     poll_seconds: float = Field(10.0, gt=0, description="how often in-flight work is looked at")
     job_poll_seconds: float = Field(
-        1.0,
+        0.5,
         gt=0,
-        description="how often a running import job is looked at (only objects whose job runs: at most one "
-        "call per second per region, none when nothing runs)",
+        description="how often a running import job is looked at (only objects whose job runs: two calls a "
+        "second per running job, none when nothing runs; the region's slot idles at most this long plus a pass)",
     )
     max_workers: int = Field(20, ge=1, description="reconciles running at once")
     backoff_base_seconds: float = Field(2.0, gt=0, description="retryable errors: base * 2^n, capped")

@@ -33,7 +33,8 @@ def glance(body: Mapping[str, Any]) -> dict[str, Any]:
     job = status.get("importJob") or {}
     if job:
         small_status["importJob"] = {"state": job.get("state")}
-    return {"metadata": small_meta, "status": small_status}
+    head = {k: body[k] for k in ("apiVersion", "kind") if k in body}  # an Event's involvedObject
+    return {**head, "metadata": small_meta, "status": small_status}
 
 
 def import_job_running(status: Mapping[str, Any] | None, meta: Mapping[str, Any] | None = None) -> bool:
@@ -53,5 +54,5 @@ def tick_interval(cached: Mapping[str, Any], poll_seconds: float, job_poll_secon
     if meta.get("deletionTimestamp") or not meta.get("finalizers"):
         return None
     if import_job_running(cached.get("status"), meta):
-        return min(job_poll_seconds, poll_seconds)  # a job's end is noticed within a second
+        return min(job_poll_seconds, poll_seconds)  # a job's end is noticed within a poll of its own
     return poll_seconds

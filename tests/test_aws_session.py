@@ -38,6 +38,8 @@ def test_every_tenant_shares_one_copy_of_botocores_models() -> None:
     ]
     for session in [*sessions, default_session()]:
         assert session._session.get_component("data_loader") is shared_loader()
+    paths = shared_loader().search_paths
+    assert len(paths) == len(set(paths))  # boto3 adds its data folder at each session: kept once
 
     tracemalloc.start()
     try:

@@ -8,9 +8,11 @@ its job runs, none while it is deleted, and never a second pass queued behind on
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from typing import Any
 
+import kopf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -83,7 +85,7 @@ def test_a_glance_decides_every_tick_as_the_whole_body_would(body: dict[str, Any
     assert tick_interval(small, POLL, JOB_POLL) == tick_interval(body, POLL, JOB_POLL)
     assert glance(small) == small  # a glance of a glance is itself: nothing a tick reads is lost
     # none of what makes a body tens of KiB: managed fields, kopf's annotations, spec, conditions
-    assert set(small) == {"metadata", "status"} and "conditions" not in small["status"]
+    assert set(small) == {"apiVersion", "kind", "metadata", "status"} and "conditions" not in small["status"]
     assert "managedFields" not in small["metadata"] and set(small["metadata"]["annotations"]) <= {
         PAUSE_ANNOTATION
     }
@@ -214,3 +216,91 @@ def test_no_kopf_timer_or_daemon_per_object() -> None:
     """Each kopf timer or daemon is a task per object holding its body: memory that grows with the fleet."""
     op, _, _ = _operator()
     assert list(op.registry()._spawning.get_all_handlers()) == []
+
+
+def _handler(handlers_of: Any, name: str) -> Any:
+    return next(h.fn for h in handlers_of.get_all_handlers() if h.fn.__name__ == name)
+
+
+def test_the_watch_keeps_the_glance_current_and_a_job_s_end_slows_the_ticks() -> None:
+    """A status-only change (the job ended) reaches no change handler: only the watch-event handler sees it.
+    Without it the object would be polled every second for ever."""
+    op, executor, now = _operator()
+    registry = op.registry()
+    on_event = _handler(registry._watching, "on_watch_event")
+    running = _model("a", job="InProgress")
+    asyncio.run(on_event(type=None, uid="a", body=kopf.Body(running)))
+    op.tick(0.0)
+    assert [t for t, _ in _ticks(op, executor, now, 3.0)] == [1.0, 2.0, 3.0]
+    done = _model("a", phase="Importing", job="Completed")
+    asyncio.run(on_event(type="MODIFIED", uid="a", body=kopf.Body(done)))
+    assert [t for t, _ in _ticks(op, executor, now, 20.0)] == [13.0]  # back to the 10 s poll
+    asyncio.run(on_event(type="DELETED", uid="a", body=kopf.Body(done)))
+    assert _ticks(op, executor, now, 60.0) == [] and op.states.snapshot() == []
+
+
+def test_the_clock_starts_with_kopf_and_outlives_an_object_it_cannot_read(monkeypatch) -> None:
+    op, executor, now = _operator()
+    registry = op.registry()
+    start = _handler(registry._activities, "start_clock")
+    _seen(op, _model("good"))
+    op.states.get("odd").cached = {"metadata": "not a mapping"}  # a defect's glance
+    op.tick(0.0)
+    assert [uid for _, uid in _ticks(op, executor, now, 10.0)] == ["good"]
+
+    exits: list[int] = []
+    monkeypatch.setattr(handlers.os, "_exit", exits.append)
+
+    async def run_clock() -> None:
+        await start()
+        assert op._clock is not None and not op._clock.done()
+        await asyncio.sleep(0.6)  # a few of the clock's own ticks
+        op._clock.cancel()
+        await asyncio.sleep(0)
+
+    asyncio.run(run_clock())
+    assert exits == []  # cancelled by kopf's stop: no exit
+
+    async def failing() -> None:
+        raise RuntimeError("a defect")
+
+    async def clock_dies() -> None:
+        task = asyncio.get_running_loop().create_task(failing())
+        task.add_done_callback(handlers._clock_stopped)
+        await asyncio.sleep(0.01)
+
+    asyncio.run(clock_dies())
+    assert exits == [1]  # a clock that ends on its own takes the process down (the pod restarts)
+
+
+def test_a_pass_that_raises_backs_off_and_says_so_in_an_event() -> None:
+    op, _, now = _operator()
+    posted: list[tuple[str, str]] = []
+    op.post_event = lambda body, type, reason, message: posted.append((reason, body["kind"]))
+
+    def broken(body: Any, logger: Any, *, event: bool) -> None:
+        raise KeyError("documentation")
+
+    op.run_reconcile = broken  # type: ignore[method-assign]
+    state = _seen(op, {"kind": "BedrockImportedModel", **_model("a")})
+    for expected_failures in (1, 2):
+        op._queued_pass("a", state)
+        assert state.failures == expected_failures
+    assert state.next_try == now[0] + 2 * Settings().backoff_base_seconds
+    assert posted == [("PassFailed", "BedrockImportedModel")] * 2
+
+
+def test_an_object_gone_from_the_api_is_forgotten_by_its_next_pass() -> None:
+    """Its DELETED event may never come (removed before kopf's first list): it must not be polled forever."""
+    op, executor, now = _operator()
+
+    class Gone:
+        def read(self, namespace: str, name: str) -> None:
+            return None
+
+    op.store = Gone()  # type: ignore[assignment]
+    op.reconciler.queue.enqueue("us-east-1", "a", "2026-01-01T00:00:00Z/1")
+    state = _seen(op, _model("a"))
+    op._queued_pass("a", state)
+    assert op.states.snapshot() == [] and op.reconciler.queue.length() == 0
+    assert _ticks(op, executor, now, 30.0) == []

@@ -76,6 +76,7 @@ class Reason(enum.StrEnum):
     AWS_UNREACHABLE = "AwsUnreachable"
     WAITING_FOR_IAM_PROPAGATION = "WaitingForIAMPropagation"
     KUBERNETES_API_ERROR = "KubernetesApiError"
+    PASS_FAILED = "PassFailed"  # an unexpected exception in a pass (an operator defect): Event only
     SUPERSEDED_MODEL_DELETE_FAILED = "SupersededModelDeleteFailed"
     # Allowed (BedrockImportPolicy; see controller/tenancy/rules.py)
     POLICY_ALLOWS = "PolicyAllows"

@@ -125,9 +125,10 @@ class S3Folder(_ByteCounter):
         Thread-safe once made: a caller that validates often (the operator) makes one and passes it in.
         """
         from controller import metrics
-        from controller.aws_session import default_session
+        from controller.aws_session import default_session, new_client
 
-        client = (session or default_session()).client(
+        client = new_client(
+            session or default_session(),
             "s3",
             endpoint_url=endpoint_url or os.environ.get("BMO_S3_ENDPOINT_URL"),
             region_name=region,
