@@ -118,9 +118,7 @@ def main(argv=None) -> int:
     ap.add_argument("--resync", type=float, default=20.0, help="operator resync period (s)")
     ap.add_argument("--resync-periods", type=int, default=2, help="steady-state periods to measure")
     ap.add_argument("--poll", type=float, default=10.0, help="operator poll period (s); production: 10")
-    ap.add_argument(
-        "--job-poll", type=float, default=None, help="poll of running import jobs (s); default: the operator's"
-    )
+    ap.add_argument("--job-poll", type=float, help="poll of running import jobs (s); default: the operator's")
     ap.add_argument(
         "--rate-limits",
         default="default=1000",

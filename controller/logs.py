@@ -42,7 +42,7 @@ def setup(fmt: str, verbose: bool) -> None:
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     for noisy in ("botocore", "boto3", "urllib3", "aiohttp.access", "kubernetes.client.rest"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    if not verbose:  # kopf logs every timer run at INFO; our event lines and warnings say what matters
+    if not verbose:  # kopf logs every handler run at INFO; our event lines and warnings say what matters
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
 
 

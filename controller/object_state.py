@@ -16,7 +16,7 @@ from typing import Any
 class ObjectState:
     lock: threading.Lock = field(default_factory=threading.Lock)
     failures: int = 0  # consecutive retryable failures
-    next_try: float = 0.0  # monotonic time before which a timer tick does not retry
+    next_try: float = 0.0  # monotonic time before which a tick does not retry
     missed_event: bool = False  # an event came while a pass of this object was running
     arrival: str | None = None  # queue tie-break: creationTimestamp, then the order the operator saw it
     last_sync: tuple[float, int] | None = None  # (monotonic, generation) of the last check against Bedrock

@@ -12,6 +12,7 @@ from pathlib import Path
 import boto3
 import pytest
 
+from controller import aws_session
 from controller.model_status import status_patch
 from controller.object_state import ObjectState
 from controller.settings import Settings
@@ -57,15 +58,14 @@ def recorded_calls(local_aws, monkeypatch):
     """Every boto3 call the operator makes: (service, operation, parameters)."""
     for k, v in local_aws.credentials().items():
         monkeypatch.setenv(k, v)
-    boto3.setup_default_session()
+    monkeypatch.setattr(aws_session, "_default", None)  # the operator's own session, made anew from this env
     calls: list[tuple[str, str, dict]] = []
 
     def record(model, params, **_):
         calls.append((model.service_model.service_name, model.name, dict(params)))
 
-    boto3.DEFAULT_SESSION.events.register("before-parameter-build", record)
+    aws_session.default_session().events.register("before-parameter-build", record)
     yield calls
-    boto3.DEFAULT_SESSION = None
 
 
 class Judge:
@@ -182,7 +182,7 @@ def test_operator_policy_allows_every_call_with_its_conditions_and_nothing_unuse
         validation_mode="Inline",
         resync_seconds=0,
     )
-    boto3.DEFAULT_SESSION.events.register(
+    aws_session.default_session().events.register(
         "before-parameter-build",
         lambda model, params, **kw: judged(model.service_model.service_name, model.name, params),
     )

@@ -5,7 +5,8 @@ It drives the real reconcile and finalize (the `Operator`'s pass logic, the `Rec
 and no control plane, through random sequences of: objects created in several namespaces and in two
 clusters sharing one AWS account (names chosen to collide after flattening and to share long prefixes),
 edits of source, tags, role and region, reverts, pause, the retry annotation, deletion with Delete and Retain,
-operator restarts (a fresh process that knows only what status says), injected faults (throttling, 5xx,
+operator restarts and failovers (a fresh process that knows only what status says, and rebuilds the
+import queue from it before its first pass, as a standby taking over does), injected faults (throttling, 5xx,
 failed jobs, responses lost after the call succeeded, jobs and models that become visible late (also past
 the grace period), delete conflicts and denials, a role not yet visible to Bedrock, a finalizer removed by
 hand) and time passing. Also after every step: Ready=True means the spec's revision serves.

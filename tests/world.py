@@ -102,7 +102,8 @@ class Cluster:
         )
 
     def restart(self) -> None:
-        """A fresh operator process: it knows only what status says."""
+        """A fresh operator process (a restart, or the standby taking over from a killed leader): it knows
+        only what status says, and rebuilds the import queue from it before its first pass, as `run` does."""
         w = self.world
         settings = self.settings()
         rec = Reconciler(
@@ -118,6 +119,7 @@ class Cluster:
         )
         self.operator = Operator(settings, reconciler=rec, store=self.store)
         self.operator.post_event = self._event
+        rec.seed_queue(rec.seat(copy.deepcopy(body)) for body in self.store.objects.values())
 
     def set_policy(self, name: str, spec: dict[str, Any] | None) -> None:
         """Create, change or (None) delete a policy: the API and the running operator's watch."""
