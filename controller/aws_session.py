@@ -66,7 +66,9 @@ def shared_loader() -> Loader:
     global _loader
     with _guard:
         if _loader is None:
-            extra = [p for p in os.environ.get("AWS_DATA_PATH", "").split(os.pathsep) if p]  # as botocore's
+            # extra model folders, as botocore reads them (its `data_path` in a config file is not read)
+            raw = os.environ.get("AWS_DATA_PATH", "")
+            extra = [os.path.expandvars(os.path.expanduser(p)) for p in raw.split(os.pathsep) if p]
             _loader = Loader(extra_search_paths=extra, file_loader=_LeanJSONFileLoader())
         return _loader
 

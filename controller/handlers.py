@@ -106,7 +106,10 @@ class Operator:
         uid = body.metadata.uid
         if FINALIZER not in (body.metadata.get("finalizers") or []) or body.metadata.get("deletionTimestamp"):
             return  # kopf adds the finalizer first: nothing is created in AWS before it is there
-        state = self.states.get(uid)
+        # a tick or a wake is for an object the process knows: one forgotten meanwhile (deleted) stays so
+        state = self.states.get(uid) if event else self.states.find(uid)
+        if state is None:
+            return
         if not state.lock.acquire(blocking=False):
             if event:  # e.g. a pause or retry annotation: the next tick must not skip it as steady
                 state.missed_event = True
@@ -125,7 +128,8 @@ class Operator:
                     logger.warning(f"retryable: {err.reason}: {err.message}; the next tick tries again")
                     return
                 if fresh is None or fresh.get("metadata", {}).get("uid") != uid:
-                    self.gone(uid)  # also when its DELETED event never comes: no place in line, no ticks
+                    # also when its DELETED event never comes: no place in line, no ticks, no quota counted
+                    self.gone(uid, body.metadata.namespace)
                     return
                 if fresh["metadata"].get("deletionTimestamp"):
                     return
@@ -133,7 +137,7 @@ class Operator:
                     return
                 out = rec.reconcile(fresh, state, event)
                 self._write(fresh, out)
-                self._after(uid, out, logger)
+                self._after(state, out, logger)
                 if not out.again or out.retry_error is not None:
                     return
         finally:
@@ -169,10 +173,13 @@ class Operator:
         queued = 0
         for uid, state in self.states.snapshot():
             try:
-                if self._tick_due(state, now) and self.states.claim_wake(uid) is not None:
-                    queued += self._submit(uid, state)
-            except Exception:  # one object's odd glance must not stop the others' ticks
-                POLL_LOG.exception(f"tick of {uid} failed")
+                claimed = self.states.claim_wake(uid) if self._tick_due(state, now) else None
+                if claimed is not None:
+                    queued += self._submit(uid, claimed)
+            except Exception:  # one object's odd glance must not stop the others' ticks (nor flood the log)
+                if state.last_tick != now:
+                    POLL_LOG.exception(f"tick of {uid} failed")
+                state.last_tick = now
         return queued
 
     def _tick_due(self, state: Any, now: float) -> bool:
@@ -252,9 +259,8 @@ class Operator:
             self.post_event(body, type=kind, reason=reason, message=message)
             logs.log_event(meta.get("namespace"), meta.get("name"), revision, kind, reason, message)
 
-    def _after(self, uid: str, out: Outcome, logger: logging.Logger) -> None:
+    def _after(self, state: Any, out: Outcome, logger: logging.Logger) -> None:
         metrics.RECONCILES.labels("retry" if out.retry_error else "ok").inc()
-        state = self.states.get(uid)
         if out.retry_error is None:
             state.failures, state.next_try = 0, 0.0
             return
@@ -309,12 +315,15 @@ class Operator:
             )
         self.gone(body.metadata.uid)
 
-    def gone(self, uid: str) -> None:
+    def gone(self, uid: str, namespace: str | None = None) -> None:
         """The object is gone from the API (also without our finalizer: removed by hand, or a namespace
         force-deleted): it holds no place in the import queue and nothing is remembered for it. A pass
-        still running for it sees `state.gone` when it ends and leaves the queue too."""
+        still running for it sees `state.gone` when it ends and leaves the queue too. With its namespace (a
+        pass found it gone; the watch's DELETED does this itself), its namespace's quota stops counting it."""
         self.states.forget(uid)
         self.reconciler.queue.forget(uid)
+        if namespace is not None:
+            self.tenancy.model_changed({"metadata": {"namespace": namespace, "uid": uid}}, deleted=True)
 
     # ---- kopf -----------------------------------------------------------------------------------
     def model_pages(self, limit: int = 100) -> Iterator[list[dict[str, Any]]]:

@@ -50,6 +50,10 @@ class ObjectStates:
                 state.arrival = f"{created}/{self._arrivals:012d}"
             return state.arrival
 
+    def find(self, uid: str) -> ObjectState | None:
+        with self._guard:
+            return self._states.get(uid)
+
     def observe(self, uid: str, cached: dict[str, Any]) -> ObjectState:
         """The object as its latest watch event shows it (a `ticks.glance`)."""
         state = self.get(uid)

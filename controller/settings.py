@@ -43,7 +43,7 @@ class Settings(BaseSettings):
         0.5,
         gt=0,
         description="how often a running import job is looked at (only objects whose job runs: two calls a "
-        "second per running job, none when nothing runs; a freed slot idles about this long at most)",
+        "second per running job, none when nothing runs; a freed slot idles up to this + 0.25 s + a pass)",
     )
     max_workers: int = Field(20, ge=1, description="reconciles running at once")
     backoff_base_seconds: float = Field(2.0, gt=0, description="retryable errors: base * 2^n, capped")

@@ -300,7 +300,13 @@ def test_an_object_gone_from_the_api_is_forgotten_by_its_next_pass() -> None:
 
     op.store = Gone()  # type: ignore[assignment]
     op.reconciler.queue.enqueue("us-east-1", "a", "2026-01-01T00:00:00Z/1")
-    state = _seen(op, _model("a"))
+    importing = _model("a", job="InProgress")
+    op.tenancy.model_changed({**importing, "spec": {}})  # holds a slot: counts against its namespace
+    assert [m.uid for m in op.tenancy.members("team")] == ["a"]
+    state = _seen(op, importing)
     op._queued_pass("a", state)
     assert op.states.snapshot() == [] and op.reconciler.queue.length() == 0
+    assert op.tenancy.members("team") == []  # its namespace's quota no longer counts it
     assert _ticks(op, executor, now, 30.0) == []
+    op._queued_pass("a", state)  # a tick queued before it was forgotten, run late: nothing comes back
+    assert op.states.snapshot() == []
