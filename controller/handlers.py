@@ -391,11 +391,16 @@ class Operator:
         @kopf.on.create(GROUP, VERSION, PLURAL, registry=registry)
         @kopf.on.update(GROUP, VERSION, PLURAL, field="spec", registry=registry)
         @kopf.on.update(GROUP, VERSION, PLURAL, field="metadata.annotations", registry=registry)
-        async def on_change(body: kopf.Body, patch: kopf.Patch, logger: logging.Logger, **_: Any) -> None:
+        async def on_change(
+            body: kopf.Body, patch: kopf.Patch, logger: logging.Logger, reason: kopf.Reason, **_: Any
+        ) -> None:
             for key in LEGACY_KOPF_ANNOTATIONS:  # else kopf keeps ignoring our annotations on this object
                 if key in body.metadata.annotations:
                     patch.metadata.annotations[key] = None
-            await self.in_thread(body, logger, event=True)
+            # The operator's start (a restart, a failover) is no event on the object: a Ready model is looked
+            # up in the region's listing, not read by ARN with its tags (2 calls each: at the shipped 5/s,
+            # 1,000 models kept every worker, and the import queue behind them, busy for minutes).
+            await self.in_thread(body, logger, event=reason != kopf.Reason.RESUME)
 
         @kopf.on.startup(registry=registry)
         async def start_clock(**_: Any) -> None:

@@ -310,3 +310,19 @@ def test_an_object_gone_from_the_api_is_forgotten_by_its_next_pass() -> None:
     assert _ticks(op, executor, now, 30.0) == []
     op._queued_pass("a", state)  # a tick queued before it was forgotten, run late: nothing comes back
     assert op.states.snapshot() == []
+
+
+def test_the_operator_s_start_is_no_event_but_a_create_or_an_edit_is() -> None:
+    """kopf resumes every object when the operator starts: that pass must not read each model by ARN."""
+    op, _, _ = _operator()
+    on_change = _handler(op.registry()._changing, "on_change")
+    passes: list[bool] = []
+
+    async def in_thread(body: Any, logger: Any, event: bool) -> None:
+        passes.append(event)
+
+    op.in_thread = in_thread  # type: ignore[method-assign]
+    body = kopf.Body({"metadata": {"uid": "a", "annotations": {}}})
+    for reason in (kopf.Reason.RESUME, kopf.Reason.CREATE, kopf.Reason.UPDATE):
+        asyncio.run(on_change(body=body, patch=kopf.Patch(), logger=None, reason=reason))
+    assert passes == [False, True, True]
