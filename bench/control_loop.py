@@ -125,6 +125,11 @@ def main(argv=None) -> int:
         help="BMO_BEDROCK_RATE_LIMITS for the run (the emulator does not throttle; the shipped limits would "
         "make 1,000 creates take 1,000 s, which measures the limiter, not the operator)",
     )
+    ap.add_argument(
+        "--restart",
+        action="store_true",
+        help="then restart the operator with the shipped rate limits and count its Bedrock calls for 60 s",
+    )
     ap.add_argument("--timeout", type=float, default=1200)
     ap.add_argument("--json", help="write the results here too")
     args = ap.parse_args(argv)
@@ -205,6 +210,17 @@ def main(argv=None) -> int:
             if ready < args.models:
                 print(Path(tmp, "operator.log").read_text()[-4000:], file=sys.stderr)
                 print(json.dumps(aws.state()["errors"]), file=sys.stderr)
+            restart = None
+            if args.restart:  # a restart or a failover of a settled fleet, with the shipped rate limits
+                op.terminate()
+                op.wait(timeout=30)
+                shipped = {k: v for k, v in env.items() if k != "BMO_BEDROCK_RATE_LIMITS"}
+                before = aws.state()["calls"]
+                with open(Path(tmp) / "operator-restarted.log", "w") as log:
+                    op = start_operator(shipped, log)
+                time.sleep(60)
+                after = aws.state()["calls"]
+                restart = {k: after.get(k, 0) - before.get(k, 0) for k in after}
         finally:
             op.terminate()
             op.wait(timeout=30)
@@ -231,6 +247,7 @@ def main(argv=None) -> int:
         "operator_rss_steady_mib": round(rss.get("VmRSS", 0) / 1024, 1),
         **slot,
         "goal_all_ready_seconds (issue 16: jobs + 20 s)": fixed + 20 if slots == 1 else None,
+        "restart_bedrock_calls_first_60s": restart,
         "resync_seconds": args.resync,
         "poll_seconds": args.poll,
     }
