@@ -153,8 +153,8 @@ class Operator:
 
     # ---- the clock: every object's periodic pass ---------------------------------------------------
     async def tick_forever(self) -> None:
-        """One loop for every object's ticks (see `ticks`): each second, queue a pass for the objects whose
-        tick is due and that need one. Started by kopf's startup, cancelled at its cleanup."""
+        """One loop for every object's ticks (see `ticks`): every TICK_SECONDS, queue a pass for the objects
+        whose tick is due and that need one. Started by kopf's startup, cancelled at its cleanup."""
         s = self.settings
         period = min(TICK_SECONDS, s.job_poll_seconds / 2, s.poll_seconds / 2)
         trimmer = Trimmer()
@@ -229,11 +229,13 @@ class Operator:
             delay = self._backoff(state.failures)
             state.next_try = self.reconciler.monotonic() + delay
             log.exception(f"a pass failed; next try in {delay:.0f}s")
-            message = f"a pass failed unexpectedly ({type(exc).__name__}; the operator log has the details)"
+            # the delay only in the log: one Event counted up per kind of failure, not one per backoff step
+            message = (
+                f"a pass failed unexpectedly ({type(exc).__name__}; the operator log has the details); "
+                "retried with backoff"
+            )
             try:
-                self._emit(
-                    cached, [("Warning", Reason.PASS_FAILED, f"{message}; next try in {delay:.0f}s")], None
-                )
+                self._emit(cached, [("Warning", Reason.PASS_FAILED, message)], None)
             except Exception:
                 log.exception("posting the PassFailed Event failed")
 

@@ -276,7 +276,7 @@ def test_the_clock_starts_with_kopf_and_outlives_an_object_it_cannot_read(monkey
 def test_a_pass_that_raises_backs_off_and_says_so_in_an_event() -> None:
     op, _, now = _operator()
     posted: list[tuple[str, str]] = []
-    op.post_event = lambda body, type, reason, message: posted.append((reason, body["kind"]))
+    op.post_event = lambda body, type, reason, message: posted.append((reason, body["kind"], message))
 
     def broken(body: Any, logger: Any, *, event: bool) -> None:
         raise KeyError("documentation")
@@ -287,7 +287,8 @@ def test_a_pass_that_raises_backs_off_and_says_so_in_an_event() -> None:
         op._queued_pass("a", state)
         assert state.failures == expected_failures
     assert state.next_try == now[0] + 2 * Settings().backoff_base_seconds
-    assert posted == [("PassFailed", "BedrockImportedModel")] * 2
+    assert [p[:2] for p in posted] == [("PassFailed", "BedrockImportedModel")] * 2
+    assert posted[0] == posted[1]  # the same Event twice (counted up), whatever the backoff step
 
 
 def test_an_object_gone_from_the_api_is_forgotten_by_its_next_pass() -> None:
