@@ -56,7 +56,6 @@ LEGACY_KOPF_ANNOTATIONS = (f"{GROUP}/kopf-managed", f"{GROUP}/last-handled-confi
 MAX_PASSES = 3
 
 
-QUEUE_LOG = logging.getLogger("bmo.queue")
 POLL_LOG = logging.getLogger("bmo.poll")
 
 
@@ -274,9 +273,7 @@ class Operator:
         )
 
     async def in_thread(self, body: kopf.Body, logger: logging.Logger, event: bool) -> None:
-        # Runs on the event loop first, in watch order: the import queue's tie-break is fixed here.
-        self.states.note_arrival(body.metadata.uid, body.metadata.get("creationTimestamp") or "")
-        self.states.observe(body.metadata.uid, glance(body))
+        # the object's arrival and glance are noted by `on_watch_event`, which kopf runs first for the event
         ctx = contextvars.copy_context()  # kopf's per-object logger needs kopf's context in the thread
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(
@@ -320,8 +317,8 @@ class Operator:
     def gone(self, uid: str, namespace: str | None = None) -> None:
         """The object is gone from the API (also without our finalizer: removed by hand, or a namespace
         force-deleted): it holds no place in the import queue and nothing is remembered for it. A pass
-        still running for it sees `state.gone` when it ends and leaves the queue too. With its namespace (a
-        pass found it gone; the watch's DELETED does this itself), its namespace's quota stops counting it."""
+        still running for it sees `state.gone` when it ends and leaves the queue too. With its namespace (its
+        DELETED event, or a pass that found it gone), its namespace's quota stops counting it."""
         self.states.forget(uid)
         self.reconciler.queue.forget(uid)
         if namespace is not None:
@@ -422,11 +419,13 @@ class Operator:
         @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
         async def on_watch_event(type: str | None, uid: str, body: kopf.Body, **_: Any) -> None:
             # async: a sync handler would run in kopf's own thread pool (20 more threads, and their
-            # memory arenas, for a few dictionary operations per watch event)
-            self.tenancy.model_changed(dict(body), deleted=type == "DELETED")
+            # memory arenas, for a few dictionary operations per watch event). kopf runs it before the
+            # change handlers of the same event, on the event loop, in watch order: the import queue's
+            # tie-break (arrival) is fixed here, and the glance the clock decides on is kept current.
             if type == "DELETED":
-                self.gone(uid)
+                self.gone(uid, body.metadata.namespace)
                 return
+            self.tenancy.model_changed(dict(body))
             self.states.note_arrival(uid, body.metadata.get("creationTimestamp") or "")
             self.states.observe(uid, glance(body))
 

@@ -108,22 +108,20 @@ class _Lock(LeaseLock):
             return False, exc
 
     def create(self, name, namespace, election_record):
-        if self.stopped:
-            return False
-        try:
-            return self._done(super().create(name, namespace, election_record), "creating")
-        except KUBE_ERRORS as exc:
-            self.last_error = first_line(exc)
-            return self._done(False, "creating")
+        return self._write("creating", super().create, name, namespace, election_record)
 
     def update(self, name, namespace, updated_record):
+        return self._write("renewing", super().update, name, namespace, updated_record)
+
+    def _write(self, what: str, call, *args) -> bool:
+        """A create or a renewal: never once stopped; an API error is a failed round, not an exception."""
         if self.stopped:
             return False
         try:
-            return self._done(super().update(name, namespace, updated_record), "renewing")
+            return self._done(call(*args), what)
         except KUBE_ERRORS as exc:
             self.last_error = first_line(exc)
-            return self._done(False, "renewing")
+            return self._done(False, what)
 
 
 class _TimedApi:
