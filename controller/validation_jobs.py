@@ -32,6 +32,21 @@ LABEL_REVISION = "bedrock.modelops.io/revision"
 ANNOTATION_OWNER_NAME = "bedrock.modelops.io/owner-name"
 ANNOTATION_OBSERVED = "bedrock.modelops.io/validation-observed"  # on the model: wakes it up
 TERMINATION_LOG = "/dev/termination-log"
+CONTAINER = "validate"
+LABEL_CONTROLLER_UID = "batch.kubernetes.io/controller-uid"  # set by the job controller on its pods
+#: Env that identity webhooks add to pods (IRSA, EKS Pod Identity): absent from the Job's template, trusted.
+INJECTED_ENV = frozenset(
+    {
+        "AWS_ROLE_ARN",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_STS_REGIONAL_ENDPOINTS",
+        "AWS_DEFAULT_REGION",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+    }
+)
+#: Where those webhooks (and the kubelet) mount tokens; any other added mount could replace what runs.
+INJECTED_MOUNTS = "/var/run/secrets/"
 _PULL_ERRORS = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"}
 _CONFIG_ERRORS = {"CreateContainerConfigError", "CreateContainerError", "RunContainerError"}
 
@@ -94,7 +109,7 @@ class ValidationJobs:
         if s.s3_endpoint:  # dev stack / tests only: a real install reads S3 itself
             args += ["--endpoint-url", s.s3_endpoint]
         container = client.V1Container(
-            name="validate",
+            name=CONTAINER,
             image=s.validator_image,
             image_pull_policy="IfNotPresent",
             command=["bedrock-model-operator", "validate"],
@@ -198,18 +213,34 @@ class ValidationJobs:
                 if exc2.status != 409:
                     raise
             return JobResult("running", "ValidationJobCreated", f"validation Job {name} created")
-        return self.read(current)
+        why = foreign_job(current, job, kw["owner_uid"])
+        if why:  # a tenant may create Jobs in its namespace: a Job under the name is not a verdict
+            return JobResult(
+                "running",
+                "ValidationJobForeign",
+                f"a Job named {name} exists that the operator did not make ({why}); no verdict is taken "
+                "from it: delete it so the operator can run its own",
+            )
+        return self.read(current, built=job)
 
-    def read(self, job: client.V1Job, now: dt.datetime | None = None) -> JobResult:
+    def read(
+        self, job: client.V1Job, now: dt.datetime | None = None, built: client.V1Job | None = None
+    ) -> JobResult:
+        """Where a Job of the operator's stands. Its pods are found by the job controller's uid label and
+        their controller reference; with `built` (what the operator made), a pod that does not run the
+        validator as built is ignored: anyone who may create Pods can add those labels and references."""
         name, ns = job.metadata.name, job.metadata.namespace
         conds = {c.type: c for c in (job.status.conditions or []) if c.status == "True"}
-        pods = (
-            client.CoreV1Api(self._client()).list_namespaced_pod(ns, label_selector=f"job-name={name}").items
+        listed = (
+            client.CoreV1Api(self._client())
+            .list_namespaced_pod(ns, label_selector=f"{LABEL_CONTROLLER_UID}={job.metadata.uid}")
+            .items
         )
+        pods = [pod for pod in listed if foreign_pod(pod, job, built) is None]
         term = None
         for pod in pods:
             for cs in (pod.status.container_statuses or []) if pod.status else []:
-                if cs.state and cs.state.terminated:
+                if cs.name == CONTAINER and cs.state and cs.state.terminated:
                     term = cs.state.terminated
         if "Complete" in conds or "SuccessCriteriaMet" in conds:
             return self._verdict(name, term)
@@ -345,6 +376,76 @@ class ValidationJobs:
                 if exc.status != 404:
                     raise
         return n
+
+
+# ---- trust: a tenant may create Jobs and Pods in its namespace, with any name, label or reference ---------
+def _owner_uid(meta: client.V1ObjectMeta | None) -> str | None:
+    refs = (meta.owner_references if meta else None) or []
+    return next((r.uid for r in refs if r.controller), None)
+
+
+def _runs(container: client.V1Container | None) -> dict[str, Any]:
+    """What decides a validator's verdict: the program, its arguments, its environment, its mounts."""
+    if container is None:
+        return {}
+    return {
+        "image": container.image,
+        "command": list(container.command or []),
+        "args": list(container.args or []),
+        "env": {e.name: (e.value or "", e.value_from is not None) for e in container.env or []},
+        "env_from": bool(container.env_from),
+        "mounts": {m.mount_path: (m.name, bool(m.sub_path)) for m in container.volume_mounts or []},
+    }
+
+
+def _validator(spec: client.V1PodSpec | None) -> client.V1Container | None:
+    return next((c for c in (spec.containers if spec else None) or [] if c.name == CONTAINER), None)
+
+
+def foreign_job(job: client.V1Job, built: client.V1Job, owner_uid: str) -> str | None:
+    """Why a Job under the revision's name is not one the operator made for this object (None if it is):
+    its controller must be the model, its owner label the model's uid, and its pod template the one built."""
+    meta = job.metadata
+    if _owner_uid(meta) != owner_uid:
+        return "its controller reference is not this model"
+    if (meta.labels or {}).get(LABEL_OWNER) != owner_uid:
+        return f"its {LABEL_OWNER} label is not this model's uid"
+    mine, theirs = (
+        built.spec.template.spec,
+        job.spec.template.spec if job.spec and job.spec.template else None,
+    )
+    if theirs is None or len(theirs.containers or []) != len(mine.containers or []) or theirs.init_containers:
+        return "its pod does not run the operator's validator alone"
+    if _runs(_validator(theirs)) != _runs(_validator(mine)):
+        return "its validator container is not the one the operator builds"
+    if theirs.service_account_name != mine.service_account_name:
+        return f"it runs as ServiceAccount {theirs.service_account_name}"
+    return None
+
+
+def foreign_pod(pod: client.V1Pod, job: client.V1Job, built: client.V1Job | None) -> str | None:
+    """Why a pod is not one the job controller made from the operator's Job (None if it is). Identity
+    webhooks may add their env and token mounts; nothing else may differ from what the operator built."""
+    if _owner_uid(pod.metadata) != job.metadata.uid:
+        return "its controller is not the validation Job"
+    if built is None:
+        return None
+    mine, theirs = _runs(_validator(built.spec.template.spec)), _runs(_validator(pod.spec))
+    if not theirs:
+        return "it has no validator container"
+    extra_env = set(theirs["env"]) - set(mine["env"])
+    extra_mounts = set(theirs["mounts"]) - set(mine["mounts"])
+    if (
+        any(theirs[k] != mine[k] for k in ("image", "command", "args", "env_from"))
+        or any(theirs["env"][k] != v for k, v in mine["env"].items() if k in theirs["env"])
+        or set(mine["env"]) - set(theirs["env"])
+        or extra_env - INJECTED_ENV
+        or any(theirs["mounts"][k] != v for k, v in mine["mounts"].items() if k in theirs["mounts"])
+        or any(not m.startswith(INJECTED_MOUNTS) for m in extra_mounts)
+        or pod.spec.init_containers
+    ):
+        return "its validator container is not the one the operator builds"
+    return None
 
 
 def job_fingerprint(body: dict[str, Any]) -> str:
