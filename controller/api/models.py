@@ -476,6 +476,13 @@ class ImportJobRecord(BaseModel):
     s3_uri: str | None = Field(None, description="Source the job imports.")
     role_arn: str | None = Field(None, description="Service role the job uses.")
     started_at: str | None = Field(None, description="When the operator decided to start it (RFC 3339).")
+    sent_at: str | None = Field(None, description="When the create was last sent (RFC 3339).")
+    unseen_since: str | None = Field(
+        None,
+        description="When the operator, no longer meaning to send the create (the spec changed), first "
+        "looked for the job and did not find it (RFC 3339). The intent is given up only once the job has "
+        "stayed unseen for the grace period after both this and the last send.",
+    )
     completed_at: str | None = Field(None, description="When the operator saw it end (RFC 3339).")
 
     @property

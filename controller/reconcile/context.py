@@ -49,6 +49,7 @@ class View:
     annotations: dict[str, str]
     spec: dict[str, Any]
     status: dict[str, Any]
+    deleting_since: str | None = None  # metadata.deletionTimestamp
 
     @classmethod
     def of(cls, body: dict[str, Any]) -> View:
@@ -61,6 +62,7 @@ class View:
             dict(meta.get("annotations") or {}),
             dict(body.get("spec") or {}),
             dict(body.get("status") or {}),
+            meta.get("deletionTimestamp"),
         )
 
     @property

@@ -13,6 +13,7 @@ from controller.api.reasons import EventReason
 from controller.errors import AwsError, Kind
 from controller.naming import OWNER_KEYS, TAG_RETAINED_FROM, ownership
 from controller.reconcile.context import PAUSE_ANNOTATION, Pass
+from controller.reconcile.importing import create_given_up
 from controller.reconcile.serving import delete_owned
 
 
@@ -73,7 +74,12 @@ def finalize(p: Pass, grace: float) -> Finalized:
     if rec is not None and unsettled:
         bedrock = p.clients(rec.region)[0]
         job = bedrock.find_job(rec.job_name)
-        if job is None and rec.in_flight and p.seconds_since(rec.started_at) < grace:
+        # no create is sent once the object is being deleted: the first look is its deletion at the latest
+        if (
+            job is None
+            and rec.in_flight
+            and not create_given_up(p, rec, grace, p.view.deleting_since or rec.sent_at or rec.started_at)
+        ):
             # a create that may have landed is not visible yet (Bedrock is eventually consistent)
             result.events.append(
                 (

@@ -55,7 +55,8 @@ def follow(p: Pass, grace: float, iam_wait: float, smoke_default: str = "") -> b
         # the intent only once Bedrock has had the grace period to show it
         job = _my_job(p, bedrock, rec.job_name)
         if job is None:
-            if p.seconds_since(rec.started_at) < grace:
+            rec.unseen_since = rec.unseen_since or p.now_rfc3339()
+            if not create_given_up(p, rec, grace, rec.unseen_since):
                 _running(p, rec)
                 return True
             p.st.import_job = None
@@ -84,6 +85,14 @@ def follow(p: Pass, grace: float, iam_wait: float, smoke_default: str = "") -> b
             )
         return False
     return _completed(p, bedrock, rec, job, grace, smoke.effective(p, smoke_default))
+
+
+def create_given_up(p: Pass, rec: ImportJobRecord, grace: float, unseen_since: str | None) -> bool:
+    """Whether a create no pass will send again may be forgotten: its job has stayed unseen for the grace
+    period after the last send (a create retried for minutes, then applied with its answer lost, shows up
+    that long after *that* send, not after the decision) and after the first look that missed it."""
+    last_sent = rec.sent_at or rec.started_at
+    return min(p.seconds_since(last_sent), p.seconds_since(unseen_since)) >= grace
 
 
 def _record_job(rec: ImportJobRecord, job: JobInfo) -> None:
@@ -304,6 +313,7 @@ def _queued(p: Pass, position: int, why: str) -> None:
 def _create(p: Pass, bedrock: BedrockClient, rec: ImportJobRecord, iam_wait: float) -> None:
     """Send the create the previous pass recorded, as it recorded it; repeatable (same name, same token)."""
     s3_uri = rec.s3_uri or source_uri(p)
+    rec.sent_at, rec.unseen_since = p.now_rfc3339(), None
     try:
         arn = bedrock.create_job(
             job_name=rec.job_name,

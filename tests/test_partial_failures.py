@@ -1,0 +1,69 @@
+"""Partial failures found by the review of issue 25, replayed in the in-process World: each sequence ends
+with nothing leaked or lost and no object running two jobs at once."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.test_invariants import SOURCES, Operators, spec
+from tests.world import World
+
+
+def _until(w: World, what, seconds: float = 600.0, tick: float = 2.0) -> None:
+    for _ in range(int(seconds / tick)):
+        if what():
+            return
+        w.advance(tick, tick=tick)
+    raise AssertionError("never happened")
+
+
+def _sent_creates(w: World) -> int:
+    with w.aws._lock:
+        return len(w.aws._jobs)
+
+
+@pytest.mark.parametrize("then", ["revert", "delete", "move-region"])
+def test_a_create_answered_late_after_40s_of_refusals_is_not_given_up(then):
+    """Finding 1: creates refused for 40 s, the next one applied but its answer lost, the job invisible
+    for 8 s, and the user reverts, deletes or moves the region: the intent used to be dropped because it was
+    *decided* more than the grace period ago, though it was *sent* seconds ago. Its model was leaked and,
+    with a region move, the object ran two jobs at once."""
+    m = Operators()
+    w = m.world
+    c = w.cluster("east")
+    w.aws.set_faults({"iam_propagation_failures": 8})  # ~40 s of refused creates (backoff 2, 4, 8 ...)
+    body = c.create("team-a", "m", spec(SOURCES[0], "us-east-1", "Delete", {"team": "a"}, None))
+    started = body["status"]["importJob"]["startedAt"]
+    w.advance(40.0, tick=2.0)
+    assert _sent_creates(w) == 0 and body["status"]["importJob"]["state"] == "Creating"
+    w.aws.set_faults({"iam_propagation_failures": 0, "job_visibility_delay_seconds": 8})
+    w.drop_responses["CreateModelImportJob"] = 1
+    _until(w, lambda: _sent_creates(w) == 1, seconds=120)
+    assert body["status"]["importJob"]["state"] == "Creating", "the answer was lost: still an intent"
+    assert body["status"]["importJob"]["startedAt"] == started
+    if then == "revert":
+        c.edit_spec(body, source={"s3Uri": SOURCES[1]})
+    elif then == "delete":
+        c.delete(body)
+    else:
+        c.edit_spec(body, region="us-west-2")
+    for _ in range(30):
+        w.advance(2.0, tick=2.0)
+        w.check_always()  # never two jobs at once for one object
+    m.teardown()  # nothing leaked at quiescence
+
+
+def test_an_adversarial_expect_does_not_freeze_the_operator():
+    """Finding 4: `(a|aa)*#` against an answer with a run of a's took Python's backtracking `re` minutes,
+    holding the GIL (the event loop, every worker, the Lease renewals). RE2 answers at once."""
+    w = World()
+    c = w.cluster("east")
+    doc = spec(SOURCES[0], "us-east-1", "Delete", {}, None)
+    doc["smokeTest"] = {"prompt": "a" * 40, "expect": "(a|aa)*#", "deadlineSeconds": 60}
+    began = time.monotonic()
+    body = c.create("team-a", "m", doc)
+    _until(w, lambda: body["status"].get("phase") == "Failed", seconds=300, tick=5.0)
+    assert body["status"]["failure"]["reason"] == "SmokeTestMismatch", body["status"]["failure"]
+    assert time.monotonic() - began < 15, "a tenant's pattern must run in linear time"
