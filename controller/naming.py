@@ -26,6 +26,7 @@ TAG_NAME = f"{RESERVED_TAG_PREFIX}name"
 TAG_UID = f"{RESERVED_TAG_PREFIX}uid"
 #: Left on a model kept by deletionPolicy Retain: it has no owner any more and may be adopted.
 TAG_RETAINED_FROM = f"{RESERVED_TAG_PREFIX}retained-from"
+TAG_RETAINED_BY_CLUSTER = f"{RESERVED_TAG_PREFIX}retained-by-cluster-id"
 OWNER_KEYS = (TAG_CLUSTER_ID, TAG_UID)
 
 

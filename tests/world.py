@@ -12,10 +12,12 @@ import logging
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 import kopf
 from botocore.exceptions import ReadTimeoutError
+from kubernetes.client.exceptions import ApiException
 
 from bmo_devtools.emulator.state import BedrockState, ImportOutcome
 from controller.handlers import FINALIZER, Operator
@@ -47,6 +49,9 @@ class Store:
 
     def __init__(self) -> None:
         self.objects: dict[tuple[str, str], dict[str, Any]] = {}
+        self.failing_writes = 0  # the next N status writes fail (the apiserver answers 500)
+        #: a write this says yes to fails (once): a crash or an apiserver error right after an AWS call
+        self.fail_write_if: Callable[[dict[str, Any]], bool] | None = None
 
     def read(self, namespace: str, name: str) -> dict[str, Any] | None:
         body = self.objects.get((namespace, name))
@@ -56,6 +61,12 @@ class Store:
         body = self.objects.get((namespace, name))
         if body is None:
             return
+        if self.failing_writes > 0 or (
+            self.fail_write_if is not None and self.fail_write_if(patch["status"])
+        ):
+            self.failing_writes = max(0, self.failing_writes - 1)
+            self.fail_write_if = None if self.failing_writes == 0 else self.fail_write_if
+            raise ApiException(status=500, reason="Internal Server Error")
         status = body.setdefault("status", {})
         _merge(status, patch["status"])
 

@@ -600,6 +600,12 @@ class BedrockImportedModelStatus(BaseModel):
     superseded: list[SupersededModel] | None = Field(
         None, description="Models of earlier revisions still to be deleted."
     )
+    adopted: list[str] | None = Field(
+        None,
+        max_length=16,
+        description="ARNs of models this object adopted (spec.adoptExisting): its own, though no job of it "
+        "made them, so never retired as another revision's.",
+    )
     failure: FailureRecord | None = Field(None, description="The revision that failed for good, and why.")
     smoke_test: SmokeTestResult | None = Field(None, description="The last smoke test (spec.smokeTest).")
     queue_position: int | None = Field(

@@ -148,6 +148,21 @@ class PolicyAccount(_Model):
     )
 
 
+class PolicyAdoption(_Model):
+    """Which existing models no object owns the selected namespaces may take over (spec.adoptExisting)."""
+
+    retained_from_namespace: bool = Field(
+        False,
+        description="Models an object of the same namespace in this cluster kept with deletionPolicy Retain.",
+    )
+    model_names: list[Annotated[str, Field(min_length=1, max_length=63)]] | None = Field(
+        None,
+        max_length=64,
+        description="Names of other unowned models (hand-imported ones) that may be adopted: "
+        f"{PATTERN_DESCRIPTION}.",
+    )
+
+
 class BedrockImportPolicySpec(_Model):
     """What the models of the selected namespaces may use. Every field that grants access is opt-in."""
 
@@ -191,6 +206,11 @@ class BedrockImportPolicySpec(_Model):
     )
     account: PolicyAccount | None = Field(
         None, description="Import into another AWS account. Unset: this one."
+    )
+    adoption: PolicyAdoption | None = Field(
+        None,
+        description="Existing models spec.adoptExisting may take over (and so later delete). Unset: none; "
+        "a model another namespace or cluster retained, or someone imported by hand, stays theirs.",
     )
 
 

@@ -91,6 +91,7 @@ class Reason(enum.StrEnum):
     MODEL_TOO_LARGE = "ModelTooLarge"
     MODEL_LIMIT_REACHED = "ModelLimitReached"
     ACCOUNT_CONFLICT = "AccountConflict"
+    ADOPTION_NOT_ALLOWED = "AdoptionNotAllowed"
     ACCOUNT_CHANGED = "AccountChanged"
     # SmokeTested
     SMOKE_TEST_WAITING = "SmokeTestWaiting"

@@ -18,6 +18,7 @@ from controller.api.models import (
 from controller.bedrock_client import BedrockClient, SupportClients
 from controller.naming import Identity, import_inputs, revision
 from controller.reconcile.outcome import Outcome
+from controller.tenancy.rules import Decision
 
 PAUSE_ANNOTATION = "bedrock.modelops.io/paused"
 #: Changing this annotation's value retries a failed revision without a spec change (files fixed in place).
@@ -135,6 +136,8 @@ class Pass:
     out: Outcome
     now: dt.datetime
     clients: Callable[[str], tuple[BedrockClient, SupportClients]]
+    #: what the namespace's policies make of the spec (None: not decided, e.g. while deleting)
+    decision: Decision | None = None
 
     @classmethod
     def build(

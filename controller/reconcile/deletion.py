@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from controller.api.reasons import EventReason
 from controller.errors import AwsError, Kind
-from controller.naming import OWNER_KEYS, TAG_RETAINED_FROM, ownership
+from controller.naming import OWNER_KEYS, TAG_RETAINED_BY_CLUSTER, TAG_RETAINED_FROM, ownership
 from controller.reconcile.context import PAUSE_ANNOTATION, Pass
 from controller.reconcile.importing import create_given_up
 from controller.reconcile.serving import delete_owned
@@ -133,7 +133,7 @@ def finalize(p: Pass, grace: float) -> Finalized:
                 (
                     "Warning",
                     EventReason.SUPERSEDED_MODEL_LEFT,
-                    f"left model {arn} alone: its tags name another owner",
+                    f"left model {arn} alone: its tags do not name this object",
                 )
             )
     result.done = True
@@ -154,5 +154,6 @@ def _release(p: Pass, arn: str, region: str) -> bool:
         return False
     desired = {k: v for k, v in tags.items() if k not in OWNER_KEYS}
     desired[TAG_RETAINED_FROM] = f"{p.me.namespace}/{p.me.name}"[:256]
+    desired[TAG_RETAINED_BY_CLUSTER] = p.me.cluster_id[:256]  # a policy may let the same namespace adopt it
     bedrock.sync_tags(arn, desired, actual=tags)
     return True

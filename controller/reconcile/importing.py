@@ -28,6 +28,7 @@ from controller.reconcile.failures import fail
 from controller.reconcile.outcome import QueueState
 from controller.reconcile.serving import promote
 from controller.reconcile.validation import source_uri
+from controller.tenancy.rules import check_adoption
 
 
 def in_flight(p: Pass) -> bool:
@@ -40,7 +41,7 @@ def follow(p: Pass, grace: float, iam_wait: float, smoke_default: str = "") -> b
     smoke-tested): the pass stops there, because Bedrock cannot stop a job and the region has one slot."""
     rec = p.st.import_job
     if rec is not None and rec.state == "Adopting":
-        _resume_adoption(p, rec)
+        _resume_adoption(p, rec, grace)
         return True
     if rec is not None and rec.state == "Testing":
         return smoke.step(p, rec, smoke.effective(p, smoke_default))
@@ -259,7 +260,21 @@ def start(p: Pass, queue: ImportQueue, arrival: str | None) -> None:
     p.out.again = True  # written first, created in the next pass
 
 
+def _may_adopt(p: Pass, bedrock: BedrockClient, model: ModelInfo) -> str | None:
+    """Why this object may not take over an unowned model (None: it may). Adoption is the spec's wish
+    (adoptExisting) and the namespace's policies' decision: a model another team retained is theirs."""
+    if not p.spec.adopt_existing:
+        return "spec.adoptExisting is not set"
+    if p.decision is None:
+        return "the namespace's policies are not known"
+    tags = bedrock.tags(model.arn)
+    v = check_adoption(p.decision, p.view.namespace, p.me.cluster_id, model.name, tags)
+    return v.message if v is not None else None
+
+
 def _adopt(p: Pass, bedrock: BedrockClient, rec: ImportJobRecord, model: ModelInfo, owner: str) -> None:
+    if owner == "unowned" or model.arn in (p.st.adopted or []):  # remembered before it is tagged as ours
+        p.st.adopted = [*[a for a in p.st.adopted or [] if a != model.arn], model.arn][-16:]
     _take_model(p, bedrock, rec, model, "adopted the existing model" if owner == "unowned" else "found")
     rec.state = "Completed"
     rec.completed_at = p.now_rfc3339()
@@ -267,13 +282,20 @@ def _adopt(p: Pass, bedrock: BedrockClient, rec: ImportJobRecord, model: ModelIn
         p.out.event("Normal", EventReason.MODEL_ADOPTED, f"adopted the existing imported model {model.name}")
 
 
-def _resume_adoption(p: Pass, rec: ImportJobRecord) -> None:
-    """An adoption a pass began and did not finish: finish it, or forget it if the model is gone or
-    someone else's now."""
+def _resume_adoption(p: Pass, rec: ImportJobRecord, grace: float) -> None:
+    """An adoption a pass began (and wrote) and did not finish: finish it, or forget it if the model is
+    someone else's now, or gone for the grace period (a NotFound may be Bedrock's lag, and the model may
+    already carry this object's tags)."""
     bedrock = p.clients(rec.region)[0]
     model = bedrock.find_model(rec.model_arn or rec.model_name)
+    if model is None:
+        rec.unseen_since = rec.unseen_since or p.now_rfc3339()
+        if p.seconds_since(rec.unseen_since) < grace:
+            return
     owner = ownership(bedrock.tags(model.arn), p.me) if model is not None else "gone"
-    if model is not None and (owner == "mine" or (owner == "unowned" and p.spec.adopt_existing)):
+    if model is not None and (
+        owner == "mine" or (owner == "unowned" and _may_adopt(p, bedrock, model) is None)
+    ):
         _adopt(p, bedrock, rec, model, owner)
     else:
         p.st.import_job = None
@@ -399,16 +421,34 @@ def _name_taken(p: Pass, bedrock: BedrockClient, rec: ImportJobRecord) -> None:
         )
     tags = bedrock.tags(model.arn)
     owner = ownership(tags, p.me)
-    if owner == "mine" and not _from_revision(p, model, rec.revision):
+    adopted = model.arn in (p.st.adopted or [])
+    if owner == "mine" and not adopted and not _from_revision(p, model, rec.revision):
         # a model of this object from another revision holds the name: retire it, import under another
         supersede(p, model.arn, model.name, rec.region, None)
         p.st.import_job = None
         return
-    if owner == "mine" or (owner == "unowned" and p.spec.adopt_existing):
+    if owner == "mine":  # its own (an answer lost, or a model it adopted earlier): nothing to tag anew
         rec.state, rec.model_arn = "Adopting", model.arn
         _adopt(p, bedrock, rec, model, owner)
         return
+    refused = _may_adopt(p, bedrock, model) if owner == "unowned" else None
+    if owner == "unowned" and refused is None:
+        # written ahead: status names the model (Adopting) before the next pass tags it as this object's,
+        # so a failed write or a crash never leaves a model tagged as ours that status does not name
+        rec.state, rec.model_arn = "Adopting", model.arn
+        p.st.adopted = [*[a for a in p.st.adopted or [] if a != model.arn], model.arn][-16:]
+        p.out.condition(
+            ConditionType.IMPORTED,
+            "Unknown",
+            Reason.WAITING_FOR_MODEL,
+            f"adopting the existing model {model.name}",
+        )
+        p.out.again = True
+        return
     p.st.import_job = None
+    if owner == "unowned" and p.spec.adopt_existing:
+        fail(p, ConditionType.IMPORTED, Reason.ADOPTION_NOT_ALLOWED, refused or "adoption is not allowed")
+        return
     if owner == "other":
         message = (
             f"an imported model named {rec.model_name} already exists and belongs to {owner_in(tags)}: "

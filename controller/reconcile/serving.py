@@ -172,7 +172,7 @@ def retire_superseded(p: Pass, grace: float) -> None:
             p.out.event(
                 "Warning",
                 EventReason.SUPERSEDED_MODEL_LEFT,
-                f"left model {old.arn} alone: its tags name another owner",
+                f"left model {old.arn} alone: its tags do not name this object",
             )
     p.st.superseded = left or None
     if trouble is not None:
@@ -185,7 +185,9 @@ def retire_superseded(p: Pass, grace: float) -> None:
 
 
 def delete_owned(p: Pass, bedrock: BedrockClient, arn: str) -> str:
-    """Delete a model this object owns. Returns 'deleted', 'gone' or 'other' (not ours: left alone).
+    """Delete a model this object owns. Returns 'deleted', 'gone' or 'other' (not ours: left alone). A
+    model whose tags name no owner is not ours either: an ARN in status is no proof (whoever may write the
+    status subresource could name any model), the owner tags every model of this object carries are.
     ConflictException (Bedrock busy with the model) is retryable here."""
     try:
         tags = bedrock.tags(arn)
@@ -193,7 +195,7 @@ def delete_owned(p: Pass, bedrock: BedrockClient, arn: str) -> str:
         if err.kind is Kind.NOT_FOUND:
             return "gone"
         raise
-    if ownership(tags, p.me) == "other":
+    if ownership(tags, p.me) != "mine":
         return "other"
     try:
         return "deleted" if bedrock.delete_model(arn) else "gone"

@@ -19,6 +19,7 @@ from controller.api.policy import (
     quantity_bytes,
 )
 from controller.api.reasons import Reason
+from controller.naming import TAG_RETAINED_BY_CLUSTER, TAG_RETAINED_FROM
 
 #: With no policy for a namespace: `open` imports anything (the dev stack), `restricted` nothing.
 DEFAULT_OPEN, DEFAULT_RESTRICTED = "open", "restricted"
@@ -44,6 +45,7 @@ class Rule:
     SIZE = Reason.MODEL_TOO_LARGE
     COUNT = Reason.MODEL_LIMIT_REACHED
     ACCOUNT = Reason.ACCOUNT_CONFLICT
+    ADOPTION = Reason.ADOPTION_NOT_ALLOWED
 
 
 @dataclass(frozen=True)
@@ -287,4 +289,45 @@ def check_count(decision: Decision, uid: str, members: Iterable[Member]) -> Viol
                 f"BedrockImportPolicy {pol.name} allows {limit} models in this namespace; {holding} serve or "
                 f"import and {ahead} older objects wait before this one (delete one to make room)",
             )
+    return None
+
+
+def check_adoption(
+    decision: Decision, namespace: str, cluster_id: str, model_name: str, tags: Mapping[str, str]
+) -> Violation | None:
+    """Whether the namespace may take over an existing model no object owns: every policy that selects it
+    must allow that model (retained by an object of the same namespace in this cluster, or a listed name).
+    With no policy, the operator's default decides (open: yes)."""
+    retained_from = tags.get(TAG_RETAINED_FROM, "")
+    same_namespace = (
+        retained_from.startswith(f"{namespace}/") and tags.get(TAG_RETAINED_BY_CLUSTER) == cluster_id
+    )
+    for pol in decision.policies:
+        rule = pol.spec.adoption
+        if rule is not None and rule.retained_from_namespace and same_namespace:
+            continue
+        if rule is not None and any(pattern_matches(n, model_name) for n in rule.model_names or []):
+            continue
+        origin = f"retained from {retained_from}" if retained_from else "owned by no object"
+        return Violation(
+            Rule.ADOPTION,
+            "spec.adoptExisting",
+            f"model {model_name} ({origin}) may not be adopted in this namespace: BedrockImportPolicy "
+            f"{pol.name} allows adopting "
+            + (
+                _listed(
+                    [
+                        *(
+                            ["models retained from this namespace"]
+                            if rule and rule.retained_from_namespace
+                            else []
+                        ),
+                        *(rule.model_names or [] if rule else []),
+                    ]
+                )
+            )
+            + " (adoption.retainedFromNamespace, adoption.modelNames); choose another spec.modelName",
+        )
+    if not decision.policies and decision.default != DEFAULT_OPEN:
+        return Violation(Rule.ADOPTION, "spec.adoptExisting", "no BedrockImportPolicy selects this namespace")
     return None

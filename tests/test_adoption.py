@@ -1,0 +1,127 @@
+"""Adopting an existing model (spec.adoptExisting) is written ahead, remembered, and a policy decision
+(issue 25, findings 2 and 3): a failed status write never makes the operator delete the model it adopted,
+a model it adopted is never retired as "another revision", and no namespace takes over a model another
+team retained or someone imported by hand unless its BedrockImportPolicy says so."""
+
+from __future__ import annotations
+
+from tests.test_invariants import ROLE
+from tests.world import World
+
+SHARED = "shared-model"
+POLICY = {
+    "namespaceSelector": {},
+    "sources": {"s3Prefixes": ["s3://models/"]},
+    "serviceRoles": {"roleArns": [ROLE]},
+    "validationModes": ["Skip"],
+}
+
+
+def _spec(source: str = "s3://models/a/", policy: str = "Delete", model_name: str | None = SHARED) -> dict:
+    doc = {
+        "source": {"s3Uri": source},
+        "serviceRole": {"roleArn": ROLE},
+        "deletionPolicy": policy,
+        "region": "us-east-1",
+    }
+    if model_name:
+        doc |= {"modelName": model_name, "adoptExisting": True}
+    return doc
+
+
+def _made_by_hand(w: World, name: str = SHARED) -> str:
+    w.aws.create_job(
+        "us-east-1",
+        {
+            "jobName": f"by-hand-{name}",
+            "importedModelName": name,
+            "roleArn": ROLE,
+            "modelDataSource": {"s3DataSource": {"s3Uri": "s3://models/a/"}},
+        },
+    )
+    w.advance(10.0)
+    (arn,) = [m["arn"] for m in w.models() if m["name"] == name]
+    return arn
+
+
+def _ready(w: World, body: dict, seconds: float = 300.0) -> None:
+    for _ in range(int(seconds / 5)):
+        conds = {c["type"]: c for c in (body.get("status") or {}).get("conditions", [])}
+        if conds.get("Ready", {}).get("status") == "True":
+            return
+        w.advance(5.0)
+        w.check_always()
+    raise AssertionError(f"never Ready: {body.get('status')}")
+
+
+def _reason(body: dict, ctype: str) -> str:
+    return {c["type"]: c for c in body["status"]["conditions"]}[ctype]["reason"]
+
+
+def test_a_failed_status_write_while_adopting_never_deletes_the_adopted_model():
+    w = World()
+    c = w.cluster("east")
+    arn = _made_by_hand(w)
+    # the write of the pass that tags the model as this object's fails (an apiserver error, or a crash)
+    c.store.fail_write_if = lambda status: bool(status.get("modelArn"))
+    body = c.create("team-a", "m", _spec())
+    _ready(w, body)
+    assert arn in {m["arn"] for m in w.models()}, "the adopted model was deleted"
+    assert body["status"]["modelArn"] == arn
+    assert body["status"]["adopted"] == [arn]
+
+
+def test_an_adopted_model_not_shown_past_the_grace_period_is_adopted_again_not_deleted():
+    w = World()
+    c = w.cluster("east")
+    arn = _made_by_hand(w)
+    body = c.create("team-a", "m", _spec())
+    _ready(w, body)
+    w.aws.set_faults({"not_found_seconds": {"GetImportedModel": 45.0, "ListImportedModels": 45.0}})
+    c.annotate(body, "touch", "1")  # an event: the model is read by ARN now
+    w.advance(60.0)
+    w.aws.set_faults({"not_found_seconds": {}})
+    _ready(w, body)
+    assert arn in {m["arn"] for m in w.models()}, "the adopted model was deleted as another revision's"
+    assert body["status"]["modelArn"] == arn
+
+
+def test_a_policy_decides_which_unowned_models_a_namespace_may_adopt():
+    w = World()
+    c = w.cluster("east")
+    c.set_policy("team-policy", POLICY)  # no adoption field: adopting nothing
+    kept = c.create("team-b", "kept", _spec(policy="Retain", model_name="kept-model"))
+    _ready(w, kept)
+    kept_arn = kept["status"]["modelArn"]
+    c.delete(kept)
+    w.advance(10.0)
+    assert "kept" not in {k[1] for k in c.store.objects}
+    hand = _made_by_hand(w, "hand-made")
+
+    thief = c.create("team-a", "thief", _spec(model_name="kept-model"))
+    w.advance(20.0)
+    assert _reason(thief, "Imported") == "AdoptionNotAllowed", thief["status"]["conditions"]
+    assert "retained from team-b/kept" in thief["status"]["failureMessage"]
+    # allowing team-b's own retained models does not let team-a take them
+    c.set_policy("team-policy", POLICY | {"adoption": {"retainedFromNamespace": True}})
+    c.annotate(thief, "bedrock.modelops.io/retry", "1")
+    w.advance(20.0)
+    assert _reason(thief, "Imported") == "AdoptionNotAllowed"
+    tags = {m["arn"]: m["tags"] for m in w.models()}
+    assert "bedrock.modelops.io/uid" not in tags[kept_arn], "the retained model was retagged"
+
+    heir = c.create("team-b", "heir", _spec(model_name="kept-model"))
+    _ready(w, heir)
+    assert heir["status"]["modelArn"] == kept_arn  # the same namespace takes its retained model back
+
+    hand_made = c.create("team-a", "h", _spec(model_name="hand-made"))
+    w.advance(20.0)
+    assert _reason(hand_made, "Imported") == "AdoptionNotAllowed"
+    c.set_policy("team-policy", POLICY | {"adoption": {"modelNames": ["hand-*"]}})
+    c.annotate(hand_made, "bedrock.modelops.io/retry", "2")
+    _ready(w, hand_made)
+    assert hand_made["status"]["modelArn"] == hand
+    c.delete(thief)
+    c.delete(hand_made)  # deletionPolicy Delete: the adopted model is its own now
+    w.advance(30.0)
+    assert hand not in {m["arn"] for m in w.models()}
