@@ -11,8 +11,8 @@ import hashlib
 import logging
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import kopf
