@@ -90,7 +90,9 @@ def test_a_policy_decides_which_unowned_models_a_namespace_may_adopt():
     w = World()
     c = w.cluster("east")
     c.set_policy("team-policy", POLICY)  # no adoption field: adopting nothing
-    kept = c.create("team-b", "kept", _spec(policy="Retain", model_name="kept-model"))
+    kept_spec = _spec(policy="Retain", model_name="kept-model")
+    del kept_spec["adoptExisting"]
+    kept = c.create("team-b", "kept", kept_spec)
     _ready(w, kept)
     kept_arn = kept["status"]["modelArn"]
     c.delete(kept)
@@ -100,13 +102,14 @@ def test_a_policy_decides_which_unowned_models_a_namespace_may_adopt():
 
     thief = c.create("team-a", "thief", _spec(model_name="kept-model"))
     w.advance(20.0)
-    assert _reason(thief, "Imported") == "AdoptionNotAllowed", thief["status"]["conditions"]
-    assert "retained from team-b/kept" in thief["status"]["failureMessage"]
-    # allowing team-b's own retained models does not let team-a take them
+    # refused by the policy's rule on the spec (as the admission policy refuses it at apply)
+    assert _reason(thief, "Allowed") == "AdoptionNotAllowed", thief["status"]["conditions"]
+    # allowing team-b's own retained models does not let team-a take them: refused on the model's tags
     c.set_policy("team-policy", POLICY | {"adoption": {"retainedFromNamespace": True}})
     c.annotate(thief, "bedrock.modelops.io/retry", "1")
     w.advance(20.0)
-    assert _reason(thief, "Imported") == "AdoptionNotAllowed"
+    assert _reason(thief, "Imported") == "AdoptionNotAllowed", thief["status"]["conditions"]
+    assert "retained from team-b/kept" in thief["status"]["failureMessage"]
     tags = {m["arn"]: m["tags"] for m in w.models()}
     assert "bedrock.modelops.io/uid" not in tags[kept_arn], "the retained model was retagged"
 
@@ -116,7 +119,8 @@ def test_a_policy_decides_which_unowned_models_a_namespace_may_adopt():
 
     hand_made = c.create("team-a", "h", _spec(model_name="hand-made"))
     w.advance(20.0)
-    assert _reason(hand_made, "Imported") == "AdoptionNotAllowed"
+    assert _reason(hand_made, "Imported") == "AdoptionNotAllowed"  # by its tags: no namespace retained it
+    assert "owned by no object" in hand_made["status"]["failureMessage"]
     c.set_policy("team-policy", POLICY | {"adoption": {"modelNames": ["hand-*"]}})
     c.annotate(hand_made, "bedrock.modelops.io/retry", "2")
     _ready(w, hand_made)

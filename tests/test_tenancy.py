@@ -99,6 +99,25 @@ CASES = [
         {"validationModes": ["Skip"], "maxModelSize": "20Gi"},
         "spec.validation.mode",
     ),
+    ("adoption not allowed", {"modelName": "shared", "adoptExisting": True}, {}, "spec.adoptExisting"),
+    (
+        "adoption of a listed name",
+        {"modelName": "team-a-old", "adoptExisting": True},
+        {"adoption": {"modelNames": ["team-a-*"]}},
+        None,
+    ),
+    (
+        "adoption of an unlisted name",
+        {"modelName": "team-b-old", "adoptExisting": True},
+        {"adoption": {"modelNames": ["team-a-*"]}},
+        "spec.adoptExisting",
+    ),
+    (
+        "adoption of this namespace's retained models",
+        {"modelName": "anything", "adoptExisting": True},
+        {"adoption": {"retainedFromNamespace": True}},
+        None,
+    ),
 ]
 
 

@@ -185,6 +185,24 @@ def check_policy(
                 Rule.KMS, "spec.kmsKeyId", f"{name} requires a customer-managed KMS key (spec.kmsKeyId)"
             )
         )
+    if spec.adopt_existing:
+        rule, wanted = s.adoption, spec.model_name or ""
+        if not (
+            rule is not None
+            and (
+                rule.retained_from_namespace
+                or any(pattern_matches(n, wanted) for n in rule.model_names or [])
+            )
+        ):
+            out.append(
+                Violation(
+                    Rule.ADOPTION,
+                    "spec.adoptExisting",
+                    f"{name} allows adopting "
+                    + (f"models named {_listed(rule.model_names or [])}" if rule else "no existing model")
+                    + " (adoption.retainedFromNamespace, adoption.modelNames)",
+                )
+            )
     if s.max_model_size is not None and mode == "Skip":
         out.append(
             Violation(
