@@ -548,7 +548,8 @@ class SupportClients:
     def _kms_statement(self, key: str, account: str) -> dict[str, Any]:
         """Use of the model's key: by key ARN, or, for an alias, any key that carries it (IAM does not match
         an alias ARN as the key resource)."""
-        actions = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+        # CreateGrant: the import guide's customer-managed-key page lists it besides the three others
+        actions = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant"]
         alias = key if key.startswith("alias/") else None
         if key.startswith("arn:") and ":alias/" in key:
             alias = "alias/" + key.split(":alias/", 1)[1]

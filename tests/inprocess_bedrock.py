@@ -70,6 +70,11 @@ class InProcessBedrock(BedrockClient):
         self.region = region
         self._bedrock = StateClient(state, region, hooks)
         self._per_region("default=1000000")  # the world's clock is not the limiter's: no waiting here
+        # a throttle's pause too runs on the world's clock and is never slept in real time (a real sleep
+        # made sequences slow and their timing, so hypothesis's replays, not reproducible)
+        clock = getattr(getattr(hooks, "clock", None), "mono", None)
+        self.limiter.clock = clock or (lambda: 0.0)
+        self.limiter.sleep = lambda seconds: None
 
 
 class FakeSupport:

@@ -508,6 +508,16 @@ VPC = {"subnetIds": ["subnet-0abc"], "securityGroupIds": ["sg-0abc"]}
             f"not authorized to perform kms:Decrypt on resource {KMS_KEY}",
         ),
         (
+            "model-kms-key-without-create-grant",
+            BEDROCK_TRUST,
+            [
+                READ_MODELS,
+                _allow(*((a, KMS_KEY) for a in ("kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"))),
+            ],
+            {"importedModelKmsKeyId": KMS_KEY},
+            f"not authorized to perform kms:CreateGrant on resource {KMS_KEY}",
+        ),
+        (
             "vpc-without-network-interfaces",
             BEDROCK_TRUST,
             [READ_MODELS],
@@ -546,6 +556,8 @@ def test_a_role_with_everything_it_needs_imports(bedrock, models_in_s3, moto_end
         ("s3:ListBucket", "arn:aws:s3:::models"),
         ("kms:Decrypt", KMS_KEY),
         ("kms:GenerateDataKey", KMS_KEY),
+        ("kms:DescribeKey", KMS_KEY),
+        ("kms:CreateGrant", KMS_KEY),
         ("ec2:*NetworkInterface*", "*"),
         ("ec2:Describe*", "*"),
     )
@@ -627,7 +639,7 @@ def test_a_key_named_by_alias_is_granted_through_its_alias(bedrock, models_in_s3
             "Statement": [
                 {
                     "Effect": "Allow",
-                    "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                    "Action": ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant"],
                     "Resource": "arn:aws:kms:us-east-1:123456789012:key/*",
                     "Condition": {"ForAnyValue:StringEquals": {"kms:ResourceAliases": [alias]}},
                 }

@@ -315,6 +315,34 @@ class Operators(RuleBasedStateMachine):
                     raise Violation(f"{c.name}: {name} is blocked by a policy yet waits in line")
 
     @invariant()
+    def only_a_running_job_holds_a_slot(self):
+        """A slot is held by an object whose job runs (or whose create may have reached Bedrock), given up
+        within a poll of the job's end, plus the grace period a completed job's model has to show (the
+        object keeps its turn until its model is seen); paused and deleting objects included."""
+        w = self.world
+        for c in w.clusters.values():
+            by_uid = {b["metadata"]["uid"]: b for b in c.store.objects.values()}
+            queue = c.operator.reconciler.queue
+            with queue._lock:
+                holders = {uid for slots in queue._slots.values() for uid in slots}
+            for uid in holders:
+                body = by_uid.get(uid)
+                if body is None:
+                    raise Violation(f"{c.name}: uid {uid} holds a slot but its object is gone")
+                job = (body.get("status") or {}).get("importJob") or {}
+                with w.aws._lock:
+                    ran = next((j for j in w.aws._jobs.values() if j.name == job.get("jobName")), None)
+                if ran is None or ran.status == "InProgress" or ran.end is None:
+                    continue
+                idle = (w.clock.now() - ran.end).total_seconds()
+                s = c.settings()
+                if idle > s.poll_seconds + s.model_missing_grace_seconds + 2 * STEP_SECONDS + 5:
+                    raise Violation(
+                        f"{c.name}: {body['metadata']['name']} holds the slot {idle:.0f}s after its job "
+                        f"{ran.name} ended ({ran.status})"
+                    )
+
+    @invariant()
     def a_policy_stops_new_imports_and_keeps_what_serves(self):
         for name, (decided, serving) in self.frozen.items():
             c = self.world.cluster(name)

@@ -67,3 +67,28 @@ def test_an_adversarial_expect_does_not_freeze_the_operator():
     _until(w, lambda: body["status"].get("phase") == "Failed", seconds=300, tick=5.0)
     assert body["status"]["failure"]["reason"] == "SmokeTestMismatch", body["status"]["failure"]
     assert time.monotonic() - began < 15, "a tenant's pattern must run in linear time"
+
+
+def _phase(body: dict) -> str | None:
+    return (body.get("status") or {}).get("phase")
+
+
+@pytest.mark.parametrize("how", ["paused", "deleting"])
+def test_a_paused_or_deleting_object_gives_up_the_slot_once_its_job_ended(how):
+    """Finding 6: a paused pass never looks at Bedrock and a deleting object gets no pass, so an object
+    whose job had ended kept the region's slot: every other tenant waited Queued with nothing running."""
+    from controller.reconcile import PAUSE_ANNOTATION
+
+    w = World()
+    c = w.cluster("east")
+    first = c.create("team-a", "first", spec(SOURCES[0], "us-east-1", "Delete", {}, None))
+    assert first["status"]["importJob"]["state"] in ("Creating", "InProgress")
+    w.advance(1.0, tick=1.0)
+    if how == "paused":
+        c.annotate(first, PAUSE_ANNOTATION, "true")
+    else:
+        w.aws.set_faults({"deny_deletes": 1000})  # its deletion cannot finish
+        c.delete(first)
+    w.advance(20.0)  # its job (4 s) has ended
+    second = c.create("team-b", "second", spec(SOURCES[1], "us-east-1", "Delete", {}, None))
+    _until(w, lambda: _phase(second) == "Ready", seconds=120)

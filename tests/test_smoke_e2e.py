@@ -34,6 +34,7 @@ def test_request_bodies_and_answers_of_each_format():
 
 
 @pytest.mark.usefixtures("clean_faults")
+@pytest.mark.controlplane
 def test_a_cold_start_is_waited_out_and_the_result_recorded(kubectl, operator, local_aws, namespace):
     local_aws.set_faults(cold_start_seconds=4)
     apply_model(
@@ -52,6 +53,7 @@ def test_a_cold_start_is_waited_out_and_the_result_recorded(kubectl, operator, l
 
 
 @pytest.mark.usefixtures("clean_faults")
+@pytest.mark.controlplane
 def test_a_first_revision_that_fails_is_not_ready_and_its_model_is_deleted(
     kubectl, operator, local_aws, namespace
 ):
@@ -66,6 +68,7 @@ def test_a_first_revision_that_fails_is_not_ready_and_its_model_is_deleted(
 
 
 @pytest.mark.usefixtures("clean_faults")
+@pytest.mark.controlplane
 def test_a_later_revision_that_fails_leaves_the_previous_model_serving(
     kubectl, operator, local_aws, namespace
 ):
@@ -88,6 +91,7 @@ def test_a_later_revision_that_fails_leaves_the_previous_model_serving(
 
 
 @pytest.mark.usefixtures("clean_faults")
+@pytest.mark.controlplane
 def test_the_deadline_fails_a_model_that_never_loads(kubectl, operator, local_aws, namespace):
     local_aws.set_faults(always_cold=True)
     apply_model(kubectl, namespace, "cold", smokeTest={"prompt": "hi", "deadlineSeconds": 10})
@@ -102,6 +106,7 @@ def test_the_deadline_fails_a_model_that_never_loads(kubectl, operator, local_aw
     assert get_obj(kubectl, namespace, "cold")["status"].get("modelArn") is None
 
 
+@pytest.mark.controlplane
 def test_invoke_resolves_the_object_and_calls_its_model(
     kubectl, operator, local_aws, control_plane, namespace
 ):

@@ -97,6 +97,7 @@ class Cluster:
         self.retained: set[str] = set()
         self.events: list[tuple[str, str, str, str]] = []
         self.policies: dict[str, dict[str, Any]] = {}  # BedrockImportPolicies, as the API holds them
+        self.policy_reads_fail = False  # listing the policies answers 500 (the apiserver restarting)
         self.restart()
 
     def settings(self) -> Settings:
@@ -126,11 +127,16 @@ class Cluster:
             clock=w.clock.now,
             monotonic=w.clock.mono,
             # a new process lists the policies there are, as the real one does at its first decision
-            tenancy=TenancyView("open", list_policies=lambda: list(self.policies.values())),
+            tenancy=TenancyView("open", list_policies=self._list_policies),
         )
         self.operator = Operator(settings, reconciler=rec, store=self.store)
         self.operator.post_event = self._event
         rec.seed_queue(rec.seat(copy.deepcopy(body)) for body in self.store.objects.values())
+
+    def _list_policies(self) -> list[dict[str, Any]]:
+        if self.policy_reads_fail:
+            raise ApiException(status=500, reason="Internal Server Error")
+        return list(self.policies.values())
 
     def set_policy(self, name: str, spec: dict[str, Any] | None) -> None:
         """Create, change or (None) delete a policy: the API and the running operator's watch."""

@@ -88,6 +88,7 @@ class Reconciler:
         self._lock = threading.Lock()
         self.clock = clock
         self.monotonic = monotonic
+        self._paused_looks: dict[str, tuple[float, bool]] = {}  # uid -> (when, its job still ran)
 
     def seat(self, body: dict[str, Any]) -> Seat | None:
         """Where the object stood in the import queue as its status says: the region whose slot its job
@@ -172,6 +173,8 @@ class Reconciler:
         applied = st.observed_generation == v.generation
         st.observed_generation = v.generation
         was_paused = any(c.type == ConditionType.PAUSED and c.status == "True" for c in st.conditions or [])
+        if not v.paused:
+            self._paused_looks.pop(v.uid, None)
         if v.paused:
             out = Outcome(status=st)
             if not was_paused:
@@ -194,8 +197,10 @@ class Reconciler:
                     Reason.RECONCILE_PAUSED,
                     f"paused: generation {v.generation} of the spec applies when the annotation is removed",
                 )
-            if st.import_job is not None and st.import_job.in_flight:  # its job still takes the slot
-                self.queue.hold(st.import_job.region, v.uid)
+            # its job still takes the slot while it runs; once it ended, the slot is the next object's (the
+            # paused object follows its job when the annotation goes; a look is not a change)
+            if self._paused_job_runs(v, st):
+                self.queue.hold(st.import_job.region, v.uid)  # type: ignore[union-attr]
             else:
                 self.queue.forget(v.uid)
             return out
@@ -214,6 +219,8 @@ class Reconciler:
         try:
             decision = self._decide(v, spec, st)
         except KUBE_ERRORS as exc:  # policies or labels could not be read: decide nothing, try again
+            if not applied:  # nothing was decided for this generation: status must not say it was
+                st.observed_generation = v.generation - 1 if v.generation > 1 else None
             out = Outcome(status=st)
             out.retry_error = api_error(exc, "reading BedrockImportPolicies")
             out.condition(ConditionType.SYNCED, "False", out.retry_error.reason, out.retry_error.message)
@@ -251,6 +258,38 @@ class Reconciler:
                 )
         self._settle_queue(p)
         return p.out
+
+    def _paused_job_runs(self, v: View, st: BedrockImportedModelStatus) -> bool:
+        """`_job_runs` for an object no pass follows (paused, or being deleted), asked at most once a poll (a
+        paused object with a job is ticked at the job poll's pace)."""
+        rec = st.import_job
+        if rec is None or not rec.in_flight:
+            self._paused_looks.pop(v.uid, None)
+            return False
+        now = self.monotonic()
+        looked = self._paused_looks.get(v.uid)
+        if looked is None or now - looked[0] >= self.settings.poll_seconds:
+            looked = self._paused_looks[v.uid] = (now, self._job_runs(v, st))
+        return looked[1]
+
+    def _settle_deleting(self, v: View, st: BedrockImportedModelStatus) -> None:
+        """A deletion that waits (a delete Bedrock refuses, a pause) holds no slot once its job ended."""
+        if self._paused_job_runs(v, st):
+            self.queue.hold(st.import_job.region, v.uid)  # type: ignore[union-attr]
+        else:
+            self.queue.forget(v.uid)
+
+    def _job_runs(self, v: View, st: BedrockImportedModelStatus) -> bool:
+        """Whether the object's import job may still run in Bedrock (asked when no pass follows it: paused,
+        or being deleted). A create not shown yet, or a Bedrock that cannot be asked, counts as running."""
+        rec = st.import_job
+        if rec is None or not rec.in_flight:
+            return False
+        try:
+            job = self._clients_for(v.namespace, st.account_role_arn)(rec.region)[0].find_job(rec.job_name)
+        except OperatorError:
+            return True
+        return job is None or job.status == "InProgress"
 
     def _decide(self, v: View, spec: BedrockImportedModelSpec, st: BedrockImportedModelStatus) -> Decision:
         """What the namespace's policies make of the spec (and of where its models already live)."""
@@ -394,10 +433,16 @@ class Reconciler:
             )
         clients = self._clients_for(v.namespace, st.account_role_arn)
         p = Pass.build(v, self.identity(v), spec, st, self.settings.region, clients, self.clock())
-        result = deletion.finalize(p, self.settings.model_missing_grace_seconds)
+        try:
+            result = deletion.finalize(p, self.settings.model_missing_grace_seconds)
+        except OperatorError:
+            self._settle_deleting(v, st)
+            raise
         if not result.done:
+            self._settle_deleting(v, st)
             return result
         self.queue.forget(v.uid)
+        self._paused_looks.pop(v.uid, None)
         if spec.service_role.create:
             p.support.delete_role(p.support.role_name(p.me))
         if (spec.validation and spec.validation.mode == "Job") or self.settings.validation_mode == "Job":

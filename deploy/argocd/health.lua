@@ -41,6 +41,14 @@ if ready == nil then
   return hs
 end
 
+-- Ready's own observedGeneration: a pass that bumped status.observedGeneration without deciding anything
+-- (the policies could not be read) leaves the Ready of an older generation behind
+if ready.observedGeneration ~= nil and ready.observedGeneration ~= obj.metadata.generation then
+  hs.message = "Ready describes generation " .. tostring(ready.observedGeneration) .. ", not " ..
+    tostring(obj.metadata.generation)
+  return hs
+end
+
 if ready.status == "True" then
   hs.status = "Healthy"
   hs.message = text(ready)

@@ -202,7 +202,7 @@ class LocalAws:
                 {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{EXAMPLE_BUCKET}"},
                 {  # the Flan-T5 example encrypts its model with a customer-managed key
                     "Effect": "Allow",
-                    "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                    "Action": ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant"],
                     "Resource": f"arn:aws:kms:*:{ACCOUNT}:*",
                 },
                 {  # the SageMaker example imports inside a VPC

@@ -168,7 +168,14 @@ class S3ArtifactCheck:
         if not problem and model_key:
             key, aliases = _key_and_aliases(model_key)
             context = {"kms:ResourceAliases": aliases} if aliases else {}
-            problem = denied("kms:Decrypt", key, **context) or denied("kms:GenerateDataKey", key, **context)
+            problem = next(
+                (
+                    p
+                    for action in ("kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant")
+                    if (p := denied(action, key, **context))
+                ),
+                None,
+            )
         if not problem and getattr(job, "vpc", None):
             problem = next((p for a in VPC_ACTIONS if (p := denied(a, "*"))), None)
         return problem

@@ -1,0 +1,31 @@
+"""Status read by GitOps tools never runs ahead of what was decided (issue 25, finding 9): a pass that
+cannot read the policies after a restart decides nothing, so it must not claim the new generation, and
+the Argo CD health check reads Ready's own observedGeneration."""
+
+from __future__ import annotations
+
+from tests.test_argocd_health import health
+from tests.test_invariants import SOURCES, spec
+from tests.world import World
+
+
+def test_a_pass_that_cannot_read_the_policies_claims_no_generation():
+    w = World()
+    c = w.cluster("east")
+    body = c.create("team-a", "m", spec(SOURCES[0], "us-east-1", "Delete", {}, None))
+    w.advance(20.0)
+    assert health(body)[0] == "Healthy"
+    c.policy_reads_fail = True
+    c.restart()  # a new process lists the policies at its first decision: the apiserver answers 500
+    c.edit_spec(body, source={"s3Uri": SOURCES[1]})
+    w.advance(10.0)
+    assert body["metadata"]["generation"] == 2
+    assert body["status"]["observedGeneration"] == 1, "nothing was decided for generation 2"
+    assert health(body)[0] == "Progressing", health(body)
+    # even were observedGeneration bumped, Ready's own observedGeneration says which generation it is about
+    stale = {**body, "status": {**body["status"], "observedGeneration": 2}}
+    status, message = health(stale)
+    assert status == "Progressing" and "generation 1" in message, (status, message)
+    c.policy_reads_fail = False
+    w.advance(30.0)
+    assert body["status"]["observedGeneration"] == 2

@@ -1,0 +1,219 @@
+"""Behaviours no test pinned down (issue 30): each test here fails on a plausible defect listed in
+hack/mutants.py. No servers: fakes stand where AWS would answer, and the parameters sent are looked at."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from controller.api.models import BedrockImportedModelSpec
+from controller.api.policy import BedrockImportPolicy
+from controller.bedrock_client import BedrockClient, SupportClients
+from controller.rate_limit import RegionLimiter, parse_limits
+from controller.reconcile.reconciler import Reconciler
+from controller.settings import Settings
+from controller.tenancy.rules import check_resolved_source, decide
+from controller.tenancy.view import TenancyView
+
+ACCOUNT = "123456789012"
+
+
+def _policy(name: str, prefixes: list[str], **more: Any) -> BedrockImportPolicy:
+    spec = {
+        "namespaceSelector": {},
+        "sources": {"s3Prefixes": prefixes, "sageMakerModelNames": ["team-*"]},
+        "serviceRoles": {"allowCreate": True},
+        "validationModes": ["Job"],
+    } | more
+    return BedrockImportPolicy.model_validate({"name": name, "spec": spec})
+
+
+def test_a_sagemaker_models_files_must_lie_in_a_folder_of_every_policy():
+    spec = BedrockImportedModelSpec.model_validate(
+        {"source": {"sageMakerModelName": "team-llama"}, "serviceRole": {"create": True}}
+    )
+    wide, narrow = _policy("wide", ["s3://models/"]), _policy("narrow", ["s3://models/team-a/"])
+    d = decide([wide, narrow], {}, spec, "Job", "us-east-1", "restricted")
+    assert d.allowed
+    refused = check_resolved_source(d, "s3://models/team-b/llama/")
+    assert refused is not None and "narrow" in refused.message  # the wide policy alone does not suffice
+    assert check_resolved_source(d, "s3://models/team-a/llama/") is None
+
+
+def test_max_models_counts_only_the_namespaces_own_models():
+    view = TenancyView("open")
+    view.model_changed(_member_body("team-a", "a1", True))
+    view.model_changed(_member_body("team-b", "b1", True))
+    view.model_changed(_member_body("team-b", "b2", True))
+    assert [m.uid for m in view.members("team-a")] == ["uid-a1"]
+    assert {m.uid for m in view.members("team-b")} == {"uid-b1", "uid-b2"}
+
+
+def _member_body(ns: str, name: str, serving: bool) -> dict[str, Any]:
+    return {
+        "metadata": {
+            "namespace": ns,
+            "name": name,
+            "uid": f"uid-{name}",
+            "creationTimestamp": "2026-01-01T00:00:00Z",
+        },
+        "status": {"modelArn": "arn:x"} if serving else {},
+    }
+
+
+class _FakeIam:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def create_role(self, **kw: Any) -> dict[str, Any]:
+        self.calls.append(("create_role", kw))
+        return {"Role": {"Arn": f"arn:aws:iam::{ACCOUNT}:role/{kw['RoleName']}"}}
+
+    def put_role_policy(self, **kw: Any) -> None:
+        self.calls.append(("put_role_policy", kw))
+
+
+def _role_documents(s3_uri: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    support = SupportClients(Settings(), "us-east-1")
+    iam = _FakeIam()
+    support._made["iam"] = iam
+    support.account_id = lambda: ACCOUNT  # type: ignore[method-assign]
+    support.ensure_role("bmo-import-x", s3_uri, {"t": "v"})
+    trust = json.loads(next(kw for op, kw in iam.calls if op == "create_role")["AssumeRolePolicyDocument"])
+    policy = json.loads(next(kw for op, kw in iam.calls if op == "put_role_policy")["PolicyDocument"])
+    return trust, policy
+
+
+@pytest.mark.parametrize("s3_uri", ["s3://models/llama", "s3://models/llama/"])
+def test_a_created_role_reads_the_source_folder_and_no_sibling(s3_uri):
+    _, policy = _role_documents(s3_uri)
+    resources = {s["Action"]: s for s in policy["Statement"]}
+    assert resources["s3:GetObject"]["Resource"] == "arn:aws:s3:::models/llama/*"
+    assert resources["s3:ListBucket"]["Condition"] == {"StringLike": {"s3:prefix": ["llama/*"]}}
+
+
+def test_a_created_roles_trust_names_the_account_and_only_import_jobs():
+    trust, _ = _role_documents("s3://models/llama/")
+    (statement,) = trust["Statement"]
+    assert statement["Principal"] == {"Service": "bedrock.amazonaws.com"}
+    assert statement["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": ACCOUNT},
+        "ArnEquals": {"aws:SourceArn": f"arn:aws:bedrock:us-east-1:{ACCOUNT}:model-import-job/*"},
+    }
+
+
+def test_assume_role_sends_the_namespaces_external_id(monkeypatch):
+    from controller import aws_session
+
+    sent: list[dict[str, Any]] = []
+
+    class FakeSts:
+        def assume_role(self, **kw: Any) -> dict[str, Any]:
+            sent.append(kw)
+            return {
+                "Credentials": {
+                    "AccessKeyId": "AKIA",
+                    "SecretAccessKey": "s",
+                    "SessionToken": "t",
+                    "Expiration": "2999-01-01T00:00:00Z",
+                }
+            }
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    base = aws_session.botocore_session()
+    monkeypatch.setattr(base, "create_client", lambda service, **kw: FakeSts())
+    monkeypatch.setattr(aws_session, "botocore_session", lambda: base)
+    role = f"arn:aws:iam::{ACCOUNT}:role/bmo-tenant-access"
+    session = aws_session.assumed_session(Settings(), role, "cluster-1", "team-a")
+    session.get_credentials().get_frozen_credentials()
+    (call,) = sent
+    assert call["RoleArn"] == role
+    assert call["ExternalId"] == "cluster-1/team-a"
+    assert call["RoleSessionName"] == "bmo-team-a"
+
+
+def test_two_namespaces_sharing_an_account_role_get_their_own_sessions():
+    made: list[tuple[str, Any]] = []
+
+    def factory(settings, region, tenant):
+        made.append((region, tenant))
+        return object(), object()
+
+    rec = Reconciler(Settings(), clients=factory)
+    role = f"arn:aws:iam::{ACCOUNT}:role/bmo-tenant-access"
+    a = rec.clients("us-east-1", (role, "team-a"))
+    b = rec.clients("us-east-1", (role, "team-b"))
+    assert a is not b and made == [("us-east-1", (role, "team-a")), ("us-east-1", (role, "team-b"))]
+    assert rec.clients("us-east-1", (role, "team-a")) is a  # and each is kept
+
+
+def test_the_create_limit_applies_across_objects(aws_env):
+    """CreateModelImportJob=1: two objects' creates (different job names) share one bucket per region."""
+    client = BedrockClient(Settings(bedrock_rate_limits="default=100,CreateModelImportJob=1"), "us-east-1")
+    slept: list[float] = []
+    now = [100.0]
+    client.limiter.clock = lambda: now[0]
+
+    def sleep(s: float) -> None:
+        slept.append(round(s, 3))
+        now[0] += s
+
+    client.limiter.sleep = sleep
+    client._call("CreateModelImportJob job-of-a", lambda **_: {})
+    client._call("CreateModelImportJob job-of-b", lambda **_: {})
+    assert slept == [1.0]
+    assert isinstance(client.limiter, RegionLimiter) and parse_limits("default=1")["default"] == 1.0
+
+
+def test_every_test_file_that_starts_a_control_plane_is_marked():
+    """`pytest -m "not controlplane"` must not start servers: a file whose tests take the control plane's,
+    the operator's or the node's fixtures carries the mark (tests/test_smoke_e2e.py did not)."""
+    import ast
+
+    servers = {"kubectl", "operator", "control_plane", "crd_installed", "node", "node_images"}
+    unmarked = []
+    for path in sorted(Path(__file__).parent.glob("test_*.py")):
+        text = path.read_text()
+        tree = ast.parse(text)
+        uses = {
+            a.arg
+            for f in ast.walk(tree)
+            if isinstance(f, ast.FunctionDef) and f.name.startswith("test_")
+            for a in f.args.args
+        }
+        if uses & servers and "pytest.mark.controlplane" not in text:
+            unmarked.append(path.name)
+    assert unmarked == []
+
+
+def test_max_models_counts_each_namespace_on_its_own():
+    """Through the operator's passes: team-b's two models take none of team-a's single place."""
+    from tests.test_invariants import ROLE
+    from tests.world import World
+
+    w = World()
+    c = w.cluster("east")
+    c.set_policy(
+        "one-each",
+        {
+            "namespaceSelector": {},
+            "sources": {"s3Prefixes": ["s3://models/"]},
+            "serviceRoles": {"roleArns": [ROLE]},
+            "validationModes": ["Skip"],
+            "maxModels": 2,
+        },
+    )
+
+    def spec(source: str) -> dict[str, Any]:
+        return {"source": {"s3Uri": source}, "serviceRole": {"roleArn": ROLE}, "region": "us-east-1"}
+
+    b = [c.create("team-b", f"b{i}", spec(f"s3://models/b{i}/")) for i in range(2)]
+    w.advance(60.0)
+    assert [x["status"]["phase"] for x in b] == ["Ready", "Ready"]
+    a = c.create("team-a", "a1", spec("s3://models/a/"))
+    w.advance(30.0)
+    assert a["status"]["phase"] == "Ready", a["status"]["conditions"]
