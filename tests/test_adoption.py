@@ -129,3 +129,55 @@ def test_a_policy_decides_which_unowned_models_a_namespace_may_adopt():
     c.delete(hand_made)  # deletionPolicy Delete: the adopted model is its own now
     w.advance(30.0)
     assert hand not in {m["arn"] for m in w.models()}
+
+
+def test_a_status_naming_another_model_or_source_is_no_authority():
+    """Finding 8: whoever may write the status subresource must not make the operator delete an unowned
+    model (an ARN in status is no proof of ownership) nor send a create for another team's bucket."""
+    w = World()
+    c = w.cluster("east")
+    hand = _made_by_hand(w, "someone-elses")
+    body = c.create("team-a", "m", _spec(model_name=None))
+    _ready(w, body)
+    # a forged status: another model as this object's, and a create intent for another team's folder
+    from controller.naming import job_name
+    from controller.reconcile.context import View
+
+    status = body["status"]
+    status["superseded"] = [{"arn": hand, "region": "us-east-1"}]
+    me = c.operator.reconciler.identity(View.of(body))
+    attempt = status["importJob"]["attempt"] + 1
+    status["importJob"] = status["importJob"] | {
+        "state": "Creating",
+        "attempt": attempt,
+        "jobName": job_name(me, status["importJob"]["revision"], attempt),
+        "modelName": "m-forged",
+        "s3Uri": "s3://team-b-secrets/weights/",
+        "jobArn": None,
+        "modelArn": None,
+    }
+    c.annotate(body, "touch", "1")
+    w.advance(60.0)
+    assert hand in {m["arn"] for m in w.models()}, "an unowned model was deleted on status's word"
+    with w.aws._lock:
+        sources = {j.s3_uri for j in w.aws._jobs.values()}
+    assert "s3://team-b-secrets/weights/" not in sources, (
+        "a create was sent for a folder the spec never named"
+    )
+
+
+def test_another_clusters_retained_model_is_not_this_namespaces():
+    w = World()
+    east, west = w.cluster("east"), w.cluster("west")
+    allow = POLICY | {"adoption": {"retainedFromNamespace": True}}
+    east.set_policy("p", allow)
+    west.set_policy("p", allow)
+    doc = _spec(policy="Retain", model_name="kept-model")
+    del doc["adoptExisting"]
+    kept = east.create("team-a", "kept", doc)
+    _ready(w, kept)
+    east.delete(kept)
+    w.advance(10.0)
+    other = west.create("team-a", "heir", _spec(model_name="kept-model"))
+    w.advance(20.0)
+    assert _reason(other, "Imported") == "AdoptionNotAllowed", other["status"]["conditions"]

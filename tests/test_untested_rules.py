@@ -145,10 +145,11 @@ def test_two_namespaces_sharing_an_account_role_get_their_own_sessions():
 
     rec = Reconciler(Settings(), clients=factory)
     role = f"arn:aws:iam::{ACCOUNT}:role/bmo-tenant-access"
-    a = rec.clients("us-east-1", (role, "team-a"))
-    b = rec.clients("us-east-1", (role, "team-b"))
+    a = rec._clients_for("team-a", role)("us-east-1")
+    b = rec._clients_for("team-b", role)("us-east-1")
     assert a is not b and made == [("us-east-1", (role, "team-a")), ("us-east-1", (role, "team-b"))]
-    assert rec.clients("us-east-1", (role, "team-a")) is a  # and each is kept
+    assert rec._clients_for("team-a", role)("us-east-1") is a  # and each is kept
+    assert rec._clients_for("team-a", None)("us-east-1") is not a  # the operator's own account apart
 
 
 def test_the_create_limit_applies_across_objects(aws_env):
@@ -217,3 +218,25 @@ def test_max_models_counts_each_namespace_on_its_own():
     a = c.create("team-a", "a1", spec("s3://models/a/"))
     w.advance(30.0)
     assert a["status"]["phase"] == "Ready", a["status"]["conditions"]
+
+
+def test_a_leader_whose_renewals_stop_is_told_within_a_second(monkeypatch):
+    """The watchdog: a leader whose last renewal is older than the renew deadline stops reconciling, on
+    a monotonic clock, whatever the election library's loop is doing; a fresh renewal keeps it leading."""
+    import threading
+    import time
+
+    from kubernetes import client
+
+    from controller import leadership
+    from controller.leadership import Leadership
+
+    monkeypatch.setattr(leadership, "api_client", lambda settings: client.ApiClient())  # no call is made
+    lead = Leadership(Settings(leader_lease_seconds=15))
+    told = threading.Event()
+    lead._lock.renewed_at = time.monotonic()
+    lead.watchdog(told.set)
+    assert not told.wait(0.6), "told to stop while its renewals are fresh"
+    lead._lock.renewed_at = time.monotonic() - lead.deadline - 1  # renewals failing past the deadline
+    assert told.wait(2.0), "a leader that cannot renew kept reconciling"
+    lead.lost.set()

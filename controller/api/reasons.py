@@ -92,6 +92,7 @@ class Reason(enum.StrEnum):
     MODEL_LIMIT_REACHED = "ModelLimitReached"
     ACCOUNT_CONFLICT = "AccountConflict"
     ADOPTION_NOT_ALLOWED = "AdoptionNotAllowed"
+    RECORD_NOT_WANTED = "RecordedCreateNotWanted"
     ACCOUNT_CHANGED = "AccountChanged"
     # SmokeTested
     SMOKE_TEST_WAITING = "SmokeTestWaiting"

@@ -28,7 +28,7 @@ from controller.reconcile.failures import fail
 from controller.reconcile.outcome import QueueState
 from controller.reconcile.serving import promote
 from controller.reconcile.validation import source_uri
-from controller.tenancy.rules import check_adoption
+from controller.tenancy.rules import check_adoption, check_resolved_source
 
 
 def in_flight(p: Pass) -> bool:
@@ -50,6 +50,11 @@ def follow(p: Pass, grace: float, iam_wait: float, smoke_default: str = "") -> b
     bedrock = p.clients(rec.region)[0]
     if rec.state == "Creating":
         if rec.inputs in (None, p.inputs):
+            unwanted = _not_as_wanted(p, rec)
+            if unwanted is not None:  # status is no authority: whoever may write it wrote this record
+                p.st.import_job = None
+                p.out.event("Warning", Reason.RECORD_NOT_WANTED, unwanted)
+                return False
             _create(p, bedrock, rec, iam_wait)
             return True  # whatever Bedrock answered, this pass has done its step
         # the spec changed before this create was confirmed: follow the job if it reached Bedrock; forget
@@ -94,6 +99,34 @@ def create_given_up(p: Pass, rec: ImportJobRecord, grace: float, unseen_since: s
     that long after *that* send, not after the decision) and after the first look that missed it."""
     last_sent = rec.sent_at or rec.started_at
     return min(p.seconds_since(last_sent), p.seconds_since(unseen_since)) >= grace
+
+
+def _not_as_wanted(p: Pass, rec: ImportJobRecord) -> str | None:
+    """Why a recorded create is not the one this spec (which the policies were checked against) asks for:
+    its source, role, job name and region are recomputed, never taken from status as written."""
+    if rec.region != p.region or rec.revision != p.rev:
+        return None if rec.inputs is None else f"the recorded create is for {rec.region}/{rec.revision[:8]}"
+    if p.spec.source.s3_uri:
+        source = p.spec.source.s3_uri
+    else:  # resolved afresh: a resolved folder in status could name any bucket
+        source = p.support.sagemaker_s3_uri(p.spec.source.sage_maker_model_name or "")
+        if p.decision is not None and (v := check_resolved_source(p.decision, source)) is not None:
+            return v.text()
+    role = p.spec.service_role.role_arn
+    role_ok = rec.role_arn == role if role else (rec.role_arn or "").endswith(f"/{p.support.role_name(p.me)}")
+    problems = [
+        *([f"source {rec.s3_uri}, not {source}"] if (rec.s3_uri or source) != source else []),
+        *([f"role {rec.role_arn}"] if not role_ok else []),
+        *([f"job name {rec.job_name}"] if rec.job_name != job_name(p.me, rec.revision, rec.attempt) else []),
+    ]
+    if not problems:
+        return None
+    return (
+        "status.importJob records a create this object's spec does not ask for ("
+        + "; ".join(problems)
+        + "): "
+        "it was not sent; the spec's import starts anew"
+    )
 
 
 def _record_job(rec: ImportJobRecord, job: JobInfo) -> None:
