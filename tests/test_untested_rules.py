@@ -240,3 +240,41 @@ def test_a_leader_whose_renewals_stop_is_told_within_a_second(monkeypatch):
     lead._lock.renewed_at = time.monotonic() - lead.deadline - 1  # renewals failing past the deadline
     assert told.wait(2.0), "a leader that cannot renew kept reconciling"
     lead.lost.set()
+
+
+def test_the_shipped_tenant_roles_never_grant_writing_status():
+    """`edit`/`admin` manage models, `view` reads them; no aggregated tenant role writes the status
+    subresource or the cluster's policies (issue 25: status writers could steer the operator)."""
+    import yaml
+
+    base = Path(__file__).resolve().parents[1] / "deploy" / "base"
+    assert "tenant-roles.yaml" in (base / "kustomization.yaml").read_text()
+    roles = {d["metadata"]["name"]: d for d in yaml.safe_load_all((base / "tenant-roles.yaml").read_text())}
+    edit = roles["bedrock-model-operator-tenant-edit"]
+    assert edit["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-edit"] == "true"
+    writes = {"create", "update", "patch", "delete", "deletecollection"}
+    for role in roles.values():
+        for rule in role["rules"]:
+            if writes & set(rule["verbs"]):
+                assert rule["resources"] == ["bedrockimportedmodels"], rule
+    view = roles["bedrock-model-operator-tenant-view"]
+    assert view["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-view"] == "true"
+    assert set(view["rules"][0]["verbs"]) == {"get", "list", "watch"}
+
+
+def test_a_policy_the_operator_cannot_read_allows_nothing():
+    """Finding 11: an unparseable policy was dropped, so the namespaces it meant to restrict were open."""
+    view = TenancyView("open", list_policies=lambda: [])
+    view.policy_changed(
+        {"metadata": {"name": "broken"}, "spec": {"namespaceSelector": {}, "maxModels": "many"}}
+    )
+    spec = BedrockImportedModelSpec.model_validate(
+        {"source": {"s3Uri": "s3://models/a/"}, "serviceRole": {"create": True}}
+    )
+    d = view.decide("team-a", spec, "Job", "us-east-1")
+    assert not d.allowed and "broken cannot be read" in d.summary(), d.summary()
+    # its selector still says where it applies
+    view.policy_changed(
+        {"metadata": {"name": "broken"}, "spec": {"namespaceSelector": {"matchLabels": {"t": "b"}}, "x": 1}}
+    )
+    assert view.decide("team-a", spec, "Job", "us-east-1").allowed

@@ -221,6 +221,8 @@ class BedrockImportPolicy(_Model):
 
     name: str
     spec: BedrockImportPolicySpec
+    #: why the policy as stored could not be read (then it allows nothing where it may apply: fail closed)
+    unreadable: str | None = None
 
     @classmethod
     def from_body(cls, body: dict) -> BedrockImportPolicy:

@@ -115,6 +115,14 @@ def check_policy(
 ) -> list[Violation]:
     """What one policy refuses in a spec (`mode`: the validation mode that will run; `region`: where)."""
     s, name, out = pol.spec, f"BedrockImportPolicy {pol.name}", []
+    if pol.unreadable is not None:
+        return [
+            Violation(
+                Rule.NO_POLICY,
+                "metadata.namespace",
+                f"{name} cannot be read ({pol.unreadable}): it allows nothing until a cluster admin fixes it",
+            )
+        ]
     sources = s.sources
     prefixes = (sources.s3_prefixes if sources else None) or []
     if spec.source.s3_uri is not None:

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from controller.api.models import IN_FLIGHT, BedrockImportedModelSpec
-from controller.api.policy import BedrockImportPolicy
+from controller.api.policy import BedrockImportPolicy, BedrockImportPolicySpec, NamespaceSelector
 from controller.tenancy.rules import Decision, Member, decide
 
 LOG = logging.getLogger("bmo.tenancy")
@@ -155,6 +155,16 @@ class TenancyView:
     def _parse(body: dict[str, Any]) -> BedrockImportPolicy | None:
         try:
             return BedrockImportPolicy.from_body(body)
-        except (ValidationError, KeyError) as exc:  # the CRD's schema makes this rare: say it, ignore it
-            LOG.warning(f"BedrockImportPolicy {body.get('metadata', {}).get('name')} is ignored: {exc}")
-            return None
+        except (ValidationError, KeyError, TypeError) as exc:
+            # the CRD's schema makes this rare (an older or newer schema, a hand-edited object): fail closed.
+            # It allows nothing in the namespaces its selector names, or in every one if that is unreadable.
+            name = str((body.get("metadata") or {}).get("name") or "?")
+            why = " ".join(str(exc).split())[:300]
+            LOG.warning(f"BedrockImportPolicy {name} cannot be read, so it allows nothing: {why}")
+            try:
+                selector = NamespaceSelector.model_validate((body.get("spec") or {}).get("namespaceSelector"))
+            except (ValidationError, TypeError):
+                selector = NamespaceSelector()
+            return BedrockImportPolicy(
+                name=name, spec=BedrockImportPolicySpec(namespace_selector=selector), unreadable=why
+            )
