@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 UV := $(shell hack/ensure-uv.sh)
 
-.PHONY: run test lint setup control-plane node-runtime crds
+.PHONY: run test lint setup control-plane node-runtime crds mutants
 
 setup:
 	$(UV) sync --frozen
@@ -31,3 +31,7 @@ crds: setup
 	$(UV) run --frozen bedrock-model-operator crd --write crds
 	cp crds/bedrock.modelops.io_*.yaml deploy/helm/bedrock-model-operator/crds/
 	cp deploy/base/admission-policy.yaml deploy/helm/bedrock-model-operator/files/
+
+# the listed mutations (hack/mutants.py), each against the tests meant to catch it; kill rate per package
+mutants: setup control-plane
+	$(UV) run --frozen python hack/mutants.py $(MUTANTS)

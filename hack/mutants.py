@@ -493,6 +493,15 @@ MUTATIONS: tuple[Mutation, ...] = (
 )
 
 
+def package_of(file: str) -> str:
+    """Where a mutated file lives, as the kill rate is reported: controller/<package>, or a module's own
+    name for controller's flat modules, or the top folder (deploy, tests)."""
+    parts = Path(file).parts
+    if parts[0] == "controller":
+        return "/".join(parts[:2]) if len(parts) > 2 else f"controller/{Path(parts[1]).stem}"
+    return parts[0]
+
+
 def _copy_tree(dest: Path) -> None:
     ignore = shutil.ignore_patterns(".git", ".venv", "__pycache__", ".pytest_cache", ".ruff_cache", "*.pyc")
     shutil.copytree(ROOT, dest, ignore=ignore, symlinks=True)
@@ -544,6 +553,13 @@ def main() -> int:
         print(f"{outcome:10} {took:6.0f}s  {m.id}: {m.what}{note}", flush=True)
         results.append((m, outcome))
     counted = [(m, o) for m, o in results if not m.equivalent]
+    by_package: dict[str, list[str]] = {}
+    for m, o in counted:
+        by_package.setdefault(package_of(m.file), []).append(o)
+    print()
+    for package, outcomes in sorted(by_package.items()):
+        k = outcomes.count("killed")
+        print(f"{package:28} {k:3}/{len(outcomes):<3} killed ({100 * k / len(outcomes):.0f}%)")
     killed = sum(1 for _, o in counted if o == "killed")
     broken = [m.id for m, o in counted if o not in ("killed", "survived")]
     print(f"\nkill rate: {killed}/{len(counted)} non-equivalent mutations killed", end="")

@@ -90,6 +90,7 @@ class Operators(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.world = World()
+        self.world.on_tick.append(self._ready_is_the_truth)  # after every pass, not every step (a 3 s window)
         self.outside: set[str] = set()  # models made outside the operator
         self.abandoned: set[str] = set()  # uids of objects removed without their finalizer
         # cluster -> what a deny-all policy found when it came: job names already decided, and the model
@@ -365,7 +366,10 @@ class Operators(RuleBasedStateMachine):
     @invariant()
     def ready_is_the_truth(self):
         """What Argo CD reads: Ready=True for the current generation means the spec's revision serves in
-        the region the spec asks for."""
+        the region the spec asks for. Checked after every step and every tick within it."""
+        self._ready_is_the_truth()
+
+    def _ready_is_the_truth(self):
         for c in self.world.clusters.values():
             for body in c.live():
                 status = body.get("status") or {}

@@ -214,6 +214,8 @@ class Cluster:
             self.operator.run_reconcile(kopf.Body(cached), LOG, event=event)
         finally:
             self.world.actor = None
+        for check in self.world.on_tick:
+            check()
 
     def round(self) -> None:
         for body in list(self.store.objects.values()):
@@ -230,6 +232,8 @@ class World:
     role_denials: int = 0  # the next N CreateRole calls are refused (AccessDenied: terminal)
     actor: tuple[str, str] | None = None
     mutations: list[tuple[str, str, str, tuple[str, str] | None]] = field(default_factory=list)
+    #: checks run after every pass of every object (a window shorter than a step can break what they check)
+    on_tick: list[Callable[[], None]] = field(default_factory=list)
     _uids: int = 0
 
     def __post_init__(self) -> None:
