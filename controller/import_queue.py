@@ -1,4 +1,5 @@
-"""Bedrock runs one import job per region at a time: objects wait here, first come first served.
+"""Bedrock runs one import job per account and region at a time: objects wait here, first come first served
+(one line per `slot_of(region, account role)`; "region" below means that key).
 
 (The number of slots is a setting only because the quota might one day change; it defaults to 1.)
 
@@ -14,6 +15,15 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+
+
+def slot_of(region: str, account_role: str | None) -> str:
+    """The queue a job waits in: Bedrock's one slot is per account and region, so a team importing into its
+    own account (a BedrockImportPolicy's account.roleArn) waits only for that account's jobs."""
+    if not account_role:
+        return region
+    parts = account_role.split(":")
+    return f"{region}/{parts[4] if len(parts) > 4 and parts[4] else account_role}"
 
 
 class ImportQueue:

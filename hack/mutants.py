@@ -412,6 +412,14 @@ MUTATIONS: tuple[Mutation, ...] = (
         (f"{E2E}::test_a_created_role_may_use_the_models_key_and_vpc",),
         "a created role cannot use a customer-managed key on AWS (kms:CreateGrant missing)",
     ),
+    Mutation(
+        "queue-per-region-not-account",
+        "controller/import_queue.py",
+        '    return f"{region}/{parts[4] if len(parts) > 4 and parts[4] else account_role}"',
+        "    return region",
+        (f"{PARTIAL}::test_a_teams_own_account_has_its_own_import_slot",),
+        "a team importing into its own account waits for the operator account's jobs (one line per region)",
+    ),
     # ---- behaviours no test pinned down (issue 30)
     Mutation(
         "sagemaker-files-pass-any-policy",

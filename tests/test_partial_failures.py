@@ -92,3 +92,47 @@ def test_a_paused_or_deleting_object_gives_up_the_slot_once_its_job_ended(how):
     w.advance(20.0)  # its job (4 s) has ended
     second = c.create("team-b", "second", spec(SOURCES[1], "us-east-1", "Delete", {}, None))
     _until(w, lambda: _phase(second) == "Ready", seconds=120)
+
+
+def test_a_teams_own_account_has_its_own_import_slot():
+    """Finding 7: the queue was keyed by region, but Bedrock's slot is per account and region: a team
+    importing into its own account (account.roleArn) blocked the operator account's imports."""
+    from bmo_devtools.emulator.state import BedrockState
+    from tests.inprocess_bedrock import FakeSupport, InProcessBedrock
+    from tests.test_invariants import ROLE
+
+    w = World()
+    c = w.cluster("east")
+    team_b = BedrockState(w._check, seed=8, clock=w.clock.mono, ticker=False, wall=w.clock.now)
+    team_b.set_faults({"job_duration_seconds": 60, "concurrent_jobs": 1})
+    accounts = {None: w.aws, "b": team_b}
+
+    def clients(settings, region, tenant):
+        state = accounts["b" if tenant else None]
+        return InProcessBedrock(state, region, w), FakeSupport(region, w, state=state)
+
+    c.operator.reconciler._make_clients = clients
+    w.aws.set_faults({"job_duration_seconds": 60})
+    base = {
+        "sources": {"s3Prefixes": ["s3://models/"]},
+        "serviceRoles": {"roleArns": [ROLE]},
+        "validationModes": ["Skip"],
+    }
+    c.set_policy(
+        "team-b",
+        base
+        | {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "team-b"}},
+            "account": {"roleArn": "arn:aws:iam::222222222222:role/bmo-tenant-access"},
+        },
+    )
+    c.operator.tenancy.namespace_changed("team-b", {"kubernetes.io/metadata.name": "team-b"})
+    c.operator.tenancy.namespace_changed("team-a", {"kubernetes.io/metadata.name": "team-a"})
+    theirs = c.create("team-b", "m", spec(SOURCES[0], "us-east-1", "Delete", {}, None))
+    w.advance(4.0)
+    assert _phase(theirs) == "Importing", theirs["status"]
+    ours = c.create("team-a", "m", spec(SOURCES[1], "us-east-1", "Delete", {}, None))
+    w.advance(4.0)
+    assert _phase(ours) == "Importing", ours["status"]["conditions"]  # not Queued behind team B's account
+    with team_b._lock, w.aws._lock:
+        assert len(team_b._jobs) == 1 and len(w.aws._jobs) == 1

@@ -13,7 +13,7 @@ from controller.api.models import ImportJobRecord, SmokeTest, SupersededModel
 from controller.api.reasons import ConditionType, EventReason, Phase, Reason
 from controller.bedrock_client import BedrockClient, JobInfo, ModelInfo
 from controller.errors import AwsError, Kind
-from controller.import_queue import ImportQueue
+from controller.import_queue import ImportQueue, slot_of
 from controller.naming import (
     base_model_name,
     client_token,
@@ -153,7 +153,7 @@ def _my_job(p: Pass, bedrock: BedrockClient, name: str) -> JobInfo | None:
 
 
 def _running(p: Pass, rec: ImportJobRecord) -> None:
-    p.out.queue = QueueState(rec.region, holding=True)
+    p.out.queue = QueueState(slot_of(rec.region, p.st.account_role_arn), holding=True)
     p.st.queue_position = None
     if rec.state != "Creating":  # until Bedrock took the create, the place in line is kept (see QUEUE)
         p.st.queued_at = None
@@ -256,9 +256,10 @@ def start(p: Pass, queue: ImportQueue, arrival: str | None) -> None:
     """Wait for the region's slot; when it is this object's turn, write the intent to create the job."""
     queued_at = p.st.queued_at or arrival or p.now_rfc3339()
     p.st.queued_at = queued_at
-    position = queue.enqueue(p.region, p.view.uid, queued_at)
-    p.out.queue = QueueState(p.region, holding=False, queued_at=queued_at)
-    if not queue.try_start(p.region, p.view.uid):
+    line = slot_of(p.region, p.st.account_role_arn)
+    position = queue.enqueue(line, p.view.uid, queued_at)
+    p.out.queue = QueueState(line, holding=False, queued_at=queued_at)
+    if not queue.try_start(line, p.view.uid):
         _queued(p, position, f"another import is running in {p.region}")
         return
     attempt = (p.st.last_attempt or 0) + 1
@@ -426,7 +427,10 @@ def _create_refused(
         # in the region try again before the next poll (a refused create must not wake the next in line)
         _queued(p, p.st.queue_position or 1, f"Bedrock's import slot in {rec.region} is busy")
         p.out.queue = QueueState(
-            rec.region, holding=False, queued_at=p.st.queued_at or p.now_rfc3339(), busy_outside=True
+            slot_of(rec.region, p.st.account_role_arn),
+            holding=False,
+            queued_at=p.st.queued_at or p.now_rfc3339(),
+            busy_outside=True,
         )
         return
     if err.kind is Kind.QUOTA:

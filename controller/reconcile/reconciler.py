@@ -27,7 +27,7 @@ from controller.api.reasons import ConditionType, Phase, Reason
 from controller.aws_session import assumed_session
 from controller.bedrock_client import BedrockClient, SupportClients
 from controller.errors import Kind, OperatorError, SourceError
-from controller.import_queue import ImportQueue
+from controller.import_queue import ImportQueue, slot_of
 from controller.kube import KUBE_ERRORS, api_error
 from controller.naming import Identity
 from controller.object_state import ObjectState
@@ -99,11 +99,12 @@ class Reconciler:
             st = parse_status(v.status)
             job = st.import_job
             if job is not None and job.in_flight:  # its job runs: the slot is taken, paused or not
-                return Seat(job.region, v.uid, None)
+                return Seat(slot_of(job.region, st.account_role_arn), v.uid, None)
             if stopped or not st.queued_at:
                 return None
             spec = BedrockImportedModelSpec.model_validate(v.spec)
-            return Seat(wanted_region(spec, st, self.settings.region), v.uid, st.queued_at)
+            line = slot_of(wanted_region(spec, st, self.settings.region), st.account_role_arn)
+            return Seat(line, v.uid, st.queued_at)
         except (ValidationError, KeyError, TypeError):
             return None  # its own pass says what is wrong with it
 
@@ -200,7 +201,7 @@ class Reconciler:
             # its job still takes the slot while it runs; once it ended, the slot is the next object's (the
             # paused object follows its job when the annotation goes; a look is not a change)
             if self._paused_job_runs(v, st):
-                self.queue.hold(st.import_job.region, v.uid)  # type: ignore[union-attr]
+                self.queue.hold(slot_of(st.import_job.region, st.account_role_arn), v.uid)  # type: ignore[union-attr]
             else:
                 self.queue.forget(v.uid)
             return out
@@ -275,7 +276,7 @@ class Reconciler:
     def _settle_deleting(self, v: View, st: BedrockImportedModelStatus) -> None:
         """A deletion that waits (a delete Bedrock refuses, a pause) holds no slot once its job ended."""
         if self._paused_job_runs(v, st):
-            self.queue.hold(st.import_job.region, v.uid)  # type: ignore[union-attr]
+            self.queue.hold(slot_of(st.import_job.region, st.account_role_arn), v.uid)  # type: ignore[union-attr]
         else:
             self.queue.forget(v.uid)
 
@@ -399,7 +400,9 @@ class Reconciler:
         q, uid = p.out.queue, p.view.uid
         job = p.st.import_job
         if job is not None and job.in_flight:
-            q = QueueState(job.region, holding=True)  # its job runs, or its create may have reached Bedrock
+            q = QueueState(
+                slot_of(job.region, p.st.account_role_arn), holding=True
+            )  # its job runs, or its create may have reached Bedrock
         elif q is not None and (p.out.retry_error is not None or p.st.failure is not None):
             q = None  # a head of line that cannot start must not block the objects behind it
         if q is None:
