@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, ReadTimeoutError
 
 from controller import metrics
+from controller.api.models import DOT_SEGMENT, DOT_SEGMENT_MESSAGE, S3_URI_PATTERN
 from controller.api.reasons import Reason
 from controller.artifacts.sources import S3Folder
 from controller.aws_session import default_session, new_client
@@ -449,7 +451,17 @@ class SupportClients:
         for c in containers:
             uri = ((c.get("ModelDataSource") or {}).get("S3DataSource") or {}).get("S3Uri")
             if uri:
-                return uri if uri.endswith("/") else uri + "/"
+                uri = uri if uri.endswith("/") else uri + "/"
+                if not re.match(S3_URI_PATTERN, uri) or re.search(DOT_SEGMENT, uri):
+                    # a folder with `..` would pass a prefix check on text yet name another folder in S3
+                    raise SourceError(
+                        Kind.TERMINAL,
+                        "InvalidSageMakerModelData",
+                        f"SageMaker model {model_name}'s model data {uri[:300]} is not an S3 folder the "
+                        f"operator imports (s3://bucket/prefix/, which {DOT_SEGMENT_MESSAGE})",
+                        Reason.SOURCE_NOT_ALLOWED,
+                    )
+                return uri
         raise SourceError(
             Kind.TERMINAL,
             "NoS3DataSource",

@@ -420,6 +420,22 @@ MUTATIONS: tuple[Mutation, ...] = (
         (f"{PARTIAL}::test_a_teams_own_account_has_its_own_import_slot",),
         "a team importing into its own account waits for the operator account's jobs (one line per region)",
     ),
+    Mutation(
+        "squatted-job-followed-as-own",
+        "controller/reconcile/importing.py",
+        '    if ownership(tags, p.me) != "mine":\n        p.st.import_job = None\n',
+        '    if ownership(tags, p.me) == "other":\n',
+        (f"{PARTIAL}::test_a_squatted_job_name_fails_the_object_and_frees_the_slot",),
+        "a job of the object's name nobody owns is followed as its own; a refused one holds the slot",
+    ),
+    Mutation(
+        "sagemaker-data-dot-segments",
+        "controller/bedrock_client.py",
+        "                if not re.match(S3_URI_PATTERN, uri) or re.search(DOT_SEGMENT, uri):",
+        "                if False:",
+        (UNPINNED,),
+        "a SageMaker model's folder with '..' segments is imported (a prefix check on text is fooled)",
+    ),
     # ---- behaviours no test pinned down (issue 30)
     Mutation(
         "sagemaker-files-pass-any-policy",

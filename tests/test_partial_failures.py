@@ -136,3 +136,37 @@ def test_a_teams_own_account_has_its_own_import_slot():
     assert _phase(ours) == "Importing", ours["status"]["conditions"]  # not Queued behind team B's account
     with team_b._lock, w.aws._lock:
         assert len(team_b._jobs) == 1 and len(w.aws._jobs) == 1
+
+
+def test_a_squatted_job_name_fails_the_object_and_frees_the_slot():
+    """Finding 11: a terminal error while a create was in flight (a job name someone else took first) kept
+    the intent, and with it the region's slot, for ever; a job of that name with no owner tags was even
+    followed as the object's own."""
+    import uuid
+
+    from controller.api.models import BedrockImportedModelSpec
+    from controller.naming import Identity, job_name, revision
+    from tests.test_invariants import ROLE
+
+    w = World()
+    c = w.cluster("east")
+    doc = spec(SOURCES[0], "us-east-1", "Delete", {}, None)
+    me = Identity(c.id, "east", "team-a", "m", str(uuid.UUID(int=w._uids + 1)))
+    squatted = job_name(me, revision(BedrockImportedModelSpec.model_validate(doc)), 1)
+    w.aws.set_faults({"job_duration_seconds": 2})
+    w.aws.create_job(
+        "us-east-1",
+        {
+            "jobName": squatted,
+            "importedModelName": "squatter-model",
+            "roleArn": ROLE,
+            "modelDataSource": {"s3DataSource": {"s3Uri": "s3://models/a/"}},
+        },
+    )
+    w.advance(5.0)
+    body = c.create("team-a", "m", doc)
+    w.advance(10.0)
+    assert body["status"].get("failure", {}).get("reason") == "ModelNameConflict", body["status"]
+    assert body["status"].get("modelArn") is None  # the squatter's model is not taken as its own
+    other = c.create("team-b", "n", spec(SOURCES[1], "us-east-1", "Delete", {}, None))
+    _until(w, lambda: _phase(other) == "Ready", seconds=60)

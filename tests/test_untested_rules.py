@@ -278,3 +278,32 @@ def test_a_policy_the_operator_cannot_read_allows_nothing():
         {"metadata": {"name": "broken"}, "spec": {"namespaceSelector": {"matchLabels": {"t": "b"}}, "x": 1}}
     )
     assert view.decide("team-a", spec, "Job", "us-east-1").allowed
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "s3://models/team-a/../team-b/llama/",
+        "s3://models/team-a/./x/",
+        "https://evil/x/",
+        "s3://models/team-a/x",
+    ],
+)
+def test_a_sagemaker_models_data_with_dot_segments_is_refused(data):
+    """Finding 11: a SageMaker model's S3 folder was taken as written: `team-a/../team-b/` passes a prefix
+    check on text yet names team B's folder."""
+    from controller.errors import SourceError
+
+    support = SupportClients(Settings(), "us-east-1")
+
+    class FakeSageMaker:
+        def describe_model(self, ModelName: str) -> dict[str, Any]:
+            return {"PrimaryContainer": {"ModelDataSource": {"S3DataSource": {"S3Uri": data}}}}
+
+    support._made["sagemaker"] = FakeSageMaker()
+    if data == "s3://models/team-a/x":  # a plain folder: taken, as a folder
+        assert support.sagemaker_s3_uri("m") == "s3://models/team-a/x/"
+        return
+    with pytest.raises(SourceError) as err:
+        support.sagemaker_s3_uri("m")
+    assert err.value.reason == "SourceNotAllowed"

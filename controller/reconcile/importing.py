@@ -137,16 +137,20 @@ def _record_job(rec: ImportJobRecord, job: JobInfo) -> None:
 
 
 def _my_job(p: Pass, bedrock: BedrockClient, name: str) -> JobInfo | None:
-    """The job of that name, if this object created it (its tags say so)."""
+    """The job of that name, if this object created it (its tags say so: every job it creates carries
+    them). A job of that name someone else made (another owner, or none: a squatted name) means this
+    object's create never landed: its record is dropped, so the slot is not held for a job it has not."""
     job = bedrock.find_job(name)
     if job is None:
         return None
     tags = bedrock.tags(job.arn)
-    if ownership(tags, p.me) == "other":
+    if ownership(tags, p.me) != "mine":
+        p.st.import_job = None
+        owner = owner_in(tags) if ownership(tags, p.me) == "other" else "no object of this operator"
         raise AwsError(
             Kind.TERMINAL,
             "JobOwnedElsewhere",
-            f"import job {name} belongs to {owner_in(tags)}, not to this object",
+            f"import job {name} belongs to {owner}, not to this object",
             Reason.MODEL_NAME_CONFLICT,
         )
     return job
