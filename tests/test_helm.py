@@ -45,6 +45,7 @@ def test_chart_lints(helm):
     assert out.returncode == 0, out.stdout + out.stderr
 
 
+@pytest.mark.controlplane
 def test_chart_rbac_matches_kustomize(helm, kubectl):
     docs = render(helm)
     helm_role = next(

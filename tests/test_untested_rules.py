@@ -176,18 +176,26 @@ def test_every_test_file_that_starts_a_control_plane_is_marked():
     import ast
 
     servers = {"kubectl", "operator", "control_plane", "crd_installed", "node", "node_images"}
+
+    def marked(node: ast.AST) -> bool:
+        return "controlplane" in ast.unparse(node)
+
     unmarked = []
     for path in sorted(Path(__file__).parent.glob("test_*.py")):
-        text = path.read_text()
-        tree = ast.parse(text)
-        uses = {
-            a.arg
-            for f in ast.walk(tree)
-            if isinstance(f, ast.FunctionDef) and f.name.startswith("test_")
-            for a in f.args.args
-        }
-        if uses & servers and "pytest.mark.controlplane" not in text:
-            unmarked.append(path.name)
+        tree = ast.parse(path.read_text())
+        module_mark = any(
+            isinstance(n, ast.Assign)
+            and any(getattr(t, "id", "") == "pytestmark" for t in n.targets)
+            and marked(n)
+            for n in tree.body
+        )
+        for f in ast.walk(tree):
+            if not (isinstance(f, ast.FunctionDef) and f.name.startswith("test_")):
+                continue
+            if {a.arg for a in f.args.args} & servers and not (
+                module_mark or any(marked(d) for d in f.decorator_list)
+            ):
+                unmarked.append(f"{path.name}::{f.name}")
     assert unmarked == []
 
 
