@@ -181,3 +181,46 @@ def test_another_clusters_retained_model_is_not_this_namespaces():
     other = west.create("team-a", "heir", _spec(model_name="kept-model"))
     w.advance(20.0)
     assert _reason(other, "Imported") == "AdoptionNotAllowed", other["status"]["conditions"]
+
+
+def test_retain_never_releases_another_owners_model():
+    """Fresh mutation (written without the tests): deletionPolicy Retain stripped another owner's tags from
+    a model status named. Retain releases only what the object owns."""
+    w = World()
+    east, west = w.cluster("east"), w.cluster("west")
+    theirs = west.create("team-b", "b", _spec(model_name=None))
+    _ready(w, theirs)
+    mine = east.create("team-a", "a", _spec(policy="Retain", model_name=None))
+    _ready(w, mine)
+    mine["status"]["modelArn"] = theirs["status"]["modelArn"]  # status written by someone else
+    east.delete(mine)
+    w.advance(20.0)
+    w.check_always()  # no tag of a model owned by west/b was touched by east/a
+    tags = {m["arn"]: m["tags"] for m in w.models()}[theirs["status"]["modelArn"]]
+    assert tags.get("bedrock.modelops.io/uid") == theirs["metadata"]["uid"], tags
+
+
+def test_retain_keeps_the_serving_model_and_deletes_an_untested_candidate():
+    """Fresh mutation: with Retain, a candidate still being smoke-tested beside a serving model was kept
+    (and billed) when the object was deleted. Only the serving model is retained."""
+    w = World()
+    c = w.cluster("east")
+    doc = _spec(policy="Retain", model_name=None)
+    doc["smokeTest"] = {"prompt": "Say hello", "expect": "canned answer", "deadlineSeconds": 600}
+    body = c.create("team-a", "m", doc)
+    _ready(w, body)
+    serving = body["status"]["modelArn"]
+    w.aws.set_faults({"cold_start_seconds": 300.0})  # the candidate does not answer for a while
+    c.edit_spec(body, source={"s3Uri": "s3://models/b/"})
+    for _ in range(40):
+        w.advance(5.0)
+        job = body["status"].get("importJob") or {}
+        if job.get("state") == "Testing" and job.get("modelArn"):
+            break
+    candidate = body["status"]["importJob"]["modelArn"]
+    assert candidate != serving
+    c.delete(body)
+    w.advance(30.0)
+    arns = {m["arn"] for m in w.models()}
+    assert serving in arns, "the serving model must be retained"
+    assert candidate not in arns, "an untested candidate was retained beside the serving model"
