@@ -315,3 +315,56 @@ def test_a_sagemaker_models_data_with_dot_segments_is_refused(data):
     with pytest.raises(SourceError) as err:
         support.sagemaker_s3_uri("m")
     assert err.value.reason == "SourceNotAllowed"
+
+
+@pytest.mark.parametrize("lease_seconds", [5, 6, 10, 15, 30, 60, 137])  # the setting is >= 5
+def test_a_leader_stops_before_a_standby_may_take_over(lease_seconds):
+    """The renew deadline plus one retry (a request's timeout) stays below the lease duration: a leader that
+    lost its renewals has stopped before a standby sees the Lease expire (never two leaders)."""
+    from controller.leadership import timings
+
+    duration, deadline, retry = timings(lease_seconds)
+    assert deadline + retry < duration, (duration, deadline, retry)
+    assert deadline > retry  # and a renewal may be retried at least once
+
+
+def test_a_stopping_replica_never_clears_another_replicas_lease(monkeypatch):
+    from types import SimpleNamespace
+
+    from kubernetes import client
+
+    from controller import leadership
+    from controller.leadership import Leadership
+
+    replaced = []
+
+    class FakeCoordination:
+        def __init__(self, *_: Any) -> None:
+            pass
+
+        def read_namespaced_lease(self, name: str, namespace: str) -> Any:
+            return SimpleNamespace(spec=SimpleNamespace(holder_identity=holder))
+
+        def replace_namespaced_lease(self, name: str, namespace: str, lease: Any) -> None:
+            replaced.append(lease.spec.holder_identity)
+
+    monkeypatch.setattr(leadership, "api_client", lambda settings: client.ApiClient())
+    monkeypatch.setattr(leadership.client, "CoordinationV1Api", FakeCoordination)
+    lead = Leadership(Settings())
+    holder = "someone-else"
+    lead.release()
+    assert replaced == []  # the real leader's Lease is left alone
+    holder = lead.me
+    lead.release()
+    assert replaced == [None]  # its own is handed over
+
+
+def test_an_object_being_deleted_takes_no_place_under_max_models():
+    from controller.tenancy.view import member_of
+
+    body = _member_body("team-a", "old", serving=False)
+    assert member_of(body) is not None  # waiting for a place: it counts
+    body["metadata"]["deletionTimestamp"] = "2026-01-01T00:01:00Z"
+    assert member_of(body) is None  # being deleted and holding nothing: it frees its place
+    body["status"] = {"modelArn": "arn:x"}
+    assert member_of(body) is not None  # still holding a model: it counts until that is gone
