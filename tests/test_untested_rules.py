@@ -368,3 +368,30 @@ def test_an_object_being_deleted_takes_no_place_under_max_models():
     assert member_of(body) is None  # being deleted and holding nothing: it frees its place
     body["status"] = {"modelArn": "arn:x"}
     assert member_of(body) is not None  # still holding a model: it counts until that is gone
+
+
+def test_a_stopped_lease_lock_never_writes_again(monkeypatch):
+    """A renewal in flight after a clean stop must not re-take the Lease the stop just released."""
+    from kubernetes import client
+
+    from controller import leadership
+    from controller.leadership import Leadership
+
+    monkeypatch.setattr(leadership, "api_client", lambda settings: client.ApiClient())
+    lock = Leadership(Settings())._lock
+    calls = []
+    lock.stopped = True
+    assert lock._write("renewing", lambda *a: calls.append(a) or True, "x") is False
+    assert calls == []
+    lock.stopped = False
+    assert lock._write("renewing", lambda *a: calls.append(a) or True, "x") is True and calls == [("x",)]
+
+
+def test_each_process_stands_for_election_as_a_new_identity(monkeypatch):
+    """A restarted container (same pod name, often the same PID) must not pass for its predecessor and
+    resume a Lease it never won."""
+    from controller.leadership import identity
+
+    monkeypatch.setenv("POD_NAME", "bmo-7d9f-abcde")
+    first, second = identity(), identity()
+    assert first.startswith("bmo-7d9f-abcde_") and first != second
