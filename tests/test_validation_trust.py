@@ -125,3 +125,17 @@ def test_a_pod_a_tenant_made_for_the_operators_job_is_not_trusted():
         pod = _pod_of(job)
         change(pod.spec.containers[0])
         assert foreign_pod(pod, job, built), change
+
+
+def test_an_exit_137_is_read_as_out_of_memory_whatever_the_reason_says():
+    """Some runtimes report a cgroup OOM kill as reason `Error` with exit code 137 (SIGKILL): the message
+    must still tell the user to raise the validation Job's memory, and the reason say OOMKilled."""
+    jobs = ValidationJobs(Settings(validation_job_memory="512Mi"))
+    cond = client.V1JobCondition(type="Failed", status="True", reason="BackoffLimitExceeded")
+    for reason, code in (("OOMKilled", 137), ("Error", 137), ("OOMKilled", 1)):
+        term = client.V1ContainerStateTerminated(reason=reason, exit_code=code)
+        result = jobs._failure("bmo-validate-m-abcdef01", cond, term, [])
+        assert (result.kind, result.reason) == ("failed", "ValidationJobOOMKilled"), (reason, code, result)
+        assert "512Mi" in result.message
+    crashed = jobs._failure("j", cond, client.V1ContainerStateTerminated(reason="Error", exit_code=2), [])
+    assert crashed.reason == "ValidationJobCrashed"
