@@ -139,3 +139,41 @@ def test_an_exit_137_is_read_as_out_of_memory_whatever_the_reason_says():
         assert "512Mi" in result.message
     crashed = jobs._failure("j", cond, client.V1ContainerStateTerminated(reason="Error", exit_code=2), [])
     assert crashed.reason == "ValidationJobCrashed"
+
+
+def test_the_built_job_runs_once_without_an_api_token():
+    """A validator parses tenant files: it gets no Kubernetes token, and a verdict that cannot change is
+    not paid for several times (backoffLimit 0)."""
+    job = _built()
+    assert job.spec.backoff_limit == 0
+    assert job.spec.template.spec.automount_service_account_token is False
+
+
+def test_starting_one_models_job_deletes_only_that_models_other_jobs(monkeypatch):
+    from controller import validation_jobs as vj
+
+    def job(name: str, owner: str) -> client.V1Job:
+        return client.V1Job(
+            metadata=client.V1ObjectMeta(name=name, labels={LABEL_OWNER: owner, "managed": "x"})
+        )
+
+    stored = [job("a-old", "uid-a"), job("a-new", "uid-a"), job("b-running", "uid-b")]
+    deleted: list[str] = []
+
+    class FakeBatch:
+        def __init__(self, *_: object) -> None:
+            pass
+
+        def list_namespaced_job(self, namespace: str, label_selector: str) -> object:
+            key, _, value = label_selector.partition("=")
+            return client.V1JobList(items=[j for j in stored if j.metadata.labels.get(key) == value] or [])
+
+        def delete_namespaced_job(self, name: str, namespace: str, **_: object) -> None:
+            deleted.append(name)
+
+    monkeypatch.setattr(vj.client, "BatchV1Api", FakeBatch)
+    monkeypatch.setattr(ValidationJobs, "_client", lambda self: None)
+    for j in stored:  # what the operator's Jobs carry: its managed-by label too
+        j.metadata.labels[vj.LABEL_MANAGED] = vj.MANAGED_BY
+    assert ValidationJobs(Settings()).delete_for_owner("team-a", "uid-a", keep="a-new") == 1
+    assert deleted == ["a-old"]
