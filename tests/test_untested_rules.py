@@ -395,3 +395,62 @@ def test_each_process_stands_for_election_as_a_new_identity(monkeypatch):
     monkeypatch.setenv("POD_NAME", "bmo-7d9f-abcde")
     first, second = identity(), identity()
     assert first.startswith("bmo-7d9f-abcde_") and first != second
+
+
+def _client_error(code: str, message: str, status: int) -> Exception:
+    from botocore.exceptions import ClientError
+
+    return ClientError(
+        {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}, "Op"
+    )
+
+
+def test_the_error_classifier_on_codes_no_end_to_end_test_meets():
+    from controller.bedrock_client import classify
+    from controller.errors import Kind
+
+    assert classify(_client_error("SomethingNew", "boom", 500), "Op").kind is Kind.RETRYABLE
+    assert classify(_client_error("SomethingNew", "boom", 503), "Op").kind is Kind.RETRYABLE
+    assert classify(_client_error("NoSuchEntity", "role gone", 404), "Op").kind is Kind.NOT_FOUND
+    propagating = classify(
+        _client_error("ValidationException", "The provided role ARN is invalid.", 400), "Op"
+    )
+    assert (propagating.kind, propagating.reason) == (Kind.RETRYABLE, "WaitingForIAMPropagation")
+    bad_uri = classify(_client_error("ValidationException", "The S3 URI is invalid.", 400), "Op")
+    assert bad_uri.kind is not Kind.RETRYABLE and bad_uri.reason != "WaitingForIAMPropagation", bad_uri
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.listings = 0
+
+    def tag_resource(self, **kw: Any) -> dict[str, Any]:
+        self.calls.append(("tag", kw))
+        return {}
+
+    def untag_resource(self, **kw: Any) -> dict[str, Any]:
+        self.calls.append(("untag", kw))
+        return {}
+
+
+def test_a_changed_tag_value_is_set_back(aws_env):
+    client = BedrockClient(Settings(), "us-east-1")
+    rec = _Recorder()
+    client._bedrock = rec
+    client.sync_tags("arn:m", {"team": "a", "keep": "1"}, actual={"team": "b", "keep": "1", "stray": "x"})
+    assert rec.calls == [
+        ("tag", {"resourceARN": "arn:m", "tags": [{"key": "team", "value": "a"}]}),
+        ("untag", {"resourceARN": "arn:m", "tagKeys": ["stray"]}),
+    ]
+
+
+def test_the_regions_listing_is_refreshed_once_it_is_older_than_asked(aws_env):
+    client = BedrockClient(Settings(), "us-east-1")
+    listed: list[float] = []
+    client.list_models = lambda: listed.append(1) or {}  # type: ignore[method-assign]
+    client.listed_model("arn:m", max_age=30, now=100.0)
+    client.listed_model("arn:m", max_age=30, now=120.0)
+    assert len(listed) == 1  # shared while fresh
+    client.listed_model("arn:m", max_age=30, now=131.0)
+    assert len(listed) == 2  # a model deleted outside is noticed at the next resync
