@@ -436,6 +436,150 @@ MUTATIONS: tuple[Mutation, ...] = (
         (UNPINNED,),
         "a SageMaker model's folder with '..' segments is imported (a prefix check on text is fooled)",
     ),
+    # ---- written without reading the tests (a helper, issue 30): survivors, each now killed by a test
+    Mutation(
+        "fresh-retain-release-strips-foreign-tags",
+        "controller/reconcile/deletion.py",
+        '    if ownership(tags, p.me) == "other":\n        return False\n    desired',
+        "    if False:\n        return False\n    desired",
+        (ADOPTION,),
+        "deletionPolicy Retain strips another owner's ownership tags from a model and reports it as "
+        "retained.",
+    ),
+    Mutation(
+        "fresh-deletion-retains-testing-candidate",
+        "controller/reconcile/deletion.py",
+        "and not st.model_arn\n        (keep if current else drop)[rec.model_arn]",
+        "\n        (keep if current else drop)[rec.model_arn]",
+        (ADOPTION,),
+        "With deletionPolicy Retain, a still-untested smoke-test candidate is kept (and left billed) "
+        "beside the serving model instead of being deleted.",
+    ),
+    Mutation(
+        "fresh-deleting-member-keeps-place",
+        "controller/tenancy/view.py",
+        '        or meta.get("deletionTimestamp")\n',
+        "",
+        (UNPINNED,),
+        "A model object being deleted (not holding a model) still counts against maxModels, blocking a "
+        "newer object until it is gone.",
+    ),
+    Mutation(
+        "fresh-http-500-terminal",
+        "controller/bedrock_client.py",
+        "if status >= 500:",
+        "if status > 500:",
+        (UNPINNED,),
+        "An unknown AWS error with HTTP 500 is treated as a terminal InvalidRequest failure instead of "
+        "being retried.",
+    ),
+    Mutation(
+        "fresh-iam-propagation-or",
+        "controller/bedrock_client.py",
+        '"role" in message.lower() and "invalid" in message.lower()',
+        '"role" in message.lower() or "invalid" in message.lower()',
+        (UNPINNED,),
+        "Any ValidationException mentioning 'invalid' (e.g. a bad S3 URI) is retried as IAM propagation "
+        "and finally reported as ServiceRoleInvalid instead of failing at once with its real reason.",
+    ),
+    Mutation(
+        "fresh-nosuchentity-not-notfound",
+        "controller/bedrock_client.py",
+        'code in ("ResourceNotFoundException", "NoSuchEntity")',
+        'code in ("ResourceNotFoundException",)',
+        (UNPINNED,),
+        "Deleting an object whose created service role is already gone fails with a terminal IAM error "
+        "instead of treating the role as deleted.",
+    ),
+    Mutation(
+        "fresh-listing-never-refreshed",
+        "controller/bedrock_client.py",
+        "if self._listing is None or now - self._listing[0] > max_age:",
+        "if self._listing is None:",
+        (UNPINNED,),
+        "The region's model listing is cached forever, so periodic resyncs never notice a model deleted "
+        "outside the cluster.",
+    ),
+    Mutation(
+        "fresh-tag-value-drift-not-corrected",
+        "controller/bedrock_client.py",
+        "changed = {k: v for k, v in desired.items() if actual.get(k) != v}",
+        "changed = {k: v for k, v in desired.items() if k not in actual}",
+        (UNPINNED,),
+        "A tag whose value was changed in the spec or outside the cluster is never set back; only missing "
+        "tags are added.",
+    ),
+    Mutation(
+        "fresh-lease-deadline-too-long",
+        "controller/leadership.py",
+        "deadline = max(int(1.2 * retry) + 1, duration - 2 * retry)",
+        "deadline = max(int(1.2 * retry) + 1, duration - retry)",
+        (UNPINNED,),
+        "The renew deadline plus a retry reaches the lease duration, so a leader that lost its renewals "
+        "may still reconcile when the standby takes over (two leaders).",
+    ),
+    Mutation(
+        "fresh-release-foreign-lease",
+        "controller/leadership.py",
+        "            if lease.spec.holder_identity != self.me:\n                return",
+        "            if False:\n                return",
+        (UNPINNED,),
+        "A stopping replica clears the Lease holder even when another replica holds it, letting a third "
+        "replica take over beside the real leader.",
+    ),
+    Mutation(
+        "fresh-renew-after-stop",
+        "controller/leadership.py",
+        "        if self.stopped:\n            return False",
+        "        if False:\n            return False",
+        (UNPINNED,),
+        "A renewal in flight after a clean stop re-takes the released Lease, so the standby waits a full "
+        "lease duration instead of taking over at once.",
+    ),
+    Mutation(
+        "fresh-identity-without-nonce",
+        "controller/leadership.py",
+        'return f"{who}_{os.getpid()}_{uuid.uuid4().hex[:6]}"',
+        'return f"{who}_{os.getpid()}"',
+        (UNPINNED,),
+        "A restarted operator container (same pod name, PID 1) passes for its predecessor and resumes "
+        "leading a Lease it never won.",
+    ),
+    Mutation(
+        "fresh-oom-needs-both",
+        "controller/validation_jobs.py",
+        'if term.reason == "OOMKilled" or term.exit_code == 137:',
+        'if term.reason == "OOMKilled" and term.exit_code == 137:',
+        (TRUST,),
+        "A validator killed with exit code 137 but another reason is reported as ValidationJobCrashed "
+        "rather than ValidationJobOOMKilled (no hint to raise the memory).",
+    ),
+    Mutation(
+        "fresh-delete-jobs-of-all-owners",
+        "controller/validation_jobs.py",
+        'label_selector=f"{LABEL_OWNER}={owner_uid}"',
+        'label_selector=f"{LABEL_MANAGED}={MANAGED_BY}"',
+        (TRUST,),
+        "Starting one model's validation Job deletes the running validation Jobs of every other model in "
+        "the namespace.",
+    ),
+    Mutation(
+        "fresh-job-backoff-default",
+        "controller/validation_jobs.py",
+        "backoff_limit=0,",
+        "backoff_limit=3,",
+        (TRUST,),
+        "A failing validator pod is retried several times before the Job fails, delaying (and multiplying "
+        "the cost of) a verdict that cannot change.",
+    ),
+    Mutation(
+        "fresh-validator-token-automounted",
+        "controller/validation_jobs.py",
+        "automount_service_account_token=False",
+        "automount_service_account_token=True",
+        (TRUST,),
+        "The validator pod, which parses tenant-supplied files, gets a Kubernetes API token mounted.",
+    ),
     # ---- behaviours no test pinned down (issue 30)
     Mutation(
         "sagemaker-files-pass-any-policy",
