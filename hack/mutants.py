@@ -580,6 +580,14 @@ MUTATIONS: tuple[Mutation, ...] = (
         (TRUST,),
         "The validator pod, which parses tenant-supplied files, gets a Kubernetes API token mounted.",
     ),
+    Mutation(
+        "fresh-queue-order-by-uid",
+        "controller/import_queue.py",
+        "key=lambda kv: (kv[1], kv[0])",
+        "key=lambda kv: kv[0]",
+        (UNPINNED,),
+        "the import queue orders objects by uid instead of by queuedAt",
+    ),
     # ---- behaviours no test pinned down (issue 30)
     Mutation(
         "sagemaker-files-pass-any-policy",

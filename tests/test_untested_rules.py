@@ -454,3 +454,14 @@ def test_the_regions_listing_is_refreshed_once_it_is_older_than_asked(aws_env):
     assert len(listed) == 1  # shared while fresh
     client.listed_model("arn:m", max_age=30, now=131.0)
     assert len(listed) == 2  # a model deleted outside is noticed at the next resync
+
+
+def test_the_queue_orders_by_arrival_not_by_uid():
+    """uids are random: one that sorts first must not overtake an object that has waited longer."""
+    from controller.import_queue import ImportQueue
+
+    q = ImportQueue()
+    q.enqueue("us-east-1", "ffff-waited-longer", "2026-01-01T00:00:01Z/1")
+    assert q.enqueue("us-east-1", "0000-came-later", "2026-01-01T00:00:05Z/2") == 2
+    assert q.next_up() == ["ffff-waited-longer"]
+    assert q.may_start("us-east-1", "ffff-waited-longer") and not q.may_start("us-east-1", "0000-came-later")
