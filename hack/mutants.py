@@ -391,7 +391,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "generation-claimed-without-a-decision",
         "controller/reconcile/reconciler.py",
-        "                st.observed_generation = v.generation - 1 if v.generation > 1 else None",
+        "                st.observed_generation = seen",
         "                pass",
         ("tests/test_status_truth.py",),
         "a pass that cannot read the policies bumps observedGeneration next to an older Ready=True",

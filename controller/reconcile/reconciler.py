@@ -171,7 +171,7 @@ class Reconciler:
         state = state or ObjectState()
         v = View.of(body)
         st = parse_status(v.status)
-        applied = st.observed_generation == v.generation
+        applied, seen = st.observed_generation == v.generation, st.observed_generation
         st.observed_generation = v.generation
         was_paused = any(c.type == ConditionType.PAUSED and c.status == "True" for c in st.conditions or [])
         if not v.paused:
@@ -221,7 +221,7 @@ class Reconciler:
             decision = self._decide(v, spec, st)
         except KUBE_ERRORS as exc:  # policies or labels could not be read: decide nothing, try again
             if not applied:  # nothing was decided for this generation: status must not say it was
-                st.observed_generation = v.generation - 1 if v.generation > 1 else None
+                st.observed_generation = seen
             out = Outcome(status=st)
             out.retry_error = api_error(exc, "reading BedrockImportPolicies")
             out.condition(ConditionType.SYNCED, "False", out.retry_error.reason, out.retry_error.message)
