@@ -666,6 +666,39 @@ MUTATIONS: tuple[Mutation, ...] = (
         (f"{UNPINNED}::test_every_test_file_that_starts_a_control_plane_is_marked",),
         "an end-to-end test without the controlplane mark runs under -m 'not controlplane'",
     ),
+    # ---- what is imported is what was validated (issue 25, finding 12)
+    Mutation(
+        "pin-ignored-before-start",
+        "controller/reconcile/source_pin.py",
+        "    if digest == pinned:\n        return None",
+        "    if True:\n        return None",
+        ("tests/test_source_pin.py",),
+        "a folder swapped after validation is imported without being judged again",
+    ),
+    Mutation(
+        "pin-not-checked-at-send",
+        "controller/reconcile/importing.py",
+        "if rec.sent_at is None and (why := _not_as_validated(p, s3_uri)) is not None:",
+        "if False:",
+        ("tests/test_source_pin.py",),
+        "files swapped between the intent and its first send are sent",
+    ),
+    Mutation(
+        "pin-no-etag",
+        "controller/artifacts/pin.py",
+        'f"{f.name}\\t{f.size}\\t{f.etag}\\n"',
+        'f"{f.name}\\t{f.size}\\n"',
+        ("tests/test_source_pin.py",),
+        "a file rewritten at the same size (a swapped config) keeps the fingerprint",
+    ),
+    Mutation(
+        "pin-serving-drift-silent",
+        "controller/reconcile/source_pin.py",
+        "    if digest != pinned:\n        message = (",
+        "    if False:\n        message = (",
+        ("tests/test_source_pin.py",),
+        "a serving model's folder that changes is never said",
+    ),
 )
 
 

@@ -82,7 +82,7 @@ class FakeSupport:
 
     def __init__(self, region: str, hooks: Any = None, state: BedrockState | None = None) -> None:
         self.region = region
-        self.s3 = None
+        self.s3 = getattr(hooks, "s3", None)  # the World's folders (Inline validation), else none
         self.hooks = hooks  # may_create_role() -> bool: IAM refuses CreateRole when False
         self.state = state  # the emulated account whose runtime answers smoke tests
 
@@ -119,3 +119,81 @@ class FakeSupport:
         except ApiError as err:
             raise classify(client_error(err, "InvokeModel", "bedrock-runtime"), "InvokeModel") from None
         return runtime.completion(model.name, json.loads(body))
+
+
+class FakeS3:
+    """Model folders in memory, read the way `S3Folder` reads S3 (listing pages with sizes and ETags,
+    ranged GETs): Inline validation runs in the World, and a test can swap a folder's files between the
+    validation and the import. A folder never written holds the factory's small Llama model."""
+
+    VARIANTS = ("good", "larger", "quantized")
+
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, str], bytes] = {}
+        self.variant: dict[str, str] = {}  # folder URI -> which model it holds now
+        self._built: dict[str, dict[str, bytes]] = {}
+
+    @classmethod
+    def _model(cls, variant: str, cache: dict[str, dict[str, bytes]]) -> dict[str, bytes]:
+        if variant not in cache:
+            import tempfile
+            from pathlib import Path
+
+            from bmo_devtools.dev.model_factory import ModelSpec, build_model
+
+            spec = {
+                "good": ModelSpec(),
+                "larger": ModelSpec(layers=3),
+                "quantized": ModelSpec(config_overrides={"quantization_config": {"quant_method": "gptq"}}),
+            }[variant]
+            with tempfile.TemporaryDirectory() as tmp:
+                folder = build_model(Path(tmp) / "m", spec)
+                cache[variant] = {f.name: f.read_bytes() for f in folder.iterdir() if f.is_file()}
+        return cache[variant]
+
+    @staticmethod
+    def _split(uri: str) -> tuple[str, str]:
+        bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+        return bucket, prefix if prefix.endswith("/") or not prefix else prefix + "/"
+
+    def put_folder(self, uri: str, variant: str) -> None:
+        """Replace the folder's files with `variant`'s (every object written again: new ETags)."""
+        bucket, prefix = self._split(uri)
+        for key in [k for k in self.objects if k[0] == bucket and k[1].startswith(prefix)]:
+            del self.objects[key]
+        for name, data in self._model(variant, self._built).items():
+            self.objects[(bucket, prefix + name)] = data
+        self.variant[uri] = variant
+
+    def _ensure(self, bucket: str, prefix: str) -> None:
+        uri = f"s3://{bucket}/{prefix}"
+        if uri not in self.variant:
+            self.put_folder(uri, "good")
+
+    def etag(self, bucket: str, key: str) -> str:
+        import hashlib
+
+        return '"' + hashlib.md5(self.objects[(bucket, key)] + key.encode()).hexdigest() + '"'
+
+    # ---- what S3Folder calls ----------------------------------------------------------------------
+    def get_paginator(self, operation: str) -> FakeS3:
+        assert operation == "list_objects_v2"
+        return self
+
+    def paginate(self, *, Bucket: str, Prefix: str, Delimiter: str = "/") -> list[dict[str, Any]]:
+        self._ensure(Bucket, Prefix)
+        contents = [
+            {"Key": key, "Size": len(data), "ETag": self.etag(Bucket, key)}
+            for (bucket, key), data in sorted(self.objects.items())
+            if bucket == Bucket and key.startswith(Prefix) and "/" not in key[len(Prefix) :]
+        ]
+        return [{"Contents": contents, "CommonPrefixes": []}]
+
+    def get_object(self, *, Bucket: str, Key: str, Range: str) -> dict[str, Any]:
+        import io
+
+        data = self.objects.get((Bucket, Key))
+        if data is None:
+            raise ClientError({"Error": {"Code": "NoSuchKey", "Message": Key}}, "GetObject")
+        start, _, end = Range.removeprefix("bytes=").partition("-")
+        return {"Body": io.BytesIO(data[int(start) : int(end) + 1])}

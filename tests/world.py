@@ -26,7 +26,7 @@ from controller.reconcile import Reconciler
 from controller.settings import Settings
 from controller.tenancy.view import TenancyView
 from controller.ticks import glance
-from tests.inprocess_bedrock import FakeSupport, InProcessBedrock
+from tests.inprocess_bedrock import FakeS3, FakeSupport, InProcessBedrock
 
 LOG = logging.getLogger("world")
 EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -52,6 +52,8 @@ class Store:
         self.failing_writes = 0  # the next N status writes fail (the apiserver answers 500)
         #: a write this says yes to fails (once): a crash or an apiserver error right after an AWS call
         self.fail_write_if: Callable[[dict[str, Any]], bool] | None = None
+        #: runs after every status write that landed (the world changing between two passes of one visit)
+        self.after_write: list[Callable[[dict[str, Any]], None]] = []
 
     def read(self, namespace: str, name: str) -> dict[str, Any] | None:
         body = self.objects.get((namespace, name))
@@ -69,6 +71,8 @@ class Store:
             raise ApiException(status=500, reason="Internal Server Error")
         status = body.setdefault("status", {})
         _merge(status, patch["status"])
+        for hook in self.after_write:
+            hook(status)
 
 
 def _merge(target: dict[str, Any], patch: dict[str, Any]) -> None:
@@ -240,6 +244,9 @@ class World:
         self.aws = BedrockState(self._check, seed=7, clock=self.clock.mono, ticker=False, wall=self.clock.now)
         self.aws.set_faults({"job_duration_seconds": 4, "imported_model_quota": 50, "concurrent_jobs": 1})
         self.clusters: dict[str, Cluster] = {}
+        self.s3 = FakeS3()  # the model folders Inline validation reads (and a test may swap)
+        self.sent_jobs: set[str] = set()  # import job names whose create was sent at least once
+        self.unvalidated_sends: list[str] = []
 
     def next_uid(self) -> int:
         self._uids += 1
@@ -269,12 +276,27 @@ class World:
             raise ReadTimeoutError(endpoint_url=f"in-process {operation}")
 
     def before_call(self, operation: str, params: dict[str, Any]) -> None:
-        """Remember who deletes or retags which model, and whom its tags said owned it at that moment."""
+        """Remember who deletes or retags which model, and whom its tags said owned it at that moment; and
+        a first create sent for a folder holding files its object's validation would refuse."""
+        if operation == "CreateModelImportJob" and params.get("jobName") not in self.sent_jobs:
+            self.sent_jobs.add(params["jobName"])
+            uri = params["modelDataSource"]["s3DataSource"]["s3Uri"]
+            spec = self._spec_of(self.actor)
+            validates = ((spec or {}).get("validation") or {}).get("mode", "Skip") != "Skip"
+            if validates and self.s3.variant.get(uri) == "quantized":
+                self.unvalidated_sends.append(f"{params['jobName']} sent for {uri} holding a quantized model")
         if operation in MUTATING:
             arn = params.get("modelIdentifier") or params.get("resourceARN") or ""
             with self.aws._lock:
                 arn = next((m.arn for m in self.aws._models.values() if arn in (m.arn, m.name)), arn)
             self.mutations.append((operation, arn, self._owner_of(arn), self.actor))
+
+    def _spec_of(self, actor: tuple[str, str] | None) -> dict[str, Any] | None:
+        for cluster in self.clusters.values():
+            for body in cluster.store.objects.values():
+                if actor == (cluster.id, body["metadata"]["uid"]):
+                    return body["spec"]
+        return None
 
     def _owner_of(self, arn: str) -> str:
         tags = self.aws._tags.get(arn, {})
@@ -308,6 +330,8 @@ class World:
             ]
 
     def check_always(self) -> None:
+        if self.unvalidated_sends:
+            raise Violation(f"imported without validating the files it reads: {self.unvalidated_sends}")
         for operation, arn, owner, actor in self.mutations:
             if owner and (actor is None or owner != f"{actor[0]}/{actor[1]}"):
                 raise Violation(f"{operation} on {arn} owned by {owner} was made by {actor}")

@@ -438,6 +438,12 @@ class ValidationSummary(BaseModel):
     dtypes: list[str] | None = Field(None, description="Weight dtypes found (F32, F16, BF16).")
     context_length: int | None = Field(None, ge=0, description="Context length from config.json.")
     bytes_read: int | None = Field(None, ge=0, description="Bytes read to decide.")
+    source_digest: str | None = Field(
+        None,
+        max_length=80,
+        description="Fingerprint of the folder's files (names, sizes, ETags) as validated: listed again "
+        "before the import job is created; if it differs, the files are validated again first.",
+    )
     errors: list[Finding] | None = Field(None, description="Why the model cannot be imported.")
     warnings: list[Finding] | None = Field(None, description="Worth fixing, but does not block import.")
 
@@ -484,6 +490,9 @@ class ImportJobRecord(BaseModel):
         "stayed unseen for the grace period after both this and the last send.",
     )
     completed_at: str | None = Field(None, description="When the operator saw it end (RFC 3339).")
+    source_digest: str | None = Field(
+        None, max_length=80, description="Fingerprint of the source files as validated (see validation)."
+    )
 
     @property
     def in_flight(self) -> bool:
@@ -587,6 +596,12 @@ class BedrockImportedModelStatus(BaseModel):
         None, description="When Bedrock first answered NotFound for the serving model (looked at again)."
     )
     resolved_s3_uri: str | None = Field(None, description="S3 folder imported (resolved from SageMaker).")
+    source_digest: str | None = Field(
+        None,
+        max_length=80,
+        description="Fingerprint of the source files the serving model was imported from (names, sizes, "
+        "ETags); the SourceInSync condition says when the folder no longer matches it.",
+    )
     service_role_arn: str | None = Field(None, description="Role Bedrock used for the import.")
     account_role_arn: str | None = Field(
         None,

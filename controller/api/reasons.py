@@ -18,6 +18,7 @@ class ConditionType(enum.StrEnum):
     PAUSED = "Paused"
     ALLOWED = "Allowed"
     SMOKE_TESTED = "SmokeTested"
+    SOURCE_IN_SYNC = "SourceInSync"  # only once the serving model's folder was found changed
 
 
 #: The order conditions appear in status.
@@ -51,6 +52,7 @@ class Reason(enum.StrEnum):
     SOURCE_UNREACHABLE = "SourceUnreachable"
     SAGEMAKER_MODEL_NOT_FOUND = "SageMakerModelNotFound"
     SAGEMAKER_SOURCE_UNSUPPORTED = "SageMakerSourceUnsupported"
+    SOURCE_CHANGED = "SourceChanged"  # also SourceInSync=False: the folder is not what was validated/imported
     # Imported
     QUEUED = "Queued"
     IMPORT_JOB_RUNNING = "ImportJobRunning"
@@ -101,6 +103,8 @@ class Reason(enum.StrEnum):
     SMOKE_TEST_MISMATCH = "SmokeTestMismatch"
     SMOKE_TEST_DEADLINE = "SmokeTestDeadlineExceeded"
     SMOKE_TEST_NOT_REQUESTED = "SmokeTestNotRequested"
+    # SourceInSync
+    SOURCE_MATCHES_IMPORT = "SourceMatchesImport"
     # Paused
     RECONCILE_PAUSED = "ReconcilePaused"
     RECONCILE_RESUMED = "ReconcileResumed"

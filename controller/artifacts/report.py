@@ -43,6 +43,7 @@ class Summary:
     sampled_tensors: int = 0  # float tensors whose weights were sampled (NaN/Inf/all-zero)
     sample_bytes: int = 0  # bytes of weights read to sample them
     sample_requests: int = 0  # ranged reads of weights
+    source_digest: str | None = None  # the files as listed when validation began (artifacts/pin.py)
 
     def to_status(self) -> dict[str, Any]:
         """The summary as status.validation carries it (camelCase, the CRD's field names)."""
@@ -55,6 +56,7 @@ class Summary:
             "dtypes": self.dtypes,
             "contextLength": self.context_length,
             "bytesRead": self.bytes_read,
+            "sourceDigest": self.source_digest,
         }
 
 

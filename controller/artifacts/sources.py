@@ -21,6 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 class FileInfo:
     name: str  # relative to the folder
     size: int
+    etag: str = ""  # S3's ETag (a local file: its modification time): what changed if the bytes did
 
 
 class SourceAccessError(Exception):
@@ -89,7 +90,8 @@ class LocalFolder(_ByteCounter):
                     if e.is_dir() and len(self.subfolders) < 20:
                         self.subfolders.append(e.name + "/")
                     if e.is_file():
-                        files.append(FileInfo(e.name, e.stat().st_size))
+                        stat = e.stat()
+                        files.append(FileInfo(e.name, stat.st_size, str(stat.st_mtime_ns)))
                         if limit is not None and len(files) > limit:
                             break
         except PermissionError as exc:
@@ -157,7 +159,7 @@ class S3Folder(_ByteCounter):
                 for obj in page.get("Contents", []):
                     name = obj["Key"][len(self.prefix) :]
                     if name:
-                        files.append(FileInfo(name, int(obj["Size"])))
+                        files.append(FileInfo(name, int(obj["Size"]), str(obj.get("ETag", ""))))
                 for common in page.get("CommonPrefixes", [])[:20]:
                     if len(self.subfolders) < 20:
                         self.subfolders.append(common["Prefix"][len(self.prefix) :])

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
 from controller.artifacts.limits import JOB_LIMITS, ByteBudget, Limits
+from controller.artifacts.pin import source_digest
 from controller.artifacts.report import Finding, Report, Severity
 from controller.artifacts.rules import Inputs, judge
 from controller.artifacts.safetensors_header import (
@@ -119,6 +120,7 @@ def validate_source(
     """Judge the folder. Raises SourceAccessError only when the folder itself cannot be read."""
     report = Report(source=source.uri)
     files = source.list_files(limit=limits.files)
+    report.summary.source_digest = source_digest(files)
     if len(files) > limits.files:
         report.findings = [
             Finding(

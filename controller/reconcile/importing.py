@@ -12,7 +12,7 @@ from controller import metrics
 from controller.api.models import ImportJobRecord, SmokeTest, SupersededModel
 from controller.api.reasons import ConditionType, EventReason, Phase, Reason
 from controller.bedrock_client import BedrockClient, JobInfo, ModelInfo
-from controller.errors import AwsError, Kind
+from controller.errors import AwsError, Kind, SourceError
 from controller.import_queue import ImportQueue, slot_of
 from controller.naming import (
     base_model_name,
@@ -22,13 +22,17 @@ from controller.naming import (
     owner_in,
     ownership,
 )
-from controller.reconcile import smoke
+from controller.reconcile import smoke, source_pin
 from controller.reconcile.context import Pass
 from controller.reconcile.failures import fail
 from controller.reconcile.outcome import QueueState
 from controller.reconcile.serving import promote
 from controller.reconcile.validation import source_uri
 from controller.tenancy.rules import check_adoption, check_resolved_source
+
+#: `inputs` of an intent that must not be sent (its source changed before the first send): followed until
+#: its job shows up or the grace period passes, like the intent of a spec edited meanwhile.
+NOT_TO_SEND = "not-to-send"
 
 
 def in_flight(p: Pass) -> bool:
@@ -240,7 +244,7 @@ def _completed(
 def _take_model(p: Pass, bedrock: BedrockClient, rec: ImportJobRecord, model: ModelInfo, note: str) -> None:
     """A model this object's job produced: serve it when it is what the spec asks for, else retire it."""
     if rec.revision == p.rev and rec.region == p.region:
-        promote(p, bedrock, model, rec.revision, rec.region, note)
+        promote(p, bedrock, model, rec, note)
     else:
         supersede(p, model.arn, model.name, rec.region, rec.revision)
 
@@ -293,6 +297,7 @@ def start(p: Pass, queue: ImportQueue, arrival: str | None) -> None:
         s3_uri=source_uri(p),
         role_arn=role,
         started_at=p.now_rfc3339(),
+        source_digest=p.st.validation.source_digest if p.st.validation else None,
     )
     _running(p, rec)  # the slot is this object's from now on, and status says the import is on its way
     p.out.again = True  # written first, created in the next pass
@@ -313,6 +318,7 @@ def _may_adopt(p: Pass, bedrock: BedrockClient, model: ModelInfo) -> str | None:
 def _adopt(p: Pass, bedrock: BedrockClient, rec: ImportJobRecord, model: ModelInfo, owner: str) -> None:
     if owner == "unowned" or model.arn in (p.st.adopted or []):  # remembered before it is tagged as ours
         p.st.adopted = [*[a for a in p.st.adopted or [] if a != model.arn], model.arn][-16:]
+        rec.source_digest = None  # no job of this object read the source: what it was made from is unknown
     _take_model(p, bedrock, rec, model, "adopted the existing model" if owner == "unowned" else "found")
     rec.state = "Completed"
     rec.completed_at = p.now_rfc3339()
@@ -373,6 +379,14 @@ def _queued(p: Pass, position: int, why: str) -> None:
 def _create(p: Pass, bedrock: BedrockClient, rec: ImportJobRecord, iam_wait: float) -> None:
     """Send the create the previous pass recorded, as it recorded it; repeatable (same name, same token)."""
     s3_uri = rec.s3_uri or source_uri(p)
+    if rec.sent_at is None and (why := _not_as_validated(p, s3_uri)) is not None:
+        # changed since the intent was written: not sent. A send this status does not record (a failed
+        # write) may still have reached Bedrock, so the intent is given up the way an edited spec's is
+        rec.inputs = NOT_TO_SEND
+        p.out.event("Warning", Reason.SOURCE_CHANGED, why)
+        p.out.condition(ConditionType.VALIDATED, "Unknown", Reason.SOURCE_CHANGED, why)
+        _running(p, rec)
+        return
     rec.sent_at, rec.unseen_since = p.now_rfc3339(), None
     try:
         arn = bedrock.create_job(
@@ -396,6 +410,18 @@ def _create(p: Pass, bedrock: BedrockClient, rec: ImportJobRecord, iam_wait: flo
         f"import job {rec.job_name} started for model {rec.model_name} from {s3_uri}",
     )
     _running(p, rec)
+
+
+def _not_as_validated(p: Pass, s3_uri: str) -> str | None:
+    """Why the source is not the one validated (None: it is). A folder the operator can no longer list is
+    not sent either: a retryable error is raised (the intent stays), a lasting one gives the intent up."""
+    try:
+        return source_pin.as_validated(p, s3_uri)
+    except SourceError as err:
+        if err.kind is Kind.RETRYABLE:
+            raise
+        p.st.validated_revision = None
+        return err.message
 
 
 def _create_refused(

@@ -31,7 +31,7 @@ from controller.import_queue import ImportQueue, slot_of
 from controller.kube import KUBE_ERRORS, api_error
 from controller.naming import Identity
 from controller.object_state import ObjectState
-from controller.reconcile import admission, deletion, failures, importing, serving, validation
+from controller.reconcile import admission, deletion, failures, importing, serving, source_pin, validation
 from controller.reconcile.context import Pass, View, parse_status, wanted_region
 from controller.reconcile.outcome import Outcome, QueueState
 from controller.settings import Settings
@@ -348,6 +348,8 @@ class Reconciler:
             if serving.check_drift(
                 p, grace, user_edit, exact=event, check_tags=tags_due, list_age=list_age, now=now
             ):
+                if tags_due:  # on the tag cadence: is the folder still what the model was imported from?
+                    source_pin.check_serving(p, validation.source_uri(p))
                 if p.st.model_missing_since is None:
                     state.last_sync = (now, p.view.generation)
                     if tags_due:
@@ -369,6 +371,11 @@ class Reconciler:
             return
         if not admission.may_start(p, decision):
             return
+        if self.queue.may_start(slot_of(p.region, p.st.account_role_arn), p.view.uid):
+            changed = source_pin.as_validated(p, validation.source_uri(p))
+            if changed is not None:  # validated again first; its place in line is kept meanwhile
+                validation.revalidate(p, self.settings, self.jobs, changed)
+                return
         importing.start(p, self.queue, state.arrival)
 
     def _error(self, p: Pass, err: OperatorError) -> None:

@@ -3,7 +3,7 @@ and delete the models it replaced. Nothing here touches a model whose tags name 
 
 from __future__ import annotations
 
-from controller.api.models import CustomModelUnits, SupersededModel
+from controller.api.models import CustomModelUnits, ImportJobRecord, SupersededModel
 from controller.api.reasons import ConditionType, EventReason, Phase, Reason
 from controller.bedrock_client import BedrockClient, ModelInfo
 from controller.errors import AwsError, Kind
@@ -11,8 +11,10 @@ from controller.naming import owner_in, ownership
 from controller.reconcile.context import Pass
 
 
-def promote(p: Pass, bedrock: BedrockClient, model: ModelInfo, rev: str, region: str, note: str) -> None:
-    """Serve `model`; the model it replaces (if any) is recorded for deletion in the same status write."""
+def promote(p: Pass, bedrock: BedrockClient, model: ModelInfo, rec: ImportJobRecord, note: str) -> None:
+    """Serve `model`, made by `rec`'s job; the model it replaces (if any) is recorded for deletion in the
+    same status write."""
+    rev, region = rec.revision, rec.region
     old_arn, old_name, old_region, old_rev = p.st.model_arn, p.st.model_name, p.st.region, p.st.revision
     bedrock.sync_tags(model.arn, p.tags())
     st = p.st
@@ -22,6 +24,7 @@ def promote(p: Pass, bedrock: BedrockClient, model: ModelInfo, rev: str, region:
         custom_model_units_per_model_copy=model.cmu_per_copy, custom_model_units_version=model.cmu_version
     )
     st.model_missing_since = None
+    st.source_digest = rec.source_digest  # what the job read, as validated (adopted: unknown)
     st.last_sync_time = p.now_rfc3339()
     if old_arn and old_arn != model.arn:
         st.superseded = [

@@ -85,7 +85,7 @@ def step(p: Pass, rec: ImportJobRecord, test: SmokeTest | None) -> bool:
         model = bedrock.find_model(rec.model_arn)
         if model is None:  # Bedrock may lag: look again at the next poll (the candidate stays recorded)
             return _waiting(p, rec, "the smoke test was removed; waiting for Bedrock to show the model")
-        promote(p, bedrock, model, rec.revision, rec.region, f"import job {rec.job_name} completed")
+        promote(p, bedrock, model, rec, f"import job {rec.job_name} completed")
         rec.state = "Completed"
         p.out.condition(ConditionType.SMOKE_TESTED, "True", Reason.SMOKE_TEST_NOT_REQUESTED, NOT_REQUESTED)
         p.out.again = p.out.defer_retire = True  # written before the previous model is retired
@@ -150,9 +150,7 @@ def step(p: Pass, rec: ImportJobRecord, test: SmokeTest | None) -> bool:
         Reason.SMOKE_TEST_PASSED,
         f"model {model.name} answered in {latency} ms (cold start {record.cold_start_seconds:.0f}s)",
     )
-    promote(
-        p, bedrock, model, rec.revision, rec.region, f"import job {rec.job_name} completed, smoke test passed"
-    )
+    promote(p, bedrock, model, rec, f"import job {rec.job_name} completed, smoke test passed")
     rec.state = "Completed"
     # the promotion is written before the previous model is retired (a crash between the two must not leave
     # status naming a model already deleted, with the candidate still to be tested again)

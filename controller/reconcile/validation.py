@@ -12,8 +12,10 @@ from controller.artifacts import S3Folder, SourceAccessError, validate_source
 from controller.artifacts.limits import INLINE_LIMITS
 from controller.artifacts.sources import source_error_reason
 from controller.errors import Kind, SourceError
+from controller.import_queue import slot_of
 from controller.reconcile.context import Pass
 from controller.reconcile.failures import fail
+from controller.reconcile.outcome import QueueState
 from controller.redact import redact
 from controller.settings import Settings
 from controller.validation_jobs import ValidationJobs
@@ -123,6 +125,20 @@ def validated(p: Pass, settings: Settings, jobs: ValidationJobs) -> bool:
         warnings = [{"code": f.code, "message": f.message} for f in report.warnings]
         verdict = report.verdict
     return _judged(p, s3_uri, verdict, summary, errors, warnings)
+
+
+def revalidate(p: Pass, settings: Settings, jobs: ValidationJobs, why: str) -> None:
+    """The source changed since it was validated: judge it again before any import (a Job's verdict of
+    the old files is removed, so the revision's next Job reads the folder as it is now)."""
+    if mode_of(p.spec, settings) == "Job":
+        jobs.delete_for_owner(p.view.namespace, p.view.uid)
+    p.st.phase = Phase.UPDATING if p.serving else Phase.VALIDATING
+    p.out.event("Warning", Reason.SOURCE_CHANGED, why)
+    p.out.condition(ConditionType.VALIDATED, "Unknown", Reason.SOURCE_CHANGED, why)
+    p.out.condition(ConditionType.READY, "False", Reason.VALIDATING, _while_serving(p, why))
+    line = slot_of(p.region, p.st.account_role_arn)
+    p.out.queue = QueueState(line, holding=False, queued_at=p.st.queued_at or p.now_rfc3339())
+    p.out.again = True
 
 
 def _while_serving(p: Pass, message: str) -> str:

@@ -1,0 +1,113 @@
+"""Issue 25, finding 12: what is imported is what was validated. The World's folders are swapped between
+Inline validation and the import (while queued, and in the one pass between the intent and the send),
+and while the model serves."""
+
+from __future__ import annotations
+
+from controller.api.reasons import ConditionType, Reason
+from controller.artifacts.pin import source_digest
+from controller.artifacts.sources import FileInfo
+from tests.test_invariants import SOURCES, Operators, spec
+from tests.world import World
+
+
+def _until(w: World, what, seconds: float = 600.0, tick: float = 2.0) -> None:
+    for _ in range(int(seconds / tick)):
+        if what():
+            return
+        w.advance(tick, tick=tick)
+    raise AssertionError("never happened")
+
+
+def _condition(body: dict, ctype: str) -> dict:
+    return next((c for c in body["status"].get("conditions") or [] if c["type"] == ctype), {})
+
+
+def _inline(source: str, **kw) -> dict:
+    doc = spec(source, "us-east-1", "Delete", {"team": "a"}, None, **kw)
+    doc["validation"] = {"mode": "Inline"}
+    return doc
+
+
+def _creates_for(w: World, uri: str) -> int:
+    with w.aws._lock:
+        return sum(1 for j in w.aws._jobs.values() if j.s3_uri == uri)
+
+
+def test_the_fingerprint_is_the_files_names_sizes_and_etags():
+    a = [FileInfo("config.json", 10, '"e1"'), FileInfo("model.safetensors", 99, '"e2"')]
+    assert source_digest(a) == source_digest(list(reversed(a)))  # listing order does not matter
+    for changed in (
+        [FileInfo("config.json", 10, '"e9"'), a[1]],  # same size, new contents
+        [FileInfo("config.json", 11, '"e1"'), a[1]],
+        [a[0]],  # a file removed
+        [*a, FileInfo("extra.bin", 1, '"e3"')],  # one added
+        [FileInfo("config2.json", 10, '"e1"'), a[1]],  # renamed
+    ):
+        assert source_digest(changed) != source_digest(a)
+
+
+def test_files_swapped_while_queued_are_validated_again_and_not_imported():
+    """Validated, then queued behind another import; meanwhile the folder is replaced with a quantized
+    model. The import must not start from files nobody judged: validated again, refused."""
+    m = Operators()
+    w = m.world
+    c = w.cluster("east")
+    first = c.create("team-a", "first", _inline(SOURCES[0]))
+    _until(w, lambda: (first["status"].get("importJob") or {}).get("state") == "InProgress")
+    second = c.create("team-a", "second", _inline(SOURCES[1]))
+    _until(w, lambda: second["status"].get("phase") == "Queued")
+    assert _condition(second, "Validated")["reason"] == Reason.ARTIFACTS_IMPORTABLE
+    w.s3.put_folder(SOURCES[1], "quantized")
+    _until(w, lambda: _condition(second, "Validated").get("status") == "False")
+    assert _creates_for(w, SOURCES[1]) == 0, "the swapped files were imported"
+    assert any(r == Reason.SOURCE_CHANGED for _, _, r, _ in c.events), c.events
+    assert "Quantized" in _condition(second, "Validated")["reason"], _condition(second, "Validated")
+    w.check_always()
+    m.teardown()
+
+
+def test_files_swapped_between_the_intent_and_its_send_are_not_sent():
+    """The narrowest window: the pass that writes the intent checks the folder, the next one sends. A swap
+    in between is caught at the send; the intent is given up the safe way (after the grace period) and the
+    slot goes to the next object meanwhile, never to a job of unjudged files."""
+    m = Operators()
+    w = m.world
+    c = w.cluster("east")
+
+    def swap_once_the_intent_is_written(status: dict) -> None:
+        job = status.get("importJob") or {}
+        if job.get("state") == "Creating" and not job.get("sentAt") and w.s3.variant[SOURCES[0]] == "good":
+            w.s3.put_folder(SOURCES[0], "quantized")
+
+    c.store.after_write.append(swap_once_the_intent_is_written)
+    body = c.create("team-a", "m", _inline(SOURCES[0]))
+    _until(w, lambda: _condition(body, "Validated").get("status") == "False", seconds=300)
+    assert w.s3.variant[SOURCES[0]] == "quantized"
+    assert _creates_for(w, SOURCES[0]) == 0
+    assert body["status"].get("importJob") is None, "the intent is given up once the grace period passed"
+    w.check_always()
+    m.teardown()
+
+
+def test_a_serving_models_folder_that_changes_is_said_and_cleared_when_put_back():
+    m = Operators()
+    w = m.world
+    c = w.cluster("east")
+    body = c.create("team-a", "m", _inline(SOURCES[2]))
+    _until(w, lambda: _condition(body, "Ready").get("status") == "True")
+    assert body["status"]["sourceDigest"] == body["status"]["validation"]["sourceDigest"]
+    assert not _condition(body, ConditionType.SOURCE_IN_SYNC), "no condition while nothing changed"
+    w.s3.put_folder(SOURCES[2], "larger")
+    tag_cadence = c.settings().tag_check_seconds
+    _until(
+        w, lambda: _condition(body, ConditionType.SOURCE_IN_SYNC).get("status") == "False", tag_cadence * 2
+    )
+    assert _condition(body, "Ready")["status"] == "True", "the model serves what was imported"
+    warnings = [e for e in c.events if e[2] == Reason.SOURCE_CHANGED]
+    w.advance(tag_cadence * 2, tick=10.0)
+    assert [e for e in c.events if e[2] == Reason.SOURCE_CHANGED] == warnings, "said once, not at every look"
+    w.s3.put_folder(SOURCES[2], "good")
+    _until(w, lambda: _condition(body, ConditionType.SOURCE_IN_SYNC).get("status") == "True", tag_cadence * 2)
+    assert _creates_for(w, SOURCES[2]) == 1, "a changed folder is reported, never imported on its own"
+    m.teardown()
