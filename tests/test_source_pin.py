@@ -100,14 +100,16 @@ def test_a_serving_models_folder_that_changes_is_said_and_cleared_when_put_back(
     assert not _condition(body, ConditionType.SOURCE_IN_SYNC), "no condition while nothing changed"
     w.s3.put_folder(SOURCES[2], "larger")
     tag_cadence = c.settings().tag_check_seconds
-    _until(
-        w, lambda: _condition(body, ConditionType.SOURCE_IN_SYNC).get("status") == "False", tag_cadence * 2
-    )
+
+    def in_sync() -> str | None:
+        return _condition(body, ConditionType.SOURCE_IN_SYNC).get("status")
+
+    _until(w, lambda: in_sync() == "False", tag_cadence * 2)
     assert _condition(body, "Ready")["status"] == "True", "the model serves what was imported"
     warnings = [e for e in c.events if e[2] == Reason.SOURCE_CHANGED]
     w.advance(tag_cadence * 2, tick=10.0)
     assert [e for e in c.events if e[2] == Reason.SOURCE_CHANGED] == warnings, "said once, not at every look"
     w.s3.put_folder(SOURCES[2], "good")
-    _until(w, lambda: _condition(body, ConditionType.SOURCE_IN_SYNC).get("status") == "True", tag_cadence * 2)
+    _until(w, lambda: in_sync() == "True", tag_cadence * 2)
     assert _creates_for(w, SOURCES[2]) == 1, "a changed folder is reported, never imported on its own"
     m.teardown()
