@@ -699,6 +699,14 @@ MUTATIONS: tuple[Mutation, ...] = (
         ("tests/test_source_pin.py",),
         "a serving model's folder that changes is never said",
     ),
+    Mutation(
+        "pin-job-verdict-reused",
+        "controller/reconcile/validation.py",
+        '    if mode_of(p.spec, settings) == "Job":\n        jobs.delete_for_owner(p.view.namespace, p.view.uid)\n',
+        "",
+        ("tests/test_source_pin.py",),
+        "after the files changed, the validation Job's verdict of the old files is read again",
+    ),
 )
 
 

@@ -34,6 +34,7 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invaria
 from controller.api.models import BedrockImportedModelSpec
 from controller.naming import OWNER_KEYS, TAG_CLUSTER_ID, TAG_RETAINED_FROM, TAG_UID, revision
 from controller.reconcile import PAUSE_ANNOTATION, RETRY_ANNOTATION
+from tests.inprocess_bedrock import FakeS3
 from tests.world import Violation, World
 
 ROLE = "arn:aws:iam::123456789012:role/BedrockModelImport"
@@ -42,6 +43,7 @@ ROLES = [ROLE, "arn:aws:iam::123456789012:role/BedrockModelImportB"]
 NAMES = [("team-a", "b"), ("team", "a-b"), ("team", "x" * 60 + "1"), ("team", "x" * 60 + "2"), ("ml", "m")]
 SOURCES = ["s3://models/a/", "s3://models/b/", "s3://models/c/", "s3://models/broken/"]
 REGIONS = [None, "us-east-1", "us-west-2"]
+VALIDATION = [None, None, "Inline", "Job"]  # None: the World's default, Skip
 STEP_SECONDS = 4.0
 EXAMPLES = int(os.environ.get("BMO_INVARIANT_EXAMPLES", "100"))
 
@@ -66,6 +68,7 @@ def spec(
     model_name: str | None,
     own_role: bool = False,
     smoke: str | None = None,
+    validation: str | None = None,
 ) -> dict:
     doc: dict[str, Any] = {
         "source": {"s3Uri": source},
@@ -78,6 +81,8 @@ def spec(
     if model_name:
         doc["modelName"] = model_name
         doc["adoptExisting"] = True
+    if validation:  # Inline or Job: judged from the World's folders (which a rule may swap)
+        doc["validation"] = {"mode": validation}
     if smoke:  # "pass": the canned answer matches; "fail": it never does
         expect = "canned answer" if smoke == "pass" else "^never$"
         doc["smokeTest"] = {"prompt": "Say hello", "expect": expect, "deadlineSeconds": 60}
@@ -108,15 +113,65 @@ class Operators(RuleBasedStateMachine):
         shared_name=st.booleans(),
         own_role=st.booleans(),
         smoke=st.sampled_from([None, None, "pass", "fail"]),
+        validation=st.sampled_from(VALIDATION),
     )
     @then_time_passes
-    def create(self, cluster, ident, source, region, policy, shared_name, own_role=False, smoke=None):
+    def create(
+        self, cluster, ident, source, region, policy, shared_name, own_role=False, smoke=None, validation=None
+    ):
         c = self.world.cluster(cluster)
         ns, name = ident
         if (ns, name) in c.store.objects:
             return c.store.objects[(ns, name)]
         model_name = "shared-model" if shared_name else None
-        return c.create(ns, name, spec(source, region, policy, {"team": ns}, model_name, own_role, smoke))
+        doc = spec(source, region, policy, {"team": ns}, model_name, own_role, smoke, validation)
+        return c.create(ns, name, doc)
+
+    @rule(source=st.sampled_from(SOURCES[:3]), variant=st.sampled_from(FakeS3.VARIANTS))
+    @then_time_passes
+    def files_replaced(self, source, variant):
+        """Someone uploads other files into a folder: between validation and import, or under a serving
+        model. Nothing unjudged may be imported from it."""
+        self.world.s3.put_folder(source, variant)
+
+    @rule(obj=objects, validation=st.sampled_from(VALIDATION))
+    @then_time_passes
+    def edit_validation(self, obj, validation):
+        self._edit(obj, validation={"mode": validation} if validation else None)
+
+    @rule(obj=objects, policy=st.sampled_from(["Delete", "Retain"]))
+    @then_time_passes
+    def edit_deletion_policy(self, obj, policy):
+        self._edit(obj, deletionPolicy=policy)
+
+    @rule(obj=objects, adopt=st.booleans())
+    @then_time_passes
+    def edit_adoption(self, obj, adopt):
+        self._edit(obj, adoptExisting=adopt if obj["spec"].get("modelName") else None)
+
+    @rule(obj=objects, smoke=st.sampled_from([None, "pass", "fail"]))
+    @then_time_passes
+    def edit_smoke_test(self, obj, smoke):
+        doc = spec(SOURCES[0], None, "Delete", {}, None, smoke=smoke)
+        self._edit(obj, smokeTest=doc.get("smokeTest"))
+
+    @rule(obj=objects, create=st.booleans())
+    @then_time_passes
+    def edit_role_mode(self, obj, create):
+        self._edit(obj, serviceRole={"create": True} if create else {"roleArn": ROLE})
+
+    @rule(cluster=st.sampled_from(["east", "west"]), writes=st.sampled_from([1, 3]))
+    @then_time_passes
+    def status_writes_fail(self, cluster, writes):
+        """The apiserver refuses the next status writes (or the operator dies before them): whatever the
+        passes did in AWS must be found again from status and by name."""
+        self.world.cluster(cluster).store.failing_writes = writes
+
+    @rule(cluster=st.sampled_from(["east", "west"]), fail=st.booleans())
+    @then_time_passes
+    def policy_reads(self, cluster, fail):
+        """The policies cannot be listed (an apiserver restart): nothing is decided on a guess."""
+        self.world.cluster(cluster).policy_reads_fail = fail
 
     @rule(seconds=st.sampled_from([0.0, 20.0, 90.0]))
     @then_time_passes
@@ -411,6 +466,8 @@ class Operators(RuleBasedStateMachine):
         )
         w.drop_responses.clear()
         w.role_denials = 0
+        for c in w.clusters.values():
+            c.store.failing_writes, c.policy_reads_fail = 0, False
         self.frozen.clear()
         for c in w.clusters.values():
             if c.policies:

@@ -113,3 +113,25 @@ def test_a_serving_models_folder_that_changes_is_said_and_cleared_when_put_back(
     _until(w, lambda: in_sync() == "True", tag_cadence * 2)
     assert _creates_for(w, SOURCES[2]) == 1, "a changed folder is reported, never imported on its own"
     m.teardown()
+
+
+def test_a_validation_jobs_verdict_of_the_old_files_is_not_reused():
+    """Job mode: the revision's Job keeps its name, so the verdict of the files before the swap would be
+    read again forever. The changed folder removes it; a new Job judges the files as they are."""
+    m = Operators()
+    w = m.world
+    c = w.cluster("east")
+    w.aws.set_faults({"job_duration_seconds": 120})  # the first import outlasts the second's validation
+    first = c.create("team-a", "first", _inline(SOURCES[0]))
+    _until(w, lambda: (first["status"].get("importJob") or {}).get("state") == "InProgress")
+    doc = _inline(SOURCES[1])
+    doc["validation"] = {"mode": "Job"}
+    second = c.create("team-a", "second", doc)
+    _until(w, lambda: second["status"].get("phase") == "Queued")
+    assert c.jobs.created == 1
+    w.s3.put_folder(SOURCES[1], "quantized")
+    _until(w, lambda: _condition(second, "Validated").get("status") == "False")
+    assert c.jobs.created == 2, "a second Job read the swapped files"
+    assert _creates_for(w, SOURCES[1]) == 0
+    assert "Quantized" in _condition(second, "Validated")["reason"], _condition(second, "Validated")
+    m.teardown()

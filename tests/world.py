@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import hashlib
+import json
 import logging
 import uuid
 from collections import Counter
@@ -20,12 +21,16 @@ from botocore.exceptions import ReadTimeoutError
 from kubernetes.client.exceptions import ApiException
 
 from bmo_devtools.emulator.state import BedrockState, ImportOutcome
+from controller.artifacts import S3Folder, validate_source
 from controller.handlers import FINALIZER, Operator
 from controller.naming import OWNER_KEYS, TAG_CLUSTER_ID, TAG_UID
 from controller.reconcile import Reconciler
 from controller.settings import Settings
 from controller.tenancy.view import TenancyView
 from controller.ticks import glance
+from controller.validate_cli import compact_result
+from controller.validation_jobs import JobResult
+from controller.validation_jobs import job_name as validation_job_name
 from tests.inprocess_bedrock import FakeS3, FakeSupport, InProcessBedrock
 
 LOG = logging.getLogger("world")
@@ -93,6 +98,52 @@ class Violation(AssertionError):
         return self.message
 
 
+class FakeJobs:
+    """One cluster's validation Jobs, in memory (the Kubernetes side is tested end to end elsewhere): a Job
+    runs `duration` simulated seconds, then reads the World's folder as the pod would and leaves the compact
+    verdict `validate` writes to its termination message. Jobs outlive operator restarts, as in the API."""
+
+    def __init__(self, world: World, duration: float = 20.0) -> None:
+        self.world, self.duration = world, duration
+        self.jobs: dict[tuple[str, str], dict[str, Any]] = {}
+        self.created = 0
+
+    def ensure(self, *, namespace: str, owner_name: str, owner_uid: str, rev: str, s3_uri: str, **kw: Any):
+        name = validation_job_name(owner_name, rev)
+        job = self.jobs.get((namespace, name))
+        if job is None:
+            self.delete_for_owner(namespace, owner_uid, keep=name)
+            self.jobs[(namespace, name)] = {
+                "owner": owner_uid,
+                "started": self.world.clock.t,
+                "uri": s3_uri,
+                **kw,
+            }
+            self.created += 1
+            return JobResult("running", "ValidationJobCreated", f"validation Job {name} created")
+        if job["owner"] != owner_uid:
+            return JobResult("running", "ValidationJobForeign", f"a Job named {name} is not the operator's")
+        if self.world.clock.t - job["started"] < self.duration:
+            return JobResult("running", "ValidationJobRunning", f"validation Job {name} is running")
+        if "doc" not in job:  # the pod reads the folder as it is when it runs
+            report = validate_source(
+                S3Folder(job["uri"], client=self.world.s3),
+                architecture=job.get("architecture"),
+                region=job.get("region"),
+                concurrency=2,
+            )
+            job["doc"] = json.loads(compact_result(report))
+        return JobResult("verdict", doc=job["doc"])
+
+    def delete_for_owner(self, namespace: str, owner_uid: str, keep: str | None = None) -> int:
+        gone = [
+            k for k, j in self.jobs.items() if k[0] == namespace and j["owner"] == owner_uid and k[1] != keep
+        ]
+        for key in gone:
+            del self.jobs[key]
+        return len(gone)
+
+
 class Cluster:
     def __init__(self, world: World, name: str) -> None:
         self.world, self.name = world, name
@@ -102,6 +153,7 @@ class Cluster:
         self.events: list[tuple[str, str, str, str]] = []
         self.policies: dict[str, dict[str, Any]] = {}  # BedrockImportPolicies, as the API holds them
         self.policy_reads_fail = False  # listing the policies answers 500 (the apiserver restarting)
+        self.jobs = FakeJobs(world)
         self.restart()
 
     def settings(self) -> Settings:
@@ -128,6 +180,7 @@ class Cluster:
                 InProcessBedrock(w.aws, region, w),
                 FakeSupport(region, w, state=w.aws),
             ),
+            jobs=self.jobs,  # type: ignore[arg-type]
             clock=w.clock.now,
             monotonic=w.clock.mono,
             # a new process lists the policies there are, as the real one does at its first decision
@@ -235,7 +288,8 @@ class World:
     drop_responses: Counter = field(default_factory=Counter)  # operation -> responses to lose after success
     role_denials: int = 0  # the next N CreateRole calls are refused (AccessDenied: terminal)
     actor: tuple[str, str] | None = None
-    mutations: list[tuple[str, str, str, tuple[str, str] | None]] = field(default_factory=list)
+    #: (operation, model ARN, its owner then, who called, whether the caller may adopt that model)
+    mutations: list[tuple[str, str, str, tuple[str, str] | None, bool]] = field(default_factory=list)
     #: checks run after every pass of every object (a window shorter than a step can break what they check)
     on_tick: list[Callable[[], None]] = field(default_factory=list)
     _uids: int = 0
@@ -289,7 +343,22 @@ class World:
             arn = params.get("modelIdentifier") or params.get("resourceARN") or ""
             with self.aws._lock:
                 arn = next((m.arn for m in self.aws._models.values() if arn in (m.arn, m.name)), arn)
-            self.mutations.append((operation, arn, self._owner_of(arn), self.actor))
+            self.mutations.append((operation, arn, self._owner_of(arn), self.actor, self._may_adopt(arn)))
+
+    def _may_adopt(self, arn: str) -> bool:
+        """Whether the calling object may take over this unowned model: it asks for it by name with
+        adoptExisting, and its cluster has no policy (the World's policies allow no adoption)."""
+        spec = self._spec_of(self.actor) or {}
+        cluster = next((c for c in self.clusters.values() if self.actor and c.id == self.actor[0]), None)
+        with self.aws._lock:
+            name = next((m.name for m in self.aws._models.values() if m.arn == arn), None)
+        return bool(
+            spec.get("adoptExisting")
+            and name
+            and spec.get("modelName") == name
+            and cluster
+            and not cluster.policies
+        )
 
     def _spec_of(self, actor: tuple[str, str] | None) -> dict[str, Any] | None:
         for cluster in self.clusters.values():
@@ -332,9 +401,15 @@ class World:
     def check_always(self) -> None:
         if self.unvalidated_sends:
             raise Violation(f"imported without validating the files it reads: {self.unvalidated_sends}")
-        for operation, arn, owner, actor in self.mutations:
+        for operation, arn, owner, actor, may_adopt in self.mutations:
             if owner and (actor is None or owner != f"{actor[0]}/{actor[1]}"):
                 raise Violation(f"{operation} on {arn} owned by {owner} was made by {actor}")
+            if not owner and operation == "DeleteImportedModel":  # hand-made, retained, another's released
+                raise Violation(f"{actor} deleted {arn}, which no object owned")
+            if not owner and not may_adopt:
+                raise Violation(
+                    f"{actor} retagged {arn}, which no object owned, without the right to adopt it"
+                )
         self.mutations.clear()
         arns: dict[str, str] = {}
         for cluster in self.clusters.values():
