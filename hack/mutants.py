@@ -702,10 +702,34 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "pin-job-verdict-reused",
         "controller/reconcile/validation.py",
-        '    if mode_of(p.spec, settings) == "Job":\n        jobs.delete_for_owner(p.view.namespace, p.view.uid)\n',
-        "",
+        "        jobs.delete_for_owner(p.view.namespace, p.view.uid)\n    p.st.phase = Phase.UPDATING",
+        "        pass\n    p.st.phase = Phase.UPDATING",
         ("tests/test_source_pin.py",),
         "after the files changed, the validation Job's verdict of the old files is read again",
+    ),
+    Mutation(
+        "policy-any-kms-key",
+        "controller/tenancy/rules.py",
+        "    if spec.kms_key_id and not any(pattern_matches(k, spec.kms_key_id) for k in keys):",
+        "    if False:",
+        ("tests/test_tenancy.py",),
+        "a tenant names another team's KMS key",
+    ),
+    Mutation(
+        "policy-security-groups-unchecked",
+        "controller/tenancy/rules.py",
+        "        bad += [\n",
+        "        _ = [\n",
+        ("tests/test_tenancy.py",),
+        "spec.vpcConfig's security groups are not checked when its subnets are allowed",
+    ),
+    Mutation(
+        "revert-leaves-validation-running",
+        "controller/reconcile/reconciler.py",
+        '            elif _shown(p, ConditionType.VALIDATED) not in (None, "True"):',
+        "            elif False:",
+        ("tests/test_source_pin.py",),
+        "a revert during a validation Job leaves Validated=Unknown beside Ready=True, the Job running",
     ),
 )
 

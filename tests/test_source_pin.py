@@ -135,3 +135,24 @@ def test_a_validation_jobs_verdict_of_the_old_files_is_not_reused():
     assert _creates_for(w, SOURCES[1]) == 0
     assert "Quantized" in _condition(second, "Validated")["reason"], _condition(second, "Validated")
     m.teardown()
+
+
+def test_a_revert_during_a_validation_job_drops_it_and_says_what_serves():
+    """Finding 11: Ready on revision A, the source edited to B (a validation Job starts), then reverted to
+    A before the Job ends: Validated stayed Unknown beside Ready=True, and the Job ran on."""
+    m = Operators()
+    w = m.world
+    c = w.cluster("east")
+    doc = _inline(SOURCES[0])
+    doc["validation"] = {"mode": "Job"}
+    body = c.create("team-a", "m", doc)
+    _until(w, lambda: _condition(body, "Ready").get("status") == "True")
+    c.edit_spec(body, source={"s3Uri": SOURCES[1]})
+    w.advance(4.0, tick=2.0)
+    assert _condition(body, "Validated")["status"] == "Unknown" and c.jobs.jobs
+    c.edit_spec(body, source={"s3Uri": SOURCES[0]})
+    w.advance(2.0, tick=2.0)
+    assert _condition(body, "Validated")["status"] == "True", _condition(body, "Validated")
+    assert _condition(body, "Ready")["status"] == "True"
+    assert not c.jobs.jobs, "the moot validation Job is removed"
+    m.teardown()

@@ -163,6 +163,17 @@ class PolicyAdoption(_Model):
     )
 
 
+class PolicyNetwork(_Model):
+    """Which VPC subnets and security groups spec.vpcConfig may name (each one listed)."""
+
+    subnet_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
+        None, max_length=64, description=f"Subnet IDs the import job may run in: {PATTERN_DESCRIPTION}."
+    )
+    security_group_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
+        None, max_length=64, description=f"Security group IDs it may use: {PATTERN_DESCRIPTION}."
+    )
+
+
 class BedrockImportPolicySpec(_Model):
     """What the models of the selected namespaces may use. Every field that grants access is opt-in."""
 
@@ -195,6 +206,17 @@ class BedrockImportPolicySpec(_Model):
     require_kms_key: bool = Field(
         False,
         description="Whether every model must be encrypted with a customer-managed key (spec.kmsKeyId).",
+    )
+    kms_keys: list[Annotated[str, Field(min_length=1, max_length=2048)]] | None = Field(
+        None,
+        max_length=64,
+        description="Customer-managed keys spec.kmsKeyId may name, as the spec writes them (key ID, key ARN, "
+        f"alias/name or alias ARN): {PATTERN_DESCRIPTION}. Unset: none; another team's key is not usable "
+        "by naming it.",
+    )
+    network: PolicyNetwork | None = Field(
+        None,
+        description="Subnets and security groups spec.vpcConfig may name. Unset: no spec.vpcConfig.",
     )
     max_models: int | None = Field(
         None,

@@ -90,6 +90,8 @@ class Reason(enum.StrEnum):
     VALIDATION_MODE_NOT_ALLOWED = "ValidationModeNotAllowed"
     REQUIRED_TAG_MISSING = "RequiredTagMissing"
     KMS_KEY_REQUIRED = "KmsKeyRequired"
+    KMS_KEY_NOT_ALLOWED = "KmsKeyNotAllowed"
+    NETWORK_NOT_ALLOWED = "NetworkNotAllowed"
     MODEL_TOO_LARGE = "ModelTooLarge"
     MODEL_LIMIT_REACHED = "ModelLimitReached"
     ACCOUNT_CONFLICT = "AccountConflict"

@@ -64,6 +64,11 @@ def _aws_clients(settings: Settings, region: str, tenant: Tenant) -> tuple[Bedro
     return BedrockClient(settings, region, session), SupportClients(settings, region, session)
 
 
+def _shown(p: Pass, ctype: str) -> str | None:
+    """The status a condition has in status as read (None: absent)."""
+    return next((c.status for c in p.st.conditions or [] if c.type == ctype), None)
+
+
 def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -332,6 +337,8 @@ class Reconciler:
                         f"revision {p.rev[:8]} serves; its artifacts were validated before it was imported",
                     )
                 p.st.failure, p.st.failure_message = None, None
+            elif _shown(p, ConditionType.VALIDATED) not in (None, "True"):
+                self._reverted_while_validating(p)
             if p.out.model_checked:
                 state.last_sync = (self.monotonic(), p.view.generation)
                 return
@@ -377,6 +384,24 @@ class Reconciler:
                 validation.revalidate(p, self.settings, self.jobs, changed)
                 return
         importing.start(p, self.queue, state.arrival)
+
+    def _reverted_while_validating(self, p: Pass) -> None:
+        """The spec went back to the serving revision while another was being validated: that validation
+        (and its Job) is moot, and Validated speaks of what serves again."""
+        skipped = validation.mode_of(p.spec, self.settings) == "Skip"
+        if not skipped:
+            self.jobs.delete_for_owner(p.view.namespace, p.view.uid)
+        p.out.condition(
+            ConditionType.VALIDATED,
+            "True",
+            Reason.VALIDATION_SKIPPED if skipped else Reason.ARTIFACTS_IMPORTABLE,
+            f"revision {p.rev[:8]} serves; "
+            + (
+                "spec.validation.mode is Skip"
+                if skipped
+                else "its artifacts were validated before it was imported"
+            ),
+        )
 
     def _error(self, p: Pass, err: OperatorError) -> None:
         out = p.out

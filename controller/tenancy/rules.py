@@ -42,6 +42,8 @@ class Rule:
     VALIDATION_MODE = Reason.VALIDATION_MODE_NOT_ALLOWED
     REQUIRED_TAG = Reason.REQUIRED_TAG_MISSING
     KMS = Reason.KMS_KEY_REQUIRED
+    KMS_KEY = Reason.KMS_KEY_NOT_ALLOWED
+    NETWORK = Reason.NETWORK_NOT_ALLOWED
     SIZE = Reason.MODEL_TOO_LARGE
     COUNT = Reason.MODEL_LIMIT_REACHED
     ACCOUNT = Reason.ACCOUNT_CONFLICT
@@ -193,6 +195,34 @@ def check_policy(
                 Rule.KMS, "spec.kmsKeyId", f"{name} requires a customer-managed KMS key (spec.kmsKeyId)"
             )
         )
+    keys = s.kms_keys or []
+    if spec.kms_key_id and not any(pattern_matches(k, spec.kms_key_id) for k in keys):
+        out.append(
+            Violation(
+                Rule.KMS_KEY,
+                "spec.kmsKeyId",
+                f"key {spec.kms_key_id} is not one {name} allows ({_listed(keys)})",
+            )
+        )
+    if spec.vpc_config is not None:
+        net = s.network
+        subnets, groups = (
+            (net.subnet_ids if net else None) or [],
+            (net.security_group_ids if net else None) or [],
+        )
+        bad = [i for i in spec.vpc_config.subnet_ids if not any(pattern_matches(p, i) for p in subnets)]
+        bad += [
+            i for i in spec.vpc_config.security_group_ids if not any(pattern_matches(p, i) for p in groups)
+        ]
+        if bad:
+            out.append(
+                Violation(
+                    Rule.NETWORK,
+                    "spec.vpcConfig",
+                    f"{_listed(bad)} not allowed by {name} (network.subnetIds: {_listed(subnets)}; "
+                    f"network.securityGroupIds: {_listed(groups)})",
+                )
+            )
     if spec.adopt_existing:
         rule, wanted = s.adoption, spec.model_name or ""
         if not (
