@@ -731,6 +731,14 @@ MUTATIONS: tuple[Mutation, ...] = (
         ("tests/test_source_pin.py",),
         "a revert during a validation Job leaves Validated=Unknown beside Ready=True, the Job running",
     ),
+    Mutation(
+        "invalid-spec-drops-slot",
+        "controller/reconcile/reconciler.py",
+        "            if job is not None and job.in_flight:\n                self.queue.hold(",
+        "            if False:\n                self.queue.hold(",
+        ("tests/test_status_truth.py",),
+        "a spec only the operator refuses gives its running job's slot to the next object",
+    ),
 )
 
 

@@ -29,3 +29,29 @@ def test_a_pass_that_cannot_read_the_policies_claims_no_generation():
     c.policy_reads_fail = False
     w.advance(30.0)
     assert body["status"]["observedGeneration"] == 2
+
+
+def test_a_spec_only_the_operator_refuses_keeps_its_running_job_and_slot():
+    """Finding 11: a spec admitted by the API but refused by the operator's model (a rule CEL cannot
+    express, a CRD older than the operator) made the object InvalidSpec and dropped its place: the slot
+    its running job holds went to the next object, and Ready said nothing of the model that serves."""
+    from controller.import_queue import slot_of
+    from tests.test_invariants import SOURCES, Operators, spec
+
+    m = Operators()
+    w = m.world
+    c = w.cluster("east")
+    w.aws.set_faults({"job_duration_seconds": 120})
+    body = c.create("team-a", "a", spec(SOURCES[0], "us-east-1", "Delete", {"team": "a"}, None))
+    w.advance(10.0, tick=2.0)
+    assert body["status"]["importJob"]["state"] == "InProgress"
+    c.edit_spec(body, smokeTest={"prompt": "hi", "expect": "(a)\\1"})  # a backreference: RE2 refuses it
+    other = c.create("team-b", "b", spec(SOURCES[1], "us-east-1", "Delete", {"team": "b"}, None))
+    w.advance(20.0, tick=2.0)
+    ready = next(x for x in body["status"]["conditions"] if x["type"] == "Ready")
+    assert ready["reason"] == "InvalidSpec" and "runs on" in ready["message"], ready
+    holders = c.operator.reconciler.queue.holders(slot_of("us-east-1", None))
+    assert holders == {body["metadata"]["uid"]}, "the running job keeps its slot"
+    assert other["status"].get("phase") == "Queued"
+    c.edit_spec(body, smokeTest=None)
+    m.teardown()  # both Ready at quiescence, nothing leaked

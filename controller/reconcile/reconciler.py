@@ -218,9 +218,18 @@ class Reconciler:
             out.condition(
                 ConditionType.VALIDATED, "False", Reason.INVALID_SPEC, f"the spec is invalid: {msg}"
             )
-            out.condition(ConditionType.READY, "False", Reason.INVALID_SPEC, f"the spec is invalid: {msg}")
+            # admitted, yet invalid here (a rule CEL cannot express, a CRD older than the operator): what
+            # the object already runs or serves stays its own and in status, and a running job its slot
+            job, ready = st.import_job, f"the spec is invalid: {msg}"
+            if job is not None and job.in_flight:
+                self.queue.hold(slot_of(job.region, st.account_role_arn), v.uid)
+                ready += f"; import job {job.job_name} runs on and is followed once the spec is fixed"
+            else:
+                self.queue.forget(v.uid)
+            if st.model_arn:
+                ready += f"; model {st.model_name} keeps serving"
+            out.condition(ConditionType.READY, "False", Reason.INVALID_SPEC, ready)
             st.phase = Phase.FAILED
-            self.queue.forget(v.uid)
             return out
         try:
             decision = self._decide(v, spec, st)
