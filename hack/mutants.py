@@ -739,6 +739,22 @@ MUTATIONS: tuple[Mutation, ...] = (
         ("tests/test_status_truth.py",),
         "a spec only the operator refuses gives its running job's slot to the next object",
     ),
+    Mutation(
+        "role-left-after-switch-and-delete",
+        "controller/reconcile/reconciler.py",
+        "        if spec.service_role.create or st.last_attempt:",
+        "        if spec.service_role.create:",
+        ("tests/test_partial_failures.py",),
+        "an object that once created a role, then named its own, leaves the created role at deletion",
+    ),
+    Mutation(
+        "role-left-after-switch",
+        "controller/reconcile/serving.py",
+        "        p.support.delete_role(p.support.role_name(p.me))",
+        "        pass",
+        ("tests/test_partial_failures.py",),
+        "the created role stays after a roleArn revision serves",
+    ),
 )
 
 

@@ -101,10 +101,15 @@ class FakeSupport:
                 f"CreateRole {role_name}: User is not authorized to perform: iam:CreateRole",
                 "AccessDenied",
             )
+        roles = getattr(self.hooks, "roles", None)
+        if roles is not None:  # IAM is global: the World keeps which roles exist, and for whom
+            roles[role_name] = tags.get("bedrock.modelops.io/uid", "")
         return f"arn:aws:iam::123456789012:role/{role_name}"
 
     def delete_role(self, role_name: str) -> None:
-        return None
+        roles = getattr(self.hooks, "roles", None)
+        if roles is not None:
+            roles.pop(role_name, None)
 
     def invoke(self, model_arn: str, body: bytes) -> dict[str, Any]:
         """The local Bedrock's runtime, in process: cold starts and canned answers as over the wire."""

@@ -531,6 +531,10 @@ class Operators(RuleBasedStateMachine):
             if m["tags"].get(TAG_UID) in self.abandoned:
                 continue  # its object was removed without the finalizer: found by its tags
             raise Violation(f"leaked model {m['name']} ({arn}) in {m['region']}: {m['tags']}")
+        live = {b["metadata"]["uid"] for c in w.clusters.values() for b in c.store.objects.values()}
+        for role, uid in w.roles.items():
+            if uid not in live and uid not in self.abandoned:
+                raise Violation(f"role {role} of a deleted object was left behind")
 
     # ---- helpers ----------------------------------------------------------------------------------
     def _cluster_of(self, obj):

@@ -170,3 +170,29 @@ def test_a_squatted_job_name_fails_the_object_and_frees_the_slot():
     assert body["status"].get("modelArn") is None  # the squatter's model is not taken as its own
     other = c.create("team-b", "n", spec(SOURCES[1], "us-east-1", "Delete", {}, None))
     _until(w, lambda: _phase(other) == "Ready", seconds=60)
+
+
+@pytest.mark.parametrize("then", ["promoted", "deleted"])
+def test_a_created_role_goes_when_the_spec_names_its_own_role(then):
+    """Finding 11: serviceRole switched from `create` to `roleArn` left the created role behind (and a
+    deletion then looked only at the spec, which no longer said `create`)."""
+    m = Operators()
+    w = m.world
+    c = w.cluster("east")
+    doc = spec(SOURCES[0], "us-east-1", "Delete", {"team": "a"}, None, own_role=True)
+    body = c.create("team-a", "m", doc)
+    _until(w, lambda: body["status"].get("phase") == "Ready")
+    assert list(w.roles.values()) == [body["metadata"]["uid"]]
+    if then == "deleted":
+        c.edit_spec(body, serviceRole={"roleArn": "arn:aws:iam::123456789012:role/BedrockModelImport"})
+        c.delete(body)
+        _until(w, lambda: not c.store.objects)
+    else:
+        c.edit_spec(
+            body,
+            serviceRole={"roleArn": "arn:aws:iam::123456789012:role/BedrockModelImport"},
+            source={"s3Uri": SOURCES[1]},
+        )
+        _until(w, lambda: body["status"]["phase"] == "Ready" and not w.roles)
+    assert w.roles == {}
+    m.teardown()

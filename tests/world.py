@@ -299,6 +299,7 @@ class World:
         self.aws.set_faults({"job_duration_seconds": 4, "imported_model_quota": 50, "concurrent_jobs": 1})
         self.clusters: dict[str, Cluster] = {}
         self.s3 = FakeS3()  # the model folders Inline validation reads (and a test may swap)
+        self.roles: dict[str, str] = {}  # IAM roles the operators created -> the uid of the object they serve
         self.sent_jobs: set[str] = set()  # import job names whose create was sent at least once
         self.unvalidated_sends: list[str] = []
 

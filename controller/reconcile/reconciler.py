@@ -487,7 +487,8 @@ class Reconciler:
             return result
         self.queue.forget(v.uid)
         self._paused_looks.pop(v.uid, None)
-        if spec.service_role.create:
+        # a role is made at an import's start: deleted whatever the spec says now
+        if spec.service_role.create or st.last_attempt:
             p.support.delete_role(p.support.role_name(p.me))
         if (spec.validation and spec.validation.mode == "Job") or self.settings.validation_mode == "Job":
             self.jobs.delete_for_owner(v.namespace, v.uid)

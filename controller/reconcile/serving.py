@@ -25,6 +25,9 @@ def promote(p: Pass, bedrock: BedrockClient, model: ModelInfo, rec: ImportJobRec
     )
     st.model_missing_since = None
     st.source_digest = rec.source_digest  # what the job read, as validated (adopted: unknown)
+    if rec.attempt > 1 and p.spec.service_role.role_arn and rec.role_arn == p.spec.service_role.role_arn:
+        # serviceRole went from create to roleArn: the role an earlier import had made reads nothing now
+        p.support.delete_role(p.support.role_name(p.me))
     st.last_sync_time = p.now_rfc3339()
     if old_arn and old_arn != model.arn:
         st.superseded = [
