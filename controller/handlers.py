@@ -57,6 +57,7 @@ MAX_PASSES = 3
 
 
 POLL_LOG = logging.getLogger("bmo.poll")
+STATUS_LOG = logging.getLogger("bmo.status")
 
 
 #: the clock's resolution: a tick is at most this late (a running job's end is noticed within its poll + this)
@@ -136,7 +137,7 @@ class Operator:
                     return
                 out = rec.reconcile(fresh, state, event)
                 self._write(fresh, out)
-                self._after(state, out, logger)
+                self._after(state, out, logger, holds_slot=rec.queue.holds(uid))
                 if not out.again or out.retry_error is not None:
                     return
         finally:
@@ -245,11 +246,22 @@ class Operator:
     def _write(self, fresh: dict[str, Any], out: Outcome) -> None:
         meta = fresh["metadata"]
         patch = status_patch(out, fresh.get("status") or {}, meta.get("generation"))
+        if meta.get("resourceVersion"):
+            # written only over the object this pass decided from: a write of an older leader still in
+            # flight, or an edit since the read, makes the apiserver refuse it (409) instead of it undoing
+            # a newer status
+            patch["metadata"] = {"resourceVersion": meta["resourceVersion"]}
         try:
             self.store.write(meta["namespace"], meta["name"], patch)
         except KUBE_ERRORS as exc:  # what was done in AWS is found again from status and by name
-            out.retry_error = out.retry_error or api_error(exc, "writing the status")
-            out.again = False
+            if getattr(exc, "status", None) == 409:  # decided from an old read: again, from a new one
+                out.again = out.retry_error is None
+                STATUS_LOG.info(
+                    f"{meta['namespace']}/{meta['name']} changed since it was read: decided again"
+                )
+            else:
+                out.retry_error = out.retry_error or api_error(exc, "writing the status")
+                out.again = False
         revision = out.status.revision or (out.status.import_job.revision if out.status.import_job else None)
         self._emit(fresh, out.events, revision)
 
@@ -260,13 +272,15 @@ class Operator:
             self.post_event(body, type=kind, reason=reason, message=message)
             logs.log_event(meta.get("namespace"), meta.get("name"), revision, kind, reason, message)
 
-    def _after(self, state: Any, out: Outcome, logger: logging.Logger) -> None:
+    def _after(self, state: Any, out: Outcome, logger: logging.Logger, holds_slot: bool = False) -> None:
         metrics.RECONCILES.labels("retry" if out.retry_error else "ok").inc()
         if out.retry_error is None:
             state.failures, state.next_try = 0, 0.0
             return
         state.failures += 1
         delay = self._backoff(state.failures)
+        if holds_slot:  # the region's one slot waits on this object: it looks again at least every poll
+            delay = min(delay, self.settings.poll_seconds)
         state.next_try = self.reconciler.monotonic() + delay
         logger.warning(
             f"retryable: {out.retry_error.reason}: {out.retry_error.message}; next try in {delay:.0f}s"

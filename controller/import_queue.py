@@ -112,6 +112,11 @@ class ImportQueue:
                 ready += self._order(region)[: max(0, free)]
             return ready
 
+    def holds(self, uid: str) -> bool:
+        """Whether the object holds a slot anywhere (its job runs, or its create may have reached Bedrock)."""
+        with self._lock:
+            return any(uid in slots for slots in self._slots.values())
+
     def holders(self, region: str) -> set[str]:
         with self._lock:
             return set(self._slots.get(region, set()))

@@ -755,6 +755,22 @@ MUTATIONS: tuple[Mutation, ...] = (
         ("tests/test_partial_failures.py",),
         "the created role stays after a roleArn revision serves",
     ),
+    Mutation(
+        "status-write-unconditional",
+        "controller/handlers.py",
+        '            patch["metadata"] = {"resourceVersion": meta["resourceVersion"]}',
+        "            pass",
+        ("tests/test_status_writes.py",),
+        "a status PATCH carries no resourceVersion: a late write of an older leader undoes a newer status",
+    ),
+    Mutation(
+        "slot-holder-backs-off",
+        "controller/handlers.py",
+        "            delay = min(delay, self.settings.poll_seconds)",
+        "            pass",
+        ("tests/test_invariants.py::test_a_slot_holder_under_throttling_looks_again_every_poll",),
+        "a slot holder backs off exponentially: the region's only slot idles a minute under throttling",
+    ),
 )
 
 

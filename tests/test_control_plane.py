@@ -156,3 +156,52 @@ def test_a_killed_owner_leaves_no_control_plane_behind(tmp_path):
             return True
 
     wait_for(lambda: all(gone(p) for p in pids), timeout=30, what="the whole control plane gone")
+
+
+def test_a_status_patch_with_a_stale_resource_version_is_refused(api_client, crd_installed, namespace):
+    """What the operator's status writes rely on (handlers.Operator._write): a merge patch of the status
+    subresource that names the resourceVersion it was decided from is refused (409) once the object moved
+    on, so an older leader's late write never overwrites a newer status."""
+    from kubernetes.client.exceptions import ApiException
+
+    from controller.api.models import GROUP, PLURAL, VERSION
+
+    api = client.CustomObjectsApi(api_client)
+    body = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "BedrockImportedModel",
+        "metadata": {"name": "rv"},
+        "spec": {
+            "source": {"s3Uri": "s3://models/rv/"},
+            "serviceRole": {"roleArn": "arn:aws:iam::123456789012:role/BedrockModelImport"},
+        },
+    }
+    made = api.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
+    stale = made["metadata"]["resourceVersion"]
+    api.patch_namespaced_custom_object(
+        GROUP, VERSION, namespace, PLURAL, "rv", {"metadata": {"annotations": {"edited": "yes"}}}
+    )
+    with pytest.raises(ApiException) as refused:
+        api.patch_namespaced_custom_object_status(
+            GROUP,
+            VERSION,
+            namespace,
+            PLURAL,
+            "rv",
+            {"metadata": {"resourceVersion": stale}, "status": {"phase": "Ready"}},
+        )
+    assert refused.value.status == 409
+    fresh = api.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "rv")
+    assert (fresh.get("status") or {}).get("phase") is None
+    api.patch_namespaced_custom_object_status(
+        GROUP,
+        VERSION,
+        namespace,
+        PLURAL,
+        "rv",
+        {"metadata": {"resourceVersion": fresh["metadata"]["resourceVersion"]}, "status": {"phase": "Ready"}},
+    )
+    assert (
+        api.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "rv")["status"]["phase"]
+        == "Ready"
+    )

@@ -554,7 +554,8 @@ Operators.TestCase.settings = settings(
     max_examples=EXAMPLES,
     stateful_step_count=40,
     deadline=None,
-    derandomize=True,
+    # a fixed seed in `make test`; BMO_INVARIANT_DERANDOMIZE=0 with --hypothesis-seed=N searches elsewhere
+    derandomize=os.environ.get("BMO_INVARIANT_DERANDOMIZE", "1") != "0",
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 TestOperatorInvariants = Operators.TestCase
@@ -816,3 +817,25 @@ def test_a_smoke_tested_promotion_is_written_before_the_old_model_is_deleted():
         w.aws.tick()
     else:
         raise AssertionError(f"never promoted: {body.get('status', {}).get('phase')}")
+
+
+def test_a_slot_holder_under_throttling_looks_again_every_poll():
+    """Found by a 600-sequence search once the World grew: with 30 % of calls throttled and 10 % failing,
+    the pass that would see a completed job failed again and again, and its exponential backoff (2, 4, ...
+    32 s) kept the region's only slot idle for 56 s after the job ended. A slot holder now retries at least
+    every poll."""
+    state = Operators()
+    state.create("east", ("team-a", "b"), "s3://models/a/", None, "Delete", False, smoke="pass")
+    state.flaky_aws(errors=0.1, throttle=0.3)
+    state.create("west", ("team-a", "b"), "s3://models/a/", None, "Delete", False)
+    for _ in range(2):
+        state.delete_conflicts()
+    state.flaky_aws(errors=0.1, throttle=0.3)
+    for _ in range(3):
+        state.delete_conflicts()
+    state.deletes_denied()
+    for _ in range(7):
+        state.delete_conflicts()
+        state.only_a_running_job_holds_a_slot()
+        state.always()
+    state.teardown()

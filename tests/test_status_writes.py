@@ -197,3 +197,39 @@ def test_status_patch_removes_cleared_fields_and_keeps_transition_times():
     ready = next(c for c in patch["conditions"] if c["type"] == "Ready")
     assert ready["lastTransitionTime"] == "2026-01-01T00:00:00Z" and ready["observedGeneration"] == 3
     assert [c["type"] for c in patch["conditions"]] == ["Validated", "Imported", "Ready"]
+
+
+def test_a_status_write_over_a_newer_object_is_refused_and_decided_again(wired):
+    """Finding 11 / issue 28: a status PATCH carries the resourceVersion the pass decided from. When the
+    object changed since (an edit, an older leader's write landing late), the apiserver answers 409: the
+    pass's status is not written over the newer one, and the decision is made again at once from a fresh
+    read, without backing off."""
+    from kubernetes.client.exceptions import ApiException
+
+    body = obj()
+    body["metadata"]["resourceVersion"] = "41"
+
+    class Conflicting(Store):
+        def write(self, namespace, name, patch):
+            if patch.get("metadata", {}).get("resourceVersion") != self.body["metadata"]["resourceVersion"]:
+                raise ApiException(status=409, reason="Conflict")
+            super().write(namespace, name, patch)
+
+    store = Conflicting(body)
+    out = Outcome(status=BedrockImportedModelStatus(phase="Ready"))
+    op, rec = wired(store, out)
+    state = op.states.get("u-1")
+    store.body["metadata"]["resourceVersion"] = "42"  # changed after kopf's event, before the pass's read
+    real_read = store.read
+
+    def read_then_changed(namespace, name):
+        fresh = real_read(namespace, name)
+        if len(rec.seen) == 0:
+            store.body["metadata"]["resourceVersion"] = "43"  # someone writes while the first pass decides
+        return fresh
+
+    store.read = read_then_changed  # type: ignore[method-assign]
+    op.run_reconcile(kopf.Body(copy.deepcopy(body)), LOG, event=True)
+    assert len(rec.seen) == 2, "decided again from a fresh read"
+    assert [w["metadata"]["resourceVersion"] for w in store.writes] == ["43"], "only the fresh write landed"
+    assert state.failures == 0 and state.next_try == 0.0, "a conflict is no error to back off from"
