@@ -31,6 +31,7 @@ crds: setup
 	$(UV) run --frozen bedrock-model-operator crd --write crds
 	cp crds/bedrock.modelops.io_*.yaml deploy/helm/bedrock-model-operator/crds/
 	cp deploy/base/admission-policy.yaml deploy/helm/bedrock-model-operator/files/
+	cp deploy/base/tenant-roles.yaml deploy/helm/bedrock-model-operator/files/
 
 # the listed mutations (hack/mutants.py), each against the tests meant to catch it; kill rate per package
 mutants: setup control-plane

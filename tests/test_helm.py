@@ -231,3 +231,20 @@ def test_shards_install_side_by_side_without_a_name_in_common(helm):
     bindings = [d for d in second if d["kind"] == "ClusterRoleBinding"]
     assert [b["roleRef"]["name"] for b in bindings] == ["bedrock-model-operator-cluster-identity"]
     assert bindings[0]["subjects"][0]["namespace"] == "bmo-shard-b"
+
+
+def test_chart_ships_the_tenant_roles_of_deploy_base(helm):
+    """Tenants' edit/view rights on the kinds, without the status subresource (issue 25): the chart installs
+    what the kustomize base does, and a shard that does not own the cluster-wide objects installs none."""
+    wanted = [
+        d for d in yaml.safe_load_all((ROOT / "deploy" / "base" / "tenant-roles.yaml").read_text()) if d
+    ]
+    rendered = [d for d in render(helm) if d["metadata"]["name"].startswith("bedrock-model-operator-tenant-")]
+    assert rendered == wanted
+    edit = next(d for d in rendered if d["metadata"]["name"].endswith("-edit"))
+    assert all("bedrockimportedmodels/status" not in r["resources"] for r in edit["rules"])
+    assert not [
+        d
+        for d in render(helm, "--set", "sharedClusterObjects=false")
+        if d["metadata"]["name"].startswith("bedrock-model-operator-tenant-")
+    ]

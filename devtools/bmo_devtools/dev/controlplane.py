@@ -58,6 +58,7 @@ CONTROLLERS = (
     "deployment-controller",
     "root-ca-certificate-publisher-controller",  # kube-root-ca.crt: real pods' service-account volumes
     "node-lifecycle-controller",  # a local node's not-ready taint is lifted once it is Ready
+    "clusterrole-aggregation-controller",  # the tenant roles aggregate into edit/admin/view as in a cluster
 )
 
 
