@@ -771,6 +771,14 @@ MUTATIONS: tuple[Mutation, ...] = (
         ("tests/test_invariants.py::test_a_slot_holder_under_throttling_looks_again_every_poll",),
         "a slot holder backs off exponentially: the region's only slot idles a minute under throttling",
     ),
+    Mutation(
+        "operator-and-crd-disagree",
+        "controller/api/models.py",
+        "        if (self.role_arn is not None) == bool(self.create):",
+        "        if False:",
+        ("tests/test_admission_agreement.py",),
+        "the operator's model accepts a serviceRole the CRD refuses (both, or neither): model and CRD drift",
+    ),
 )
 
 
