@@ -779,6 +779,14 @@ MUTATIONS: tuple[Mutation, ...] = (
         ("tests/test_admission_agreement.py",),
         "the operator's model accepts a serviceRole the CRD refuses (both, or neither): model and CRD drift",
     ),
+    Mutation(
+        "skip-keeps-old-fingerprint",
+        "controller/reconcile/validation.py",
+        "        p.st.validation = None  # an earlier revision's summary",
+        "        pass  # an earlier revision's summary",
+        ("tests/test_source_pin.py",),
+        "validation Skip keeps an earlier revision's fingerprint: every start finds the folder changed",
+    ),
 )
 
 

@@ -4,7 +4,7 @@ drives. Errors reach the client as botocore `ClientError`s with the status code 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
@@ -132,11 +132,11 @@ class FakeS3:
     validation and the import. A folder never written holds the factory's small Llama model."""
 
     VARIANTS = ("good", "larger", "quantized")
+    _built: ClassVar[dict[str, dict[str, bytes]]] = {}  # variant -> files, built once per process
 
     def __init__(self) -> None:
         self.objects: dict[tuple[str, str], bytes] = {}
         self.variant: dict[str, str] = {}  # folder URI -> which model it holds now
-        self._built: dict[str, dict[str, bytes]] = {}
 
     @classmethod
     def _model(cls, variant: str, cache: dict[str, dict[str, bytes]]) -> dict[str, bytes]:

@@ -156,3 +156,18 @@ def test_a_revert_during_a_validation_job_drops_it_and_says_what_serves():
     assert _condition(body, "Ready")["status"] == "True"
     assert not c.jobs.jobs, "the moot validation Job is removed"
     m.teardown()
+
+
+def test_a_switch_to_skip_does_not_compare_with_an_earlier_fingerprint():
+    """Found by a 1,500-sequence search: validated Inline, then the spec moved to another folder with
+    validation Skip; the earlier revision's fingerprint stayed in status and every start found the new
+    folder 'changed', validated it again (Skip: at once) and started over, forever."""
+    m = Operators()
+    w = m.world
+    c = w.cluster("east")
+    body = c.create("team-a", "m", _inline(SOURCES[0]))
+    _until(w, lambda: _condition(body, "Ready").get("status") == "True")
+    c.edit_spec(body, validation=None, source={"s3Uri": SOURCES[1]})
+    _until(w, lambda: body["status"].get("phase") == "Ready", seconds=120)
+    assert body["status"].get("validation") is None and _creates_for(w, SOURCES[1]) == 1
+    m.teardown()

@@ -23,7 +23,7 @@ from kubernetes.client.exceptions import ApiException
 from bmo_devtools.emulator.state import BedrockState, ImportOutcome
 from controller.artifacts import S3Folder, validate_source
 from controller.handlers import FINALIZER, Operator
-from controller.naming import OWNER_KEYS, TAG_CLUSTER_ID, TAG_UID
+from controller.naming import OWNER_KEYS, TAG_CLUSTER_ID, TAG_RETAINED_BY_CLUSTER, TAG_RETAINED_FROM, TAG_UID
 from controller.reconcile import Reconciler
 from controller.settings import Settings
 from controller.tenancy.view import TenancyView
@@ -36,6 +36,8 @@ from tests.inprocess_bedrock import FakeS3, FakeSupport, InProcessBedrock
 LOG = logging.getLogger("world")
 EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 MUTATING = ("DeleteImportedModel", "TagResource", "UntagResource")
+OPERATOR_ACCOUNT = "123456789012"
+TENANT_ACCOUNT = "222222222222"
 
 
 class Clock:
@@ -177,14 +179,18 @@ class Cluster:
         rec = Reconciler(
             settings,
             clients=lambda s, region, tenant: (
-                InProcessBedrock(w.aws, region, w),
-                FakeSupport(region, w, state=w.aws),
+                InProcessBedrock(w.for_tenant(tenant), region, w),
+                FakeSupport(region, w, state=w.for_tenant(tenant)),
             ),
             jobs=self.jobs,  # type: ignore[arg-type]
             clock=w.clock.now,
             monotonic=w.clock.mono,
             # a new process lists the policies there are, as the real one does at its first decision
-            tenancy=TenancyView("open", list_policies=self._list_policies),
+            tenancy=TenancyView(
+                "open",
+                list_policies=self._list_policies,
+                read_labels=lambda ns: {"kubernetes.io/metadata.name": ns},
+            ),
         )
         self.operator = Operator(settings, reconciler=rec, store=self.store)
         self.operator.post_event = self._event
@@ -293,15 +299,60 @@ class World:
     #: checks run after every pass of every object (a window shorter than a step can break what they check)
     on_tick: list[Callable[[], None]] = field(default_factory=list)
     _uids: int = 0
+    _faults: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.aws = BedrockState(self._check, seed=7, clock=self.clock.mono, ticker=False, wall=self.clock.now)
-        self.aws.set_faults({"job_duration_seconds": 4, "imported_model_quota": 50, "concurrent_jobs": 1})
+        #: AWS accounts by id: the operator's, and tenant accounts (a policy's account.roleArn) when used
+        self.accounts: dict[str, BedrockState] = {}
+        self.aws = self.account(OPERATOR_ACCOUNT)
         self.clusters: dict[str, Cluster] = {}
         self.s3 = FakeS3()  # the model folders Inline validation reads (and a test may swap)
         self.roles: dict[str, str] = {}  # IAM roles the operators created -> the uid of the object they serve
         self.sent_jobs: set[str] = set()  # import job names whose create was sent at least once
         self.unvalidated_sends: list[str] = []
+
+    def account(self, account_id: str) -> BedrockState:
+        if account_id not in self.accounts:
+            state = BedrockState(
+                self._check,
+                account=account_id,
+                seed=7,
+                clock=self.clock.mono,
+                ticker=False,
+                wall=self.clock.now,
+            )
+            state.set_faults({"job_duration_seconds": 4, "imported_model_quota": 50, "concurrent_jobs": 1})
+            if self.accounts:  # a tenant account meets the faults the operator's meets
+                state.set_faults(self._faults)
+            self.accounts[account_id] = state
+        return self.accounts[account_id]
+
+    def for_tenant(self, tenant: tuple[str, str] | None) -> BedrockState:
+        """The account a pass acts in: the operator's, or the one a policy's account role is in."""
+        return self.aws if tenant is None else self.account(tenant[0].split(":")[4])
+
+    def set_faults(self, faults: dict[str, Any]) -> None:
+        """Faults for every account (one AWS has one weather)."""
+        self._faults |= faults
+        for state in self.accounts.values():
+            state.set_faults(faults)
+
+    def find_job(self, name: str):
+        for state in self.accounts.values():
+            with state._lock:
+                job = next((j for j in state._jobs.values() if j.name == name), None)
+            if job is not None:
+                return job
+        return None
+
+    def _model(self, arn_or_name: str):
+        """(account state, model) for an ARN (or a name, the operator's account first)."""
+        for state in self.accounts.values():
+            with state._lock:
+                model = next((m for m in state._models.values() if arn_or_name in (m.arn, m.name)), None)
+            if model is not None:
+                return state, model
+        return None, None
 
     def next_uid(self) -> int:
         self._uids += 1
@@ -342,34 +393,56 @@ class World:
                 self.unvalidated_sends.append(f"{params['jobName']} sent for {uri} holding a quantized model")
         if operation in MUTATING:
             arn = params.get("modelIdentifier") or params.get("resourceARN") or ""
-            with self.aws._lock:
-                arn = next((m.arn for m in self.aws._models.values() if arn in (m.arn, m.name)), arn)
+            _, model = self._model(arn)
+            arn = model.arn if model is not None else arn
             self.mutations.append((operation, arn, self._owner_of(arn), self.actor, self._may_adopt(arn)))
 
     def _may_adopt(self, arn: str) -> bool:
-        """Whether the calling object may take over this unowned model: it asks for it by name with
-        adoptExisting, and its cluster has no policy (the World's policies allow no adoption)."""
-        spec = self._spec_of(self.actor) or {}
+        """Whether the calling object may take over this unowned model, judged here from the policies as
+        written (not by the operator's code): it asks for it by name with adoptExisting, and every policy
+        that selects its namespace lists the name, or lets it adopt what its own namespace retained."""
+        body = self._body_of(self.actor)
         cluster = next((c for c in self.clusters.values() if self.actor and c.id == self.actor[0]), None)
-        with self.aws._lock:
-            name = next((m.name for m in self.aws._models.values() if m.arn == arn), None)
-        return bool(
-            spec.get("adoptExisting")
-            and name
-            and spec.get("modelName") == name
-            and cluster
-            and not cluster.policies
-        )
+        state, model = self._model(arn)
+        if body is None or cluster is None or model is None:
+            return False
+        spec, ns = body["spec"], body["metadata"]["namespace"]
+        if not (spec.get("adoptExisting") and spec.get("modelName") == model.name):
+            return False
+        tags = state._tags.get(model.arn, {})
+        for policy in cluster.policies.values():
+            selector = policy["spec"].get("namespaceSelector") or {}
+            wanted = (selector.get("matchLabels") or {}).get("kubernetes.io/metadata.name")
+            if wanted not in (None, ns):
+                continue  # does not select this namespace
+            rule = policy["spec"].get("adoption") or {}
+            named = any(
+                model.name.startswith(n[:-1]) if n.endswith("*") else model.name == n
+                for n in rule.get("modelNames") or []
+            )
+            ours = (
+                rule.get("retainedFromNamespace")
+                and tags.get(TAG_RETAINED_FROM, "").startswith(f"{ns}/")
+                and tags.get(TAG_RETAINED_BY_CLUSTER) == cluster.id
+            )
+            if not (named or ours):
+                return False
+        return True
 
-    def _spec_of(self, actor: tuple[str, str] | None) -> dict[str, Any] | None:
+    def _body_of(self, actor: tuple[str, str] | None) -> dict[str, Any] | None:
         for cluster in self.clusters.values():
             for body in cluster.store.objects.values():
                 if actor == (cluster.id, body["metadata"]["uid"]):
-                    return body["spec"]
+                    return body
         return None
 
+    def _spec_of(self, actor: tuple[str, str] | None) -> dict[str, Any] | None:
+        body = self._body_of(actor)
+        return body["spec"] if body is not None else None
+
     def _owner_of(self, arn: str) -> str:
-        tags = self.aws._tags.get(arn, {})
+        state, _ = self._model(arn)
+        tags = (state or self.aws)._tags.get(arn, {})
         return (
             f"{tags.get(TAG_CLUSTER_ID, '')}/{tags.get(TAG_UID, '')}"
             if any(k in tags for k in OWNER_KEYS)
@@ -382,22 +455,27 @@ class World:
             step = min(tick, seconds)
             seconds -= step
             self.clock.t += step
-            self.aws.tick()
+            for state in list(self.accounts.values()):
+                state.tick()
             for cluster in self.clusters.values():
                 cluster.round()
 
     # ---- what must always hold --------------------------------------------------------------------
     def models(self) -> list[dict[str, Any]]:
-        with self.aws._lock:
-            return [
-                {
-                    "arn": m.arn,
-                    "name": m.name,
-                    "region": m.region,
-                    "tags": dict(self.aws._tags.get(m.arn, {})),
-                }
-                for m in self.aws._models.values()
-            ]
+        """Every model in every account."""
+        out = []
+        for state in self.accounts.values():
+            with state._lock:
+                out += [
+                    {
+                        "arn": m.arn,
+                        "name": m.name,
+                        "region": m.region,
+                        "tags": dict(state._tags.get(m.arn, {})),
+                    }
+                    for m in state._models.values()
+                ]
+        return out
 
     def check_always(self) -> None:
         if self.unvalidated_sends:
@@ -421,13 +499,14 @@ class World:
                     if arn in arns:
                         raise Violation(f"{who} and {arns[arn]} both report {arn}")
                     arns[arn] = who
-        with self.aws._lock:
-            running = Counter(j.region for j in self.aws._jobs.values() if j.status == "InProgress")
-            per_owner = Counter(
-                self.aws._tags.get(j.arn, {}).get(TAG_UID)
-                for j in self.aws._jobs.values()
-                if j.status == "InProgress"
-            )
+        running: Counter[tuple[str, str]] = Counter()
+        per_owner: Counter[str | None] = Counter()
+        for account, state in self.accounts.items():
+            with state._lock:
+                for j in state._jobs.values():
+                    if j.status == "InProgress":
+                        running[(account, j.region)] += 1
+                        per_owner[state._tags.get(j.arn, {}).get(TAG_UID)] += 1
         if any(n > self.aws.faults.concurrent_jobs for n in running.values()):
             raise Violation(f"more jobs than the quota run at once: {dict(running)}")
         if any(n > 1 for uid, n in per_owner.items() if uid):

@@ -58,6 +58,7 @@ def validated(p: Pass, settings: Settings, jobs: ValidationJobs) -> bool:
             ConditionType.VALIDATED, "True", Reason.VALIDATION_SKIPPED, "spec.validation.mode is Skip"
         )
         p.st.validated_revision = p.inputs
+        p.st.validation = None  # an earlier revision's summary (and fingerprint) says nothing of this one
         return True
     p.st.phase = Phase.UPDATING if p.serving else Phase.VALIDATING
     if mode == "Job":
