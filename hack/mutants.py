@@ -787,6 +787,26 @@ MUTATIONS: tuple[Mutation, ...] = (
         ("tests/test_source_pin.py",),
         "validation Skip keeps an earlier revision's fingerprint: every start finds the folder changed",
     ),
+    Mutation(
+        "missing-model-forgotten",
+        "controller/reconcile/serving.py",
+        "        if st.model_arn and not any(x.arn == st.model_arn for x in st.superseded or []):",
+        "        if False:",
+        (
+            "tests/test_invariants.py::test_a_model_taken_for_deleted_stays_recorded_when_the_new_import_cannot_start",
+        ),
+        "a model taken for deleted (NotFound past the grace) is dropped from status: leaked if only hidden",
+    ),
+    Mutation(
+        "serving-model-left-superseded",
+        "controller/reconcile/serving.py",
+        "    st.superseded = [x for x in st.superseded or [] if x.arn != model.arn] or None\n",
+        "",
+        (
+            "tests/test_invariants.py::test_a_model_not_shown_longer_than_the_grace_period_is_found_again_not_leaked",
+        ),
+        "a model adopted back after it was taken for deleted stays on the superseded list and is deleted",
+    ),
 )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ReadTimeoutError
 
 from bmo_devtools.emulator.protocol import ApiError, error_status
 from bmo_devtools.emulator.state import BedrockState
@@ -50,6 +50,10 @@ class StateClient:
         def call(**params: Any) -> dict[str, Any]:
             if self.hooks is not None:
                 self.hooks.before_call(operation, params)
+                hold = getattr(self.hooks, "hold_request", None)
+                if hold is not None and hold(self.state, self.region, operation, method, params):
+                    # on its way: applied later by the service, its answer never comes back
+                    raise ReadTimeoutError(endpoint_url=f"in-process {operation} (held)")
             try:
                 self.state.before_request(operation)
                 result = getattr(self.state, method)(self.region, params)

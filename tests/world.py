@@ -20,6 +20,7 @@ import kopf
 from botocore.exceptions import ReadTimeoutError
 from kubernetes.client.exceptions import ApiException
 
+from bmo_devtools.emulator.protocol import ApiError
 from bmo_devtools.emulator.state import BedrockState, ImportOutcome
 from controller.artifacts import S3Folder, validate_source
 from controller.handlers import FINALIZER, Operator
@@ -70,6 +71,9 @@ class Store:
         body = self.objects.get((namespace, name))
         if body is None:
             return
+        wanted = (patch.get("metadata") or {}).get("resourceVersion")
+        if wanted is not None and wanted != body["metadata"].get("resourceVersion"):
+            raise ApiException(status=409, reason="Conflict")  # decided from an older object
         if self.failing_writes > 0 or (
             self.fail_write_if is not None and self.fail_write_if(patch["status"])
         ):
@@ -78,8 +82,29 @@ class Store:
             raise ApiException(status=500, reason="Internal Server Error")
         status = body.setdefault("status", {})
         _merge(status, patch["status"])
+        bump(body)
         for hook in self.after_write:
             hook(status)
+
+
+def bump(body: dict[str, Any]) -> None:
+    """Every change of an object gets a new resourceVersion, as in the apiserver."""
+    body["metadata"]["resourceVersion"] = str(int(body["metadata"].get("resourceVersion", "0")) + 1)
+
+
+class StaleReads:
+    """What an old leader's in-flight pass sees: the object as it was when that pass read it. Its writes
+    reach the real store, which refuses them once the object has moved on (resourceVersion)."""
+
+    def __init__(self, store: Store, stale: dict[str, Any]) -> None:
+        self.store, self.stale = store, stale
+
+    def read(self, namespace: str, name: str) -> dict[str, Any] | None:
+        stale, self.stale = self.stale, None  # the pass in flight read it; any later read is fresh
+        return copy.deepcopy(stale) if stale is not None else self.store.read(namespace, name)
+
+    def write(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
+        self.store.write(namespace, name, patch)
 
 
 def _merge(target: dict[str, Any], patch: dict[str, Any]) -> None:
@@ -90,6 +115,10 @@ def _merge(target: dict[str, Any], patch: dict[str, Any]) -> None:
             _merge(target[key], value)
         else:
             target[key] = copy.deepcopy(value)
+
+
+class OperatorKilled(BaseException):
+    """kill -9 of the operator process between an AWS call and anything after it (no handler runs)."""
 
 
 @dataclass
@@ -192,6 +221,7 @@ class Cluster:
                 read_labels=lambda ns: {"kubernetes.io/metadata.name": ns},
             ),
         )
+        self.old_operator = getattr(self, "operator", None)  # the process it replaces may still be mid-pass
         self.operator = Operator(settings, reconciler=rec, store=self.store)
         self.operator.post_event = self._event
         rec.seed_queue(rec.seat(copy.deepcopy(body)) for body in self.store.objects.values())
@@ -227,6 +257,7 @@ class Cluster:
                 "annotations": {},
                 "finalizers": [FINALIZER],
                 "creationTimestamp": self.world.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "resourceVersion": "1",
             },
             "spec": spec,
         }
@@ -241,6 +272,7 @@ class Cluster:
             else:
                 body["spec"][key] = value
         body["metadata"]["generation"] += 1
+        bump(body)
         self.visit(body, event=True)
 
     def annotate(self, body: dict[str, Any], key: str, value: str | None) -> None:
@@ -249,10 +281,12 @@ class Cluster:
             annotations.pop(key, None)
         else:
             annotations[key] = value
+        bump(body)
         self.visit(body, event=True)
 
     def delete(self, body: dict[str, Any]) -> None:
         body["metadata"]["deletionTimestamp"] = self.world.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+        bump(body)
         self.visit(body, event=True)
 
     def visit(self, body: dict[str, Any], event: bool) -> None:
@@ -262,23 +296,48 @@ class Cluster:
             return
         self.world.actor = (self.id, body["metadata"]["uid"])
         try:
-            if body["metadata"].get("deletionTimestamp"):
-                result = self.operator.finalize(kopf.Body(copy.deepcopy(body)))
-                for kind, reason, message in result.events:
-                    self.events.append((key[1], kind, reason, message))
-                if result.done:
-                    self.retained |= set(result.retained)
-                    del self.store.objects[key]
-                    self.operator.gone(body["metadata"]["uid"])
-                return
-            self.operator.states.note_arrival(body["metadata"]["uid"], body["metadata"]["creationTimestamp"])
-            # an event hands over the whole body (kopf's), a tick only the clock's glance at it
-            cached = copy.deepcopy(body) if event else glance(body)
-            self.operator.run_reconcile(kopf.Body(cached), LOG, event=event)
+            self._pass(body, key, event)
+        except OperatorKilled:
+            self.restart()  # a new process (or the standby) knows only what status says
+            return
         finally:
             self.world.actor = None
         for check in self.world.on_tick:
             check()
+
+    def _pass(self, body: dict[str, Any], key: tuple[str, str], event: bool) -> None:
+        if body["metadata"].get("deletionTimestamp"):
+            result = self.operator.finalize(kopf.Body(copy.deepcopy(body)))
+            for kind, reason, message in result.events:
+                self.events.append((key[1], kind, reason, message))
+            if result.done:
+                self.retained |= set(result.retained)
+                del self.store.objects[key]
+                self.operator.gone(body["metadata"]["uid"])
+            return
+        self.operator.states.note_arrival(body["metadata"]["uid"], body["metadata"]["creationTimestamp"])
+        # an event hands over the whole body (kopf's), a tick only the clock's glance at it
+        cached = copy.deepcopy(body) if event else glance(body)
+        self.operator.run_reconcile(kopf.Body(cached), LOG, event=event)
+
+    def old_leader_pass(self, stale: dict[str, Any]) -> None:
+        """The replaced process finishes a pass it began on `stale` (a read from before it lost the
+        Lease): its AWS calls happen, its status write meets the newer object."""
+        old, key = self.old_operator, (stale["metadata"]["namespace"], stale["metadata"]["name"])
+        body = self.store.objects.get(key)
+        if old is None or body is None or body["metadata"]["uid"] != stale["metadata"]["uid"]:
+            return
+        if stale["metadata"].get("deletionTimestamp"):
+            return
+        old.store = StaleReads(self.store, stale)  # type: ignore[assignment]
+        self.world.actor = (self.id, stale["metadata"]["uid"])
+        try:
+            old.run_reconcile(kopf.Body(copy.deepcopy(stale)), LOG, event=True)
+        except OperatorKilled:
+            pass
+        finally:
+            self.world.actor = None
+            old.store = self.store
 
     def round(self) -> None:
         for body in list(self.store.objects.values()):
@@ -298,6 +357,11 @@ class World:
     mutations: list[tuple[str, str, str, tuple[str, str] | None, bool]] = field(default_factory=list)
     #: checks run after every pass of every object (a window shorter than a step can break what they check)
     on_tick: list[Callable[[], None]] = field(default_factory=list)
+    #: operation -> how many times the operator process is killed right after that call succeeded
+    kill_after: Counter = field(default_factory=Counter)
+    #: operation -> (how many of the next such requests are held, for how long): applied late, unanswered
+    hold_next: dict[str, tuple[int, float]] = field(default_factory=dict)
+    held: list[tuple[float, Any, str, str, str, dict[str, Any], Any]] = field(default_factory=list)
     _uids: int = 0
     _faults: dict[str, Any] = field(default_factory=dict)
 
@@ -375,8 +439,39 @@ class World:
             return False
         return True
 
+    def hold_request(
+        self, state: Any, region: str, operation: str, method: str, params: dict[str, Any]
+    ) -> bool:
+        count, seconds = self.hold_next.get(operation, (0, 0.0))
+        if count <= 0:
+            return False
+        self.hold_next[operation] = (count - 1, seconds)
+        self.held.append(
+            (self.clock.t + seconds, state, region, operation, method, copy.deepcopy(params), self.actor)
+        )
+        return True
+
+    def _apply_held(self) -> None:
+        """Requests held on their way arrive now: applied by the service as sent (an error is nobody's)."""
+        due = [h for h in self.held if h[0] <= self.clock.t]
+        self.held = [h for h in self.held if h[0] > self.clock.t]
+        for _, state, region, operation, method, params, actor in due:
+            self.actor = actor
+            try:
+                if operation in MUTATING:  # judged as it lands: whose the model is by then
+                    self.before_call(operation, params)
+                getattr(state, method)(region, params)
+            except ApiError:
+                pass
+            finally:
+                self.actor = None
+
     def after_call(self, operation: str) -> None:
-        """Runs after a call changed state: lose its response if the test asked for it."""
+        """Runs after a call changed state: the operator process dies right there (before any status
+        write), or the response is lost, if the test asked for it."""
+        if self.kill_after[operation] > 0:
+            self.kill_after[operation] -= 1
+            raise OperatorKilled(operation)
         if self.drop_responses[operation] > 0:
             self.drop_responses[operation] -= 1
             raise ReadTimeoutError(endpoint_url=f"in-process {operation}")
@@ -455,6 +550,7 @@ class World:
             step = min(tick, seconds)
             seconds -= step
             self.clock.t += step
+            self._apply_held()
             for state in list(self.accounts.values()):
                 state.tick()
             for cluster in self.clusters.values():

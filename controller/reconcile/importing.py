@@ -352,8 +352,10 @@ def _from_revision(p: Pass, model: ModelInfo, rev: str) -> bool:
 
 
 def _model_names_in(p: Pass, region: str) -> set[str]:
-    """Names of the models this object has (serving or awaiting deletion) in a region."""
-    names = {s.name for s in p.st.superseded or [] if s.region == region and s.name}
+    """Names of the models this object has (serving or awaiting deletion) in a region. A model Bedrock
+    answers NotFound for does not keep its name: imported again under it, a model only hidden is found by
+    the name conflict and adopted back."""
+    names = {s.name for s in p.st.superseded or [] if s.region == region and s.name and not s.missing_since}
     if p.st.model_name and p.st.region == region:
         names.add(p.st.model_name)
     return names

@@ -18,6 +18,8 @@ def promote(p: Pass, bedrock: BedrockClient, model: ModelInfo, rec: ImportJobRec
     old_arn, old_name, old_region, old_rev = p.st.model_arn, p.st.model_name, p.st.region, p.st.revision
     bedrock.sync_tags(model.arn, p.tags())
     st = p.st
+    # what serves is never to be deleted: a model taken for gone (NotFound past the grace) and found again
+    st.superseded = [x for x in st.superseded or [] if x.arn != model.arn] or None
     st.model_name, st.model_arn, st.region, st.revision = model.name, model.arn, region, rev
     st.model_architecture, st.instruct_supported = model.architecture, model.instruct_supported
     st.custom_model_units = CustomModelUnits(
@@ -101,6 +103,19 @@ def check_drift(
         p.out.condition(ConditionType.READY, "False", Reason.MODEL_DELETED_OUTSIDE, message)
         p.out.condition(ConditionType.IMPORTED, "False", Reason.MODEL_DELETED_OUTSIDE, message)
         st = p.st
+        if st.model_arn and not any(x.arn == st.model_arn for x in st.superseded or []):
+            # NotFound for the grace period is not proof: if Bedrock only hid it, it is found and deleted
+            # as a model this object no longer serves, instead of left behind, tagged as this object's
+            st.superseded = [
+                *(st.superseded or []),
+                SupersededModel(
+                    arn=st.model_arn,
+                    name=st.model_name,
+                    region=st.region or p.region,
+                    revision=st.revision,
+                    missing_since=st.model_missing_since,  # its name may be imported again (and adopted back)
+                ),
+            ]
         st.model_arn = st.revision = st.model_architecture = st.instruct_supported = None
         st.custom_model_units = st.model_missing_since = None
         st.model_name = None
