@@ -48,6 +48,8 @@ VALIDATION = [None, None, "Inline", "Job"]  # None: the World's default, Skip
 STEP_SECONDS = 4.0
 TICK_SECONDS = 5.0  # how often World.advance fires the operators' timers
 EXAMPLES = int(os.environ.get("BMO_INVARIANT_EXAMPLES", "100"))
+#: steps and sequences run in this process; BMO_INVARIANT_STATS=<file> writes them after each sequence
+STATS = {"steps": 0, "sequences": 0}
 
 
 def then_time_passes(action):
@@ -55,6 +57,7 @@ def then_time_passes(action):
 
     @functools.wraps(action)
     def act(self, *args, **kwargs):
+        STATS["steps"] += 1
         result = action(self, *args, **kwargs)
         self.world.advance(STEP_SECONDS)
         return result
@@ -408,6 +411,7 @@ class Operators(RuleBasedStateMachine):
 
     @rule(seconds=st.sampled_from([5.0, 12.0, 40.0, 90.0]))
     def time_passes(self, seconds):
+        STATS["steps"] += 1
         self.world.advance(seconds)
 
     # ---- checks ----------------------------------------------------------------------------------
@@ -523,6 +527,10 @@ class Operators(RuleBasedStateMachine):
 
     def teardown(self):
         """Quiescence: runs after every sequence (hypothesis reports and shrinks a failure here too)."""
+        STATS["sequences"] += 1
+        if os.environ.get("BMO_INVARIANT_STATS"):
+            with open(os.environ["BMO_INVARIANT_STATS"], "w") as fh:
+                fh.write(f"{STATS['sequences']} sequences, {STATS['steps']} steps\n")
         w = self.world
         w.set_faults(
             {
