@@ -807,6 +807,14 @@ MUTATIONS: tuple[Mutation, ...] = (
         ),
         "a model adopted back after it was taken for deleted stays on the superseded list and is deleted",
     ),
+    Mutation(
+        "missing-model-deleted-while-hidden",
+        "controller/reconcile/serving.py",
+        "and old.region == p.region and not p.serving)",
+        "and False)",
+        ("tests/test_adoption.py",),
+        "a model only hidden past the grace is deleted before the import under its name can adopt it back",
+    ),
 )
 
 

@@ -172,6 +172,9 @@ def retire_superseded(p: Pass, grace: float) -> None:
     left: list[SupersededModel] = []
     trouble: AwsError | None = None
     for old in p.st.superseded or []:
+        if _coming_back(p, old):
+            left.append(old)
+            continue
         bedrock = p.clients(old.region)[0]
         try:
             outcome = delete_owned(p, bedrock, old.arn)
@@ -203,6 +206,13 @@ def retire_superseded(p: Pass, grace: float) -> None:
             f"deleting a superseded model: {trouble.message}",
             Reason.SUPERSEDED_MODEL_DELETE_FAILED,
         )
+
+
+def _coming_back(p: Pass, old: SupersededModel) -> bool:
+    """A model of the spec's own revision taken for deleted (NotFound past the grace), while nothing else
+    serves: if it was only hidden, the import under its name meets it and adopts it back, so it is kept
+    (recorded) until another model serves."""
+    return bool(old.missing_since and old.revision == p.rev and old.region == p.region and not p.serving)
 
 
 def delete_owned(p: Pass, bedrock: BedrockClient, arn: str) -> str:
