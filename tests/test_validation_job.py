@@ -199,3 +199,81 @@ def test_a_pending_pod_says_what_it_waits_for_and_the_time_left():
     )
     assert _deadline_left(job, start + dt.timedelta(seconds=60)) == "; 840s left before the Job's deadline"
     assert _deadline_left(job, start + dt.timedelta(seconds=2000)) == "; 0s left before the Job's deadline"
+
+
+def test_a_verdict_forged_by_a_tenant_job_is_not_taken(kubectl, operator, node_images, local_aws, namespace):
+    """Issue 25, finding 5, on the real node: a tenant with edit rights learns the model's uid, creates the
+    revision's validation Job first (right name, the owner label, a controller reference to the model), and
+    its pod writes an `importable` verdict for a quantized model. The operator takes no verdict from it
+    (ValidationJobForeign), imports nothing; once the forged Job is gone its own Job refuses the model."""
+    import yaml
+
+    from bmo_devtools.dev.model_factory import ModelSpec
+    from controller.api.models import BedrockImportedModelSpec
+    from controller.naming import revision
+    from controller.validation_jobs import LABEL_OWNER, job_name
+
+    uri = local_aws.upload_model("bmo-examples", f"{namespace}/forged/", ModelSpec(kind="llama2", dtype="I8"))
+    doc = apply(
+        kubectl, namespace, "forged", source={"s3Uri": uri}
+    )  # no validator ServiceAccount yet: no Job
+    obj = wait_condition(
+        kubectl, namespace, "forged", "Validated", "Unknown", "ValidationServiceAccountMissing"
+    )
+    name = job_name("forged", revision(BedrockImportedModelSpec.model_validate(doc["spec"])))
+    verdict = json.dumps({"v": "importable", "s": {"weightBytes": 1}, "e": [], "w": []})
+    forged = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": {LABEL_OWNER: obj["metadata"]["uid"]},
+            "ownerReferences": [
+                {
+                    "apiVersion": "bedrock.modelops.io/v1alpha1",
+                    "kind": "BedrockImportedModel",
+                    "name": "forged",
+                    "uid": obj["metadata"]["uid"],
+                    "controller": True,
+                }
+            ],
+        },
+        "spec": {
+            "backoffLimit": 0,
+            "template": {
+                "spec": {
+                    "restartPolicy": "Never",
+                    "hostNetwork": True,
+                    "containers": [
+                        {
+                            "name": "validate",
+                            "image": node_images.operator_image,
+                            "imagePullPolicy": "IfNotPresent",
+                            "command": ["sh", "-c", f"echo '{verdict}' > /dev/termination-log"],
+                        }
+                    ],
+                }
+            },
+        },
+    }
+    kubectl("apply", "-f", "-", input=yaml.safe_dump(forged))
+    wait_for(
+        lambda: any(
+            c["type"] == "Complete" and c["status"] == "True"
+            for j in jobs(kubectl, namespace)
+            for c in (j.get("status") or {}).get("conditions") or []
+        ),
+        timeout=90,
+        what="the forged Job to complete",
+    )
+    kubectl("create", "serviceaccount", "bedrock-model-validator", "-n", namespace)
+    obj = wait_condition(
+        kubectl, namespace, "forged", "Validated", "Unknown", "ValidationJobForeign", timeout=60
+    )
+    assert "delete it" in condition(obj, "Validated")["message"]
+    assert not [j for j in local_aws.state()["jobs"] if namespace in j["importedModelName"]], "imported"
+    kubectl("delete", "job", name, "-n", namespace, "--wait=true", "--timeout=60s")
+    obj = wait_condition(kubectl, namespace, "forged", "Validated", "False", "QuantizedWeights", timeout=120)
+    assert obj["status"]["validation"]["verdict"] == "not-importable"
+    assert not [j for j in local_aws.state()["jobs"] if namespace in j["importedModelName"]]
