@@ -350,6 +350,30 @@ def test_tenant_access_trust_admits_only_this_cluster_for_its_namespace():
         assert not iam_eval.allowed(trust, "sts:AssumeRole", "*", {"sts:ExternalId": other})
 
 
+def test_a_team_with_several_namespaces_lists_each_in_its_trust():
+    """Issue 25, finding 11: one account role for a team's namespaces (team-a-dev, team-a-prod): the trust
+    lists one external ID per namespace; any other namespace of the cluster still cannot assume it."""
+    from bmo_devtools.emulator import iam_eval
+    from controller.aws_session import external_id
+
+    trust = _policy(
+        "tenant-access-trust.json",
+        OPERATOR_ACCOUNT_ID=ACCOUNT,
+        OPERATOR_ROLE="bmo-operator",
+        NAMESPACE="team-a-dev",
+    )
+    text = (IAM / "tenant-access-trust.json").read_text()
+    for key, value in {"OPERATOR_ACCOUNT_ID": ACCOUNT, "OPERATOR_ROLE": "bmo-operator"}.items():
+        text = text.replace(key, value)
+    text = text.replace('["CLUSTER_ID/NAMESPACE"]', '["CLUSTER_ID/team-a-dev", "CLUSTER_ID/team-a-prod"]')
+    trust = iam_eval.parse(json.loads(text.replace("CLUSTER_ID", CLUSTER_ID)))
+    for ns in ("team-a-dev", "team-a-prod"):
+        assert iam_eval.allowed(trust, "sts:AssumeRole", "*", {"sts:ExternalId": external_id(CLUSTER_ID, ns)})
+    assert not iam_eval.allowed(
+        trust, "sts:AssumeRole", "*", {"sts:ExternalId": external_id(CLUSTER_ID, "team-b")}
+    )
+
+
 def test_policy_files_are_valid_json_with_placeholders():
     """The README tells users which words to replace; each file uses only those, and no real value
     (an account id, a bucket) is baked in where a placeholder belongs."""
