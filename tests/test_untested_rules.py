@@ -465,3 +465,36 @@ def test_the_queue_orders_by_arrival_not_by_uid():
     assert q.enqueue("us-east-1", "0000-came-later", "2026-01-01T00:00:05Z/2") == 2
     assert q.next_up() == ["ffff-waited-longer"]
     assert q.may_start("us-east-1", "ffff-waited-longer") and not q.may_start("us-east-1", "0000-came-later")
+
+
+def test_the_running_operator_arms_the_watchdog_and_exits_when_it_fires(monkeypatch):
+    """Issue 30: the watchdog is only worth something if `run` arms it. A leader that can no longer renew
+    must exit (a standby takes over) rather than keep reconciling beside the new leader."""
+    import threading
+
+    from controller import leadership, operator_main
+
+    armed: list = []
+
+    class FakeLeadership:
+        namespace, name, me, deadline = "ns", "lease", "me", 10.0
+
+        def __init__(self, settings) -> None:
+            self.leading, self.lost = threading.Event(), threading.Event()
+            self.leading.set()
+
+        def start(self) -> None:
+            pass
+
+        def watchdog(self, on_lost) -> None:
+            armed.append(on_lost)
+
+    exits: list[int] = []
+    monkeypatch.setattr(leadership, "Leadership", FakeLeadership)
+    monkeypatch.setattr(
+        operator_main.os if hasattr(operator_main, "os") else __import__("os"), "_exit", exits.append
+    )
+    operator_main._lead(Settings(liveness=""))
+    assert len(armed) == 1, "the watchdog was not armed"
+    armed[0]()
+    assert exits == [1], "a leader told it lost the Lease did not exit"
