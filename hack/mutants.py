@@ -815,6 +815,14 @@ MUTATIONS: tuple[Mutation, ...] = (
         ("tests/test_adoption.py",),
         "a model only hidden past the grace is deleted before the import under its name can adopt it back",
     ),
+    Mutation(
+        "watchdog-not-armed",
+        "controller/operator_main.py",
+        "    leadership.watchdog(lost)\n    return leadership",
+        "    return leadership",
+        ("tests/test_untested_rules.py",),
+        "the operator never arms the watchdog: a leader that cannot renew keeps reconciling",
+    ),
 )
 
 

@@ -470,6 +470,7 @@ def test_the_queue_orders_by_arrival_not_by_uid():
 def test_the_running_operator_arms_the_watchdog_and_exits_when_it_fires(monkeypatch):
     """Issue 30: the watchdog is only worth something if `run` arms it. A leader that can no longer renew
     must exit (a standby takes over) rather than keep reconciling beside the new leader."""
+    import os
     import threading
 
     from controller import leadership, operator_main
@@ -491,9 +492,7 @@ def test_the_running_operator_arms_the_watchdog_and_exits_when_it_fires(monkeypa
 
     exits: list[int] = []
     monkeypatch.setattr(leadership, "Leadership", FakeLeadership)
-    monkeypatch.setattr(
-        operator_main.os if hasattr(operator_main, "os") else __import__("os"), "_exit", exits.append
-    )
+    monkeypatch.setattr(os, "_exit", exits.append)
     operator_main._lead(Settings(liveness=""))
     assert len(armed) == 1, "the watchdog was not armed"
     armed[0]()
