@@ -302,14 +302,14 @@ class Operators(RuleBasedStateMachine):
         self.before_restart[cluster] = {k: copy.deepcopy(b) for k, b in c.store.objects.items()}
         c.restart()
 
-    @rule(cluster=st.sampled_from(["east", "west"]), data=st.data())
+    @rule(cluster=st.sampled_from(["east", "west"]), which=st.integers(0, 7))
     @then_time_passes
-    def old_leader_finishes_a_pass(self, cluster, data):
+    def old_leader_finishes_a_pass(self, cluster, which):
         """The process replaced at the last restart was mid-pass on what it read before: it makes its AWS
         calls now, and its status write meets a newer object (a Lease lost while a request was held)."""
         stale = self.before_restart.get(cluster) or {}
         if stale:
-            key = data.draw(st.sampled_from(sorted(stale)))
+            key = sorted(stale)[which % len(stale)]
             self.world.cluster(cluster).old_leader_pass(stale[key])
 
     # ---- AWS ---------------------------------------------------------------------------------------

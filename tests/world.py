@@ -458,8 +458,9 @@ class World:
         for _, state, region, operation, method, params, actor in due:
             self.actor = actor
             try:
-                if operation in MUTATING:  # judged as it lands: whose the model is by then
-                    self.before_call(operation, params)
+                target = params.get("modelIdentifier") or params.get("resourceARN") or ""
+                if operation in MUTATING and self._model(target)[1] is not None:
+                    self.before_call(operation, params)  # judged as it lands: whose the model is by then
                 getattr(state, method)(region, params)
             except ApiError:
                 pass
