@@ -37,6 +37,9 @@ def client_error(err: ApiError, operation: str, service: str = "bedrock") -> Cli
     )
 
 
+ATTEMPTS = 3  # controller/bedrock_client.py: Config(retries={"mode": "standard", "max_attempts": 3})
+
+
 class StateClient:
     """Duck-types the boto3 `bedrock` client's model-import operations over a `BedrockState`."""
 
@@ -55,7 +58,16 @@ class StateClient:
                     # on its way: applied later by the service, its answer never comes back
                     raise ReadTimeoutError(endpoint_url=f"in-process {operation} (held)")
             try:
-                self.state.before_request(operation)
+                # botocore's standard retry mode (the operator's clients: 3 attempts) retries a throttle or
+                # a 5xx the service answered before doing anything; the World's clock does not wait for it
+                for attempt in range(1, ATTEMPTS + 1):
+                    try:
+                        self.state.before_request(operation)
+                        break
+                    except ApiError as err:
+                        self.state.errors[f"{operation}:{err.type_name}"] += 1
+                        if attempt == ATTEMPTS or error_status(err.type_name, "bedrock") < 429:
+                            raise
                 result = getattr(self.state, method)(self.region, params)
             except ApiError as err:
                 self.state.errors[f"{operation}:{err.type_name}"] += 1

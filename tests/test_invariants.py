@@ -913,29 +913,27 @@ def test_a_smoke_tested_promotion_is_written_before_the_old_model_is_deleted():
 
 
 def test_a_slot_holder_under_throttling_looks_again_every_poll():
-    """Found by a 600-sequence search once the World grew: with 30 % of calls throttled and 10 % failing,
-    the pass that would see a completed job failed again and again, and its exponential backoff (2, 4, ...
-    32 s) kept the region's only slot idle for 56 s after the job ended. A slot holder now retries at least
-    every poll."""
+    """Found by a 600-sequence search once the World grew: with most calls throttled, the pass that would
+    see a completed job failed again and again, and its exponential backoff (2, 4, ... 32 s) kept the
+    region's only slot idle for 56 s after the job ended. A slot holder now retries at least every poll."""
     state = Operators()
-    state.create("east", ("team-a", "b"), "s3://models/a/", None, "Delete", False, smoke="pass")
-    state.flaky_aws(errors=0.1, throttle=0.3)
-    state.create("west", ("team-a", "b"), "s3://models/a/", None, "Delete", False)
-    for _ in range(2):
-        state.delete_conflicts()
-    state.flaky_aws(errors=0.1, throttle=0.3)
-    for _ in range(3):
-        state.delete_conflicts()
-    state.deletes_denied()
+    w = state.world
+    c = w.cluster("east")
+    w.set_faults({"job_duration_seconds": 30})
+    obj = c.create("team-a", "b", spec("s3://models/a/", "us-east-1", "Delete", {"team": "a"}, None))
+    w.advance(4.0)
+    assert obj["status"]["importJob"]["state"] == "InProgress"
+    w.set_faults({"throttle_rate": 0.8})  # 3 attempts per call still fail half the time
     waits = []
-    for _ in range(7):
-        state.delete_conflicts()
-        state.only_a_running_job_holds_a_slot()
-        state.always()
-        for c in state.world.clusters.values():
-            for uid in {u for slots in c.operator.reconciler.queue._slots.values() for u in slots}:
-                waits.append(c.operator.states.find(uid).next_try - state.world.clock.mono())
-    assert waits and max(waits) <= c.settings().poll_seconds, f"a slot holder waited {max(waits):.0f}s"
+    for _ in range(40):
+        w.advance(2.0, tick=2.0)
+        for uid in c.operator.reconciler.queue.holders("us-east-1"):
+            st = c.operator.states.find(uid)
+            if st.failures >= 4:  # backed off more than once in a row
+                waits.append(st.next_try - w.clock.mono())
+    assert waits, "the holder never failed four passes in a row: the test exercises nothing"
+    assert max(waits) <= c.settings().poll_seconds, f"a slot holder waited {max(waits):.0f}s"
+    w.set_faults({"throttle_rate": 0.0})
     state.teardown()
 
 
