@@ -17,7 +17,7 @@ def now_rfc3339() -> str:
 
 def set_conditions(
     current: list[dict[str, Any]] | None,
-    updates: dict[str, tuple[str, str, str]],
+    updates: dict[str, tuple[str, str, str] | None],
     generation: int | None,
     now: str | None = None,
 ) -> list[dict[str, Any]]:
@@ -27,7 +27,11 @@ def set_conditions(
     """
     now = now or now_rfc3339()
     by_type = {c["type"]: dict(c) for c in current or [] if isinstance(c, dict) and "type" in c}
-    for ctype, (status, reason, message) in updates.items():
+    for ctype, update in updates.items():
+        if update is None:  # a condition that no longer applies (e.g. SourceInSync of a replaced model)
+            by_type.pop(ctype, None)
+            continue
+        status, reason, message = update
         old = by_type.get(ctype)
         by_type[ctype] = {
             "type": ctype,

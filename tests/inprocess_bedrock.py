@@ -123,6 +123,11 @@ class FakeSupport:
         return f"arn:aws:iam::123456789012:role/{role_name}"
 
     def delete_role(self, role_name: str) -> None:
+        if getattr(self.hooks, "role_delete_failures", 0) > 0:
+            self.hooks.role_delete_failures -= 1
+            raise AwsError(
+                Kind.RETRYABLE, "Throttling", f"DeleteRole {role_name}: Rate exceeded", "Throttled"
+            )
         roles = getattr(self.hooks, "roles", None)
         if roles is not None:
             roles.pop(role_name, None)

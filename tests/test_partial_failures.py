@@ -196,3 +196,31 @@ def test_a_created_role_goes_when_the_spec_names_its_own_role(then):
         _until(w, lambda: body["status"]["phase"] == "Ready" and not w.roles)
     assert w.roles == {}
     m.teardown()
+
+
+def test_a_role_that_cannot_be_deleted_at_promotion_does_not_lose_the_previous_model():
+    """Review of issue 25's fixes: the created role was deleted inside the promotion, before the replaced
+    model was recorded for deletion; a throttled DeleteRole failed the pass after status named the new
+    model, and the old one was never recorded again: leaked. The role delete now comes last and never fails
+    the pass (a role left is deleted with the object)."""
+    m = Operators()
+    w = m.world
+    c = w.cluster("east")
+    doc = spec(SOURCES[0], "us-east-1", "Delete", {"team": "a"}, None, own_role=True)
+    body = c.create("team-a", "m", doc)
+    _until(w, lambda: body["status"].get("phase") == "Ready")
+    first = body["status"]["modelArn"]
+    w.role_delete_failures = 1
+    c.edit_spec(
+        body,
+        serviceRole={"roleArn": "arn:aws:iam::123456789012:role/BedrockModelImport"},
+        source={"s3Uri": SOURCES[1]},
+    )
+    _until(
+        w, lambda: body["status"].get("modelArn") not in (None, first) and body["status"]["phase"] == "Ready"
+    )
+    _until(w, lambda: first not in {x["arn"] for x in w.models()}, seconds=120)
+    c.delete(body)
+    _until(w, lambda: not c.store.objects)
+    assert w.roles == {}, "the role left at promotion goes with the object"
+    m.teardown()

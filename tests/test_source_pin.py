@@ -171,3 +171,22 @@ def test_a_switch_to_skip_does_not_compare_with_an_earlier_fingerprint():
     _until(w, lambda: body["status"].get("phase") == "Ready", seconds=120)
     assert body["status"].get("validation") is None and _creates_for(w, SOURCES[1]) == 1
     m.teardown()
+
+
+def test_a_new_model_does_not_inherit_the_old_ones_source_warning():
+    """Review of issue 25's fixes: SourceInSync=False about the replaced model's folder stayed on the object
+    once a model imported without a fingerprint (validation Skip) served."""
+    m = Operators()
+    w = m.world
+    c = w.cluster("east")
+    body = c.create("team-a", "m", _inline(SOURCES[2]))
+    _until(w, lambda: _condition(body, "Ready").get("status") == "True")
+    w.s3.put_folder(SOURCES[2], "larger")
+    cadence = c.settings().tag_check_seconds
+    _until(w, lambda: _condition(body, ConditionType.SOURCE_IN_SYNC).get("status") == "False", cadence * 2)
+    c.edit_spec(body, validation=None, source={"s3Uri": SOURCES[0]})
+    _until(
+        w, lambda: body["status"].get("phase") == "Ready" and body["status"]["resolvedS3Uri"] == SOURCES[0]
+    )
+    assert not _condition(body, ConditionType.SOURCE_IN_SYNC), _condition(body, ConditionType.SOURCE_IN_SYNC)
+    m.teardown()

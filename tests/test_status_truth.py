@@ -53,5 +53,10 @@ def test_a_spec_only_the_operator_refuses_keeps_its_running_job_and_slot():
     holders = c.operator.reconciler.queue.holders(slot_of("us-east-1", None))
     assert holders == {body["metadata"]["uid"]}, "the running job keeps its slot"
     assert other["status"].get("phase") == "Queued"
+    w.advance(120.0, tick=5.0)  # the job ends; nobody follows it while the spec stays invalid
+    assert body["metadata"]["uid"] not in c.operator.reconciler.queue.holders(slot_of("us-east-1", None)), (
+        "a job that ended still holds the slot: the region waits on a tenant who never fixes the spec"
+    )
+    assert other["status"].get("phase") != "Queued"
     c.edit_spec(body, smokeTest=None)
     m.teardown()  # both Ready at quiescence, nothing leaked

@@ -262,6 +262,7 @@ class Cluster:
             "spec": spec,
         }
         self.store.objects[(namespace, name)] = body
+        self.world.names[uid] = f"{namespace}/{name}"
         self.visit(body, event=True)
         return body
 
@@ -352,6 +353,7 @@ class World:
     clock: Clock = field(default_factory=Clock)
     drop_responses: Counter = field(default_factory=Counter)  # operation -> responses to lose after success
     role_denials: int = 0  # the next N CreateRole calls are refused (AccessDenied: terminal)
+    role_delete_failures: int = 0  # the next N DeleteRole calls are throttled
     actor: tuple[str, str] | None = None
     #: (operation, model ARN, its owner then, who called, whether the caller may adopt that model)
     mutations: list[tuple[str, str, str, tuple[str, str] | None, bool]] = field(default_factory=list)
@@ -371,6 +373,7 @@ class World:
         self.aws = self.account(OPERATOR_ACCOUNT)
         self.clusters: dict[str, Cluster] = {}
         self.s3 = FakeS3()  # the model folders Inline validation reads (and a test may swap)
+        self.names: dict[str, str] = {}  # uid -> "namespace/name" of every object ever created
         self.roles: dict[str, str] = {}  # IAM roles the operators created -> the uid of the object they serve
         self.sent_jobs: set[str] = set()  # import job names whose create was sent at least once
         self.unvalidated_sends: list[str] = []
@@ -491,7 +494,17 @@ class World:
             arn = params.get("modelIdentifier") or params.get("resourceARN") or ""
             _, model = self._model(arn)
             arn = model.arn if model is not None else arn
-            self.mutations.append((operation, arn, self._owner_of(arn), self.actor, self._may_adopt(arn)))
+            tags = {t["key"]: t["value"] for t in params.get("tags") or []}
+            # a retention marker naming the caller itself is its own release (Retain), not a claim
+            release = (
+                operation == "TagResource"
+                and not any(k in tags for k in OWNER_KEYS)
+                and self.actor is not None
+                and tags.get(TAG_RETAINED_FROM) == self.names.get(self.actor[1])
+                and tags.get(TAG_RETAINED_BY_CLUSTER) == self.actor[0]
+            )
+            may = release or self._may_adopt(arn)
+            self.mutations.append((operation, arn, self._owner_of(arn), self.actor, may))
 
     def _may_adopt(self, arn: str) -> bool:
         """Whether the calling object may take over this unowned model, judged here from the policies as

@@ -128,3 +128,4 @@ class EventReason(enum.StrEnum):
     MODEL_RETAINED = "ModelRetained"
     WAITING_FOR_IMPORT_JOB = "WaitingForImportJob"
     DELETION_PAUSED = "DeletionPaused"
+    ROLE_NOT_DELETED = "CreatedRoleNotDeleted"

@@ -14,7 +14,7 @@ from controller.errors import AwsError, Kind
 from controller.naming import OWNER_KEYS, TAG_RETAINED_BY_CLUSTER, TAG_RETAINED_FROM, ownership
 from controller.reconcile.context import PAUSE_ANNOTATION, Pass
 from controller.reconcile.importing import create_given_up
-from controller.reconcile.serving import delete_owned
+from controller.reconcile.serving import coming_back, delete_owned
 
 
 @dataclass
@@ -53,7 +53,8 @@ def finalize(p: Pass, grace: float) -> Finalized:
                 )
             )
             return result
-        drop[old.arn] = old.region
+        # the spec's own model taken for deleted (only hidden, perhaps): what Retain keeps if nothing serves
+        (keep if coming_back(p, old) else drop)[old.arn] = old.region
     rec = st.import_job
     if rec is not None and rec.state == "Adopting" and rec.model_arn:
         bedrock = p.clients(rec.region)[0]

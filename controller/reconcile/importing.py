@@ -381,12 +381,13 @@ def _queued(p: Pass, position: int, why: str) -> None:
 def _create(p: Pass, bedrock: BedrockClient, rec: ImportJobRecord, iam_wait: float) -> None:
     """Send the create the previous pass recorded, as it recorded it; repeatable (same name, same token)."""
     s3_uri = rec.s3_uri or source_uri(p)
-    if rec.sent_at is None and (why := _not_as_validated(p, s3_uri)) is not None:
+    if rec.sent_at is None and (refused := _not_as_validated(p, s3_uri)) is not None:
         # changed since the intent was written: not sent. A send this status does not record (a failed
         # write) may still have reached Bedrock, so the intent is given up the way an edited spec's is
+        reason, why = refused
         rec.inputs = NOT_TO_SEND
-        p.out.event("Warning", Reason.SOURCE_CHANGED, why)
-        p.out.condition(ConditionType.VALIDATED, "Unknown", Reason.SOURCE_CHANGED, why)
+        p.out.event("Warning", reason, why)
+        p.out.condition(ConditionType.VALIDATED, "Unknown", reason, why)
         _running(p, rec)
         return
     rec.sent_at, rec.unseen_since = p.now_rfc3339(), None
@@ -414,16 +415,18 @@ def _create(p: Pass, bedrock: BedrockClient, rec: ImportJobRecord, iam_wait: flo
     _running(p, rec)
 
 
-def _not_as_validated(p: Pass, s3_uri: str) -> str | None:
-    """Why the source is not the one validated (None: it is). A folder the operator can no longer list is
-    not sent either: a retryable error is raised (the intent stays), a lasting one gives the intent up."""
+def _not_as_validated(p: Pass, s3_uri: str) -> tuple[str, str] | None:
+    """(reason, message) when the source is not the one validated (None: it is). A folder the operator can
+    no longer list is not sent either: a retryable error is raised (the intent stays), a lasting one gives
+    the intent up."""
     try:
-        return source_pin.as_validated(p, s3_uri)
+        why = source_pin.as_validated(p, s3_uri)
     except SourceError as err:
         if err.kind is Kind.RETRYABLE:
             raise
         p.st.validated_revision = None
-        return err.message
+        return err.reason, err.message
+    return (Reason.SOURCE_CHANGED, why) if why is not None else None
 
 
 def _create_refused(

@@ -23,7 +23,7 @@ class QueueState:
 @dataclass
 class Outcome:
     status: BedrockImportedModelStatus = field(default_factory=BedrockImportedModelStatus)
-    conditions: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    conditions: dict[str, tuple[str, str, str] | None] = field(default_factory=dict)  # None: removed
     events: list[tuple[str, str, str]] = field(default_factory=list)  # (Normal|Warning, reason, message)
     retry_error: OperatorError | None = None  # a retryable error: back off, then try again
     again: bool = False  # run another pass right after this one is written (write-ahead of a create)
@@ -33,6 +33,9 @@ class Outcome:
 
     def condition(self, ctype: ConditionType | str, status: str, reason: str, message: str) -> None:
         self.conditions[str(ctype)] = (status, str(reason), redact(message))
+
+    def drop_condition(self, ctype: ConditionType | str) -> None:
+        self.conditions[str(ctype)] = None
 
     def event(self, kind: str, reason: str, message: str) -> None:
         self.events.append((kind, str(reason), redact(message)))

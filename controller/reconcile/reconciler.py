@@ -221,7 +221,7 @@ class Reconciler:
             # admitted, yet invalid here (a rule CEL cannot express, a CRD older than the operator): what
             # the object already runs or serves stays its own and in status, and a running job its slot
             job, ready = st.import_job, f"the spec is invalid: {msg}"
-            if job is not None and job.in_flight:
+            if job is not None and self._paused_job_runs(v, st):  # asked of Bedrock at most once a poll
                 self.queue.hold(slot_of(job.region, st.account_role_arn), v.uid)
                 ready += f"; import job {job.job_name} runs on and is followed once the spec is fixed"
             else:
@@ -364,8 +364,9 @@ class Reconciler:
             if serving.check_drift(
                 p, grace, user_edit, exact=event, check_tags=tags_due, list_age=list_age, now=now
             ):
-                if tags_due:  # on the tag cadence: is the folder still what the model was imported from?
-                    source_pin.check_serving(p, validation.source_uri(p))
+                folder = p.spec.source.s3_uri or p.st.resolved_s3_uri
+                if tags_due and folder:  # on the tag cadence: is the folder still what was imported?
+                    source_pin.check_serving(p, folder)
                 if p.st.model_missing_since is None:
                     state.last_sync = (now, p.view.generation)
                     if tags_due:
@@ -487,8 +488,9 @@ class Reconciler:
             return result
         self.queue.forget(v.uid)
         self._paused_looks.pop(v.uid, None)
-        # a role is made at an import's start: deleted whatever the spec says now
-        if spec.service_role.create or st.last_attempt:
+        # a role may have been made at an import's start whose status write was lost: deleted whatever the
+        # spec and status say now (NoSuchEntity is success)
+        if True:
             p.support.delete_role(p.support.role_name(p.me))
         if (spec.validation and spec.validation.mode == "Job") or self.settings.validation_mode == "Job":
             self.jobs.delete_for_owner(v.namespace, v.uid)

@@ -26,10 +26,9 @@ def promote(p: Pass, bedrock: BedrockClient, model: ModelInfo, rec: ImportJobRec
         custom_model_units_per_model_copy=model.cmu_per_copy, custom_model_units_version=model.cmu_version
     )
     st.model_missing_since = None
+    if st.source_digest != rec.source_digest or not rec.source_digest:
+        p.out.drop_condition(ConditionType.SOURCE_IN_SYNC)  # it spoke of the folder of the model replaced
     st.source_digest = rec.source_digest  # what the job read, as validated (adopted: unknown)
-    if rec.attempt > 1 and p.spec.service_role.role_arn and rec.role_arn == p.spec.service_role.role_arn:
-        # serviceRole went from create to roleArn: the role an earlier import had made reads nothing now
-        p.support.delete_role(p.support.role_name(p.me))
     st.last_sync_time = p.now_rfc3339()
     if old_arn and old_arn != model.arn:
         st.superseded = [
@@ -44,6 +43,16 @@ def promote(p: Pass, bedrock: BedrockClient, model: ModelInfo, rec: ImportJobRec
             )
     p.out.event("Normal", Reason.MODEL_READY, f"{note}: model {model.name} is ready ({model.arn})")
     p.out.model_checked = True  # just read and tagged: the drift check would repeat it
+    if rec.attempt > 1 and p.spec.service_role.role_arn and rec.role_arn == p.spec.service_role.role_arn:
+        # serviceRole went from create to roleArn: the role an earlier import had made reads nothing now.
+        # Last, and never failing the pass: the promotion above is what must be written (a role left here
+        # is deleted with the object)
+        try:
+            p.support.delete_role(p.support.role_name(p.me))
+        except AwsError as err:
+            p.out.event(
+                "Warning", EventReason.ROLE_NOT_DELETED, f"the role no longer used stays for now: {err}"
+            )
     ready(p, model)
 
 
@@ -172,7 +181,7 @@ def retire_superseded(p: Pass, grace: float) -> None:
     left: list[SupersededModel] = []
     trouble: AwsError | None = None
     for old in p.st.superseded or []:
-        if _coming_back(p, old):
+        if coming_back(p, old):
             left.append(old)
             continue
         bedrock = p.clients(old.region)[0]
@@ -208,7 +217,7 @@ def retire_superseded(p: Pass, grace: float) -> None:
         )
 
 
-def _coming_back(p: Pass, old: SupersededModel) -> bool:
+def coming_back(p: Pass, old: SupersededModel) -> bool:
     """A model of the spec's own revision taken for deleted (NotFound past the grace), while nothing else
     serves: if it was only hidden, the import under its name meets it and adopts it back, so it is kept
     (recorded) until another model serves."""

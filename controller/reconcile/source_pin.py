@@ -27,7 +27,10 @@ def listed_digest(p: Pass, s3_uri: str) -> tuple[str, int]:
         files = S3Folder(s3_uri, client=p.support.s3).list_files(limit=JOB_LIMITS.files)
     except SourceAccessError as exc:
         reason = source_error_reason(exc.code)
-        message = f"cannot list the model source to check it is as validated ({exc.code}): {exc.message}"
+        message = (
+            f"cannot list the model source to check it is as validated ({exc.code}): {exc.message} (the "
+            "operator's role needs s3:ListBucket on the models bucket, also with validation Jobs)"
+        )
         if reason is not None:
             raise SourceError(Kind.TERMINAL, exc.code, message, reason) from None
         raise SourceError(Kind.RETRYABLE, exc.code, message, Reason.SOURCE_UNREACHABLE) from None
