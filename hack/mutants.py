@@ -678,7 +678,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "pin-not-checked-at-send",
         "controller/reconcile/importing.py",
-        "if rec.sent_at is None and (why := _not_as_validated(p, s3_uri)) is not None:",
+        "if rec.sent_at is None and (refused := _not_as_validated(p, s3_uri)) is not None:",
         "if False:",
         ("tests/test_source_pin.py",),
         "files swapped between the intent and its first send are sent",
@@ -734,16 +734,16 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "invalid-spec-drops-slot",
         "controller/reconcile/reconciler.py",
-        "            if job is not None and job.in_flight:\n                self.queue.hold(",
-        "            if False:\n                self.queue.hold(",
+        "            if job is not None and self._paused_job_runs(v, st):",
+        "            if False:",
         ("tests/test_status_truth.py",),
         "a spec only the operator refuses gives its running job's slot to the next object",
     ),
     Mutation(
         "role-left-after-switch-and-delete",
         "controller/reconcile/reconciler.py",
-        "        if spec.service_role.create or st.last_attempt:",
-        "        if spec.service_role.create:",
+        "        if True:\n            p.support.delete_role(p.support.role_name(p.me))",
+        "        if spec.service_role.create:\n            p.support.delete_role(p.support.role_name(p.me))",
         ("tests/test_partial_failures.py",),
         "an object that once created a role, then named its own, leaves the created role at deletion",
     ),
@@ -822,6 +822,14 @@ MUTATIONS: tuple[Mutation, ...] = (
         "    return leadership",
         ("tests/test_untested_rules.py",),
         "the operator never arms the watchdog: a leader that cannot renew keeps reconciling",
+    ),
+    Mutation(
+        "stale-source-warning-kept",
+        "controller/reconcile/serving.py",
+        "        p.out.drop_condition(ConditionType.SOURCE_IN_SYNC)",
+        "        pass",
+        ("tests/test_source_pin.py",),
+        "a new model keeps the replaced model's SourceInSync=False",
     ),
 )
 
