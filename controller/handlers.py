@@ -252,7 +252,12 @@ class Operator:
             # a newer status
             patch["metadata"] = {"resourceVersion": meta["resourceVersion"]}
         try:
-            self.store.write(meta["namespace"], meta["name"], patch)
+            try:
+                self.store.write(meta["namespace"], meta["name"], patch)
+            except KUBE_ERRORS as exc:
+                if getattr(exc, "status", None) != 409 or not self._only_metadata_moved(fresh, patch):
+                    raise
+                self.store.write(meta["namespace"], meta["name"], patch)  # the decision still holds
         except KUBE_ERRORS as exc:  # what was done in AWS is found again from status and by name
             if getattr(exc, "status", None) == 409:  # decided from an old read: again, from a new one
                 out.again = out.retry_error is None
@@ -264,6 +269,22 @@ class Operator:
                 out.again = False
         revision = out.status.revision or (out.status.import_job.revision if out.status.import_job else None)
         self._emit(fresh, out.events, revision)
+
+    def _only_metadata_moved(self, fresh: dict[str, Any], patch: dict[str, Any]) -> bool:
+        """After a 409: whether only metadata changed since the pass's read (an annotation, a finalizer, the
+        validation Job's nudge), with the same spec generation and the same status. Then the decision holds,
+        and `patch` is pointed at the new resourceVersion; else (a status written meanwhile, a spec edit) the
+        pass must decide again."""
+        meta = fresh["metadata"]
+        now = self.store.read(meta["namespace"], meta["name"])
+        if now is None or now["metadata"].get("uid") != meta.get("uid"):
+            return False
+        same = now["metadata"].get("generation") == meta.get("generation") and (now.get("status") or {}) == (
+            fresh.get("status") or {}
+        )
+        if same:
+            patch["metadata"] = {"resourceVersion": now["metadata"].get("resourceVersion")}
+        return same
 
     def _emit(self, body: Any, events: list[tuple[str, str, str]], revision: str | None) -> None:
         """Each Event to the API (blocking HTTP: call it in a worker thread) and as a log line."""

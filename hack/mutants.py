@@ -831,6 +831,22 @@ MUTATIONS: tuple[Mutation, ...] = (
         ("tests/test_source_pin.py",),
         "a new model keeps the replaced model's SourceInSync=False",
     ),
+    Mutation(
+        "tag-pattern-unicode-space",
+        "controller/api/models.py",
+        'TAG_PATTERN = r"^[a-zA-Z0-9 ._:/=+@-]*$"',
+        'TAG_PATTERN = r"^[a-zA-Z0-9\\s._:/=+@-]*$"',
+        ("tests/test_admission_agreement.py",),
+        "a tag value with U+0085 passes the operator's model and is refused by the apiserver",
+    ),
+    Mutation(
+        "conflict-always-redecides",
+        "controller/handlers.py",
+        "        if same:\n            patch[\"metadata\"]",
+        "        same = False\n        if same:\n            patch[\"metadata\"]",
+        ("tests/test_status_writes.py",),
+        "an annotation made during a pass makes it decide twice (metrics and Events counted twice)",
+    ),
 )
 
 

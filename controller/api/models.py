@@ -55,7 +55,8 @@ KMS_KEY_PATTERN = (
     r"^((arn:aws(-[^:]+)?:kms:[a-zA-Z0-9-]*:[0-9]{12}:((key/[a-zA-Z0-9-]{36})|(alias/[a-zA-Z0-9_/-]+)))"
     r"|([a-zA-Z0-9-]{36})|(alias/[a-zA-Z0-9_/-]+))$"
 )
-TAG_PATTERN = r"^[a-zA-Z0-9\s._:/=+@-]*$"
+#: a space, not `\s`: Unicode-aware in pydantic's engine, ASCII in the apiserver's (RE2)
+TAG_PATTERN = r"^[a-zA-Z0-9 ._:/=+@-]*$"
 VPC_ID_PATTERN = r"^[-0-9a-zA-Z]+$"
 # SageMaker's ModelName: 1-63, alphanumerics and hyphens, not starting or ending with a hyphen.
 SAGEMAKER_MODEL_NAME_PATTERN = r"^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?$"
@@ -339,7 +340,7 @@ class BedrockImportedModelSpec(_Model):
                 "tag keys must be 1-128 characters",
             ),
             (
-                r"self.all(k, k.matches('^[a-zA-Z0-9\\s._:/=+@-]*$'))",
+                r"self.all(k, k.matches('^[a-zA-Z0-9 ._:/=+@-]*$'))",
                 "tag keys may only contain letters, digits, spaces and . _ : / = + @ -",
             ),
             (
