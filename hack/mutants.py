@@ -842,8 +842,8 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "conflict-always-redecides",
         "controller/handlers.py",
-        "        if same:\n            patch[\"metadata\"]",
-        "        same = False\n        if same:\n            patch[\"metadata\"]",
+        '        if same:\n            patch["metadata"]',
+        '        same = False\n        if same:\n            patch["metadata"]',
         ("tests/test_status_writes.py",),
         "an annotation made during a pass makes it decide twice (metrics and Events counted twice)",
     ),
