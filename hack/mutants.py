@@ -847,6 +847,22 @@ MUTATIONS: tuple[Mutation, ...] = (
         ("tests/test_status_writes.py",),
         "an annotation made during a pass makes it decide twice (metrics and Events counted twice)",
     ),
+    Mutation(
+        "invalid-role-retried-forever",
+        "controller/reconcile/importing.py",
+        "if err.reason == Reason.WAITING_FOR_IAM_PROPAGATION and p.seconds_since(rec.started_at) > iam_wait:",
+        "if False:",
+        ("tests/test_uncovered_branches.py",),
+        "a role Bedrock keeps refusing is retried forever, holding the region's slot",
+    ),
+    Mutation(
+        "revert-keeps-failure",
+        "controller/reconcile/reconciler.py",
+        "                p.st.failure, p.st.failure_message = None, None\n",
+        "",
+        ("tests/test_uncovered_branches.py",),
+        "a revert to the serving revision keeps the failed revision's failure: Ready stays False",
+    ),
 )
 
 

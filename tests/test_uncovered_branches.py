@@ -1,0 +1,80 @@
+"""Branches the whole-suite coverage run never took that a user would notice (docs/coverage-branches.md,
+"untested"), each now driven through the in-process World."""
+
+from __future__ import annotations
+
+from controller.naming import TAG_CLUSTER_ID, TAG_UID
+from tests.test_invariants import SOURCES, Operators, spec
+from tests.world import World
+
+
+def _until(w: World, what, seconds: float = 600.0, tick: float = 5.0) -> None:
+    for _ in range(int(seconds / tick)):
+        if what():
+            return
+        w.advance(tick, tick=tick)
+    raise AssertionError("never happened")
+
+
+def _condition(body: dict, ctype: str) -> dict:
+    return next((c for c in body["status"].get("conditions") or [] if c["type"] == ctype), {})
+
+
+def test_a_role_bedrock_still_refuses_after_the_iam_wait_fails_the_revision_and_frees_the_slot():
+    """importing.py: a role Bedrock calls invalid for longer than the IAM propagation wait is wrong, not
+    new: the revision fails (ServiceRoleInvalid) instead of retrying forever, and the next object imports."""
+    m = Operators()
+    w = m.world
+    c = w.cluster("east")
+    w.aws.set_faults({"iam_propagation_failures": 10**6})
+    bad = c.create("team-a", "bad", spec(SOURCES[0], "us-east-1", "Delete", {"team": "a"}, None))
+    other = c.create("team-b", "next", spec(SOURCES[1], "us-east-1", "Delete", {"team": "b"}, None))
+    wait = c.settings().iam_propagation_seconds
+    _until(w, lambda: _condition(bad, "Imported").get("reason") == "ServiceRoleInvalid", wait + 120)
+    assert bad["status"]["failure"]["reason"] == "ServiceRoleInvalid"
+    assert bad["status"].get("importJob") is None, "no job exists: the intent is not kept"
+    w.aws.set_faults({"iam_propagation_failures": 0})
+    _until(w, lambda: other["status"].get("phase") == "Ready", 120)
+    m.teardown()
+
+
+def test_a_revert_after_a_failed_revision_clears_the_failure():
+    """reconciler.py: Ready on revision A, revision B fails for good (its import job fails), the spec goes
+    back to A: the failure is history, Validated and Ready speak of A again, nothing is imported anew."""
+    m = Operators()
+    w = m.world
+    c = w.cluster("east")
+    body = c.create("team-a", "m", spec(SOURCES[0], "us-east-1", "Delete", {"team": "a"}, None))
+    _until(w, lambda: body["status"].get("phase") == "Ready")
+    arn = body["status"]["modelArn"]
+    c.edit_spec(body, source={"s3Uri": SOURCES[3]})  # "broken": the import job fails
+    _until(w, lambda: body["status"].get("failure") is not None)
+    assert _condition(body, "Ready")["status"] == "False" and body["status"]["modelArn"] == arn
+    c.edit_spec(body, source={"s3Uri": SOURCES[0]})
+    _until(
+        w, lambda: body["status"].get("failure") is None and _condition(body, "Ready").get("status") == "True"
+    )
+    assert body["status"]["modelArn"] == arn and body["status"]["phase"] == "Ready"
+    with w.aws._lock:
+        assert len(w.aws._jobs) == 2, "the revert imported nothing anew"
+    m.teardown()
+
+
+def test_a_serving_model_retagged_to_another_owner_is_never_touched_again():
+    """serving.py: someone puts another object's ownership tags on the serving model. The object says so
+    (ModelOwnedElsewhere) and neither retags nor deletes that model, even when it is deleted itself."""
+    m = Operators()
+    w = m.world
+    c = w.cluster("east")
+    body = c.create("team-a", "m", spec(SOURCES[0], "us-east-1", "Delete", {"team": "a"}, None))
+    _until(w, lambda: body["status"].get("phase") == "Ready")
+    arn = body["status"]["modelArn"]
+    with w.aws._lock:
+        w.aws._tags[arn] = {TAG_CLUSTER_ID: "another-cluster", TAG_UID: "someone-else"}
+    c.annotate(body, "touch", "1")  # an event: the model and its tags are read now
+    _until(w, lambda: "ModelOwnedElsewhere" in str(body["status"].get("conditions")), 60)
+    c.delete(body)
+    _until(w, lambda: not c.store.objects, 300)
+    with w.aws._lock:
+        assert arn in w.aws._models, "another owner's model was deleted"
+        assert w.aws._tags[arn] == {TAG_CLUSTER_ID: "another-cluster", TAG_UID: "someone-else"}
