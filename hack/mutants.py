@@ -863,6 +863,14 @@ MUTATIONS: tuple[Mutation, ...] = (
         ("tests/test_uncovered_branches.py",),
         "a revert to the serving revision keeps the failed revision's failure: Ready stays False",
     ),
+    Mutation(
+        "dropped-test-blocks-candidate",
+        "controller/reconcile/smoke.py",
+        "    if test is None:  # the test was dropped: the candidate serves as it would have without one",
+        "    if False:  # the test was dropped: the candidate serves as it would have without one",
+        ("tests/test_uncovered_branches.py",),
+        "a smoke test removed while its candidate is tested leaves the candidate waiting for a test",
+    ),
 )
 
 

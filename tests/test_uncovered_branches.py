@@ -78,3 +78,38 @@ def test_a_serving_model_retagged_to_another_owner_is_never_touched_again():
     with w.aws._lock:
         assert arn in w.aws._models, "another owner's model was deleted"
         assert w.aws._tags[arn] == {TAG_CLUSTER_ID: "another-cluster", TAG_UID: "someone-else"}
+
+
+def test_a_smoke_test_removed_while_its_candidate_is_tested_promotes_the_candidate():
+    """smoke.py: the candidate of a smoke test is waiting out its cold start; the user drops
+    spec.smokeTest. The candidate serves (as it would have without a test) and nothing is imported again."""
+    m = Operators()
+    w = m.world
+    c = w.cluster("east")
+    w.set_faults({"cold_start_seconds": 50.0})  # the candidate does not answer for 50 s: it is being tested
+    body = c.create("team-a", "m", spec(SOURCES[0], "us-east-1", "Delete", {"team": "a"}, None, smoke="pass"))
+    _until(w, lambda: (body["status"].get("importJob") or {}).get("state") == "Testing", 120)
+    c.edit_spec(body, smokeTest=None)
+    _until(w, lambda: body["status"].get("phase") == "Ready", 60)
+    assert body["status"]["modelArn"] == body["status"]["importJob"]["modelArn"]
+    assert _condition(body, "SmokeTested")["reason"] == "SmokeTestNotRequested"
+    with w.aws._lock:
+        assert len(w.aws._jobs) == 1
+    m.teardown()
+
+
+def test_a_source_edited_while_a_candidate_is_tested_discards_the_candidate():
+    """smoke.py: while a candidate is tested, the spec moves to another folder. That candidate is not what
+    the spec asks for any more: it is deleted, never promoted, and the new revision is imported."""
+    m = Operators()
+    w = m.world
+    c = w.cluster("east")
+    w.set_faults({"cold_start_seconds": 50.0})  # the candidate does not answer for 50 s: it is being tested
+    body = c.create("team-a", "m", spec(SOURCES[0], "us-east-1", "Delete", {"team": "a"}, None, smoke="pass"))
+    _until(w, lambda: (body["status"].get("importJob") or {}).get("state") == "Testing", 120)
+    candidate = body["status"]["importJob"]["modelArn"]
+    c.edit_spec(body, source={"s3Uri": SOURCES[1]}, smokeTest=None)
+    _until(w, lambda: body["status"].get("phase") == "Ready", 120)
+    assert body["status"]["modelArn"] != candidate
+    _until(w, lambda: candidate not in {x["arn"] for x in w.models()}, 120)
+    m.teardown()
