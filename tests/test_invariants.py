@@ -456,7 +456,11 @@ class Operators(RuleBasedStateMachine):
                 body = by_uid.get(uid)
                 if body is None:
                     raise Violation(f"{c.name}: uid {uid} holds a slot but its object is gone")
-                job = (body.get("status") or {}).get("importJob") or {}
+                status = body.get("status") or {}
+                if status.get("observedGeneration") != body["metadata"]["generation"]:
+                    continue  # its status lags (writes failing): the slot may be held for a create not yet
+                    # recorded, whose job this check cannot name
+                job = status.get("importJob") or {}
                 ran = w.find_job(job.get("jobName") or "")
                 if ran is None or ran.status == "InProgress" or ran.end is None:
                     continue
