@@ -106,6 +106,8 @@ class Operators(RuleBasedStateMachine):
         # cluster -> what a deny-all policy found when it came: job names already decided, and the model
         # each object served without an import in flight (that import may still promote and retire it)
         self.frozen: dict[str, tuple[set[str], dict[str, str]]] = {}
+        #: cluster -> when its policies could be read again after an outage (passes resume from then)
+        self.reads_back: dict[str, Any] = {}
         #: cluster -> its objects as the process replaced at the last restart last read them
         self.before_restart: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
 
@@ -178,7 +180,10 @@ class Operators(RuleBasedStateMachine):
     @then_time_passes
     def policy_reads(self, cluster, fail):
         """The policies cannot be listed (an apiserver restart): nothing is decided on a guess."""
-        self.world.cluster(cluster).policy_reads_fail = fail
+        c = self.world.cluster(cluster)
+        if c.policy_reads_fail and not fail:
+            self.reads_back[cluster] = self.world.clock.now()
+        c.policy_reads_fail = fail
 
     @rule(seconds=st.sampled_from([0.0, 20.0, 90.0]))
     @then_time_passes
@@ -464,7 +469,10 @@ class Operators(RuleBasedStateMachine):
                 ran = w.find_job(job.get("jobName") or "")
                 if ran is None or ran.status == "InProgress" or ran.end is None:
                     continue
-                idle = (w.clock.now() - ran.end).total_seconds()
+                if c.policy_reads_fail:
+                    continue  # no pass decides anything while the policies cannot be read: nobody may start
+                since = max(ran.end, self.reads_back.get(c.name, ran.end))
+                idle = (w.clock.now() - since).total_seconds()
                 s = c.settings()
                 # with calls throttled or failing, each look that fails costs up to a poll more (a holder
                 # backs off no longer than a poll): three such looks are allowed
@@ -555,6 +563,8 @@ class Operators(RuleBasedStateMachine):
         w.hold_next.clear()
         w.role_denials = 0
         for c in w.clusters.values():
+            if c.policy_reads_fail:
+                self.reads_back[c.name] = w.clock.now()
             c.store.failing_writes, c.policy_reads_fail = 0, False
         self.frozen.clear()
         for c in w.clusters.values():
