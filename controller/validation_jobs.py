@@ -61,8 +61,11 @@ class JobResult:
     doc: dict[str, Any] = field(default_factory=dict)
 
 
-def job_name(owner_name: str, rev: str) -> str:
-    return f"bmo-validate-{owner_name[:40].rstrip('-.')}-{rev[:8]}"
+def job_name(owner_name: str, owner_uid: str, rev: str) -> str:
+    """The revision's Job name: readable, and the object's own (two long names with a common prefix cut to
+    the same 30 characters do not share a Job: a hash of the uid tells them apart). At most 61 characters."""
+    uid = hashlib.sha256(owner_uid.encode()).hexdigest()[:8]
+    return f"bmo-validate-{owner_name[:30].rstrip('-.')}-{uid}-{rev[:8]}"
 
 
 class ValidationJobs:
@@ -85,7 +88,7 @@ class ValidationJobs:
         architecture: str | None,
     ) -> client.V1Job:
         s = self.settings
-        name = job_name(owner_name, rev)
+        name = job_name(owner_name, owner_uid, rev)
         labels = {
             LABEL_MANAGED: MANAGED_BY,
             LABEL_OWNER: owner_uid,

@@ -871,6 +871,14 @@ MUTATIONS: tuple[Mutation, ...] = (
         ("tests/test_uncovered_branches.py",),
         "a smoke test removed while its candidate is tested leaves the candidate waiting for a test",
     ),
+    Mutation(
+        "validation-job-names-collide",
+        "controller/validation_jobs.py",
+        """    return f"bmo-validate-{owner_name[:30].rstrip('-.')}-{uid}-{rev[:8]}\"""",
+        """    return f"bmo-validate-{owner_name[:40].rstrip('-.')}-{rev[:8]}\"""",
+        ("tests/test_source_pin.py",),
+        "two objects whose names share 40 characters compute one validation Job name",
+    ),
 )
 
 

@@ -28,6 +28,7 @@ import functools
 import os
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, rule
@@ -967,3 +968,75 @@ def test_a_model_taken_for_deleted_stays_recorded_when_the_new_import_cannot_sta
         m.deletes_denied()
     assert obj["status"].get("failure", {}).get("reason") == "AccessDenied", obj["status"].get("phase")
     m.teardown()  # the hidden model shows again and is deleted, not leaked
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: a 2,000-sequence search (seed 53) leaks a model; see the closing note"
+)
+def test_open_a_held_create_with_roles_denied_and_a_restart_leaks_a_model():
+    """Found by a 2,000-sequence search of the grown World (hypothesis seed 53) on the last day of the
+    session and not yet understood: creates held 20 s, role creation denied again and again, a kill right
+    after a create, failing status writes and restarts end with a model tagged as team-a/b's that no status
+    names. Kept as a strict xfail so that the fix flips it."""
+    state = Operators()
+    state.role_creation_denied()
+    state.a_request_is_held(operation="CreateModelImportJob", seconds=20.0)
+    state.a_request_is_held(operation="CreateModelImportJob", seconds=20.0)
+    state.files_replaced(source="s3://models/a/", variant="good")
+    state.role_creation_denied()
+    state.time_passes(seconds=5.0)
+    state.a_request_is_held(operation="DeleteImportedModel", seconds=20.0)
+    state.status_writes_fail(cluster="west", writes=1)
+    state.operator_killed_after(operation="CreateModelImportJob")
+    state.status_writes_fail(cluster="east", writes=3)
+    state.restart(cluster="east")
+    state.role_creation_denied()
+    state.restart(cluster="west")
+    state.role_creation_denied()
+    state.a_request_is_held(operation="CreateModelImportJob", seconds=60.0)
+    state.role_creation_denied()
+    state.time_passes(seconds=90.0)
+    state.operator_killed_after(operation="UntagResource")
+    state.operator_killed_after(operation="DeleteImportedModel")
+    state.a_request_is_held(operation="TagResource", seconds=60.0)
+    objects_0 = state.create(
+        cluster="east",
+        ident=("team-a", "b"),
+        own_role=True,
+        policy="Retain",
+        region="us-west-2",
+        shared_name=False,
+        smoke=None,
+        source="s3://models/a/",
+        validation=None,
+    )
+    state.edit_validation(obj=objects_0, validation=None)
+    state.restart(cluster="east")
+    state.edit_smoke_test(obj=objects_0, smoke="fail")
+    objects_1 = state.create(
+        cluster="east",
+        ident=("team", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx1"),
+        own_role=True,
+        policy="Retain",
+        region=None,
+        shared_name=False,
+        smoke="fail",
+        source="s3://models/c/",
+        validation="Job",
+    )
+    state.files_replaced(source="s3://models/a/", variant="larger")
+    state.a_request_is_held(operation="DeleteImportedModel", seconds=20.0)
+    state.delete(obj=objects_1)
+    state.role_creation_denied()
+    state.status_writes_fail(cluster="east", writes=1)
+    state.role_creation_denied()
+    state.edit_smoke_test(obj=objects_0, smoke="fail")
+    state.role_creation_denied()
+    state.edit_smoke_test(obj=objects_0, smoke="pass")
+    state.role_creation_denied()
+    state.operator_killed_after(operation="DeleteImportedModel")
+    state.status_writes_fail(cluster="west", writes=1)
+    state.edit_validation(obj=objects_0, validation=None)
+    state.role_creation_denied()
+    state.edit_adoption(adopt=False, obj=objects_0)
+    state.teardown()

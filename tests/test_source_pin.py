@@ -190,3 +190,19 @@ def test_a_new_model_does_not_inherit_the_old_ones_source_warning():
     )
     assert not _condition(body, ConditionType.SOURCE_IN_SYNC), _condition(body, ConditionType.SOURCE_IN_SYNC)
     m.teardown()
+
+
+def test_two_long_names_with_a_common_prefix_get_validation_jobs_of_their_own():
+    """Found by a 2,000-sequence search: validation Job names kept the first 40 characters of the object's
+    name and the revision, so two objects of one namespace whose names share 40 characters and whose specs
+    are equal computed one Job name. The second met the first's Job, called it foreign, and waited forever."""
+    m = Operators()
+    w = m.world
+    c = w.cluster("east")
+    doc = _inline(SOURCES[0])
+    doc["validation"] = {"mode": "Job"}
+    one = c.create("team", "x" * 60 + "1", doc)
+    two = c.create("team", "x" * 60 + "2", dict(doc))
+    _until(w, lambda: one["status"].get("phase") == "Ready" and two["status"].get("phase") == "Ready", 300)
+    assert c.jobs.created == 2
+    m.teardown()

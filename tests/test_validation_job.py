@@ -220,7 +220,9 @@ def test_a_verdict_forged_by_a_tenant_job_is_not_taken(kubectl, operator, node_i
     obj = wait_condition(
         kubectl, namespace, "forged", "Validated", "Unknown", "ValidationServiceAccountMissing"
     )
-    name = job_name("forged", revision(BedrockImportedModelSpec.model_validate(doc["spec"])))
+    name = job_name(
+        "forged", obj["metadata"]["uid"], revision(BedrockImportedModelSpec.model_validate(doc["spec"]))
+    )
     verdict = json.dumps({"v": "importable", "s": {"weightBytes": 1}, "e": [], "w": []})
     forged = {
         "apiVersion": "batch/v1",

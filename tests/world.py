@@ -140,7 +140,7 @@ class FakeJobs:
         self.created = 0
 
     def ensure(self, *, namespace: str, owner_name: str, owner_uid: str, rev: str, s3_uri: str, **kw: Any):
-        name = validation_job_name(owner_name, rev)
+        name = validation_job_name(owner_name, owner_uid, rev)
         job = self.jobs.get((namespace, name))
         if job is None:
             self.delete_for_owner(namespace, owner_uid, keep=name)
