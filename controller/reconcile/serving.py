@@ -113,8 +113,8 @@ def check_drift(
         p.out.condition(ConditionType.IMPORTED, "False", Reason.MODEL_DELETED_OUTSIDE, message)
         st = p.st
         if st.model_arn and not any(x.arn == st.model_arn for x in st.superseded or []):
-            # NotFound for the grace period is not proof: if Bedrock only hid it, it is found and deleted
-            # as a model this object no longer serves, instead of left behind, tagged as this object's
+            # NotFound for the grace period is not proof: it stays recorded (superseded, missing), adopted
+            # back by the import under its name if Bedrock only hid it, deleted once another model serves
             st.superseded = [
                 *(st.superseded or []),
                 SupersededModel(
