@@ -8,15 +8,7 @@ import time
 import pytest
 
 from tests.test_invariants import SOURCES, Operators, spec
-from tests.world import World
-
-
-def _until(w: World, what, seconds: float = 600.0, tick: float = 2.0) -> None:
-    for _ in range(int(seconds / tick)):
-        if what():
-            return
-        w.advance(tick, tick=tick)
-    raise AssertionError("never happened")
+from tests.world import World, until
 
 
 def _sent_creates(w: World) -> int:
@@ -40,7 +32,7 @@ def test_a_create_answered_late_after_40s_of_refusals_is_not_given_up(then):
     assert _sent_creates(w) == 0 and body["status"]["importJob"]["state"] == "Creating"
     w.aws.set_faults({"iam_propagation_failures": 0, "job_visibility_delay_seconds": 8})
     w.drop_responses["CreateModelImportJob"] = 1
-    _until(w, lambda: _sent_creates(w) == 1, seconds=120)
+    until(w, lambda: _sent_creates(w) == 1, seconds=120)
     assert body["status"]["importJob"]["state"] == "Creating", "the answer was lost: still an intent"
     assert body["status"]["importJob"]["startedAt"] == started
     if then == "revert":
@@ -64,7 +56,7 @@ def test_an_adversarial_expect_does_not_freeze_the_operator():
     doc["smokeTest"] = {"prompt": "a" * 40, "expect": "(a|aa)*#", "deadlineSeconds": 60}
     began = time.monotonic()
     body = c.create("team-a", "m", doc)
-    _until(w, lambda: body["status"].get("phase") == "Failed", seconds=300, tick=5.0)
+    until(w, lambda: body["status"].get("phase") == "Failed", seconds=300, tick=5.0)
     assert body["status"]["failure"]["reason"] == "SmokeTestMismatch", body["status"]["failure"]
     assert time.monotonic() - began < 15, "a tenant's pattern must run in linear time"
 
@@ -91,7 +83,7 @@ def test_a_paused_or_deleting_object_gives_up_the_slot_once_its_job_ended(how):
         c.delete(first)
     w.advance(20.0)  # its job (4 s) has ended
     second = c.create("team-b", "second", spec(SOURCES[1], "us-east-1", "Delete", {}, None))
-    _until(w, lambda: _phase(second) == "Ready", seconds=120)
+    until(w, lambda: _phase(second) == "Ready", seconds=120)
 
 
 def test_a_teams_own_account_has_its_own_import_slot():
@@ -169,7 +161,7 @@ def test_a_squatted_job_name_fails_the_object_and_frees_the_slot():
     assert body["status"].get("failure", {}).get("reason") == "ModelNameConflict", body["status"]
     assert body["status"].get("modelArn") is None  # the squatter's model is not taken as its own
     other = c.create("team-b", "n", spec(SOURCES[1], "us-east-1", "Delete", {}, None))
-    _until(w, lambda: _phase(other) == "Ready", seconds=60)
+    until(w, lambda: _phase(other) == "Ready", seconds=60)
 
 
 @pytest.mark.parametrize("then", ["promoted", "deleted"])
@@ -181,19 +173,19 @@ def test_a_created_role_goes_when_the_spec_names_its_own_role(then):
     c = w.cluster("east")
     doc = spec(SOURCES[0], "us-east-1", "Delete", {"team": "a"}, None, own_role=True)
     body = c.create("team-a", "m", doc)
-    _until(w, lambda: body["status"].get("phase") == "Ready")
+    until(w, lambda: body["status"].get("phase") == "Ready")
     assert list(w.roles.values()) == [body["metadata"]["uid"]]
     if then == "deleted":
         c.edit_spec(body, serviceRole={"roleArn": "arn:aws:iam::123456789012:role/BedrockModelImport"})
         c.delete(body)
-        _until(w, lambda: not c.store.objects)
+        until(w, lambda: not c.store.objects)
     else:
         c.edit_spec(
             body,
             serviceRole={"roleArn": "arn:aws:iam::123456789012:role/BedrockModelImport"},
             source={"s3Uri": SOURCES[1]},
         )
-        _until(w, lambda: body["status"]["phase"] == "Ready" and not w.roles)
+        until(w, lambda: body["status"]["phase"] == "Ready" and not w.roles)
     assert w.roles == {}
     m.teardown()
 
@@ -208,7 +200,7 @@ def test_a_role_that_cannot_be_deleted_at_promotion_does_not_lose_the_previous_m
     c = w.cluster("east")
     doc = spec(SOURCES[0], "us-east-1", "Delete", {"team": "a"}, None, own_role=True)
     body = c.create("team-a", "m", doc)
-    _until(w, lambda: body["status"].get("phase") == "Ready")
+    until(w, lambda: body["status"].get("phase") == "Ready")
     first = body["status"]["modelArn"]
     w.role_delete_failures = 1
     c.edit_spec(
@@ -216,11 +208,11 @@ def test_a_role_that_cannot_be_deleted_at_promotion_does_not_lose_the_previous_m
         serviceRole={"roleArn": "arn:aws:iam::123456789012:role/BedrockModelImport"},
         source={"s3Uri": SOURCES[1]},
     )
-    _until(
+    until(
         w, lambda: body["status"].get("modelArn") not in (None, first) and body["status"]["phase"] == "Ready"
     )
-    _until(w, lambda: first not in {x["arn"] for x in w.models()}, seconds=120)
+    until(w, lambda: first not in {x["arn"] for x in w.models()}, seconds=120)
     c.delete(body)
-    _until(w, lambda: not c.store.objects)
+    until(w, lambda: not c.store.objects)
     assert w.roles == {}, "the role left at promotion goes with the object"
     m.teardown()

@@ -8,19 +8,7 @@ from controller.api.reasons import ConditionType, Reason
 from controller.artifacts.pin import source_digest
 from controller.artifacts.sources import FileInfo
 from tests.test_invariants import SOURCES, Operators, spec
-from tests.world import World
-
-
-def _until(w: World, what, seconds: float = 600.0, tick: float = 2.0) -> None:
-    for _ in range(int(seconds / tick)):
-        if what():
-            return
-        w.advance(tick, tick=tick)
-    raise AssertionError("never happened")
-
-
-def _condition(body: dict, ctype: str) -> dict:
-    return next((c for c in body["status"].get("conditions") or [] if c["type"] == ctype), {})
+from tests.world import World, condition, until
 
 
 def _inline(source: str, **kw) -> dict:
@@ -54,15 +42,15 @@ def test_files_swapped_while_queued_are_validated_again_and_not_imported():
     w = m.world
     c = w.cluster("east")
     first = c.create("team-a", "first", _inline(SOURCES[0]))
-    _until(w, lambda: (first["status"].get("importJob") or {}).get("state") == "InProgress")
+    until(w, lambda: (first["status"].get("importJob") or {}).get("state") == "InProgress")
     second = c.create("team-a", "second", _inline(SOURCES[1]))
-    _until(w, lambda: second["status"].get("phase") == "Queued")
-    assert _condition(second, "Validated")["reason"] == Reason.ARTIFACTS_IMPORTABLE
+    until(w, lambda: second["status"].get("phase") == "Queued")
+    assert condition(second, "Validated")["reason"] == Reason.ARTIFACTS_IMPORTABLE
     w.s3.put_folder(SOURCES[1], "quantized")
-    _until(w, lambda: _condition(second, "Validated").get("status") == "False")
+    until(w, lambda: condition(second, "Validated").get("status") == "False")
     assert _creates_for(w, SOURCES[1]) == 0, "the swapped files were imported"
     assert any(r == Reason.SOURCE_CHANGED for _, _, r, _ in c.events), c.events
-    assert "Quantized" in _condition(second, "Validated")["reason"], _condition(second, "Validated")
+    assert "Quantized" in condition(second, "Validated")["reason"], condition(second, "Validated")
     w.check_always()
     m.teardown()
 
@@ -82,7 +70,7 @@ def test_files_swapped_between_the_intent_and_its_send_are_not_sent():
 
     c.store.after_write.append(swap_once_the_intent_is_written)
     body = c.create("team-a", "m", _inline(SOURCES[0]))
-    _until(w, lambda: _condition(body, "Validated").get("status") == "False", seconds=300)
+    until(w, lambda: condition(body, "Validated").get("status") == "False", seconds=300)
     assert w.s3.variant[SOURCES[0]] == "quantized"
     assert _creates_for(w, SOURCES[0]) == 0
     assert body["status"].get("importJob") is None, "the intent is given up once the grace period passed"
@@ -95,22 +83,22 @@ def test_a_serving_models_folder_that_changes_is_said_and_cleared_when_put_back(
     w = m.world
     c = w.cluster("east")
     body = c.create("team-a", "m", _inline(SOURCES[2]))
-    _until(w, lambda: _condition(body, "Ready").get("status") == "True")
+    until(w, lambda: condition(body, "Ready").get("status") == "True")
     assert body["status"]["sourceDigest"] == body["status"]["validation"]["sourceDigest"]
-    assert not _condition(body, ConditionType.SOURCE_IN_SYNC), "no condition while nothing changed"
+    assert not condition(body, ConditionType.SOURCE_IN_SYNC), "no condition while nothing changed"
     w.s3.put_folder(SOURCES[2], "larger")
     tag_cadence = c.settings().tag_check_seconds
 
     def in_sync() -> str | None:
-        return _condition(body, ConditionType.SOURCE_IN_SYNC).get("status")
+        return condition(body, ConditionType.SOURCE_IN_SYNC).get("status")
 
-    _until(w, lambda: in_sync() == "False", tag_cadence * 2)
-    assert _condition(body, "Ready")["status"] == "True", "the model serves what was imported"
+    until(w, lambda: in_sync() == "False", tag_cadence * 2)
+    assert condition(body, "Ready")["status"] == "True", "the model serves what was imported"
     warnings = [e for e in c.events if e[2] == Reason.SOURCE_CHANGED]
     w.advance(tag_cadence * 2, tick=10.0)
     assert [e for e in c.events if e[2] == Reason.SOURCE_CHANGED] == warnings, "said once, not at every look"
     w.s3.put_folder(SOURCES[2], "good")
-    _until(w, lambda: in_sync() == "True", tag_cadence * 2)
+    until(w, lambda: in_sync() == "True", tag_cadence * 2)
     assert _creates_for(w, SOURCES[2]) == 1, "a changed folder is reported, never imported on its own"
     m.teardown()
 
@@ -123,17 +111,17 @@ def test_a_validation_jobs_verdict_of_the_old_files_is_not_reused():
     c = w.cluster("east")
     w.aws.set_faults({"job_duration_seconds": 120})  # the first import outlasts the second's validation
     first = c.create("team-a", "first", _inline(SOURCES[0]))
-    _until(w, lambda: (first["status"].get("importJob") or {}).get("state") == "InProgress")
+    until(w, lambda: (first["status"].get("importJob") or {}).get("state") == "InProgress")
     doc = _inline(SOURCES[1])
     doc["validation"] = {"mode": "Job"}
     second = c.create("team-a", "second", doc)
-    _until(w, lambda: second["status"].get("phase") == "Queued")
+    until(w, lambda: second["status"].get("phase") == "Queued")
     assert c.jobs.created == 1
     w.s3.put_folder(SOURCES[1], "quantized")
-    _until(w, lambda: _condition(second, "Validated").get("status") == "False")
+    until(w, lambda: condition(second, "Validated").get("status") == "False")
     assert c.jobs.created == 2, "a second Job read the swapped files"
     assert _creates_for(w, SOURCES[1]) == 0
-    assert "Quantized" in _condition(second, "Validated")["reason"], _condition(second, "Validated")
+    assert "Quantized" in condition(second, "Validated")["reason"], condition(second, "Validated")
     m.teardown()
 
 
@@ -146,14 +134,14 @@ def test_a_revert_during_a_validation_job_drops_it_and_says_what_serves():
     doc = _inline(SOURCES[0])
     doc["validation"] = {"mode": "Job"}
     body = c.create("team-a", "m", doc)
-    _until(w, lambda: _condition(body, "Ready").get("status") == "True")
+    until(w, lambda: condition(body, "Ready").get("status") == "True")
     c.edit_spec(body, source={"s3Uri": SOURCES[1]})
     w.advance(4.0, tick=2.0)
-    assert _condition(body, "Validated")["status"] == "Unknown" and c.jobs.jobs
+    assert condition(body, "Validated")["status"] == "Unknown" and c.jobs.jobs
     c.edit_spec(body, source={"s3Uri": SOURCES[0]})
     w.advance(2.0, tick=2.0)
-    assert _condition(body, "Validated")["status"] == "True", _condition(body, "Validated")
-    assert _condition(body, "Ready")["status"] == "True"
+    assert condition(body, "Validated")["status"] == "True", condition(body, "Validated")
+    assert condition(body, "Ready")["status"] == "True"
     assert not c.jobs.jobs, "the moot validation Job is removed"
     m.teardown()
 
@@ -166,9 +154,9 @@ def test_a_switch_to_skip_does_not_compare_with_an_earlier_fingerprint():
     w = m.world
     c = w.cluster("east")
     body = c.create("team-a", "m", _inline(SOURCES[0]))
-    _until(w, lambda: _condition(body, "Ready").get("status") == "True")
+    until(w, lambda: condition(body, "Ready").get("status") == "True")
     c.edit_spec(body, validation=None, source={"s3Uri": SOURCES[1]})
-    _until(w, lambda: body["status"].get("phase") == "Ready", seconds=120)
+    until(w, lambda: body["status"].get("phase") == "Ready", seconds=120)
     assert body["status"].get("validation") is None and _creates_for(w, SOURCES[1]) == 1
     m.teardown()
 
@@ -180,15 +168,13 @@ def test_a_new_model_does_not_inherit_the_old_ones_source_warning():
     w = m.world
     c = w.cluster("east")
     body = c.create("team-a", "m", _inline(SOURCES[2]))
-    _until(w, lambda: _condition(body, "Ready").get("status") == "True")
+    until(w, lambda: condition(body, "Ready").get("status") == "True")
     w.s3.put_folder(SOURCES[2], "larger")
     cadence = c.settings().tag_check_seconds
-    _until(w, lambda: _condition(body, ConditionType.SOURCE_IN_SYNC).get("status") == "False", cadence * 2)
+    until(w, lambda: condition(body, ConditionType.SOURCE_IN_SYNC).get("status") == "False", cadence * 2)
     c.edit_spec(body, validation=None, source={"s3Uri": SOURCES[0]})
-    _until(
-        w, lambda: body["status"].get("phase") == "Ready" and body["status"]["resolvedS3Uri"] == SOURCES[0]
-    )
-    assert not _condition(body, ConditionType.SOURCE_IN_SYNC), _condition(body, ConditionType.SOURCE_IN_SYNC)
+    until(w, lambda: body["status"].get("phase") == "Ready" and body["status"]["resolvedS3Uri"] == SOURCES[0])
+    assert not condition(body, ConditionType.SOURCE_IN_SYNC), condition(body, ConditionType.SOURCE_IN_SYNC)
     m.teardown()
 
 
@@ -203,6 +189,6 @@ def test_two_long_names_with_a_common_prefix_get_validation_jobs_of_their_own():
     doc["validation"] = {"mode": "Job"}
     one = c.create("team", "x" * 60 + "1", doc)
     two = c.create("team", "x" * 60 + "2", dict(doc))
-    _until(w, lambda: one["status"].get("phase") == "Ready" and two["status"].get("phase") == "Ready", 300)
+    until(w, lambda: one["status"].get("phase") == "Ready" and two["status"].get("phase") == "Ready", 300)
     assert c.jobs.created == 2
     m.teardown()

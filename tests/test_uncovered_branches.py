@@ -3,21 +3,13 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from controller.naming import TAG_CLUSTER_ID, TAG_UID
 from tests.test_invariants import SOURCES, Operators, spec
-from tests.world import World
+from tests.world import condition, until
 
-
-def _until(w: World, what, seconds: float = 600.0, tick: float = 5.0) -> None:
-    for _ in range(int(seconds / tick)):
-        if what():
-            return
-        w.advance(tick, tick=tick)
-    raise AssertionError("never happened")
-
-
-def _condition(body: dict, ctype: str) -> dict:
-    return next((c for c in body["status"].get("conditions") or [] if c["type"] == ctype), {})
+_until = partial(until, tick=5.0)  # this file's steps: the timer's own 5 s
 
 
 def test_a_role_bedrock_still_refuses_after_the_iam_wait_fails_the_revision_and_frees_the_slot():
@@ -30,7 +22,7 @@ def test_a_role_bedrock_still_refuses_after_the_iam_wait_fails_the_revision_and_
     bad = c.create("team-a", "bad", spec(SOURCES[0], "us-east-1", "Delete", {"team": "a"}, None))
     other = c.create("team-b", "next", spec(SOURCES[1], "us-east-1", "Delete", {"team": "b"}, None))
     wait = c.settings().iam_propagation_seconds
-    _until(w, lambda: _condition(bad, "Imported").get("reason") == "ServiceRoleInvalid", wait + 120)
+    _until(w, lambda: condition(bad, "Imported").get("reason") == "ServiceRoleInvalid", wait + 120)
     assert bad["status"]["failure"]["reason"] == "ServiceRoleInvalid"
     assert bad["status"].get("importJob") is None, "no job exists: the intent is not kept"
     w.aws.set_faults({"iam_propagation_failures": 0})
@@ -49,10 +41,10 @@ def test_a_revert_after_a_failed_revision_clears_the_failure():
     arn = body["status"]["modelArn"]
     c.edit_spec(body, source={"s3Uri": SOURCES[3]})  # "broken": the import job fails
     _until(w, lambda: body["status"].get("failure") is not None)
-    assert _condition(body, "Ready")["status"] == "False" and body["status"]["modelArn"] == arn
+    assert condition(body, "Ready")["status"] == "False" and body["status"]["modelArn"] == arn
     c.edit_spec(body, source={"s3Uri": SOURCES[0]})
     _until(
-        w, lambda: body["status"].get("failure") is None and _condition(body, "Ready").get("status") == "True"
+        w, lambda: body["status"].get("failure") is None and condition(body, "Ready").get("status") == "True"
     )
     assert body["status"]["modelArn"] == arn and body["status"]["phase"] == "Ready"
     with w.aws._lock:
@@ -92,7 +84,7 @@ def test_a_smoke_test_removed_while_its_candidate_is_tested_promotes_the_candida
     c.edit_spec(body, smokeTest=None)
     _until(w, lambda: body["status"].get("phase") == "Ready", 60)
     assert body["status"]["modelArn"] == body["status"]["importJob"]["modelArn"]
-    assert _condition(body, "SmokeTested")["reason"] == "SmokeTestNotRequested"
+    assert condition(body, "SmokeTested")["reason"] == "SmokeTestNotRequested"
     with w.aws._lock:
         assert len(w.aws._jobs) == 1
     m.teardown()

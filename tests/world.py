@@ -621,3 +621,17 @@ class World:
             raise Violation(f"more jobs than the quota run at once: {dict(running)}")
         if any(n > 1 for uid, n in per_owner.items() if uid):
             raise Violation(f"one object runs two import jobs at once: {dict(per_owner)}")
+
+
+def until(w: World, what: Callable[[], object], seconds: float = 600.0, tick: float = 2.0) -> None:
+    """Let the World's time pass, `tick` seconds at a time, until `what` holds (fail after `seconds`)."""
+    for _ in range(int(seconds / tick)):
+        if what():
+            return
+        w.advance(tick, tick=tick)
+    raise AssertionError("never happened")
+
+
+def condition(body: dict[str, Any], ctype: str) -> dict[str, Any]:
+    """The object's condition of that type as status holds it ({} when absent)."""
+    return next((c for c in (body.get("status") or {}).get("conditions") or [] if c["type"] == ctype), {})
