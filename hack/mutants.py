@@ -879,6 +879,14 @@ MUTATIONS: tuple[Mutation, ...] = (
         ("tests/test_source_pin.py",),
         "two objects whose names share 40 characters compute one validation Job name",
     ),
+    Mutation(
+        "serving-listing-error-fails-model",
+        "controller/reconcile/source_pin.py",
+        "    except SourceError:  # the model serves either way",
+        "    except ZeroDivisionError:  # the model serves either way",
+        ("tests/test_source_pin.py",),
+        "a serving model's folder that cannot be listed turns the working model Failed",
+    ),
 )
 
 

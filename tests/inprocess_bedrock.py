@@ -207,6 +207,10 @@ class FakeS3:
         return self
 
     def paginate(self, *, Bucket: str, Prefix: str, Delimiter: str = "/") -> list[dict[str, Any]]:
+        if getattr(self, "deny_lists", False):  # the bucket policy changed: ListBucket refused
+            raise ClientError(
+                {"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, "ListObjectsV2"
+            )
         self._ensure(Bucket, Prefix)
         contents = [
             {"Key": key, "Size": len(data), "ETag": self.etag(Bucket, key)}

@@ -192,3 +192,19 @@ def test_two_long_names_with_a_common_prefix_get_validation_jobs_of_their_own():
     until(w, lambda: one["status"].get("phase") == "Ready" and two["status"].get("phase") == "Ready", 300)
     assert c.jobs.created == 2
     m.teardown()
+
+
+def test_a_serving_models_folder_that_cannot_be_listed_changes_nothing():
+    """The drift look at a serving model's folder is advice: a bucket that refuses ListBucket later (a
+    policy change) must not turn a working model Failed, nor start anything."""
+    m = Operators()
+    w = m.world
+    c = w.cluster("east")
+    body = c.create("team-a", "m", _inline(SOURCES[2]))
+    until(w, lambda: condition(body, "Ready").get("status") == "True")
+    w.s3.deny_lists = True
+    w.advance(c.settings().tag_check_seconds * 2, tick=10.0)
+    assert condition(body, "Ready")["status"] == "True" and body["status"]["phase"] == "Ready"
+    assert body["status"].get("failure") is None and not condition(body, ConditionType.SOURCE_IN_SYNC)
+    w.s3.deny_lists = False
+    m.teardown()
