@@ -726,7 +726,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "revert-leaves-validation-running",
         "controller/reconcile/reconciler.py",
-        '            elif _shown(p, ConditionType.VALIDATED) not in (None, "True"):',
+        '            elif shown(p.st, ConditionType.VALIDATED) not in (None, "True"):',
         "            elif False:",
         ("tests/test_source_pin.py",),
         "a revert during a validation Job leaves Validated=Unknown beside Ready=True, the Job running",

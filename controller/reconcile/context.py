@@ -71,6 +71,11 @@ class View:
         return self.annotations.get(PAUSE_ANNOTATION, "").lower() == "true"
 
 
+def shown(st: BedrockImportedModelStatus, ctype: str) -> str | None:
+    """The status a condition has in status as read (None: absent)."""
+    return next((c.status for c in st.conditions or [] if c.type == ctype), None)
+
+
 def parse_status(raw: dict[str, Any]) -> BedrockImportedModelStatus:
     """The typed status; what an earlier version recorded is carried over so nothing it owned is lost."""
     known = {k: v for k, v in raw.items() if k not in LEGACY_FIELDS}

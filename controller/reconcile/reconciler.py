@@ -32,7 +32,7 @@ from controller.kube import KUBE_ERRORS, api_error
 from controller.naming import Identity
 from controller.object_state import ObjectState
 from controller.reconcile import admission, deletion, failures, importing, serving, source_pin, validation
-from controller.reconcile.context import Pass, View, parse_status, wanted_region
+from controller.reconcile.context import Pass, View, parse_status, shown, wanted_region
 from controller.reconcile.outcome import Outcome, QueueState
 from controller.settings import Settings
 from controller.tenancy.rules import Decision, Violation
@@ -62,11 +62,6 @@ def _aws_clients(settings: Settings, region: str, tenant: Tenant) -> tuple[Bedro
     if tenant is not None:
         session = assumed_session(settings, tenant[0], settings.cluster_id or "unset", tenant[1])
     return BedrockClient(settings, region, session), SupportClients(settings, region, session)
-
-
-def _shown(p: Pass, ctype: str) -> str | None:
-    """The status a condition has in status as read (None: absent)."""
-    return next((c.status for c in p.st.conditions or [] if c.type == ctype), None)
 
 
 def _utc_now() -> dt.datetime:
@@ -178,7 +173,7 @@ class Reconciler:
         st = parse_status(v.status)
         applied, seen = st.observed_generation == v.generation, st.observed_generation
         st.observed_generation = v.generation
-        was_paused = any(c.type == ConditionType.PAUSED and c.status == "True" for c in st.conditions or [])
+        was_paused = shown(st, ConditionType.PAUSED) == "True"
         if not v.paused:
             self._paused_looks.pop(v.uid, None)
         if v.paused:
@@ -346,7 +341,7 @@ class Reconciler:
                         f"revision {p.rev[:8]} serves; its artifacts were validated before it was imported",
                     )
                 p.st.failure, p.st.failure_message = None, None
-            elif _shown(p, ConditionType.VALIDATED) not in (None, "True"):
+            elif shown(p.st, ConditionType.VALIDATED) not in (None, "True"):
                 self._reverted_while_validating(p)
             if p.out.model_checked:
                 state.last_sync = (self.monotonic(), p.view.generation)

@@ -18,7 +18,7 @@ from controller.artifacts.limits import JOB_LIMITS
 from controller.artifacts.pin import source_digest
 from controller.artifacts.sources import source_error_reason
 from controller.errors import Kind, SourceError
-from controller.reconcile.context import Pass
+from controller.reconcile.context import Pass, shown
 
 
 def listed_digest(p: Pass, s3_uri: str) -> tuple[str, int]:
@@ -64,17 +64,17 @@ def check_serving(p: Pass, s3_uri: str) -> None:
         digest, count = listed_digest(p, s3_uri)
     except SourceError:  # the model serves either way: a folder that cannot be listed now changes nothing
         return
-    shown = {c.type: c.status for c in p.st.conditions or []}.get(ConditionType.SOURCE_IN_SYNC)
+    in_sync = shown(p.st, ConditionType.SOURCE_IN_SYNC)
     if digest != pinned:
         message = (
             f"the files in {s3_uri} changed after model {p.st.model_name} was imported from them ({count} "
             "file(s) now): the model serves what was validated then, but git and S3 no longer describe it; "
             "put the files back, or upload new files to a new folder and point spec.source at it"
         )
-        if shown != "False":  # said once, when it is first seen
+        if in_sync != "False":  # said once, when it is first seen
             p.out.event("Warning", Reason.SOURCE_CHANGED, message)
         p.out.condition(ConditionType.SOURCE_IN_SYNC, "False", Reason.SOURCE_CHANGED, message)
-    elif shown is not None:
+    elif in_sync is not None:
         p.out.condition(
             ConditionType.SOURCE_IN_SYNC,
             "True",
