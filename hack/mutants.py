@@ -887,6 +887,30 @@ MUTATIONS: tuple[Mutation, ...] = (
         ("tests/test_source_pin.py",),
         "a serving model's folder that cannot be listed turns the working model Failed",
     ),
+    Mutation(
+        "late-create-not-remembered",
+        "controller/reconcile/importing.py",
+        "            given_up.remember(p, rec)  # Bedrock may still apply it late: looked up for a while",
+        "            pass",
+        ("tests/test_partial_failures.py",),
+        "an intent given up after the grace period is forgotten: a create applied late leaks its model",
+    ),
+    Mutation(
+        "late-create-never-looked-up",
+        "controller/reconcile/given_up.py",
+        "        if model is not None and model not in _recorded(p):\n            p.st.superseded",
+        "        if False:\n            p.st.superseded",
+        ("tests/test_partial_failures.py",),
+        "the model of a create applied late is never retired while its object serves",
+    ),
+    Mutation(
+        "late-create-running-not-awaited",
+        "controller/reconcile/given_up.py",
+        "        if keep:\n            why = ",
+        "        if False:\n            why = ",
+        ("tests/test_partial_failures.py",),
+        "an object is deleted while a create given up on runs late: its model is left behind",
+    ),
 )
 
 

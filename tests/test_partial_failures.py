@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from controller.naming import TAG_UID
 from tests.test_invariants import SOURCES, Operators, spec
 from tests.world import World, until
 
@@ -215,4 +216,41 @@ def test_a_role_that_cannot_be_deleted_at_promotion_does_not_lose_the_previous_m
     c.delete(body)
     until(w, lambda: not c.store.objects)
     assert w.roles == {}, "the role left at promotion goes with the object"
+    m.teardown()
+
+
+def _models_of(w: World, uid: str) -> set[str]:
+    return {m["arn"] for m in w.models() if m["tags"].get(TAG_UID) == uid}
+
+
+@pytest.mark.parametrize("then", ["serve", "delete"])
+def test_a_create_bedrock_applies_after_it_was_given_up_leaves_no_model(then):
+    """A create held 60 s on its way (a slow proxy): the region changes meanwhile, the operator gives the
+    intent up a grace period (30 s) after the send, and Bedrock applies the create later. Its job name is
+    remembered (`status.givenUpCreates`) and looked up: once its job completes, its model (tagged as this
+    object's, in no other status field) is deleted while the object serves, or with the object when the
+    object is deleted meanwhile (the finalizer waits for the running job). Before, the model was leaked."""
+    m = Operators()
+    w = m.world
+    c = w.cluster("east")
+    w.hold_next["CreateModelImportJob"] = (1, 60.0)
+    body = c.create("team-a", "m", spec(SOURCES[0], "us-east-1", "Delete", {"team": "a"}, None))
+    uid = body["metadata"]["uid"]
+    until(w, lambda: body["status"]["importJob"].get("sentAt"), seconds=30, tick=1.0)
+    held_job = body["status"]["importJob"]["jobName"]
+    c.edit_spec(body, region="us-west-2")  # a new job there; the held one still lands in us-east-1
+    until(w, lambda: body["status"].get("givenUpCreates"), seconds=60, tick=1.0)
+    assert body["status"]["givenUpCreates"][0]["jobName"] == held_job
+    until(w, lambda: w.find_job(held_job) is not None, seconds=60, tick=1.0)  # Bedrock applies it, late
+    if then == "delete":
+        c.delete(body)
+        until(w, lambda: c.store.read("team-a", "m") is None, seconds=900, tick=5.0)
+        assert any(e[2] == "WaitingForImportJob" and held_job in e[3] for e in c.events)
+        assert _models_of(w, uid) == set(), "the late job's model is deleted with the object"
+    else:
+        until(w, lambda: any(e[2] == "LateImportFound" for e in c.events), seconds=900, tick=5.0)
+        until(w, lambda: _models_of(w, uid) == {body["status"].get("modelArn")}, seconds=300, tick=5.0)
+        assert body["status"]["phase"] == "Ready"
+        late = w.find_job(held_job)
+        assert late.model_arn not in {x["arn"] for x in w.models()}
     m.teardown()

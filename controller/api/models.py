@@ -538,6 +538,19 @@ class SupersededModel(BaseModel):
     )
 
 
+class GivenUpCreate(BaseModel):
+    """A create this object stopped waiting for (its job was not shown within the grace period): Bedrock may
+    still apply it late, so its job is looked up for a while and a model it made is retired, not leaked."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    job_name: str = Field(..., description="Bedrock model import job name the create used.")
+    region: str = Field(..., description="Region the create was sent to.")
+    revision: str | None = Field(None, description="Revision the create was for.")
+    given_up_at: str = Field(..., description="When the operator stopped waiting for it (RFC 3339).")
+    looked_at: str | None = Field(None, description="When its job was last looked up (RFC 3339).")
+
+
 class FailureRecord(BaseModel):
     """A revision that failed for good: not retried until something that affects the import changes."""
 
@@ -621,6 +634,12 @@ class BedrockImportedModelStatus(BaseModel):
         max_length=16,
         description="ARNs of models this object adopted (spec.adoptExisting): its own, though no job of it "
         "made them, so never retired as another revision's.",
+    )
+    given_up_creates: list[GivenUpCreate] | None = Field(
+        None,
+        max_length=8,
+        description="Creates this object gave up waiting for, whose jobs Bedrock may still show late: looked "
+        "up for a while, and a model one of them made is deleted like a previous revision's.",
     )
     failure: FailureRecord | None = Field(None, description="The revision that failed for good, and why.")
     smoke_test: SmokeTestResult | None = Field(None, description="The last smoke test (spec.smokeTest).")

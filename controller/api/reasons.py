@@ -129,3 +129,4 @@ class EventReason(enum.StrEnum):
     WAITING_FOR_IMPORT_JOB = "WaitingForImportJob"
     DELETION_PAUSED = "DeletionPaused"
     ROLE_NOT_DELETED = "CreatedRoleNotDeleted"
+    LATE_IMPORT_FOUND = "LateImportFound"

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from controller.api.reasons import EventReason
 from controller.errors import AwsError, Kind
 from controller.naming import OWNER_KEYS, TAG_RETAINED_BY_CLUSTER, TAG_RETAINED_FROM, ownership
+from controller.reconcile import given_up
 from controller.reconcile.context import PAUSE_ANNOTATION, Pass
 from controller.reconcile.importing import create_given_up
 from controller.reconcile.serving import coming_back, delete_owned
@@ -116,6 +117,11 @@ def finalize(p: Pass, grace: float) -> Finalized:
                     return result
                 current = rec.revision == p.rev and rec.region == p.region and not st.model_arn
                 (keep if current else drop)[job.model_arn] = rec.region
+    why, late = given_up.pending(p, grace)  # creates given up on that Bedrock applied late
+    if why is not None:
+        result.events.append(("Normal", EventReason.WAITING_FOR_IMPORT_JOB, why))
+        return result
+    drop |= {arn: region for arn, region in late.items() if arn not in keep}
     if p.spec.deletion_policy == "Retain":
         for arn, region in sorted(keep.items()):
             if _release(p, arn, region):

@@ -22,7 +22,7 @@ from controller.naming import (
     owner_in,
     ownership,
 )
-from controller.reconcile import smoke, source_pin
+from controller.reconcile import given_up, smoke, source_pin
 from controller.reconcile.context import Pass
 from controller.reconcile.failures import fail
 from controller.reconcile.outcome import QueueState
@@ -56,6 +56,7 @@ def follow(p: Pass, grace: float, iam_wait: float, smoke_default: str = "") -> b
         if rec.inputs in (None, p.inputs):
             unwanted = _not_as_wanted(p, rec)
             if unwanted is not None:  # status is no authority: whoever may write it wrote this record
+                given_up.remember(p, rec)  # an earlier pass may have sent it: looked up for a while
                 p.st.import_job = None
                 p.out.event("Warning", Reason.RECORD_NOT_WANTED, unwanted)
                 return False
@@ -69,6 +70,7 @@ def follow(p: Pass, grace: float, iam_wait: float, smoke_default: str = "") -> b
             if not create_given_up(p, rec, grace, rec.unseen_since):
                 _running(p, rec)
                 return True
+            given_up.remember(p, rec)  # Bedrock may still apply it late: looked up for a while
             p.st.import_job = None
             return False
         _record_job(rec, job)

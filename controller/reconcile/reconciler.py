@@ -31,7 +31,16 @@ from controller.import_queue import ImportQueue, slot_of
 from controller.kube import KUBE_ERRORS, api_error
 from controller.naming import Identity
 from controller.object_state import ObjectState
-from controller.reconcile import admission, deletion, failures, importing, serving, source_pin, validation
+from controller.reconcile import (
+    admission,
+    deletion,
+    failures,
+    given_up,
+    importing,
+    serving,
+    source_pin,
+    validation,
+)
 from controller.reconcile.context import Pass, View, parse_status, shown, wanted_region
 from controller.reconcile.outcome import Outcome, QueueState
 from controller.settings import Settings
@@ -322,6 +331,8 @@ class Reconciler:
         running = importing.follow(
             p, grace, self.settings.iam_propagation_seconds, self.settings.smoke_test_default_prompt
         )
+        if p.st.given_up_creates and given_up.look(p, grace):  # a late model is written before it is deleted
+            p.out.defer_retire = p.out.again = True
         if not p.out.defer_retire:  # the promotion is written first; the next pass (again) retires
             serving.retire_superseded(p, grace)
         if p.up_to_date:
