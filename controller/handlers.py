@@ -50,8 +50,6 @@ FINALIZER = f"{GROUP}/finalizer"
 #: kopf's own annotations live under this prefix. Not `bedrock.modelops.io/`: kopf leaves annotations
 #: under its storage prefix out of its diff, so `paused`, `retry` and the Job nudge never fired an update.
 KOPF_PREFIX = f"kopf.{GROUP}"
-#: Written by earlier versions, whose storage prefix was the API group: removed when an object resumes.
-LEGACY_KOPF_ANNOTATIONS = (f"{GROUP}/kopf-managed", f"{GROUP}/last-handled-configuration")
 #: Passes run back to back at most this often when a pass asks for another (write-ahead of a create).
 MAX_PASSES = 3
 
@@ -428,9 +426,6 @@ class Operator:
         async def on_change(
             body: kopf.Body, patch: kopf.Patch, logger: logging.Logger, reason: kopf.Reason, **_: Any
         ) -> None:
-            for key in LEGACY_KOPF_ANNOTATIONS:  # else kopf keeps ignoring our annotations on this object
-                if key in body.metadata.annotations:
-                    patch.metadata.annotations[key] = None
             # The operator's start (a restart, a failover) is no event on the object: a Ready model is looked
             # up in the region's listing, not read by ARN with its tags (2 calls each: at the shipped 5/s,
             # 1,000 models kept every worker, and the import queue behind them, busy for minutes).

@@ -20,7 +20,6 @@ from controller.api.reasons import ALWAYS_PRESENT, Reason
 from controller.conditions import set_conditions
 from controller.kube import api_client
 from controller.reconcile import Outcome
-from controller.reconcile.context import LEGACY_FIELDS
 from controller.settings import Settings
 
 
@@ -29,9 +28,6 @@ def status_patch(out: Outcome, current: dict[str, Any], generation: int | None) 
     condition list. `current` is the status the pass decided from; conditions it did not touch keep
     their values."""
     status = out.status.model_dump(by_alias=True, exclude={"conditions"}, mode="json")
-    for legacy in LEGACY_FIELDS:
-        if legacy in current:
-            status[legacy] = None
     updates = dict(out.conditions)
     existing = {c.get("type") for c in (current.get("conditions") or []) if isinstance(c, dict)}
     for ctype in ALWAYS_PRESENT:

@@ -16,7 +16,7 @@ from controller.api.models import IN_FLIGHT
 from controller.reconcile.context import PAUSE_ANNOTATION
 
 #: status fields a tick reads (`Reconciler.is_steady`); `importJob` is cut down to its state
-_STATUS_FIELDS = ("phase", "observedGeneration", "superseded", "modelMissingSince", "previousModelArn")
+_STATUS_FIELDS = ("phase", "observedGeneration", "superseded", "modelMissingSince")
 _META_FIELDS = ("uid", "namespace", "name", "generation", "creationTimestamp", "deletionTimestamp")
 
 

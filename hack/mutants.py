@@ -911,6 +911,108 @@ MUTATIONS: tuple[Mutation, ...] = (
         ("tests/test_partial_failures.py",),
         "an object is deleted while a create given up on runs late: its model is left behind",
     ),
+    Mutation(
+        "answer-no-choices-dumped",
+        "controller/reconcile/smoke.py",
+        '            return message["content"]\n    outputs = answer.get("outputs")',
+        (
+            '            return message["content"]\n    else:\n        return json.dumps(answer)[:2000]\n'
+            '    outputs = answer.get("outputs")'
+        ),
+        ("tests/test_smoke_and_source_paths.py",),
+        "an answer without choices is matched as raw JSON, never through outputs",
+    ),
+    Mutation(
+        "answer-mistral-outputs-ignored",
+        "controller/reconcile/smoke.py",
+        "    if isinstance(outputs, list) and outputs and isinstance(outputs[0], dict):",
+        "    if False:",
+        ("tests/test_smoke_and_source_paths.py",),
+        "Mistral's outputs[0].text is not extracted: expect sees the JSON",
+    ),
+    Mutation(
+        "answer-null-content-returned",
+        "controller/reconcile/smoke.py",
+        '        if isinstance(message, dict) and isinstance(message.get("content"), str):',
+        "        if isinstance(message, dict):",
+        ("tests/test_smoke_and_source_paths.py",),
+        "a chat answer with null content gives None as its text",
+    ),
+    Mutation(
+        "answer-unknown-shape-empty",
+        "controller/reconcile/smoke.py",
+        "    return json.dumps(answer)[:2000]",
+        '    return ""',
+        ("tests/test_smoke_and_source_paths.py",),
+        "an answer of an unknown shape is matched as empty text",
+    ),
+    Mutation(
+        "smoke-throttle-fails-candidate",
+        "controller/reconcile/smoke.py",
+        "        if err.kind is Kind.RETRYABLE:\n            raise  # throttled",
+        "        if False:\n            raise  # throttled",
+        ("tests/test_smoke_and_source_paths.py",),
+        "a throttled InvokeModel fails the smoke test and deletes the candidate",
+    ),
+    Mutation(
+        "smoke-denied-fails-candidate",
+        "controller/reconcile/smoke.py",
+        "        if err.reason == Reason.ACCESS_DENIED:",
+        "        if False:",
+        ("tests/test_smoke_and_source_paths.py",),
+        "the operator's missing bedrock:InvokeModel fails the model as bad",
+    ),
+    Mutation(
+        "pin-unlistable-retried-forever",
+        "controller/reconcile/source_pin.py",
+        "            raise SourceError(Kind.TERMINAL, exc.code, message, reason) from None",
+        (
+            "            raise SourceError(Kind.RETRYABLE, exc.code, message, "
+            "Reason.SOURCE_UNREACHABLE) from None"
+        ),
+        ("tests/test_smoke_and_source_paths.py",),
+        "a folder that can no longer be listed is retried forever instead of failing",
+    ),
+    Mutation(
+        "pin-hiccup-fails-revision",
+        "controller/reconcile/source_pin.py",
+        "        raise SourceError(Kind.RETRYABLE, exc.code, message, Reason.SOURCE_UNREACHABLE) from None",
+        "        raise SourceError(Kind.TERMINAL, exc.code, message, Reason.SOURCE_UNREACHABLE) from None",
+        ("tests/test_smoke_and_source_paths.py",),
+        "an S3 hiccup at the pre-import listing fails the revision for good",
+    ),
+    Mutation(
+        "validation-job-failure-read-as-running",
+        "controller/reconcile/validation.py",
+        '        if result.kind == "running":',
+        '        if result.kind in ("running", "failed"):',
+        ("tests/test_smoke_and_source_paths.py",),
+        "a validation Job that ended without a verdict is waited on forever",
+    ),
+    Mutation(
+        "inline-gate-not-waited",
+        "controller/reconcile/validation.py",
+        "        if not INLINE_GATE.acquire(timeout=INLINE_WAIT_SECONDS):",
+        "        if not (INLINE_GATE.acquire(timeout=INLINE_WAIT_SECONDS) or True):",
+        ("tests/test_smoke_and_source_paths.py",),
+        "an inline validation runs while another holds the gate",
+    ),
+    Mutation(
+        "inline-hiccup-fails-revision",
+        "controller/reconcile/validation.py",
+        "            raise SourceError(\n                Kind.RETRYABLE,",
+        "            raise SourceError(\n                Kind.TERMINAL,",
+        ("tests/test_smoke_and_source_paths.py",),
+        "an S3 hiccup during inline validation fails the revision for good",
+    ),
+    Mutation(
+        "startup-listing-first-page-only",
+        "controller/handlers.py",
+        "                if not token:\n                    break",
+        "                break",
+        ("tests/test_smoke_and_source_paths.py",),
+        "the queue is rebuilt from the first 100 models only",
+    ),
 )
 
 

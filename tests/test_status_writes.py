@@ -191,9 +191,8 @@ def test_status_patch_removes_cleared_fields_and_keeps_transition_times():
     }
     out = Outcome(status=BedrockImportedModelStatus(phase="Ready"))
     out.condition("Ready", "True", "ModelReady", "still ready")
-    patch = status_patch(out, current | {"failureMessage": "old", "previousModelArn": "arn"}, 3)["status"]
+    patch = status_patch(out, current | {"failureMessage": "old"}, 3)["status"]
     assert patch["failureMessage"] is None and patch["phase"] == "Ready"
-    assert patch["previousModelArn"] is None  # a field of an earlier version is removed
     ready = next(c for c in patch["conditions"] if c["type"] == "Ready")
     assert ready["lastTransitionTime"] == "2026-01-01T00:00:00Z" and ready["observedGeneration"] == 3
     assert [c["type"] for c in patch["conditions"]] == ["Validated", "Imported", "Ready"]

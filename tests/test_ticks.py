@@ -42,7 +42,7 @@ def bodies(draw: Any) -> dict[str, Any]:
     job = draw(_job_states)
     if job is not None:
         status["importJob"] = {"state": job, "region": "us-east-1", "jobArn": "arn:job"}
-    for key in ("superseded", "modelMissingSince", "previousModelArn"):
+    for key in ("superseded", "modelMissingSince"):
         value = draw(_maybe_text)
         if value is not None:
             status[key] = value

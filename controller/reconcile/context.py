@@ -11,9 +11,6 @@ from typing import Any
 from controller.api.models import (
     BedrockImportedModelSpec,
     BedrockImportedModelStatus,
-    FailureRecord,
-    ImportJobRecord,
-    SupersededModel,
 )
 from controller.bedrock_client import BedrockClient, SupportClients
 from controller.naming import Identity, import_inputs, revision
@@ -23,20 +20,6 @@ from controller.tenancy.rules import Decision
 PAUSE_ANNOTATION = "bedrock.modelops.io/paused"
 #: Changing this annotation's value retries a failed revision without a spec change (files fixed in place).
 RETRY_ANNOTATION = "bedrock.modelops.io/retry"
-
-#: Status fields of earlier versions, removed when the status is next written.
-LEGACY_FIELDS = (
-    "previousModelArn",
-    "failedRevision",
-    "importRevision",
-    "attempt",
-    "targetModelName",
-    "jobName",
-    "jobArn",
-    "jobStatus",
-)
-#: A failure recorded by an earlier version: it holds for the revision it names, whatever else changed.
-LEGACY_INPUTS = "legacy"
 
 
 @dataclass
@@ -77,52 +60,13 @@ def shown(st: BedrockImportedModelStatus, ctype: str) -> str | None:
 
 
 def parse_status(raw: dict[str, Any]) -> BedrockImportedModelStatus:
-    """The typed status; what an earlier version recorded is carried over so nothing it owned is lost."""
-    known = {k: v for k, v in raw.items() if k not in LEGACY_FIELDS}
-    st = BedrockImportedModelStatus.model_validate(known)
-    previous = raw.get("previousModelArn")
-    if previous and previous != st.model_arn:
-        st.superseded = [*(st.superseded or []), SupersededModel(arn=previous, region=_region_of(previous))]
-    if raw.get("jobStatus") == "InProgress" and raw.get("jobArn") and st.import_job is None:
-        attempt = int(raw.get("attempt") or 1)
-        st.import_job = ImportJobRecord(
-            revision=raw.get("importRevision") or "",
-            region=_region_of(raw["jobArn"]),
-            attempt=attempt,
-            job_name=raw.get("jobName") or "",
-            model_name=raw.get("targetModelName") or "",
-            state="InProgress",
-            job_arn=raw["jobArn"],
-        )
-        st.last_attempt = max(st.last_attempt or 0, attempt)
-    marker = raw.get("failedRevision")
-    if marker and st.failure is None:  # "<rev>/<attempt>@<generation>:<retry>": failed for good
-        failed = next(
-            (
-                c
-                for c in raw.get("conditions") or []
-                if c.get("type") in ("Validated", "Imported") and c.get("status") == "False"
-            ),
-            {"type": "Imported", "reason": "ImportFailed"},
-        )
-        st.failure = FailureRecord(
-            revision=marker.split("/", 1)[0],
-            inputs=LEGACY_INPUTS,
-            reason=failed.get("reason") or "ImportFailed",
-            condition=failed.get("type") or "Imported",
-            message=raw.get("failureMessage") or "",
-        )
-    return st
+    """The typed status as read."""
+    return BedrockImportedModelStatus.model_validate(raw)
 
 
 def wanted_region(spec: BedrockImportedModelSpec, st: BedrockImportedModelStatus, default: str) -> str:
     """Where the spec wants the model: spec.region, else where it was pinned, else the operator's default."""
     return spec.region or st.region or default
-
-
-def _region_of(arn: str) -> str:
-    parts = arn.split(":")
-    return parts[3] if len(parts) > 3 else ""
 
 
 @dataclass
@@ -159,8 +103,6 @@ class Pass:
         rev = revision(spec)
         bedrock, support = clients(region)
         inputs = import_inputs(rev, region, spec, view.annotations.get(RETRY_ANNOTATION, ""))
-        if st.failure and st.failure.inputs == LEGACY_INPUTS and st.failure.revision == rev:
-            st.failure.inputs = inputs
         return cls(
             view, me, spec, st, region, rev, inputs, bedrock, support, Outcome(status=st), now, clients
         )

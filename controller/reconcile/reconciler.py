@@ -161,7 +161,6 @@ class Reconciler:
             and job.get("state") not in IN_FLIGHT
             and not st.get("superseded")
             and not st.get("modelMissingSince")
-            and not st.get("previousModelArn")
         )
 
     def resync_due(self, body: dict[str, Any], state: ObjectState) -> bool:
