@@ -10,6 +10,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -35,6 +36,8 @@ from controller.validation_jobs import job_name as validation_job_name
 from tests.inprocess_bedrock import FakeS3, FakeSupport, InProcessBedrock
 
 LOG = logging.getLogger("world")
+#: wall time of every pass (and finalizer call) any World ran in this process: `bench/hostile_passes.py`
+PASS_SECONDS: list[float] = []
 EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 MUTATING = ("DeleteImportedModel", "TagResource", "UntagResource")
 OPERATOR_ACCOUNT = "123456789012"
@@ -296,6 +299,7 @@ class Cluster:
         if self.store.objects.get(key) is not body:
             return
         self.world.actor = (self.id, body["metadata"]["uid"])
+        began = time.perf_counter()
         try:
             self._pass(body, key, event)
         except OperatorKilled:
@@ -303,6 +307,7 @@ class Cluster:
             return
         finally:
             self.world.actor = None
+            PASS_SECONDS.append(time.perf_counter() - began)
         for check in self.world.on_tick:
             check()
 
