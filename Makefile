@@ -42,4 +42,4 @@ coverage: setup control-plane node-runtime
 	$(UV) run --frozen coverage report --skip-covered --sort=cover
 
 mutants: setup control-plane
-	$(UV) run --frozen python hack/mutants.py $(MUTANTS)
+	$(UV) run --frozen python hack/mutants.py -j $(or $(JOBS),2) $(MUTANTS)

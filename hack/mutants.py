@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -1321,14 +1322,33 @@ def _copy_tree(dest: Path) -> None:
     shutil.copytree(ROOT, dest, ignore=ignore, symlinks=True)
 
 
+def locate(m: Mutation, root: Path = ROOT) -> tuple[Path | None, str]:
+    """The file to mutate: `m.file` when its text occurs there exactly once, else the one Python file of the
+    tree's `controller/`, `deploy/` and `hack/` where it does (code moved to another module keeps its
+    mutations). (None, why) when no file, or several, hold it once."""
+    named = root / m.file
+    if named.is_file() and named.read_text().count(m.find) == 1:
+        return named, ""
+    found = [
+        f
+        for top in ("controller", "deploy", "hack")
+        for f in sorted((root / top).rglob("*.py"))
+        if f.name != "mutants.py" and f.read_text().count(m.find) == 1
+    ]
+    if len(found) == 1:
+        return found[0], ""
+    where = ", ".join(str(f.relative_to(root)) for f in found)
+    return None, f"stale (the text to mutate is in {len(found)} files{': ' + where if where else ''})"
+
+
 def run(m: Mutation, python: str, verbose: bool) -> tuple[str, float]:
     with tempfile.TemporaryDirectory(prefix=f"bmo-mutant-{m.id}-") as tmp:
         tree = Path(tmp) / "tree"
         _copy_tree(tree)
-        target = tree / m.file
+        target, why = locate(m, tree)
+        if target is None:
+            return why, 0.0
         text = target.read_text()
-        if text.count(m.find) != 1:
-            return f"stale (the text to mutate is found {text.count(m.find)} times)", 0.0
         target.write_text(text.replace(m.find, m.replace))
         started = time.monotonic()
         proc = subprocess.run(
@@ -1350,6 +1370,7 @@ def main() -> int:
     ap.add_argument("ids", nargs="*", help="mutation ids (default: all)")
     ap.add_argument("--list", action="store_true", help="list the mutations and exit")
     ap.add_argument("-v", "--verbose", action="store_true", help="show pytest's output")
+    ap.add_argument("-j", "--jobs", type=int, default=1, help="mutants run at once (one pytest each)")
     args = ap.parse_args()
     chosen = [m for m in MUTATIONS if not args.ids or m.id in args.ids]
     if args.list:
@@ -1361,11 +1382,15 @@ def main() -> int:
         print(f"unknown mutation ids: {', '.join(sorted(unknown))}", file=sys.stderr)
         return 2
     results: list[tuple[Mutation, str]] = []
-    for m in chosen:
+
+    def one(m: Mutation) -> tuple[Mutation, str]:
         outcome, took = run(m, sys.executable, args.verbose)
         note = " (equivalent: not counted)" if m.equivalent else ""
         print(f"{outcome:10} {took:6.0f}s  {m.id}: {m.what}{note}", flush=True)
-        results.append((m, outcome))
+        return m, outcome
+
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:  # each mutant is its own pytest process
+        results = list(pool.map(one, chosen))
     counted = [(m, o) for m, o in results if not m.equivalent]
     by_package: dict[str, list[str]] = {}
     for m, o in counted:
