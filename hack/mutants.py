@@ -1305,6 +1305,14 @@ MUTATIONS: tuple[Mutation, ...] = (
         ("tests/test_adapter_paths.py",),
         "the slower of two first policy listings replaces the picture the faster one applied",
     ),
+    Mutation(
+        "adoption-claim-not-confirmed",
+        "controller/reconcile/importing.py",
+        "        rec.claimed_at = p.now_rfc3339()\n        return\n",
+        "        rec.claimed_at = p.now_rfc3339()\n        _adopt(p, bedrock, rec, model, owner)\n        return\n",
+        ("tests/test_adoption.py",),
+        "an adoption serves the model in the pass that tags it: two clusters racing both serve one model",
+    ),
 )
 
 

@@ -5,7 +5,12 @@ team retained or someone imported by hand unless its BedrockImportPolicy says so
 
 from __future__ import annotations
 
-from tests.test_invariants import ROLE
+import copy
+
+import pytest
+
+from controller.naming import TAG_UID
+from tests.test_invariants import ROLE, SOURCES, Operators, spec
 from tests.world import World
 
 SHARED = "shared-model"
@@ -224,3 +229,46 @@ def test_retain_keeps_the_serving_model_and_deletes_an_untested_candidate():
     arns = {m["arn"] for m in w.models()}
     assert serving in arns, "the serving model must be retained"
     assert candidate not in arns, "an untested candidate was retained beside the serving model"
+
+
+ADOPT_SHARED = {
+    "namespaceSelector": {},
+    "sources": {"s3Prefixes": ["s3://models/"]},
+    "serviceRoles": {"roleArns": ["arn:aws:iam::*"], "allowCreate": True},
+    "validationModes": ["Job", "Inline", "Skip"],
+    "adoption": {"modelNames": ["shared-*"]},
+}
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    [[], [1], [0, 1] * 8, [0, 0, 1, 1] * 5, [0, 0, 0, 0, 1, 1, 1, 1] * 3],
+    ids=["east-first", "west-first", "alternating", "pairs", "fours"],
+)
+def test_two_clusters_adopting_one_model_at_once_leave_it_to_one_of_them(schedule):
+    """Finding 11: TagResource is not conditional. Two clusters whose objects may adopt the same unowned
+    model, their passes interleaved at every Bedrock call (the World's `interleave`): both may read it as
+    unowned and both tag it. Each adopter's tags are only a claim, confirmed when they still name it a
+    settle time later; the one whose tags were overwritten forgets the model without touching it
+    (ModelNameConflict names the winner). Before, both served the one model (two owners, one ARN)."""
+    m = Operators()
+    w = m.world
+    east, west = w.cluster("east"), w.cluster("west")
+    for c in (east, west):
+        c.set_policy("adopt", ADOPT_SHARED)
+    m.model_made_outside(region="us-east-1")
+    doc = spec(SOURCES[0], "us-east-1", "Delete", {"team": "a"}, "shared-model")
+    doc["adoptExisting"] = True
+    a = east.create("team-a", "m", copy.deepcopy(doc), visit=False)
+    b = west.create("team-a", "m", copy.deepcopy(doc), visit=False)
+    w.interleave([lambda: east.visit(a, event=True), lambda: west.visit(b, event=True)], schedule)
+    for _ in range(20):
+        w.advance(30.0, tick=10.0)
+        w.check_always()  # never two live objects reporting one ARN
+    winner, loser = (a, b) if a["status"].get("modelArn") else (b, a)
+    assert winner["status"]["phase"] == "Ready"
+    model = next(x for x in w.models() if x["name"] == "shared-model")
+    assert model["tags"][TAG_UID] == winner["metadata"]["uid"], "the model is the winner's, by its tags"
+    assert loser["status"]["failure"]["reason"] == "ModelNameConflict"
+    assert not loser["status"].get("adopted"), "the loser does not remember a model it does not have"
+    m.teardown()

@@ -307,6 +307,25 @@ class Operators(RuleBasedStateMachine):
         self.before_restart[cluster] = {k: copy.deepcopy(b) for k, b in c.store.objects.items()}
         c.restart()
 
+    @rule(
+        east=st.integers(0, 7),
+        west=st.integers(0, 7),
+        schedule=st.lists(st.integers(0, 1), max_size=16),
+    )
+    @then_time_passes
+    def both_clusters_at_once(self, east, west, schedule):
+        """An object of each cluster (two processes) passes at the same time, the two passes taking turns
+        at Bedrock calls as `schedule` says: one reads what the other is about to change (two adopters of
+        one model, a deletion beside an import)."""
+        visits = []
+        for name, which in (("east", east), ("west", west)):
+            c = self.world.cluster(name)
+            bodies = sorted(c.store.objects.values(), key=lambda b: b["metadata"]["uid"])
+            if bodies:
+                body = bodies[which % len(bodies)]
+                visits.append(lambda c=c, body=body: c.visit(body, event=True))
+        self.world.interleave(visits, schedule)
+
     @rule(cluster=st.sampled_from(["east", "west"]), which=st.integers(0, 7))
     @then_time_passes
     def old_leader_finishes_a_pass(self, cluster, which):

@@ -10,6 +10,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import threading
 import time
 import uuid
 from collections import Counter
@@ -247,7 +248,7 @@ class Cluster:
     def _event(self, body: dict[str, Any], *, type: str, reason: str, message: str) -> None:
         self.events.append((body["metadata"]["name"], type, reason, message))
 
-    def create(self, namespace: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    def create(self, namespace: str, name: str, spec: dict[str, Any], visit: bool = True) -> dict[str, Any]:
         uid = str(uuid.UUID(int=self.world.next_uid()))
         body = {
             "apiVersion": "bedrock.modelops.io/v1alpha1",
@@ -266,7 +267,8 @@ class Cluster:
         }
         self.store.objects[(namespace, name)] = body
         self.world.names[uid] = f"{namespace}/{name}"
-        self.visit(body, event=True)
+        if visit:  # else the caller makes the first visit (`World.interleave`)
+            self.visit(body, event=True)
         return body
 
     def edit_spec(self, body: dict[str, Any], **changes: Any) -> None:
@@ -359,9 +361,9 @@ class World:
     drop_responses: Counter = field(default_factory=Counter)  # operation -> responses to lose after success
     role_denials: int = 0  # the next N CreateRole calls are refused (AccessDenied: terminal)
     role_delete_failures: int = 0  # the next N DeleteRole calls are throttled
-    actor: tuple[str, str] | None = None
-    #: (operation, model ARN, its owner then, who called, whether the caller may adopt that model)
-    mutations: list[tuple[str, str, str, tuple[str, str] | None, bool]] = field(default_factory=list)
+    #: (operation, model ARN, its owner then, who called, whether the caller may adopt that model, whether
+    #: its status says it is adopting that model)
+    mutations: list[tuple[str, str, str, tuple[str, str] | None, bool, bool]] = field(default_factory=list)
     #: checks run after every pass of every object (a window shorter than a step can break what they check)
     on_tick: list[Callable[[], None]] = field(default_factory=list)
     #: operation -> how many times the operator process is killed right after that call succeeded
@@ -372,7 +374,65 @@ class World:
     _uids: int = 0
     _faults: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def actor(self) -> tuple[str, str] | None:
+        """(cluster id, uid) of the object whose pass makes the calls (per thread: see `interleave`)."""
+        return getattr(self._local, "actor", None)
+
+    @actor.setter
+    def actor(self, value: tuple[str, str] | None) -> None:
+        self._local.actor = value
+
+    def interleave(self, visits: list[Callable[[], None]], schedule: list[int]) -> None:
+        """Run `visits` (passes of objects in different clusters: two processes) at the same time, taking
+        turns at every Bedrock call: at each call, the next entry of `schedule` picks which of the passes
+        still running goes on (index modulo their count; once it is used up, the caller goes on). Only one
+        runs at any moment, so the World needs no locks, yet a pass can read, lose its turn, and write
+        after another pass wrote (TagResource is not conditional)."""
+        turn = threading.Condition()
+        order = list(schedule)
+        done: set[int] = set()
+        current = [0]
+        errors: list[BaseException] = []
+
+        def wait_for_turn(me: int) -> None:
+            if not turn.wait_for(lambda: current[0] == me, timeout=30):
+                raise RuntimeError("interleaving stalled: a pass waits on a lock another pass holds")
+
+        def switch(me: int) -> None:
+            with turn:
+                running = [i for i in range(len(visits)) if i not in done]
+                current[0] = running[order.pop(0) % len(running)] if order else me
+                turn.notify_all()
+                wait_for_turn(me)
+
+        def run(i: int) -> None:
+            self._local.switch = lambda: switch(i)
+            try:
+                with turn:
+                    wait_for_turn(i)
+                visits[i]()
+            except BaseException as exc:  # a Violation, or a defect: re-raised in the caller
+                errors.append(exc)
+            finally:
+                self._local.switch = None
+                with turn:
+                    done.add(i)
+                    running = [j for j in range(len(visits)) if j not in done]
+                    if running:
+                        current[0] = running[0]
+                    turn.notify_all()
+
+        threads = [threading.Thread(target=run, args=(i,), name=f"pass-{i}") for i in range(len(visits))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            raise errors[0]
+
     def __post_init__(self) -> None:
+        self._local = threading.local()
         #: AWS accounts by id: the operator's, and tenant accounts (a policy's account.roleArn) when used
         self.accounts: dict[str, BedrockState] = {}
         self.aws = self.account(OPERATOR_ACCOUNT)
@@ -487,7 +547,11 @@ class World:
 
     def before_call(self, operation: str, params: dict[str, Any]) -> None:
         """Remember who deletes or retags which model, and whom its tags said owned it at that moment; and
-        a first create sent for a folder holding files its object's validation would refuse."""
+        a first create sent for a folder holding files its object's validation would refuse. Under
+        `interleave`, another pass may take its turn first."""
+        switch = getattr(self._local, "switch", None)
+        if switch is not None:
+            switch()
         if operation == "CreateModelImportJob" and params.get("jobName") not in self.sent_jobs:
             self.sent_jobs.add(params["jobName"])
             uri = params["modelDataSource"]["s3DataSource"]["s3Uri"]
@@ -509,7 +573,14 @@ class World:
                 and tags.get(TAG_RETAINED_BY_CLUSTER) == self.actor[0]
             )
             may = release or self._may_adopt(arn)
-            self.mutations.append((operation, arn, self._owner_of(arn), self.actor, may))
+            self.mutations.append((operation, arn, self._owner_of(arn), self.actor, may, self._claiming(arn)))
+
+    def _claiming(self, arn: str) -> bool:
+        """Whether the caller's status (as written) says it is adopting this model: TagResource is not
+        conditional, so two adopters that both read it as unowned both tag it (the claim each confirms, or
+        gives up, a settle time later); overwriting the other's claim is not taking an owned model."""
+        job = ((self._body_of(self.actor) or {}).get("status") or {}).get("importJob") or {}
+        return job.get("state") == "Adopting" and job.get("modelArn") == arn
 
     def _may_adopt(self, arn: str) -> bool:
         """Whether the calling object may take over this unowned model, judged here from the policies as
@@ -595,7 +666,9 @@ class World:
     def check_always(self) -> None:
         if self.unvalidated_sends:
             raise Violation(f"imported without validating the files it reads: {self.unvalidated_sends}")
-        for operation, arn, owner, actor, may_adopt in self.mutations:
+        for operation, arn, owner, actor, may_adopt, claiming in self.mutations:
+            if claiming and operation in ("TagResource", "UntagResource") and may_adopt:
+                continue  # an adoption race: judged at quiescence (one owner, in one status)
             if owner and (actor is None or owner != f"{actor[0]}/{actor[1]}"):
                 raise Violation(f"{operation} on {arn} owned by {owner} was made by {actor}")
             if not owner and operation == "DeleteImportedModel":  # hand-made, retained, another's released

@@ -490,6 +490,12 @@ class ImportJobRecord(BaseModel):
         "looked for the job and did not find it (RFC 3339). The intent is given up only once the job has "
         "stayed unseen for the grace period after both this and the last send.",
     )
+    claimed_at: str | None = Field(
+        None,
+        description="Adopting: when this object tagged the model as its own (RFC 3339). TagResource is not "
+        "conditional, so the adoption is confirmed only once the tags still name this object a few seconds "
+        "later; another adopter's tags winning means the model is theirs.",
+    )
     completed_at: str | None = Field(None, description="When the operator saw it end (RFC 3339).")
     source_digest: str | None = Field(
         None, max_length=80, description="Fingerprint of the source files as validated (see validation)."

@@ -30,6 +30,9 @@ from controller.reconcile.serving import promote
 from controller.reconcile.validation import source_uri
 from controller.tenancy.rules import check_adoption, check_resolved_source
 
+#: How long an adoption's tags must keep naming this object before it serves the model: longer than
+#: another adopter's read of the tags and its TagResource are apart (milliseconds, within one pass).
+ADOPTION_SETTLE_SECONDS = 5.0
 #: `inputs` of an intent that must not be sent (its source changed before the first send): followed until
 #: its job shows up or the grace period passes, like the intent of a spec edited meanwhile.
 NOT_TO_SEND = "not-to-send"
@@ -329,22 +332,37 @@ def _adopt(p: Pass, bedrock: BedrockClient, rec: ImportJobRecord, model: ModelIn
 
 
 def _resume_adoption(p: Pass, rec: ImportJobRecord, grace: float) -> None:
-    """An adoption a pass began (and wrote) and did not finish: finish it, or forget it if the model is
-    someone else's now, or gone for the grace period (a NotFound may be Bedrock's lag, and the model may
-    already carry this object's tags)."""
+    """An adoption a pass began (and wrote) and did not finish: claim the model, confirm the claim, or
+    forget it if the model is someone else's now, or gone for the grace period (a NotFound may be Bedrock's
+    lag, and the model may already carry this object's tags).
+
+    TagResource is not conditional: two adopters (two clusters, or two objects) that both read the model as
+    unowned both tag it, and the last write wins. So the tags are a claim, confirmed only when they still
+    name this object `ADOPTION_SETTLE_SECONDS` later; the adopter whose tags were overwritten forgets the
+    model without touching it (its next import meets the name taken by the winner: ModelNameConflict)."""
     bedrock = p.clients(rec.region)[0]
     model = bedrock.find_model(rec.model_arn or rec.model_name)
     if model is None:
         rec.unseen_since = rec.unseen_since or p.now_rfc3339()
         if p.seconds_since(rec.unseen_since) < grace:
             return
-    owner = ownership(bedrock.tags(model.arn), p.me) if model is not None else "gone"
-    if model is not None and (
-        owner == "mine" or (owner == "unowned" and _may_adopt(p, bedrock, model) is None)
-    ):
+    tags = bedrock.tags(model.arn) if model is not None else {}
+    owner = ownership(tags, p.me) if model is not None else "gone"
+    if model is not None and owner == "unowned" and _may_adopt(p, bedrock, model) is None:
+        bedrock.sync_tags(model.arn, p.tags(), actual=tags)  # the claim
+        rec.claimed_at = p.now_rfc3339()
+        return
+    if model is not None and owner == "mine":
+        if model.arn in (p.st.adopted or []):  # taken over from no one: a claim another adopter may race
+            rec.claimed_at = rec.claimed_at or p.now_rfc3339()
+            if p.seconds_since(rec.claimed_at) < ADOPTION_SETTLE_SECONDS:
+                return
+            owner = "unowned"  # adopted (the Event says so), not found as its own
         _adopt(p, bedrock, rec, model, owner)
-    else:
-        p.st.import_job = None
+        return
+    if model is not None and model.arn in (p.st.adopted or []):  # another adopter's tags won
+        p.st.adopted = [a for a in p.st.adopted or [] if a != model.arn] or None
+    p.st.import_job = None
 
 
 def _from_revision(p: Pass, model: ModelInfo, rev: str) -> bool:
