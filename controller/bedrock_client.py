@@ -151,14 +151,12 @@ class BedrockClient:
 
     def _per_region(self, rate_limits: str) -> None:
         """What one client per region and AWS identity (Reconciler.clients) keeps for that region."""
-        self.calls = 0
         self.limiter = RegionLimiter(parse_limits(rate_limits))
         # (monotonic, models by ARN; None when the last listing failed)
         self._listing: tuple[float, dict[str, ModelInfo] | None] | None = None
         self._listing_lock = threading.Lock()
 
     def _call(self, action: str, fn, *, change: bool = False, **kwargs: Any) -> dict[str, Any]:
-        self.calls += 1
         self.limiter.acquire(action.split()[0])  # the operation: "GetImportedModel <arn>" -> GetImportedModel
         if change:
             AUDIT.info(f"sending {action} ({self.region})")
@@ -259,16 +257,6 @@ class BedrockClient:
                     self._listing = (now, None)
             listing = self._listing[1]
             return None if listing is None else listing.get(arn)
-
-    def running_jobs(self) -> list[str]:
-        """Names of the region's InProgress import jobs (the slot is taken when this is non-empty)."""
-        out = self._call(
-            "ListModelImportJobs",
-            self._bedrock.list_model_import_jobs,
-            statusEquals="InProgress",
-            maxResults=100,
-        )
-        return [s["jobName"] for s in out.get("modelImportJobSummaries", [])]
 
     # create
     def create_job(

@@ -43,10 +43,3 @@ def set_conditions(
         }
     order = {t: i for i, t in enumerate(CONDITION_TYPES)}
     return sorted(by_type.values(), key=lambda c: (order.get(c["type"], len(order)), c["type"]))
-
-
-def get_condition(conditions: list[dict[str, Any]] | None, ctype: str) -> dict[str, Any] | None:
-    for c in conditions or []:
-        if c.get("type") == ctype:
-            return c
-    return None
