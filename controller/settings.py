@@ -192,7 +192,7 @@ class Settings(BaseSettings):
     @field_validator("bedrock_rate_limits")
     @classmethod
     def _rate_limits(cls, value: str) -> str:
-        from controller.rate_limit import parse_limits
+        from controller.aws.rate_limit import parse_limits
 
         parse_limits(value)
         return value
@@ -200,7 +200,7 @@ class Settings(BaseSettings):
     @field_validator("validation_pod_template")
     @classmethod
     def _pod_template(cls, value: str) -> str:
-        from controller.validation_pod_template import parse
+        from controller.kube.validation_pod_template import parse
 
         parse(value)  # a template that cannot be applied stops the operator at start, not each Job
         return value

@@ -112,7 +112,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     # ---- the queue
     Mutation(
         "queue-lifo",
-        "controller/import_queue.py",
+        "controller/reconcile/import_queue.py",
         "key=lambda kv: (kv[1], kv[0]))",
         "key=lambda kv: (kv[1], kv[0]), reverse=True)",
         (
@@ -152,7 +152,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     # ---- the AWS error classifier
     Mutation(
         "throttling-terminal",
-        "controller/bedrock_client.py",
+        "controller/aws/clients.py",
         '    "ThrottlingException": Reason.THROTTLED,\n',
         "",
         (f"{UNITS}::test_error_classifier", f"{E2E}::test_throttling_and_server_errors_are_ridden_out"),
@@ -160,7 +160,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "job-name-taken-is-conflict",
-        "controller/bedrock_client.py",
+        "controller/aws/clients.py",
         "return AwsError(Kind.JOB_NAME_TAKEN, code, message, JOB_NAME_IN_USE)",
         "return AwsError(Kind.CONFLICT, code, message, NAME_CONFLICT)",
         (f"{UNITS}::test_error_classifier", PROPERTY),
@@ -226,7 +226,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "server-error-terminal",
-        "controller/bedrock_client.py",
+        "controller/aws/clients.py",
         "    if status >= 500:\n"
         "        return AwsError(Kind.RETRYABLE, code, message, Reason.AWS_SERVICE_ERROR)\n",
         "",
@@ -235,7 +235,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "iam-propagation-terminal",
-        "controller/bedrock_client.py",
+        "controller/aws/clients.py",
         'if code == "ValidationException" and "role" in message.lower() and "invalid" in message.lower():',
         "if False:",
         (f"{UNITS}::test_error_classifier", f"{E2E}::test_created_role_with_iam_propagation_delay"),
@@ -243,7 +243,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "tags-never-removed",
-        "controller/bedrock_client.py",
+        "controller/aws/clients.py",
         "        removed = sorted(k for k in actual if k not in desired)",
         "        removed = []",
         (f"{E2E}::test_tag_change_is_applied_in_place", PROPERTY),
@@ -251,7 +251,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "events-not-counted",
-        "controller/events.py",
+        "controller/kube/events.py",
         "            if known is not None:",
         "            if False:",
         ("tests/test_events.py",),
@@ -351,7 +351,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "verdict-from-a-job-of-another-controller",
-        "controller/validation_jobs.py",
+        "controller/kube/validation_jobs.py",
         "    if _owner_uid(meta) != owner_uid:\n",
         "    if False:\n",
         (TRUST,),
@@ -359,7 +359,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "verdict-from-a-job-running-anything",
-        "controller/validation_jobs.py",
+        "controller/kube/validation_jobs.py",
         "    if _runs(_validator(theirs)) != _runs(_validator(mine)):",
         "    if False:",
         (TRUST,),
@@ -367,7 +367,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "verdict-pod-extra-env-trusted",
-        "controller/validation_jobs.py",
+        "controller/kube/validation_jobs.py",
         "        or extra_env - INJECTED_ENV\n",
         "",
         (TRUST,),
@@ -407,7 +407,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "created-role-without-create-grant",
-        "controller/bedrock_client.py",
+        "controller/aws/clients.py",
         '"kms:DescribeKey", "kms:CreateGrant"]',
         '"kms:DescribeKey"]',
         (f"{E2E}::test_a_created_role_may_use_the_models_key_and_vpc",),
@@ -415,7 +415,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "queue-per-region-not-account",
-        "controller/import_queue.py",
+        "controller/reconcile/import_queue.py",
         '    return f"{region}/{parts[4] if len(parts) > 4 and parts[4] else account_role}"',
         "    return region",
         (f"{PARTIAL}::test_a_teams_own_account_has_its_own_import_slot",),
@@ -431,7 +431,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "sagemaker-data-dot-segments",
-        "controller/bedrock_client.py",
+        "controller/aws/clients.py",
         "                if not re.match(S3_URI_PATTERN, uri) or re.search(DOT_SEGMENT, uri):",
         "                if False:",
         (UNPINNED,),
@@ -467,7 +467,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "fresh-http-500-terminal",
-        "controller/bedrock_client.py",
+        "controller/aws/clients.py",
         "if status >= 500:",
         "if status > 500:",
         (UNPINNED,),
@@ -476,7 +476,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "fresh-iam-propagation-or",
-        "controller/bedrock_client.py",
+        "controller/aws/clients.py",
         '"role" in message.lower() and "invalid" in message.lower()',
         '"role" in message.lower() or "invalid" in message.lower()',
         (UNPINNED,),
@@ -485,7 +485,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "fresh-nosuchentity-not-notfound",
-        "controller/bedrock_client.py",
+        "controller/aws/clients.py",
         'code in ("ResourceNotFoundException", "NoSuchEntity")',
         'code in ("ResourceNotFoundException",)',
         (UNPINNED,),
@@ -494,7 +494,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "fresh-listing-never-refreshed",
-        "controller/bedrock_client.py",
+        "controller/aws/clients.py",
         "if self._listing is None or now - self._listing[0] > max_age:",
         "if self._listing is None:",
         (UNPINNED,),
@@ -503,7 +503,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "fresh-tag-value-drift-not-corrected",
-        "controller/bedrock_client.py",
+        "controller/aws/clients.py",
         "changed = {k: v for k, v in desired.items() if actual.get(k) != v}",
         "changed = {k: v for k, v in desired.items() if k not in actual}",
         (UNPINNED,),
@@ -512,7 +512,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "fresh-lease-deadline-too-long",
-        "controller/leadership.py",
+        "controller/runtime/leadership.py",
         "deadline = max(int(1.2 * retry) + 1, duration - 2 * retry)",
         "deadline = max(int(1.2 * retry) + 1, duration - retry)",
         (UNPINNED,),
@@ -521,7 +521,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "fresh-release-foreign-lease",
-        "controller/leadership.py",
+        "controller/runtime/leadership.py",
         "            if lease.spec.holder_identity != self.me:\n                return",
         "            if False:\n                return",
         (UNPINNED,),
@@ -530,7 +530,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "fresh-renew-after-stop",
-        "controller/leadership.py",
+        "controller/runtime/leadership.py",
         "        if self.stopped:\n            return False",
         "        if False:\n            return False",
         (UNPINNED,),
@@ -539,7 +539,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "fresh-identity-without-nonce",
-        "controller/leadership.py",
+        "controller/runtime/leadership.py",
         'return f"{who}_{os.getpid()}_{uuid.uuid4().hex[:6]}"',
         'return f"{who}_{os.getpid()}"',
         (UNPINNED,),
@@ -548,7 +548,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "fresh-oom-needs-both",
-        "controller/validation_jobs.py",
+        "controller/kube/validation_jobs.py",
         'if term.reason == "OOMKilled" or term.exit_code == 137:',
         'if term.reason == "OOMKilled" and term.exit_code == 137:',
         (TRUST,),
@@ -557,7 +557,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "fresh-delete-jobs-of-all-owners",
-        "controller/validation_jobs.py",
+        "controller/kube/validation_jobs.py",
         'label_selector=f"{LABEL_OWNER}={owner_uid}"',
         'label_selector=f"{LABEL_MANAGED}={MANAGED_BY}"',
         (TRUST,),
@@ -566,7 +566,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "fresh-job-backoff-default",
-        "controller/validation_jobs.py",
+        "controller/kube/validation_jobs.py",
         "backoff_limit=0,",
         "backoff_limit=3,",
         (TRUST,),
@@ -575,7 +575,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "fresh-validator-token-automounted",
-        "controller/validation_jobs.py",
+        "controller/kube/validation_jobs.py",
         "automount_service_account_token=False",
         "automount_service_account_token=True",
         (TRUST,),
@@ -583,7 +583,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "fresh-queue-order-by-uid",
-        "controller/import_queue.py",
+        "controller/reconcile/import_queue.py",
         "key=lambda kv: (kv[1], kv[0])",
         "key=lambda kv: kv[0]",
         (UNPINNED,),
@@ -610,7 +610,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "created-role-sibling-prefix",
-        "controller/bedrock_client.py",
+        "controller/aws/clients.py",
         '        if prefix and not prefix.endswith("/"):',
         "        if False:",
         (UNPINNED,),
@@ -618,7 +618,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "created-role-trust-without-source-arn",
-        "controller/bedrock_client.py",
+        "controller/aws/clients.py",
         '                        "ArnEquals": {\n'
         '                            "aws:SourceArn": f"arn:aws:bedrock:{self.region}:{account}:'
         'model-import-job/*"\n'
@@ -629,7 +629,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "assume-role-without-external-id",
-        "controller/aws_session.py",
+        "controller/aws/session.py",
         '            "ExternalId": external_id(cluster_id, namespace),\n',
         "",
         (UNPINNED,),
@@ -645,7 +645,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "leader-watchdog-never-fires",
-        "controller/leadership.py",
+        "controller/runtime/leadership.py",
         "                if time.monotonic() - self._lock.renewed_at > self.deadline:",
         "                if False:",
         (UNPINNED,),
@@ -653,7 +653,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "rate-limit-bucket-per-arn",
-        "controller/bedrock_client.py",
+        "controller/aws/clients.py",
         "        self.limiter.acquire(action.split()[0])",
         "        self.limiter.acquire(action)",
         (UNPINNED,),
@@ -758,7 +758,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "status-write-unconditional",
-        "controller/handlers.py",
+        "controller/runtime/handlers.py",
         '            patch["metadata"] = {"resourceVersion": meta["resourceVersion"]}',
         "            pass",
         ("tests/test_status_writes.py",),
@@ -766,7 +766,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "slot-holder-backs-off",
-        "controller/handlers.py",
+        "controller/runtime/handlers.py",
         "            delay = min(delay, self.settings.poll_seconds)",
         "            pass",
         ("tests/test_invariants.py::test_a_slot_holder_under_throttling_looks_again_every_poll",),
@@ -818,7 +818,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "watchdog-not-armed",
-        "controller/operator_main.py",
+        "controller/runtime/main.py",
         "    leadership.watchdog(lost)\n    return leadership",
         "    return leadership",
         ("tests/test_untested_rules.py",),
@@ -842,7 +842,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "conflict-always-redecides",
-        "controller/handlers.py",
+        "controller/runtime/handlers.py",
         '        if same:\n            patch["metadata"]',
         '        same = False\n        if same:\n            patch["metadata"]',
         ("tests/test_status_writes.py",),
@@ -874,7 +874,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "validation-job-names-collide",
-        "controller/validation_jobs.py",
+        "controller/kube/validation_jobs.py",
         """    return f"bmo-validate-{owner_name[:30].rstrip('-.')}-{uid}-{rev[:8]}\"""",
         """    return f"bmo-validate-{owner_name[:40].rstrip('-.')}-{rev[:8]}\"""",
         ("tests/test_source_pin.py",),
@@ -1008,7 +1008,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "startup-listing-first-page-only",
-        "controller/handlers.py",
+        "controller/runtime/handlers.py",
         "                if not token:\n                    break",
         "                break",
         ("tests/test_smoke_and_source_paths.py",),
@@ -1131,7 +1131,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "vj-architecture-dropped",
-        "controller/validation_jobs.py",
+        "controller/kube/validation_jobs.py",
         "        if architecture:\n            args += [",
         "        if False:\n            args += [",
         ("tests/test_adapter_paths.py",),
@@ -1139,7 +1139,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "vj-job-create-error-swallowed",
-        "controller/validation_jobs.py",
+        "controller/kube/validation_jobs.py",
         "                if exc2.status != 409:\n                    raise",
         "                if False:\n                    raise",
         ("tests/test_adapter_paths.py",),
@@ -1147,7 +1147,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "vj-config-error-not-seen",
-        "controller/validation_jobs.py",
+        "controller/kube/validation_jobs.py",
         "                if waiting and waiting.reason in _CONFIG_ERRORS:",
         "                if False:",
         ("tests/test_adapter_paths.py",),
@@ -1155,7 +1155,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "vj-eviction-after-failure-not-seen",
-        "controller/validation_jobs.py",
+        "controller/kube/validation_jobs.py",
         '        if any(p.status and p.status.reason == "Evicted" for p in pods):',
         "        if False:",
         ("tests/test_adapter_paths.py",),
@@ -1163,7 +1163,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "vj-failed-without-why",
-        "controller/validation_jobs.py",
+        "controller/kube/validation_jobs.py",
         "f\"validation Job {name} failed: {reason} {getattr(cond, 'message', '') or ''}\"",
         'f"validation Job {name} failed"',
         ("tests/test_adapter_paths.py",),
@@ -1171,7 +1171,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "vj-error-record-ignored",
-        "controller/validation_jobs.py",
+        "controller/kube/validation_jobs.py",
         '            if doc and doc.get("v") == "error":',
         "            if False:",
         ("tests/test_adapter_paths.py",),
@@ -1179,7 +1179,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "vj-runs-none-crashes",
-        "controller/validation_jobs.py",
+        "controller/kube/validation_jobs.py",
         "    if container is None:\n        return {}\n",
         "",
         ("tests/test_adapter_paths.py",),
@@ -1187,7 +1187,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "vj-pod-without-validator-trusted",
-        "controller/validation_jobs.py",
+        "controller/kube/validation_jobs.py",
         '        return "it has no validator container"',
         "        return None",
         ("tests/test_adapter_paths.py",),
@@ -1195,7 +1195,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "bc-listing-first-page-only",
-        "controller/bedrock_client.py",
+        "controller/aws/clients.py",
         '            token = page.get("nextToken")\n            if not token:\n                return models',
         "            return models",
         ("tests/test_adapter_paths.py",),
@@ -1203,7 +1203,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "bc-sagemaker-could-not-find-is-invalid",
-        "controller/bedrock_client.py",
+        "controller/aws/clients.py",
         '            if err.kind is Kind.NOT_FOUND or (\n                err.code == "ValidationException" and "not find" in err.message\n            ):',
         "            if err.kind is Kind.NOT_FOUND:",
         ("tests/test_adapter_paths.py",),
@@ -1211,7 +1211,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "bc-sagemaker-any-error-is-missing",
-        "controller/bedrock_client.py",
+        "controller/aws/clients.py",
         "            if err.kind is Kind.NOT_FOUND or (\n",
         "            if True or err.kind is Kind.NOT_FOUND or (\n",
         ("tests/test_adapter_paths.py",),
@@ -1219,7 +1219,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "bc-sagemaker-model-data-url-taken",
-        "controller/bedrock_client.py",
+        "controller/aws/clients.py",
         '            uri = ((c.get("ModelDataSource") or {}).get("S3DataSource") or {}).get("S3Uri")',
         '            uri = ((c.get("ModelDataSource") or {}).get("S3DataSource") or {}).get("S3Uri") or c.get("ModelDataUrl")',
         ("tests/test_adapter_paths.py",),
@@ -1227,7 +1227,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "bc-sagemaker-primary-container-only",
-        "controller/bedrock_client.py",
+        "controller/aws/clients.py",
         '        containers = [model.get("PrimaryContainer") or {}, *list(model.get("Containers") or [])]',
         '        containers = [model.get("PrimaryContainer") or (model.get("Containers") or [{}])[0]]',
         ("tests/test_adapter_paths.py",),
@@ -1235,7 +1235,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "bc-create-role-any-error-is-exists",
-        "controller/bedrock_client.py",
+        "controller/aws/clients.py",
         '                if exc.response.get("Error", {}).get("Code") != "EntityAlreadyExists":\n                    raise',
         "                if False:\n                    raise",
         ("tests/test_adapter_paths.py",),
@@ -1243,7 +1243,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "bc-role-always-recreated",
-        "controller/bedrock_client.py",
+        "controller/aws/clients.py",
         "                if wanted and have != wanted:",
         "                if wanted:",
         ("tests/test_adapter_paths.py",),
@@ -1251,7 +1251,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "bc-empty-boundary-names-a-policy",
-        "controller/bedrock_client.py",
+        "controller/aws/clients.py",
         "        if not name:\n            return {}\n",
         "",
         ("tests/test_adapter_paths.py",),
@@ -1259,7 +1259,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "bc-kms-alias-arn-as-key",
-        "controller/bedrock_client.py",
+        "controller/aws/clients.py",
         '        if key.startswith("arn:") and ":alias/" in key:\n            alias = "alias/" + key.split(":alias/", 1)[1]\n',
         "",
         ("tests/test_adapter_paths.py",),
@@ -1267,7 +1267,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "bc-kms-key-arn-wrapped",
-        "controller/bedrock_client.py",
+        "controller/aws/clients.py",
         '        arn = key if key.startswith("arn:") else f"arn:aws:kms:{self.region}:{account}:key/{key}"',
         '        arn = f"arn:aws:kms:{self.region}:{account}:key/{key}"',
         ("tests/test_adapter_paths.py",),
@@ -1275,7 +1275,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "bc-delete-role-errors-swallowed",
-        "controller/bedrock_client.py",
+        "controller/aws/clients.py",
         "            if err.kind is not Kind.NOT_FOUND:\n                raise err from None",
         "            if False:\n                raise err from None",
         ("tests/test_adapter_paths.py",),
@@ -1283,7 +1283,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "ld-failed-write-counts-as-renewal",
-        "controller/leadership.py",
+        "controller/runtime/leadership.py",
         "    def _done(self, ok: bool, what: str) -> bool:\n        if ok:",
         "    def _done(self, ok: bool, what: str) -> bool:\n        self.renewed_at = time.monotonic()\n        if ok:",
         ("tests/test_adapter_paths.py",),

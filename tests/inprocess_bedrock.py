@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 
 from bmo_devtools.emulator.protocol import ApiError, error_status
 from bmo_devtools.emulator.state import BedrockState
-from controller.bedrock_client import BedrockClient
+from controller.aws.clients import BedrockClient
 from controller.errors import AwsError, Kind
 
 _OPERATIONS = {
@@ -37,7 +37,7 @@ def client_error(err: ApiError, operation: str, service: str = "bedrock") -> Cli
     )
 
 
-ATTEMPTS = 3  # controller/bedrock_client.py: Config(retries={"mode": "standard", "max_attempts": 3})
+ATTEMPTS = 3  # controller/aws/clients.py: Config(retries={"mode": "standard", "max_attempts": 3})
 
 
 class StateClient:
@@ -137,7 +137,7 @@ class FakeSupport:
         import json
 
         from bmo_devtools.emulator import runtime
-        from controller.bedrock_client import classify
+        from controller.aws.clients import classify
 
         assert self.state is not None
         try:

@@ -1,5 +1,6 @@
 """Branches of the AWS and Kubernetes adapters the coverage run never took (docs/coverage-branches.md,
-`untested`, for controller/validation_jobs.py, controller/bedrock_client.py and controller/leadership.py;
+`untested`, for controller/kube/validation_jobs.py, controller/aws/clients.py and
+controller/runtime/leadership.py;
 plus two of controller/tenancy/, classified in docs/coverage-branches.md). No servers: the Kubernetes
 client is faked the way tests/test_validation_trust.py does, AWS is moto in-process or botocore's Stubber
 on the operator's own clients."""
@@ -20,16 +21,16 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from moto import mock_aws
 
-from controller.bedrock_client import BedrockClient, SupportClients
+from controller.aws.clients import BedrockClient, SupportClients
 from controller.errors import AwsError, Kind, SourceError
+from controller.kube.validation_jobs import CONTAINER, ValidationJobs, foreign_pod
 from controller.settings import Settings
-from controller.validation_jobs import CONTAINER, ValidationJobs, foreign_pod
 
 OWNER = "0f9e8d7c-0000-4000-8000-000000000001"
 ACCOUNT = "123456789012"  # moto's account
 
 
-# ---- controller/validation_jobs.py --------------------------------------------------------------------
+# ---- controller/kube/validation_jobs.py --------------------------------------------------------------------
 def _built(jobs: ValidationJobs | None = None, architecture: str | None = None) -> client.V1Job:
     return (jobs or ValidationJobs(Settings(validator_image="bmo:1"))).build(
         namespace="team-a",
@@ -116,7 +117,7 @@ class _FakeCore:
 @pytest.fixture
 def kube(monkeypatch):
     """The Kubernetes API as ValidationJobs sees it, faked: set `.pods`, patch BatchV1Api per test."""
-    from controller import validation_jobs as vj
+    from controller.kube import validation_jobs as vj
 
     core = type("Core", (_FakeCore,), {"pods": []})
     monkeypatch.setattr(vj.client, "CoreV1Api", core)
@@ -130,7 +131,7 @@ def test_the_declared_architecture_reaches_the_validation_pod_and_decides_its_ve
     (its source swapped for a local Llama 3 folder): declared Mistral, the verdict is ArchitectureMismatch
     naming spec.architecture; undeclared, the same folder is importable."""
     from bmo_devtools.dev.model_factory import ModelSpec, build_model
-    from controller import cli
+    from controller.cli import commands as cli
 
     folder = build_model(tmp_path / "llama", ModelSpec(kind="llama3"))
 
@@ -157,8 +158,8 @@ def test_a_refused_validation_job_create_is_retried_with_the_apiservers_reason(k
     ResourceQuota or an admission webhook refuses the Job. That must not read as "ValidationJobCreated"
     (the object would wait for a Job that does not exist): the error goes up, and the reconciler's
     handler turns it into Synced False "Kubernetes API error 403 on validation Jobs"."""
-    from controller import validation_jobs as vj
-    from controller.kube import KUBE_ERRORS, api_error
+    from controller.kube import validation_jobs as vj
+    from controller.kube.client import KUBE_ERRORS, api_error
 
     created: list[str] = []
 
@@ -279,7 +280,7 @@ def test_a_tenants_job_under_the_name_without_a_validator_container_is_reported_
     revision's name, with the right owner reference and label, whose one container is not named
     `validate`. The object waits with ValidationJobForeign ("delete it so the operator can run its own")
     instead of its pass failing on that Job."""
-    from controller import validation_jobs as vj
+    from controller.kube import validation_jobs as vj
 
     built = _built()
     theirs = _stored(built)
@@ -326,7 +327,7 @@ def test_a_stray_pod_of_the_operators_job_without_a_validator_container_cannot_f
     assert foreign_pod(stray, job, built) == "it has no validator container"
 
 
-# ---- controller/bedrock_client.py: Bedrock --------------------------------------------------------------
+# ---- controller/aws/clients.py: Bedrock --------------------------------------------------------------
 @pytest.fixture
 def aws_env(monkeypatch):
     """Fake credentials so botocore signs (a Stubber answers before anything is sent)."""
@@ -369,7 +370,7 @@ def test_a_regions_models_past_the_first_listing_page_are_found_without_a_call_e
         stub.assert_no_pending_responses()  # two pages, two calls: no GetImportedModel for model-1001
 
 
-# ---- controller/bedrock_client.py: SageMaker sources ------------------------------------------------------
+# ---- controller/aws/clients.py: SageMaker sources ------------------------------------------------------
 def _sagemaker(support: SupportClients) -> Stubber:
     return Stubber(support._sm)
 
@@ -481,7 +482,7 @@ def test_a_multi_container_sagemaker_models_folder_is_found_past_the_first_conta
         assert support.sagemaker_s3_uri("team-llama") == "s3://models/team-a/llama/"
 
 
-# ---- controller/bedrock_client.py: the service role (IAM) -------------------------------------------------
+# ---- controller/aws/clients.py: the service role (IAM) -------------------------------------------------
 def test_a_refused_create_role_is_reported_with_its_own_reason(aws_env):
     """bedrock_client.py `if ...Code != "EntityAlreadyExists": raise` (CreateRole): with serviceRole.create,
     IAM refuses the role (the operator lacks iam:CreateRole, or the boundary policy is missing). The user
@@ -619,7 +620,7 @@ def test_a_refused_delete_role_keeps_the_deletion_pending():
         support.delete_role(role)  # already gone: done, no error
 
 
-# ---- controller/leadership.py --------------------------------------------------------------------------
+# ---- controller/runtime/leadership.py ------------------------------------------------------------
 def test_a_failed_lease_write_is_not_a_renewal_so_the_watchdog_fires_on_time(monkeypatch):
     """leadership.py `if ok:` false (in `_Lock._done`): a Lease create that loses a conflict (two replicas
     starting together) or a renewal that times out is a failed round. It must not refresh the last
@@ -627,8 +628,8 @@ def test_a_failed_lease_write_is_not_a_renewal_so_the_watchdog_fires_on_time(mon
     a standby may take the Lease (two leaders otherwise)."""
     from kubernetes.leaderelection.leaderelectionrecord import LeaderElectionRecord
 
-    from controller import leadership
-    from controller.leadership import Leadership
+    from controller.runtime import leadership
+    from controller.runtime.leadership import Leadership
 
     class FailingCoordination:
         def create_namespaced_lease(self, namespace: str, body: Any, **kw: Any) -> Any:

@@ -13,8 +13,8 @@ import tracemalloc
 import pytest
 from botocore.stub import Stubber
 
-from controller.aws_session import assumed_session, default_session, shared_loader
-from controller.bedrock_client import SupportClients
+from controller.aws.clients import SupportClients
+from controller.aws.session import assumed_session, default_session, shared_loader
 from controller.settings import Settings
 
 ENDPOINT = "http://127.0.0.1:9"  # never called

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.cli import build_parser
+from controller.cli.commands import build_parser
 from controller.settings import Settings, settings_markdown
 
 ROOT = Path(__file__).resolve().parents[1]

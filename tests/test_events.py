@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from controller.events import COMPONENT, EventRecorder
+from controller.kube.events import COMPONENT, EventRecorder
 from controller.settings import Settings
 
 pytestmark = pytest.mark.controlplane
@@ -19,7 +19,7 @@ def _events(kubectl, ns: str) -> list[dict]:
 
 def test_repeats_are_one_event_whose_count_rises(kubectl, control_plane, namespace, monkeypatch):
     monkeypatch.setenv("KUBECONFIG", str(control_plane.kubeconfig))
-    import controller.kube as kube
+    import controller.kube.client as kube
 
     monkeypatch.setattr(kube, "_api", None)  # a client for this cluster's kubeconfig
     body = {

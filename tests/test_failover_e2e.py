@@ -13,7 +13,7 @@ import uuid
 import pytest
 
 from bmo_devtools.dev.controlplane import free_port
-from controller.leadership import lease_name, timings
+from controller.runtime.leadership import lease_name, timings
 from controller.settings import Settings
 from tests.helpers import wait_for
 from tests.operator_process import (

@@ -1,10 +1,10 @@
-"""Memory freed after a burst goes back to the system (`controller.heap`)."""
+"""Memory freed after a burst goes back to the system (`controller.runtime.heap`)."""
 
 from __future__ import annotations
 
 import pytest
 
-from controller.heap import Trimmer, release_free_memory
+from controller.runtime.heap import Trimmer, release_free_memory
 
 
 def _rss_kib() -> int:

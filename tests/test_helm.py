@@ -173,8 +173,8 @@ def test_the_validation_pod_template_reaches_the_operator_and_its_jobs(helm):
 
     from kubernetes import client
 
+    from controller.kube.validation_jobs import ValidationJobs
     from controller.settings import Settings
-    from controller.validation_jobs import ValidationJobs
 
     def operator_env(*args: str) -> dict[str, str]:
         (deployment,) = [d for d in render(helm, *args) if d["kind"] == "Deployment"]

@@ -12,9 +12,9 @@ from pathlib import Path
 import boto3
 import pytest
 
-from controller import aws_session
-from controller.model_status import status_patch
-from controller.object_state import ObjectState
+from controller.aws import session as aws_session
+from controller.kube.status_store import status_patch
+from controller.runtime.object_state import ObjectState
 from controller.settings import Settings
 
 IAM = Path(__file__).resolve().parents[1] / "deploy" / "iam"
@@ -335,7 +335,7 @@ def test_tenant_access_trust_admits_only_this_cluster_for_its_namespace():
     """The external ID the operator sends (`<cluster id>/<namespace>`) is what the team's trust policy
     requires: another namespace of the same cluster, or another cluster, cannot assume the team's role."""
     from bmo_devtools.emulator import iam_eval
-    from controller.aws_session import external_id
+    from controller.aws.session import external_id
 
     trust = _policy(
         "tenant-access-trust.json",
@@ -354,7 +354,7 @@ def test_a_team_with_several_namespaces_lists_each_in_its_trust():
     """Issue 25, finding 11: one account role for a team's namespaces (team-a-dev, team-a-prod): the trust
     lists one external ID per namespace; any other namespace of the cluster still cannot assume it."""
     from bmo_devtools.emulator import iam_eval
-    from controller.aws_session import external_id
+    from controller.aws.session import external_id
 
     trust = _policy(
         "tenant-access-trust.json",
@@ -416,7 +416,7 @@ def test_policy_files_are_valid_json_with_placeholders():
 def test_a_role_made_before_the_boundary_is_made_again_under_it(local_aws, monkeypatch):
     """A `bmo-import-*` role from an earlier version has no boundary; the shipped policy lets no policy be
     put on such a role, so the operator deletes and re-creates it under the boundary (never stuck)."""
-    from controller.bedrock_client import SupportClients
+    from controller.aws.clients import SupportClients
 
     for k, v in local_aws.credentials().items():
         monkeypatch.setenv(k, v)

@@ -917,8 +917,8 @@ def test_a_smoke_tested_promotion_is_written_before_the_old_model_is_deleted():
     is written: a crash between the two would leave status naming a deleted model (review finding)."""
     import copy
 
-    from controller.model_status import status_patch
-    from controller.object_state import ObjectState
+    from controller.kube.status_store import status_patch
+    from controller.runtime.object_state import ObjectState
 
     w = World()
     c = w.cluster("east")

@@ -14,8 +14,8 @@ import yaml
 from kubernetes import client
 
 from bmo_devtools.dev.aws import LocalAws
+from controller.kube.validation_jobs import JobResult, ValidationJobs
 from controller.settings import Settings
-from controller.validation_jobs import JobResult, ValidationJobs
 from tests.helpers import wait_for
 
 pytestmark = [pytest.mark.controlplane, pytest.mark.node]

@@ -10,9 +10,8 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 
 from controller.api.models import MODEL_NAME_PATTERN, BedrockImportedModelSpec
 from controller.artifacts.sources import source_error_reason
-from controller.bedrock_client import Kind, classify
+from controller.aws.clients import Kind, classify
 from controller.conditions import set_conditions
-from controller.import_queue import ImportQueue
 from controller.naming import (
     Identity,
     base_model_name,
@@ -24,6 +23,7 @@ from controller.naming import (
     ownership,
     revision,
 )
+from controller.reconcile.import_queue import ImportQueue
 from controller.redact import redact
 
 JOB_PATTERN = r"[a-zA-Z0-9](-*[a-zA-Z0-9\+\-\.])*"
@@ -176,7 +176,7 @@ def test_next_up_names_whose_turn_it_is_when_a_slot_frees():
 
 
 def test_only_objects_whose_job_runs_are_polled_fast():
-    from controller.ticks import import_job_running
+    from controller.runtime.ticks import import_job_running
 
     assert import_job_running({"importJob": {"state": "InProgress"}})
     assert import_job_running({"importJob": {"state": "Creating"}})

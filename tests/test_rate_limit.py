@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from controller.bedrock_client import BedrockClient
+from controller.aws.clients import BedrockClient
+from controller.aws.rate_limit import RegionLimiter, parse_limits
 from controller.errors import AwsError
-from controller.rate_limit import RegionLimiter, parse_limits
 from controller.settings import Settings
 
 

@@ -13,14 +13,15 @@ import pytest
 from botocore.exceptions import ClientError
 
 from bmo_devtools.emulator.protocol import ApiError
-from controller import handlers, tenant_regex
+from controller import tenant_regex
 from controller.api.reasons import Reason
-from controller.bedrock_client import classify
+from controller.aws.clients import classify
+from controller.kube.validation_jobs import JobResult
 from controller.reconcile import Reconciler
 from controller.reconcile.smoke import MAX_MATCHED, answer_text
 from controller.reconcile.validation import INLINE_GATE
+from controller.runtime import handlers
 from controller.settings import Settings
-from controller.validation_jobs import JobResult
 from tests.inprocess_bedrock import FakeS3, FakeSupport, client_error
 from tests.test_invariants import SOURCES, Operators, spec
 from tests.world import World, condition, until

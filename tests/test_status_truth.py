@@ -35,7 +35,7 @@ def test_a_spec_only_the_operator_refuses_keeps_its_running_job_and_slot():
     """Finding 11: a spec admitted by the API but refused by the operator's model (a rule CEL cannot
     express, a CRD older than the operator) made the object InvalidSpec and dropped its place: the slot
     its running job holds went to the next object, and Ready said nothing of the model that serves."""
-    from controller.import_queue import slot_of
+    from controller.reconcile.import_queue import slot_of
     from tests.test_invariants import SOURCES, Operators, spec
 
     m = Operators()

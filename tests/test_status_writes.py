@@ -15,11 +15,11 @@ from typing import Any
 import kopf
 import pytest
 
-from controller import handlers
 from controller.api.models import BedrockImportedModelStatus
-from controller.import_queue import ImportQueue
-from controller.model_status import status_patch
+from controller.kube.status_store import status_patch
 from controller.reconcile import Outcome
+from controller.reconcile.import_queue import ImportQueue
+from controller.runtime import handlers
 from controller.settings import Settings
 
 LOG = logging.getLogger("test")

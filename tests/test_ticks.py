@@ -1,4 +1,4 @@
-"""Every object's ticks on one clock (`controller.ticks`, `Operator.tick`), no servers.
+"""Every object's ticks on one clock (`controller.runtime.ticks`, `Operator.tick`), no servers.
 
 A tick decides on a glance at the object's last watch event instead of the whole body a kopf timer kept:
 the glance must decide exactly as the body would, for any body (property test), and the clock must give
@@ -16,11 +16,11 @@ import kopf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from controller import handlers
-from controller.object_state import ObjectState
 from controller.reconcile import PAUSE_ANNOTATION, Reconciler
+from controller.runtime import handlers
+from controller.runtime.object_state import ObjectState
+from controller.runtime.ticks import glance, import_job_running, tick_interval
 from controller.settings import Settings
-from controller.ticks import glance, import_job_running, tick_interval
 
 POLL, JOB_POLL = 10.0, 1.0
 

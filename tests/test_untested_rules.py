@@ -11,8 +11,8 @@ import pytest
 
 from controller.api.models import BedrockImportedModelSpec
 from controller.api.policy import BedrockImportPolicy
-from controller.bedrock_client import BedrockClient, SupportClients
-from controller.rate_limit import RegionLimiter, parse_limits
+from controller.aws.clients import BedrockClient, SupportClients
+from controller.aws.rate_limit import RegionLimiter, parse_limits
 from controller.reconcile.reconciler import Reconciler
 from controller.settings import Settings
 from controller.tenancy.rules import check_resolved_source, decide
@@ -106,7 +106,7 @@ def test_a_created_roles_trust_names_the_account_and_only_import_jobs():
 
 
 def test_assume_role_sends_the_namespaces_external_id(monkeypatch):
-    from controller import aws_session
+    from controller.aws import session as aws_session
 
     sent: list[dict[str, Any]] = []
 
@@ -236,8 +236,8 @@ def test_a_leader_whose_renewals_stop_is_told_within_a_second(monkeypatch):
 
     from kubernetes import client
 
-    from controller import leadership
-    from controller.leadership import Leadership
+    from controller.runtime import leadership
+    from controller.runtime.leadership import Leadership
 
     monkeypatch.setattr(leadership, "api_client", lambda settings: client.ApiClient())  # no call is made
     lead = Leadership(Settings(leader_lease_seconds=15))
@@ -321,7 +321,7 @@ def test_a_sagemaker_models_data_with_dot_segments_is_refused(data):
 def test_a_leader_stops_before_a_standby_may_take_over(lease_seconds):
     """The renew deadline plus one retry (a request's timeout) stays below the lease duration: a leader that
     lost its renewals has stopped before a standby sees the Lease expire (never two leaders)."""
-    from controller.leadership import timings
+    from controller.runtime.leadership import timings
 
     duration, deadline, retry = timings(lease_seconds)
     assert deadline + retry < duration, (duration, deadline, retry)
@@ -333,8 +333,8 @@ def test_a_stopping_replica_never_clears_another_replicas_lease(monkeypatch):
 
     from kubernetes import client
 
-    from controller import leadership
-    from controller.leadership import Leadership
+    from controller.runtime import leadership
+    from controller.runtime.leadership import Leadership
 
     replaced = []
 
@@ -374,8 +374,8 @@ def test_a_stopped_lease_lock_never_writes_again(monkeypatch):
     """A renewal in flight after a clean stop must not re-take the Lease the stop just released."""
     from kubernetes import client
 
-    from controller import leadership
-    from controller.leadership import Leadership
+    from controller.runtime import leadership
+    from controller.runtime.leadership import Leadership
 
     monkeypatch.setattr(leadership, "api_client", lambda settings: client.ApiClient())
     lock = Leadership(Settings())._lock
@@ -390,7 +390,7 @@ def test_a_stopped_lease_lock_never_writes_again(monkeypatch):
 def test_each_process_stands_for_election_as_a_new_identity(monkeypatch):
     """A restarted container (same pod name, often the same PID) must not pass for its predecessor and
     resume a Lease it never won."""
-    from controller.leadership import identity
+    from controller.runtime.leadership import identity
 
     monkeypatch.setenv("POD_NAME", "bmo-7d9f-abcde")
     first, second = identity(), identity()
@@ -406,7 +406,7 @@ def _client_error(code: str, message: str, status: int) -> Exception:
 
 
 def test_the_error_classifier_on_codes_no_end_to_end_test_meets():
-    from controller.bedrock_client import classify
+    from controller.aws.clients import classify
     from controller.errors import Kind
 
     assert classify(_client_error("SomethingNew", "boom", 500), "Op").kind is Kind.RETRYABLE
@@ -458,7 +458,7 @@ def test_the_regions_listing_is_refreshed_once_it_is_older_than_asked(aws_env):
 
 def test_the_queue_orders_by_arrival_not_by_uid():
     """uids are random: one that sorts first must not overtake an object that has waited longer."""
-    from controller.import_queue import ImportQueue
+    from controller.reconcile.import_queue import ImportQueue
 
     q = ImportQueue()
     q.enqueue("us-east-1", "ffff-waited-longer", "2026-01-01T00:00:01Z/1")
@@ -473,7 +473,8 @@ def test_the_running_operator_arms_the_watchdog_and_exits_when_it_fires(monkeypa
     import os
     import threading
 
-    from controller import leadership, operator_main
+    from controller.runtime import leadership
+    from controller.runtime import main as operator_main
 
     armed: list = []
 

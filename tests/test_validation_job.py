@@ -156,7 +156,7 @@ def test_a_pending_pod_says_what_it_waits_for_and_the_time_left():
 
     from kubernetes import client
 
-    from controller.validation_jobs import _deadline_left, pending_reason
+    from controller.kube.validation_jobs import _deadline_left, pending_reason
 
     unschedulable = _pod(
         "Pending",
@@ -210,8 +210,8 @@ def test_a_verdict_forged_by_a_tenant_job_is_not_taken(kubectl, operator, node_i
 
     from bmo_devtools.dev.model_factory import ModelSpec
     from controller.api.models import BedrockImportedModelSpec
+    from controller.kube.validation_jobs import LABEL_OWNER, job_name
     from controller.naming import revision
-    from controller.validation_jobs import LABEL_OWNER, job_name
 
     uri = local_aws.upload_model("bmo-examples", f"{namespace}/forged/", ModelSpec(kind="llama2", dtype="I8"))
     doc = apply(

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
+from controller.kube.validation_jobs import LABEL_OWNER, ValidationJobs
 from controller.settings import Settings
-from controller.validation_jobs import LABEL_OWNER, ValidationJobs
 
 
 def build(template: str):

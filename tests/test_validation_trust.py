@@ -8,8 +8,8 @@ import copy
 
 from kubernetes import client
 
+from controller.kube.validation_jobs import LABEL_OWNER, ValidationJobs, foreign_job, foreign_pod
 from controller.settings import Settings
-from controller.validation_jobs import LABEL_OWNER, ValidationJobs, foreign_job, foreign_pod
 
 OWNER = "0f9e8d7c-0000-4000-8000-000000000001"
 
@@ -150,7 +150,7 @@ def test_the_built_job_runs_once_without_an_api_token():
 
 
 def test_starting_one_models_job_deletes_only_that_models_other_jobs(monkeypatch):
-    from controller import validation_jobs as vj
+    from controller.kube import validation_jobs as vj
 
     def job(name: str, owner: str) -> client.V1Job:
         return client.V1Job(

@@ -8,7 +8,7 @@ import json
 from bmo_devtools.dev.model_factory import ModelSpec, build_model
 from controller.artifacts.sources import LocalFolder
 from controller.artifacts.validate import validate_source
-from controller.validate_cli import TERMINATION_LIMIT, compact_result
+from controller.cli.validate import TERMINATION_LIMIT, compact_result
 
 LLAMA32_ROPE = {
     "factor": 32.0,

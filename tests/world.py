@@ -25,15 +25,15 @@ from kubernetes.client.exceptions import ApiException
 from bmo_devtools.emulator.protocol import ApiError
 from bmo_devtools.emulator.state import BedrockState, ImportOutcome
 from controller.artifacts import S3Folder, validate_source
-from controller.handlers import FINALIZER, Operator
+from controller.cli.validate import compact_result
+from controller.kube.validation_jobs import JobResult
+from controller.kube.validation_jobs import job_name as validation_job_name
 from controller.naming import OWNER_KEYS, TAG_CLUSTER_ID, TAG_RETAINED_BY_CLUSTER, TAG_RETAINED_FROM, TAG_UID
 from controller.reconcile import Reconciler
+from controller.runtime.handlers import FINALIZER, Operator
+from controller.runtime.ticks import glance
 from controller.settings import Settings
 from controller.tenancy.view import TenancyView
-from controller.ticks import glance
-from controller.validate_cli import compact_result
-from controller.validation_jobs import JobResult
-from controller.validation_jobs import job_name as validation_job_name
 from tests.inprocess_bedrock import FakeS3, FakeSupport, InProcessBedrock
 
 LOG = logging.getLogger("world")

@@ -127,7 +127,7 @@ class S3Folder(_ByteCounter):
         Thread-safe once made: a caller that validates often (the operator) makes one and passes it in.
         """
         from controller import metrics
-        from controller.aws_session import default_session, new_client
+        from controller.aws.session import default_session, new_client
 
         client = new_client(
             session or default_session(),

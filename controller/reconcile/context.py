@@ -12,7 +12,7 @@ from controller.api.models import (
     BedrockImportedModelSpec,
     BedrockImportedModelStatus,
 )
-from controller.bedrock_client import BedrockClient, SupportClients
+from controller.aws.clients import BedrockClient, SupportClients
 from controller.naming import Identity, import_inputs, revision
 from controller.reconcile.outcome import Outcome
 from controller.tenancy.rules import Decision

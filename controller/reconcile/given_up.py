@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from controller.api.models import GivenUpCreate, ImportJobRecord, SupersededModel
 from controller.api.reasons import EventReason
-from controller.bedrock_client import JobInfo
+from controller.aws.clients import JobInfo
 from controller.errors import AwsError, Kind
 from controller.naming import ownership
 from controller.reconcile.context import Pass

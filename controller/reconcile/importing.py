@@ -11,9 +11,8 @@ from __future__ import annotations
 from controller import metrics
 from controller.api.models import ImportJobRecord, SmokeTest, SupersededModel
 from controller.api.reasons import ConditionType, EventReason, Phase, Reason
-from controller.bedrock_client import BedrockClient, JobInfo, ModelInfo
+from controller.aws.clients import BedrockClient, JobInfo, ModelInfo
 from controller.errors import AwsError, Kind, SourceError
-from controller.import_queue import ImportQueue, slot_of
 from controller.naming import (
     base_model_name,
     client_token,
@@ -25,6 +24,7 @@ from controller.naming import (
 from controller.reconcile import given_up, smoke, source_pin
 from controller.reconcile.context import Pass
 from controller.reconcile.failures import fail
+from controller.reconcile.import_queue import ImportQueue, slot_of
 from controller.reconcile.outcome import QueueState
 from controller.reconcile.serving import promote
 from controller.reconcile.validation import source_uri

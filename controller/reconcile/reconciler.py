@@ -24,13 +24,12 @@ from pydantic import ValidationError
 from controller import metrics
 from controller.api.models import IN_FLIGHT, BedrockImportedModelSpec, BedrockImportedModelStatus
 from controller.api.reasons import ConditionType, Phase, Reason
-from controller.aws_session import assumed_session
-from controller.bedrock_client import BedrockClient, SupportClients
+from controller.aws.clients import BedrockClient, SupportClients
+from controller.aws.session import assumed_session
 from controller.errors import Kind, OperatorError, SourceError
-from controller.import_queue import ImportQueue, slot_of
-from controller.kube import KUBE_ERRORS, api_error
+from controller.kube.client import KUBE_ERRORS, api_error
+from controller.kube.validation_jobs import ValidationJobs
 from controller.naming import Identity
-from controller.object_state import ObjectState
 from controller.reconcile import (
     admission,
     deletion,
@@ -42,11 +41,12 @@ from controller.reconcile import (
     validation,
 )
 from controller.reconcile.context import Pass, View, parse_status, shown, wanted_region
+from controller.reconcile.import_queue import ImportQueue, slot_of
 from controller.reconcile.outcome import Outcome, QueueState
+from controller.runtime.object_state import ObjectState
 from controller.settings import Settings
 from controller.tenancy.rules import Decision, Violation
 from controller.tenancy.view import TenancyView
-from controller.validation_jobs import ValidationJobs
 
 #: (settings, region, tenant) -> clients; tenant: None for the operator's own account, else (role, namespace)
 Tenant = tuple[str, str] | None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from controller.api.models import CustomModelUnits, ImportJobRecord, SupersededModel
 from controller.api.reasons import ConditionType, EventReason, Phase, Reason
-from controller.bedrock_client import BedrockClient, ModelInfo
+from controller.aws.clients import BedrockClient, ModelInfo
 from controller.errors import AwsError, Kind
 from controller.naming import owner_in, ownership
 from controller.reconcile.context import Pass

@@ -12,13 +12,13 @@ from controller.artifacts import S3Folder, SourceAccessError, validate_source
 from controller.artifacts.limits import INLINE_LIMITS
 from controller.artifacts.sources import source_error_reason
 from controller.errors import Kind, SourceError
-from controller.import_queue import slot_of
+from controller.kube.validation_jobs import ValidationJobs
 from controller.reconcile.context import Pass
 from controller.reconcile.failures import fail
+from controller.reconcile.import_queue import slot_of
 from controller.reconcile.outcome import QueueState
 from controller.redact import redact
 from controller.settings import Settings
-from controller.validation_jobs import ValidationJobs
 
 INLINE_GATE = threading.Lock()
 #: How long a pass waits for the inline validator before it says so and tries again at the next poll (short:

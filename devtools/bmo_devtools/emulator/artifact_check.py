@@ -18,7 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from bmo_devtools.emulator import iam_eval
 from bmo_devtools.emulator.state import ImportOutcome
-from controller.bedrock_client import VPC_ACTIONS  # the one list: what a VPC import asks of the role
+from controller.aws.clients import VPC_ACTIONS  # the one list: what a VPC import asks of the role
 
 _SUPPORTED = {
     "llama",

@@ -18,7 +18,7 @@ from kubernetes.client.exceptions import ApiException
 from controller.api.models import GROUP, PLURAL, VERSION
 from controller.api.reasons import ALWAYS_PRESENT, Reason
 from controller.conditions import set_conditions
-from controller.kube import api_client
+from controller.kube.client import api_client
 from controller.reconcile import Outcome
 from controller.settings import Settings
 

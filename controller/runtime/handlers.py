@@ -29,22 +29,22 @@ from controller.api.models import GROUP, PLURAL, VERSION
 from controller.api.policy import POLICY_PLURAL
 from controller.api.reasons import Phase, Reason
 from controller.errors import OperatorError
-from controller.events import EventRecorder
-from controller.heap import Trimmer
-from controller.kube import KUBE_ERRORS, api_client, api_error, tenancy_readers
-from controller.model_status import ModelStatusStore, status_patch
-from controller.object_state import ObjectStates
-from controller.reconcile import Finalized, Outcome, Reconciler
-from controller.settings import Settings
-from controller.tenancy.view import TenancyView
-from controller.ticks import glance, tick_interval
-from controller.validation_jobs import (
+from controller.kube.client import KUBE_ERRORS, api_client, api_error, tenancy_readers
+from controller.kube.events import EventRecorder
+from controller.kube.status_store import ModelStatusStore, status_patch
+from controller.kube.validation_jobs import (
     ANNOTATION_OWNER_NAME,
     LABEL_MANAGED,
     MANAGED_BY,
     job_fingerprint,
     nudge_owner,
 )
+from controller.reconcile import Finalized, Outcome, Reconciler
+from controller.runtime.heap import Trimmer
+from controller.runtime.object_state import ObjectStates
+from controller.runtime.ticks import glance, tick_interval
+from controller.settings import Settings
+from controller.tenancy.view import TenancyView
 
 FINALIZER = f"{GROUP}/finalizer"
 #: kopf's own annotations live under this prefix. Not `bedrock.modelops.io/`: kopf leaves annotations

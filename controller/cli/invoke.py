@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
     from controller.api.models import SmokeTest
-    from controller.kube import raw
+    from controller.kube.client import raw
     from controller.reconcile.smoke import answer_text, request_body
     from controller.settings import Settings
 

@@ -26,7 +26,7 @@ def kubernetes_config(settings: Settings) -> None:
     import yaml
     from kubernetes.config import ConfigException
 
-    from controller.kube import api_client
+    from controller.kube.client import api_client
 
     try:
         api_client(settings)
@@ -40,7 +40,7 @@ def kubernetes_config(settings: Settings) -> None:
 
 def aws_credentials() -> None:
     """boto3's credential chain finds something (it is not checked against AWS here)."""
-    from controller.aws_session import default_session
+    from controller.aws.session import default_session
 
     if default_session().get_credentials() is None:
         raise PreflightError(
@@ -56,7 +56,7 @@ def bedrock_reachable(settings: Settings) -> str | None:
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError
 
-    from controller.aws_session import default_session
+    from controller.aws.session import default_session
 
     client = default_session().client(
         "bedrock",

@@ -35,8 +35,8 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.leaderelection import electionconfig, leaderelection
 from kubernetes.leaderelection.resourcelock.leaselock import LeaseLock
 
-from controller.kube import KUBE_ERRORS, api_client
-from controller.preflight import first_line
+from controller.kube.client import KUBE_ERRORS, api_client
+from controller.runtime.preflight import first_line
 from controller.settings import Settings
 
 log = logging.getLogger("bmo.leadership")

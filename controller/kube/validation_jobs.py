@@ -19,10 +19,10 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from controller import validation_pod_template
 from controller.api.models import API_VERSION, GROUP, KIND, PLURAL, VERSION
 from controller.artifacts.sources import source_error_reason
-from controller.kube import api_client
+from controller.kube import validation_pod_template
+from controller.kube.client import api_client
 from controller.settings import Settings
 
 MANAGED_BY = "bedrock-model-operator"

@@ -7,7 +7,7 @@ import asyncio
 import sys
 from typing import Literal
 
-from controller.preflight import PreflightError, first_line
+from controller.runtime.preflight import PreflightError, first_line
 from controller.settings import Settings
 
 
@@ -64,7 +64,7 @@ def cluster_id(settings: Settings) -> str:
     like one, so there is no constant default."""
     if settings.cluster_id:
         return settings.cluster_id
-    from controller.kube import raw
+    from controller.kube.client import raw
 
     try:
         status, body = raw(settings, "GET", "/api/v1/namespaces/kube-system")
@@ -79,7 +79,8 @@ def cluster_id(settings: Settings) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from controller import logs, metrics, preflight
+    from controller import logs, metrics
+    from controller.runtime import preflight
 
     settings = settings_from(args)
     logs.setup(settings.log_format, args.verbose)
@@ -94,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
 
     import kopf
 
-    from controller.handlers import Operator
+    from controller.runtime.handlers import Operator
 
     operator = Operator(settings)
     print(
@@ -126,7 +127,7 @@ def _lead(settings: Settings):
     import logging
     import os
 
-    from controller.leadership import Leadership, StandbyHealth
+    from controller.runtime.leadership import Leadership, StandbyHealth
 
     logging.getLogger("leaderelection").setLevel(logging.WARNING)  # its every retry is an INFO line
     leadership = Leadership(settings)

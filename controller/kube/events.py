@@ -47,7 +47,7 @@ class EventRecorder:
         self._instance = socket.gethostname()
 
     def _http(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
-        from controller.kube import raw
+        from controller.kube.client import raw
 
         return raw(self._settings, method, path, body)
 

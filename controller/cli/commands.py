@@ -41,15 +41,15 @@ def build_parser() -> argparse.ArgumentParser:
 
         add_dev_tools(sub)
 
-    from controller import validate_cli
+    from controller.cli import validate as validate_cli
 
     validate_cli.add_parser(sub)
 
-    from controller import invoke_cli
+    from controller.cli import invoke as invoke_cli
 
     invoke_cli.add_parser(sub)
 
-    from controller import operator_main
+    from controller.runtime import main as operator_main
 
     operator_main.add_parser(sub)
 
@@ -74,7 +74,3 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     return int(args.func(args) or 0)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

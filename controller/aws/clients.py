@@ -22,10 +22,10 @@ from controller import metrics
 from controller.api.models import DOT_SEGMENT, DOT_SEGMENT_MESSAGE, S3_URI_PATTERN
 from controller.api.reasons import Reason
 from controller.artifacts.sources import S3Folder
-from controller.aws_session import default_session, new_client
+from controller.aws.rate_limit import RegionLimiter, parse_limits
+from controller.aws.session import default_session, new_client
 from controller.errors import AwsError, Kind, SourceError
 from controller.naming import Identity
-from controller.rate_limit import RegionLimiter, parse_limits
 from controller.settings import Settings
 
 #: Reasons of answers the reconcile handles itself (never shown on a condition).
