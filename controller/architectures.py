@@ -1,6 +1,7 @@
 """The model architectures Bedrock Custom Model Import accepts, in one table.
 
-Source: ../shared/bedrock-facts.md (the Bedrock user guide's supported-architectures list). The API's
+Source: docs/bedrock-facts.md, "Architectures and regions" (the Bedrock user guide's
+supported-architectures list). The API's
 `spec.architecture` enum, the CRD's region rule and the artifact validator all read this table.
 """
 

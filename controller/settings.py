@@ -99,7 +99,7 @@ class Settings(BaseSettings):
         "",
         description="YAML or JSON merged into every validation Job's pod: labels, annotations, "
         "nodeSelector, tolerations, affinity, priorityClassName, imagePullSecrets, resources, hostNetwork, "
-        'env (README, "Validation pods")',
+        'env (docs/api.md, "Validation pods")',
     )
     bedrock_rate_limits: str = Field(
         "default=5,CreateModelImportJob=1,DeleteImportedModel=2,TagResource=2,UntagResource=2",
@@ -251,7 +251,7 @@ FLAG_NAMES = {
 
 
 def settings_markdown() -> str:
-    """The README's table of settings: generated from the model, so it cannot drift from the code."""
+    """docs/settings.md's table of settings: generated from the model, so it cannot drift from the code."""
     rows = ["| Variable | `run` flag | Default | What it does |", "| --- | --- | --- | --- |"]
     for name, field in Settings.model_fields.items():
         what = (field.description or "").replace("|", "\\|")

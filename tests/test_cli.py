@@ -1,5 +1,5 @@
 """The command line as a reference and as a first contact: every subcommand and flag explained, every
-setting listed (in `run --help` and the README), and mistakes at start-up said in one line."""
+setting listed (in `run --help` and docs/settings.md), and mistakes at start-up said in one line."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ from controller.cli.commands import build_parser
 from controller.settings import Settings, settings_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
-README = (ROOT / "README.md").read_text()
+SETTINGS_DOC = (ROOT / "docs" / "settings.md").read_text()
+#: every page a user reads: the front page and docs/
+DOCS = "\n".join(p.read_text() for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))])
 
 
 def _subparsers() -> dict[str, argparse.ArgumentParser]:
@@ -45,18 +47,20 @@ def test_run_help_lists_every_setting_with_its_variable():
         assert Settings.env_name(name).replace("_", "") in text.replace("_", "").replace("- ", "-"), name
 
 
-def test_the_readme_settings_table_is_generated_from_the_settings():
+def test_the_settings_page_table_is_generated_from_the_settings():
     table = settings_markdown()
-    assert table in README, "README's settings table differs: paste `bedrock-model-operator settings` output"
+    assert table in SETTINGS_DOC, (
+        "docs/settings.md's table differs: paste `bedrock-model-operator settings` output"
+    )
 
 
-def test_every_bmo_variable_the_code_reads_is_in_the_readme():
+def test_every_bmo_variable_the_code_reads_is_documented():
     read = set()
     for path in [*(ROOT / "controller").rglob("*.py"), *(ROOT / "devtools").rglob("*.py")]:
         read |= set(re.findall(r"BMO_[A-Z][A-Z0-9_]*[A-Z0-9]", path.read_text()))
     read |= {Settings.env_name(n) for n in Settings.model_fields}
-    missing = sorted(v for v in read if f"`{v}`" not in README)
-    assert missing == [], f"not in the README: {missing}"
+    missing = sorted(v for v in read if f"`{v}`" not in DOCS)
+    assert missing == [], f"not in the README or docs/: {missing}"
 
 
 def _run(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess:

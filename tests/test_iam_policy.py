@@ -375,11 +375,11 @@ def test_a_team_with_several_namespaces_lists_each_in_its_trust():
 
 
 def test_policy_files_are_valid_json_with_placeholders():
-    """The README tells users which words to replace; each file uses only those, and no real value
+    """docs/install.md tells users which words to replace; each file uses only those, and no real value
     (an account id, a bucket) is baked in where a placeholder belongs."""
     import re
 
-    readme = (IAM.parents[1] / "README.md").read_text()
+    readme = (IAM.parents[1] / "docs" / "install.md").read_text()
     line = next(ln for ln in readme.splitlines() if ln.startswith("Replace `ACCOUNT_ID`"))
     documented = set(re.findall(r"`([A-Z][A-Z_]+)`", line))
     assert documented == {

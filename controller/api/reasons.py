@@ -1,6 +1,6 @@
 """The words status is written in: condition types, phases and reasons, each one enum.
 
-The README's troubleshooting table lists every reason here (a test keeps the two in step). Validator
+docs/troubleshooting.md lists every reason here (a test keeps the two in step). Validator
 codes (e.g. `QuantizedModel`, see docs/validation.md) and the validation Job's reasons are reported on
 `Validated` as they come; they are data of the validator, not of this module.
 """

@@ -1,6 +1,7 @@
 """Decide whether a model folder will import, from what was read. Pure: no I/O, so every rule unit-tests.
 
-Each rule adds Findings with a stable code. Sources for the rules: ../shared/bedrock-facts.md.
+Each rule adds Findings with a stable code. Sources for the rules:
+docs/bedrock-facts.md ("The model folder"); each code: docs/validation.md.
 """
 
 from __future__ import annotations

@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     settings = sub.add_parser(
         "settings",
         help="print every operator setting: environment variable, `run` flag, default (Markdown)",
-        description="Print the operator's settings as the Markdown table the README holds.",
+        description="Print the operator's settings as the Markdown table docs/settings.md holds.",
     )
     settings.set_defaults(func=_settings)
     return parser

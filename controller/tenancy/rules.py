@@ -269,7 +269,7 @@ def decide(
             Rule.NO_POLICY,
             "metadata.namespace",
             "no BedrockImportPolicy selects this namespace, and the operator's default is restricted: a "
-            "cluster admin must create one (see README, 'Tenancy')",
+            "cluster admin must create one (see docs/tenancy.md)",
         )
         return Decision((), (v,), default=default)
     violations = [v for pol in chosen for v in check_policy(pol, spec, mode, region)]

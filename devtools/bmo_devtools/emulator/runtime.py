@@ -27,7 +27,7 @@ ROUTES = (
     (re.compile(r"^/model/(?P<modelId>[^/]+)/invoke-with-response-stream$"), "InvokeModelWithResponseStream"),
     (re.compile(r"^/model/(?P<modelId>[^/]+)/converse$"), "Converse"),
 )
-#: Architectures Bedrock does not serve Converse for (bedrock-facts.md).
+#: Architectures Bedrock does not serve Converse for (docs/bedrock-facts.md).
 NO_CONVERSE = {"qwen2", "qwen2_5", "qwen2_vl", "qwen2_5_vl", "qwen3", "gpt_oss", "Qwen2.5", "GPTOSS"}
 
 

@@ -1,7 +1,7 @@
 """The emulated Bedrock account: import jobs, imported models, tags, quotas and injected faults.
 
-Behaviour follows ../shared/bedrock-facts.md: jobs run InProgress for a set time and then complete or
-fail; one import job per region at a time and a quota of imported models (ServiceQuotaExceeded);
+Behaviour follows docs/bedrock-facts.md ("The import API"): jobs run InProgress for a set time and then
+complete or fail; one import job per region at a time and a quota of imported models (ServiceQuotaExceeded);
 clientRequestToken makes a create safe to repeat; names conflict; at most 50 tags per resource.
 """
 
