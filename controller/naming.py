@@ -62,9 +62,21 @@ class Identity:
         )
 
 
+def released(tags: dict[str, str]) -> bool:
+    """Whether the owner tags are those of the object that released the model (deletionPolicy Retain wrote
+    its retained-from marker): the release removes them, so owner tags beside that marker come from a tag
+    write of the same object that Bedrock applied late (TagResource is not conditional). The model is
+    released all the same; otherwise a dead object would own it and nobody could adopt it."""
+    return (
+        tags.get(TAG_RETAINED_FROM) is not None
+        and tags.get(TAG_RETAINED_FROM) == f"{tags.get(TAG_NAMESPACE)}/{tags.get(TAG_NAME)}"[:256]
+        and tags.get(TAG_RETAINED_BY_CLUSTER) == tags.get(TAG_CLUSTER_ID)
+    )
+
+
 def owner_in(tags: dict[str, str]) -> str | None:
     """Who the tags say owns a resource, for messages; None when they name no owner."""
-    if not any(k in tags for k in OWNER_KEYS):
+    if not any(k in tags for k in OWNER_KEYS) or released(tags):
         return None
     return (
         f"{tags.get(TAG_NAMESPACE, '?')}/{tags.get(TAG_NAME, '?')} (uid {tags.get(TAG_UID, '?')}) in cluster "
@@ -74,7 +86,7 @@ def owner_in(tags: dict[str, str]) -> str | None:
 
 def ownership(tags: dict[str, str], me: Identity) -> str:
     """'mine', 'unowned' or 'other' by the ownership tags a resource carries."""
-    if not any(k in tags for k in OWNER_KEYS):
+    if not any(k in tags for k in OWNER_KEYS) or released(tags):
         return "unowned"
     cluster = tags.get(TAG_CLUSTER_ID)
     # models tagged before cluster ids existed carry only the uid (unique per incarnation): still ours

@@ -1380,8 +1380,8 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "blind-ownership-needs-all-keys",
         "controller/naming.py",
-        '    if not any(k in tags for k in OWNER_KEYS):\n        return "unowned"',
-        '    if not all(k in tags for k in OWNER_KEYS):\n        return "unowned"',
+        '    if not any(k in tags for k in OWNER_KEYS) or released(tags):\n        return "unowned"',
+        '    if not all(k in tags for k in OWNER_KEYS) or released(tags):\n        return "unowned"',
         ("tests/test_revisions_smoke_and_sources.py",),
         "A model carrying only a uid ownership tag (legacy) or only another cluster's id is treated as unowned and may be adopted or deleted.",
     ),
@@ -1408,6 +1408,14 @@ MUTATIONS: tuple[Mutation, ...] = (
         "if self.prompt is None and self.body is None:",
         ("tests/test_revisions_smoke_and_sources.py",),
         "A smokeTest with both prompt and body is accepted (the prompt is silently ignored) instead of being refused.",
+    ),
+    Mutation(
+        "late-tag-write-keeps-dead-owner",
+        "controller/naming.py",
+        '    if not any(k in tags for k in OWNER_KEYS) or released(tags):\n        return "unowned"',
+        '    if not any(k in tags for k in OWNER_KEYS):\n        return "unowned"',
+        ("tests/test_adoption.py",),
+        "owner tags a late TagResource put back on a released model make a deleted object its owner",
     ),
 )
 

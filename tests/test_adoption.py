@@ -9,7 +9,7 @@ import copy
 
 import pytest
 
-from controller.naming import TAG_UID
+from controller.naming import OWNER_KEYS, TAG_UID
 from tests.test_invariants import ROLE, SOURCES, Operators, spec
 from tests.world import World
 
@@ -272,3 +272,31 @@ def test_two_clusters_adopting_one_model_at_once_leave_it_to_one_of_them(schedul
     assert loser["status"]["failure"]["reason"] == "ModelNameConflict"
     assert not loser["status"].get("adopted"), "the loser does not remember a model it does not have"
     m.teardown()
+
+
+def test_a_retained_model_whose_owner_tags_came_back_late_can_still_be_adopted():
+    """deletionPolicy Retain removes the owner tags and writes the retained-from marker; a TagResource of
+    the same object held on its way and applied after that puts its owner tags back (TagResource is not
+    conditional). The owner tags beside the releasing object's own marker mean "released": a successor
+    the policy lets adopt what the namespace retained takes it over, instead of meeting a model owned by an
+    object that no longer exists (ModelNameConflict, forever)."""
+    w = World()
+    east = w.cluster("east")
+    east.set_policy("p", POLICY | {"adoption": {"retainedFromNamespace": True}})
+    doc = _spec(policy="Retain", model_name="kept-model")
+    del doc["adoptExisting"]
+    kept = east.create("team-a", "kept", doc)
+    _ready(w, kept)
+    arn, owner_tags = kept["status"]["modelArn"], {}
+    with w.aws._lock:
+        owner_tags = {k: v for k, v in w.aws._tags[arn].items() if k in OWNER_KEYS}
+    east.delete(kept)
+    w.advance(10.0)
+    with w.aws._lock:  # the late TagResource lands
+        assert not any(k in w.aws._tags[arn] for k in OWNER_KEYS), "released"
+        w.aws._tags[arn].update(owner_tags)
+    heir = east.create("team-a", "heir", _spec(model_name="kept-model"))
+    _ready(w, heir)
+    assert heir["status"]["modelArn"] == arn
+    with w.aws._lock:
+        assert w.aws._tags[arn][TAG_UID] == heir["metadata"]["uid"]

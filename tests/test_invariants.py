@@ -33,7 +33,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, rule
 
 from controller.api.models import BedrockImportedModelSpec
-from controller.naming import OWNER_KEYS, TAG_CLUSTER_ID, TAG_RETAINED_FROM, TAG_UID, revision
+from controller.naming import OWNER_KEYS, TAG_CLUSTER_ID, TAG_RETAINED_FROM, TAG_UID, released, revision
 from controller.reconcile import PAUSE_ANNOTATION, RETRY_ANNOTATION
 from tests.inprocess_bedrock import FakeS3
 from tests.world import TENANT_ACCOUNT, Violation, World
@@ -650,8 +650,10 @@ class Operators(RuleBasedStateMachine):
         for arn, m in models.items():
             if arn in served:
                 continue
-            if TAG_RETAINED_FROM in m["tags"] and not any(k in m["tags"] for k in OWNER_KEYS):
-                continue
+            if TAG_RETAINED_FROM in m["tags"] and (
+                not any(k in m["tags"] for k in OWNER_KEYS) or released(m["tags"])
+            ):
+                continue  # retained (a late tag write of its releaser may have put owner tags back)
             if m["name"] == "shared-model" and not any(k in m["tags"] for k in OWNER_KEYS):
                 continue  # made outside and never adopted
             if m["tags"].get(TAG_UID) in self.abandoned:
@@ -1058,4 +1060,141 @@ def test_a_create_applied_after_the_grace_period_leaks_no_model():
     state.edit_validation(obj=objects_0, validation=None)
     state.role_creation_denied()
     state.edit_adoption(adopt=False, obj=objects_0)
+    state.teardown()
+
+
+def test_a_tag_write_applied_late_leaves_a_retained_model_released():
+    """Found by a 1,000-sequence search with two clusters interleaved (hypothesis seed 61). An object
+    releases its model with deletionPolicy Retain (retained-from marker, owner tags removed) while one of its
+    TagResource calls, held a minute on its way, lands afterwards and puts its owner tags back: the model
+    looked owned by an object that no longer exists, so nobody could adopt it and it counted as leaked.
+    Owner tags beside the retained-from marker of the same object now mean "released"."""
+    state = Operators()
+    state.create(
+        cluster="east",
+        ident=("team-a", "b"),
+        own_role=False,
+        policy="Delete",
+        region=None,
+        shared_name=False,
+        smoke=None,
+        source="s3://models/a/",
+        validation=None,
+    )
+    state.create(
+        cluster="west",
+        ident=("team", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx1"),
+        own_role=False,
+        policy="Retain",
+        region="us-east-1",
+        shared_name=True,
+        smoke=None,
+        source="s3://models/c/",
+        validation="Inline",
+    )
+    objects_2 = state.create(
+        cluster="west",
+        ident=("team", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx1"),
+        own_role=True,
+        policy="Delete",
+        region="us-east-1",
+        shared_name=True,
+        smoke="fail",
+        source="s3://models/b/",
+        validation="Job",
+    )
+    state.delete(obj=objects_2)
+    state.a_request_is_held(operation="TagResource", seconds=60.0)
+    state.status_writes_fail(cluster="west", writes=1)
+    state.create(
+        cluster="west",
+        ident=("team", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx1"),
+        own_role=False,
+        policy="Retain",
+        region="us-east-1",
+        shared_name=True,
+        smoke="fail",
+        source="s3://models/c/",
+        validation=None,
+    )
+    state.create(
+        cluster="east",
+        ident=("team-a", "b"),
+        own_role=True,
+        policy="Delete",
+        region="us-east-1",
+        shared_name=True,
+        smoke=None,
+        source="s3://models/b/",
+        validation=None,
+    )
+    objects_6 = state.create(
+        cluster="west",
+        ident=("team", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx1"),
+        own_role=False,
+        policy="Retain",
+        region=None,
+        shared_name=True,
+        smoke="fail",
+        source="s3://models/c/",
+        validation=None,
+    )
+    state.delete(obj=objects_6)
+    state.teardown()
+
+
+def test_a_tag_write_applied_late_does_not_take_a_model_from_its_next_owner():
+    """Found by the same search (seed 61). An object's TagResource is held a minute; meanwhile it is
+    deleted with Retain and another object adopts the model; the held call lands and writes the first
+    object's owner tags over the adopter's. TagResource is not conditional, so nothing prevents the write;
+    the first object's tags beside its own retained-from marker read as released, so the adopter keeps
+    the model (it adopts it again) and no one deletes it."""
+    state = Operators()
+    state.a_request_is_held(operation="TagResource", seconds=60.0)
+    state.create(
+        cluster="west",
+        ident=("team-a", "b"),
+        own_role=False,
+        policy="Retain",
+        region=None,
+        shared_name=True,
+        smoke="fail",
+        source="s3://models/b/",
+        validation=None,
+    )
+    state.create(
+        cluster="west",
+        ident=("team", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx1"),
+        own_role=False,
+        policy="Retain",
+        region="us-east-1",
+        shared_name=True,
+        smoke=None,
+        source="s3://models/c/",
+        validation="Inline",
+    )
+    objects_2 = state.create(
+        cluster="west",
+        ident=("team", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx1"),
+        own_role=True,
+        policy="Delete",
+        region="us-east-1",
+        shared_name=True,
+        smoke="fail",
+        source="s3://models/b/",
+        validation="Job",
+    )
+    state.retry(obj=objects_2)
+    state.delete(obj=objects_2)
+    state.create(
+        cluster="east",
+        ident=("team-a", "b"),
+        own_role=True,
+        policy="Delete",
+        region="us-east-1",
+        shared_name=True,
+        smoke=None,
+        source="s3://models/b/",
+        validation=None,
+    )
     state.teardown()

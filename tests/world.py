@@ -28,7 +28,14 @@ from controller.artifacts import S3Folder, validate_source
 from controller.cli.validate import compact_result
 from controller.kube.validation_jobs import JobResult
 from controller.kube.validation_jobs import job_name as validation_job_name
-from controller.naming import OWNER_KEYS, TAG_CLUSTER_ID, TAG_RETAINED_BY_CLUSTER, TAG_RETAINED_FROM, TAG_UID
+from controller.naming import (
+    OWNER_KEYS,
+    TAG_CLUSTER_ID,
+    TAG_RETAINED_BY_CLUSTER,
+    TAG_RETAINED_FROM,
+    TAG_UID,
+    released,
+)
 from controller.reconcile import Reconciler
 from controller.runtime.handlers import FINALIZER, Operator
 from controller.runtime.ticks import glance
@@ -527,8 +534,12 @@ class World:
             self.actor = actor
             try:
                 target = params.get("modelIdentifier") or params.get("resourceARN") or ""
-                if operation in MUTATING and self._model(target)[1] is not None:
-                    self.before_call(operation, params)  # judged as it lands: whose the model is by then
+                # a delete is judged as it lands (whose the model is by then); a tag write was judged when it
+                # was sent: TagResource is not conditional, so one applied a minute late after the model
+                # changed hands (released by Retain, adopted) re-tags it, and nothing the sender does now can
+                # stop that. The new owner then reports ModelOwnedElsewhere and never deletes it (docs).
+                if operation == "DeleteImportedModel" and self._model(target)[1] is not None:
+                    self.before_call(operation, params)
                 getattr(state, method)(region, params)
             except ApiError:
                 pass
@@ -572,6 +583,15 @@ class World:
                 and tags.get(TAG_RETAINED_FROM) == self.names.get(self.actor[1])
                 and tags.get(TAG_RETAINED_BY_CLUSTER) == self.actor[0]
             )
+            if operation == "UntagResource" and self.actor is not None and model is not None:
+                # the release's second half: its owner keys off, beside the marker naming the caller itself
+                state, _ = self._model(arn)
+                now = (state or self.aws)._tags.get(arn, {})
+                release = (
+                    set(params.get("tagKeys") or []) <= set(OWNER_KEYS)
+                    and now.get(TAG_RETAINED_FROM) == self.names.get(self.actor[1])
+                    and now.get(TAG_RETAINED_BY_CLUSTER) == self.actor[0]
+                )
             may = release or self._may_adopt(arn)
             self.mutations.append((operation, arn, self._owner_of(arn), self.actor, may, self._claiming(arn)))
 
@@ -630,7 +650,7 @@ class World:
         tags = (state or self.aws)._tags.get(arn, {})
         return (
             f"{tags.get(TAG_CLUSTER_ID, '')}/{tags.get(TAG_UID, '')}"
-            if any(k in tags for k in OWNER_KEYS)
+            if any(k in tags for k in OWNER_KEYS) and not released(tags)
             else ""
         )
 
