@@ -1417,6 +1417,14 @@ MUTATIONS: tuple[Mutation, ...] = (
         ("tests/test_adoption.py",),
         "owner tags a late TagResource put back on a released model make a deleted object its owner",
     ),
+    Mutation(
+        "late-create-not-awaited-at-deletion",
+        "controller/reconcile/deletion.py",
+        "        late = max(grace, LATE_CREATE_SECONDS)",
+        "        late = grace",
+        ("tests/test_reconcile_paths.py", "tests/test_invariants.py"),
+        "a deletion gives a sent create up after the grace period: one Bedrock applies later leaks its model",
+    ),
 )
 
 

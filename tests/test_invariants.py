@@ -1198,3 +1198,72 @@ def test_a_tag_write_applied_late_does_not_take_a_model_from_its_next_owner():
         validation=None,
     )
     state.teardown()
+
+
+def test_a_create_held_past_its_objects_deletion_is_waited_for():
+    """Found by a 1,000-sequence search with two clusters interleaved (hypothesis seed 61). A create held a
+    minute on its way; the object is deleted meanwhile. The finalizer used to give the create up a grace
+    period (30 s) after the deletion and finish; the create landed later and its model, tagged as the
+    deleted object's, was leaked. A deletion now waits `LATE_CREATE_SECONDS` after the last send."""
+    state = Operators()
+    objects_0 = state.create(
+        cluster="east",
+        ident=("team-a", "b"),
+        own_role=False,
+        policy="Delete",
+        region=None,
+        shared_name=False,
+        smoke=None,
+        source="s3://models/a/",
+        validation=None,
+    )
+    state.delete(obj=objects_0)
+    state.a_request_is_held(operation="CreateModelImportJob", seconds=60.0)
+    state.create(
+        cluster="west",
+        ident=("ml", "m"),
+        own_role=False,
+        policy="Delete",
+        region="us-west-2",
+        shared_name=False,
+        smoke=None,
+        source="s3://models/a/",
+        validation="Job",
+    )
+    state.status_writes_fail(cluster="east", writes=1)
+    objects_2 = state.create(
+        cluster="east",
+        ident=("team-a", "b"),
+        own_role=False,
+        policy="Retain",
+        region=None,
+        shared_name=False,
+        smoke=None,
+        source="s3://models/a/",
+        validation="Inline",
+    )
+    state.delete(obj=objects_2)
+    state.create(
+        cluster="east",
+        ident=("team", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx1"),
+        own_role=True,
+        policy="Retain",
+        region="us-west-2",
+        shared_name=False,
+        smoke="fail",
+        source="s3://models/c/",
+        validation=None,
+    )
+    state.a_request_is_held(operation="DeleteImportedModel", seconds=60.0)
+    state.create(
+        cluster="east",
+        ident=("team", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx2"),
+        own_role=False,
+        policy="Delete",
+        region="us-west-2",
+        shared_name=False,
+        smoke="pass",
+        source="s3://models/b/",
+        validation="Job",
+    )
+    state.teardown()

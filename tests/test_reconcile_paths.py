@@ -8,6 +8,7 @@ from functools import partial
 
 from bmo_devtools.emulator.protocol import ApiError
 from controller.naming import OWNER_KEYS, TAG_RETAINED_FROM
+from controller.reconcile.importing import LATE_CREATE_SECONDS
 from tests.test_invariants import SOURCES, TENANT_ACCOUNT, Operators, spec
 from tests.world import condition, until
 
@@ -33,8 +34,9 @@ def _jobs(state) -> list:
 def test_deleting_an_object_whose_create_never_landed_waits_out_the_grace_period_then_finishes():
     """deletion.py, `if job is not None and ownership(bedrock.tags(job.arn), p.me) != "other":` (false: no
     job). The object is deleted while Bedrock still refuses its create (the role not visible yet), so no job
-    exists. The finalizer first gives the create the grace period to show up (it may have landed), then
-    finishes: nothing leaks, and the next object gets the slot."""
+    exists. The finalizer first gives the create time to show up (it may have landed; nothing looks for it
+    once the object is gone): the grace period, and at least `LATE_CREATE_SECONDS` after its last send. Then
+    it finishes: nothing leaks, and the next object gets the slot."""
     m = Operators()
     w = m.world
     c = w.cluster("east")
@@ -47,7 +49,9 @@ def test_deleting_an_object_whose_create_never_landed_waits_out_the_grace_period
     c.delete(body)
     assert c.store.read("team-a", "m") is not None, "a create that may have landed is waited for"
     assert any(job_name in e[3] for e in _events(c, "m", "WaitingForImportJob"))
-    _until(w, lambda: c.store.read("team-a", "m") is None, 90)
+    w.advance(90.0, tick=5.0)
+    assert c.store.read("team-a", "m") is not None, "a create may still land 90 s after it was sent"
+    _until(w, lambda: c.store.read("team-a", "m") is None, LATE_CREATE_SECONDS)
     assert w.find_job(job_name) is None and not w.models(), "nothing was made, nothing is left"
     w.aws.set_faults({"iam_propagation_failures": 0})
     _until(w, lambda: other["status"].get("phase") == "Ready", 120)

@@ -14,7 +14,7 @@ from controller.errors import AwsError, Kind
 from controller.naming import OWNER_KEYS, TAG_RETAINED_BY_CLUSTER, TAG_RETAINED_FROM, ownership
 from controller.reconcile import given_up
 from controller.reconcile.context import PAUSE_ANNOTATION, Pass
-from controller.reconcile.importing import create_given_up
+from controller.reconcile.importing import LATE_CREATE_SECONDS, create_given_up
 from controller.reconcile.serving import coming_back, delete_owned
 
 
@@ -76,11 +76,13 @@ def finalize(p: Pass, grace: float) -> Finalized:
     if rec is not None and unsettled:
         bedrock = p.clients(rec.region)[0]
         job = bedrock.find_job(rec.job_name)
-        # no create is sent once the object is being deleted: the first look is its deletion at the latest
+        # no create is sent once the object is being deleted: the first look is its deletion at the latest;
+        # nothing looks for the job once the object is gone, so a create is waited for as long as it may land
+        late = max(grace, LATE_CREATE_SECONDS)
         if (
             job is None
             and rec.in_flight
-            and not create_given_up(p, rec, grace, p.view.deleting_since or rec.sent_at or rec.started_at)
+            and not create_given_up(p, rec, late, p.view.deleting_since or rec.sent_at or rec.started_at)
         ):
             # a create that may have landed is not visible yet (Bedrock is eventually consistent)
             result.events.append(

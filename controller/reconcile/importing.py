@@ -33,6 +33,11 @@ from controller.tenancy.rules import check_adoption, check_resolved_source
 #: How long an adoption's tags must keep naming this object before it serves the model: longer than
 #: another adopter's read of the tags and its TagResource are apart (milliseconds, within one pass).
 ADOPTION_SETTLE_SECONDS = 5.0
+#: How long after its last send a create whose job was never shown may still be applied, at deletion (when
+#: nothing will look for it afterwards): the client waits 30 s for each of its 3 attempts, and a request
+#: held on its way (a slow proxy, a partition) reaches Bedrock later still. Past it, a create that lands
+#: after its object is gone leaks its model.
+LATE_CREATE_SECONDS = 120.0
 #: `inputs` of an intent that must not be sent (its source changed before the first send): followed until
 #: its job shows up or the grace period passes, like the intent of a spec edited meanwhile.
 NOT_TO_SEND = "not-to-send"
