@@ -1,7 +1,7 @@
 """How long one reconcile pass holds the operator while tenants and AWS misbehave.
 
 Replays, in the in-process World (the real pass logic, the local Bedrock's state, in-memory S3 folders and
-validation Jobs), every sequence of `tests/test_partial_failures.py` (the review's findings: creates
+validation Jobs), every sequence of `tests/unit/test_partial_failures.py` (the review's findings: creates
 answered late, adversarial `expect` patterns, paused and deleting slot holders, tenant accounts, squatted
 job names, created roles, creates applied late), the hostile-input tests and N sequences of the property
 test, and reports the wall time of every pass: kopf runs passes in worker threads, so a pass that held the
@@ -23,7 +23,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FILES = ("tests/test_partial_failures.py", "tests/test_validation_limits.py", "tests/test_invariants.py")
+FILES = (
+    "tests/unit/test_partial_failures.py",
+    "tests/unit/test_validation_limits.py",
+    "tests/unit/test_invariants.py",
+)
 
 _PLUGIN = """
 import atexit, json, os

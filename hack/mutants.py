@@ -42,17 +42,17 @@ class Mutation:
     equivalent: str = ""  # why no test can tell (then it is not counted)
 
 
-UNITS = "tests/test_operator_units.py"
-E2E = "tests/test_operator_e2e.py"
-OWN = "tests/test_ownership_e2e.py"
-FAULTS = "tests/test_faults_e2e.py"
-PROPERTY = "tests/test_invariants.py"
-CORPUS = "tests/test_validator_corpus.py"
-PARTIAL = "tests/test_partial_failures.py"
-ADOPTION = "tests/test_adoption.py"
-TENANCY = "tests/test_tenancy.py"
-TRUST = "tests/test_validation_trust.py"
-UNPINNED = "tests/test_untested_rules.py"
+UNITS = "tests/unit/test_operator_units.py"
+E2E = "tests/cluster/test_operator_e2e.py"
+OWN = "tests/cluster/test_ownership_e2e.py"
+FAULTS = "tests/cluster/test_faults_e2e.py"
+PROPERTY = "tests/unit/test_invariants.py"
+CORPUS = "tests/unit/test_validator_corpus.py"
+PARTIAL = "tests/unit/test_partial_failures.py"
+ADOPTION = "tests/unit/test_adoption.py"
+TENANCY = "tests/unit/test_tenancy.py"
+TRUST = "tests/unit/test_validation_trust.py"
+UNPINNED = "tests/unit/test_untested_rules.py"
 
 MUTATIONS: tuple[Mutation, ...] = (
     # ---- redaction
@@ -254,7 +254,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/kube/events.py",
         "            if known is not None:",
         "            if False:",
-        ("tests/test_events.py",),
+        ("tests/cluster/test_events.py",),
         "a repeated Event is written anew instead of counted",
     ),
     # ---- validator rules
@@ -394,7 +394,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/reconciler.py",
         "                st.observed_generation = seen",
         "                pass",
-        ("tests/test_status_truth.py",),
+        ("tests/unit/test_status_truth.py",),
         "a pass that cannot read the policies bumps observedGeneration next to an older Ready=True",
     ),
     Mutation(
@@ -402,7 +402,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "deploy/argocd/health.lua",
         "if ready.observedGeneration ~= nil and ready.observedGeneration ~= obj.metadata.generation then",
         "if false then",
-        ("tests/test_status_truth.py",),
+        ("tests/unit/test_status_truth.py",),
         "Argo CD reads Healthy from a Ready=True about an older generation",
     ),
     Mutation(
@@ -661,7 +661,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "smoke-e2e-unmarked",
-        "tests/test_smoke_e2e.py",
+        "tests/cluster/test_smoke_e2e.py",
         "@pytest.mark.controlplane\ndef test_a_cold_start_is_waited_out_and_the_result_recorded",
         "def test_a_cold_start_is_waited_out_and_the_result_recorded",
         (f"{UNPINNED}::test_every_test_file_that_starts_a_control_plane_is_marked",),
@@ -673,7 +673,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/source_pin.py",
         "    if digest == pinned:\n        return None",
         "    if True:\n        return None",
-        ("tests/test_source_pin.py",),
+        ("tests/unit/test_source_pin.py",),
         "a folder swapped after validation is imported without being judged again",
     ),
     Mutation(
@@ -681,7 +681,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/importing.py",
         "if rec.sent_at is None and (refused := _not_as_validated(p, s3_uri)) is not None:",
         "if False:",
-        ("tests/test_source_pin.py",),
+        ("tests/unit/test_source_pin.py",),
         "files swapped between the intent and its first send are sent",
     ),
     Mutation(
@@ -689,7 +689,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/artifacts/pin.py",
         'f"{f.name}\\t{f.size}\\t{f.etag}\\n"',
         'f"{f.name}\\t{f.size}\\n"',
-        ("tests/test_source_pin.py",),
+        ("tests/unit/test_source_pin.py",),
         "a file rewritten at the same size (a swapped config) keeps the fingerprint",
     ),
     Mutation(
@@ -697,7 +697,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/source_pin.py",
         "    if digest != pinned:\n        message = (",
         "    if False:\n        message = (",
-        ("tests/test_source_pin.py",),
+        ("tests/unit/test_source_pin.py",),
         "a serving model's folder that changes is never said",
     ),
     Mutation(
@@ -705,7 +705,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/validation.py",
         "        jobs.delete_for_owner(p.view.namespace, p.view.uid)\n    p.st.phase = Phase.UPDATING",
         "        pass\n    p.st.phase = Phase.UPDATING",
-        ("tests/test_source_pin.py",),
+        ("tests/unit/test_source_pin.py",),
         "after the files changed, the validation Job's verdict of the old files is read again",
     ),
     Mutation(
@@ -713,7 +713,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/tenancy/rules.py",
         "    if spec.kms_key_id and not any(pattern_matches(k, spec.kms_key_id) for k in keys):",
         "    if False:",
-        ("tests/test_tenancy.py",),
+        ("tests/unit/test_tenancy.py",),
         "a tenant names another team's KMS key",
     ),
     Mutation(
@@ -721,7 +721,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/tenancy/rules.py",
         "        bad += [\n",
         "        _ = [\n",
-        ("tests/test_tenancy.py",),
+        ("tests/unit/test_tenancy.py",),
         "spec.vpcConfig's security groups are not checked when its subnets are allowed",
     ),
     Mutation(
@@ -729,7 +729,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/reconciler.py",
         '            elif shown(p.st, ConditionType.VALIDATED) not in (None, "True"):',
         "            elif False:",
-        ("tests/test_source_pin.py",),
+        ("tests/unit/test_source_pin.py",),
         "a revert during a validation Job leaves Validated=Unknown beside Ready=True, the Job running",
     ),
     Mutation(
@@ -737,7 +737,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/reconciler.py",
         "            if job is not None and self._paused_job_runs(v, st):",
         "            if False:",
-        ("tests/test_status_truth.py",),
+        ("tests/unit/test_status_truth.py",),
         "a spec only the operator refuses gives its running job's slot to the next object",
     ),
     Mutation(
@@ -745,7 +745,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/reconciler.py",
         "        if True:\n            p.support.delete_role(p.support.role_name(p.me))",
         "        if spec.service_role.create:\n            p.support.delete_role(p.support.role_name(p.me))",
-        ("tests/test_partial_failures.py",),
+        ("tests/unit/test_partial_failures.py",),
         "an object that once created a role, then named its own, leaves the created role at deletion",
     ),
     Mutation(
@@ -753,7 +753,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/serving.py",
         "        p.support.delete_role(p.support.role_name(p.me))",
         "        pass",
-        ("tests/test_partial_failures.py",),
+        ("tests/unit/test_partial_failures.py",),
         "the created role stays after a roleArn revision serves",
     ),
     Mutation(
@@ -761,7 +761,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/runtime/handlers.py",
         '            patch["metadata"] = {"resourceVersion": meta["resourceVersion"]}',
         "            pass",
-        ("tests/test_status_writes.py",),
+        ("tests/unit/test_status_writes.py",),
         "a status PATCH carries no resourceVersion: a late write of an older leader undoes a newer status",
     ),
     Mutation(
@@ -769,7 +769,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/runtime/handlers.py",
         "            delay = min(delay, self.settings.poll_seconds)",
         "            pass",
-        ("tests/test_invariants.py::test_a_slot_holder_under_throttling_looks_again_every_poll",),
+        ("tests/unit/test_invariants.py::test_a_slot_holder_under_throttling_looks_again_every_poll",),
         "a slot holder backs off exponentially: the region's only slot idles a minute under throttling",
     ),
     Mutation(
@@ -777,7 +777,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/api/models.py",
         "        if (self.role_arn is not None) == bool(self.create):",
         "        if False:",
-        ("tests/test_admission_agreement.py",),
+        ("tests/cluster/test_admission_agreement.py",),
         "the operator's model accepts a serviceRole the CRD refuses (both, or neither): model and CRD drift",
     ),
     Mutation(
@@ -785,7 +785,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/validation.py",
         "        p.st.validation = None  # an earlier revision's summary",
         "        pass  # an earlier revision's summary",
-        ("tests/test_source_pin.py",),
+        ("tests/unit/test_source_pin.py",),
         "validation Skip keeps an earlier revision's fingerprint: every start finds the folder changed",
     ),
     Mutation(
@@ -794,7 +794,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "        if st.model_arn and not any(x.arn == st.model_arn for x in st.superseded or []):",
         "        if False:",
         (
-            "tests/test_invariants.py::test_a_model_taken_for_deleted_stays_recorded_when_the_new_import_cannot_start",
+            "tests/unit/test_invariants.py::test_a_model_taken_for_deleted_stays_recorded_when_the_new_import_cannot_start",
         ),
         "a model taken for deleted (NotFound past the grace) is dropped from status: leaked if only hidden",
     ),
@@ -804,7 +804,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "    st.superseded = [x for x in st.superseded or [] if x.arn != model.arn] or None\n",
         "",
         (
-            "tests/test_invariants.py::test_a_model_not_shown_longer_than_the_grace_period_is_found_again_not_leaked",
+            "tests/unit/test_invariants.py::test_a_model_not_shown_longer_than_the_grace_period_is_found_again_not_leaked",
         ),
         "a model adopted back after it was taken for deleted stays on the superseded list and is deleted",
     ),
@@ -813,7 +813,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/serving.py",
         "and old.region == p.region and not p.serving)",
         "and False)",
-        ("tests/test_adoption.py",),
+        ("tests/unit/test_adoption.py",),
         "a model only hidden past the grace is deleted before the import under its name can adopt it back",
     ),
     Mutation(
@@ -821,7 +821,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/runtime/main.py",
         "    leadership.watchdog(lost)\n    return leadership",
         "    return leadership",
-        ("tests/test_untested_rules.py",),
+        ("tests/unit/test_untested_rules.py",),
         "the operator never arms the watchdog: a leader that cannot renew keeps reconciling",
     ),
     Mutation(
@@ -829,7 +829,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/serving.py",
         "        p.out.drop_condition(ConditionType.SOURCE_IN_SYNC)",
         "        pass",
-        ("tests/test_source_pin.py",),
+        ("tests/unit/test_source_pin.py",),
         "a new model keeps the replaced model's SourceInSync=False",
     ),
     Mutation(
@@ -837,7 +837,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/api/models.py",
         'TAG_PATTERN = r"^[a-zA-Z0-9 ._:/=+@-]*$"',
         'TAG_PATTERN = r"^[a-zA-Z0-9\\s._:/=+@-]*$"',
-        ("tests/test_admission_agreement.py",),
+        ("tests/cluster/test_admission_agreement.py",),
         "a tag value with U+0085 passes the operator's model and is refused by the apiserver",
     ),
     Mutation(
@@ -845,7 +845,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/runtime/handlers.py",
         '        if same:\n            patch["metadata"]',
         '        same = False\n        if same:\n            patch["metadata"]',
-        ("tests/test_status_writes.py",),
+        ("tests/unit/test_status_writes.py",),
         "an annotation made during a pass makes it decide twice (metrics and Events counted twice)",
     ),
     Mutation(
@@ -853,7 +853,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/importing.py",
         "if err.reason == Reason.WAITING_FOR_IAM_PROPAGATION and p.seconds_since(rec.started_at) > iam_wait:",
         "if False:",
-        ("tests/test_uncovered_branches.py",),
+        ("tests/unit/test_uncovered_branches.py",),
         "a role Bedrock keeps refusing is retried forever, holding the region's slot",
     ),
     Mutation(
@@ -861,7 +861,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/reconciler.py",
         "                p.st.failure, p.st.failure_message = None, None\n",
         "",
-        ("tests/test_uncovered_branches.py",),
+        ("tests/unit/test_uncovered_branches.py",),
         "a revert to the serving revision keeps the failed revision's failure: Ready stays False",
     ),
     Mutation(
@@ -869,7 +869,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/smoke.py",
         "    if test is None:  # the test was dropped: the candidate serves as it would have without one",
         "    if False:  # the test was dropped: the candidate serves as it would have without one",
-        ("tests/test_uncovered_branches.py",),
+        ("tests/unit/test_uncovered_branches.py",),
         "a smoke test removed while its candidate is tested leaves the candidate waiting for a test",
     ),
     Mutation(
@@ -877,7 +877,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/kube/validation_jobs.py",
         """    return f"bmo-validate-{owner_name[:30].rstrip('-.')}-{uid}-{rev[:8]}\"""",
         """    return f"bmo-validate-{owner_name[:40].rstrip('-.')}-{rev[:8]}\"""",
-        ("tests/test_source_pin.py",),
+        ("tests/unit/test_source_pin.py",),
         "two objects whose names share 40 characters compute one validation Job name",
     ),
     Mutation(
@@ -885,7 +885,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/source_pin.py",
         "    except SourceError:  # the model serves either way",
         "    except ZeroDivisionError:  # the model serves either way",
-        ("tests/test_source_pin.py",),
+        ("tests/unit/test_source_pin.py",),
         "a serving model's folder that cannot be listed turns the working model Failed",
     ),
     Mutation(
@@ -893,7 +893,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/importing.py",
         "            given_up.remember(p, rec)  # Bedrock may still apply it late: looked up for a while",
         "            pass",
-        ("tests/test_partial_failures.py",),
+        ("tests/unit/test_partial_failures.py",),
         "an intent given up after the grace period is forgotten: a create applied late leaks its model",
     ),
     Mutation(
@@ -901,7 +901,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/given_up.py",
         "        if model is not None and model not in _recorded(p):\n            p.st.superseded",
         "        if False:\n            p.st.superseded",
-        ("tests/test_partial_failures.py",),
+        ("tests/unit/test_partial_failures.py",),
         "the model of a create applied late is never retired while its object serves",
     ),
     Mutation(
@@ -909,7 +909,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/given_up.py",
         "        if keep:\n            why = ",
         "        if False:\n            why = ",
-        ("tests/test_partial_failures.py",),
+        ("tests/unit/test_partial_failures.py",),
         "an object is deleted while a create given up on runs late: its model is left behind",
     ),
     Mutation(
@@ -920,7 +920,7 @@ MUTATIONS: tuple[Mutation, ...] = (
             '            return message["content"]\n    else:\n        return json.dumps(answer)[:2000]\n'
             '    outputs = answer.get("outputs")'
         ),
-        ("tests/test_smoke_and_source_paths.py",),
+        ("tests/unit/test_smoke_and_source_paths.py",),
         "an answer without choices is matched as raw JSON, never through outputs",
     ),
     Mutation(
@@ -928,7 +928,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/smoke.py",
         "    if isinstance(outputs, list) and outputs and isinstance(outputs[0], dict):",
         "    if False:",
-        ("tests/test_smoke_and_source_paths.py",),
+        ("tests/unit/test_smoke_and_source_paths.py",),
         "Mistral's outputs[0].text is not extracted: expect sees the JSON",
     ),
     Mutation(
@@ -936,7 +936,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/smoke.py",
         '        if isinstance(message, dict) and isinstance(message.get("content"), str):',
         "        if isinstance(message, dict):",
-        ("tests/test_smoke_and_source_paths.py",),
+        ("tests/unit/test_smoke_and_source_paths.py",),
         "a chat answer with null content gives None as its text",
     ),
     Mutation(
@@ -944,7 +944,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/smoke.py",
         "    return json.dumps(answer)[:2000]",
         '    return ""',
-        ("tests/test_smoke_and_source_paths.py",),
+        ("tests/unit/test_smoke_and_source_paths.py",),
         "an answer of an unknown shape is matched as empty text",
     ),
     Mutation(
@@ -952,7 +952,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/smoke.py",
         "        if err.kind is Kind.RETRYABLE:\n            raise  # throttled",
         "        if False:\n            raise  # throttled",
-        ("tests/test_smoke_and_source_paths.py",),
+        ("tests/unit/test_smoke_and_source_paths.py",),
         "a throttled InvokeModel fails the smoke test and deletes the candidate",
     ),
     Mutation(
@@ -960,7 +960,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/smoke.py",
         "        if err.reason == Reason.ACCESS_DENIED:",
         "        if False:",
-        ("tests/test_smoke_and_source_paths.py",),
+        ("tests/unit/test_smoke_and_source_paths.py",),
         "the operator's missing bedrock:InvokeModel fails the model as bad",
     ),
     Mutation(
@@ -971,7 +971,7 @@ MUTATIONS: tuple[Mutation, ...] = (
             "            raise SourceError(Kind.RETRYABLE, exc.code, message, "
             "Reason.SOURCE_UNREACHABLE) from None"
         ),
-        ("tests/test_smoke_and_source_paths.py",),
+        ("tests/unit/test_smoke_and_source_paths.py",),
         "a folder that can no longer be listed is retried forever instead of failing",
     ),
     Mutation(
@@ -979,7 +979,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/source_pin.py",
         "        raise SourceError(Kind.RETRYABLE, exc.code, message, Reason.SOURCE_UNREACHABLE) from None",
         "        raise SourceError(Kind.TERMINAL, exc.code, message, Reason.SOURCE_UNREACHABLE) from None",
-        ("tests/test_smoke_and_source_paths.py",),
+        ("tests/unit/test_smoke_and_source_paths.py",),
         "an S3 hiccup at the pre-import listing fails the revision for good",
     ),
     Mutation(
@@ -987,7 +987,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/validation.py",
         '        if result.kind == "running":',
         '        if result.kind in ("running", "failed"):',
-        ("tests/test_smoke_and_source_paths.py",),
+        ("tests/unit/test_smoke_and_source_paths.py",),
         "a validation Job that ended without a verdict is waited on forever",
     ),
     Mutation(
@@ -995,7 +995,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/validation.py",
         "        if not INLINE_GATE.acquire(timeout=INLINE_WAIT_SECONDS):",
         "        if not (INLINE_GATE.acquire(timeout=INLINE_WAIT_SECONDS) or True):",
-        ("tests/test_smoke_and_source_paths.py",),
+        ("tests/unit/test_smoke_and_source_paths.py",),
         "an inline validation runs while another holds the gate",
     ),
     Mutation(
@@ -1003,7 +1003,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/validation.py",
         "            raise SourceError(\n                Kind.RETRYABLE,",
         "            raise SourceError(\n                Kind.TERMINAL,",
-        ("tests/test_smoke_and_source_paths.py",),
+        ("tests/unit/test_smoke_and_source_paths.py",),
         "an S3 hiccup during inline validation fails the revision for good",
     ),
     Mutation(
@@ -1011,7 +1011,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/runtime/handlers.py",
         "                if not token:\n                    break",
         "                break",
-        ("tests/test_smoke_and_source_paths.py",),
+        ("tests/unit/test_smoke_and_source_paths.py",),
         "the queue is rebuilt from the first 100 models only",
     ),
     Mutation(
@@ -1022,7 +1022,7 @@ MUTATIONS: tuple[Mutation, ...] = (
             "        if job is None:\n            return result\n"
             '        if ownership(bedrock.tags(job.arn), p.me) != "other":\n'
         ),
-        ("tests/test_reconcile_paths.py",),
+        ("tests/unit/test_reconcile_paths.py",),
         "a create Bedrock never shows is waited for forever at deletion",
     ),
     Mutation(
@@ -1030,7 +1030,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/deletion.py",
         'if job.status == "Completed" and job.model_arn and job.model_arn not in keep:',
         'if job.status != "InProgress" and job.model_arn not in keep:',
-        ("tests/test_reconcile_paths.py",),
+        ("tests/unit/test_reconcile_paths.py",),
         "a Failed job is handled like a Completed one (its model waited for)",
     ),
     Mutation(
@@ -1038,7 +1038,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/deletion.py",
         "            return False\n        raise",
         "            return True\n        raise",
-        ("tests/test_reconcile_paths.py",),
+        ("tests/unit/test_reconcile_paths.py",),
         "Retain reports a model deleted outside as retained",
     ),
     Mutation(
@@ -1046,7 +1046,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/importing.py",
         "        if rec.revision == p.rev and rec.region == p.region:\n            fail(",
         "        if True:\n            fail(",
-        ("tests/test_reconcile_paths.py",),
+        ("tests/unit/test_reconcile_paths.py",),
         "an earlier spec's failed job is recorded as the new spec's failure",
     ),
     Mutation(
@@ -1054,7 +1054,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/importing.py",
         "    fail(p, ConditionType.IMPORTED, err.reason, err.message)\n",
         "    return\n",
-        ("tests/test_reconcile_paths.py",),
+        ("tests/unit/test_reconcile_paths.py",),
         "a terminal create refusal is dropped silently (retried forever)",
     ),
     Mutation(
@@ -1062,7 +1062,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/importing.py",
         'if owner == "mine" and not adopted and not _from_revision(p, model, rec.revision):',
         "if False:",
-        ("tests/test_reconcile_paths.py",),
+        ("tests/unit/test_reconcile_paths.py",),
         "an own model of another revision holding the name is adopted as the spec's revision",
     ),
     Mutation(
@@ -1070,7 +1070,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/reconciler.py",
         "            else:\n                self.queue.forget(v.uid)\n            if st.model_arn:",
         "            else:\n                pass\n            if st.model_arn:",
-        ("tests/test_reconcile_paths.py",),
+        ("tests/unit/test_reconcile_paths.py",),
         "an operator-invalid spec without a job keeps its place in line",
     ),
     Mutation(
@@ -1078,7 +1078,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/reconciler.py",
         "            if st.model_arn:\n                ready +=",
         "            if False:\n                ready +=",
-        ("tests/test_reconcile_paths.py",),
+        ("tests/unit/test_reconcile_paths.py",),
         "Ready of an invalid spec does not name the model that keeps serving",
     ),
     Mutation(
@@ -1086,7 +1086,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/reconciler.py",
         "if _owns(st) and (st.account_role_arn or None) != decision.account_role:",
         "if False:",
-        ("tests/test_reconcile_paths.py",),
+        ("tests/unit/test_reconcile_paths.py",),
         "a policy moving the namespace's account is not a violation",
     ),
     Mutation(
@@ -1094,7 +1094,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/reconciler.py",
         "if p.st.failure.condition == ConditionType.SMOKE_TESTED:",
         "if False:",
-        ("tests/test_reconcile_paths.py",),
+        ("tests/unit/test_reconcile_paths.py",),
         "a revert after a failed smoke test leaves SmokeTested False",
     ),
     Mutation(
@@ -1102,7 +1102,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/reconciler.py",
         "if p.st.failure.condition == ConditionType.VALIDATED:",
         "if False:",
-        ("tests/test_reconcile_paths.py",),
+        ("tests/unit/test_reconcile_paths.py",),
         "a revert after a failed validation leaves Validated False",
     ),
     Mutation(
@@ -1110,7 +1110,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/reconciler.py",
         "            if not owns:\n",
         "            if False:\n",
-        ("tests/test_reconcile_paths.py",),
+        ("tests/unit/test_reconcile_paths.py",),
         "an invalid spec that owns nothing goes through the fallback finalize (AWS calls)",
     ),
     Mutation(
@@ -1118,7 +1118,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/reconciler.py",
         '"deletionPolicy": "Retain" if v.spec.get("deletionPolicy") == "Retain" else "Delete",',
         '"deletionPolicy": "Delete",',
-        ("tests/test_reconcile_paths.py",),
+        ("tests/unit/test_reconcile_paths.py",),
         "the fallback spec of an invalid object always deletes",
     ),
     Mutation(
@@ -1126,7 +1126,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/reconciler.py",
         "            if not owns:\n",
         "            if True:\n",
-        ("tests/test_reconcile_paths.py",),
+        ("tests/unit/test_reconcile_paths.py",),
         "an invalid spec that owns models is released without deleting them",
     ),
     Mutation(
@@ -1134,7 +1134,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/kube/validation_jobs.py",
         "        if architecture:\n            args += [",
         "        if False:\n            args += [",
-        ("tests/test_adapter_paths.py",),
+        ("tests/unit/test_adapter_paths.py",),
         "spec.architecture is not passed to the validation pod",
     ),
     Mutation(
@@ -1142,7 +1142,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/kube/validation_jobs.py",
         "                if exc2.status != 409:\n                    raise",
         "                if False:\n                    raise",
-        ("tests/test_adapter_paths.py",),
+        ("tests/unit/test_adapter_paths.py",),
         "any refused Job create reads as ValidationJobCreated",
     ),
     Mutation(
@@ -1150,7 +1150,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/kube/validation_jobs.py",
         "                if waiting and waiting.reason in _CONFIG_ERRORS:",
         "                if False:",
-        ("tests/test_adapter_paths.py",),
+        ("tests/unit/test_adapter_paths.py",),
         "a pod stuck in CreateContainerConfigError waits as Pending until the deadline",
     ),
     Mutation(
@@ -1158,7 +1158,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/kube/validation_jobs.py",
         '        if any(p.status and p.status.reason == "Evicted" for p in pods):',
         "        if False:",
-        ("tests/test_adapter_paths.py",),
+        ("tests/unit/test_adapter_paths.py",),
         "an eviction seen after the Job failed reads as OOMKilled/crashed",
     ),
     Mutation(
@@ -1166,7 +1166,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/kube/validation_jobs.py",
         "f\"validation Job {name} failed: {reason} {getattr(cond, 'message', '') or ''}\"",
         'f"validation Job {name} failed"',
-        ("tests/test_adapter_paths.py",),
+        ("tests/unit/test_adapter_paths.py",),
         "a Job failed without a validator container says nothing of the job controller's reason",
     ),
     Mutation(
@@ -1174,7 +1174,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/kube/validation_jobs.py",
         '            if doc and doc.get("v") == "error":',
         "            if False:",
-        ("tests/test_adapter_paths.py",),
+        ("tests/unit/test_adapter_paths.py",),
         "a validator that cannot read the source reads as ValidationJobCrashed",
     ),
     Mutation(
@@ -1182,7 +1182,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/kube/validation_jobs.py",
         "    if container is None:\n        return {}\n",
         "",
-        ("tests/test_adapter_paths.py",),
+        ("tests/unit/test_adapter_paths.py",),
         "a Job without a `validate` container crashes the pass instead of reading as foreign",
     ),
     Mutation(
@@ -1190,7 +1190,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/kube/validation_jobs.py",
         '        return "it has no validator container"',
         "        return None",
-        ("tests/test_adapter_paths.py",),
+        ("tests/unit/test_adapter_paths.py",),
         "a pod of the Job without a validator container is trusted (a tenant's stray pod fails the revision)",
     ),
     Mutation(
@@ -1198,7 +1198,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/aws/clients.py",
         '            token = page.get("nextToken")\n            if not token:\n                return models',
         "            return models",
-        ("tests/test_adapter_paths.py",),
+        ("tests/unit/test_adapter_paths.py",),
         "ListImportedModels reads only its first page",
     ),
     Mutation(
@@ -1206,7 +1206,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/aws/clients.py",
         '            if err.kind is Kind.NOT_FOUND or (\n                err.code == "ValidationException" and "not find" in err.message\n            ):',
         "            if err.kind is Kind.NOT_FOUND:",
-        ("tests/test_adapter_paths.py",),
+        ("tests/unit/test_adapter_paths.py",),
         "SageMaker's 'Could not find model' reads as InvalidRequest, not SageMakerModelNotFound",
     ),
     Mutation(
@@ -1214,7 +1214,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/aws/clients.py",
         "            if err.kind is Kind.NOT_FOUND or (\n",
         "            if True or err.kind is Kind.NOT_FOUND or (\n",
-        ("tests/test_adapter_paths.py",),
+        ("tests/unit/test_adapter_paths.py",),
         "a denied or throttled DescribeModel fails the revision as SageMakerModelNotFound",
     ),
     Mutation(
@@ -1222,7 +1222,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/aws/clients.py",
         '            uri = ((c.get("ModelDataSource") or {}).get("S3DataSource") or {}).get("S3Uri")',
         '            uri = ((c.get("ModelDataSource") or {}).get("S3DataSource") or {}).get("S3Uri") or c.get("ModelDataUrl")',
-        ("tests/test_adapter_paths.py",),
+        ("tests/unit/test_adapter_paths.py",),
         "a model.tar.gz ModelDataUrl is taken as the folder to import",
     ),
     Mutation(
@@ -1230,7 +1230,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/aws/clients.py",
         '        containers = [model.get("PrimaryContainer") or {}, *list(model.get("Containers") or [])]',
         '        containers = [model.get("PrimaryContainer") or (model.get("Containers") or [{}])[0]]',
-        ("tests/test_adapter_paths.py",),
+        ("tests/unit/test_adapter_paths.py",),
         "only the primary (or first) container is looked at",
     ),
     Mutation(
@@ -1238,7 +1238,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/aws/clients.py",
         '                if exc.response.get("Error", {}).get("Code") != "EntityAlreadyExists":\n                    raise',
         "                if False:\n                    raise",
-        ("tests/test_adapter_paths.py",),
+        ("tests/unit/test_adapter_paths.py",),
         "every CreateRole error is taken for 'the role exists'",
     ),
     Mutation(
@@ -1246,7 +1246,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/aws/clients.py",
         "                if wanted and have != wanted:",
         "                if wanted:",
-        ("tests/test_adapter_paths.py",),
+        ("tests/unit/test_adapter_paths.py",),
         "an existing role is deleted and made again at every import",
     ),
     Mutation(
@@ -1254,7 +1254,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/aws/clients.py",
         "        if not name:\n            return {}\n",
         "",
-        ("tests/test_adapter_paths.py",),
+        ("tests/unit/test_adapter_paths.py",),
         "an empty boundary setting still sends a PermissionsBoundary",
     ),
     Mutation(
@@ -1262,7 +1262,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/aws/clients.py",
         '        if key.startswith("arn:") and ":alias/" in key:\n            alias = "alias/" + key.split(":alias/", 1)[1]\n',
         "",
-        ("tests/test_adapter_paths.py",),
+        ("tests/unit/test_adapter_paths.py",),
         "an alias ARN is granted as if it were a key ARN",
     ),
     Mutation(
@@ -1270,7 +1270,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/aws/clients.py",
         '        arn = key if key.startswith("arn:") else f"arn:aws:kms:{self.region}:{account}:key/{key}"',
         '        arn = f"arn:aws:kms:{self.region}:{account}:key/{key}"',
-        ("tests/test_adapter_paths.py",),
+        ("tests/unit/test_adapter_paths.py",),
         "a key ARN is wrapped into a key ARN again",
     ),
     Mutation(
@@ -1278,7 +1278,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/aws/clients.py",
         "            if err.kind is not Kind.NOT_FOUND:\n                raise err from None",
         "            if False:\n                raise err from None",
-        ("tests/test_adapter_paths.py",),
+        ("tests/unit/test_adapter_paths.py",),
         "a refused DeleteRole is taken as done (the role leaks)",
     ),
     Mutation(
@@ -1286,7 +1286,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/runtime/leadership.py",
         "    def _done(self, ok: bool, what: str) -> bool:\n        if ok:",
         "    def _done(self, ok: bool, what: str) -> bool:\n        self.renewed_at = time.monotonic()\n        if ok:",
-        ("tests/test_adapter_paths.py",),
+        ("tests/unit/test_adapter_paths.py",),
         "a failed Lease write refreshes the last renewal",
     ),
     Mutation(
@@ -1294,7 +1294,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/tenancy/rules.py",
         '        if req.operator == "Exists" and not present:\n            return False\n',
         "",
-        ("tests/test_adapter_paths.py",),
+        ("tests/unit/test_adapter_paths.py",),
         "an Exists selector selects namespaces without the label",
     ),
     Mutation(
@@ -1302,7 +1302,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/tenancy/view.py",
         "            if not self._policies_listed:\n                for name, policy in self._policy_events.items():",
         "            if True:\n                for name, policy in self._policy_events.items():",
-        ("tests/test_adapter_paths.py",),
+        ("tests/unit/test_adapter_paths.py",),
         "the slower of two first policy listings replaces the picture the faster one applied",
     ),
     Mutation(
@@ -1310,7 +1310,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/importing.py",
         "        rec.claimed_at = p.now_rfc3339()\n        return\n",
         "        rec.claimed_at = p.now_rfc3339()\n        _adopt(p, bedrock, rec, model, owner)\n        return\n",
-        ("tests/test_adoption.py",),
+        ("tests/unit/test_adoption.py",),
         "an adoption serves the model in the pass that tags it: two clusters racing both serve one model",
     ),
     Mutation(
@@ -1318,7 +1318,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/serving.py",
         "if old_arn and old_arn != model.arn:",
         "if old_arn:",
-        ("tests/test_revisions_smoke_and_sources.py",),
+        ("tests/unit/test_revisions_smoke_and_sources.py",),
         "Re-promoting the model that already serves records it as superseded, so the next pass deletes the serving model.",
     ),
     Mutation(
@@ -1326,7 +1326,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/smoke.py",
         "min(gap, MAX_COUNTED_GAP)",
         "gap",
-        ("tests/test_revisions_smoke_and_sources.py",),
+        ("tests/unit/test_revisions_smoke_and_sources.py",),
         "A pause, operator outage or long backoff during a cold start counts toward the smoke-test deadline, so a healthy model fails SmokeTestDeadline and is deleted.",
     ),
     Mutation(
@@ -1334,7 +1334,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/smoke.py",
         "if err.kind is Kind.NOT_FOUND:  # the runtime may lag behind the control plane",
         "if err.kind is Kind.CONFLICT:  # the runtime may lag behind the control plane",
-        ("tests/test_revisions_smoke_and_sources.py",),
+        ("tests/unit/test_revisions_smoke_and_sources.py",),
         "When InvokeModel does not know a just-imported model yet (runtime lagging the control plane), the smoke test fails for good and the new model is deleted instead of being tried again.",
     ),
     Mutation(
@@ -1342,7 +1342,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/smoke.py",
         'doc = {"prompt": test.prompt, "max_tokens": test.max_tokens, "temperature": 0}',
         'doc = {"prompt": test.prompt, "max_gen_len": test.max_tokens, "temperature": 0}',
-        ("tests/test_revisions_smoke_and_sources.py",),
+        ("tests/unit/test_revisions_smoke_and_sources.py",),
         "An OpenAICompletion smoke test sends max_gen_len instead of max_tokens, so maxTokens is ignored (or the request refused) for that format.",
     ),
     Mutation(
@@ -1350,7 +1350,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/failures.py",
         "inputs=inputs or p.inputs,",
         "inputs=p.inputs,",
-        ("tests/test_revisions_smoke_and_sources.py",),
+        ("tests/unit/test_revisions_smoke_and_sources.py",),
         "A job that failed with a role the user has since fixed is recorded against the fixed spec, so the fix is not retried and the object stays Failed.",
     ),
     Mutation(
@@ -1358,7 +1358,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/admission.py",
         "sagemaker = p.spec.source.sage_maker_model_name and decision.policies",
         "sagemaker = p.spec.source.s3_uri and decision.policies",
-        ("tests/test_revisions_smoke_and_sources.py",),
+        ("tests/unit/test_revisions_smoke_and_sources.py",),
         "A SageMaker source whose artifacts lie outside the policy's allowed S3 folders is imported instead of refused with SourceNotAllowed.",
     ),
     Mutation(
@@ -1366,7 +1366,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/validation.py",
         'refused = bool(problems) or verdict != "importable"',
         "refused = bool(problems)",
-        ("tests/test_revisions_smoke_and_sources.py",),
+        ("tests/unit/test_revisions_smoke_and_sources.py",),
         "A not-importable validation verdict that lists no error findings is accepted as validated and a paid import job is started.",
     ),
     Mutation(
@@ -1374,7 +1374,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/validation.py",
         "if not p.st.resolved_s3_uri or p.st.validated_revision != p.inputs:",
         "if not p.st.resolved_s3_uri:",
-        ("tests/test_revisions_smoke_and_sources.py",),
+        ("tests/unit/test_revisions_smoke_and_sources.py",),
         "After spec.source.sageMakerModelName is changed, the old SageMaker model's S3 folder is still validated and imported.",
     ),
     Mutation(
@@ -1382,7 +1382,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/naming.py",
         '    if not any(k in tags for k in OWNER_KEYS) or released(tags):\n        return "unowned"',
         '    if not all(k in tags for k in OWNER_KEYS) or released(tags):\n        return "unowned"',
-        ("tests/test_revisions_smoke_and_sources.py",),
+        ("tests/unit/test_revisions_smoke_and_sources.py",),
         "A model carrying only a uid ownership tag (legacy) or only another cluster's id is treated as unowned and may be adopted or deleted.",
     ),
     Mutation(
@@ -1390,7 +1390,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/naming.py",
         '        "adopt": bool(spec.adopt_existing),\n',
         "",
-        ("tests/test_revisions_smoke_and_sources.py",),
+        ("tests/unit/test_revisions_smoke_and_sources.py",),
         "Setting spec.adoptExisting after a ModelNameConflict failure does not retry the import; the object stays Failed.",
     ),
     Mutation(
@@ -1398,7 +1398,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/naming.py",
         'REVISION_FIELDS = ("source", "architecture", "kms_key_id", "vpc_config")',
         'REVISION_FIELDS = ("source", "architecture", "kms_key_id")',
-        ("tests/test_revisions_smoke_and_sources.py",),
+        ("tests/unit/test_revisions_smoke_and_sources.py",),
         "Changing spec.vpcConfig no longer imports a new revision; the model keeps the old network settings.",
     ),
     Mutation(
@@ -1406,7 +1406,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/api/models.py",
         "if (self.prompt is None) == (self.body is None):",
         "if self.prompt is None and self.body is None:",
-        ("tests/test_revisions_smoke_and_sources.py",),
+        ("tests/unit/test_revisions_smoke_and_sources.py",),
         "A smokeTest with both prompt and body is accepted (the prompt is silently ignored) instead of being refused.",
     ),
     Mutation(
@@ -1414,7 +1414,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/naming.py",
         '    if not any(k in tags for k in OWNER_KEYS) or released(tags):\n        return "unowned"',
         '    if not any(k in tags for k in OWNER_KEYS):\n        return "unowned"',
-        ("tests/test_adoption.py",),
+        ("tests/unit/test_adoption.py",),
         "owner tags a late TagResource put back on a released model make a deleted object its owner",
     ),
     Mutation(
@@ -1422,7 +1422,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/deletion.py",
         "        late = max(grace, LATE_CREATE_SECONDS)",
         "        late = grace",
-        ("tests/test_reconcile_paths.py", "tests/test_invariants.py"),
+        ("tests/unit/test_reconcile_paths.py", "tests/unit/test_invariants.py"),
         "a deletion gives a sent create up after the grace period: one Bedrock applies later leaks its model",
     ),
 )

@@ -12,7 +12,7 @@ from kubernetes import client, config
 from bmo_devtools.dev.controlplane import ControlPlane
 from controller.api.models import GROUP, PLURAL, VERSION
 from controller.reconcile import PAUSE_ANNOTATION
-from tests.helpers import Kubectl
+from tests.support.helpers import Kubectl
 
 _CONTROL_PLANE: ControlPlane | None = None
 _NODE = None  # the LocalNode, once a test has asked for it
@@ -227,7 +227,7 @@ def node(control_plane, node_images):
 def operator(control_plane, crd_installed, local_aws, node, node_images, tmp_path_factory):
     from bmo_devtools.dev.aws import LocalAws
     from tests import operator_process
-    from tests.operator_process import OperatorProcess
+    from tests.support.operator_process import OperatorProcess
 
     # validation Jobs run on the node in the image built here, their pods on the host network
     operator_process.VALIDATION_ENV.update(

@@ -3,7 +3,7 @@
 In a Job pod (or the `validate` command) a hostile file can at most fail that pod. Inline, it runs inside
 the operator, beside every other tenant's work: the caps are tighter and every parse waits for a share of
 one byte budget, so the peak stays under `INLINE_PEAK_BUDGET` whatever the files say (measured by
-tests/test_validation_limits.py). Real models sit far below each cap: a Llama 3.1 405B folder has 191
+tests/unit/test_validation_limits.py). Real models sit far below each cap: a Llama 3.1 405B folder has 191
 shards whose headers total about 1.2 MB, and an index of about 100 kB.
 """
 
