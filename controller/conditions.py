@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
+from controller import rfc3339
 from controller.api.reasons import CONDITION_ORDER
 
 #: The order conditions appear in; unknown types follow.
@@ -12,7 +12,7 @@ CONDITION_TYPES = tuple(str(t) for t in CONDITION_ORDER)
 
 
 def now_rfc3339() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return rfc3339.now()
 
 
 def set_conditions(

@@ -1425,6 +1425,14 @@ MUTATIONS: tuple[Mutation, ...] = (
         ("tests/unit/test_reconcile_paths.py", "tests/unit/test_invariants.py"),
         "a deletion gives a sent create up after the grace period: one Bedrock applies later leaks its model",
     ),
+    Mutation(
+        "pause-case-sensitive-tick",
+        "controller/runtime/ticks.py",
+        '    if meta.get("deletionTimestamp") or is_paused(meta.get("annotations")):',
+        '    if meta.get("deletionTimestamp") or (meta.get("annotations") or {}).get(PAUSE_ANNOTATION) == "true":',
+        ("tests/unit/test_ticks.py",),
+        'an object paused with "True" beside a running job is polled every 0.5 s while nothing is done',
+    ),
 )
 
 

@@ -8,7 +8,6 @@ aggregation also holds across an operator restart.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import logging
 import socket
@@ -17,6 +16,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+from controller import rfc3339
 from controller.settings import Settings
 
 COMPONENT = "bedrock-model-operator"
@@ -32,7 +32,7 @@ def event_name(meta: dict[str, Any], type: str, reason: str, message: str) -> st
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return rfc3339.now()
 
 
 class EventRecorder:

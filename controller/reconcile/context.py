@@ -4,10 +4,11 @@ identity, the desired region and revision, the AWS clients, and the outcome bein
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from controller import rfc3339
 from controller.api.models import (
     BedrockImportedModelSpec,
     BedrockImportedModelStatus,
@@ -51,7 +52,12 @@ class View:
 
     @property
     def paused(self) -> bool:
-        return self.annotations.get(PAUSE_ANNOTATION, "").lower() == "true"
+        return is_paused(self.annotations)
+
+
+def is_paused(annotations: Mapping[str, str] | None) -> bool:
+    """The pause annotation is set to true (any case): nothing is done for the object, not even polling."""
+    return (annotations or {}).get(PAUSE_ANNOTATION, "").lower() == "true"
 
 
 def shown(st: BedrockImportedModelStatus, ctype: str) -> str | None:
@@ -125,13 +131,12 @@ class Pass:
         )
 
     def now_rfc3339(self) -> str:
-        return self.now.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return rfc3339.format_time(self.now)
 
     def seconds_since(self, stamp: str | None) -> float:
         if not stamp:
             return 0.0
-        then = dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
-        return (self.now - then).total_seconds()
+        return (self.now - rfc3339.parse(stamp)).total_seconds()
 
     def tags(self) -> dict[str, str]:
         """The tags every model of this object carries: the user's, then the owner's (which win)."""

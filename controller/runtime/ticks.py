@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from controller.api.models import IN_FLIGHT
-from controller.reconcile.context import PAUSE_ANNOTATION
+from controller.reconcile.context import PAUSE_ANNOTATION, is_paused
 
 #: status fields a tick reads (`Reconciler.is_steady`); `importJob` is cut down to its state
 _STATUS_FIELDS = ("phase", "observedGeneration", "superseded", "modelMissingSince")
@@ -41,7 +41,7 @@ def import_job_running(status: Mapping[str, Any] | None, meta: Mapping[str, Any]
     """The object's import job runs (or its create is in flight) and the object is neither paused
     (nothing is done for it) nor being deleted (the finalizer follows the job): polled fast."""
     meta = meta or {}
-    if meta.get("deletionTimestamp") or (meta.get("annotations") or {}).get(PAUSE_ANNOTATION, "") == "true":
+    if meta.get("deletionTimestamp") or is_paused(meta.get("annotations")):
         return False
     job = (status or {}).get("importJob") or {}
     return job.get("state") in IN_FLIGHT

@@ -327,3 +327,16 @@ def test_the_operator_s_start_is_no_event_but_a_create_or_an_edit_is() -> None:
     for reason in (kopf.Reason.RESUME, kopf.Reason.CREATE, kopf.Reason.UPDATE):
         asyncio.run(on_change(body=body, patch=kopf.Patch(), logger=None, reason=reason))
     assert passes == [False, True, True]
+
+
+def test_a_paused_object_is_not_polled_fast_whatever_the_annotations_case() -> None:
+    """Issue 27, "one idea, several homes": the pass read the pause annotation case-insensitively and the
+    tick did not, so `paused: "True"` beside a running job was polled every 0.5 s while every pass did
+    nothing. One reading now decides both."""
+    running = {"importJob": {"state": "InProgress", "region": "us-east-1", "jobArn": "arn:job"}}
+    for value in ("true", "True", "TRUE"):
+        meta = {"finalizers": ["f"], "annotations": {PAUSE_ANNOTATION: value}}
+        assert not import_job_running(running, meta), value
+        assert tick_interval({"metadata": meta, "status": running}, 300.0, 0.5) == 300.0, value
+    meta = {"finalizers": ["f"], "annotations": {PAUSE_ANNOTATION: "false"}}
+    assert tick_interval({"metadata": meta, "status": running}, 300.0, 0.5) == 0.5
