@@ -9,7 +9,7 @@ clientRequestToken makes the create safe to repeat.
 from __future__ import annotations
 
 from controller import metrics
-from controller.api.models import ImportJobRecord, SmokeTest, SupersededModel
+from controller.api.models import ImportJobRecord, SmokeTest
 from controller.api.reasons import ConditionType, EventReason, Phase, Reason
 from controller.aws.clients import BedrockClient, JobInfo, ModelInfo
 from controller.errors import AwsError, Kind, SourceError
@@ -26,7 +26,7 @@ from controller.reconcile.context import Pass
 from controller.reconcile.failures import fail
 from controller.reconcile.import_queue import ImportQueue, slot_of
 from controller.reconcile.outcome import QueueState
-from controller.reconcile.serving import promote
+from controller.reconcile.serving import promote, supersede
 from controller.reconcile.validation import source_uri
 from controller.tenancy.rules import check_adoption, check_resolved_source
 
@@ -257,16 +257,6 @@ def _take_model(p: Pass, bedrock: BedrockClient, rec: ImportJobRecord, model: Mo
         promote(p, bedrock, model, rec, note)
     else:
         supersede(p, model.arn, model.name, rec.region, rec.revision)
-
-
-def supersede(p: Pass, arn: str, name: str | None, region: str, rev: str | None) -> None:
-    """Record a model of this object for deletion (retired, or never to serve)."""
-    if any(s.arn == arn for s in p.st.superseded or []):
-        return
-    p.st.superseded = [
-        *(p.st.superseded or []),
-        SupersededModel(arn=arn, name=name, region=region, revision=rev),
-    ]
 
 
 # ---- starting an import ----------------------------------------------------------------------------

@@ -56,6 +56,16 @@ def promote(p: Pass, bedrock: BedrockClient, model: ModelInfo, rec: ImportJobRec
     ready(p, model)
 
 
+def supersede(p: Pass, arn: str, name: str | None, region: str, rev: str | None) -> None:
+    """Record a model of this object for deletion (retired, or never to serve)."""
+    if any(s.arn == arn for s in p.st.superseded or []):
+        return
+    p.st.superseded = [
+        *(p.st.superseded or []),
+        SupersededModel(arn=arn, name=name, region=region, revision=rev),
+    ]
+
+
 def ready(p: Pass, model: ModelInfo | None = None) -> None:
     p.st.phase = Phase.READY
     p.st.failure_message = None

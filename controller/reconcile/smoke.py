@@ -19,7 +19,7 @@ from controller.api.reasons import ConditionType, Phase, Reason
 from controller.errors import AwsError, Kind
 from controller.reconcile.context import Pass
 from controller.reconcile.failures import fail
-from controller.reconcile.serving import promote
+from controller.reconcile.serving import promote, supersede
 from controller.redact import redact
 
 EXCERPT = 200
@@ -194,7 +194,5 @@ def _failed(p: Pass, rec: ImportJobRecord, reason: str, message: str) -> bool:
 
 
 def _discard(p: Pass, rec: ImportJobRecord) -> None:
-    from controller.reconcile.importing import supersede  # importing follows jobs through this module
-
     supersede(p, rec.model_arn or "", rec.model_name, rec.region, rec.revision)
     rec.state = "Completed"
