@@ -12,7 +12,7 @@ import logging
 import re
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import boto3
 from botocore.config import Config
@@ -572,3 +572,11 @@ class SupportClients:
             err = classify(exc, f"IAM DeleteRole {role_name}")
             if err.kind is not Kind.NOT_FOUND:
                 raise err from None
+
+
+class RegionClients(NamedTuple):
+    """What one region (of one AWS identity) is reached through: Bedrock's control plane, and the services
+    around it (IAM roles, SageMaker, S3, the runtime)."""
+
+    bedrock: BedrockClient
+    support: SupportClients

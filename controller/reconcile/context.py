@@ -13,7 +13,7 @@ from controller.api.models import (
     BedrockImportedModelSpec,
     BedrockImportedModelStatus,
 )
-from controller.aws.clients import BedrockClient, SupportClients
+from controller.aws.clients import BedrockClient, RegionClients, SupportClients
 from controller.naming import Identity, import_inputs, revision
 from controller.reconcile.outcome import Outcome
 from controller.tenancy.rules import Decision
@@ -90,7 +90,7 @@ class Pass:
     support: SupportClients
     out: Outcome
     now: dt.datetime
-    clients: Callable[[str], tuple[BedrockClient, SupportClients]]
+    clients: Callable[[str], RegionClients]
     #: what the namespace's policies make of the spec (None: not decided, e.g. while deleting)
     decision: Decision | None = None
 

@@ -58,7 +58,7 @@ def finalize(p: Pass, grace: float) -> Finalized:
         (keep if coming_back(p, old) else drop)[old.arn] = old.region
     rec = st.import_job
     if rec is not None and rec.state == "Adopting" and rec.model_arn:
-        bedrock = p.clients(rec.region)[0]
+        bedrock = p.clients(rec.region).bedrock
         try:
             if ownership(bedrock.tags(rec.model_arn), p.me) == "mine":  # tagged before the pass failed
                 keep[rec.model_arn] = rec.region  # the model it was taking over: Retain keeps it
@@ -74,7 +74,7 @@ def finalize(p: Pass, grace: float) -> Finalized:
         or (rec.state == "Completed" and rec.model_arn not in keep and rec.model_arn not in drop)
     )
     if rec is not None and unsettled:
-        bedrock = p.clients(rec.region)[0]
+        bedrock = p.clients(rec.region).bedrock
         job = bedrock.find_job(rec.job_name)
         # no create is sent once the object is being deleted: the first look is its deletion at the latest;
         # nothing looks for the job once the object is gone, so a create is waited for as long as it may land
@@ -134,7 +134,7 @@ def finalize(p: Pass, grace: float) -> Finalized:
     else:
         drop |= keep
     for arn, region in sorted(drop.items()):
-        outcome = delete_owned(p, p.clients(region)[0], arn)
+        outcome = delete_owned(p, p.clients(region).bedrock, arn)
         if outcome == "deleted":
             result.events.append(("Normal", EventReason.MODEL_DELETED, f"deleted imported model {arn}"))
         elif outcome == "other":
@@ -152,7 +152,7 @@ def finalize(p: Pass, grace: float) -> Finalized:
 def _release(p: Pass, arn: str, region: str) -> bool:
     """Hand a retained model over to no one: drop this object's ownership tags (so another object may
     adopt it) and say where it came from. False when it is gone or not ours."""
-    bedrock = p.clients(region)[0]
+    bedrock = p.clients(region).bedrock
     try:
         tags = bedrock.tags(arn)
     except AwsError as err:

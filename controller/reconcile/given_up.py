@@ -58,7 +58,7 @@ def look(p: Pass, grace: float) -> bool:
             continue
         g.looked_at = p.now_rfc3339()
         try:
-            keep, model = _state_of(p, g, grace, p.clients(g.region)[0].find_job(g.job_name))
+            keep, model = _state_of(p, g, grace, p.clients(g.region).bedrock.find_job(g.job_name))
         except AwsError:
             left.append(g)
             continue
@@ -87,7 +87,7 @@ def _state_of(p: Pass, g: GivenUpCreate, grace: float, job: JobInfo | None) -> t
     if job.status != "Completed" or not job.model_arn:
         return False, None
     try:
-        tags = p.clients(g.region)[0].tags(job.model_arn)
+        tags = p.clients(g.region).bedrock.tags(job.model_arn)
     except AwsError as err:
         if err.kind is not Kind.NOT_FOUND:
             raise
@@ -103,7 +103,7 @@ def pending(p: Pass, grace: float) -> tuple[str | None, dict[str, str]]:
     waited for."""
     drop: dict[str, str] = {}
     for g in p.st.given_up_creates or []:
-        bedrock = p.clients(g.region)[0]
+        bedrock = p.clients(g.region).bedrock
         job = bedrock.find_job(g.job_name)
         if job is None or ownership(bedrock.tags(job.arn), p.me) != "mine":
             continue

@@ -59,7 +59,7 @@ def follow(p: Pass, grace: float, iam_wait: float, smoke_default: str = "") -> b
         return smoke.step(p, rec, smoke.effective(p, smoke_default))
     if rec is None or not in_flight(p):
         return False
-    bedrock = p.clients(rec.region)[0]
+    bedrock = p.clients(rec.region).bedrock
     if rec.state == "Creating":
         if rec.inputs in (None, p.inputs):
             unwanted = _not_as_wanted(p, rec)
@@ -335,7 +335,7 @@ def _resume_adoption(p: Pass, rec: ImportJobRecord, grace: float) -> None:
     unowned both tag it, and the last write wins. So the tags are a claim, confirmed only when they still
     name this object `ADOPTION_SETTLE_SECONDS` later; the adopter whose tags were overwritten forgets the
     model without touching it (its next import meets the name taken by the winner: ModelNameConflict)."""
-    bedrock = p.clients(rec.region)[0]
+    bedrock = p.clients(rec.region).bedrock
     model = bedrock.find_model(rec.model_arn or rec.model_name)
     if model is None:
         rec.unseen_since = rec.unseen_since or p.now_rfc3339()

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from controller import metrics
 from controller.api.models import IN_FLIGHT, BedrockImportedModelSpec, BedrockImportedModelStatus
 from controller.api.reasons import ConditionType, Phase, Reason
-from controller.aws.clients import BedrockClient, SupportClients
+from controller.aws.clients import BedrockClient, RegionClients, SupportClients
 from controller.aws.session import assumed_session
 from controller.errors import Kind, OperatorError, SourceError
 from controller.kube.client import KUBE_ERRORS, api_error
@@ -93,7 +93,7 @@ class Reconciler:
         self.queue = ImportQueue(settings.import_slots, clock=monotonic, busy_for=settings.poll_seconds)
         self.jobs = jobs or ValidationJobs(settings)
         self._make_clients = clients
-        self._clients: dict[tuple[str, Tenant], tuple[BedrockClient, SupportClients]] = {}
+        self._clients: dict[tuple[str, Tenant], RegionClients] = {}
         self._lock = threading.Lock()
         self.clock = clock
         self.monotonic = monotonic
@@ -133,15 +133,15 @@ class Reconciler:
             placed += 1
         return placed
 
-    def clients(self, region: str, tenant: Tenant = None) -> tuple[BedrockClient, SupportClients]:
+    def clients(self, region: str, tenant: Tenant = None) -> RegionClients:
         with self._lock:
             if (region, tenant) not in self._clients:
-                self._clients[region, tenant] = self._make_clients(self.settings, region, tenant)
+                self._clients[region, tenant] = RegionClients(
+                    *self._make_clients(self.settings, region, tenant)
+                )
             return self._clients[region, tenant]
 
-    def _clients_for(
-        self, namespace: str, role: str | None
-    ) -> Callable[[str], tuple[BedrockClient, SupportClients]]:
+    def _clients_for(self, namespace: str, role: str | None) -> Callable[[str], RegionClients]:
         tenant = (role, namespace) if role else None
         return lambda region: self.clients(region, tenant)
 

@@ -96,7 +96,7 @@ def check_drift(
     at monotonic time `now`;
     a model absent from it is read by ARN before anything is concluded. `check_tags`: the tags are read and
     set right (every event; otherwise on the slower tag cadence)."""
-    bedrock = p.clients(p.st.region or p.region)[0]
+    bedrock = p.clients(p.st.region or p.region).bedrock
     arn = p.st.model_arn or ""
     model = None
     if not exact and p.st.model_missing_since is None:
@@ -194,7 +194,7 @@ def retire_superseded(p: Pass, grace: float) -> None:
         if coming_back(p, old):
             left.append(old)
             continue
-        bedrock = p.clients(old.region)[0]
+        bedrock = p.clients(old.region).bedrock
         try:
             outcome = delete_owned(p, bedrock, old.arn)
         except AwsError as err:

@@ -77,7 +77,7 @@ def answer_text(answer: dict[str, Any] | str) -> str:
 def step(p: Pass, rec: ImportJobRecord, test: SmokeTest | None) -> bool:
     """One look at a Testing candidate. True while the test goes on (the pass stops there)."""
     assert rec.model_arn
-    bedrock = p.clients(rec.region)[0]
+    bedrock = p.clients(rec.region).bedrock
     if rec.revision != p.rev or rec.region != p.region:
         _discard(p, rec)  # the spec moved on while the candidate was tested: not what it asks for now
         return False
@@ -101,7 +101,7 @@ def step(p: Pass, rec: ImportJobRecord, test: SmokeTest | None) -> bool:
     record.waited_seconds = round((record.waited_seconds or 0.0) + min(gap, MAX_COUNTED_GAP), 1)
     record.last_attempt_at = p.now_rfc3339()
     overdue = record.waited_seconds >= test.deadline_seconds
-    support = p.clients(rec.region)[1]
+    support = p.clients(rec.region).support
     t0 = time.monotonic()
     try:
         answer = support.invoke(rec.model_arn, request_body(test))
