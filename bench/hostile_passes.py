@@ -31,7 +31,7 @@ FILES = (
 
 _PLUGIN = """
 import atexit, json, os
-from tests import world
+from tests.support import world
 
 @atexit.register
 def _dump():

@@ -1433,6 +1433,14 @@ MUTATIONS: tuple[Mutation, ...] = (
         ("tests/unit/test_ticks.py",),
         'an object paused with "True" beside a running job is polled every 0.5 s while nothing is done',
     ),
+    Mutation(
+        "job-event-wakes-nobody",
+        "controller/runtime/handlers.py",
+        "        return state is not None and self._submit(owner, state)",
+        "        return False",
+        ("tests/unit/test_ticks.py",),
+        "a validation Job's end is noticed only at the owner's next poll, not when the Job watch sees it",
+    ),
 )
 
 

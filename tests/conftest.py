@@ -226,7 +226,7 @@ def node(control_plane, node_images):
 @pytest.fixture(scope="session")
 def operator(control_plane, crd_installed, local_aws, node, node_images, tmp_path_factory):
     from bmo_devtools.dev.aws import LocalAws
-    from tests import operator_process
+    from tests.support import operator_process
     from tests.support.operator_process import OperatorProcess
 
     # validation Jobs run on the node in the image built here, their pods on the host network

@@ -36,7 +36,7 @@ def api_client(settings: Settings) -> client.ApiClient:
                 config.load_kube_config(
                     config_file=os.environ.get("KUBECONFIG") or None, client_configuration=configuration
                 )
-            configuration.connection_pool_maxsize = settings.max_workers + 4  # + watch nudges
+            configuration.connection_pool_maxsize = settings.max_workers + 4  # + the watches
             _api = client.ApiClient(configuration)
         return _api
 

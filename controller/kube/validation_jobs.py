@@ -19,7 +19,7 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from controller.api.models import API_VERSION, GROUP, KIND, PLURAL, VERSION
+from controller.api.models import API_VERSION, KIND
 from controller.artifacts.sources import source_error_reason
 from controller.kube import validation_pod_template
 from controller.kube.client import api_client
@@ -30,7 +30,6 @@ LABEL_MANAGED = "app.kubernetes.io/managed-by"
 LABEL_OWNER = "bedrock.modelops.io/owner-uid"
 LABEL_REVISION = "bedrock.modelops.io/revision"
 ANNOTATION_OWNER_NAME = "bedrock.modelops.io/owner-name"
-ANNOTATION_OBSERVED = "bedrock.modelops.io/validation-observed"  # on the model: wakes it up
 TERMINATION_LOG = "/dev/termination-log"
 CONTAINER = "validate"
 LABEL_CONTROLLER_UID = "batch.kubernetes.io/controller-uid"  # set by the job controller on its pods
@@ -449,31 +448,6 @@ def foreign_pod(pod: client.V1Pod, job: client.V1Job, built: client.V1Job | None
     ):
         return "its validator container is not the one the operator builds"
     return None
-
-
-def job_fingerprint(body: dict[str, Any]) -> str:
-    """A short fingerprint of a validation Job's progress (what its owner must react to)."""
-    status = body.get("status") or {}
-    conds = ",".join(sorted(f"{c.get('type')}={c.get('status')}" for c in status.get("conditions") or []))
-    return f"job:{status.get('active', 0)}/{status.get('succeeded', 0)}/{status.get('failed', 0)}:{conds}"
-
-
-def nudge_owner(settings: Settings, namespace: str, owner_name: str, fingerprint: str) -> None:
-    """Annotate the owning model so its reconcile runs now (watch-driven, no polling loop)."""
-    api = client.CustomObjectsApi(api_client(settings))
-    value = hashlib.sha256(fingerprint.encode()).hexdigest()[:16]
-    try:
-        api.patch_namespaced_custom_object(
-            GROUP,
-            VERSION,
-            namespace,
-            PLURAL,
-            owner_name,
-            {"metadata": {"annotations": {ANNOTATION_OBSERVED: value}}},
-        )
-    except ApiException as exc:
-        if exc.status != 404:
-            raise
 
 
 def pending_reason(pod: client.V1Pod) -> str | None:

@@ -33,11 +33,8 @@ from controller.kube.client import KUBE_ERRORS, api_client, api_error, tenancy_r
 from controller.kube.events import EventRecorder
 from controller.kube.status_store import ModelStatusStore, status_patch
 from controller.kube.validation_jobs import (
-    ANNOTATION_OWNER_NAME,
     LABEL_MANAGED,
     MANAGED_BY,
-    job_fingerprint,
-    nudge_owner,
 )
 from controller.reconcile import Finalized, Outcome, Reconciler
 from controller.runtime.heap import Trimmer
@@ -48,7 +45,7 @@ from controller.tenancy.view import TenancyView
 
 FINALIZER = f"{GROUP}/finalizer"
 #: kopf's own annotations live under this prefix. Not `bedrock.modelops.io/`: kopf leaves annotations
-#: under its storage prefix out of its diff, so `paused`, `retry` and the Job nudge never fired an update.
+#: under its storage prefix out of its diff, so `paused` and `retry` never fired an update.
 KOPF_PREFIX = f"kopf.{GROUP}"
 #: Passes run back to back at most this often when a pass asks for another (write-ahead of a create).
 MAX_PASSES = 3
@@ -203,6 +200,17 @@ class Operator:
             return False
         return True
 
+    def wake_owner_of(self, job: dict[str, Any]) -> bool:
+        """Queue a pass of the model that controls this validation Job, in this process: nothing is written
+        to the model (an annotation written to wake it made its own watch event, and a status write racing
+        it a conflict). A Job anyone labelled costs at most a pass of the object it names. True: queued."""
+        meta = job.get("metadata") or {}
+        if meta.get("deletionTimestamp"):
+            return False
+        owner = next((r.get("uid") for r in meta.get("ownerReferences") or [] if r.get("controller")), None)
+        state = self.states.claim_wake(owner) if owner else None
+        return state is not None and self._submit(owner, state)
+
     def wake_next_up(self, after: str) -> None:
         """A pass may have freed a region's slot (its job ended, it was deleted or paused): the objects
         whose turn it now is run a pass at once instead of at their next poll, so the slot never idles.
@@ -269,8 +277,8 @@ class Operator:
         self._emit(fresh, out.events, revision)
 
     def _only_metadata_moved(self, fresh: dict[str, Any], patch: dict[str, Any]) -> bool:
-        """After a 409: whether only metadata changed since the pass's read (an annotation, a finalizer, the
-        validation Job's nudge), with the same spec generation and the same status. Then the decision holds,
+        """After a 409: whether only metadata changed since the pass's read (an annotation, a finalizer, a
+        label), with the same spec generation and the same status. Then the decision holds,
         and `patch` is pointed at the new resourceVersion; else (a status written meanwhile, a spec edit) the
         pass must decide again."""
         meta = fresh["metadata"]
@@ -477,16 +485,9 @@ class Operator:
 
         @kopf.on.event("batch", "v1", "jobs", labels={LABEL_MANAGED: MANAGED_BY}, registry=registry)
         async def on_validation_progress(body: kopf.Body, **_: Any) -> None:
-            """A validation Job changed: wake the owning model up (watched, not polled). Pods are not
+            """A validation Job changed: its owner's pass runs now (watched, not polled). Pods are not
             watched (a cluster-wide pod watch is costly); a pod stuck before it runs is seen at the next
             poll."""
-            owner = (body.metadata.get("annotations") or {}).get(ANNOTATION_OWNER_NAME)
-            if not owner or body.metadata.get("deletionTimestamp"):
-                return
-            fingerprint = job_fingerprint(dict(body))
-            ctx = contextvars.copy_context()
-            await asyncio.get_running_loop().run_in_executor(
-                self.executor, ctx.run, nudge_owner, s, body.metadata.namespace, owner, fingerprint
-            )
+            self.wake_owner_of(dict(body))
 
         return registry

@@ -42,14 +42,9 @@ def test_importable_model_validated_in_a_hardened_job(
     assert condition(obj, "Validated")["reason"] == "ArtifactsImportable"
     assert obj["status"]["validation"]["verdict"] == "importable"
     assert obj["status"]["validation"]["architecture"] == "Llama3.1"
-    # the Job watch woke the model up (it annotates the owner on every Job change)
-    wait_for(
-        lambda: get_obj(kubectl, namespace, "ok")["metadata"]["annotations"].get(
-            "bedrock.modelops.io/validation-observed"
-        ),
-        timeout=20,
-        what="owner nudged by the Job watch",
-    )
+    # the Job watch wakes the model in the operator's own queue: nothing is written to the model for it
+    annotations = get_obj(kubectl, namespace, "ok")["metadata"].get("annotations") or {}
+    assert not [k for k in annotations if k.startswith("bedrock.modelops.io/validation")], annotations
     (job,) = jobs(kubectl, namespace)
     owner = job["metadata"]["ownerReferences"][0]
     assert (owner["kind"], owner["name"], owner["uid"]) == (

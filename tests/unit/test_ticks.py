@@ -340,3 +340,28 @@ def test_a_paused_object_is_not_polled_fast_whatever_the_annotations_case() -> N
         assert tick_interval({"metadata": meta, "status": running}, 300.0, 0.5) == 300.0, value
     meta = {"finalizers": ["f"], "annotations": {PAUSE_ANNOTATION: "false"}}
     assert tick_interval({"metadata": meta, "status": running}, 300.0, 0.5) == 0.5
+
+
+def test_a_validation_job_event_queues_its_owners_pass_in_the_process() -> None:
+    """Issue 27: a validation Job's progress wakes the model that controls it through the operator's own
+    queue (its controller ownerReference names the model's uid), not by writing an annotation on the model
+    (which cost an apiserver write per Job event, its own watch event, and status-write conflicts). A Job that
+    names no controller, or is being deleted, wakes nothing; a model with a pass queued gets none more."""
+    op, executor, _ = _operator()
+    registry = op.registry()
+    on_job = _handler(registry._watching, "on_validation_progress")
+    _seen(op, _model("m", phase="Validating"))
+
+    def job(**meta: Any) -> kopf.Body:
+        refs = [{"kind": "BedrockImportedModel", "name": "m", "uid": "m", "controller": True}]
+        return kopf.Body({"metadata": {"name": "bmo-validate-m", "ownerReferences": refs} | meta})
+
+    asyncio.run(on_job(body=job()))
+    assert executor.queued == ["m"]
+    asyncio.run(on_job(body=job()))
+    assert executor.queued == ["m"], "one pass queued at a time"
+    op.states.get("m").wake_pending = False
+    executor.queued.clear()
+    asyncio.run(on_job(body=job(deletionTimestamp="2026-01-01T00:00:00Z")))
+    asyncio.run(on_job(body=kopf.Body({"metadata": {"name": "stray", "ownerReferences": []}})))
+    assert executor.queued == []
