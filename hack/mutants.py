@@ -660,12 +660,12 @@ MUTATIONS: tuple[Mutation, ...] = (
         "every object gets its own rate-limit bucket (CreateModelImportJob=1 never applies)",
     ),
     Mutation(
-        "smoke-e2e-unmarked",
-        "tests/cluster/test_smoke_e2e.py",
-        "@pytest.mark.controlplane\ndef test_a_cold_start_is_waited_out_and_the_result_recorded",
-        "def test_a_cold_start_is_waited_out_and_the_result_recorded",
-        (f"{UNPINNED}::test_every_test_file_that_starts_a_control_plane_is_marked",),
-        "an end-to-end test without the controlplane mark runs under -m 'not controlplane'",
+        "cluster-tests-unmarked",
+        "tests/cluster/conftest.py",
+        "            item.add_marker(pytest.mark.controlplane)",
+        "            pass",
+        (f"{UNPINNED}::test_the_no_cluster_selection_collects_nothing_of_the_cluster_or_node_levels",),
+        "the cluster level's tests run under -m 'not controlplane' and start servers",
     ),
     # ---- what is imported is what was validated (issue 25, finding 12)
     Mutation(

@@ -186,6 +186,35 @@ def test_no_unit_test_starts_a_server():
     assert found == []
 
 
+def test_the_no_cluster_selection_collects_nothing_of_the_cluster_or_node_levels():
+    """`-m "not controlplane"` (what a contributor without a cluster runs) selects no test of tests/cluster/
+    or tests/node/: their conftest files mark every test there, whether or not the test says so."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--collect-only",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-m",
+            "not controlplane",
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    picked = [ln for ln in out.splitlines() if ln.startswith(("tests/cluster/", "tests/node/"))]
+    assert picked == []
+    assert any(ln.startswith("tests/unit/") for ln in out.splitlines())
+
+
 def test_max_models_counts_each_namespace_on_its_own():
     """Through the operator's passes: team-b's two models take none of team-a's single place."""
     from tests.support.world import World
