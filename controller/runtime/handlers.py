@@ -6,7 +6,7 @@ pool and the per-object state (`object_state`). Nothing is built at import: `bed
 builds an `Operator` from its settings and registers its handlers in a kopf registry.
 
 One pass of an object runs at a time (its lock). It decides from a fresh read of the object and writes
-its status before the lock is released (see `model_status`), backs off exponentially on retryable errors,
+its status before the lock is released (see `kube.status_store`), backs off exponentially on retryable errors,
 and is skipped cheaply for steady objects until their resync is due. Ticks are not kopf timers: one loop
 decides them for every object from a small glance at its last watch event (`ticks`).
 """
