@@ -274,7 +274,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         (CORPUS,),
         "a vocab_size that disagrees with the embedding passes validation",
     ),
-    # ---- hostile tenants and partial failures (issue 25)
+    # ---- hostile tenants and partial failures
     Mutation(
         "create-given-up-by-decision-time",
         "controller/reconcile/importing.py",
@@ -437,7 +437,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         (UNPINNED,),
         "a SageMaker model's folder with '..' segments is imported (a prefix check on text is fooled)",
     ),
-    # ---- written without reading the tests (a helper, issue 30): survivors, each now killed by a test
+    # ---- written without reading the tests (a helper): survivors, each now killed by a test
     Mutation(
         "fresh-retain-release-strips-foreign-tags",
         "controller/reconcile/deletion.py",
@@ -589,7 +589,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         (UNPINNED,),
         "the import queue orders objects by uid instead of by queuedAt",
     ),
-    # ---- behaviours no test pinned down (issue 30)
+    # ---- behaviours no test pinned down
     Mutation(
         "sagemaker-files-pass-any-policy",
         "controller/tenancy/rules.py",
@@ -667,7 +667,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         (f"{UNPINNED}::test_the_no_cluster_selection_collects_nothing_of_the_cluster_or_node_levels",),
         "the cluster level's tests run under -m 'not controlplane' and start servers",
     ),
-    # ---- what is imported is what was validated (issue 25, finding 12)
+    # ---- what is imported is what was validated
     Mutation(
         "pin-ignored-before-start",
         "controller/reconcile/source_pin.py",

@@ -1,4 +1,4 @@
-"""Two replicas (issue "A thousand models and two replicas", goal 5): only the holder of the Lease
+"""Two replicas: only the holder of the Lease
 reconciles; after the leader is killed with -9 the standby takes over within 15 s, and the queue goes on in
 its order with no second job or model. The replicas are real operator processes against the shared
 control plane and local Bedrock, with production lease timings (10 s)."""

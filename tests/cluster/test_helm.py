@@ -236,7 +236,7 @@ def test_shards_install_side_by_side_without_a_name_in_common(helm):
 
 
 def test_chart_ships_the_tenant_roles_of_deploy_base(helm):
-    """Tenants' edit/view rights on the kinds, without the status subresource (issue 25): the chart installs
+    """Tenants' edit/view rights on the kinds, without the status subresource: the chart installs
     what the kustomize base does, and a shard that does not own the cluster-wide objects installs none."""
     wanted = [
         d for d in yaml.safe_load_all((ROOT / "deploy" / "base" / "tenant-roles.yaml").read_text()) if d

@@ -1,5 +1,5 @@
-"""Ownership, no leak, no stall: one end-to-end test per defect found on 3092c5e (issue "Ownership and
-invariants"), on the real control plane with the operator as a process and the local Bedrock.
+"""Ownership, no leak, no stall: one end-to-end test per defect a review found, on the real control plane
+with the operator as a process and the local Bedrock.
 
 The shared operator runs with the production resync (300 s): whatever these tests see happens because an
 event or an in-flight import made the operator look, not because a short resync hid a missed event.

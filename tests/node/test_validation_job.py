@@ -197,7 +197,7 @@ def test_a_pending_pod_says_what_it_waits_for_and_the_time_left():
 
 
 def test_a_verdict_forged_by_a_tenant_job_is_not_taken(kubectl, operator, node_images, local_aws, namespace):
-    """Issue 25, finding 5, on the real node: a tenant with edit rights learns the model's uid, creates the
+    """On the real node: a tenant with edit rights learns the model's uid, creates the
     revision's validation Job first (right name, the owner label, a controller reference to the model), and
     its pod writes an `importable` verdict for a quantized model. The operator takes no verdict from it
     (ValidationJobForeign), imports nothing; once the forged Job is gone its own Job refuses the model."""

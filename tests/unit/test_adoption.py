@@ -1,5 +1,5 @@
-"""Adopting an existing model (spec.adoptExisting) is written ahead, remembered, and a policy decision
-(issue 25, findings 2 and 3): a failed status write never makes the operator delete the model it adopted,
+"""Adopting an existing model (spec.adoptExisting) is written ahead, remembered, and a policy decision: a
+failed status write never makes the operator delete the model it adopted,
 a model it adopted is never retired as "another revision", and no namespace takes over a model another
 team retained or someone imported by hand unless its BedrockImportPolicy says so."""
 
@@ -137,7 +137,7 @@ def test_a_policy_decides_which_unowned_models_a_namespace_may_adopt():
 
 
 def test_a_status_naming_another_model_or_source_is_no_authority():
-    """Finding 8: whoever may write the status subresource must not make the operator delete an unowned
+    """Whoever may write the status subresource must not make the operator delete an unowned
     model (an ARN in status is no proof of ownership) nor send a create for another team's bucket."""
     w = World()
     c = w.cluster("east")
@@ -246,7 +246,7 @@ ADOPT_SHARED = {
     ids=["east-first", "west-first", "alternating", "pairs", "fours"],
 )
 def test_two_clusters_adopting_one_model_at_once_leave_it_to_one_of_them(schedule):
-    """Finding 11: TagResource is not conditional. Two clusters whose objects may adopt the same unowned
+    """TagResource is not conditional. Two clusters whose objects may adopt the same unowned
     model, their passes interleaved at every Bedrock call (the World's `interleave`): both may read it as
     unowned and both tag it. Each adopter's tags are only a claim, confirmed when they still name it a
     settle time later; the one whose tags were overwritten forgets the model without touching it

@@ -351,7 +351,7 @@ def test_tenant_access_trust_admits_only_this_cluster_for_its_namespace():
 
 
 def test_a_team_with_several_namespaces_lists_each_in_its_trust():
-    """Issue 25, finding 11: one account role for a team's namespaces (team-a-dev, team-a-prod): the trust
+    """One account role for a team's namespaces (team-a-dev, team-a-prod): the trust
     lists one external ID per namespace; any other namespace of the cluster still cannot assume it."""
     from bmo_devtools.emulator import iam_eval
     from controller.aws.session import external_id

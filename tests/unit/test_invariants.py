@@ -997,7 +997,7 @@ def test_a_create_applied_after_the_grace_period_leaks_no_model():
     as team-a/b's that no status names. With the request held 20 s (under the grace) nothing leaks. The
     grace period is the operator's bound on how late Bedrock applies a request; the fix this asks for is a
     sweep: the region's listing searched on the tag cadence for models named with the object's identity
-    hash, tagged as its own, that status does not record (issue 26, "nothing unaccounted for"). Kept as a
+    hash, tagged as its own, that status does not record. Kept as a
     strict xfail so that the fix flips it."""
     state = Operators()
     state.role_creation_denied()

@@ -32,7 +32,7 @@ def test_every_mutation_names_exactly_one_spot():
 
 
 def test_a_mutation_follows_its_code_to_another_module(tmp_path):
-    """Issue "A house to live in" moves code between modules: a mutation whose file no longer holds its
+    """Code moves between modules: a mutation whose file no longer holds its
     text mutates the one file that does, and says `stale` (never mutating nothing) when none or several do."""
     spec = importlib.util.spec_from_file_location("bmo_mutants_locate", ROOT / "hack" / "mutants.py")
     assert spec is not None and spec.loader is not None

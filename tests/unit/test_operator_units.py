@@ -307,7 +307,7 @@ def test_a_steady_model_writes_no_status_at_resync():
 
 
 def test_a_fleets_resync_costs_a_listing_not_a_call_per_model():
-    """Issue "A thousand models and two replicas", goal 1: at steady state a resync of every Ready model reads
+    """At steady state a resync of every Ready model reads
     the region's ListImportedModels (one page per 1,000 models, at most every half resync period) instead of
     GetImportedModel + ListTagsForResource per model; tags have their own slower cadence."""
     from collections import Counter

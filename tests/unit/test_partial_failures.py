@@ -1,4 +1,4 @@
-"""Partial failures found by the review of issue 25, replayed in the in-process World: each sequence ends
+"""Partial failures found by a review, replayed in the in-process World: each sequence ends
 with nothing leaked or lost and no object running two jobs at once."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ def _sent_creates(w: World) -> int:
 
 @pytest.mark.parametrize("then", ["revert", "delete", "move-region"])
 def test_a_create_answered_late_after_40s_of_refusals_is_not_given_up(then):
-    """Finding 1: creates refused for 40 s, the next one applied but its answer lost, the job invisible
+    """Creates refused for 40 s, the next one applied but its answer lost, the job invisible
     for 8 s, and the user reverts, deletes or moves the region: the intent used to be dropped because it was
     *decided* more than the grace period ago, though it was *sent* seconds ago. Its model was leaked and,
     with a region move, the object ran two jobs at once."""
@@ -49,7 +49,7 @@ def test_a_create_answered_late_after_40s_of_refusals_is_not_given_up(then):
 
 
 def test_an_adversarial_expect_does_not_freeze_the_operator():
-    """Finding 4: `(a|aa)*#` against an answer with a run of a's took Python's backtracking `re` minutes,
+    """`(a|aa)*#` against an answer with a run of a's took Python's backtracking `re` minutes,
     holding the GIL (the event loop, every worker, the Lease renewals). RE2 answers at once."""
     w = World()
     c = w.cluster("east")
@@ -68,7 +68,7 @@ def _phase(body: dict) -> str | None:
 
 @pytest.mark.parametrize("how", ["paused", "deleting"])
 def test_a_paused_or_deleting_object_gives_up_the_slot_once_its_job_ended(how):
-    """Finding 6: a paused pass never looks at Bedrock and a deleting object gets no pass, so an object
+    """A paused pass never looks at Bedrock and a deleting object gets no pass, so an object
     whose job had ended kept the region's slot: every other tenant waited Queued with nothing running."""
     from controller.reconcile import PAUSE_ANNOTATION
 
@@ -88,7 +88,7 @@ def test_a_paused_or_deleting_object_gives_up_the_slot_once_its_job_ended(how):
 
 
 def test_a_teams_own_account_has_its_own_import_slot():
-    """Finding 7: the queue was keyed by region, but Bedrock's slot is per account and region: a team
+    """The queue was keyed by region, but Bedrock's slot is per account and region: a team
     importing into its own account (account.roleArn) blocked the operator account's imports."""
     from bmo_devtools.emulator.state import BedrockState
     from tests.support.inprocess_bedrock import FakeSupport, InProcessBedrock
@@ -132,7 +132,7 @@ def test_a_teams_own_account_has_its_own_import_slot():
 
 
 def test_a_squatted_job_name_fails_the_object_and_frees_the_slot():
-    """Finding 11: a terminal error while a create was in flight (a job name someone else took first) kept
+    """A terminal error while a create was in flight (a job name someone else took first) kept
     the intent, and with it the region's slot, for ever; a job of that name with no owner tags was even
     followed as the object's own."""
     import uuid
@@ -167,7 +167,7 @@ def test_a_squatted_job_name_fails_the_object_and_frees_the_slot():
 
 @pytest.mark.parametrize("then", ["promoted", "deleted"])
 def test_a_created_role_goes_when_the_spec_names_its_own_role(then):
-    """Finding 11: serviceRole switched from `create` to `roleArn` left the created role behind (and a
+    """ServiceRole switched from `create` to `roleArn` left the created role behind (and a
     deletion then looked only at the spec, which no longer said `create`)."""
     m = Operators()
     w = m.world
@@ -192,7 +192,7 @@ def test_a_created_role_goes_when_the_spec_names_its_own_role(then):
 
 
 def test_a_role_that_cannot_be_deleted_at_promotion_does_not_lose_the_previous_model():
-    """Review of issue 25's fixes: the created role was deleted inside the promotion, before the replaced
+    """Found by a review of the fixes: the created role was deleted inside the promotion, before the replaced
     model was recorded for deletion; a throttled DeleteRole failed the pass after status named the new
     model, and the old one was never recorded again: leaked. The role delete now comes last and never fails
     the pass (a role left is deleted with the object)."""

@@ -1,4 +1,4 @@
-"""Client-side rate limits per region and operation (issue "A thousand models and two replicas", goal 2):
+"""Client-side rate limits per region and operation:
 a fleet's calls are spread at the configured rate, and a throttled answer pauses every call to the region."""
 
 from __future__ import annotations

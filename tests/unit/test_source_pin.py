@@ -1,4 +1,4 @@
-"""Issue 25, finding 12: what is imported is what was validated. The World's folders are swapped between
+"""What is imported is what was validated. The World's folders are swapped between
 Inline validation and the import (while queued, and in the one pass between the intent and the send),
 and while the model serves."""
 
@@ -126,7 +126,7 @@ def test_a_validation_jobs_verdict_of_the_old_files_is_not_reused():
 
 
 def test_a_revert_during_a_validation_job_drops_it_and_says_what_serves():
-    """Finding 11: Ready on revision A, the source edited to B (a validation Job starts), then reverted to
+    """Ready on revision A, the source edited to B (a validation Job starts), then reverted to
     A before the Job ends: Validated stayed Unknown beside Ready=True, and the Job ran on."""
     m = Operators()
     w = m.world
@@ -162,8 +162,8 @@ def test_a_switch_to_skip_does_not_compare_with_an_earlier_fingerprint():
 
 
 def test_a_new_model_does_not_inherit_the_old_ones_source_warning():
-    """Review of issue 25's fixes: SourceInSync=False about the replaced model's folder stayed on the object
-    once a model imported without a fingerprint (validation Skip) served."""
+    """Found by a review of the fixes: SourceInSync=False about the replaced model's folder stayed on the
+    object once a model imported without a fingerprint (validation Skip) served."""
     m = Operators()
     w = m.world
     c = w.cluster("east")

@@ -1,4 +1,4 @@
-"""Status read by GitOps tools never runs ahead of what was decided (issue 25, finding 9): a pass that
+"""Status read by GitOps tools never runs ahead of what was decided: a pass that
 cannot read the policies after a restart decides nothing, so it must not claim the new generation, and
 the Argo CD health check reads Ready's own observedGeneration."""
 
@@ -32,7 +32,7 @@ def test_a_pass_that_cannot_read_the_policies_claims_no_generation():
 
 
 def test_a_spec_only_the_operator_refuses_keeps_its_running_job_and_slot():
-    """Finding 11: a spec admitted by the API but refused by the operator's model (a rule CEL cannot
+    """A spec admitted by the API but refused by the operator's model (a rule CEL cannot
     express, a CRD older than the operator) made the object InvalidSpec and dropped its place: the slot
     its running job holds went to the next object, and Ready said nothing of the model that serves."""
     from controller.reconcile.import_queue import slot_of

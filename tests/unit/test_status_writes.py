@@ -200,7 +200,7 @@ def test_status_patch_removes_cleared_fields_and_keeps_transition_times():
 
 @pytest.mark.parametrize("meanwhile", ["status written", "annotation only"])
 def test_a_status_write_over_a_newer_object_is_refused_and_decided_again(wired, meanwhile):
-    """Finding 11 / issue 28: a status PATCH carries the resourceVersion the pass decided from. When the
+    """A status PATCH carries the resourceVersion the pass decided from. When the
     status changed since (an older leader's write landing late), the apiserver answers 409: the pass's status
     is not written over the newer one, and the decision is made again at once from a fresh read, without
     backing off. When only metadata moved (an annotation, the validation Job's nudge), the decision holds:

@@ -330,7 +330,7 @@ def test_the_operator_s_start_is_no_event_but_a_create_or_an_edit_is() -> None:
 
 
 def test_a_paused_object_is_not_polled_fast_whatever_the_annotations_case() -> None:
-    """Issue 27, "one idea, several homes": the pass read the pause annotation case-insensitively and the
+    """The pass read the pause annotation case-insensitively and the
     tick did not, so `paused: "True"` beside a running job was polled every 0.5 s while every pass did
     nothing. One reading now decides both."""
     running = {"importJob": {"state": "InProgress", "region": "us-east-1", "jobArn": "arn:job"}}
@@ -343,7 +343,7 @@ def test_a_paused_object_is_not_polled_fast_whatever_the_annotations_case() -> N
 
 
 def test_a_validation_job_event_queues_its_owners_pass_in_the_process() -> None:
-    """Issue 27: a validation Job's progress wakes the model that controls it through the operator's own
+    """A validation Job's progress wakes the model that controls it through the operator's own
     queue (its controller ownerReference names the model's uid), not by writing an annotation on the model
     (which cost an apiserver write per Job event, its own watch event, and status-write conflicts). A Job that
     names no controller, or is being deleted, wakes nothing; a model with a pass queued gets none more."""

@@ -1,4 +1,4 @@
-"""Behaviours no test pinned down (issue 30): each test here fails on a plausible defect listed in
+"""Behaviours no test pinned down: each test here fails on a plausible defect listed in
 hack/mutants.py. No servers: fakes stand where AWS would answer, and the parameters sent are looked at."""
 
 from __future__ import annotations
@@ -268,7 +268,7 @@ def test_a_leader_whose_renewals_stop_is_told_within_a_second(monkeypatch):
 
 def test_the_shipped_tenant_roles_never_grant_writing_status():
     """`edit`/`admin` manage models, `view` reads them; no aggregated tenant role writes the status
-    subresource or the cluster's policies (issue 25: status writers could steer the operator)."""
+    subresource or the cluster's policies (status writers could steer the operator)."""
     import yaml
 
     base = Path(__file__).resolve().parents[2] / "deploy" / "base"
@@ -287,7 +287,7 @@ def test_the_shipped_tenant_roles_never_grant_writing_status():
 
 
 def test_a_policy_the_operator_cannot_read_allows_nothing():
-    """Finding 11: an unparseable policy was dropped, so the namespaces it meant to restrict were open."""
+    """An unparseable policy was dropped, so the namespaces it meant to restrict were open."""
     view = TenancyView("open", list_policies=lambda: [])
     view.policy_changed(
         {"metadata": {"name": "broken"}, "spec": {"namespaceSelector": {}, "maxModels": "many"}}
@@ -314,7 +314,7 @@ def test_a_policy_the_operator_cannot_read_allows_nothing():
     ],
 )
 def test_a_sagemaker_models_data_with_dot_segments_is_refused(data):
-    """Finding 11: a SageMaker model's S3 folder was taken as written: `team-a/../team-b/` passes a prefix
+    """A SageMaker model's S3 folder was taken as written: `team-a/../team-b/` passes a prefix
     check on text yet names team B's folder."""
     from controller.errors import SourceError
 
@@ -484,7 +484,7 @@ def test_the_queue_orders_by_arrival_not_by_uid():
 
 
 def test_the_running_operator_arms_the_watchdog_and_exits_when_it_fires(monkeypatch):
-    """Issue 30: the watchdog is only worth something if `run` arms it. A leader that can no longer renew
+    """The watchdog is only worth something if `run` arms it. A leader that can no longer renew
     must exit (a standby takes over) rather than keep reconciling beside the new leader."""
     import os
     import threading

@@ -1,6 +1,6 @@
 """A tenant may create Jobs and Pods in its namespace with any name, label or owner reference: a validation
 verdict is taken only from the Job the operator made for the model, and only from a pod the job controller
-made from it and that runs the validator as built (issue 25, finding 5)."""
+made from it and that runs the validator as built."""
 
 from __future__ import annotations
 
