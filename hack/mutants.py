@@ -1172,7 +1172,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "vj-error-record-ignored",
         "controller/kube/validation_jobs.py",
-        '            if doc and doc.get("v") == "error":',
+        '            if doc is not None and doc.verdict == "error":',
         "            if False:",
         ("tests/unit/test_adapter_paths.py",),
         "a validator that cannot read the source reads as ValidationJobCrashed",

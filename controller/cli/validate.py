@@ -8,6 +8,7 @@ import sys
 
 from controller.architectures import ARCHITECTURE_NAMES
 from controller.artifacts import SourceAccessError, open_source, validate_source
+from controller.artifacts.verdict import Verdict
 
 EXIT_IMPORTABLE, EXIT_NOT_IMPORTABLE, EXIT_USAGE = 0, 1, 2
 
@@ -43,28 +44,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="exit 0 for both verdicts (a Job pod then succeeds; the verdict is in the termination message)",
     )
     p.set_defaults(func=run)
-
-
-TERMINATION_LIMIT = 4096
-
-
-def compact_result(report) -> str:
-    """The report squeezed under Kubernetes' 4 KiB termination-message limit: codes first, then messages."""
-    s = report.summary
-    doc = {
-        "v": report.verdict,
-        "s": s.to_status(),
-        "e": [[f.code, f.message[:300]] for f in report.errors],
-        "w": [[f.code, f.message[:300]] for f in report.warnings],
-    }
-    for cut in (300, 120, 0):
-        doc["e"] = [[c, m[:cut]] for c, m in doc["e"]]
-        doc["w"] = [[c, m[:cut]] for c, m in doc["w"]]
-        text = json.dumps(doc, separators=(",", ":"))
-        if len(text.encode()) <= TERMINATION_LIMIT:
-            return text
-    doc["e"], doc["w"] = doc["e"][:20], doc["w"][:10]
-    return json.dumps(doc, separators=(",", ":"))[:TERMINATION_LIMIT]
 
 
 def _write_termination(path: str | None, text: str) -> None:
@@ -123,9 +102,7 @@ def run(args: argparse.Namespace) -> int:
     except SourceAccessError as exc:
         _write_termination(
             args.termination_log,
-            json.dumps(
-                {"v": "error", "code": exc.code, "message": exc.message[:1000]}, separators=(",", ":")
-            ),
+            Verdict.unreadable(exc.code, exc.message).to_message(),
         )
         if text:
             print(f"error: cannot read {args.source}: {exc.code}: {exc.message}", file=sys.stderr)
@@ -141,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
             )
         return EXIT_USAGE
 
-    _write_termination(args.termination_log, compact_result(report))
+    _write_termination(args.termination_log, Verdict.of_report(report).to_message())
     if not text:
         print(json.dumps(report.to_dict(), indent=2))
     else:

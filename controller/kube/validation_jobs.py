@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from kubernetes import client
@@ -21,6 +20,7 @@ from kubernetes.client.exceptions import ApiException
 
 from controller.api.models import API_VERSION, KIND
 from controller.artifacts.sources import source_error_reason
+from controller.artifacts.verdict import Verdict
 from controller.kube import validation_pod_template
 from controller.kube.client import api_client
 from controller.settings import Settings
@@ -52,12 +52,12 @@ _CONFIG_ERRORS = {"CreateContainerConfigError", "CreateContainerError", "RunCont
 
 @dataclass
 class JobResult:
-    """running: wait (reason says why); verdict: `doc` is the compact result; failed: no verdict."""
+    """running: wait (reason says why); verdict: `doc` is what the validator said; failed: no verdict."""
 
     kind: str
     reason: str = ""
     message: str = ""
-    doc: dict[str, Any] = field(default_factory=dict)
+    doc: Verdict | None = None
 
 
 def job_name(owner_name: str, owner_uid: str, rev: str) -> str:
@@ -302,18 +302,12 @@ class ValidationJobs:
         return " ".join((last.message or "").split())[:500]
 
     @staticmethod
-    def _parse(term) -> dict[str, Any] | None:
-        if term is None or not term.message:
-            return None
-        try:
-            doc = json.loads(term.message)
-        except ValueError:
-            return None
-        return doc if isinstance(doc, dict) else None
+    def _parse(term) -> Verdict | None:
+        return Verdict.read(term.message if term is not None else None)
 
     def _verdict(self, name: str, term) -> JobResult:
         doc = self._parse(term)
-        if doc is None or doc.get("v") not in ("importable", "not-importable"):
+        if doc is None or doc.verdict == "error":
             return JobResult(
                 "failed",
                 "ValidationResultMissing",
@@ -342,14 +336,14 @@ class ValidationJobs:
                     f"(limit {self.settings.validation_job_memory}); raise the validation Job memory",
                 )
             doc = self._parse(term)
-            if doc and doc.get("v") == "error":
-                code = str(doc.get("code", "Error"))
+            if doc is not None and doc.verdict == "error":
+                code = doc.code or "Error"
                 reason = source_error_reason(code) or "SourceUnreadable"
                 return JobResult(
                     "failed",
                     reason,
                     f"the validator could not read the source: {code}: "
-                    f"{doc.get('message', '')} (check the validation ServiceAccount's S3 access)",
+                    f"{doc.message or ''} (check the validation ServiceAccount's S3 access)",
                 )
             return JobResult(
                 "failed",

@@ -91,10 +91,11 @@ def validated(p: Pass, settings: Settings, jobs: ValidationJobs) -> bool:
             fail(p, ConditionType.VALIDATED, result.reason, result.message)
             return False
         doc = result.doc
-        summary = dict(doc.get("s") or {})
-        errors = [{"code": c, "message": m} for c, m in doc.get("e") or []]
-        warnings = [{"code": c, "message": m} for c, m in doc.get("w") or []]
-        verdict = doc.get("v")
+        assert doc is not None  # a "verdict" result carries one
+        summary = dict(doc.summary)
+        errors = [{"code": c, "message": m} for c, m in doc.errors]
+        warnings = [{"code": c, "message": m} for c, m in doc.warnings]
+        verdict = doc.verdict
     else:
         source = S3Folder(s3_uri, client=p.support.s3)
         # one Inline validation at a time in the process: its memory is bounded (INLINE_PEAK_BUDGET), the

@@ -8,7 +8,6 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import hashlib
-import json
 import logging
 import threading
 import time
@@ -25,7 +24,7 @@ from kubernetes.client.exceptions import ApiException
 from bmo_devtools.emulator.protocol import ApiError
 from bmo_devtools.emulator.state import BedrockState, ImportOutcome
 from controller.artifacts import S3Folder, validate_source
-from controller.cli.validate import compact_result
+from controller.artifacts.verdict import Verdict
 from controller.kube.validation_jobs import JobResult
 from controller.kube.validation_jobs import job_name as validation_job_name
 from controller.naming import (
@@ -174,7 +173,7 @@ class FakeJobs:
                 region=job.get("region"),
                 concurrency=2,
             )
-            job["doc"] = json.loads(compact_result(report))
+            job["doc"] = Verdict.read(Verdict.of_report(report).to_message())  # as the pod reports it
         return JobResult("verdict", doc=job["doc"])
 
     def delete_for_owner(self, namespace: str, owner_uid: str, keep: str | None = None) -> int:

@@ -326,7 +326,7 @@ def test_a_not_importable_verdict_without_error_findings_starts_no_import():
     def ensure(**kw: Any):
         result = real(**kw)
         if result.kind == "verdict":
-            result.doc = {**result.doc, "v": "not-importable", "e": []}
+            result.doc = result.doc.model_copy(update={"verdict": "not-importable", "errors": []})
         return result
 
     c.jobs.ensure = ensure  # type: ignore[method-assign]

@@ -3,12 +3,10 @@ from a tenant's config bounded everywhere they go, and a folder whose files sit 
 
 from __future__ import annotations
 
-import json
-
 from bmo_devtools.dev.model_factory import ModelSpec, build_model
 from controller.artifacts.sources import LocalFolder
 from controller.artifacts.validate import validate_source
-from controller.cli.validate import TERMINATION_LIMIT, compact_result
+from controller.artifacts.verdict import TERMINATION_LIMIT, Verdict
 
 LLAMA32_ROPE = {
     "factor": 32.0,
@@ -39,9 +37,10 @@ def test_a_huge_model_type_stays_bounded_in_status_and_the_termination_message(t
     )
     report = validate_source(LocalFolder(folder))
     assert len(report.summary.to_status()["modelType"]) <= 64
-    text = compact_result(report)
+    text = Verdict.of_report(report).to_message()
     assert len(text.encode()) <= TERMINATION_LIMIT
-    assert json.loads(text)["v"] == "not-importable"  # still a readable verdict, not ValidationResultMissing
+    read = Verdict.read(text)  # still a readable verdict, not ValidationResultMissing
+    assert read is not None and read.verdict == "not-importable"
 
 
 def test_a_folder_whose_files_sit_one_level_down_names_the_subfolder(tmp_path):
