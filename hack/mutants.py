@@ -1441,6 +1441,14 @@ MUTATIONS: tuple[Mutation, ...] = (
         ("tests/unit/test_ticks.py",),
         "a validation Job's end is noticed only at the owner's next poll, not when the Job watch sees it",
     ),
+    Mutation(
+        "late-failed-job-watched-forever",
+        "controller/reconcile/given_up.py",
+        '    if job.status != "Completed" or not job.model_arn:\n        return False, None',
+        '    if job.status != "Completed" or not job.model_arn:\n        return True, None',
+        ("tests/unit/test_partial_failures.py",),
+        "a given-up create whose late job failed is looked up until the horizon, a call every grace period",
+    ),
 )
 
 

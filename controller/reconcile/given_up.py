@@ -58,7 +58,7 @@ def look(p: Pass, grace: float) -> bool:
             continue
         g.looked_at = p.now_rfc3339()
         try:
-            keep, model = _state_of(p, g, grace, p.clients(g.region).bedrock.find_job(g.job_name))
+            keep, model = _state_of(p, g, p.clients(g.region).bedrock.find_job(g.job_name))
         except AwsError:
             left.append(g)
             continue
@@ -80,7 +80,7 @@ def look(p: Pass, grace: float) -> bool:
     return found
 
 
-def _state_of(p: Pass, g: GivenUpCreate, grace: float, job: JobInfo | None) -> tuple[bool, str | None]:
+def _state_of(p: Pass, g: GivenUpCreate, job: JobInfo | None) -> tuple[bool, str | None]:
     """(look again later, the ARN of a model of this object the job made)."""
     if job is None or job.status == "InProgress":
         return True, None
@@ -91,9 +91,7 @@ def _state_of(p: Pass, g: GivenUpCreate, grace: float, job: JobInfo | None) -> t
     except AwsError as err:
         if err.kind is not Kind.NOT_FOUND:
             raise
-        if job.ended is not None and (p.now - job.ended).total_seconds() < grace:
-            return True, None  # completed a moment ago: its model may not show yet
-        return False, None
+        return True, None  # completed, its model not shown yet (or deleted): looked for until the horizon
     return False, job.model_arn if ownership(tags, p.me) == "mine" else None
 
 
@@ -103,11 +101,13 @@ def pending(p: Pass, grace: float) -> tuple[str | None, dict[str, str]]:
     waited for."""
     drop: dict[str, str] = {}
     for g in p.st.given_up_creates or []:
+        if p.seconds_since(g.given_up_at) > WATCH_GRACES * grace:
+            continue
         bedrock = p.clients(g.region).bedrock
         job = bedrock.find_job(g.job_name)
         if job is None or ownership(bedrock.tags(job.arn), p.me) != "mine":
             continue
-        keep, model = _state_of(p, g, grace, job)
+        keep, model = _state_of(p, g, job)
         if keep:
             why = f"import job {job.name}, given up on and applied late, still runs; its model goes then"
             return why, {}

@@ -223,13 +223,14 @@ def _models_of(w: World, uid: str) -> set[str]:
     return {m["arn"] for m in w.models() if m["tags"].get(TAG_UID) == uid}
 
 
-@pytest.mark.parametrize("then", ["serve", "delete"])
+@pytest.mark.parametrize("then", ["serve", "delete", "job-fails"])
 def test_a_create_bedrock_applies_after_it_was_given_up_leaves_no_model(then):
     """A create held 60 s on its way (a slow proxy): the region changes meanwhile, the operator gives the
     intent up a grace period (30 s) after the send, and Bedrock applies the create later. Its job name is
     remembered (`status.givenUpCreates`) and looked up: once its job completes, its model (tagged as this
     object's, in no other status field) is deleted while the object serves, or with the object when the
-    object is deleted meanwhile (the finalizer waits for the running job). Before, the model was leaked."""
+    object is deleted meanwhile (the finalizer waits for the running job). Before, the model was leaked. A
+    late job that fails leaves nothing to look for: the entry goes."""
     m = Operators()
     w = m.world
     c = w.cluster("east")
@@ -241,8 +242,17 @@ def test_a_create_bedrock_applies_after_it_was_given_up_leaves_no_model(then):
     c.edit_spec(body, region="us-west-2")  # a new job there; the held one still lands in us-east-1
     until(w, lambda: body["status"].get("givenUpCreates"), seconds=60, tick=1.0)
     assert body["status"]["givenUpCreates"][0]["jobName"] == held_job
+    if then == "job-fails":  # once the new region's model serves: the next job to end is the late one
+        until(w, lambda: body["status"].get("phase") == "Ready", seconds=25, tick=1.0)
+        assert body["status"]["region"] == "us-west-2" and w.find_job(held_job) is None
+        w.aws.set_faults({"fail_jobs": 1})
     until(w, lambda: w.find_job(held_job) is not None, seconds=60, tick=1.0)  # Bedrock applies it, late
-    if then == "delete":
+    if then == "job-fails":
+        until(w, lambda: w.find_job(held_job).status == "Failed", seconds=120, tick=5.0)
+        until(w, lambda: not body["status"].get("givenUpCreates"), seconds=300, tick=5.0)
+        until(w, lambda: body["status"].get("phase") == "Ready", seconds=300, tick=5.0)
+        assert _models_of(w, uid) == {body["status"]["modelArn"]}
+    elif then == "delete":
         c.delete(body)
         until(w, lambda: c.store.read("team-a", "m") is None, seconds=900, tick=5.0)
         assert any(e[2] == "WaitingForImportJob" and held_job in e[3] for e in c.events)
