@@ -1449,6 +1449,22 @@ MUTATIONS: tuple[Mutation, ...] = (
         ("tests/unit/test_partial_failures.py",),
         "a given-up create whose late job failed is looked up until the horizon, a call every grace period",
     ),
+    Mutation(
+        "adoption-forgotten-model-kept",
+        "controller/reconcile/importing.py",
+        "    p.st.adopted = [a for a in p.st.adopted or [] if a != forgotten] or None",
+        "    pass",
+        ("tests/unit/test_adoption.py",),
+        "an adoption given up (lost to another adopter, or its model gone) stays in status.adopted",
+    ),
+    Mutation(
+        "deletion-waits-for-a-create-that-never-lands",
+        "controller/reconcile/given_up.py",
+        '        if job is None or ownership(bedrock.tags(job.arn), p.me) != "mine":\n            continue',
+        '        if job is None:\n            return "waiting", {}\n        if ownership(bedrock.tags(job.arn), p.me) != "mine":\n            continue',
+        ("tests/unit/test_partial_failures.py",),
+        "a deletion waits the whole look-up horizon for a given-up create that never landed",
+    ),
 )
 
 

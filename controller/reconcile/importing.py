@@ -355,8 +355,9 @@ def _resume_adoption(p: Pass, rec: ImportJobRecord, grace: float) -> None:
             owner = "unowned"  # adopted (the Event says so), not found as its own
         _adopt(p, bedrock, rec, model, owner)
         return
-    if model is not None and model.arn in (p.st.adopted or []):  # another adopter's tags won
-        p.st.adopted = [a for a in p.st.adopted or [] if a != model.arn] or None
+    # another adopter's tags won, the model is gone, or the policy no longer lets it be taken: not ours
+    forgotten = model.arn if model is not None else rec.model_arn
+    p.st.adopted = [a for a in p.st.adopted or [] if a != forgotten] or None
     p.st.import_job = None
 
 

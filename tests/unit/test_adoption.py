@@ -300,3 +300,24 @@ def test_a_retained_model_whose_owner_tags_came_back_late_can_still_be_adopted()
     assert heir["status"]["modelArn"] == arn
     with w.aws._lock:
         assert w.aws._tags[arn][TAG_UID] == heir["metadata"]["uid"]
+
+
+def test_a_model_deleted_outside_while_its_adoption_settles_is_imported_anew():
+    """The model being adopted is deleted outside the cluster after the object tagged it (its claim) and
+    before the claim is confirmed: the object keeps saying it is adopting while Bedrock may only hide the
+    model (the grace period), then drops the adoption and imports the spec's own model under the name,
+    which serves. Nothing is left recorded of the model that is gone."""
+    w = World()
+    c = w.cluster("east")
+    c.set_policy("p", POLICY | {"adoption": {"modelNames": ["shared-*"]}})
+    arn = _made_by_hand(w)
+    body = c.create("team-a", "heir", _spec())
+    job = body["status"].get("importJob") or {}
+    assert job.get("state") == "Adopting" and job.get("claimedAt"), job
+    with w.aws._lock:  # deleted by hand, between the claim and its confirmation
+        del w.aws._models[arn]
+        w.aws._tags.pop(arn, None)
+    w.advance(10.0)
+    assert body["status"]["importJob"]["state"] == "Adopting", "NotFound for a moment is not proof"
+    _ready(w, body)
+    assert body["status"]["modelArn"] != arn and arn not in (body["status"].get("adopted") or [])

@@ -264,3 +264,21 @@ def test_a_create_bedrock_applies_after_it_was_given_up_leaves_no_model(then):
         late = w.find_job(held_job)
         assert late.model_arn not in {x["arn"] for x in w.models()}
     m.teardown()
+
+
+def test_a_deletion_does_not_wait_for_a_given_up_create_that_never_landed():
+    """A create given up on (the region changed while it was held) that Bedrock never applies: the object's
+    deletion deletes its model and finishes at once; it does not wait the 20 grace periods the running
+    object looks for the late job."""
+    m = Operators()
+    w = m.world
+    c = w.cluster("east")
+    w.hold_next["CreateModelImportJob"] = (1, 10.0**6)  # on its way for ever
+    body = c.create("team-a", "m", spec(SOURCES[0], "us-east-1", "Delete", {"team": "a"}, None))
+    until(w, lambda: body["status"]["importJob"].get("sentAt"), seconds=30, tick=1.0)
+    c.edit_spec(body, region="us-west-2")
+    until(w, lambda: body["status"].get("phase") == "Ready", seconds=120, tick=1.0)
+    assert body["status"].get("givenUpCreates"), "still looked for"
+    c.delete(body)
+    until(w, lambda: c.store.read("team-a", "m") is None, seconds=30, tick=5.0)
+    assert w.models() == [], "the serving model was deleted with the object"
