@@ -203,7 +203,7 @@ def test_a_status_write_over_a_newer_object_is_refused_and_decided_again(wired, 
     """A status PATCH carries the resourceVersion the pass decided from. When the
     status changed since (an older leader's write landing late), the apiserver answers 409: the pass's status
     is not written over the newer one, and the decision is made again at once from a fresh read, without
-    backing off. When only metadata moved (an annotation, the validation Job's nudge), the decision holds:
+    backing off. When only metadata moved (an annotation, a label), the decision holds:
     it is written at the new resourceVersion, not made twice (metrics and Events would count it twice)."""
     from kubernetes.client.exceptions import ApiException
 
@@ -211,8 +211,12 @@ def test_a_status_write_over_a_newer_object_is_refused_and_decided_again(wired, 
     body["metadata"]["resourceVersion"] = "41"
 
     class Conflicting(Store):
+        """As the apiserver: a PATCH naming a resourceVersion that is not the current one is refused (409);
+        one naming none is applied unconditionally."""
+
         def write(self, namespace, name, patch):
-            if patch.get("metadata", {}).get("resourceVersion") != self.body["metadata"]["resourceVersion"]:
+            wanted = patch.get("metadata", {}).get("resourceVersion")
+            if wanted is not None and wanted != self.body["metadata"]["resourceVersion"]:
                 raise ApiException(status=409, reason="Conflict")
             super().write(namespace, name, patch)
 
