@@ -25,3 +25,23 @@ def test_every_reason_is_explained_in_the_troubleshooting_page():
 def test_every_condition_type_has_rows():
     section = _section()
     assert all(f"| {c.value}" in section or f", {c.value}" in section for c in ConditionType)
+
+
+def test_every_test_the_behaviour_table_names_exists():
+    """docs/behaviour-tests.md maps each documented behaviour to its tests: a test renamed or moved must
+    not leave the table pointing at nothing."""
+    import ast
+    import re
+
+    root = PAGE.parents[1]
+    text = (root / "docs" / "behaviour-tests.md").read_text()
+    files = set(re.findall(r"`(tests/[a-z]+/test_[a-z_]+\.py)", text))
+    assert files and all((root / f).exists() for f in files), sorted(f for f in files if not (root / f).exists())
+    defined = {
+        n.name
+        for path in (root / "tests").rglob("test_*.py")
+        for n in ast.walk(ast.parse(path.read_text()))
+        if isinstance(n, ast.FunctionDef)
+    }
+    named = set(re.findall(r"::(test_[a-z_0-9]+)`", text))
+    assert named and named <= defined, sorted(named - defined)
