@@ -106,40 +106,11 @@ class Settings(BaseSettings):
         description="requests per second per region and operation sent to Bedrock's control plane "
         "(Operation=rate,...; default= for the rest); a throttled answer pauses the whole region",
     )
-    bedrock_endpoint: str | None = Field(
-        None,
-        validation_alias=AliasChoices("BMO_BEDROCK_ENDPOINT_URL", "bedrock_endpoint"),
-        description="Bedrock endpoint, e.g. the local emulator",
-    )
-    bedrock_runtime_endpoint: str | None = Field(
-        None,
-        validation_alias=AliasChoices("BMO_BEDROCK_RUNTIME_ENDPOINT_URL", "bedrock_runtime_endpoint"),
-        description="bedrock-runtime endpoint (smoke tests), e.g. the local emulator",
-    )
     smoke_test_default_prompt: str = Field(
         "",
         description="smoke-test every new model with this prompt when its spec has no smokeTest (empty: only "
         "objects that ask; each test bills a 5-minute window of the model's CMUs)",
     )
-    s3_endpoint: str | None = Field(
-        None, validation_alias=AliasChoices("BMO_S3_ENDPOINT_URL", "s3_endpoint"), description="S3 endpoint"
-    )
-    iam_endpoint: str | None = Field(
-        None,
-        validation_alias=AliasChoices("BMO_IAM_ENDPOINT_URL", "iam_endpoint"),
-        description="IAM endpoint",
-    )
-    sts_endpoint: str | None = Field(
-        None,
-        validation_alias=AliasChoices("BMO_STS_ENDPOINT_URL", "sts_endpoint"),
-        description="STS endpoint",
-    )
-    sagemaker_endpoint: str | None = Field(
-        None,
-        validation_alias=AliasChoices("BMO_SAGEMAKER_ENDPOINT_URL", "sagemaker_endpoint"),
-        description="SageMaker endpoint",
-    )
-
     liveness: str = Field(
         "",
         description="serve kopf's liveness probe at this URL, e.g. http://0.0.0.0:8080/healthz (empty: off)",
@@ -175,19 +146,6 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [n.strip() for n in value.split(",") if n.strip()]
         return value
-
-    @field_validator(
-        "bedrock_endpoint",
-        "bedrock_runtime_endpoint",
-        "s3_endpoint",
-        "iam_endpoint",
-        "sts_endpoint",
-        "sagemaker_endpoint",
-        mode="before",
-    )
-    @classmethod
-    def _empty_is_unset(cls, value: Any) -> Any:
-        return value or None
 
     @field_validator("bedrock_rate_limits")
     @classmethod
@@ -240,12 +198,6 @@ class Settings(BaseSettings):
 #: `run` flags whose name is not the field's (kept from earlier versions, or clearer).
 FLAG_NAMES = {
     "namespaces": "--namespace",
-    "bedrock_endpoint": "--bedrock-endpoint-url",
-    "bedrock_runtime_endpoint": "--bedrock-runtime-endpoint-url",
-    "s3_endpoint": "--s3-endpoint-url",
-    "iam_endpoint": "--iam-endpoint-url",
-    "sts_endpoint": "--sts-endpoint-url",
-    "sagemaker_endpoint": "--sagemaker-endpoint-url",
     "import_slots": "--import-slots-per-region",
 }
 

@@ -132,7 +132,7 @@ class S3Folder(_ByteCounter):
         client = new_client(
             session or default_session(),
             "s3",
-            endpoint_url=endpoint_url or os.environ.get("BMO_S3_ENDPOINT_URL"),
+            endpoint_url=endpoint_url,  # None: AWS_ENDPOINT_URL_S3 if set, else AWS
             region_name=region,
             config=Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=32),
         )

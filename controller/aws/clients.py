@@ -143,7 +143,6 @@ class BedrockClient:
             session or default_session(),
             "bedrock",
             region_name=region,
-            endpoint_url=settings.bedrock_endpoint,
             config=_config(settings),
         )
         metrics.instrument(self._bedrock)
@@ -379,20 +378,13 @@ class SupportClients:
     def _make(self, service: str) -> Any:
         s = self._settings
         if service == "s3":
-            return S3Folder.make_client(s.s3_endpoint, self.region, self._session)
-        endpoint = {
-            "iam": s.iam_endpoint,
-            "sts": s.sts_endpoint,
-            "sagemaker": s.sagemaker_endpoint,
-            "bedrock-runtime": s.bedrock_runtime_endpoint,
-        }[service]
+            return S3Folder.make_client(None, self.region, self._session)
         # one attempt per invoke: a cold start (ModelNotReadyException) is waited out across passes, not here
         config = _RUNTIME_CONFIG if service == "bedrock-runtime" else _config(s)
         made = new_client(
             self._session or default_session(),
             service,
             region_name=self.region,
-            endpoint_url=endpoint,
             config=config,
         )
         metrics.instrument(made)

@@ -121,7 +121,7 @@ def assumed_session(settings: Settings, role_arn: str, cluster_id: str, namespac
     region = settings.region
 
     def sts_client(service: str, **kwargs):
-        return base.create_client(service, region_name=region, endpoint_url=settings.sts_endpoint, **kwargs)
+        return base.create_client(service, region_name=region, **kwargs)  # AWS_ENDPOINT_URL_STS if set
 
     fetcher = AssumeRoleCredentialFetcher(
         client_creator=sts_client,

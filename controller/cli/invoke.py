@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 
 EXIT_OK, EXIT_MODEL_ERROR, EXIT_USAGE = 0, 1, 2
@@ -36,8 +35,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--raw", action="store_true", help="print the whole JSON answer, not only its text")
     p.add_argument(
         "--endpoint-url",
-        default=os.environ.get("BMO_BEDROCK_RUNTIME_ENDPOINT_URL"),
-        help="bedrock-runtime endpoint (e.g. the local emulator; env BMO_BEDROCK_RUNTIME_ENDPOINT_URL)",
+        help="bedrock-runtime endpoint, e.g. the local emulator "
+        "(default: AWS_ENDPOINT_URL_BEDROCK_RUNTIME, else AWS)",
     )
     p.set_defaults(func=run)
 

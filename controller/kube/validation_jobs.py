@@ -21,6 +21,7 @@ from kubernetes.client.exceptions import ApiException
 from controller.api.models import API_VERSION, KIND
 from controller.artifacts.sources import source_error_reason
 from controller.artifacts.verdict import Verdict
+from controller.aws.endpoints import configured_endpoint
 from controller.kube import validation_pod_template
 from controller.kube.client import api_client
 from controller.settings import Settings
@@ -108,8 +109,9 @@ class ValidationJobs:
         if architecture:
             args += ["--architecture", architecture, "--architecture-label", "spec.architecture"]
         env = [client.V1EnvVar(name="AWS_REGION", value=region), client.V1EnvVar(name="HOME", value="/tmp")]
-        if s.s3_endpoint:  # dev stack / tests only: a real install reads S3 itself
-            args += ["--endpoint-url", s.s3_endpoint]
+        s3_endpoint = configured_endpoint("s3")
+        if s3_endpoint:  # dev stack / tests only: a real install reads S3 itself
+            args += ["--endpoint-url", s3_endpoint]
         container = client.V1Container(
             name=CONTAINER,
             image=s.validator_image,

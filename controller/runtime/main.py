@@ -36,7 +36,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             kwargs["type"] = annotation
             kwargs["metavar"] = "SECONDS" if name.endswith("_seconds") else "N"
         else:
-            kwargs["metavar"] = "URL" if name.endswith(("_endpoint", "liveness")) else "VALUE"
+            kwargs["metavar"] = "URL" if name == "liveness" else "VALUE"
         p.add_argument(Settings.flag_name(name), **kwargs)
     p.add_argument("--verbose", action="store_true", help="log at DEBUG, kopf's own lines included")
     p.set_defaults(func=run)

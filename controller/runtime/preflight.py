@@ -61,7 +61,6 @@ def bedrock_reachable(settings: Settings) -> str | None:
     client = default_session().client(
         "bedrock",
         region_name=settings.region,
-        endpoint_url=settings.bedrock_endpoint,
         config=Config(connect_timeout=5, read_timeout=15, retries={"total_max_attempts": 2}),
     )
     for attempt in range(3):  # a network blip at start is not a reason to crash-loop
@@ -76,5 +75,5 @@ def bedrock_reachable(settings: Settings) -> str | None:
             return f"{PREFIX} warning: Bedrock answered the start-up check with {first_line(exc)}"
     raise PreflightError(
         f"cannot reach Bedrock at {client.meta.endpoint_url} ({first_line(unreachable)}); check the "
-        "network, the region (BMO_REGION) or BMO_BEDROCK_ENDPOINT_URL"
+        "network, the region (BMO_REGION) or AWS_ENDPOINT_URL_BEDROCK"
     )

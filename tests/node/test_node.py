@@ -138,22 +138,24 @@ def silent_s3() -> Iterator[socket.socket]:
 
 
 def _run_job(
-    api_client, kubectl, namespace: str, settings: Settings, edit=None, done=None, timeout: float = 120
+    api_client, kubectl, namespace: str, settings: _JobSettings, edit=None, done=None, timeout: float = 120
 ) -> JobResult:
     """Create the validation Job the operator would (ValidationJobs.build), let the node run it, and read
     it as the operator does until `done` (default: no longer running)."""
     kubectl("create", "serviceaccount", settings.validation_service_account, "-n", namespace, check=False)
     jobs = ValidationJobs(settings)
     jobs._client = lambda: api_client  # the test's admin client; the operator uses its own
-    job = jobs.build(
-        namespace=namespace,
-        owner_name="m",
-        owner_uid=str(uuid.uuid4()),
-        rev="0" * 8,
-        s3_uri=LLAMA,
-        region="us-east-1",
-        architecture=None,
-    )
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("AWS_ENDPOINT_URL_S3", settings.s3_endpoint_for_test)
+        job = jobs.build(
+            namespace=namespace,
+            owner_name="m",
+            owner_uid=str(uuid.uuid4()),
+            rev="0" * 8,
+            s3_uri=LLAMA,
+            region="us-east-1",
+            architecture=None,
+        )
     job.metadata.owner_references = None  # no model object here: the Job stands alone
     if edit:
         edit(job)
@@ -168,12 +170,18 @@ def _run_job(
     return wait_for(result, timeout=timeout, what=f"validation Job {job.metadata.name} to end")
 
 
-def _settings(node_images, moto: str, **kw) -> Settings:
-    return Settings(
+class _JobSettings(Settings):
+    """The operator's settings and where the Job's S3 is (the operator passes its AWS_ENDPOINT_URL_S3 on)."""
+
+    s3_endpoint_for_test: str
+
+
+def _settings(node_images, moto: str, **kw) -> _JobSettings:
+    return _JobSettings(
         **{
             "validator_image": node_images.operator_image,
             "validation_pod_template": LocalAws.validation_pod_template(),
-            "s3_endpoint": moto,
+            "s3_endpoint_for_test": moto,
             **kw,
         }
     )

@@ -30,8 +30,9 @@ def _traced_growth(make) -> int:
     return grown
 
 
-def test_every_tenant_shares_one_copy_of_botocores_models() -> None:
-    settings = Settings(sts_endpoint=ENDPOINT)
+def test_every_tenant_shares_one_copy_of_botocores_models(monkeypatch) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", ENDPOINT)
+    settings = Settings()
     sessions = [
         assumed_session(settings, f"arn:aws:iam::111122223333:role/team-{n}", "cluster", f"team-{n}")
         for n in range(3)
@@ -105,8 +106,10 @@ def test_a_call_through_the_lean_models_resolves_its_endpoint_and_parses_the_ans
     assert {key: out[key] for key in answer} == answer
 
 
-def test_support_clients_are_made_when_first_used() -> None:
-    settings = Settings(s3_endpoint=ENDPOINT, sagemaker_endpoint=ENDPOINT)
+def test_support_clients_are_made_when_first_used(monkeypatch) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", ENDPOINT)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER", ENDPOINT)  # botocore's own variables: no setting of ours
+    settings = Settings()
     support = SupportClients(settings, "us-east-1")
     assert support._made == {}
     assert support.s3 is support.s3

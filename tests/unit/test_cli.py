@@ -115,7 +115,7 @@ def test_run_with_an_unreachable_bedrock_says_so_in_one_line(tmp_path):
         "KUBECONFIG": str(_kubeconfig(tmp_path)),
         "AWS_ACCESS_KEY_ID": "x",
         "AWS_SECRET_ACCESS_KEY": "y",
-        "BMO_BEDROCK_ENDPOINT_URL": "http://127.0.0.1:1",
+        "AWS_ENDPOINT_URL_BEDROCK": "http://127.0.0.1:1",
     }
     proc = _run(env, tmp_path)
     assert proc.returncode == 1

@@ -156,7 +156,9 @@ class Judge:
         return []  # sts:GetCallerIdentity needs no permission
 
 
-def test_operator_policy_allows_every_call_with_its_conditions_and_nothing_unused(local_aws, recorded_calls):
+def test_operator_policy_allows_every_call_with_its_conditions_and_nothing_unused(
+    local_aws, recorded_calls, monkeypatch
+):
     """The operator runs in-process against the emulators (a created role under the boundary, a
     SageMaker source, a tag change, a deletion); each call is judged against operator-policy.json with
     its condition keys, as IAM would: every create carries this cluster's tag, every delete and untag
@@ -172,13 +174,9 @@ def test_operator_policy_allows_every_call_with_its_conditions_and_nothing_unuse
         for action, resource, ctx in judge.requests(service, op, params):
             verdicts.append((action, resource, iam_eval.allowed(statements, action, resource, ctx)))
 
+    for k, v in local_aws.endpoints().items():
+        monkeypatch.setenv(k, v)
     settings = Settings(
-        bedrock_endpoint=local_aws.bedrock_url,
-        s3_endpoint=local_aws.moto_url,
-        iam_endpoint=local_aws.moto_url,
-        sts_endpoint=local_aws.moto_url,
-        sagemaker_endpoint=local_aws.moto_url,
-        bedrock_runtime_endpoint=local_aws.bedrock_url,
         validation_mode="Inline",
         resync_seconds=0,
     )
@@ -428,9 +426,9 @@ def test_a_role_made_before_the_boundary_is_made_again_under_it(local_aws, monke
         "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}],
     }
     iam.put_role_policy(RoleName=name, PolicyName="read-model-source", PolicyDocument=json.dumps(old_policy))
-    settings = Settings(
-        iam_endpoint=local_aws.moto_url, sts_endpoint=local_aws.moto_url, s3_endpoint=local_aws.moto_url
-    )
+    for k, v in local_aws.endpoints().items():
+        monkeypatch.setenv(k, v)
+    settings = Settings()
     support = SupportClients(settings, REGION)
     arn = support.ensure_role(
         name, "s3://bmo-examples/llama3-8b-support/", {"bedrock.modelops.io/cluster-id": CLUSTER_ID}

@@ -30,6 +30,28 @@ def test_no_template_leaves_the_job_as_the_operator_builds_it():
     assert pod.dns_policy is None and pod.priority_class_name is None
 
 
+@pytest.mark.parametrize(
+    ("env", "endpoint"),
+    [
+        ({}, None),
+        ({"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:5000"}, "http://127.0.0.1:5000"),
+        ({"AWS_ENDPOINT_URL": "http://127.0.0.1:4566"}, "http://127.0.0.1:4566"),
+        ({"AWS_ENDPOINT_URL": "http://all", "AWS_ENDPOINT_URL_S3": "http://s3"}, "http://s3"),
+        ({"AWS_ENDPOINT_URL_BEDROCK": "http://bedrock"}, None),
+    ],
+)
+def test_the_job_reads_s3_where_the_operator_does(monkeypatch, env, endpoint):
+    """botocore's AWS_ENDPOINT_URL_S3 (else AWS_ENDPOINT_URL) is passed on to the pod, which does not
+    inherit the operator's environment; unset (a real install), the pod reads AWS's S3."""
+    for key in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_BEDROCK"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    args = build("").spec.template.spec.containers[0].args
+    given = args[args.index("--endpoint-url") + 1] if "--endpoint-url" in args else None
+    assert given == endpoint
+
+
 def test_every_field_lands_where_kubernetes_reads_it():
     job = build(
         """

@@ -143,12 +143,18 @@ class LocalAws:
     def env(self) -> dict[str, str]:
         return {
             **self.credentials(),
-            "BMO_BEDROCK_ENDPOINT_URL": self.bedrock_url,
-            "BMO_BEDROCK_RUNTIME_ENDPOINT_URL": self.bedrock_url,
-            "BMO_S3_ENDPOINT_URL": self.moto_url,
-            "BMO_IAM_ENDPOINT_URL": self.moto_url,
-            "BMO_STS_ENDPOINT_URL": self.moto_url,
-            "BMO_SAGEMAKER_ENDPOINT_URL": self.moto_url,
+            **self.endpoints(),
+        }
+
+    def endpoints(self) -> dict[str, str]:
+        """Where each service is, as botocore reads it (`AWS_ENDPOINT_URL_<SERVICE>`)."""
+        return {
+            "AWS_ENDPOINT_URL_BEDROCK": self.bedrock_url,
+            "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": self.bedrock_url,
+            "AWS_ENDPOINT_URL_S3": self.moto_url,
+            "AWS_ENDPOINT_URL_IAM": self.moto_url,
+            "AWS_ENDPOINT_URL_STS": self.moto_url,
+            "AWS_ENDPOINT_URL_SAGEMAKER": self.moto_url,
         }
 
     def client(self, service: str, region: str = "us-east-1", **kw: Any):
