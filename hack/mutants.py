@@ -170,10 +170,9 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "quota-is-terminal",
-        "controller/reconcile/reconciler.py",
-        "        if err.kind is Kind.QUOTA:\n            out.retry_error = err\n",
-        "        if err.kind is Kind.QUOTA:\n"
-        "            return failures.fail(p, ConditionType.IMPORTED, err.reason, err.message)\n",
+        "controller/reconcile/failures.py",
+        "    if err.kind is Kind.QUOTA:\n        out.retry_error = err\n",
+        "    if err.kind is Kind.QUOTA:\n        return fail(p, ConditionType.IMPORTED, err.reason, err.message)\n",
         (f"{FAULTS}::test_imported_model_quota_is_shown_and_the_import_follows_a_delete",),
         "an imported-model quota ends the revision instead of waiting for a delete",
     ),
@@ -760,7 +759,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "status-write-unconditional",
-        "controller/runtime/handlers.py",
+        "controller/runtime/pass_runner.py",
         '            patch["metadata"] = {"resourceVersion": meta["resourceVersion"]}',
         "            pass",
         ("tests/unit/test_status_writes.py",),
@@ -768,9 +767,9 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "slot-holder-backs-off",
-        "controller/runtime/handlers.py",
-        "            delay = min(delay, self.settings.poll_seconds)",
-        "            pass",
+        "controller/runtime/operator.py",
+        "        cap = self.settings.poll_seconds if holds_slot else None",
+        "        cap = None",
         ("tests/unit/test_invariants.py::test_a_slot_holder_under_throttling_looks_again_every_poll",),
         "a slot holder backs off exponentially: the region's only slot idles a minute under throttling",
     ),
@@ -844,7 +843,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "conflict-always-redecides",
-        "controller/runtime/handlers.py",
+        "controller/runtime/pass_runner.py",
         '        if same:\n            patch["metadata"]',
         '        same = False\n        if same:\n            patch["metadata"]',
         ("tests/unit/test_status_writes.py",),
@@ -1010,7 +1009,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "startup-listing-first-page-only",
-        "controller/runtime/handlers.py",
+        "controller/runtime/operator.py",
         "                if not token:\n                    break",
         "                break",
         ("tests/unit/test_smoke_and_source_paths.py",),
@@ -1019,10 +1018,10 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "delete-unseen-create-waits-forever",
         "controller/reconcile/deletion.py",
-        '        if job is not None and ownership(bedrock.tags(job.arn), p.me) != "other":\n',
+        '    if job is None or ownership(bedrock.tags(job.arn), p.me) == "other":\n        return None\n',
         (
-            "        if job is None:\n            return result\n"
-            '        if ownership(bedrock.tags(job.arn), p.me) != "other":\n'
+            '    if job is None:\n        return "waiting for a job Bedrock does not show"\n'
+            '    if ownership(bedrock.tags(job.arn), p.me) == "other":\n        return None\n'
         ),
         ("tests/unit/test_reconcile_paths.py",),
         "a create Bedrock never shows is waited for forever at deletion",
@@ -1422,14 +1421,14 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "late-create-not-awaited-at-deletion",
         "controller/reconcile/deletion.py",
-        "        late = max(grace, LATE_CREATE_SECONDS)",
-        "        late = grace",
+        "    late = max(grace, LATE_CREATE_SECONDS)",
+        "    late = grace",
         ("tests/unit/test_reconcile_paths.py", "tests/unit/test_invariants.py"),
         "a deletion gives a sent create up after the grace period: one Bedrock applies later leaks its model",
     ),
     Mutation(
         "pause-case-sensitive-tick",
-        "controller/runtime/ticks.py",
+        "controller/runtime/work_queue.py",
         '    if meta.get("deletionTimestamp") or is_paused(meta.get("annotations")):',
         '    if meta.get("deletionTimestamp") or (meta.get("annotations") or {}).get(PAUSE_ANNOTATION) == "true":',
         ("tests/unit/test_ticks.py",),
@@ -1437,8 +1436,8 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "job-event-wakes-nobody",
-        "controller/runtime/handlers.py",
-        "        return state is not None and self._submit(owner, state)",
+        "controller/runtime/operator.py",
+        "        return item is not None and self._submit(owner, item)",
         "        return False",
         ("tests/unit/test_ticks.py",),
         "a validation Job's end is noticed only at the owner's next poll, not when the Job watch sees it",

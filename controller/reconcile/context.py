@@ -23,6 +23,11 @@ PAUSE_ANNOTATION = "bedrock.modelops.io/paused"
 RETRY_ANNOTATION = "bedrock.modelops.io/retry"
 
 
+def serving_note(st: BedrockImportedModelStatus) -> str:
+    """The one phrasing of "what serves meanwhile", in every message of a revision on its way or held up."""
+    return f"model {st.model_name} (revision {(st.revision or '')[:8]}) keeps serving"
+
+
 @dataclass
 class View:
     """The parts of the object a pass reads."""
@@ -123,12 +128,11 @@ class Pass:
         return self.serving and self.st.revision == self.rev and self.st.region == self.region
 
     def keeps_serving(self, message: str) -> str:
-        """Ready's message for a revision that cannot go on: the model that still serves is named."""
+        """Ready's message while the spec's revision is on its way or held up: the model that still
+        serves is named, the same way everywhere (`serving_note`)."""
         if not self.serving:
             return message
-        return (
-            f"{message} (model {self.st.model_name} of revision {(self.st.revision or '')[:8]} keeps serving)"
-        )
+        return f"{message}; {serving_note(self.st)}"
 
     def now_rfc3339(self) -> str:
         return rfc3339.format_time(self.now)

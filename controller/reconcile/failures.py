@@ -1,12 +1,54 @@
-"""A revision that failed for good: recorded once, shown the same way on every pass, and retried only when
-something the import depends on changes (revision fields, region, role, model name, the retry annotation)."""
+"""How every error of a pass ends, in one place (as ACK's HandleReconcileError): a retryable one as Synced
+(and Ready) False and a retry with backoff, a quota or a busy slot as a wait, anything else as a revision
+that failed for good: recorded once, shown the same way on every pass, and retried only when something the
+import depends on changes (revision fields, region, role, model name, the retry annotation). The runtime
+acts on `Outcome.retry_error` (backoff), and posts `Outcome.events`."""
 
 from __future__ import annotations
 
 from controller.api.models import FailureRecord
-from controller.api.reasons import ConditionType, Phase
+from controller.api.reasons import ConditionType, Phase, Reason
+from controller.errors import Kind, OperatorError, SourceError
 from controller.reconcile.context import Pass
+from controller.reconcile.outcome import Outcome
 from controller.redact import redact
+
+
+def handle_error(p: Pass, err: OperatorError) -> None:
+    """An error a step raised, as conditions, a retry (`retry_error`) or a recorded failure."""
+    out = p.out
+    if err.kind is Kind.RETRYABLE:
+        out.retry_error = err
+        out.condition(ConditionType.SYNCED, "False", err.reason, f"{err.message} (retrying with backoff)")
+        if not p.up_to_date and ConditionType.READY not in out.conditions:
+            out.condition(ConditionType.READY, "False", err.reason, f"{err.message} (retrying with backoff)")
+        return
+    if err.kind is Kind.QUOTA:
+        out.retry_error = err
+        out.condition(ConditionType.SYNCED, "False", err.reason, err.message)
+        message = f"{err.message}; retried when a model is deleted"
+        out.condition(ConditionType.IMPORTED, "False", err.reason, message)
+        if not p.up_to_date:
+            out.condition(ConditionType.READY, "False", err.reason, message)
+        return
+    if err.kind is Kind.QUEUE:  # the slot is busy outside this operator: wait in line
+        out.retry_error = err
+        return
+    ctype = ConditionType.VALIDATED if isinstance(err, SourceError) else ConditionType.IMPORTED
+    fail(p, ctype, err.reason, err.message)
+
+
+def show_synced(out: Outcome) -> None:
+    """Synced, unless a step said it: True when the pass reached Bedrock, else the error and the retry."""
+    if ConditionType.SYNCED in out.conditions:
+        return
+    err = out.retry_error
+    if err is None:
+        out.condition(
+            ConditionType.SYNCED, "True", Reason.RECONCILE_SUCCEEDED, "the last reconcile reached Bedrock"
+        )
+    else:
+        out.condition(ConditionType.SYNCED, "False", err.reason, f"{err.message} (retrying with backoff)")
 
 
 def fail(p: Pass, ctype: ConditionType, reason: str, message: str, inputs: str | None = None) -> None:

@@ -188,7 +188,7 @@ def _running(p: Pass, rec: ImportJobRecord) -> None:
             ConditionType.READY,
             "False",
             Reason.IMPORTING,
-            _ready_message(p, f"import job {rec.job_name} is running"),
+            p.keeps_serving(f"import job {rec.job_name} is running"),
         )
         return
     if p.up_to_date:
@@ -200,13 +200,7 @@ def _running(p: Pass, rec: ImportJobRecord) -> None:
         "model is then deleted)"
     )
     p.out.condition(ConditionType.IMPORTED, "Unknown", Reason.WAITING_FOR_PREVIOUS_JOB, why)
-    p.out.condition(ConditionType.READY, "False", Reason.WAITING_FOR_PREVIOUS_JOB, _ready_message(p, why))
-
-
-def _ready_message(p: Pass, what: str) -> str:
-    if not p.serving:
-        return what
-    return f"{what}; model {p.st.model_name} (revision {(p.st.revision or '')[:8]}) keeps serving"
+    p.out.condition(ConditionType.READY, "False", Reason.WAITING_FOR_PREVIOUS_JOB, p.keeps_serving(why))
 
 
 def _completed(
@@ -390,7 +384,7 @@ def _queued(p: Pass, position: int, why: str) -> None:
         ConditionType.READY,
         "False",
         Reason.QUEUED,
-        _ready_message(p, f"queued for import (position {position})"),
+        p.keeps_serving(f"queued for import (position {position})"),
     )
 
 

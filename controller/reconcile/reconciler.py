@@ -26,7 +26,7 @@ from controller.api.models import IN_FLIGHT, BedrockImportedModelSpec, BedrockIm
 from controller.api.reasons import ConditionType, Phase, Reason
 from controller.aws.clients import BedrockClient, RegionClients, SupportClients
 from controller.aws.session import assumed_session
-from controller.errors import Kind, OperatorError, SourceError
+from controller.errors import OperatorError
 from controller.kube.client import KUBE_ERRORS, api_error
 from controller.kube.validation_jobs import ValidationJobs
 from controller.naming import Identity
@@ -40,10 +40,10 @@ from controller.reconcile import (
     source_pin,
     validation,
 )
-from controller.reconcile.context import Pass, View, parse_status, shown, wanted_region
+from controller.reconcile.context import Pass, View, parse_status, serving_note, shown, wanted_region
 from controller.reconcile.import_queue import ImportQueue, slot_of
+from controller.reconcile.memory import Memory
 from controller.reconcile.outcome import Outcome, QueueState
-from controller.runtime.object_state import ObjectState
 from controller.settings import Settings
 from controller.tenancy.rules import Decision, Violation
 from controller.tenancy.view import TenancyView
@@ -163,20 +163,18 @@ class Reconciler:
             and not st.get("modelMissingSince")
         )
 
-    def resync_due(self, body: dict[str, Any], state: ObjectState) -> bool:
-        return self._due(View.of(body).generation, state)
+    def resync_due(self, body: dict[str, Any], memory: Memory) -> bool:
+        return self._due(View.of(body).generation, memory)
 
-    def _due(self, generation: int, state: ObjectState) -> bool:
-        last = state.last_sync
+    def _due(self, generation: int, memory: Memory) -> bool:
+        last = memory.last_sync
         if last is None or last[1] != generation:
             return True
         return self.monotonic() - last[0] >= self.settings.resync_seconds
 
     # ---- the pass ----------------------------------------------------------------------------------
-    def reconcile(
-        self, body: dict[str, Any], state: ObjectState | None = None, event: bool = True
-    ) -> Outcome:
-        state = state or ObjectState()
+    def reconcile(self, body: dict[str, Any], memory: Memory | None = None, event: bool = True) -> Outcome:
+        memory = memory or Memory()
         v = View.of(body)
         st = parse_status(v.status)
         applied, seen = st.observed_generation == v.generation, st.observed_generation
@@ -230,7 +228,7 @@ class Reconciler:
             else:
                 self.queue.forget(v.uid)
             if st.model_arn:
-                ready += f"; model {st.model_name} keeps serving"
+                ready += f"; {serving_note(st)}"
             out.condition(ConditionType.READY, "False", Reason.INVALID_SPEC, ready)
             st.phase = Phase.FAILED
             return out
@@ -241,7 +239,7 @@ class Reconciler:
                 st.observed_generation = seen
             out = Outcome(status=st)
             out.retry_error = api_error(exc, "reading BedrockImportPolicies")
-            out.condition(ConditionType.SYNCED, "False", out.retry_error.reason, out.retry_error.message)
+            failures.show_synced(out)
             return out
         if not _owns(st):
             st.account_role_arn = decision.account_role  # pinned while the object owns anything
@@ -255,25 +253,13 @@ class Reconciler:
             p.out.condition(ConditionType.PAUSED, "False", Reason.RECONCILE_RESUMED, "reconciliation resumed")
             p.out.event("Normal", Reason.RECONCILE_RESUMED, "the pause annotation is gone: reconciling again")
         try:
-            self._steps(p, state, event, decision)
+            self._steps(p, memory, event, decision)
         except OperatorError as err:
-            self._error(p, err)
+            failures.handle_error(p, err)
         except KUBE_ERRORS as exc:  # the Kubernetes API (validation Jobs) failed: try again
-            self._error(p, api_error(exc, "on validation Jobs"))
+            failures.handle_error(p, api_error(exc, "on validation Jobs"))
         st.architecture = spec.architecture or (st.validation.architecture if st.validation else None)
-        err = p.out.retry_error
-        if ConditionType.SYNCED not in p.out.conditions:
-            if err is None:
-                p.out.condition(
-                    ConditionType.SYNCED,
-                    "True",
-                    Reason.RECONCILE_SUCCEEDED,
-                    "the last reconcile reached Bedrock",
-                )
-            else:
-                p.out.condition(
-                    ConditionType.SYNCED, "False", err.reason, f"{err.message} (retrying with backoff)"
-                )
+        failures.show_synced(p.out)
         self._settle_queue(p)
         return p.out
 
@@ -325,7 +311,7 @@ class Reconciler:
             decision = replace(decision, violations=(*decision.violations, moved))
         return decision
 
-    def _steps(self, p: Pass, state: ObjectState, event: bool, decision: Decision) -> None:
+    def _steps(self, p: Pass, memory: Memory, event: bool, decision: Decision) -> None:
         grace = self.settings.model_missing_grace_seconds
         running = importing.follow(
             p, grace, self.settings.iam_propagation_seconds, self.settings.smoke_test_default_prompt
@@ -354,16 +340,16 @@ class Reconciler:
             elif shown(p.st, ConditionType.VALIDATED) not in (None, "True"):
                 self._reverted_while_validating(p)
             if p.out.model_checked:
-                state.last_sync = (self.monotonic(), p.view.generation)
+                memory.last_sync = (self.monotonic(), p.view.generation)
                 return
-            if not (event or self._due(p.view.generation, state)) and p.st.model_missing_since is None:
+            if not (event or self._due(p.view.generation, memory)) and p.st.model_missing_since is None:
                 serving.ready(p)
                 return
-            user_edit = state.last_sync is not None and state.last_sync[1] != p.view.generation
+            user_edit = memory.last_sync is not None and memory.last_sync[1] != p.view.generation
             now = self.monotonic()
-            if state.last_tag_check is None:  # first look in this process: a place in the tag cadence
-                state.last_tag_check = now - tag_phase(p.view.uid, self.settings.tag_check_seconds)
-            tags_due = event or now - state.last_tag_check >= self.settings.tag_check_seconds
+            if memory.last_tag_check is None:  # first look in this process: a place in the tag cadence
+                memory.last_tag_check = now - tag_phase(p.view.uid, self.settings.tag_check_seconds)
+            tags_due = event or now - memory.last_tag_check >= self.settings.tag_check_seconds
             # one listing serves the fleet's resync period (and never more often than the poll)
             list_age = max(self.settings.resync_seconds / 2, self.settings.poll_seconds)
             if serving.check_drift(
@@ -373,11 +359,11 @@ class Reconciler:
                 if tags_due and folder:  # on the tag cadence: is the folder still what was imported?
                     source_pin.check_serving(p, folder)
                 if p.st.model_missing_since is None:
-                    state.last_sync = (now, p.view.generation)
+                    memory.last_sync = (now, p.view.generation)
                     if tags_due:
-                        state.last_tag_check = now
+                        memory.last_tag_check = now
                 return
-            state.last_sync = None  # gone: imported again below
+            memory.last_sync = None  # gone: imported again below
         if running:
             return
         if failures.still_failed(p):
@@ -388,7 +374,7 @@ class Reconciler:
         ):
             return
         # join the line before validating, so objects that validate faster cannot overtake
-        p.st.queued_at = p.st.queued_at or state.arrival or p.now_rfc3339()
+        p.st.queued_at = p.st.queued_at or memory.arrival or p.now_rfc3339()
         if not validation.validated(p, self.settings, self.jobs):
             return
         if not admission.may_start(p, decision):
@@ -398,7 +384,7 @@ class Reconciler:
             if changed is not None:  # validated again first; its place in line is kept meanwhile
                 validation.revalidate(p, self.settings, self.jobs, changed)
                 return
-        importing.start(p, self.queue, state.arrival)
+        importing.start(p, self.queue, memory.arrival)
 
     def _reverted_while_validating(self, p: Pass) -> None:
         """The spec went back to the serving revision while another was being validated: that validation
@@ -417,30 +403,6 @@ class Reconciler:
                 else "its artifacts were validated before it was imported"
             ),
         )
-
-    def _error(self, p: Pass, err: OperatorError) -> None:
-        out = p.out
-        if err.kind is Kind.RETRYABLE:
-            out.retry_error = err
-            out.condition(ConditionType.SYNCED, "False", err.reason, f"{err.message} (retrying with backoff)")
-            if not p.up_to_date and ConditionType.READY not in out.conditions:
-                out.condition(
-                    ConditionType.READY, "False", err.reason, f"{err.message} (retrying with backoff)"
-                )
-            return
-        if err.kind is Kind.QUOTA:
-            out.retry_error = err
-            out.condition(ConditionType.SYNCED, "False", err.reason, err.message)
-            message = f"{err.message}; retried when a model is deleted"
-            out.condition(ConditionType.IMPORTED, "False", err.reason, message)
-            if not p.up_to_date:
-                out.condition(ConditionType.READY, "False", err.reason, message)
-            return
-        if err.kind is Kind.QUEUE:  # the slot is busy outside this operator: wait in line
-            out.retry_error = err
-            return
-        ctype = ConditionType.VALIDATED if isinstance(err, SourceError) else ConditionType.IMPORTED
-        failures.fail(p, ctype, err.reason, err.message)
 
     def _settle_queue(self, p: Pass) -> None:
         """Where the object stands in the import queue after this pass: one call, every path."""

@@ -167,12 +167,11 @@ def _waiting(p: Pass, rec: ImportJobRecord, why: str) -> bool:
     p.out.condition(
         ConditionType.IMPORTED, "True", Reason.IMPORT_COMPLETED, f"import job {rec.job_name} completed"
     )
-    serving = f"; model {p.st.model_name} keeps serving" if p.serving else ""
     p.out.condition(
         ConditionType.READY,
         "False",
         Reason.SMOKE_TEST_WAITING,
-        f"smoke test of the new model: {why}{serving}",
+        p.keeps_serving(f"smoke test of the new model: {why}"),
     )
     return True  # the test goes on: the pass stops here
 

@@ -146,8 +146,7 @@ def revalidate(p: Pass, settings: Settings, jobs: ValidationJobs, why: str) -> N
 def _while_serving(p: Pass, message: str) -> str:
     if not p.serving:
         return message
-    serving = f"model {p.st.model_name} (revision {(p.st.revision or '')[:8]}) keeps serving"
-    return f"revision {p.rev[:8]}: {message}; {serving}"
+    return p.keeps_serving(f"revision {p.rev[:8]}: {message}")
 
 
 def _judged(

@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
 
     import kopf
 
-    from controller.runtime.handlers import Operator
+    from controller.runtime.operator import Operator
 
     operator = Operator(settings)
     print(

@@ -159,7 +159,7 @@ def test_a_killed_owner_leaves_no_control_plane_behind(tmp_path):
 
 
 def test_a_status_patch_with_a_stale_resource_version_is_refused(api_client, crd_installed, namespace):
-    """What the operator's status writes rely on (runtime.handlers.Operator._write): a merge patch of the
+    """What the operator's status writes rely on (runtime.pass_runner.PassRunner.write): a merge patch of the
     status subresource that names the resourceVersion it was decided from is refused (409) once the object
     moved on, so an older leader's late write never overwrites a newer status; one that names the current
     resourceVersion is applied. (An operator of this session may write the object too: the object is paused,

@@ -36,8 +36,8 @@ from controller.naming import (
     released,
 )
 from controller.reconcile import Reconciler
-from controller.runtime.handlers import FINALIZER, Operator
-from controller.runtime.ticks import glance
+from controller.runtime.operator import FINALIZER, Operator
+from controller.runtime.work_queue import Glance
 from controller.settings import Settings
 from controller.tenancy.view import TenancyView
 from tests.support.inprocess_bedrock import FakeS3, FakeSupport, InProcessBedrock
@@ -249,7 +249,7 @@ class Cluster:
         else:
             self.policies[name] = body
         self.operator.tenancy.policy_changed(body, deleted=spec is None)
-        self.operator.states.wake_all()
+        self.operator.work.add_all()
 
     def _event(self, body: dict[str, Any], *, type: str, reason: str, message: str) -> None:
         self.events.append((body["metadata"]["name"], type, reason, message))
@@ -329,9 +329,9 @@ class Cluster:
                 del self.store.objects[key]
                 self.operator.gone(body["metadata"]["uid"])
             return
-        self.operator.states.note_arrival(body["metadata"]["uid"], body["metadata"]["creationTimestamp"])
+        self.operator.work.note_arrival(body["metadata"]["uid"], body["metadata"]["creationTimestamp"])
         # an event hands over the whole body (kopf's), a tick only the clock's glance at it
-        cached = copy.deepcopy(body) if event else glance(body)
+        cached = copy.deepcopy(body) if event else Glance.of(body).body
         self.operator.run_reconcile(kopf.Body(cached), LOG, event=event)
 
     def old_leader_pass(self, stale: dict[str, Any]) -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from controller.aws import session as aws_session
 from controller.kube.status_store import status_patch
-from controller.runtime.object_state import ObjectState
+from controller.reconcile.memory import Memory
 from controller.settings import Settings
 
 IAM = Path(__file__).resolve().parents[2] / "deploy" / "iam"
@@ -22,9 +22,9 @@ IAM = Path(__file__).resolve().parents[2] / "deploy" / "iam"
 
 def _drive(rec, body: dict, done, steps: int = 80) -> dict:
     """Passes as the operator runs them: each one's status written (as the apiserver merges it) first."""
-    state = ObjectState()
+    memory = Memory()
     for _ in range(steps):
-        out = rec.reconcile(body, state)
+        out = rec.reconcile(body, memory)
         patch = status_patch(out, body.get("status") or {}, body["metadata"]["generation"])
         body["status"] = {k: v for k, v in patch["status"].items() if v is not None}
         if done(body):

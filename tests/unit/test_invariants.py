@@ -920,7 +920,7 @@ def test_a_smoke_tested_promotion_is_written_before_the_old_model_is_deleted():
     import copy
 
     from controller.kube.status_store import status_patch
-    from controller.runtime.object_state import ObjectState
+    from controller.reconcile.memory import Memory
 
     w = World()
     c = w.cluster("east")
@@ -934,7 +934,7 @@ def test_a_smoke_tested_promotion_is_written_before_the_old_model_is_deleted():
     rec = c.operator.reconciler
     for _ in range(60):  # pass by pass, as the operator would, until the candidate is promoted
         w.clock.t += 5.0
-        out = rec.reconcile(copy.deepcopy(body), ObjectState(), event=True)
+        out = rec.reconcile(copy.deepcopy(body), Memory(), event=True)
         patch = status_patch(out, body.get("status") or {}, body["metadata"]["generation"])
         if out.status.model_arn and out.status.model_arn != old:
             assert out.defer_retire and out.again
@@ -963,7 +963,7 @@ def test_a_slot_holder_under_throttling_looks_again_every_poll():
     for _ in range(40):
         w.advance(2.0, tick=2.0)
         for uid in c.operator.reconciler.queue.holders("us-east-1"):
-            st = c.operator.states.find(uid)
+            st = c.operator.work.find(uid)
             if st.failures >= 4:  # backed off more than once in a row
                 waits.append(st.next_try - w.clock.mono())
     assert waits, "the holder never failed four passes in a row: the test exercises nothing"

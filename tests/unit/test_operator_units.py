@@ -176,7 +176,7 @@ def test_next_up_names_whose_turn_it_is_when_a_slot_frees():
 
 
 def test_only_objects_whose_job_runs_are_polled_fast():
-    from controller.runtime.ticks import import_job_running
+    from controller.runtime.work_queue import import_job_running
 
     assert import_job_running({"importJob": {"state": "InProgress"}})
     assert import_job_running({"importJob": {"state": "Creating"}})

@@ -233,7 +233,8 @@ def test_a_spec_only_the_operator_refuses_on_a_serving_object_names_the_model_th
     c.edit_spec(body, smokeTest=RE2_REFUSES)
     ready = condition(body, "Ready")
     assert ready["status"] == "False" and ready["reason"] == "InvalidSpec"
-    assert f"model {name} keeps serving" in ready["message"], ready
+    revision = body["status"]["revision"][:8]
+    assert ready["message"].endswith(f"; model {name} (revision {revision}) keeps serving"), ready
     w.advance(60.0)
     assert body["status"]["modelArn"] == arn and arn in _model_arns(w)
     c.edit_spec(body, smokeTest=None)

@@ -48,7 +48,7 @@ def test_runtime_only_install_runs_the_operator_and_validator(tmp_path):
     out = subprocess.run([exe, "validate", str(model), "--output", "json"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     python = str(venv / "bin" / "python")
-    imports = "import controller.runtime.handlers, controller.kube.validation_jobs, controller.runtime.main"
+    imports = "import controller.runtime.registry, controller.kube.validation_jobs, controller.runtime.main"
     check = subprocess.run([python, "-c", imports], capture_output=True, text=True, cwd=tmp_path)
     assert check.returncode == 0, check.stderr
     for dev_module in ("controller.dev", "bmo_devtools"):  # the dev tools are not part of the operator

@@ -1,6 +1,7 @@
 """Branches the whole-suite coverage run never took (docs/coverage-branches.md, "untested") in
-reconcile/smoke.py, reconcile/source_pin.py, reconcile/validation.py and handlers.py, each driven through
-the in-process World (or, for the answer shapes and the start-up listing, the function that decides)."""
+reconcile/smoke.py, reconcile/source_pin.py, reconcile/validation.py and runtime/operator.py, each driven
+through the in-process World (or, for the answer shapes and the start-up listing, the function that
+decides)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from controller.kube.validation_jobs import JobResult
 from controller.reconcile import Reconciler
 from controller.reconcile.smoke import MAX_MATCHED, answer_text
 from controller.reconcile.validation import INLINE_GATE
-from controller.runtime import handlers
+from controller.runtime import operator as runtime
 from controller.settings import Settings
 from tests.support.inprocess_bedrock import FakeS3, FakeSupport, client_error
 from tests.support.world import World, condition, until
@@ -294,11 +295,11 @@ def test_an_inline_validation_that_cannot_reach_s3_is_retried_not_failed():
     m.teardown()
 
 
-# ---- handlers.py: the start-up listing -----------------------------------------------------------------
+# ---- runtime/operator.py: the start-up listing ---------------------------------------------------------
 
 
 def test_the_import_queue_is_rebuilt_from_every_page_of_the_start_up_listing(monkeypatch):
-    """handlers.py `model_pages`: `if not token: break` false (a `continue` token: the next page). With
+    """`Operator.model_pages`: `if not token: break` false (a `continue` token: the next page). With
     more than 100 models, the LIST at start-up is paged: an object on page 3 whose import job runs keeps
     its region's slot, and the line keeps its order, instead of the first page deciding who starts."""
 
@@ -335,16 +336,16 @@ def test_the_import_queue_is_rebuilt_from_every_page_of_the_start_up_listing(mon
             meta = {"continue": str(start + limit)} if more else {}
             return {"items": copy.deepcopy(bodies[start : start + limit]), "metadata": meta}
 
-    monkeypatch.setattr(handlers.client, "CustomObjectsApi", lambda _api=None: Api())
-    monkeypatch.setattr(handlers, "api_client", lambda settings: None)
+    monkeypatch.setattr(runtime.client, "CustomObjectsApi", lambda _api=None: Api())
+    monkeypatch.setattr(runtime, "api_client", lambda settings: None)
     settings = Settings(cluster_id="c")
     rec = Reconciler(settings)
-    op = handlers.Operator(settings, reconciler=rec)
+    op = runtime.Operator(settings, reconciler=rec)
     seed = next(h.fn for h in op.registry()._activities.get_all_handlers() if h.fn.__name__ == "seed_queue")
     seed(logger=logging.getLogger("test"))
     assert rec.queue.holders("us-east-1") == {"u249"}, "the running job on page 3 holds the slot"
     assert not rec.queue.may_start("us-east-1", "u0")
     rec.queue.forget("u249")  # its job ended
     assert rec.queue.may_start("us-east-1", "u120") and not rec.queue.may_start("us-east-1", "u0")
-    assert op.states.find("u249") is not None, "its turn can wake it before its own first pass"
+    assert op.work.find("u249") is not None, "its turn can wake it before its own first pass"
     op.executor.shutdown(wait=False)

@@ -19,7 +19,7 @@ from controller.api.models import BedrockImportedModelStatus
 from controller.kube.status_store import status_patch
 from controller.reconcile import Outcome
 from controller.reconcile.import_queue import ImportQueue
-from controller.runtime import handlers
+from controller.runtime import operator as runtime
 from controller.settings import Settings
 
 LOG = logging.getLogger("test")
@@ -34,7 +34,7 @@ def obj(status: dict[str, Any] | None = None) -> dict[str, Any]:
             "namespace": "ns",
             "uid": "u-1",
             "generation": 1,
-            "finalizers": [handlers.FINALIZER],
+            "finalizers": [runtime.FINALIZER],
         },
         "spec": {"source": {"s3Uri": "s3://b/m/"}},
         "status": status or {},
@@ -68,14 +68,14 @@ class Recorder:
         self.out = out
         self.seen: list[dict[str, Any]] = []
 
-    def reconcile(self, body: dict[str, Any], state=None, event: bool = True) -> Outcome:
+    def reconcile(self, body: dict[str, Any], memory=None, event: bool = True) -> Outcome:
         self.seen.append(copy.deepcopy(body.get("status") or {}))
         return copy.deepcopy(self.out)
 
     def is_steady(self, body: dict[str, Any]) -> bool:
         return False
 
-    def resync_due(self, body: dict[str, Any], state) -> bool:
+    def resync_due(self, body: dict[str, Any], memory) -> bool:
         return True
 
     @staticmethod
@@ -87,11 +87,11 @@ class Recorder:
 
 @pytest.fixture
 def wired():
-    def wire(store: Store, out: Outcome) -> tuple[handlers.Operator, Recorder]:
+    def wire(store: Store, out: Outcome) -> tuple[runtime.Operator, Recorder]:
         rec = Recorder(out)
-        op = handlers.Operator(Settings(), reconciler=rec, store=store)  # type: ignore[arg-type]
+        op = runtime.Operator(Settings(), reconciler=rec, store=store)  # type: ignore[arg-type]
         op.post_event = lambda *a, **k: None
-        op.states.get("u-1")  # seen by the watch: ticks are for objects the process knows
+        op.work.get("u-1")  # seen by the watch: ticks are for objects the process knows
         return op, rec
 
     return wire
@@ -151,12 +151,12 @@ def test_an_event_that_arrives_mid_reconcile_is_not_lost_on_a_steady_object(wire
     paused.condition("Paused", "True", "ReconcilePaused", "paused")
     op, rec = wired(store, paused)
     monkeypatch.setattr(rec, "is_steady", lambda body: True)
-    monkeypatch.setattr(rec, "resync_due", lambda body, state: False)
+    monkeypatch.setattr(rec, "resync_due", lambda body, memory: False)
 
     op.run_reconcile(kopf.Body(obj()), LOG, event=False)
     assert rec.seen == []  # steady and not due: skipped without a read
 
-    with op.states.get("u-1").lock:  # a pass of this object is running when the event comes
+    with op.work.get("u-1").lock:  # a pass of this object is running when the event comes
         op.run_reconcile(kopf.Body(obj()), LOG, event=True)
     assert rec.seen == []
     op.run_reconcile(kopf.Body(obj()), LOG, event=False)  # the next tick
@@ -223,7 +223,7 @@ def test_a_status_write_over_a_newer_object_is_refused_and_decided_again(wired, 
     store = Conflicting(body)
     out = Outcome(status=BedrockImportedModelStatus(phase="Ready"))
     op, rec = wired(store, out)
-    state = op.states.get("u-1")
+    state = op.work.get("u-1")
     real_read = store.read
 
     def read_then_changed(namespace, name):

@@ -1,4 +1,4 @@
-"""Every object's ticks on one clock (`controller.runtime.ticks`, `Operator.tick`), no servers.
+"""Every object's ticks on one clock (`controller.runtime.work_queue`, `Operator.tick`), no servers.
 
 A tick decides on a glance at the object's last watch event instead of the whole body a kopf timer kept:
 the glance must decide exactly as the body would, for any body (property test), and the clock must give
@@ -16,10 +16,10 @@ import kopf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from controller.reconcile import PAUSE_ANNOTATION, Reconciler
-from controller.runtime import handlers
-from controller.runtime.object_state import ObjectState
-from controller.runtime.ticks import glance, import_job_running, tick_interval
+from controller.reconcile import PAUSE_ANNOTATION, Outcome, Reconciler
+from controller.reconcile.memory import Memory
+from controller.runtime import operator as runtime
+from controller.runtime.work_queue import Glance, Item, import_job_running
 from controller.settings import Settings
 
 POLL, JOB_POLL = 10.0, 1.0
@@ -58,7 +58,7 @@ def bodies(draw: Any) -> dict[str, Any]:
         "creationTimestamp": "2026-01-01T00:00:00Z",
         "annotations": annotations,
         "managedFields": [{"manager": "kubectl", "fieldsV1": {"f:spec": {}}}],
-        "finalizers": draw(st.sampled_from([[], [handlers.FINALIZER], ["other/x", handlers.FINALIZER]])),
+        "finalizers": draw(st.sampled_from([[], [runtime.FINALIZER], ["other/x", runtime.FINALIZER]])),
     }
     if draw(st.booleans()):
         meta["deletionTimestamp"] = "2026-01-01T00:01:00Z"
@@ -75,15 +75,15 @@ def bodies(draw: Any) -> dict[str, Any]:
 @given(body=bodies(), synced=st.sampled_from([None, (0.0, 1), (0.0, 2), (-400.0, 1)]))
 def test_a_glance_decides_every_tick_as_the_whole_body_would(body: dict[str, Any], synced: Any) -> None:
     rec = Reconciler(Settings(), monotonic=lambda: 0.0)
-    state = ObjectState(last_sync=synced)
-    small = glance(body)
+    memory = Memory(last_sync=synced)
+    small = Glance.of(body).body
     assert rec.is_steady(small) == rec.is_steady(body)
-    assert rec.resync_due(small, state) == rec.resync_due(body, state)
+    assert rec.resync_due(small, memory) == rec.resync_due(body, memory)
     assert import_job_running(small["status"], small["metadata"]) == import_job_running(
         body["status"], body["metadata"]
     )
-    assert tick_interval(small, POLL, JOB_POLL) == tick_interval(body, POLL, JOB_POLL)
-    assert glance(small) == small  # a glance of a glance is itself: nothing a tick reads is lost
+    assert Glance(small).tick_interval(POLL, JOB_POLL) == Glance(body).tick_interval(POLL, JOB_POLL)
+    assert Glance.of(small).body == small  # a glance of a glance is itself: nothing a tick reads is lost
     # none of what makes a body tens of KiB: managed fields, kopf's annotations, spec, conditions
     assert set(small) == {"apiVersion", "kind", "metadata", "status"} and "conditions" not in small["status"]
     assert "managedFields" not in small["metadata"] and set(small["metadata"]["annotations"]) <= {
@@ -101,10 +101,10 @@ class Executor:
         self.queued.append(args[1])
 
 
-def _operator() -> tuple[handlers.Operator, Executor, list[float]]:
+def _operator() -> tuple[runtime.Operator, Executor, list[float]]:
     now = [0.0]
     s = Settings(poll_seconds=POLL, job_poll_seconds=JOB_POLL)
-    op = handlers.Operator(s, reconciler=Reconciler(s, monotonic=lambda: now[0]))
+    op = runtime.Operator(s, reconciler=Reconciler(s, monotonic=lambda: now[0]))
     executor = Executor()
     op.executor = executor  # type: ignore[assignment]
     return op, executor, now
@@ -119,17 +119,17 @@ def _model(uid: str, phase: str = "Importing", job: str | None = None, **meta: A
         "namespace": "team",
         "name": uid,
         "generation": 1,
-        "finalizers": [handlers.FINALIZER],
+        "finalizers": [runtime.FINALIZER],
     }
     return {"metadata": metadata | meta, "status": status}
 
 
-def _seen(op: handlers.Operator, body: dict[str, Any]) -> ObjectState:
-    return op.states.observe(body["metadata"]["uid"], glance(body))
+def _seen(op: runtime.Operator, body: dict[str, Any]) -> Item:
+    return op.work.observe(body["metadata"]["uid"], Glance.of(body))
 
 
 def _ticks(
-    op: handlers.Operator, executor: Executor, now: list[float], until: float
+    op: runtime.Operator, executor: Executor, now: list[float], until: float
 ) -> list[tuple[float, str]]:
     """Tick each second until `until`, running each queued pass at once (it frees its claim)."""
     out = []
@@ -137,7 +137,7 @@ def _ticks(
         now[0] += 1.0
         op.tick(now[0])
         for uid in executor.queued:
-            op.states.get(uid).wake_pending = False
+            op.work.get(uid).queued = False
             out.append((now[0], uid))
         executor.queued.clear()
     return out
@@ -159,7 +159,7 @@ def test_only_a_running_job_is_ticked_fast_and_a_steady_object_only_when_its_res
     _seen(op, _model("running", job="InProgress"))
     _seen(op, _model("ready", phase="Ready", job="Completed"))
     _seen(op, _model("paused", job="InProgress", annotations={PAUSE_ANNOTATION: "true"}))
-    op.states.get("ready").last_sync = (0.0, 1)  # checked against Bedrock at 0
+    op.work.get("ready").memory.last_sync = (0.0, 1)  # checked against Bedrock at 0
     op.tick(0.0)
     ticks = _ticks(op, executor, now, float(Settings().resync_seconds) + 20)
     running = [t for t, uid in ticks if uid == "running"]
@@ -183,10 +183,10 @@ def test_no_tick_while_deleted_or_before_the_finalizer_and_no_second_pass_behind
 def test_an_event_missed_during_a_pass_is_ticked_even_when_the_object_looks_steady() -> None:
     op, executor, now = _operator()
     state = _seen(op, _model("ready", phase="Ready", job="Completed"))
-    state.last_sync = (0.0, 1)
+    state.memory.last_sync = (0.0, 1)
     op.tick(0.0)
     assert _ticks(op, executor, now, 10.0) == []
-    state.missed_event = True  # e.g. the pause annotation arrived while a resync ran
+    state.dirty = True  # e.g. the pause annotation arrived while a resync ran
     assert _ticks(op, executor, now, 20.0) == [(20.0, "ready")]
 
 
@@ -203,13 +203,13 @@ def test_a_queued_pass_runs_on_the_glance_and_decides_on_a_fresh_read() -> None:
             return copy.deepcopy(fresh)
 
     op.store = Store()  # type: ignore[assignment]
-    op.reconciler.reconcile = lambda body, state, event: decided.append(body) or handlers.Outcome()  # type: ignore[method-assign]
-    op._write = lambda body, out: None  # type: ignore[method-assign]
+    op.reconciler.reconcile = lambda body, memory, event: decided.append(body) or Outcome()  # type: ignore[method-assign]
+    op.passes.write = lambda body, out: None  # type: ignore[method-assign]
     state = _seen(op, _model("a"))
-    assert op.states.claim_wake("a") is state
-    op._queued_pass("a", state)
+    assert op.work.add("a") is state
+    op.run_queued("a", state)
     assert reads == [("team", "a")] and decided == [fresh]  # one read, the whole object
-    assert not state.wake_pending
+    assert not state.queued
 
 
 def test_no_kopf_timer_or_daemon_per_object() -> None:
@@ -236,7 +236,7 @@ def test_the_watch_keeps_the_glance_current_and_a_job_s_end_slows_the_ticks() ->
     asyncio.run(on_event(type="MODIFIED", uid="a", body=kopf.Body(done)))
     assert [t for t, _ in _ticks(op, executor, now, 20.0)] == [13.0]  # back to the 10 s poll
     asyncio.run(on_event(type="DELETED", uid="a", body=kopf.Body(done)))
-    assert _ticks(op, executor, now, 60.0) == [] and op.states.snapshot() == []
+    assert _ticks(op, executor, now, 60.0) == [] and op.work.snapshot() == []
 
 
 def test_the_clock_starts_with_kopf_and_outlives_an_object_it_cannot_read(monkeypatch) -> None:
@@ -244,12 +244,12 @@ def test_the_clock_starts_with_kopf_and_outlives_an_object_it_cannot_read(monkey
     registry = op.registry()
     start = _handler(registry._activities, "start_clock")
     _seen(op, _model("good"))
-    op.states.get("odd").cached = {"metadata": "not a mapping"}  # a defect's glance
+    op.work.get("odd").glance = Glance({"metadata": "not a mapping"})  # a defect's glance
     op.tick(0.0)
     assert [uid for _, uid in _ticks(op, executor, now, 10.0)] == ["good"]
 
     exits: list[int] = []
-    monkeypatch.setattr(handlers.os, "_exit", exits.append)
+    monkeypatch.setattr(runtime.os, "_exit", exits.append)
 
     async def run_clock() -> None:
         await start()
@@ -266,7 +266,7 @@ def test_the_clock_starts_with_kopf_and_outlives_an_object_it_cannot_read(monkey
 
     async def clock_dies() -> None:
         task = asyncio.get_running_loop().create_task(failing())
-        task.add_done_callback(handlers._clock_stopped)
+        task.add_done_callback(runtime.clock_stopped)
         await asyncio.sleep(0.01)
 
     asyncio.run(clock_dies())
@@ -284,7 +284,7 @@ def test_a_pass_that_raises_backs_off_and_says_so_in_an_event() -> None:
     op.run_reconcile = broken  # type: ignore[method-assign]
     state = _seen(op, {"kind": "BedrockImportedModel", **_model("a")})
     for expected_failures in (1, 2):
-        op._queued_pass("a", state)
+        op.run_queued("a", state)
         assert state.failures == expected_failures
     assert state.next_try == now[0] + 2 * Settings().backoff_base_seconds
     assert [p[:2] for p in posted] == [("PassFailed", "BedrockImportedModel")] * 2
@@ -305,12 +305,12 @@ def test_an_object_gone_from_the_api_is_forgotten_by_its_next_pass() -> None:
     op.tenancy.model_changed({**importing, "spec": {}})  # holds a slot: counts against its namespace
     assert [m.uid for m in op.tenancy.members("team")] == ["a"]
     state = _seen(op, importing)
-    op._queued_pass("a", state)
-    assert op.states.snapshot() == [] and op.reconciler.queue.length() == 0
+    op.run_queued("a", state)
+    assert op.work.snapshot() == [] and op.reconciler.queue.length() == 0
     assert op.tenancy.members("team") == []  # its namespace's quota no longer counts it
     assert _ticks(op, executor, now, 30.0) == []
-    op._queued_pass("a", state)  # a tick queued before it was forgotten, run late: nothing comes back
-    assert op.states.snapshot() == []
+    op.run_queued("a", state)  # a tick queued before it was forgotten, run late: nothing comes back
+    assert op.work.snapshot() == []
 
 
 def test_the_operator_s_start_is_no_event_but_a_create_or_an_edit_is() -> None:
@@ -319,13 +319,13 @@ def test_the_operator_s_start_is_no_event_but_a_create_or_an_edit_is() -> None:
     on_change = _handler(op.registry()._changing, "on_change")
     passes: list[bool] = []
 
-    async def in_thread(body: Any, logger: Any, event: bool) -> None:
+    def run_reconcile(body: Any, logger: Any, *, event: bool) -> None:
         passes.append(event)
 
-    op.in_thread = in_thread  # type: ignore[method-assign]
+    op.run_reconcile = run_reconcile  # type: ignore[method-assign]
     body = kopf.Body({"metadata": {"uid": "a", "annotations": {}}})
     for reason in (kopf.Reason.RESUME, kopf.Reason.CREATE, kopf.Reason.UPDATE):
-        asyncio.run(on_change(body=body, patch=kopf.Patch(), logger=None, reason=reason))
+        on_change(body=body, patch=kopf.Patch(), logger=None, reason=reason)
     assert passes == [False, True, True]
 
 
@@ -337,9 +337,9 @@ def test_a_paused_object_is_not_polled_fast_whatever_the_annotations_case() -> N
     for value in ("true", "True", "TRUE"):
         meta = {"finalizers": ["f"], "annotations": {PAUSE_ANNOTATION: value}}
         assert not import_job_running(running, meta), value
-        assert tick_interval({"metadata": meta, "status": running}, 300.0, 0.5) == 300.0, value
+        assert Glance({"metadata": meta, "status": running}).tick_interval(300.0, 0.5) == 300.0, value
     meta = {"finalizers": ["f"], "annotations": {PAUSE_ANNOTATION: "false"}}
-    assert tick_interval({"metadata": meta, "status": running}, 300.0, 0.5) == 0.5
+    assert Glance({"metadata": meta, "status": running}).tick_interval(300.0, 0.5) == 0.5
 
 
 def test_a_validation_job_event_queues_its_owners_pass_in_the_process() -> None:
@@ -360,7 +360,7 @@ def test_a_validation_job_event_queues_its_owners_pass_in_the_process() -> None:
     assert executor.queued == ["m"]
     asyncio.run(on_job(body=job()))
     assert executor.queued == ["m"], "one pass queued at a time"
-    op.states.get("m").wake_pending = False
+    op.work.get("m").queued = False
     executor.queued.clear()
     asyncio.run(on_job(body=job(deletionTimestamp="2026-01-01T00:00:00Z")))
     asyncio.run(on_job(body=kopf.Body({"metadata": {"name": "stray", "ownerReferences": []}})))

@@ -1,0 +1,281 @@
+"""The operator process: a work queue (`work_queue`), a pass runner (`pass_runner`), one clock for every
+object's ticks, and a worker pool, put together. kopf's handlers (`registry`) only feed it.
+
+Nothing is built at import: `bedrock-model-operator run` builds an `Operator` from its settings and
+registers its handlers in a kopf registry. One pass of an object runs at a time; it decides from a fresh
+read and writes its status before the next; retryable errors back off exponentially; steady objects are
+skipped cheaply until their resync is due. Ticks are not kopf timers: one loop decides them for every
+object from the small `Glance` kept at its last watch event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import kopf
+from kubernetes import client
+
+from controller import metrics
+from controller.api.models import GROUP, PLURAL, VERSION
+from controller.api.reasons import Reason
+from controller.kube.client import api_client, tenancy_readers
+from controller.kube.events import EventRecorder
+from controller.kube.status_store import ModelStatusStore
+from controller.reconcile import Finalized, Outcome, Reconciler
+from controller.runtime.heap import Trimmer
+from controller.runtime.pass_runner import Ended, PassRunner
+from controller.runtime.work_queue import Item, WorkQueue
+from controller.settings import Settings
+from controller.tenancy.view import TenancyView
+
+FINALIZER = f"{GROUP}/finalizer"
+POLL_LOG = logging.getLogger("bmo.poll")
+
+#: the clock's resolution: a tick is at most this late (a running job's end is noticed within its poll + this)
+TICK_SECONDS = 0.25
+
+
+def clock_stopped(task: asyncio.Task) -> None:
+    """The clock only ends when kopf stops. Otherwise nothing would be polled again while the liveness probe
+    stays green: exit, as a leader that lost its Lease does, and let the pod restart."""
+    if task.cancelled():
+        return
+    POLL_LOG.critical("the clock stopped (%r): exiting so that the operator restarts", task.exception())
+    os._exit(1)
+
+
+class _ObjectLog(logging.LoggerAdapter):
+    """A line about one object (kopf's per-object loggers belong to its handlers; ticks are ours)."""
+
+    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+        ref = (self.extra or {}).get("object", "")
+        return f"{ref}: {msg}", {**kwargs, "extra": {**(self.extra or {}), **kwargs.get("extra", {})}}
+
+
+class Operator:
+    def __init__(
+        self,
+        settings: Settings,
+        reconciler: Reconciler | None = None,
+        store: ModelStatusStore | None = None,
+    ) -> None:
+        self.settings = settings
+        self.reconciler = reconciler or Reconciler(
+            settings, tenancy=TenancyView(settings.import_policy_default, **tenancy_readers(settings))
+        )
+        # a test's stand-in reconciler may have none: the watches then feed a view nobody reads
+        self.tenancy: TenancyView = getattr(self.reconciler, "tenancy", None) or TenancyView("open")
+        self.work = WorkQueue(settings.backoff_base_seconds, settings.backoff_cap_seconds)
+        self.passes = PassRunner(
+            self.reconciler, store or ModelStatusStore(settings), EventRecorder(settings).post
+        )
+        # kopf's sync handlers run here too (`registry`: settings.execution.executor)
+        self.executor = ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix="reconcile")
+        self._clock: asyncio.Task | None = None
+
+    # the pass runner's collaborators, replaceable (tests, the property test's World)
+    @property
+    def store(self) -> ModelStatusStore:
+        return self.passes.store
+
+    @store.setter
+    def store(self, store: ModelStatusStore) -> None:
+        self.passes.store = store
+
+    @property
+    def post_event(self) -> Callable[..., None]:
+        return self.passes.post_event
+
+    @post_event.setter
+    def post_event(self, post: Callable[..., None]) -> None:
+        self.passes.post_event = post
+
+    # ---- one object's pass, under its lock ------------------------------------------------------
+    def run_reconcile(self, body: kopf.Body, logger: logging.Logger, *, event: bool) -> None:
+        meta = body.metadata
+        uid = meta.uid
+        if FINALIZER not in (meta.get("finalizers") or []) or meta.get("deletionTimestamp"):
+            return  # kopf adds the finalizer first: nothing is created in AWS before it is there
+        item = self.work.begin(uid, event=event)
+        if item is None:
+            return  # unknown (a tick for a forgotten object), or a pass of it runs: it sees the result
+        try:
+            event = event or item.dirty
+            item.dirty = False
+            if not event and self._tick_needs_no_pass(body, item):
+                return  # decided on the cached body; the decision below is made on a fresh read
+            result = self.passes.run(
+                uid,
+                meta.namespace,
+                meta.name,
+                item.memory,
+                event=event,
+                after_each=lambda out: self._after(
+                    item, out, logger, holds_slot=self.reconciler.queue.holds(uid)
+                ),
+            )
+            if result.ended is Ended.UNREADABLE and result.error is not None:
+                logger.warning(
+                    f"retryable: {result.error.reason}: {result.error.message}; the next tick tries again"
+                )
+            elif result.ended is Ended.GONE:  # no place in line, no ticks, no quota counted
+                self.gone(uid, meta.namespace)
+        finally:
+            if item.gone:  # deleted while this pass ran: its settle must not leave a place in line
+                self.reconciler.queue.forget(uid)
+            self.work.done(item)
+            self.wake_next_up(uid)
+
+    def _tick_needs_no_pass(self, body: Any, item: Item) -> bool:
+        """A tick (not an event) that needs no pass: backing off, or steady and its resync not due."""
+        rec = self.reconciler
+        return item.backing_off(rec.monotonic()) or (
+            rec.is_steady(body) and not rec.resync_due(body, item.memory)
+        )
+
+    def _after(self, item: Item, out: Outcome, logger: logging.Logger, holds_slot: bool = False) -> None:
+        metrics.RECONCILES.labels("retry" if out.retry_error else "ok").inc()
+        if out.retry_error is None:
+            self.work.forget(item)
+            return
+        # the region's one slot waits on a holder: it looks again at least every poll
+        cap = self.settings.poll_seconds if holds_slot else None
+        delay = self.work.add_rate_limited(item, self.reconciler.monotonic(), cap)
+        logger.warning(
+            f"retryable: {out.retry_error.reason}: {out.retry_error.message}; next try in {delay:.0f}s"
+        )
+
+    # ---- the clock: every object's periodic pass ---------------------------------------------------
+    async def tick_forever(self) -> None:
+        """One loop for every object's ticks: every TICK_SECONDS, queue a pass for the objects whose tick is
+        due and that need one. Started by kopf's startup, cancelled at its cleanup."""
+        s = self.settings
+        period = min(TICK_SECONDS, s.job_poll_seconds / 2, s.poll_seconds / 2)
+        trimmer = Trimmer()
+        while True:
+            await asyncio.sleep(period)
+            try:
+                self.tick(self.reconciler.monotonic())
+                trimmer.maybe()  # what a burst of passes freed goes back to the system (`heap`)
+            except Exception:  # a defect: say it, and keep every other object ticking
+                POLL_LOG.exception("the clock's tick failed")
+
+    def tick(self, now: float) -> int:
+        """Queue a pass for each object whose tick is due (first tick one interval after it was first seen,
+        the fast interval while its import job runs) and that needs one. Runs on the event loop: decisions
+        only, no I/O. Returns how many were queued."""
+        queued = 0
+        for uid, item in self.work.snapshot():
+            try:
+                added = self.work.add(uid) if self._tick_due(item, now) else None
+                if added is not None:
+                    queued += self._submit(uid, added)
+            except Exception:  # one object's odd glance must not stop the others' ticks (nor flood the log)
+                if item.last_tick != now:
+                    POLL_LOG.exception(f"tick of {uid} failed")
+                item.last_tick = now
+        return queued
+
+    def _tick_due(self, item: Item, now: float) -> bool:
+        s = self.settings
+        glance = item.glance
+        if glance is None or not self.work.add_after_elapsed(item, now, s.poll_seconds, s.job_poll_seconds):
+            return False
+        # not when a pass runs (it sees what this tick would) or there is nothing to do: no thread
+        return not item.lock.locked() and (item.dirty or not self._tick_needs_no_pass(glance.body, item))
+
+    def _submit(self, uid: str, item: Item) -> bool:
+        try:
+            self.executor.submit(contextvars.copy_context().run, self.run_queued, uid, item)
+        except RuntimeError:  # shutting down: the next start's passes place it
+            item.queued = False
+            return False
+        return True
+
+    def wake_owner_of(self, job: dict[str, Any]) -> bool:
+        """Queue a pass of the model that controls this validation Job, in this process: nothing is written
+        to the model (an annotation written to wake it made its own watch event, and a status write racing
+        it a conflict). A Job anyone labelled costs at most a pass of the object it names. True: queued."""
+        meta = job.get("metadata") or {}
+        if meta.get("deletionTimestamp"):
+            return False
+        owner = next((r.get("uid") for r in meta.get("ownerReferences") or [] if r.get("controller")), None)
+        item = self.work.add(owner) if owner else None
+        return item is not None and self._submit(owner, item)
+
+    def wake_next_up(self, after: str) -> None:
+        """A pass may have freed a region's slot (its job ended, it was deleted or paused): the objects
+        whose turn it now is run a pass at once instead of at their next poll, so the slot never idles.
+        (A region whose create Bedrock refused is skipped until the next poll: ImportQueue.busy_outside.)"""
+        for uid in self.reconciler.queue.next_up():
+            item = self.work.add(uid) if uid != after else None
+            if item is not None and not self._submit(uid, item):
+                return
+
+    def run_queued(self, uid: str, item: Item) -> None:
+        """A tick or a wake, in a worker: a pass on the object's glance (the pass reads it fresh)."""
+        item.queued = False
+        glance = item.glance
+        if glance is None:
+            return
+        log = _ObjectLog(POLL_LOG, {"object": glance.ref})
+        try:
+            self.run_reconcile(kopf.Body(glance.body), log, event=False)
+        except Exception as exc:  # a defect (a future's exception is dropped): say it, back off like kopf
+            delay = self.work.add_rate_limited(item, self.reconciler.monotonic())
+            log.exception(f"a pass failed; next try in {delay:.0f}s")
+            # the delay only in the log: one Event counted up per kind of failure, not one per backoff step
+            message = (
+                f"a pass failed unexpectedly ({type(exc).__name__}; the operator log has the details); "
+                "retried with backoff"
+            )
+            try:
+                self.passes.emit(glance.body, [("Warning", Reason.PASS_FAILED, message)], None)
+            except Exception:
+                log.exception("posting the PassFailed Event failed")
+
+    # ---- deletion -------------------------------------------------------------------------------
+    def finalize(self, body: kopf.Body) -> Finalized:
+        """The finalizer's pass under the object's lock (its Events for the caller to post)."""
+        with self.work.get(body.metadata.uid).lock:
+            return self.passes.finalize(body)
+
+    def gone(self, uid: str, namespace: str | None = None) -> None:
+        """The object is gone from the API (also without our finalizer: removed by hand, or a namespace
+        force-deleted): it holds no place in the import queue and nothing is remembered for it. A pass
+        still running for it sees `item.gone` when it ends and leaves the queue too. With its namespace (its
+        DELETED event, or a pass that found it gone), its namespace's quota stops counting it."""
+        self.work.remove(uid)
+        self.reconciler.queue.forget(uid)
+        if namespace is not None:
+            self.tenancy.model_changed({"metadata": {"namespace": namespace, "uid": uid}}, deleted=True)
+
+    # ---- start-up -------------------------------------------------------------------------------
+    def model_pages(self, limit: int = 100) -> Iterator[list[dict[str, Any]]]:
+        """Every model this operator watches, as the API has it now, `limit` at a time (one consistent
+        paged LIST per namespace, or of the cluster)."""
+        api = client.CustomObjectsApi(api_client(self.settings))
+        for ns in self.settings.namespaces or [None]:
+            token = None
+            while True:
+                kwargs = {"limit": limit, **({"_continue": token} if token else {})}
+                if ns is None:
+                    listed = api.list_cluster_custom_object(GROUP, VERSION, PLURAL, **kwargs)
+                else:
+                    listed = api.list_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, **kwargs)
+                yield listed["items"]
+                token = (listed.get("metadata") or {}).get("continue")
+                if not token:
+                    break
+
+    def registry(self) -> kopf.OperatorRegistry:
+        """A kopf registry with this operator's handlers (nothing registered at import)."""
+        from controller.runtime.registry import build_registry
+
+        return build_registry(self)
