@@ -1466,6 +1466,31 @@ MUTATIONS: tuple[Mutation, ...] = (
         ("tests/unit/test_partial_failures.py",),
         "a deletion waits the whole look-up horizon for a given-up create that never landed",
     ),
+    # ---- kstatus (issue 26) ------------------------------------------------------------------------------
+    Mutation(
+        "kstatus-blocked-reads-in-progress",
+        "controller/conditions.py",
+        "_STALLED_PHASES = (str(Phase.FAILED), str(Phase.BLOCKED))",
+        "_STALLED_PHASES = (str(Phase.FAILED),)",
+        ("tests/unit/test_kstatus.py",),
+        "an object a policy refuses reads InProgress to Flux: it waits out its timeout instead of the reason",
+    ),
+    Mutation(
+        "kstatus-conditions-left-when-ready",
+        "controller/conditions.py",
+        '    if ready.get("status") == "True":\n        return gone',
+        '    if ready.get("status") == "True" and phase == "never":\n        return gone',
+        ("tests/unit/test_kstatus.py",),
+        "a Ready model keeps Reconciling=True: Flux never sees it Current",
+    ),
+    Mutation(
+        "kstatus-paused-edit-reads-in-progress",
+        "controller/conditions.py",
+        '    if paused.get("status") == "True":\n        cause = paused',
+        '    if paused.get("status") == "Never":\n        cause = paused',
+        ("tests/unit/test_kstatus.py",),
+        "a paused object with an edit not acted on reads InProgress: a pipeline waits for work nobody does",
+    ),
 )
 
 

@@ -19,6 +19,10 @@ class ConditionType(enum.StrEnum):
     ALLOWED = "Allowed"
     SMOKE_TESTED = "SmokeTested"
     SOURCE_IN_SYNC = "SourceInSync"  # only once the serving model's folder was found changed
+    # kstatus's pair (what Flux, kpt and `kubectl wait` gates read), derived from the others: only while
+    # the spec's revision does not serve (`conditions.progress_updates`)
+    RECONCILING = "Reconciling"  # True: work under way
+    STALLED = "Stalled"  # True: it cannot go on without a change (the spec, a policy, the pause annotation)
 
 
 #: The order conditions appear in status.

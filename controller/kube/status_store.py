@@ -17,7 +17,7 @@ from kubernetes.client.exceptions import ApiException
 
 from controller.api.models import GROUP, PLURAL, VERSION
 from controller.api.reasons import ALWAYS_PRESENT, Reason
-from controller.conditions import set_conditions
+from controller.conditions import progress_updates, set_conditions
 from controller.kube.client import api_client
 from controller.reconcile import Outcome
 from controller.settings import Settings
@@ -33,7 +33,8 @@ def status_patch(out: Outcome, current: dict[str, Any], generation: int | None) 
     for ctype in ALWAYS_PRESENT:
         if str(ctype) not in existing and str(ctype) not in updates:
             updates[str(ctype)] = ("Unknown", str(Reason.RECONCILING), "the operator is working on it")
-    status["conditions"] = set_conditions(current.get("conditions"), updates, generation)
+    merged = set_conditions(current.get("conditions"), updates, generation)
+    status["conditions"] = set_conditions(merged, progress_updates(merged, status.get("phase")), generation)
     return {"status": status}
 
 

@@ -328,6 +328,8 @@ class Cluster:
                 self.retained |= set(result.retained)
                 del self.store.objects[key]
                 self.operator.gone(body["metadata"]["uid"])
+            else:  # as kopf's delete handler (`registry.on_delete`) patches it
+                body.setdefault("status", {})["phase"] = "Deleting"
             return
         self.operator.work.note_arrival(body["metadata"]["uid"], body["metadata"]["creationTimestamp"])
         # an event hands over the whole body (kopf's), a tick only the clock's glance at it

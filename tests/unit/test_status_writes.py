@@ -141,6 +141,7 @@ def test_first_visit_shows_every_condition(wired):
         "Validated": ("Unknown", "Validating"),
         "Imported": ("Unknown", "Reconciling"),
         "Ready": ("Unknown", "Reconciling"),
+        "Reconciling": ("True", "Reconciling"),  # kstatus: work under way from the first write on
     }
 
 
