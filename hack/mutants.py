@@ -1466,6 +1466,23 @@ MUTATIONS: tuple[Mutation, ...] = (
         ("tests/unit/test_partial_failures.py",),
         "a deletion waits the whole look-up horizon for a given-up create that never landed",
     ),
+    Mutation(
+        "queued-pass-shielded-at-stop",
+        "controller/runtime/registry.py",
+        "    return await asyncio.get_running_loop().run_in_executor(op.executor, call)",
+        (
+            "    future = asyncio.get_running_loop().run_in_executor(op.executor, call)\n"
+            "    while not future.done():\n"
+            "        try:\n"
+            "            await asyncio.shield(future)\n"
+            "        except asyncio.CancelledError:\n"
+            "            pass\n"
+            "    return future.result()"
+        ),
+        ("tests/unit/test_ticks.py",),
+        "at SIGTERM every pass queued behind the workers still runs (kopf's sync-handler semantics): the stop "
+        "outlasts the grace period and the Lease is not handed over",
+    ),
     # ---- kstatus (issue 26) ------------------------------------------------------------------------------
     Mutation(
         "kstatus-blocked-reads-in-progress",

@@ -75,7 +75,7 @@ class Operator:
         self.passes = PassRunner(
             self.reconciler, store or ModelStatusStore(settings), EventRecorder(settings).post
         )
-        # kopf's sync handlers run here too (`registry`: settings.execution.executor)
+        # every pass and finalizer's pass: ticks and wakes here, kopf's handlers through `registry.in_worker`
         self.executor = ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix="reconcile")
         self._clock: asyncio.Task | None = None
 
@@ -245,6 +245,12 @@ class Operator:
         """The finalizer's pass under the object's lock (its Events for the caller to post)."""
         with self.work.get(body.metadata.uid).lock:
             return self.passes.finalize(body)
+
+    def finalize_and_emit(self, body: kopf.Body) -> Finalized:
+        """The finalizer's pass and its Events (blocking: in a worker)."""
+        result = self.finalize(body)
+        self.passes.emit(body, result.events, body.status.get("revision"))
+        return result
 
     def gone(self, uid: str, namespace: str | None = None) -> None:
         """The object is gone from the API (also without our finalizer: removed by hand, or a namespace

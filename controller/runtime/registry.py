@@ -1,16 +1,21 @@
 """kopf's registry for an `Operator`, and nothing else: which watch feeds which part of the operator.
 
-Sync handlers (a pass, a finalizer's pass: blocking I/O) run in the operator's worker pool, which is
-kopf's executor (`settings.execution.executor`): kopf copies its per-object context into the thread and
-shields the call from cancellation. The watch-event handlers are async on purpose: a few dictionary
-operations each, in watch order, on the event loop.
+A pass and a finalizer's pass (blocking I/O) run in the operator's worker pool through one hand-off,
+`in_worker`. Not kopf's own executor for sync handlers: kopf shields those from cancellation, so at a
+SIGTERM every call queued behind the busy workers would still run, and kopf would wait for them all (after a
+restart's resume passes, minutes: past the pod's grace period, and the Lease would not be handed over). A
+call not started yet is dropped here instead; the next process does it. The watch-event handlers are async
+on purpose: a few dictionary operations each, in watch order, on the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import kopf
 
@@ -25,9 +30,18 @@ from controller.runtime.work_queue import Glance
 if TYPE_CHECKING:
     from controller.runtime.operator import Operator
 
+T = TypeVar("T")
+
 #: kopf's own annotations live under this prefix. Not `bedrock.modelops.io/`: kopf leaves annotations
 #: under its storage prefix out of its diff, so `paused` and `retry` never fired an update.
 KOPF_PREFIX = f"kopf.{GROUP}"
+
+
+async def in_worker(op: Operator, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """`fn` in the operator's worker pool, with kopf's context (its per-object logger); cancelled (kopf
+    stopping) before a worker took it, it never runs."""
+    call = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
+    return await asyncio.get_running_loop().run_in_executor(op.executor, call)
 
 
 def build_registry(op: Operator) -> kopf.OperatorRegistry:
@@ -46,7 +60,7 @@ def build_registry(op: Operator) -> kopf.OperatorRegistry:
         settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
             prefix=KOPF_PREFIX, key="last-handled-configuration"
         )
-        settings.execution.executor = op.executor  # sync handlers: the passes' own pool
+        settings.execution.max_workers = s.max_workers  # kopf's own pool (login); passes use op.executor
         settings.posting.level = logging.WARNING  # our own Events say what happened; kopf's would be noise
         settings.watching.server_timeout = 300
         settings.networking.error_backoffs = [1, 2, 5, 10]
@@ -75,17 +89,16 @@ def build_registry(op: Operator) -> kopf.OperatorRegistry:
     @kopf.on.create(GROUP, VERSION, PLURAL, registry=registry)
     @kopf.on.update(GROUP, VERSION, PLURAL, field="spec", registry=registry)
     @kopf.on.update(GROUP, VERSION, PLURAL, field="metadata.annotations", registry=registry)
-    def on_change(body: kopf.Body, logger: logging.Logger, reason: kopf.Reason, **_: Any) -> None:
+    async def on_change(body: kopf.Body, logger: logging.Logger, reason: kopf.Reason, **_: Any) -> None:
         # The operator's start (a restart, a failover) is no event on the object: a Ready model is looked
         # up in the region's listing, not read by ARN with its tags (2 calls each: at the shipped 5/s,
         # 1,000 models kept every worker, and the import queue behind them, busy for minutes).
         # The object's arrival and glance are noted by `on_watch_event`, which kopf runs first.
-        op.run_reconcile(body, logger, event=reason != kopf.Reason.RESUME)
+        await in_worker(op, op.run_reconcile, body, logger, event=reason != kopf.Reason.RESUME)
 
     @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry)
-    def on_delete(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
-        result = op.finalize(body)
-        op.passes.emit(body, result.events, body.status.get("revision"))
+    async def on_delete(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
+        result = await in_worker(op, op.finalize_and_emit, body)
         if not result.done:
             patch.status["phase"] = str(Phase.DELETING)
             raise kopf.TemporaryError("waiting before the models can be deleted", delay=s.poll_seconds)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import kopf
@@ -323,9 +325,10 @@ def test_the_operator_s_start_is_no_event_but_a_create_or_an_edit_is() -> None:
         passes.append(event)
 
     op.run_reconcile = run_reconcile  # type: ignore[method-assign]
+    op.executor = ThreadPoolExecutor(1)  # type: ignore[assignment]
     body = kopf.Body({"metadata": {"uid": "a", "annotations": {}}})
     for reason in (kopf.Reason.RESUME, kopf.Reason.CREATE, kopf.Reason.UPDATE):
-        on_change(body=body, patch=kopf.Patch(), logger=None, reason=reason)
+        asyncio.run(on_change(body=body, patch=kopf.Patch(), logger=None, reason=reason))
     assert passes == [False, True, True]
 
 
@@ -365,3 +368,31 @@ def test_a_validation_job_event_queues_its_owners_pass_in_the_process() -> None:
     asyncio.run(on_job(body=job(deletionTimestamp="2026-01-01T00:00:00Z")))
     asyncio.run(on_job(body=kopf.Body({"metadata": {"name": "stray", "ownerReferences": []}})))
     assert executor.queued == []
+
+
+def test_a_pass_kopf_cancels_before_a_worker_took_it_never_runs() -> None:
+    """At SIGTERM kopf cancels its handlers. A pass still waiting for a worker must not run (kopf's own
+    executor for sync handlers shields them: every queued pass ran, and kopf waited for all of them, past the
+    pod's grace period); the next process does it."""
+    op, _, _ = _operator()
+    op.executor = ThreadPoolExecutor(1)  # type: ignore[assignment]
+    on_change = _handler(op.registry()._changing, "on_change")
+    release, ran = threading.Event(), []
+    op.executor.submit(release.wait, 5)  # the only worker is busy
+
+    def run_reconcile(body: Any, logger: Any, *, event: bool) -> None:
+        ran.append(body["metadata"]["uid"])
+
+    op.run_reconcile = run_reconcile  # type: ignore[method-assign]
+
+    async def cancelled_while_queued() -> None:
+        body = kopf.Body({"metadata": {"uid": "queued", "annotations": {}}})
+        task = asyncio.ensure_future(on_change(body=body, patch=kopf.Patch(), logger=None, reason="create"))
+        await asyncio.sleep(0.05)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    asyncio.run(cancelled_while_queued())
+    release.set()
+    op.executor.shutdown(wait=True)
+    assert ran == []
