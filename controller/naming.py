@@ -84,6 +84,18 @@ def owner_in(tags: dict[str, str]) -> str | None:
     )
 
 
+def managed_by(tags: dict[str, str]) -> str:
+    """Who manages a model, in a phrase, from its tags alone (observe-only objects, `orphans`)."""
+    owner = owner_in(tags)
+    if owner is not None:
+        return f"BedrockImportedModel {owner}"
+    retained = tags.get(TAG_RETAINED_FROM)
+    if retained:
+        cluster = tags.get(TAG_RETAINED_BY_CLUSTER) or "?"
+        return f"nobody: retained from BedrockImportedModel {retained} in cluster {cluster}"
+    return "nobody: no bedrock.modelops.io owner tags (made by hand, or elsewhere)"
+
+
 def ownership(tags: dict[str, str], me: Identity) -> str:
     """'mine', 'unowned' or 'other' by the ownership tags a resource carries."""
     if not any(k in tags for k in OWNER_KEYS) or released(tags):

@@ -1483,6 +1483,31 @@ MUTATIONS: tuple[Mutation, ...] = (
         "at SIGTERM every pass queued behind the workers still runs (kopf's sync-handler semantics): the stop "
         "outlasts the grace period and the Lease is not handed over",
     ),
+    # ---- observe-only models (issue 26) ------------------------------------------------------------------
+    Mutation(
+        "observe-ignores-policy",
+        "controller/reconcile/observe.py",
+        "    if not decision.allowed:",
+        "    if False:",
+        ("tests/unit/test_observed.py",),
+        "a namespace no policy lets import reads any model's tags, source and key in the operator's account",
+    ),
+    Mutation(
+        "observed-gone-reads-present",
+        "controller/reconcile/observe.py",
+        "    if model is None:\n        st.exists = False",
+        "    if model is None:\n        st.exists = None",
+        ("tests/unit/test_observed.py",),
+        "a model deleted by hand still reads as existing (status.exists keeps no answer)",
+    ),
+    Mutation(
+        "observed-retained-reads-unowned",
+        "controller/naming.py",
+        "    retained = tags.get(TAG_RETAINED_FROM)\n    if retained:",
+        "    retained = tags.get(TAG_RETAINED_FROM)\n    if False:",
+        ("tests/unit/test_observed.py",),
+        "a retained model reads as hand-made: nobody can tell which object it came from",
+    ),
     # ---- kstatus (issue 26) ------------------------------------------------------------------------------
     Mutation(
         "kstatus-blocked-reads-in-progress",

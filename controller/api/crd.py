@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from controller.api import models as m
+from controller.api import observed as o
 from controller.api import policy as p
 
 _DROP = {"title", "additionalProperties_false"}
@@ -222,10 +223,43 @@ def build_policy_crd() -> dict[str, Any]:
     )
 
 
+def build_observed_crd() -> dict[str, Any]:
+    """BedrockObservedModel: an existing model reported on, never changed."""
+    root = _root(
+        "An existing Amazon Bedrock imported model, observed only: the operator reports what Bedrock says "
+        "about it (ARN, architecture, Custom Model Units, tags, KMS key, source, who manages it) and whether "
+        "it still exists, and never tags, deletes or imports anything for it.",
+        spec=schema_of(o.BedrockObservedModelSpec),
+        status=schema_of(o.ObservedModelStatus),
+    )
+    columns = [
+        _column("Exists", ".status.exists", "Whether Bedrock shows the model.", "boolean"),
+        _column("Ready", f"{_READY}.status", "The model exists and was read."),
+        _column("Architecture", ".status.architecture", "modelArchitecture, as Bedrock reports it."),
+        _column("CMUs", ".status.customModelUnits", "Custom Model Units per model copy.", "integer"),
+        _column("Managed-By", ".status.managedBy", "Who manages it, from its tags."),
+        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+        {**_column("Model-ARN", ".status.modelArn", "The model's ARN."), "priority": 1},
+        {**_column("Region", ".status.region", "Region of the model."), "priority": 1},
+        {**_column("Message", f"{_READY}.message", "Message of the Ready condition."), "priority": 1},
+    ]
+    return _crd(
+        o.OBSERVED_PLURAL,
+        o.OBSERVED_SINGULAR,
+        o.OBSERVED_KIND,
+        o.OBSERVED_SHORT_NAMES,
+        "Namespaced",
+        root,
+        columns,
+        status=True,
+    )
+
+
 #: crds/ file name -> its CRD; `make crds` writes each.
 CRD_FILES = {
     f"{m.GROUP}_{m.PLURAL}.yaml": build_crd,
     f"{m.GROUP}_{p.POLICY_PLURAL}.yaml": build_policy_crd,
+    f"{m.GROUP}_{o.OBSERVED_PLURAL}.yaml": build_observed_crd,
 }
 
 

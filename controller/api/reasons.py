@@ -72,6 +72,8 @@ class Reason(enum.StrEnum):
     TOO_MANY_TAGS = "TooManyTags"
     SERVICE_ROLE_INVALID = "ServiceRoleInvalid"
     # Ready
+    MODEL_FOUND = "ModelFound"  # an observed model exists (BedrockObservedModel)
+    MODEL_NOT_FOUND = "ModelNotFound"  # an observed model does not (deleted, or another region or account)
     MODEL_READY = "ModelReady"
     IMPORTING = "Importing"
     MODEL_DELETED_OUTSIDE = "ModelDeletedOutside"

@@ -105,6 +105,10 @@ class ModelInfo:
     cmu_per_copy: int | None
     cmu_version: str | None
     job_name: str | None
+    # what GetImportedModel adds (observe-only objects report it; None from a listing)
+    created: Any = None
+    kms_key_arn: str | None = None
+    source_s3_uri: str | None = None
 
 
 #: Calls that change something in AWS (`change=True`) are logged when sent and when answered: after a crash,
@@ -216,6 +220,9 @@ class BedrockClient:
             cmu.get("customModelUnitsPerModelCopy"),
             cmu.get("customModelUnitsVersion"),
             m.get("jobName"),
+            m.get("creationTime"),
+            m.get("modelKmsKeyArn"),
+            ((m.get("modelDataSource") or {}).get("s3DataSource") or {}).get("s3Uri"),
         )
 
     def list_models(self) -> dict[str, ModelInfo]:
@@ -235,6 +242,7 @@ class BedrockClient:
                     None,
                     None,
                     None,
+                    m.get("creationTime"),
                 )
             token = page.get("nextToken")
             if not token:
@@ -564,6 +572,20 @@ class SupportClients:
             err = classify(exc, f"IAM DeleteRole {role_name}")
             if err.kind is not Kind.NOT_FOUND:
                 raise err from None
+
+
+class ModelReads:
+    """Only the two reads of a model, and no method that changes anything: what an observe-only object
+    (BedrockObservedModel) is given, so that no code path of it can tag, delete or import."""
+
+    def __init__(self, bedrock: BedrockClient) -> None:
+        self._bedrock = bedrock
+
+    def find_model(self, name_or_arn: str) -> ModelInfo | None:
+        return self._bedrock.find_model(name_or_arn)
+
+    def tags(self, arn: str) -> dict[str, str]:
+        return self._bedrock.tags(arn)
 
 
 class RegionClients(NamedTuple):

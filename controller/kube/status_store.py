@@ -39,10 +39,11 @@ def status_patch(out: Outcome, current: dict[str, Any], generation: int | None) 
 
 
 class ModelStatusStore:
-    """Reads BedrockImportedModels and patches their status subresource."""
+    """Reads BedrockImportedModels (or, with `plural`, BedrockObservedModels) and patches their status."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, plural: str = PLURAL) -> None:
         self._settings = settings
+        self._plural = plural
 
     def _api(self) -> client.CustomObjectsApi:
         return client.CustomObjectsApi(api_client(self._settings))
@@ -50,7 +51,7 @@ class ModelStatusStore:
     def read(self, namespace: str, name: str) -> dict[str, Any] | None:
         """The object as the API has it now (None once it is gone)."""
         try:
-            return self._api().get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+            return self._api().get_namespaced_custom_object(GROUP, VERSION, namespace, self._plural, name)
         except ApiException as exc:
             if exc.status == 404:
                 return None
@@ -58,7 +59,20 @@ class ModelStatusStore:
 
     def write(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
         try:
-            self._api().patch_namespaced_custom_object_status(GROUP, VERSION, namespace, PLURAL, name, patch)
+            self._api().patch_namespaced_custom_object_status(
+                GROUP, VERSION, namespace, self._plural, name, patch
+            )
         except ApiException as exc:
             if exc.status != 404:  # deleted meanwhile: nothing left to report on
                 raise
+
+    def names(self, namespaces: list[str] | None) -> list[tuple[str, str]]:
+        """(namespace, name) of every object of the kind (in `namespaces`, or the cluster)."""
+        api, out = self._api(), []
+        for ns in namespaces or [None]:
+            if ns is None:
+                listed = api.list_cluster_custom_object(GROUP, VERSION, self._plural)
+            else:
+                listed = api.list_namespaced_custom_object(GROUP, VERSION, ns, self._plural)
+            out += [(i["metadata"]["namespace"], i["metadata"]["name"]) for i in listed.get("items", [])]
+        return out

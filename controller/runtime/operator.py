@@ -23,11 +23,14 @@ from kubernetes import client
 
 from controller import metrics
 from controller.api.models import GROUP, PLURAL, VERSION
+from controller.api.observed import OBSERVED_PLURAL
 from controller.api.reasons import Reason
-from controller.kube.client import api_client, tenancy_readers
+from controller.aws.clients import ModelReads
+from controller.kube.client import KUBE_ERRORS, api_client, tenancy_readers
 from controller.kube.events import EventRecorder
 from controller.kube.status_store import ModelStatusStore
 from controller.reconcile import Finalized, Outcome, Reconciler
+from controller.reconcile.observe import observe
 from controller.runtime.heap import Trimmer
 from controller.runtime.pass_runner import Ended, PassRunner
 from controller.runtime.work_queue import Item, WorkQueue
@@ -72,12 +75,14 @@ class Operator:
         # a test's stand-in reconciler may have none: the watches then feed a view nobody reads
         self.tenancy: TenancyView = getattr(self.reconciler, "tenancy", None) or TenancyView("open")
         self.work = WorkQueue(settings.backoff_base_seconds, settings.backoff_cap_seconds)
+        self.observed = ModelStatusStore(settings, plural=OBSERVED_PLURAL)
         self.passes = PassRunner(
             self.reconciler, store or ModelStatusStore(settings), EventRecorder(settings).post
         )
         # every pass and finalizer's pass: ticks and wakes here, kopf's handlers through `registry.in_worker`
         self.executor = ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix="reconcile")
         self._clock: asyncio.Task | None = None
+        self._observer: asyncio.Task | None = None
 
     # the pass runner's collaborators, replaceable (tests, the property test's World)
     @property
@@ -261,6 +266,62 @@ class Operator:
         self.reconciler.queue.forget(uid)
         if namespace is not None:
             self.tenancy.model_changed({"metadata": {"namespace": namespace, "uid": uid}}, deleted=True)
+
+    # ---- observe-only models (BedrockObservedModel) --------------------------------------------------
+    def observe(self, namespace: str, name: str) -> bool:
+        """One look at an observed model, its status written over the read it was decided on (blocking: in
+        a worker). Only reads reach Bedrock (`ModelReads`). False: it should be looked at again soon."""
+        try:
+            fresh = self.observed.read(namespace, name)
+        except KUBE_ERRORS:
+            return False
+        if fresh is None:
+            return True
+        rec = self.reconciler
+
+        def reader(region: str, role: str | None, ns: str) -> ModelReads:
+            return ModelReads(rec.clients(region, (role, ns) if role else None).bedrock)
+
+        result = observe(fresh, self.tenancy.decide_observation, reader, self.settings.region, rec.clock())
+        patch = {
+            "status": result.status,
+            "metadata": {"resourceVersion": fresh["metadata"]["resourceVersion"]},
+        }
+        try:
+            self.observed.write(namespace, name, patch)
+        except KUBE_ERRORS:  # changed since the read (its own watch event looks again), or the API is away
+            return False
+        self.passes.emit(fresh, result.events, None)
+        return result.retry_error is None
+
+    async def observe_forever(self) -> None:
+        """Every observed model looked at once per resync period (one LIST, then a look each in the pool);
+        one that answered a transient error is looked at again after a poll."""
+        s = self.settings
+        retry: set[tuple[str, str]] = set()
+        elapsed = 0.0
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(s.poll_seconds)
+            elapsed += s.poll_seconds
+            try:
+                if elapsed >= s.resync_seconds:
+                    elapsed = 0.0
+                    due = set(await loop.run_in_executor(self.executor, self.observed.names, s.namespaces))
+                else:
+                    due = retry
+                looks = [
+                    (
+                        key,
+                        loop.run_in_executor(
+                            self.executor, contextvars.copy_context().run, self.observe, *key
+                        ),
+                    )
+                    for key in sorted(due)
+                ]
+                retry = {key for key, look in looks if not await look}
+            except Exception:  # a defect or the API away: say it, and keep observing
+                POLL_LOG.exception("observing models failed")
 
     # ---- start-up -------------------------------------------------------------------------------
     def model_pages(self, limit: int = 100) -> Iterator[list[dict[str, Any]]]:

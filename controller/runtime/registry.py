@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import kopf
 
 from controller.api.models import GROUP, PLURAL, VERSION
+from controller.api.observed import OBSERVED_PLURAL
 from controller.api.policy import POLICY_PLURAL
 from controller.api.reasons import Phase
 from controller.kube.client import KUBE_ERRORS, api_error
@@ -104,6 +105,17 @@ def build_registry(op: Operator) -> kopf.OperatorRegistry:
             raise kopf.TemporaryError("waiting before the models can be deleted", delay=s.poll_seconds)
         op.gone(body.metadata.uid)
 
+    @kopf.on.resume(GROUP, VERSION, OBSERVED_PLURAL, registry=registry)
+    @kopf.on.create(GROUP, VERSION, OBSERVED_PLURAL, registry=registry)
+    @kopf.on.update(GROUP, VERSION, OBSERVED_PLURAL, field="spec", registry=registry)
+    async def on_observed(body: kopf.Body, **_: Any) -> None:
+        # no delete handler, so kopf puts no finalizer on it: deleting it leaves the model as it is
+        await in_worker(op, op.observe, body.metadata.namespace, body.metadata.name)
+
+    @kopf.on.startup(registry=registry)
+    async def start_observing(**_: Any) -> None:
+        op._observer = asyncio.get_running_loop().create_task(op.observe_forever(), name="bmo-observe")
+
     @kopf.on.startup(registry=registry)
     async def start_clock(**_: Any) -> None:
         # one task for every object's ticks, not a kopf timer (a task and two bodies) each
@@ -112,8 +124,9 @@ def build_registry(op: Operator) -> kopf.OperatorRegistry:
 
     @kopf.on.cleanup(registry=registry)
     async def stop_clock(**_: Any) -> None:
-        if op._clock is not None:
-            op._clock.cancel()
+        for task in (op._clock, op._observer):
+            if task is not None:
+                task.cancel()
 
     @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
     async def on_watch_event(type: str | None, uid: str, body: kopf.Body, **_: Any) -> None:

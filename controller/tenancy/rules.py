@@ -286,6 +286,47 @@ def decide(
     return Decision(chosen, tuple(violations), accounts[0] if len(accounts) == 1 else None, default)
 
 
+def decide_observation(
+    policies: Iterable[BedrockImportPolicy], labels: Mapping[str, str], region: str, default: str
+) -> Decision:
+    """Whether a namespace may observe models (BedrockObservedModel) in `region`, and in which account.
+
+    Observing only reads, but it reads a model's tags, source and key, which may be another team's: a
+    namespace observes only where it could import (a policy selects it, or the operator's default is open),
+    in the regions its policies allow and in the account they name."""
+    chosen = tuple(applicable(policies, labels))
+    if not chosen:
+        if default == DEFAULT_OPEN:
+            return Decision((), default=default)
+        v = Violation(
+            Rule.NO_POLICY,
+            "metadata.namespace",
+            "no BedrockImportPolicy selects this namespace, and the operator's default is restricted: a "
+            "cluster admin must create one (see docs/tenancy.md)",
+        )
+        return Decision((), (v,), default=default)
+    violations = [
+        Violation(
+            Rule.REGION,
+            "spec.region",
+            f"region {region} is not one {pol.name} allows ({_listed(pol.spec.regions)})",
+        )
+        for pol in chosen
+        if pol.spec.regions and region not in pol.spec.regions
+    ]
+    accounts = sorted({pol.spec.account.role_arn for pol in chosen if pol.spec.account})
+    if len(accounts) > 1:
+        violations.append(
+            Violation(
+                Rule.ACCOUNT,
+                "metadata.namespace",
+                f"the policies {_listed(p.name for p in chosen)} name different accounts "
+                f"({_listed(accounts)})",
+            )
+        )
+    return Decision(chosen, tuple(violations), accounts[0] if len(accounts) == 1 else None, default)
+
+
 def check_resolved_source(decision: Decision, s3_uri: str) -> Violation | None:
     """A SageMaker source's artifacts must lie in the allowed folders too (known once it is resolved)."""
     for pol in decision.policies:

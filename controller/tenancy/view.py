@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from controller.api.models import IN_FLIGHT, BedrockImportedModelSpec
 from controller.api.policy import BedrockImportPolicy, BedrockImportPolicySpec, NamespaceSelector
-from controller.tenancy.rules import Decision, Member, decide
+from controller.tenancy.rules import Decision, Member, decide, decide_observation
 
 LOG = logging.getLogger("bmo.tenancy")
 
@@ -111,6 +111,9 @@ class TenancyView:
     # ---- what a pass asks -------------------------------------------------------------------
     def decide(self, namespace: str, spec: BedrockImportedModelSpec, mode: str, region: str) -> Decision:
         return decide(self.policies(), self.labels(namespace), spec, mode, region, self.default)
+
+    def decide_observation(self, namespace: str, region: str) -> Decision:
+        return decide_observation(self.policies(), self.labels(namespace), region, self.default)
 
     def policies(self) -> list[BedrockImportPolicy]:
         with self._lock:

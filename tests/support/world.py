@@ -47,6 +47,8 @@ LOG = logging.getLogger("world")
 PASS_SECONDS: list[float] = []
 EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 MUTATING = ("DeleteImportedModel", "TagResource", "UntagResource")
+#: the only calls an observe-only object (BedrockObservedModel) may make
+OBSERVER_READS = ("GetImportedModel", "ListTagsForResource")
 OPERATOR_ACCOUNT = "123456789012"
 TENANT_ACCOUNT = "222222222222"
 
@@ -195,6 +197,7 @@ class Cluster:
         self.policies: dict[str, dict[str, Any]] = {}  # BedrockImportPolicies, as the API holds them
         self.policy_reads_fail = False  # listing the policies answers 500 (the apiserver restarting)
         self.jobs = FakeJobs(world)
+        self.observed = Store()  # BedrockObservedModels, as the API holds them
         self.restart()
 
     def settings(self) -> Settings:
@@ -234,6 +237,7 @@ class Cluster:
         self.old_operator = getattr(self, "operator", None)  # the process it replaces may still be mid-pass
         self.operator = Operator(settings, reconciler=rec, store=self.store)
         self.operator.post_event = self._event
+        self.operator.observed = self.observed  # type: ignore[assignment]
         rec.seed_queue(rec.seat(copy.deepcopy(body)) for body in self.store.objects.values())
 
     def _list_policies(self) -> list[dict[str, Any]]:
@@ -355,6 +359,34 @@ class Cluster:
             self.world.actor = None
             old.store = self.store
 
+    def observe(self, namespace: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+        """Create a BedrockObservedModel and make its first look (kopf's create handler)."""
+        body = {
+            "apiVersion": "bedrock.modelops.io/v1alpha1",
+            "kind": "BedrockObservedModel",
+            "metadata": {
+                "name": name,
+                "namespace": namespace,
+                "uid": str(uuid.UUID(int=self.world.next_uid())),
+                "generation": 1,
+                "resourceVersion": "1",
+            },
+            "spec": spec,
+        }
+        self.observed.objects[(namespace, name)] = body
+        self.look(body)
+        return body
+
+    def look(self, body: dict[str, Any]) -> bool:
+        """One look at an observed model, as the operator's observer makes it; every Bedrock call it makes is
+        checked against OBSERVER_READS (`World.check_always`)."""
+        meta = body["metadata"]
+        self.world.actor = (self.id, f"observe:{meta['namespace']}/{meta['name']}")
+        try:
+            return self.operator.observe(meta["namespace"], meta["name"])
+        finally:
+            self.world.actor = None
+
     def round(self) -> None:
         for body in list(self.store.objects.values()):
             self.visit(body, event=False)
@@ -450,6 +482,7 @@ class World:
         self.roles: dict[str, str] = {}  # IAM roles the operators created -> the uid of the object they serve
         self.sent_jobs: set[str] = set()  # import job names whose create was sent at least once
         self.unvalidated_sends: list[str] = []
+        self.observer_calls: list[str] = []  # calls an observe-only object made that are not reads
 
     def account(self, account_id: str) -> BedrockState:
         if account_id not in self.accounts:
@@ -564,6 +597,12 @@ class World:
         switch = getattr(self._local, "switch", None)
         if switch is not None:
             switch()
+        if (
+            self.actor is not None
+            and str(self.actor[1]).startswith("observe:")
+            and operation not in OBSERVER_READS
+        ):
+            self.observer_calls.append(f"{operation} by {self.actor[1]}: {params}")
         if operation == "CreateModelImportJob" and params.get("jobName") not in self.sent_jobs:
             self.sent_jobs.add(params["jobName"])
             uri = params["modelDataSource"]["s3DataSource"]["s3Uri"]
@@ -687,6 +726,8 @@ class World:
     def check_always(self) -> None:
         if self.unvalidated_sends:
             raise Violation(f"imported without validating the files it reads: {self.unvalidated_sends}")
+        if self.observer_calls:
+            raise Violation(f"an observe-only object changed something: {self.observer_calls}")
         for operation, arn, owner, actor, may_adopt, claiming in self.mutations:
             if claiming and operation in ("TagResource", "UntagResource") and may_adopt:
                 continue  # an adoption race: judged at quiescence (one owner, in one status)

@@ -6,7 +6,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from bmo_devtools.dev.controlplane import CRD_FILE, POLICY_CRD_FILE
+from bmo_devtools.dev.controlplane import CRD_FILE, OBSERVED_CRD_FILE, POLICY_CRD_FILE
 from controller.api import crd
 from controller.api.models import BedrockImportedModelSpec, BedrockImportedModelStatus, default_model_name
 from tests.support.manifests import INVALID, example_docs
@@ -15,6 +15,7 @@ from tests.support.manifests import INVALID, example_docs
 def test_committed_crds_are_generated_from_the_models():
     assert yaml.safe_load(CRD_FILE.read_text()) == crd.build_crd(), "run `make crds` and commit the result"
     assert yaml.safe_load(POLICY_CRD_FILE.read_text()) == crd.build_policy_crd(), "run `make crds`"
+    assert yaml.safe_load(OBSERVED_CRD_FILE.read_text()) == crd.build_observed_crd(), "run `make crds`"
 
 
 def _walk(schema: dict, path: str):

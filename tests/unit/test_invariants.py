@@ -185,6 +185,27 @@ class Operators(RuleBasedStateMachine):
             self.reads_back[cluster] = self.world.clock.now()
         c.policy_reads_fail = fail
 
+    @rule(cluster=st.sampled_from(["east", "west"]), by_arn=st.booleans(), pick=st.integers(0, 7))
+    @then_time_passes
+    def observe_a_model(self, cluster, by_arn, pick):
+        """A team observes a model (another's, a retained one, a hand-made one, or none at all): whatever the
+        model's owner does next, the observer only reads (`World.check_always`)."""
+        c = self.world.cluster(cluster)
+        models = self.world.models()
+        if models:
+            m = models[pick % len(models)]
+            spec = {"modelArn": m["arn"]} if by_arn else {"modelName": m["name"], "region": m["region"]}
+        else:
+            spec = {"modelName": "nobody-made-this"}
+        c.observe("observers", f"o{len(c.observed.objects)}", spec)
+
+    @rule(cluster=st.sampled_from(["east", "west"]))
+    @then_time_passes
+    def observed_models_looked_at_again(self, cluster):
+        c = self.world.cluster(cluster)
+        for body in list(c.observed.objects.values()):
+            c.look(body)
+
     @rule(seconds=st.sampled_from([0.0, 20.0, 90.0]))
     @then_time_passes
     def cold_starts(self, seconds):

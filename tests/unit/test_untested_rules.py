@@ -280,7 +280,7 @@ def test_the_shipped_tenant_roles_never_grant_writing_status():
     for role in roles.values():
         for rule in role["rules"]:
             if writes & set(rule["verbs"]):
-                assert rule["resources"] == ["bedrockimportedmodels"], rule
+                assert set(rule["resources"]) <= {"bedrockimportedmodels", "bedrockobservedmodels"}, rule
     view = roles["bedrock-model-operator-tenant-view"]
     assert view["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-view"] == "true"
     assert set(view["rules"][0]["verbs"]) == {"get", "list", "watch"}

@@ -42,8 +42,9 @@ REPO_ROOT = _repository()
 BUILD_SCRIPT = REPO_ROOT / "hack" / "build-control-plane.sh"
 CRD_FILE = REPO_ROOT / "crds" / "bedrock.modelops.io_bedrockimportedmodels.yaml"
 POLICY_CRD_FILE = REPO_ROOT / "crds" / "bedrock.modelops.io_bedrockimportpolicies.yaml"
+OBSERVED_CRD_FILE = REPO_ROOT / "crds" / "bedrock.modelops.io_bedrockobservedmodels.yaml"
 #: Every CRD the operator serves, applied together.
-CRD_FILES = (CRD_FILE, POLICY_CRD_FILE)
+CRD_FILES = (CRD_FILE, POLICY_CRD_FILE, OBSERVED_CRD_FILE)
 
 #: Controllers this project relies on (namespace cleanup, ownerReference GC, SA tokens, Jobs).
 CONTROLLERS = (
