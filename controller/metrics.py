@@ -14,6 +14,11 @@ IMPORT_DURATION = Histogram(
     buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200),
 )
 QUEUE_LENGTH = Gauge("bmo_import_queue_length", "Models waiting for the region's import slot", ["region"])
+ORPHANED_MODELS = Gauge(
+    "bmo_orphaned_models",
+    "Imported models in the operator's account that no live object accounts for, by why (`orphans`)",
+    ["region", "kind"],
+)
 VALIDATIONS = Counter(
     "bmo_validations_total", "Artifact validations by outcome and reason", ["outcome", "reason"]
 )

@@ -1508,6 +1508,30 @@ MUTATIONS: tuple[Mutation, ...] = (
         ("tests/unit/test_observed.py",),
         "a retained model reads as hand-made: nobody can tell which object it came from",
     ),
+    Mutation(
+        "orphans-superseded-model-listed",
+        "controller/orphans.py",
+        '            if old.get("arn"):\n                refs.setdefault(',
+        '            if False:\n                refs.setdefault(',
+        ("tests/unit/test_orphans.py",),
+        "a superseded model the operator is about to delete is listed as an orphan (a human deletes it twice)",
+    ),
+    Mutation(
+        "orphans-live-owner-listed",
+        "controller/orphans.py",
+        "        return None  # its object is alive",
+        "        pass  # its object is alive",
+        ("tests/unit/test_orphans.py",),
+        "a model whose object is alive but has not written its status yet is listed as an orphan",
+    ),
+    Mutation(
+        "orphans-observed-by-name-listed",
+        "controller/orphans.py",
+        '        arn = st.get("modelArn") or spec.get("modelArn")',
+        '        arn = spec.get("modelArn")',
+        ("tests/unit/test_orphans.py", "tests/cluster/test_orphans_e2e.py"),
+        "a model observed by name is listed as an orphan",
+    ),
     # ---- kstatus (issue 26) ------------------------------------------------------------------------------
     Mutation(
         "kstatus-blocked-reads-in-progress",

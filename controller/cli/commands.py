@@ -49,6 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     invoke_cli.add_parser(sub)
 
+    from controller.cli import orphans as orphans_cli
+
+    orphans_cli.add_parser(sub)
+
     from controller.runtime import main as operator_main
 
     operator_main.add_parser(sub)

@@ -66,13 +66,17 @@ class ModelStatusStore:
             if exc.status != 404:  # deleted meanwhile: nothing left to report on
                 raise
 
-    def names(self, namespaces: list[str] | None) -> list[tuple[str, str]]:
-        """(namespace, name) of every object of the kind (in `namespaces`, or the cluster)."""
+    def items(self, namespaces: list[str] | None) -> list[dict[str, Any]]:
+        """Every object of the kind (in `namespaces`, or the cluster), as the API has it now."""
         api, out = self._api(), []
         for ns in namespaces or [None]:
             if ns is None:
                 listed = api.list_cluster_custom_object(GROUP, VERSION, self._plural)
             else:
                 listed = api.list_namespaced_custom_object(GROUP, VERSION, ns, self._plural)
-            out += [(i["metadata"]["namespace"], i["metadata"]["name"]) for i in listed.get("items", [])]
+            out += list(listed.get("items", []))
         return out
+
+    def names(self, namespaces: list[str] | None) -> list[tuple[str, str]]:
+        """(namespace, name) of every object of the kind (in `namespaces`, or the cluster)."""
+        return [(i["metadata"]["namespace"], i["metadata"]["name"]) for i in self.items(namespaces)]

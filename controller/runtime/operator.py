@@ -21,7 +21,7 @@ from typing import Any
 import kopf
 from kubernetes import client
 
-from controller import metrics
+from controller import metrics, orphans
 from controller.api.models import GROUP, PLURAL, VERSION
 from controller.api.observed import OBSERVED_PLURAL
 from controller.api.reasons import Reason
@@ -294,12 +294,37 @@ class Operator:
         self.passes.emit(fresh, result.events, None)
         return result.retry_error is None
 
+    def count_orphans(self) -> int:
+        """`bmo_orphaned_models`: the operator's account's models no live object accounts for, by region and
+        why (the `orphans` command, without CMUs and age). Only when this process watches every namespace: a
+        shard cannot tell another shard's models from orphans. A team's own account: run `orphans` there."""
+        if self.settings.namespaces:
+            return 0
+        rec = self.reconciler
+        imported = self.store.items(None)
+        regions = {self.settings.region} | {(b.get("status") or {}).get("region") or "" for b in imported}
+        regions.discard("")
+        found = orphans.scan(
+            imported,
+            self.observed.items(None),
+            sorted(regions),
+            lambda region: rec.clients(region, None).bedrock,
+            self.settings.cluster_id or "",
+            details=False,
+        )
+        for region in regions:
+            for kind in orphans.KINDS:
+                count = sum(1 for o in found if o.region == region and o.kind == kind)
+                metrics.ORPHANED_MODELS.labels(region, kind).set(count)
+        return len(found)
+
     async def observe_forever(self) -> None:
         """Every observed model looked at once per resync period (one LIST, then a look each in the pool);
-        one that answered a transient error is looked at again after a poll."""
+        one that answered a transient error is looked at again after a poll. The orphan count, once per
+        resync period too."""
         s = self.settings
         retry: set[tuple[str, str]] = set()
-        elapsed = 0.0
+        elapsed = s.resync_seconds - s.poll_seconds  # the first full look (and orphan count) after a poll
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(s.poll_seconds)
@@ -308,6 +333,7 @@ class Operator:
                 if elapsed >= s.resync_seconds:
                     elapsed = 0.0
                     due = set(await loop.run_in_executor(self.executor, self.observed.names, s.namespaces))
+                    await loop.run_in_executor(self.executor, self.count_orphans)
                 else:
                     due = retry
                 looks = [

@@ -79,6 +79,9 @@ class Store:
         body = self.objects.get((namespace, name))
         return copy.deepcopy(body) if body is not None else None
 
+    def items(self, namespaces: list[str] | None) -> list[dict[str, Any]]:
+        return [copy.deepcopy(b) for (ns, _), b in self.objects.items() if not namespaces or ns in namespaces]
+
     def write(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
         body = self.objects.get((namespace, name))
         if body is None:
