@@ -1512,7 +1512,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "orphans-superseded-model-listed",
         "controller/orphans.py",
         '            if old.get("arn"):\n                refs.setdefault(',
-        '            if False:\n                refs.setdefault(',
+        "            if False:\n                refs.setdefault(",
         ("tests/unit/test_orphans.py",),
         "a superseded model the operator is about to delete is listed as an orphan (a human deletes it twice)",
     ),
@@ -1531,6 +1531,31 @@ MUTATIONS: tuple[Mutation, ...] = (
         '        arn = spec.get("modelArn")',
         ("tests/unit/test_orphans.py", "tests/cluster/test_orphans_e2e.py"),
         "a model observed by name is listed as an orphan",
+    ),
+    # ---- spec.exportTo (issue 26) ------------------------------------------------------------------------
+    Mutation(
+        "export-not-withdrawn",
+        "controller/reconcile/exporting.py",
+        "            exports.withdraw(ns, record.config_map_name, uid)",
+        "            pass",
+        ("tests/unit/test_exports.py",),
+        "a renamed or removed exportTo leaves the old ConfigMap naming a model that may be deleted",
+    ),
+    Mutation(
+        "export-conflict-reported-as-exported",
+        "controller/reconcile/exporting.py",
+        '    if outcome == "conflict":',
+        '    if outcome == "never":',
+        ("tests/unit/test_exports.py",),
+        "a ConfigMap another app owns is reported as holding the model's ARN",
+    ),
+    Mutation(
+        "export-writes-a-foreign-configmap",
+        "controller/kube/exports.py",
+        '        if not _owned_by(cm, owner_uid):\n            return "conflict"',
+        '        if False:\n            return "conflict"',
+        ("tests/cluster/test_exports_e2e.py",),
+        "an app's own ConfigMap (or kube-root-ca.crt) is overwritten with the model's ARN",
     ),
     # ---- kstatus (issue 26) ------------------------------------------------------------------------------
     Mutation(

@@ -278,6 +278,25 @@ def _region_rules() -> list[tuple[str, str, str]]:
     return rules
 
 
+#: a ConfigMap name: a DNS-1123 subdomain
+CONFIG_MAP_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+
+
+_CONFIG_MAP_NAME = Annotated[str, Field(min_length=1, max_length=253, pattern=CONFIG_MAP_NAME_PATTERN)]
+
+
+class ExportTo(_Model):
+    """Where the serving model's ARN is published for the apps of the namespace."""
+
+    config_map_name: _CONFIG_MAP_NAME = Field(
+        ...,
+        description="ConfigMap in this object's namespace that the operator creates and keeps: "
+        "BEDROCK_MODEL_ARN, BEDROCK_MODEL_NAME, BEDROCK_REGION, BEDROCK_CUSTOM_MODEL_UNITS and "
+        "BEDROCK_MODEL_REVISION of the model that serves (updated only when a new revision serves). A "
+        "ConfigMap of that name the operator did not create is never touched.",
+    )
+
+
 class BedrockImportedModelSpec(_Model):
     """Desired state: which model files to import into Amazon Bedrock, and how."""
 
@@ -391,6 +410,9 @@ class BedrockImportedModelSpec(_Model):
             )
         return self
 
+    export_to: ExportTo | None = Field(
+        None, description="Publish the serving model's ARN in a ConfigMap for the namespace's apps."
+    )
     adopt_existing: bool | None = Field(
         None,
         description=(
@@ -529,6 +551,15 @@ class SmokeTestResult(BaseModel):
     message: str | None = Field(None, description="Why it failed, or what it waits for.")
 
 
+class ExportRecord(BaseModel):
+    """The ConfigMap the serving model's ARN was last published to, and that ARN."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    config_map_name: str = Field(..., description="The ConfigMap.")
+    model_arn: str = Field(..., description="The ARN it holds.")
+
+
 class SupersededModel(BaseModel):
     """A model this object imported and no longer serves: deleted as soon as Bedrock allows."""
 
@@ -634,6 +665,9 @@ class BedrockImportedModelStatus(BaseModel):
     )
     superseded: list[SupersededModel] | None = Field(
         None, description="Models of earlier revisions still to be deleted."
+    )
+    exported: ExportRecord | None = Field(
+        None, description="What was last published to spec.exportTo's ConfigMap."
     )
     adopted: list[str] | None = Field(
         None,

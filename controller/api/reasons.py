@@ -19,6 +19,7 @@ class ConditionType(enum.StrEnum):
     ALLOWED = "Allowed"
     SMOKE_TESTED = "SmokeTested"
     SOURCE_IN_SYNC = "SourceInSync"  # only once the serving model's folder was found changed
+    EXPORTED = "Exported"  # only with spec.exportTo: the serving model's ARN is in its ConfigMap
     # kstatus's pair (what Flux, kpt and `kubectl wait` gates read), derived from the others: only while
     # the spec's revision does not serve (`conditions.progress_updates`)
     RECONCILING = "Reconciling"  # True: work under way
@@ -71,6 +72,9 @@ class Reason(enum.StrEnum):
     INVALID_REQUEST = "InvalidRequest"
     TOO_MANY_TAGS = "TooManyTags"
     SERVICE_ROLE_INVALID = "ServiceRoleInvalid"
+    # Exported (spec.exportTo)
+    MODEL_EXPORTED = "ModelExported"
+    EXPORT_CONFLICT = "ExportConflict"  # a ConfigMap of that name the operator did not create
     # Ready
     MODEL_FOUND = "ModelFound"  # an observed model exists (BedrockObservedModel)
     MODEL_NOT_FOUND = "ModelNotFound"  # an observed model does not (deleted, or another region or account)

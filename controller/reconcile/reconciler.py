@@ -28,11 +28,13 @@ from controller.aws.clients import BedrockClient, RegionClients, SupportClients
 from controller.aws.session import assumed_session
 from controller.errors import OperatorError
 from controller.kube.client import KUBE_ERRORS, api_error
+from controller.kube.exports import ConfigMapExports
 from controller.kube.validation_jobs import ValidationJobs
 from controller.naming import Identity
 from controller.reconcile import (
     admission,
     deletion,
+    exporting,
     failures,
     given_up,
     importing,
@@ -84,6 +86,7 @@ class Reconciler:
         *,
         clients: ClientsFactory = _aws_clients,
         jobs: ValidationJobs | None = None,
+        exports: exporting.Exports | None = None,
         clock: Callable[[], dt.datetime] = _utc_now,
         monotonic: Callable[[], float] = time.monotonic,
         tenancy: TenancyView | None = None,
@@ -92,6 +95,7 @@ class Reconciler:
         self.tenancy = tenancy or TenancyView(settings.import_policy_default)
         self.queue = ImportQueue(settings.import_slots, clock=monotonic, busy_for=settings.poll_seconds)
         self.jobs = jobs or ValidationJobs(settings)
+        self.exports: exporting.Exports = exports or ConfigMapExports(settings)
         self._make_clients = clients
         self._clients: dict[tuple[str, Tenant], RegionClients] = {}
         self._lock = threading.Lock()
@@ -258,6 +262,7 @@ class Reconciler:
             failures.handle_error(p, err)
         except KUBE_ERRORS as exc:  # the Kubernetes API (validation Jobs) failed: try again
             failures.handle_error(p, api_error(exc, "on validation Jobs"))
+        exporting.publish(p, self.exports, event)  # the ARN the apps read, once the spec's model serves
         st.architecture = spec.architecture or (st.validation.architecture if st.validation else None)
         failures.show_synced(p.out)
         self._settle_queue(p)

@@ -190,6 +190,34 @@ class FakeJobs:
         return len(gone)
 
 
+class FakeExports:
+    """One cluster's ConfigMaps written for `spec.exportTo` (and any a test puts there), by (namespace,
+    name): data and the controller owner's uid, as the API would hold them."""
+
+    def __init__(self) -> None:
+        self.config_maps: dict[tuple[str, str], dict[str, Any]] = {}
+        self.writes = 0
+
+    def publish(
+        self, namespace: str, name: str, owner_name: str, owner_uid: str, data: dict[str, str]
+    ) -> str:
+        cm = self.config_maps.get((namespace, name))
+        if cm is not None and cm["owner"] != owner_uid:
+            return "conflict"
+        if cm is not None and cm["data"] == data:
+            return "unchanged"
+        self.config_maps[(namespace, name)] = {"owner": owner_uid, "data": dict(data)}
+        self.writes += 1
+        return "written"
+
+    def withdraw(self, namespace: str, name: str, owner_uid: str) -> bool:
+        cm = self.config_maps.get((namespace, name))
+        if cm is None or cm["owner"] != owner_uid:
+            return False
+        del self.config_maps[(namespace, name)]
+        return True
+
+
 class Cluster:
     def __init__(self, world: World, name: str) -> None:
         self.world, self.name = world, name
@@ -201,6 +229,7 @@ class Cluster:
         self.policy_reads_fail = False  # listing the policies answers 500 (the apiserver restarting)
         self.jobs = FakeJobs(world)
         self.observed = Store()  # BedrockObservedModels, as the API holds them
+        self.exports = FakeExports()  # ConfigMaps of spec.exportTo
         self.restart()
 
     def settings(self) -> Settings:
@@ -228,6 +257,7 @@ class Cluster:
                 FakeSupport(region, w, state=w.for_tenant(tenant)),
             ),
             jobs=self.jobs,  # type: ignore[arg-type]
+            exports=self.exports,
             clock=w.clock.now,
             monotonic=w.clock.mono,
             # a new process lists the policies there are, as the real one does at its first decision

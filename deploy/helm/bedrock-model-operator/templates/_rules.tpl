@@ -24,6 +24,9 @@
   resources: [pods]
   verbs: [get, list]
 - apiGroups: [""]
+  resources: [configmaps]
+  verbs: [get, create, patch, delete]
+- apiGroups: [""]
   resources: [serviceaccounts]
   verbs: [get]
 {{- end -}}
