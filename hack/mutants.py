@@ -1557,6 +1557,31 @@ MUTATIONS: tuple[Mutation, ...] = (
         ("tests/cluster/test_exports_e2e.py",),
         "an app's own ConfigMap (or kube-root-ca.crt) is overwritten with the model's ARN",
     ),
+    # ---- plan (issue 26) ---------------------------------------------------------------------------------
+    Mutation(
+        "plan-new-source-reads-in-place",
+        "controller/planning.py",
+        "    if serving_rev != revision(spec) or (serving_region and serving_region != region):",
+        "    if serving_region and serving_region != region:",
+        ("tests/unit/test_planning.py",),
+        "a new source plans as a change in place: a reviewer does not see that it replaces the serving model",
+    ),
+    Mutation(
+        "plan-queue-counts-other-accounts",
+        "controller/planning.py",
+        '        if (st.get("accountRoleArn") or None) != (account_role or None):\n            continue',
+        '        if False:\n            continue',
+        ("tests/unit/test_planning.py",),
+        "another team account's jobs are counted ahead in a line they do not share",
+    ),
+    Mutation(
+        "plan-taken-name-passes",
+        "controller/cli/plan.py",
+        '                plan.problems.append(f"model name {spec.model_name} is taken ({managed_by(tags)})")',
+        "                pass",
+        ("tests/cluster/test_plan_e2e.py::test_a_policy_refusal_and_a_taken_name_exit_1_with_the_reason",),
+        "a manifest whose model name another object's model holds plans clean (exit 0), then fails at apply",
+    ),
     # ---- kstatus (issue 26) ------------------------------------------------------------------------------
     Mutation(
         "kstatus-blocked-reads-in-progress",

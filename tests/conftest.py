@@ -150,6 +150,7 @@ def crd_installed(kubectl):
         "--for=condition=Established",
         "crd/bedrockimportedmodels.bedrock.modelops.io",
         "crd/bedrockimportpolicies.bedrock.modelops.io",
+        "crd/bedrockobservedmodels.bedrock.modelops.io",
         "--timeout=60s",
     )
     return True

@@ -53,6 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     orphans_cli.add_parser(sub)
 
+    from controller.cli import plan as plan_cli
+
+    plan_cli.add_parser(sub)
+
     from controller.runtime import main as operator_main
 
     operator_main.add_parser(sub)
