@@ -1570,7 +1570,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "plan-queue-counts-other-accounts",
         "controller/planning.py",
         '        if (st.get("accountRoleArn") or None) != (account_role or None):\n            continue',
-        '        if False:\n            continue',
+        "        if False:\n            continue",
         ("tests/unit/test_planning.py",),
         "another team account's jobs are counted ahead in a line they do not share",
     ),
