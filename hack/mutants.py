@@ -1582,6 +1582,31 @@ MUTATIONS: tuple[Mutation, ...] = (
         ("tests/cluster/test_plan_e2e.py::test_a_policy_refusal_and_a_taken_name_exit_1_with_the_reason",),
         "a manifest whose model name another object's model holds plans clean (exit 0), then fails at apply",
     ),
+    # ---- smoke-test verdicts (issue 26) ------------------------------------------------------------------
+    Mutation(
+        "smoke-guardrail-fails-the-revision",
+        "controller/reconcile/smoke.py",
+        '    guarded = isinstance(answer, dict) and answer.get(GUARDRAIL_ACTION) == "INTERVENED"',
+        "    guarded = False",
+        ("tests/unit/test_smoke_verdicts.py",),
+        "an account's enforced guardrail replacing the answer fails a model that works (and deletes it)",
+    ),
+    Mutation(
+        "smoke-loading-fails-at-the-deadline",
+        "controller/reconcile/smoke.py",
+        "        if err.code == NOT_READY:  # loading",
+        "        if err.code == NOT_READY and not overdue:  # loading",
+        ("tests/unit/test_smoke_verdicts.py",),
+        "a model still loading (or evicted and loading again) past the deadline is failed and deleted",
+    ),
+    Mutation(
+        "smoke-loading-waited-for-ever",
+        "controller/reconcile/smoke.py",
+        "            if record.waited_seconds >= limit:",
+        "            if False:",
+        ("tests/unit/test_smoke_verdicts.py",),
+        "a model that never loads is tested for ever: its revision neither serves nor fails",
+    ),
     # ---- kstatus (issue 26) ------------------------------------------------------------------------------
     Mutation(
         "kstatus-blocked-reads-in-progress",

@@ -187,6 +187,7 @@ NO_FAULTS = {
     "idle_evict_seconds": 3600,
     "always_cold": False,
     "invoke_errors": 0,
+    "guardrail_interventions": 0,
 }
 
 

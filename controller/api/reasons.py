@@ -115,6 +115,11 @@ class Reason(enum.StrEnum):
     SMOKE_TEST_MISMATCH = "SmokeTestMismatch"
     SMOKE_TEST_DEADLINE = "SmokeTestDeadlineExceeded"
     SMOKE_TEST_NOT_REQUESTED = "SmokeTestNotRequested"
+    # neither is a broken model: the revision is not failed for them
+    SMOKE_TEST_GUARDRAIL = "SmokeTestGuardrailIntervened"  # an enforced guardrail replaced the answer
+    SMOKE_TEST_STILL_LOADING = (
+        "SmokeTestModelStillLoading"  # cold (or evicted and cold again) past the deadline
+    )
     # SourceInSync
     SOURCE_MATCHES_IMPORT = "SourceMatchesImport"
     # Paused

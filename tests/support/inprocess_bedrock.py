@@ -144,7 +144,8 @@ class FakeSupport:
             model = self.state.invoke(self.region, model_arn)
         except ApiError as err:
             raise classify(client_error(err, "InvokeModel", "bedrock-runtime"), "InvokeModel") from None
-        return runtime.completion(model.name, json.loads(body))
+        answer = runtime.completion(model.name, json.loads(body))
+        return runtime.intervened(answer) if self.state.guardrail_intervenes() else answer
 
 
 class FakeS3:

@@ -111,6 +111,25 @@ def completion(model_name: str, doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+#: what a guardrail with no custom message puts in place of the model's text
+BLOCKED_MESSAGE = "Sorry, the model cannot answer this question."
+
+
+def intervened(answer: dict[str, Any]) -> dict[str, Any]:
+    """An InvokeModel answer as an enforced guardrail leaves it: the text replaced by the blocked message,
+    and `amazon-bedrock-guardrailAction: INTERVENED` beside it."""
+    out = json.loads(json.dumps(answer))
+    if "generation" in out:
+        out["generation"] = BLOCKED_MESSAGE
+    for choice in out.get("choices") or []:
+        if "text" in choice:
+            choice["text"] = BLOCKED_MESSAGE
+        if isinstance(choice.get("message"), dict):
+            choice["message"]["content"] = BLOCKED_MESSAGE
+    out["amazon-bedrock-guardrailAction"] = "INTERVENED"
+    return out
+
+
 def converse(model_name: str, architecture: str, instruct: bool, doc: dict[str, Any]) -> dict[str, Any]:
     if architecture in NO_CONVERSE or not instruct:
         raise ApiError(

@@ -158,7 +158,10 @@ class _Handler(BaseHTTPRequestHandler):
                 runtime.completion(model_id, doc)
             model = state.invoke(region_match.group(1), model_id)
             if operation == "InvokeModel":
-                answer = encode_body(runtime.completion(model.name, doc))
+                answer_doc = runtime.completion(model.name, doc)
+                if state.guardrail_intervenes():
+                    answer_doc = runtime.intervened(answer_doc)
+                answer = encode_body(answer_doc)
                 return self._send(200, answer, {"Content-Type": "application/json"})
             if operation == "Converse":
                 answer = encode_body(runtime.converse(model.name, model.architecture, model.instruct, doc))

@@ -58,6 +58,9 @@ class Faults:
     idle_evict_seconds: float = 3600.0
     always_cold: bool = False
     invoke_errors: int = 0  # the next N invocations answer ModelErrorException
+    # the next N InvokeModel answers are an account-level enforced guardrail's intervention (the model ran;
+    # its text is replaced by the guardrail's blocked message, `amazon-bedrock-guardrailAction: INTERVENED`)
+    guardrail_interventions: int = 0
 
 
 @dataclass
@@ -334,6 +337,14 @@ class BedrockState:
                 raise ApiError("ModelErrorException", "The model failed to process the request (injected).")
             model.invocations += 1
             return model
+
+    def guardrail_intervenes(self) -> bool:
+        """Whether an enforced guardrail intervenes on this answer (uses one of `guardrail_interventions`)."""
+        with self._lock:
+            if self.faults.guardrail_interventions > 0:
+                self.faults.guardrail_interventions -= 1
+                return True
+            return False
 
     def _find_model(self, region: str, ident: str) -> Model:
         for model in self._models.values():
