@@ -66,6 +66,21 @@ def schema_of(model: type) -> dict[str, Any]:
 _READY = '.status.conditions[?(@.type=="Ready")]'
 
 
+def _awaiting_status(schema: dict[str, Any]) -> dict[str, Any]:
+    """The status schema with a default the apiserver shows until the operator's first write: a new object
+    has no status, and kstatus (Flux's `wait`, kpt) reads an object without status or conditions as
+    Current, so a Kustomization was Ready before any model existed. With `Reconciling=True` it reads
+    InProgress from the first read on (and stays so while no operator runs)."""
+    waiting = {
+        "type": "Reconciling",
+        "status": "True",
+        "reason": "AwaitingOperator",
+        "message": "the operator has not looked at this object yet",
+        "lastTransitionTime": "1970-01-01T00:00:00Z",
+    }
+    return {**schema, "default": {"conditions": [waiting]}}
+
+
 def _root(description: str, **parts: dict[str, Any]) -> dict[str, Any]:
     """The object schema of a kind: the usual top-level fields, then `spec` (and `status`) as given."""
     return {
@@ -122,7 +137,7 @@ def build_crd() -> dict[str, Any]:
         "validates the model files, runs the import job, reports the model ARN, and deletes or "
         "retains the model when the object goes away.",
         spec=schema_of(m.BedrockImportedModelSpec),
-        status=schema_of(m.BedrockImportedModelStatus),
+        status=_awaiting_status(schema_of(m.BedrockImportedModelStatus)),
     )
     columns = [
         {
@@ -230,7 +245,7 @@ def build_observed_crd() -> dict[str, Any]:
         "about it (ARN, architecture, Custom Model Units, tags, KMS key, source, who manages it) and whether "
         "it still exists, and never tags, deletes or imports anything for it.",
         spec=schema_of(o.BedrockObservedModelSpec),
-        status=schema_of(o.ObservedModelStatus),
+        status=_awaiting_status(schema_of(o.ObservedModelStatus)),
     )
     columns = [
         _column("Exists", ".status.exists", "Whether Bedrock shows the model.", "boolean"),

@@ -48,6 +48,7 @@ class Phase(enum.StrEnum):
 class Reason(enum.StrEnum):
     # first visit
     RECONCILING = "Reconciling"
+    AWAITING_OPERATOR = "AwaitingOperator"  # the CRD's default status, until the operator's first write
     # Validated
     VALIDATING = "Validating"
     ARTIFACTS_IMPORTABLE = "ArtifactsImportable"

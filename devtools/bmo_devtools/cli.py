@@ -33,6 +33,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         help="also run a real node (kubelet, containerd, runc), build the image from the Dockerfile, install "
         "the operator from deploy/overlays/local as a Deployment and validate in real Job pods (needs root)",
     )
+    dev.add_argument(
+        "--flux",
+        action="store_true",
+        help="sync the examples from a local git server with Flux (source-controller and "
+        "kustomize-controller, built from the Go module proxy on the first run) instead of kubectl apply",
+    )
     dev.add_argument("--job-duration", type=float, default=5.0, help="seconds each emulated import job runs")
     dev.add_argument(
         "--timeout", type=float, default=300.0, help="give up waiting for final states after this"

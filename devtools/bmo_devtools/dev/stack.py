@@ -259,8 +259,12 @@ def _run_on(
         with oplog.open("w") as fh:
             operator = start_operator(env, fh)
         oplog_hint = str(oplog)
+    flux = None
     try:
-        _apply(env, REPO_ROOT / "examples")
+        if getattr(args, "flux", False):
+            flux = _flux_examples(cp, workdir)
+        else:
+            _apply(env, REPO_ROOT / "examples")
         print("\nWaiting for every model to be Ready or Failed...", flush=True)
         deadline = time.monotonic() + args.timeout
         last = ""
@@ -308,4 +312,26 @@ def _run_on(
     finally:
         if operator is not None:
             stop_operator(operator)
+        if flux is not None:
+            flux.stop()
     return 0
+
+
+def _flux_examples(cp, workdir: Path):
+    """--flux: the examples in a git repository on 127.0.0.1, synced by Flux into `default` (prune and wait
+    on); a push to it changes the models."""
+    from bmo_devtools.dev.flux import LocalFlux
+
+    print("Starting Flux (the first run builds it from the Go module proxy: several minutes)...", flush=True)
+    flux = LocalFlux(cp, workdir=workdir / "flux")
+    flux.start()
+    files = {f"examples/{p.name}": p.read_text() for p in sorted((REPO_ROOT / "examples").glob("*.yaml"))}
+    flux.push("examples", files, "the examples")
+    flux.sync("examples", "default", "examples", "./examples")
+    print(
+        f"Flux syncs {flux.git_url}/examples.git (branch main, ./examples) into namespace default:\n"
+        f"  git clone {flux.git_url}/examples.git && cd examples  # edit, commit, git push\n"
+        "  kubectl -n flux-system get kustomization examples  # Ready once every model serves",
+        flush=True,
+    )
+    return flux

@@ -1,0 +1,110 @@
+"""A real GitOps engine end to end: Flux's source-controller and kustomize-controller (v1.7.3, built from
+the Go module proxy) sync BedrockImportedModels from a git server on 127.0.0.1 into the real apiserver,
+with the operator and the local Bedrock. `wait: true` (kstatus) reports Ready only once every model serves,
+reports a model's own reason as soon as it fails for good (not a timeout), and a commit that removes a
+manifest deletes (or, with Retain, retains) its model."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+
+import pytest
+import yaml
+
+from tests.support.operator_process import LLAMA, MISTRAL, ROLE, get_obj, models_of
+
+pytestmark = [pytest.mark.controlplane, pytest.mark.usefixtures("clean_faults")]
+
+
+@pytest.fixture(scope="module")
+def flux(control_plane, crd_installed) -> Iterator:
+    from bmo_devtools.dev.flux import LocalFlux
+
+    with LocalFlux(control_plane) as running:
+        yield running
+
+
+def _model(name: str, source: str, **spec) -> str:
+    doc = {
+        "apiVersion": "bedrock.modelops.io/v1alpha1",
+        "kind": "BedrockImportedModel",
+        "metadata": {"name": name},
+        "spec": {"source": {"s3Uri": source}, "serviceRole": {"roleArn": ROLE}, "region": "us-east-1"} | spec,
+    }
+    return yaml.safe_dump(doc)
+
+
+def _ready(flux, name: str) -> dict:
+    out = flux.kubectl("get", "kustomization", name, "-n", "flux-system", "-o", "json")
+    obj = json.loads(out.stdout)
+    return next((c for c in obj.get("status", {}).get("conditions", []) if c["type"] == "Ready"), {})
+
+
+def _gone(kubectl, ns: str, name: str) -> bool:
+    return kubectl("get", "bedrockmodel", name, "-n", ns, check=False).returncode != 0
+
+
+def test_flux_syncs_waits_reports_and_prunes_models_from_git(kubectl, flux, operator, local_aws, namespace):
+    repo = f"models-{namespace}"
+    files = {
+        "models/chat.yaml": _model("chat", LLAMA),
+        "models/kept.yaml": _model("kept", MISTRAL, deletionPolicy="Retain"),
+    }
+    commit = flux.push(repo, files, "two models")
+    flux.sync(repo, namespace, repo, "./models")
+
+    # wait: true is Ready only once every model serves, and names the commit it applied
+    ready = flux.wait_until(
+        lambda: (r := _ready(flux, repo)).get("status") == "True" and r, 240, "Kustomization Ready"
+    )
+    assert commit in ready["message"], ready
+    for name in ("chat", "kept"):
+        obj = get_obj(kubectl, namespace, name)
+        serving = next(c for c in obj["status"]["conditions"] if c["type"] == "Ready")
+        assert serving["status"] == "True", obj["status"]
+    kept_arn = get_obj(kubectl, namespace, "kept")["status"]["modelArn"]
+
+    # a revision that fails for good is reported with the model's reason, long before the 2-minute timeout
+    files["models/broken.yaml"] = _model("broken", "s3://bmo-examples/no-such-model/")
+    flux.push(repo, files, "a model whose folder does not exist")
+    started = time.monotonic()
+    failed = flux.wait_until(
+        lambda: (r := _ready(flux, repo)).get("status") == "False" and "broken" in r.get("message", "") and r,
+        110,
+        "the Kustomization to report the failed model",
+    )
+    assert time.monotonic() - started < 100, "reported by a timeout, not by kstatus's Failed"
+    assert "BedrockImportedModel" in failed["message"], failed
+
+    # a commit that removes manifests prunes them: Delete deletes the model, Retain keeps it
+    files.pop("models/broken.yaml")
+    files.pop("models/kept.yaml")
+    flux.push(repo, files, "only chat")
+    flux.wait_until(
+        lambda: _gone(kubectl, namespace, "kept") and _gone(kubectl, namespace, "broken"), 120, "pruned"
+    )
+    flux.wait_until(lambda: (r := _ready(flux, repo)).get("status") == "True" and r, 120, "Ready again")
+    assert kept_arn in {m["modelArn"] for m in local_aws.state()["models"]}  # retained
+    assert [m["modelName"] for m in models_of(local_aws, namespace, "chat")], "chat still serves"
+
+
+def test_a_new_object_reads_in_progress_before_the_operator_has_looked(kubectl, crd_installed, namespace):
+    """kstatus reads an object without status as Current: Flux's `wait` passed before any model existed.
+    The CRD's default status says Reconciling=True (AwaitingOperator) from the first read on."""
+    doc = {
+        "apiVersion": "bedrock.modelops.io/v1alpha1",
+        "kind": "BedrockImportedModel",
+        "metadata": {"name": "fresh", "namespace": namespace},
+        "spec": {"source": {"s3Uri": LLAMA}, "serviceRole": {"roleArn": ROLE}},
+    }
+    created = json.loads(
+        kubectl("create", "--dry-run=server", "-o", "json", "-f", "-", input=yaml.safe_dump(doc)).stdout
+    )
+    [waiting] = created["status"]["conditions"]
+    assert (waiting["type"], waiting["status"], waiting["reason"]) == (
+        "Reconciling",
+        "True",
+        "AwaitingOperator",
+    )
