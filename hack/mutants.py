@@ -44,7 +44,9 @@ class Mutation:
     equivalent: str = ""  # why no test can tell (then it is not counted)
 
 
-UNITS = "tests/unit/test_operator_units.py"
+NAMING = "tests/unit/test_naming.py"
+QUEUE = "tests/unit/test_import_queue.py"
+ERRORS = "tests/unit/test_errors.py"
 E2E = "tests/cluster/test_operator_e2e.py"
 OWN = "tests/cluster/test_ownership_e2e.py"
 FAULTS = "tests/cluster/test_faults_e2e.py"
@@ -54,7 +56,8 @@ PARTIAL = "tests/unit/test_partial_failures.py"
 ADOPTION = "tests/unit/test_adoption.py"
 TENANCY = "tests/unit/test_tenancy.py"
 TRUST = "tests/unit/test_validation_trust.py"
-UNPINNED = "tests/unit/test_untested_rules.py"
+CLIENTS = "tests/unit/test_aws_clients.py"
+LEADERSHIP = "tests/unit/test_leadership.py"
 
 MUTATIONS: tuple[Mutation, ...] = (
     # ---- redaction
@@ -63,7 +66,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/redact.py",
         "    for pattern, repl in _PATTERNS:\n        text = pattern.sub(repl, text)\n",
         "",
-        (f"{UNITS}::test_redaction", f"{E2E}::test_no_secret_in_logs_events_or_status"),
+        ("tests/unit/test_redaction.py::test_redaction", f"{E2E}::test_no_secret_in_logs_events_or_status"),
         "redact() returns its input",
     ),
     Mutation(
@@ -71,7 +74,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/redact.py",
         "Signature|Credential|Security-Token",
         "Credential|Security-Token",
-        (f"{UNITS}::test_redaction", f"{E2E}::test_no_secret_in_logs_events_or_status"),
+        ("tests/unit/test_redaction.py::test_redaction", f"{E2E}::test_no_secret_in_logs_events_or_status"),
         "presigned URL signatures are kept",
     ),
     # ---- naming and ownership
@@ -80,7 +83,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/naming.py",
         'return f"{me.uid}-{rev}-{attempt}"[:256]',
         'import uuid\n    return f"{me.uid}-{rev}-{attempt}-{uuid.uuid4().hex[:6]}"[:256]',
-        (f"{UNITS}", f"{FAULTS}::test_a_lost_create_answer_is_recovered_with_the_same_token"),
+        (NAMING, f"{FAULTS}::test_a_lost_create_answer_is_recovered_with_the_same_token"),
         "clientRequestToken differs on every create",
     ),
     Mutation(
@@ -89,7 +92,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "def job_name(me: Identity, rev: str, attempt: int) -> str:\n",
         "def job_name(me: Identity, rev: str, attempt: int) -> str:\n    attempt = 1\n",
         (
-            UNITS,
+            NAMING,
             f"{OWN}::test_a_recreated_object_does_not_inherit_the_old_job",
             f"{OWN}::test_the_retry_annotation_retries_a_failed_revision_at_once",
         ),
@@ -100,7 +103,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/naming.py",
         "cluster in (me.cluster_id, None)",
         "True",
-        (UNITS, PROPERTY),
+        (NAMING, PROPERTY),
         "a model of the same namespace/name/uid in another cluster counts as mine",
     ),
     Mutation(
@@ -108,7 +111,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/naming.py",
         '        "retry": retry,\n',
         "",
-        (UNITS, f"{OWN}::test_the_retry_annotation_retries_a_failed_revision_at_once"),
+        (NAMING, f"{OWN}::test_the_retry_annotation_retries_a_failed_revision_at_once"),
         "the retry annotation does not retry a failed revision",
     ),
     # ---- the queue
@@ -118,7 +121,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "key=lambda kv: (kv[1], kv[0]))",
         "key=lambda kv: (kv[1], kv[0]), reverse=True)",
         (
-            f"{UNITS}::test_queue_is_first_come_first_served_with_one_slot",
+            f"{QUEUE}::test_queue_is_first_come_first_served_with_one_slot",
             f"{E2E}::test_five_models_with_one_slot_queue_and_all_become_ready_in_order",
         ),
         "the last in line starts first",
@@ -157,7 +160,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/aws/clients.py",
         '    "ThrottlingException": Reason.THROTTLED,\n',
         "",
-        (f"{UNITS}::test_error_classifier", f"{E2E}::test_throttling_and_server_errors_are_ridden_out"),
+        (f"{ERRORS}::test_error_classifier", f"{E2E}::test_throttling_and_server_errors_are_ridden_out"),
         "throttling ends the revision as Failed",
     ),
     Mutation(
@@ -165,7 +168,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/aws/clients.py",
         "return AwsError(Kind.JOB_NAME_TAKEN, code, message, JOB_NAME_IN_USE)",
         "return AwsError(Kind.CONFLICT, code, message, NAME_CONFLICT)",
-        (f"{UNITS}::test_error_classifier", PROPERTY),
+        (f"{ERRORS}::test_error_classifier", PROPERTY),
         "'job name in use' (our own earlier create) is read as a model name conflict",
     ),
     Mutation(
@@ -231,7 +234,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "    if status >= 500:\n"
         "        return AwsError(Kind.RETRYABLE, code, message, Reason.AWS_SERVICE_ERROR)\n",
         "",
-        (f"{UNITS}::test_error_classifier", f"{E2E}::test_throttling_and_server_errors_are_ridden_out"),
+        (f"{ERRORS}::test_error_classifier", f"{E2E}::test_throttling_and_server_errors_are_ridden_out"),
         "an unknown 5xx answer ends the revision instead of being retried",
     ),
     Mutation(
@@ -239,7 +242,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/aws/clients.py",
         'if code == "ValidationException" and "role" in message.lower() and "invalid" in message.lower():',
         "if False:",
-        (f"{UNITS}::test_error_classifier", f"{E2E}::test_created_role_with_iam_propagation_delay"),
+        (f"{ERRORS}::test_error_classifier", f"{E2E}::test_created_role_with_iam_propagation_delay"),
         "a new role Bedrock does not see yet fails the import at once",
     ),
     Mutation(
@@ -435,7 +438,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/aws/clients.py",
         "                if not re.match(S3_URI_PATTERN, uri) or re.search(DOT_SEGMENT, uri):",
         "                if False:",
-        (UNPINNED,),
+        (CLIENTS,),
         "a SageMaker model's folder with '..' segments is imported (a prefix check on text is fooled)",
     ),
     # ---- written without reading the tests (a helper): survivors, each now killed by a test
@@ -462,7 +465,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/tenancy/view.py",
         '        or meta.get("deletionTimestamp")\n',
         "",
-        (UNPINNED,),
+        (TENANCY,),
         "A model object being deleted (not holding a model) still counts against maxModels, blocking a "
         "newer object until it is gone.",
     ),
@@ -471,7 +474,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/aws/clients.py",
         "if status >= 500:",
         "if status > 500:",
-        (UNPINNED,),
+        (ERRORS,),
         "An unknown AWS error with HTTP 500 is treated as a terminal InvalidRequest failure instead of "
         "being retried.",
     ),
@@ -480,7 +483,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/aws/clients.py",
         '"role" in message.lower() and "invalid" in message.lower()',
         '"role" in message.lower() or "invalid" in message.lower()',
-        (UNPINNED,),
+        (ERRORS,),
         "Any ValidationException mentioning 'invalid' (e.g. a bad S3 URI) is retried as IAM propagation "
         "and finally reported as ServiceRoleInvalid instead of failing at once with its real reason.",
     ),
@@ -489,7 +492,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/aws/clients.py",
         'code in ("ResourceNotFoundException", "NoSuchEntity")',
         'code in ("ResourceNotFoundException",)',
-        (UNPINNED,),
+        (ERRORS,),
         "Deleting an object whose created service role is already gone fails with a terminal IAM error "
         "instead of treating the role as deleted.",
     ),
@@ -498,7 +501,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/aws/clients.py",
         "if self._listing is None or now - self._listing[0] > max_age:",
         "if self._listing is None:",
-        (UNPINNED,),
+        (CLIENTS,),
         "The region's model listing is cached forever, so periodic resyncs never notice a model deleted "
         "outside the cluster.",
     ),
@@ -507,7 +510,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/aws/clients.py",
         "changed = {k: v for k, v in desired.items() if actual.get(k) != v}",
         "changed = {k: v for k, v in desired.items() if k not in actual}",
-        (UNPINNED,),
+        (CLIENTS,),
         "A tag whose value was changed in the spec or outside the cluster is never set back; only missing "
         "tags are added.",
     ),
@@ -516,7 +519,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/runtime/leadership.py",
         "deadline = max(int(1.2 * retry) + 1, duration - 2 * retry)",
         "deadline = max(int(1.2 * retry) + 1, duration - retry)",
-        (UNPINNED,),
+        (LEADERSHIP,),
         "The renew deadline plus a retry reaches the lease duration, so a leader that lost its renewals "
         "may still reconcile when the standby takes over (two leaders).",
     ),
@@ -525,7 +528,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/runtime/leadership.py",
         "            if lease.spec.holder_identity != self.me:\n                return",
         "            if False:\n                return",
-        (UNPINNED,),
+        (LEADERSHIP,),
         "A stopping replica clears the Lease holder even when another replica holds it, letting a third "
         "replica take over beside the real leader.",
     ),
@@ -534,7 +537,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/runtime/leadership.py",
         "        if self.stopped:\n            return False",
         "        if False:\n            return False",
-        (UNPINNED,),
+        (LEADERSHIP,),
         "A renewal in flight after a clean stop re-takes the released Lease, so the standby waits a full "
         "lease duration instead of taking over at once.",
     ),
@@ -543,7 +546,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/runtime/leadership.py",
         'return f"{who}_{os.getpid()}_{uuid.uuid4().hex[:6]}"',
         'return f"{who}_{os.getpid()}"',
-        (UNPINNED,),
+        (LEADERSHIP,),
         "A restarted operator container (same pod name, PID 1) passes for its predecessor and resumes "
         "leading a Lease it never won.",
     ),
@@ -587,7 +590,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/import_queue.py",
         "key=lambda kv: (kv[1], kv[0])",
         "key=lambda kv: kv[0]",
-        (UNPINNED,),
+        (QUEUE,),
         "the import queue orders objects by uid instead of by queuedAt",
     ),
     # ---- behaviours no test pinned down
@@ -598,7 +601,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         '(known once it is resolved)."""\n'
         "    if any(folder(s3_uri).startswith(x) for q in decision.policies if q.spec.sources "
         "for x in q.spec.sources.s3_prefixes or []):\n        return None\n",
-        (UNPINNED,),
+        (TENANCY,),
         "a SageMaker model's files pass when any one of several policies allows their folder",
     ),
     Mutation(
@@ -606,7 +609,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/tenancy/view.py",
         "            return list(self._members.get(namespace, {}).values())",
         "            return [m for ms in self._members.values() for m in ms.values()]",
-        (UNPINNED,),
+        (TENANCY,),
         "maxModels counts the models of every namespace",
     ),
     Mutation(
@@ -614,7 +617,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/aws/clients.py",
         '        if prefix and not prefix.endswith("/"):',
         "        if False:",
-        (UNPINNED,),
+        (CLIENTS,),
         "the created role for s3://b/llama (no trailing /) reads s3://b/llama-other/ too",
     ),
     Mutation(
@@ -625,7 +628,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         'model-import-job/*"\n'
         "                        },\n",
         "",
-        (UNPINNED,),
+        (CLIENTS,),
         "the created role's trust loses its aws:SourceArn condition (any Bedrock use may assume it)",
     ),
     Mutation(
@@ -633,7 +636,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/aws/session.py",
         '            "ExternalId": external_id(cluster_id, namespace),\n',
         "",
-        (UNPINNED,),
+        ("tests/unit/test_aws_session.py",),
         "cross-account AssumeRole is sent without the namespace's external ID",
     ),
     Mutation(
@@ -641,7 +644,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/reconciler.py",
         "        tenant = (role, namespace) if role else None",
         '        tenant = (role, "") if role else None',
-        (UNPINNED,),
+        ("tests/unit/test_aws_session.py",),
         "two namespaces sharing one account role share one session and one external ID",
     ),
     Mutation(
@@ -649,7 +652,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/runtime/leadership.py",
         "                if time.monotonic() - self._lock.renewed_at > self.deadline:",
         "                if False:",
-        (UNPINNED,),
+        (LEADERSHIP,),
         "a leader that can no longer renew its Lease keeps reconciling",
     ),
     Mutation(
@@ -657,7 +660,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/aws/clients.py",
         "        self.limiter.acquire(action.split()[0])",
         "        self.limiter.acquire(action)",
-        (UNPINNED,),
+        ("tests/unit/test_rate_limit.py",),
         "every object gets its own rate-limit bucket (CreateModelImportJob=1 never applies)",
     ),
     Mutation(
@@ -665,7 +668,9 @@ MUTATIONS: tuple[Mutation, ...] = (
         "tests/cluster/conftest.py",
         "            item.add_marker(pytest.mark.controlplane)",
         "            pass",
-        (f"{UNPINNED}::test_the_no_cluster_selection_collects_nothing_of_the_cluster_or_node_levels",),
+        (
+            "tests/unit/test_suite_layout.py::test_the_no_cluster_selection_collects_nothing_of_the_cluster_or_node_levels",
+        ),
         "the cluster level's tests run under -m 'not controlplane' and start servers",
     ),
     # ---- what is imported is what was validated
@@ -822,7 +827,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/runtime/main.py",
         "    leadership.watchdog(lost)\n    return leadership",
         "    return leadership",
-        ("tests/unit/test_untested_rules.py",),
+        (LEADERSHIP,),
         "the operator never arms the watchdog: a leader that cannot renew keeps reconciling",
     ),
     Mutation(
@@ -854,7 +859,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/importing.py",
         "if err.reason == Reason.WAITING_FOR_IAM_PROPAGATION and p.seconds_since(rec.started_at) > iam_wait:",
         "if False:",
-        ("tests/unit/test_uncovered_branches.py",),
+        ("tests/unit/test_importing.py",),
         "a role Bedrock keeps refusing is retried forever, holding the region's slot",
     ),
     Mutation(
@@ -862,7 +867,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/reconciler.py",
         "                p.st.failure, p.st.failure_message = None, None\n",
         "",
-        ("tests/unit/test_uncovered_branches.py",),
+        ("tests/unit/test_reconciler.py",),
         "a revert to the serving revision keeps the failed revision's failure: Ready stays False",
     ),
     Mutation(
@@ -870,7 +875,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/smoke.py",
         "    if test is None:  # the test was dropped: the candidate serves as it would have without one",
         "    if False:  # the test was dropped: the candidate serves as it would have without one",
-        ("tests/unit/test_uncovered_branches.py",),
+        ("tests/unit/test_smoke.py",),
         "a smoke test removed while its candidate is tested leaves the candidate waiting for a test",
     ),
     Mutation(
@@ -921,7 +926,7 @@ MUTATIONS: tuple[Mutation, ...] = (
             '            return message["content"]\n    else:\n        return json.dumps(answer)[:2000]\n'
             '    outputs = answer.get("outputs")'
         ),
-        ("tests/unit/test_smoke_and_source_paths.py",),
+        ("tests/unit/test_smoke.py",),
         "an answer without choices is matched as raw JSON, never through outputs",
     ),
     Mutation(
@@ -929,7 +934,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/smoke.py",
         "    if isinstance(outputs, list) and outputs and isinstance(outputs[0], dict):",
         "    if False:",
-        ("tests/unit/test_smoke_and_source_paths.py",),
+        ("tests/unit/test_smoke.py",),
         "Mistral's outputs[0].text is not extracted: expect sees the JSON",
     ),
     Mutation(
@@ -937,7 +942,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/smoke.py",
         '        if isinstance(message, dict) and isinstance(message.get("content"), str):',
         "        if isinstance(message, dict):",
-        ("tests/unit/test_smoke_and_source_paths.py",),
+        ("tests/unit/test_smoke.py",),
         "a chat answer with null content gives None as its text",
     ),
     Mutation(
@@ -945,7 +950,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/smoke.py",
         "    return json.dumps(answer)[:2000]",
         '    return ""',
-        ("tests/unit/test_smoke_and_source_paths.py",),
+        ("tests/unit/test_smoke.py",),
         "an answer of an unknown shape is matched as empty text",
     ),
     Mutation(
@@ -953,7 +958,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/smoke.py",
         "        if err.kind is Kind.RETRYABLE:\n            raise  # throttled",
         "        if False:\n            raise  # throttled",
-        ("tests/unit/test_smoke_and_source_paths.py",),
+        ("tests/unit/test_smoke.py",),
         "a throttled InvokeModel fails the smoke test and deletes the candidate",
     ),
     Mutation(
@@ -961,7 +966,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/smoke.py",
         "        if err.reason == Reason.ACCESS_DENIED:",
         "        if False:",
-        ("tests/unit/test_smoke_and_source_paths.py",),
+        ("tests/unit/test_smoke.py",),
         "the operator's missing bedrock:InvokeModel fails the model as bad",
     ),
     Mutation(
@@ -972,7 +977,7 @@ MUTATIONS: tuple[Mutation, ...] = (
             "            raise SourceError(Kind.RETRYABLE, exc.code, message, "
             "Reason.SOURCE_UNREACHABLE) from None"
         ),
-        ("tests/unit/test_smoke_and_source_paths.py",),
+        ("tests/unit/test_source_pin.py",),
         "a folder that can no longer be listed is retried forever instead of failing",
     ),
     Mutation(
@@ -980,7 +985,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/source_pin.py",
         "        raise SourceError(Kind.RETRYABLE, exc.code, message, Reason.SOURCE_UNREACHABLE) from None",
         "        raise SourceError(Kind.TERMINAL, exc.code, message, Reason.SOURCE_UNREACHABLE) from None",
-        ("tests/unit/test_smoke_and_source_paths.py",),
+        ("tests/unit/test_source_pin.py",),
         "an S3 hiccup at the pre-import listing fails the revision for good",
     ),
     Mutation(
@@ -988,7 +993,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/validation.py",
         '        if result.kind == "running":',
         '        if result.kind in ("running", "failed"):',
-        ("tests/unit/test_smoke_and_source_paths.py",),
+        ("tests/unit/test_validation_flow.py",),
         "a validation Job that ended without a verdict is waited on forever",
     ),
     Mutation(
@@ -996,7 +1001,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/validation.py",
         "        if not INLINE_GATE.acquire(timeout=INLINE_WAIT_SECONDS):",
         "        if not (INLINE_GATE.acquire(timeout=INLINE_WAIT_SECONDS) or True):",
-        ("tests/unit/test_smoke_and_source_paths.py",),
+        ("tests/unit/test_validation_flow.py",),
         "an inline validation runs while another holds the gate",
     ),
     Mutation(
@@ -1004,7 +1009,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/validation.py",
         "            raise SourceError(\n                Kind.RETRYABLE,",
         "            raise SourceError(\n                Kind.TERMINAL,",
-        ("tests/unit/test_smoke_and_source_paths.py",),
+        ("tests/unit/test_validation_flow.py",),
         "an S3 hiccup during inline validation fails the revision for good",
     ),
     Mutation(
@@ -1012,7 +1017,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/runtime/operator.py",
         "                if not token:\n                    break",
         "                break",
-        ("tests/unit/test_smoke_and_source_paths.py",),
+        ("tests/unit/test_startup_listing.py",),
         "the queue is rebuilt from the first 100 models only",
     ),
     Mutation(
@@ -1023,7 +1028,7 @@ MUTATIONS: tuple[Mutation, ...] = (
             '    if job is None:\n        return "waiting for a job Bedrock does not show"\n'
             '    if ownership(bedrock.tags(job.arn), p.me) == "other":\n        return None\n'
         ),
-        ("tests/unit/test_reconcile_paths.py",),
+        ("tests/unit/test_deletion.py",),
         "a create Bedrock never shows is waited for forever at deletion",
     ),
     Mutation(
@@ -1031,7 +1036,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/deletion.py",
         'if job.status == "Completed" and job.model_arn and job.model_arn not in keep:',
         'if job.status != "InProgress" and job.model_arn not in keep:',
-        ("tests/unit/test_reconcile_paths.py",),
+        ("tests/unit/test_deletion.py",),
         "a Failed job is handled like a Completed one (its model waited for)",
     ),
     Mutation(
@@ -1039,7 +1044,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/deletion.py",
         "            return False\n        raise",
         "            return True\n        raise",
-        ("tests/unit/test_reconcile_paths.py",),
+        ("tests/unit/test_deletion.py",),
         "Retain reports a model deleted outside as retained",
     ),
     Mutation(
@@ -1047,7 +1052,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/importing.py",
         "        if rec.revision == p.rev and rec.region == p.region:\n            fail(",
         "        if True:\n            fail(",
-        ("tests/unit/test_reconcile_paths.py",),
+        ("tests/unit/test_importing.py",),
         "an earlier spec's failed job is recorded as the new spec's failure",
     ),
     Mutation(
@@ -1055,7 +1060,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/importing.py",
         "    fail(p, ConditionType.IMPORTED, err.reason, err.message)\n",
         "    return\n",
-        ("tests/unit/test_reconcile_paths.py",),
+        ("tests/unit/test_importing.py",),
         "a terminal create refusal is dropped silently (retried forever)",
     ),
     Mutation(
@@ -1063,7 +1068,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/importing.py",
         'if owner == "mine" and not adopted and not _from_revision(p, model, rec.revision):',
         "if False:",
-        ("tests/unit/test_reconcile_paths.py",),
+        ("tests/unit/test_importing.py",),
         "an own model of another revision holding the name is adopted as the spec's revision",
     ),
     Mutation(
@@ -1071,7 +1076,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/reconciler.py",
         "            else:\n                self.queue.forget(v.uid)\n            if st.model_arn:",
         "            else:\n                pass\n            if st.model_arn:",
-        ("tests/unit/test_reconcile_paths.py",),
+        ("tests/unit/test_reconciler.py",),
         "an operator-invalid spec without a job keeps its place in line",
     ),
     Mutation(
@@ -1079,7 +1084,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/reconciler.py",
         "            if st.model_arn:\n                ready +=",
         "            if False:\n                ready +=",
-        ("tests/unit/test_reconcile_paths.py",),
+        ("tests/unit/test_reconciler.py",),
         "Ready of an invalid spec does not name the model that keeps serving",
     ),
     Mutation(
@@ -1087,7 +1092,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/reconciler.py",
         "if _owns(st) and (st.account_role_arn or None) != decision.account_role:",
         "if False:",
-        ("tests/unit/test_reconcile_paths.py",),
+        ("tests/unit/test_reconciler.py",),
         "a policy moving the namespace's account is not a violation",
     ),
     Mutation(
@@ -1095,7 +1100,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/reconciler.py",
         "if p.st.failure.condition == ConditionType.SMOKE_TESTED:",
         "if False:",
-        ("tests/unit/test_reconcile_paths.py",),
+        ("tests/unit/test_reconciler.py",),
         "a revert after a failed smoke test leaves SmokeTested False",
     ),
     Mutation(
@@ -1103,7 +1108,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/reconciler.py",
         "if p.st.failure.condition == ConditionType.VALIDATED:",
         "if False:",
-        ("tests/unit/test_reconcile_paths.py",),
+        ("tests/unit/test_reconciler.py",),
         "a revert after a failed validation leaves Validated False",
     ),
     Mutation(
@@ -1111,7 +1116,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/reconciler.py",
         "            if not owns:\n",
         "            if False:\n",
-        ("tests/unit/test_reconcile_paths.py",),
+        ("tests/unit/test_reconciler.py",),
         "an invalid spec that owns nothing goes through the fallback finalize (AWS calls)",
     ),
     Mutation(
@@ -1119,7 +1124,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/reconciler.py",
         '"deletionPolicy": "Retain" if v.spec.get("deletionPolicy") == "Retain" else "Delete",',
         '"deletionPolicy": "Delete",',
-        ("tests/unit/test_reconcile_paths.py",),
+        ("tests/unit/test_reconciler.py",),
         "the fallback spec of an invalid object always deletes",
     ),
     Mutation(
@@ -1127,7 +1132,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/reconciler.py",
         "            if not owns:\n",
         "            if True:\n",
-        ("tests/unit/test_reconcile_paths.py",),
+        ("tests/unit/test_reconciler.py",),
         "an invalid spec that owns models is released without deleting them",
     ),
     Mutation(
@@ -1135,7 +1140,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/kube/validation_jobs.py",
         "        if architecture:\n            args += [",
         "        if False:\n            args += [",
-        ("tests/unit/test_adapter_paths.py",),
+        ("tests/unit/test_validation_jobs.py",),
         "spec.architecture is not passed to the validation pod",
     ),
     Mutation(
@@ -1143,7 +1148,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/kube/validation_jobs.py",
         "                if exc2.status != 409:\n                    raise",
         "                if False:\n                    raise",
-        ("tests/unit/test_adapter_paths.py",),
+        ("tests/unit/test_validation_jobs.py",),
         "any refused Job create reads as ValidationJobCreated",
     ),
     Mutation(
@@ -1151,7 +1156,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/kube/validation_jobs.py",
         "                if waiting and waiting.reason in _CONFIG_ERRORS:",
         "                if False:",
-        ("tests/unit/test_adapter_paths.py",),
+        ("tests/unit/test_validation_jobs.py",),
         "a pod stuck in CreateContainerConfigError waits as Pending until the deadline",
     ),
     Mutation(
@@ -1159,7 +1164,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/kube/validation_jobs.py",
         '        if any(p.status and p.status.reason == "Evicted" for p in pods):',
         "        if False:",
-        ("tests/unit/test_adapter_paths.py",),
+        ("tests/unit/test_validation_jobs.py",),
         "an eviction seen after the Job failed reads as OOMKilled/crashed",
     ),
     Mutation(
@@ -1167,7 +1172,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/kube/validation_jobs.py",
         "f\"validation Job {name} failed: {reason} {getattr(cond, 'message', '') or ''}\"",
         'f"validation Job {name} failed"',
-        ("tests/unit/test_adapter_paths.py",),
+        ("tests/unit/test_validation_jobs.py",),
         "a Job failed without a validator container says nothing of the job controller's reason",
     ),
     Mutation(
@@ -1175,7 +1180,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/kube/validation_jobs.py",
         '            if doc is not None and doc.verdict == "error":',
         "            if False:",
-        ("tests/unit/test_adapter_paths.py",),
+        ("tests/unit/test_validation_jobs.py",),
         "a validator that cannot read the source reads as ValidationJobCrashed",
     ),
     Mutation(
@@ -1183,7 +1188,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/kube/validation_jobs.py",
         "    if container is None:\n        return {}\n",
         "",
-        ("tests/unit/test_adapter_paths.py",),
+        ("tests/unit/test_validation_jobs.py",),
         "a Job without a `validate` container crashes the pass instead of reading as foreign",
     ),
     Mutation(
@@ -1191,7 +1196,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/kube/validation_jobs.py",
         '        return "it has no validator container"',
         "        return None",
-        ("tests/unit/test_adapter_paths.py",),
+        ("tests/unit/test_validation_jobs.py",),
         "a pod of the Job without a validator container is trusted (a tenant's stray pod fails the revision)",
     ),
     Mutation(
@@ -1199,7 +1204,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/aws/clients.py",
         '            token = page.get("nextToken")\n            if not token:\n                return models',
         "            return models",
-        ("tests/unit/test_adapter_paths.py",),
+        (CLIENTS,),
         "ListImportedModels reads only its first page",
     ),
     Mutation(
@@ -1207,7 +1212,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/aws/clients.py",
         '            if err.kind is Kind.NOT_FOUND or (\n                err.code == "ValidationException" and "not find" in err.message\n            ):',
         "            if err.kind is Kind.NOT_FOUND:",
-        ("tests/unit/test_adapter_paths.py",),
+        (CLIENTS,),
         "SageMaker's 'Could not find model' reads as InvalidRequest, not SageMakerModelNotFound",
     ),
     Mutation(
@@ -1215,7 +1220,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/aws/clients.py",
         "            if err.kind is Kind.NOT_FOUND or (\n",
         "            if True or err.kind is Kind.NOT_FOUND or (\n",
-        ("tests/unit/test_adapter_paths.py",),
+        (CLIENTS,),
         "a denied or throttled DescribeModel fails the revision as SageMakerModelNotFound",
     ),
     Mutation(
@@ -1223,7 +1228,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/aws/clients.py",
         '            uri = ((c.get("ModelDataSource") or {}).get("S3DataSource") or {}).get("S3Uri")',
         '            uri = ((c.get("ModelDataSource") or {}).get("S3DataSource") or {}).get("S3Uri") or c.get("ModelDataUrl")',
-        ("tests/unit/test_adapter_paths.py",),
+        (CLIENTS,),
         "a model.tar.gz ModelDataUrl is taken as the folder to import",
     ),
     Mutation(
@@ -1231,7 +1236,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/aws/clients.py",
         '        containers = [model.get("PrimaryContainer") or {}, *list(model.get("Containers") or [])]',
         '        containers = [model.get("PrimaryContainer") or (model.get("Containers") or [{}])[0]]',
-        ("tests/unit/test_adapter_paths.py",),
+        (CLIENTS,),
         "only the primary (or first) container is looked at",
     ),
     Mutation(
@@ -1239,7 +1244,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/aws/clients.py",
         '                if exc.response.get("Error", {}).get("Code") != "EntityAlreadyExists":\n                    raise',
         "                if False:\n                    raise",
-        ("tests/unit/test_adapter_paths.py",),
+        (CLIENTS,),
         "every CreateRole error is taken for 'the role exists'",
     ),
     Mutation(
@@ -1247,7 +1252,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/aws/clients.py",
         "                if wanted and have != wanted:",
         "                if wanted:",
-        ("tests/unit/test_adapter_paths.py",),
+        (CLIENTS,),
         "an existing role is deleted and made again at every import",
     ),
     Mutation(
@@ -1255,7 +1260,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/aws/clients.py",
         "        if not name:\n            return {}\n",
         "",
-        ("tests/unit/test_adapter_paths.py",),
+        (CLIENTS,),
         "an empty boundary setting still sends a PermissionsBoundary",
     ),
     Mutation(
@@ -1263,7 +1268,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/aws/clients.py",
         '        if key.startswith("arn:") and ":alias/" in key:\n            alias = "alias/" + key.split(":alias/", 1)[1]\n',
         "",
-        ("tests/unit/test_adapter_paths.py",),
+        (CLIENTS,),
         "an alias ARN is granted as if it were a key ARN",
     ),
     Mutation(
@@ -1271,7 +1276,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/aws/clients.py",
         '        arn = key if key.startswith("arn:") else f"arn:aws:kms:{self.region}:{account}:key/{key}"',
         '        arn = f"arn:aws:kms:{self.region}:{account}:key/{key}"',
-        ("tests/unit/test_adapter_paths.py",),
+        (CLIENTS,),
         "a key ARN is wrapped into a key ARN again",
     ),
     Mutation(
@@ -1279,7 +1284,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/aws/clients.py",
         "            if err.kind is not Kind.NOT_FOUND:\n                raise err from None",
         "            if False:\n                raise err from None",
-        ("tests/unit/test_adapter_paths.py",),
+        (CLIENTS,),
         "a refused DeleteRole is taken as done (the role leaks)",
     ),
     Mutation(
@@ -1287,7 +1292,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/runtime/leadership.py",
         "    def _done(self, ok: bool, what: str) -> bool:\n        if ok:",
         "    def _done(self, ok: bool, what: str) -> bool:\n        self.renewed_at = time.monotonic()\n        if ok:",
-        ("tests/unit/test_adapter_paths.py",),
+        (LEADERSHIP,),
         "a failed Lease write refreshes the last renewal",
     ),
     Mutation(
@@ -1295,7 +1300,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/tenancy/rules.py",
         '        if req.operator == "Exists" and not present:\n            return False\n',
         "",
-        ("tests/unit/test_adapter_paths.py",),
+        (TENANCY,),
         "an Exists selector selects namespaces without the label",
     ),
     Mutation(
@@ -1303,7 +1308,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/tenancy/view.py",
         "            if not self._policies_listed:\n                for name, policy in self._policy_events.items():",
         "            if True:\n                for name, policy in self._policy_events.items():",
-        ("tests/unit/test_adapter_paths.py",),
+        (TENANCY,),
         "the slower of two first policy listings replaces the picture the faster one applied",
     ),
     Mutation(
@@ -1319,7 +1324,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/serving.py",
         "if old_arn and old_arn != model.arn:",
         "if old_arn:",
-        ("tests/unit/test_revisions_smoke_and_sources.py",),
+        ("tests/unit/test_serving.py",),
         "Re-promoting the model that already serves records it as superseded, so the next pass deletes the serving model.",
     ),
     Mutation(
@@ -1327,7 +1332,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/smoke.py",
         "min(gap, MAX_COUNTED_GAP)",
         "gap",
-        ("tests/unit/test_revisions_smoke_and_sources.py",),
+        ("tests/unit/test_smoke.py",),
         "A pause, operator outage or long backoff during a cold start counts toward the smoke-test deadline, so a healthy model fails SmokeTestDeadline and is deleted.",
     ),
     Mutation(
@@ -1335,7 +1340,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/smoke.py",
         "if err.kind is Kind.NOT_FOUND:  # the runtime may lag behind the control plane",
         "if err.kind is Kind.CONFLICT:  # the runtime may lag behind the control plane",
-        ("tests/unit/test_revisions_smoke_and_sources.py",),
+        ("tests/unit/test_smoke.py",),
         "When InvokeModel does not know a just-imported model yet (runtime lagging the control plane), the smoke test fails for good and the new model is deleted instead of being tried again.",
     ),
     Mutation(
@@ -1343,7 +1348,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/smoke.py",
         'doc = {"prompt": test.prompt, "max_tokens": test.max_tokens, "temperature": 0}',
         'doc = {"prompt": test.prompt, "max_gen_len": test.max_tokens, "temperature": 0}',
-        ("tests/unit/test_revisions_smoke_and_sources.py",),
+        ("tests/unit/test_smoke.py",),
         "An OpenAICompletion smoke test sends max_gen_len instead of max_tokens, so maxTokens is ignored (or the request refused) for that format.",
     ),
     Mutation(
@@ -1351,7 +1356,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/failures.py",
         "inputs=inputs or p.inputs,",
         "inputs=p.inputs,",
-        ("tests/unit/test_revisions_smoke_and_sources.py",),
+        ("tests/unit/test_importing.py",),
         "A job that failed with a role the user has since fixed is recorded against the fixed spec, so the fix is not retried and the object stays Failed.",
     ),
     Mutation(
@@ -1359,7 +1364,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/admission.py",
         "sagemaker = p.spec.source.sage_maker_model_name and decision.policies",
         "sagemaker = p.spec.source.s3_uri and decision.policies",
-        ("tests/unit/test_revisions_smoke_and_sources.py",),
+        ("tests/unit/test_sagemaker_sources.py",),
         "A SageMaker source whose artifacts lie outside the policy's allowed S3 folders is imported instead of refused with SourceNotAllowed.",
     ),
     Mutation(
@@ -1367,7 +1372,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/validation.py",
         'refused = bool(problems) or verdict != "importable"',
         "refused = bool(problems)",
-        ("tests/unit/test_revisions_smoke_and_sources.py",),
+        ("tests/unit/test_validation_flow.py",),
         "A not-importable validation verdict that lists no error findings is accepted as validated and a paid import job is started.",
     ),
     Mutation(
@@ -1375,7 +1380,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/validation.py",
         "if not p.st.resolved_s3_uri or p.st.validated_revision != p.inputs:",
         "if not p.st.resolved_s3_uri:",
-        ("tests/unit/test_revisions_smoke_and_sources.py",),
+        ("tests/unit/test_sagemaker_sources.py",),
         "After spec.source.sageMakerModelName is changed, the old SageMaker model's S3 folder is still validated and imported.",
     ),
     Mutation(
@@ -1383,7 +1388,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/naming.py",
         '    if not any(k in tags for k in OWNER_KEYS) or released(tags):\n        return "unowned"',
         '    if not all(k in tags for k in OWNER_KEYS) or released(tags):\n        return "unowned"',
-        ("tests/unit/test_revisions_smoke_and_sources.py",),
+        (NAMING,),
         "A model carrying only a uid ownership tag (legacy) or only another cluster's id is treated as unowned and may be adopted or deleted.",
     ),
     Mutation(
@@ -1391,7 +1396,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/naming.py",
         '        "adopt": bool(spec.adopt_existing),\n',
         "",
-        ("tests/unit/test_revisions_smoke_and_sources.py",),
+        (NAMING,),
         "Setting spec.adoptExisting after a ModelNameConflict failure does not retry the import; the object stays Failed.",
     ),
     Mutation(
@@ -1399,7 +1404,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/naming.py",
         'REVISION_FIELDS = ("source", "architecture", "kms_key_id", "vpc_config")',
         'REVISION_FIELDS = ("source", "architecture", "kms_key_id")',
-        ("tests/unit/test_revisions_smoke_and_sources.py",),
+        (NAMING,),
         "Changing spec.vpcConfig no longer imports a new revision; the model keeps the old network settings.",
     ),
     Mutation(
@@ -1407,7 +1412,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/api/models.py",
         "if (self.prompt is None) == (self.body is None):",
         "if self.prompt is None and self.body is None:",
-        ("tests/unit/test_revisions_smoke_and_sources.py",),
+        ("tests/unit/test_smoke.py",),
         "A smokeTest with both prompt and body is accepted (the prompt is silently ignored) instead of being refused.",
     ),
     Mutation(
@@ -1423,7 +1428,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/deletion.py",
         "    late = max(grace, LATE_CREATE_SECONDS)",
         "    late = grace",
-        ("tests/unit/test_reconcile_paths.py", "tests/unit/test_invariants.py"),
+        ("tests/unit/test_deletion.py", "tests/unit/test_invariants.py"),
         "a deletion gives a sent create up after the grace period: one Bedrock applies later leaks its model",
     ),
     Mutation(

@@ -15,16 +15,18 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 import kopf
-from botocore.exceptions import ReadTimeoutError
+from botocore.exceptions import ClientError, ReadTimeoutError
 from kubernetes.client.exceptions import ApiException
 
 from bmo_devtools.emulator.protocol import ApiError
 from bmo_devtools.emulator.state import BedrockState, ImportOutcome
 from controller.artifacts import S3Folder, validate_source
 from controller.artifacts.verdict import Verdict
+from controller.aws.clients import classify
 from controller.kube.validation_jobs import JobResult
 from controller.kube.validation_jobs import job_name as validation_job_name
 from controller.naming import (
@@ -40,7 +42,10 @@ from controller.runtime.operator import FINALIZER, Operator
 from controller.runtime.work_queue import Glance
 from controller.settings import Settings
 from controller.tenancy.view import TenancyView
-from tests.support.inprocess_bedrock import FakeS3, FakeSupport, InProcessBedrock
+from tests.support.inprocess_bedrock import FakeS3, FakeSupport, InProcessBedrock, client_error
+
+if TYPE_CHECKING:
+    import pytest
 
 LOG = logging.getLogger("world")
 #: wall time of every pass (and finalizer call) any World ran in this process: `bench/hostile_passes.py`
@@ -808,3 +813,81 @@ def until(w: World, what: Callable[[], object], seconds: float = 600.0, tick: fl
 def condition(body: dict[str, Any], ctype: str) -> dict[str, Any]:
     """The object's condition of that type as status holds it ({} when absent)."""
     return next((c for c in (body.get("status") or {}).get("conditions") or [] if c["type"] == ctype), {})
+
+
+# ---- for the tests that drive one behaviour through the World -------------------------------------------
+#: `until` in steps of the operator's own timer (5 s)
+until_5s = partial(until, tick=5.0)
+
+
+def eventually(w: World, what: Callable[[], object], seconds: float, status_of: dict[str, Any]) -> None:
+    """`until_5s`, failing with the object's phase, Ready condition and failure, not "never happened"."""
+    try:
+        until_5s(w, what, seconds)
+    except AssertionError:
+        st = status_of.get("status") or {}
+        raise AssertionError(
+            f"not within {seconds:.0f}s: phase {st.get('phase')}, Ready {condition(status_of, 'Ready')}, "
+            f"failure {st.get('failure')}"
+        ) from None
+
+
+def events_of(c: Cluster, name: str, reason: str) -> list[tuple[str, str, str, str]]:
+    """The Events the cluster posted on the object `name` with `reason`."""
+    return [e for e in c.events if e[0] == name and e[2] == reason]
+
+
+def model_arns(w: World) -> set[str]:
+    """The ARN of every model in every account."""
+    return {m["arn"] for m in w.models()}
+
+
+def import_jobs(state: BedrockState) -> list:
+    """Every import job of one account (`w.aws`: the operator's)."""
+    with state._lock:
+        return list(state._jobs.values())
+
+
+def creates_for(w: World, uri: str) -> int:
+    """How many import jobs the operator's account holds for the folder `uri`."""
+    with w.aws._lock:
+        return sum(1 for j in w.aws._jobs.values() if j.s3_uri == uri)
+
+
+def listing_of(w: World, uri: str) -> dict[str, str | None]:
+    """S3 ListObjectsV2 of one folder answers the error code put in the returned dict (None: it lists)."""
+    bucket, prefix = FakeS3._split(uri)
+    real = w.s3.paginate
+    fault: dict[str, str | None] = {"code": None}
+    status = {"SlowDown": 503, "AccessDenied": 403, "NoSuchBucket": 404}
+
+    def paginate(*, Bucket: str, Prefix: str, Delimiter: str = "/") -> list[dict[str, Any]]:
+        code = fault["code"]
+        if code and (Bucket, Prefix) == (bucket, prefix):
+            raise ClientError(
+                {
+                    "Error": {"Code": code, "Message": f"{code} (injected)"},
+                    "ResponseMetadata": {"HTTPStatusCode": status.get(code, 500)},
+                },
+                "ListObjectsV2",
+            )
+        return real(Bucket=Bucket, Prefix=Prefix, Delimiter=Delimiter)
+
+    w.s3.paginate = paginate  # type: ignore[method-assign]
+    return fault
+
+
+def invoke_answers(monkeypatch: pytest.MonkeyPatch, code: str) -> dict[str, bool]:
+    """InvokeModel (the runtime the smoke test calls) answers `code` while the returned flag is on, as the
+    operator's client would classify it."""
+    real = FakeSupport.invoke
+    fault = {"on": True}
+
+    def invoke(self: FakeSupport, model_arn: str, body: bytes) -> dict[str, Any]:
+        if fault["on"]:
+            err = ApiError(code, f"{code} (injected)")
+            raise classify(client_error(err, "InvokeModel", "bedrock-runtime"), "InvokeModel")
+        return real(self, model_arn, body)
+
+    monkeypatch.setattr(FakeSupport, "invoke", invoke)
+    return fault

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import gc
 import tracemalloc
+from typing import Any
 
 import pytest
 from botocore.stub import Stubber
 
 from controller.aws.clients import SupportClients
 from controller.aws.session import assumed_session, default_session, shared_loader
+from controller.reconcile.reconciler import Reconciler
 from controller.settings import Settings
 
 ENDPOINT = "http://127.0.0.1:9"  # never called
+ACCOUNT = "123456789012"
 
 
 def _traced_growth(make) -> int:
@@ -115,3 +118,50 @@ def test_support_clients_are_made_when_first_used(monkeypatch) -> None:
     assert support.s3 is support.s3
     assert set(support._made) == {"s3"}  # no SageMaker, IAM, STS or runtime client until one is needed
     assert support._sm.meta.endpoint_url == ENDPOINT and set(support._made) == {"s3", "sagemaker"}
+
+
+def test_assume_role_sends_the_namespaces_external_id(monkeypatch):
+    from controller.aws import session as aws_session
+
+    sent: list[dict[str, Any]] = []
+
+    class FakeSts:
+        def assume_role(self, **kw: Any) -> dict[str, Any]:
+            sent.append(kw)
+            return {
+                "Credentials": {
+                    "AccessKeyId": "AKIA",
+                    "SecretAccessKey": "s",
+                    "SessionToken": "t",
+                    "Expiration": "2999-01-01T00:00:00Z",
+                }
+            }
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    base = aws_session.botocore_session()
+    monkeypatch.setattr(base, "create_client", lambda service, **kw: FakeSts())
+    monkeypatch.setattr(aws_session, "botocore_session", lambda: base)
+    role = f"arn:aws:iam::{ACCOUNT}:role/bmo-tenant-access"
+    session = aws_session.assumed_session(Settings(), role, "cluster-1", "team-a")
+    session.get_credentials().get_frozen_credentials()
+    (call,) = sent
+    assert call["RoleArn"] == role
+    assert call["ExternalId"] == "cluster-1/team-a"
+    assert call["RoleSessionName"] == "bmo-team-a"
+
+
+def test_two_namespaces_sharing_an_account_role_get_their_own_sessions():
+    made: list[tuple[str, Any]] = []
+
+    def factory(settings, region, tenant):
+        made.append((region, tenant))
+        return object(), object()
+
+    rec = Reconciler(Settings(), clients=factory)
+    role = f"arn:aws:iam::{ACCOUNT}:role/bmo-tenant-access"
+    a = rec._clients_for("team-a", role)("us-east-1")
+    b = rec._clients_for("team-b", role)("us-east-1")
+    assert a is not b and made == [("us-east-1", (role, "team-a")), ("us-east-1", (role, "team-b"))]
+    assert rec._clients_for("team-a", role)("us-east-1") is a  # and each is kept
+    assert rec._clients_for("team-a", None)("us-east-1") is not a  # the operator's own account apart

@@ -88,3 +88,21 @@ def test_the_bedrock_client_waits_and_pauses_through_its_limiter(aws_env):
     client._call("ListTagsForResource arn", lambda **_: {"tags": []})
     assert t.slept == [1.0, 0.1]  # then only its rate
     assert parse_limits(Settings().bedrock_rate_limits)["CreateModelImportJob"] == 1.0
+
+
+def test_the_create_limit_applies_across_objects(aws_env):
+    """CreateModelImportJob=1: two objects' creates (different job names) share one bucket per region."""
+    client = BedrockClient(Settings(bedrock_rate_limits="default=100,CreateModelImportJob=1"), "us-east-1")
+    slept: list[float] = []
+    now = [100.0]
+    client.limiter.clock = lambda: now[0]
+
+    def sleep(s: float) -> None:
+        slept.append(round(s, 3))
+        now[0] += s
+
+    client.limiter.sleep = sleep
+    client._call("CreateModelImportJob job-of-a", lambda **_: {})
+    client._call("CreateModelImportJob job-of-b", lambda **_: {})
+    assert slept == [1.0]
+    assert isinstance(client.limiter, RegionLimiter) and parse_limits("default=1")["default"] == 1.0

@@ -1,13 +1,14 @@
 """What is imported is what was validated. The World's folders are swapped between
 Inline validation and the import (while queued, and in the one pass between the intent and the send),
-and while the model serves."""
+and while the model serves. A folder that can no longer be listed before the import (for good, or for
+a moment) is not imported unjudged."""
 
 from __future__ import annotations
 
 from controller.api.reasons import ConditionType, Reason
 from controller.artifacts.pin import source_digest
 from controller.artifacts.sources import FileInfo
-from tests.support.world import World, condition, until
+from tests.support.world import condition, creates_for, listing_of, until, until_5s
 from tests.unit.test_invariants import SOURCES, Operators, spec
 
 
@@ -15,11 +16,6 @@ def _inline(source: str, **kw) -> dict:
     doc = spec(source, "us-east-1", "Delete", {"team": "a"}, None, **kw)
     doc["validation"] = {"mode": "Inline"}
     return doc
-
-
-def _creates_for(w: World, uri: str) -> int:
-    with w.aws._lock:
-        return sum(1 for j in w.aws._jobs.values() if j.s3_uri == uri)
 
 
 def test_the_fingerprint_is_the_files_names_sizes_and_etags():
@@ -48,7 +44,7 @@ def test_files_swapped_while_queued_are_validated_again_and_not_imported():
     assert condition(second, "Validated")["reason"] == Reason.ARTIFACTS_IMPORTABLE
     w.s3.put_folder(SOURCES[1], "quantized")
     until(w, lambda: condition(second, "Validated").get("status") == "False")
-    assert _creates_for(w, SOURCES[1]) == 0, "the swapped files were imported"
+    assert creates_for(w, SOURCES[1]) == 0, "the swapped files were imported"
     assert any(r == Reason.SOURCE_CHANGED for _, _, r, _ in c.events), c.events
     assert "Quantized" in condition(second, "Validated")["reason"], condition(second, "Validated")
     w.check_always()
@@ -72,7 +68,7 @@ def test_files_swapped_between_the_intent_and_its_send_are_not_sent():
     body = c.create("team-a", "m", _inline(SOURCES[0]))
     until(w, lambda: condition(body, "Validated").get("status") == "False", seconds=300)
     assert w.s3.variant[SOURCES[0]] == "quantized"
-    assert _creates_for(w, SOURCES[0]) == 0
+    assert creates_for(w, SOURCES[0]) == 0
     assert body["status"].get("importJob") is None, "the intent is given up once the grace period passed"
     w.check_always()
     m.teardown()
@@ -99,7 +95,7 @@ def test_a_serving_models_folder_that_changes_is_said_and_cleared_when_put_back(
     assert [e for e in c.events if e[2] == Reason.SOURCE_CHANGED] == warnings, "said once, not at every look"
     w.s3.put_folder(SOURCES[2], "good")
     until(w, lambda: in_sync() == "True", tag_cadence * 2)
-    assert _creates_for(w, SOURCES[2]) == 1, "a changed folder is reported, never imported on its own"
+    assert creates_for(w, SOURCES[2]) == 1, "a changed folder is reported, never imported on its own"
     m.teardown()
 
 
@@ -120,7 +116,7 @@ def test_a_validation_jobs_verdict_of_the_old_files_is_not_reused():
     w.s3.put_folder(SOURCES[1], "quantized")
     until(w, lambda: condition(second, "Validated").get("status") == "False")
     assert c.jobs.created == 2, "a second Job read the swapped files"
-    assert _creates_for(w, SOURCES[1]) == 0
+    assert creates_for(w, SOURCES[1]) == 0
     assert "Quantized" in condition(second, "Validated")["reason"], condition(second, "Validated")
     m.teardown()
 
@@ -157,7 +153,7 @@ def test_a_switch_to_skip_does_not_compare_with_an_earlier_fingerprint():
     until(w, lambda: condition(body, "Ready").get("status") == "True")
     c.edit_spec(body, validation=None, source={"s3Uri": SOURCES[1]})
     until(w, lambda: body["status"].get("phase") == "Ready", seconds=120)
-    assert body["status"].get("validation") is None and _creates_for(w, SOURCES[1]) == 1
+    assert body["status"].get("validation") is None and creates_for(w, SOURCES[1]) == 1
     m.teardown()
 
 
@@ -207,4 +203,58 @@ def test_a_serving_models_folder_that_cannot_be_listed_changes_nothing():
     assert condition(body, "Ready")["status"] == "True" and body["status"]["phase"] == "Ready"
     assert body["status"].get("failure") is None and not condition(body, ConditionType.SOURCE_IN_SYNC)
     w.s3.deny_lists = False
+    m.teardown()
+
+
+def _validated_and_queued(m: Operators) -> tuple[dict, dict]:
+    """`first` imports (a long job); `second`, validated Inline, waits in line behind it."""
+    w = m.world
+    c = w.cluster("east")
+    w.aws.set_faults({"job_duration_seconds": 60})
+    first = c.create("team-a", "first", spec(SOURCES[0], "us-east-1", "Delete", {"team": "a"}, None))
+    until_5s(w, lambda: (first["status"].get("importJob") or {}).get("state") == "InProgress", 60)
+    doc = spec(SOURCES[1], "us-east-1", "Delete", {"team": "a"}, None, validation="Inline")
+    second = c.create("team-a", "second", doc)
+    until_5s(w, lambda: second["status"].get("phase") == "Queued", 60)
+    assert condition(second, "Validated")["reason"] == Reason.ARTIFACTS_IMPORTABLE
+    return first, second
+
+
+def test_a_folder_that_can_no_longer_be_listed_after_validation_fails_before_the_import():
+    """source_pin.py `listed_digest`: `if reason is not None: raise SourceError(Kind.TERMINAL ...`. The
+    folder was validated, then (while the object waited in line) its bucket policy stopped the operator
+    from listing it. Nothing unjudged is imported: the revision fails on Validated with
+    SourceAccessDenied, and the import job is never created."""
+    m = Operators()
+    w = m.world
+    first, second = _validated_and_queued(m)
+    listing = listing_of(w, SOURCES[1])
+    listing["code"] = "AccessDenied"
+    until_5s(w, lambda: condition(second, "Validated").get("status") == "False", 180)
+    assert condition(second, "Validated")["reason"] == "SourceAccessDenied"
+    assert second["status"]["failure"]["reason"] == "SourceAccessDenied"
+    assert second["status"]["phase"] == "Failed"
+    assert creates_for(w, SOURCES[1]) == 0
+    assert first["status"]["phase"] == "Ready"
+    listing["code"] = None
+    m.teardown()
+
+
+def test_a_folder_listing_that_fails_for_a_moment_before_the_import_is_retried():
+    """source_pin.py `listed_digest`: the same `if`, false: `raise SourceError(Kind.RETRYABLE ...
+    SOURCE_UNREACHABLE)`. S3 answers SlowDown (throttling) to the listing that checks the folder is as
+    validated: the object retries (Synced False, SourceUnreachable), fails nothing, and imports once S3
+    answers again."""
+    m = Operators()
+    w = m.world
+    first, second = _validated_and_queued(m)
+    listing = listing_of(w, SOURCES[1])
+    listing["code"] = "SlowDown"
+    until_5s(w, lambda: condition(second, "Synced").get("reason") == Reason.SOURCE_UNREACHABLE, 180)
+    assert first["status"]["phase"] == "Ready"
+    assert second["status"].get("failure") is None and creates_for(w, SOURCES[1]) == 0
+    assert condition(second, "Validated")["status"] == "True", "the validation stands"
+    listing["code"] = None
+    until_5s(w, lambda: second["status"].get("phase") == "Ready", 180)
+    assert creates_for(w, SOURCES[1]) == 1
     m.teardown()

@@ -16,6 +16,7 @@ import kopf
 import pytest
 
 from controller.api.models import BedrockImportedModelStatus
+from controller.conditions import set_conditions
 from controller.kube.status_store import status_patch
 from controller.reconcile import Outcome
 from controller.reconcile.import_queue import ImportQueue
@@ -240,3 +241,14 @@ def test_a_status_write_over_a_newer_object_is_refused_and_decided_again(wired, 
     assert len(rec.seen) == (2 if meanwhile == "status written" else 1), rec.seen
     assert [w["metadata"]["resourceVersion"] for w in store.writes] == ["43"], "only a write over the latest"
     assert state.failures == 0 and state.next_try == 0.0, "a conflict is no error to back off from"
+
+
+def test_conditions_keep_transition_time_when_status_is_unchanged():
+    first = set_conditions(None, {"Ready": ("False", "Importing", "m")}, 1, now="2026-01-01T00:00:00Z")
+    same = set_conditions(first, {"Ready": ("False", "Queued", "n")}, 2, now="2026-01-01T00:01:00Z")
+    assert same[0]["lastTransitionTime"] == "2026-01-01T00:00:00Z" and same[0]["reason"] == "Queued"
+    assert same[0]["observedGeneration"] == 2
+    flipped = set_conditions(same, {"Ready": ("True", "ModelReady", "ok")}, 2, now="2026-01-01T00:02:00Z")
+    assert flipped[0]["lastTransitionTime"] == "2026-01-01T00:02:00Z"
+    both = set_conditions(flipped, {"Validated": ("True", "ArtifactsImportable", "")}, 2)
+    assert [c["type"] for c in both] == ["Validated", "Ready"]

@@ -4,6 +4,8 @@ tests/cluster/test_tenancy_e2e.py (`CASES`), so the two enforcements cannot drif
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from controller.api.models import BedrockImportedModelSpec
@@ -351,3 +353,166 @@ def test_a_policy_that_could_be_misread_is_refused(changes):
 
     with pytest.raises(ValidationError):
         policy(**changes)
+
+
+def _policy(name: str, prefixes: list[str], **more: Any) -> BedrockImportPolicy:
+    spec = {
+        "namespaceSelector": {},
+        "sources": {"s3Prefixes": prefixes, "sageMakerModelNames": ["team-*"]},
+        "serviceRoles": {"allowCreate": True},
+        "validationModes": ["Job"],
+    } | more
+    return BedrockImportPolicy.model_validate({"name": name, "spec": spec})
+
+
+def _member_body(ns: str, name: str, serving: bool) -> dict[str, Any]:
+    return {
+        "metadata": {
+            "namespace": ns,
+            "name": name,
+            "uid": f"uid-{name}",
+            "creationTimestamp": "2026-01-01T00:00:00Z",
+        },
+        "status": {"modelArn": "arn:x"} if serving else {},
+    }
+
+
+def test_a_sagemaker_models_files_must_lie_in_a_folder_of_every_policy():
+    spec = BedrockImportedModelSpec.model_validate(
+        {"source": {"sageMakerModelName": "team-llama"}, "serviceRole": {"create": True}}
+    )
+    wide, narrow = _policy("wide", ["s3://models/"]), _policy("narrow", ["s3://models/team-a/"])
+    d = decide([wide, narrow], {}, spec, "Job", "us-east-1", "restricted")
+    assert d.allowed
+    refused = check_resolved_source(d, "s3://models/team-b/llama/")
+    assert refused is not None and "narrow" in refused.message  # the wide policy alone does not suffice
+    assert check_resolved_source(d, "s3://models/team-a/llama/") is None
+
+
+def test_a_policy_the_operator_cannot_read_allows_nothing():
+    """An unparseable policy was dropped, so the namespaces it meant to restrict were open."""
+    view = TenancyView("open", list_policies=lambda: [])
+    view.policy_changed(
+        {"metadata": {"name": "broken"}, "spec": {"namespaceSelector": {}, "maxModels": "many"}}
+    )
+    spec = BedrockImportedModelSpec.model_validate(
+        {"source": {"s3Uri": "s3://models/a/"}, "serviceRole": {"create": True}}
+    )
+    d = view.decide("team-a", spec, "Job", "us-east-1")
+    assert not d.allowed and "broken cannot be read" in d.summary(), d.summary()
+    # its selector still says where it applies
+    view.policy_changed(
+        {"metadata": {"name": "broken"}, "spec": {"namespaceSelector": {"matchLabels": {"t": "b"}}, "x": 1}}
+    )
+    assert view.decide("team-a", spec, "Job", "us-east-1").allowed
+
+
+def test_a_policy_selecting_namespaces_with_a_label_leaves_namespaces_without_it_alone():
+    """tenancy/rules.py `if req.operator == "Exists" and not present: return False`: a policy whose
+    namespaceSelector is `matchExpressions: [{key: team, operator: Exists}]` governs namespaces labelled
+    `team` only. A namespace without the label is not bound by it: under the restricted default it has no
+    policy (NoImportPolicy), and a labelled one gets the policy's own rules."""
+    from controller.api.models import BedrockImportedModelSpec
+    from controller.api.policy import BedrockImportPolicy
+    from controller.tenancy.rules import Rule, decide
+
+    policy = BedrockImportPolicy.model_validate(
+        {
+            "name": "teams",
+            "spec": {
+                "namespaceSelector": {"matchExpressions": [{"key": "team", "operator": "Exists"}]},
+                "sources": {"s3Prefixes": ["s3://models/"]},
+                "serviceRoles": {"allowCreate": True},
+                "validationModes": ["Job"],
+            },
+        }
+    )
+    spec = BedrockImportedModelSpec.model_validate(
+        {"source": {"s3Uri": "s3://elsewhere/llama/"}, "serviceRole": {"create": True}}
+    )
+    unlabelled = decide([policy], {"env": "dev"}, spec, "Job", "us-east-1", "restricted")
+    assert unlabelled.policies == () and [v.rule for v in unlabelled.violations] == [Rule.NO_POLICY]
+    labelled = decide([policy], {"team": "a"}, spec, "Job", "us-east-1", "restricted")
+    assert [p.name for p in labelled.policies] == ["teams"]
+    assert [v.rule for v in labelled.violations] == [Rule.SOURCE]
+
+
+def test_a_policy_deleted_while_two_first_passes_list_policies_stays_deleted():
+    """tenancy/view.py `if not self._policies_listed:` false (in `policies()`): at start-up several
+    workers' first passes list the policies at once. The one that finishes last must not replace what the
+    first applied: a policy deleted (watch event) after the first list was applied would come back from
+    the slower, older list and keep restricting (or allowing) a namespace it no longer governs."""
+    from controller.tenancy.view import TenancyView
+
+    def body(name: str) -> dict[str, Any]:
+        return {
+            "metadata": {"name": name},
+            "spec": {
+                "namespaceSelector": {},
+                "sources": {"s3Prefixes": ["s3://models/"]},
+                "validationModes": ["Job"],
+            },
+        }
+
+    calls = 0
+
+    def list_policies() -> list[dict[str, Any]]:
+        nonlocal calls
+        calls += 1
+        if calls == 1:  # the slow worker: while its list is on the way, another pass lists and applies
+            assert [p.name for p in view.policies()] == ["old", "keep"]
+            view.policy_changed(body("old"), deleted=True)  # then the watch says `old` is gone
+        return [body("old"), body("keep")]
+
+    view = TenancyView("restricted", list_policies=list_policies)
+    assert [p.name for p in view.policies()] == ["keep"]
+    assert [p.name for p in view.policies()] == ["keep"] and calls == 2
+
+
+def test_max_models_counts_only_the_namespaces_own_models():
+    view = TenancyView("open")
+    view.model_changed(_member_body("team-a", "a1", True))
+    view.model_changed(_member_body("team-b", "b1", True))
+    view.model_changed(_member_body("team-b", "b2", True))
+    assert [m.uid for m in view.members("team-a")] == ["uid-a1"]
+    assert {m.uid for m in view.members("team-b")} == {"uid-b1", "uid-b2"}
+
+
+def test_an_object_being_deleted_takes_no_place_under_max_models():
+    from controller.tenancy.view import member_of
+
+    body = _member_body("team-a", "old", serving=False)
+    assert member_of(body) is not None  # waiting for a place: it counts
+    body["metadata"]["deletionTimestamp"] = "2026-01-01T00:01:00Z"
+    assert member_of(body) is None  # being deleted and holding nothing: it frees its place
+    body["status"] = {"modelArn": "arn:x"}
+    assert member_of(body) is not None  # still holding a model: it counts until that is gone
+
+
+def test_max_models_counts_each_namespace_on_its_own():
+    """Through the operator's passes: team-b's two models take none of team-a's single place."""
+    from tests.support.world import World
+    from tests.unit.test_invariants import ROLE
+
+    w = World()
+    c = w.cluster("east")
+    c.set_policy(
+        "one-each",
+        {
+            "namespaceSelector": {},
+            "sources": {"s3Prefixes": ["s3://models/"]},
+            "serviceRoles": {"roleArns": [ROLE]},
+            "validationModes": ["Skip"],
+            "maxModels": 2,
+        },
+    )
+
+    def spec(source: str) -> dict[str, Any]:
+        return {"source": {"s3Uri": source}, "serviceRole": {"roleArn": ROLE}, "region": "us-east-1"}
+
+    b = [c.create("team-b", f"b{i}", spec(f"s3://models/b{i}/")) for i in range(2)]
+    w.advance(60.0)
+    assert [x["status"]["phase"] for x in b] == ["Ready", "Ready"]
+    a = c.create("team-a", "a1", spec("s3://models/a/"))
+    w.advance(30.0)
+    assert a["status"]["phase"] == "Ready", a["status"]["conditions"]

@@ -396,3 +396,13 @@ def test_a_pass_kopf_cancels_before_a_worker_took_it_never_runs() -> None:
     release.set()
     op.executor.shutdown(wait=True)
     assert ran == []
+
+
+def test_only_objects_whose_job_runs_are_polled_fast():
+    from controller.runtime.work_queue import import_job_running
+
+    assert import_job_running({"importJob": {"state": "InProgress"}})
+    assert import_job_running({"importJob": {"state": "Creating"}})
+    for state in ("Testing", "Completed", "Failed", "Adopting"):
+        assert not import_job_running({"importJob": {"state": state}}), state
+    assert not import_job_running({}) and not import_job_running(None)
