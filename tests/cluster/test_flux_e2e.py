@@ -9,13 +9,15 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.support.operator_process import LLAMA, MISTRAL, ROLE, get_obj, models_of
+from tests.support.operator_process import LLAMA, ROLE, get_obj
 
 pytestmark = [pytest.mark.controlplane, pytest.mark.usefixtures("clean_faults")]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -46,27 +48,29 @@ def _gone(kubectl, ns: str, name: str) -> bool:
     return kubectl("get", "bedrockmodel", name, "-n", ns, check=False).returncode != 0
 
 
-def test_flux_syncs_waits_reports_and_prunes_models_from_git(kubectl, flux, operator, local_aws, namespace):
-    repo = f"models-{namespace}"
-    files = {
-        "models/chat.yaml": _model("chat", LLAMA),
-        "models/kept.yaml": _model("kept", MISTRAL, deletionPolicy="Retain"),
-    }
-    commit = flux.push(repo, files, "two models")
+def test_flux_syncs_waits_reports_and_prunes_the_examples_from_git(
+    kubectl, flux, operator, local_aws, namespace
+):
+    repo = f"examples-{namespace}"
+    files = {f"models/{p.name}": p.read_text() for p in sorted((ROOT / "examples").glob("*.yaml"))}
+    names = [yaml.safe_load(text)["metadata"]["name"] for text in files.values()]
+    assert len(names) == 5
+    commit = flux.push(repo, files, "the examples")
     flux.sync(repo, namespace, repo, "./models")
 
     # wait: true is Ready only once every model serves, and names the commit it applied
     ready = flux.wait_until(
-        lambda: (r := _ready(flux, repo)).get("status") == "True" and r, 240, "Kustomization Ready"
+        lambda: (r := _ready(flux, repo)).get("status") == "True" and r, 300, "Kustomization Ready"
     )
     assert commit in ready["message"], ready
-    for name in ("chat", "kept"):
+    for name in names:
         obj = get_obj(kubectl, namespace, name)
         serving = next(c for c in obj["status"]["conditions"] if c["type"] == "Ready")
-        assert serving["status"] == "True", obj["status"]
-    kept_arn = get_obj(kubectl, namespace, "kept")["status"]["modelArn"]
+        assert serving["status"] == "True", (name, obj["status"])
+    retained_arn = get_obj(kubectl, namespace, "llama3-prod-retained")["status"]["modelArn"]
+    deleted_arn = get_obj(kubectl, namespace, "llama3-support-bot")["status"]["modelArn"]
 
-    # a revision that fails for good is reported with the model's reason, long before the 2-minute timeout
+    # a revision that fails for good is reported with the model, long before the 2-minute timeout
     files["models/broken.yaml"] = _model("broken", "s3://bmo-examples/no-such-model/")
     flux.push(repo, files, "a model whose folder does not exist")
     started = time.monotonic()
@@ -79,15 +83,19 @@ def test_flux_syncs_waits_reports_and_prunes_models_from_git(kubectl, flux, oper
     assert "BedrockImportedModel" in failed["message"], failed
 
     # a commit that removes manifests prunes them: Delete deletes the model, Retain keeps it
-    files.pop("models/broken.yaml")
-    files.pop("models/kept.yaml")
-    flux.push(repo, files, "only chat")
+    for gone in ("models/broken.yaml", "models/llama3.yaml", "models/retained.yaml"):
+        files.pop(gone)
+    flux.push(repo, files, "three fewer")
     flux.wait_until(
-        lambda: _gone(kubectl, namespace, "kept") and _gone(kubectl, namespace, "broken"), 120, "pruned"
+        lambda: all(
+            _gone(kubectl, namespace, n) for n in ("broken", "llama3-support-bot", "llama3-prod-retained")
+        ),
+        120,
+        "pruned",
     )
     flux.wait_until(lambda: (r := _ready(flux, repo)).get("status") == "True" and r, 120, "Ready again")
-    assert kept_arn in {m["modelArn"] for m in local_aws.state()["models"]}  # retained
-    assert [m["modelName"] for m in models_of(local_aws, namespace, "chat")], "chat still serves"
+    models = {m["modelArn"] for m in local_aws.state()["models"]}
+    assert retained_arn in models and deleted_arn not in models
 
 
 def test_a_new_object_reads_in_progress_before_the_operator_has_looked(kubectl, crd_installed, namespace):
