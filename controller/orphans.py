@@ -79,6 +79,28 @@ def accounted_for(
     return refs
 
 
+#: the status fields `accounted_for` reads, and the few `scan` needs besides
+_KEPT_STATUS = ("modelArn", "superseded", "importJob", "adopted", "region")
+
+
+def slim(body: Mapping[str, Any]) -> dict[str, Any]:
+    """What accounting for a model needs of an object: a few hundred bytes where a whole body (managed
+    fields, kopf's annotations, conditions) is tens of KiB once parsed; 1,000 whole bodies at once were
+    ~50 MiB."""
+    meta, st = body.get("metadata") or {}, body.get("status") or {}
+    job = st.get("importJob") or {}
+    status = {k: st[k] for k in _KEPT_STATUS if k in st and k != "importJob" and k != "superseded"}
+    if job.get("modelArn"):
+        status["importJob"] = {"modelArn": job["modelArn"]}
+    if st.get("superseded"):
+        status["superseded"] = [{"arn": old.get("arn")} for old in st["superseded"]]
+    return {
+        "metadata": {k: meta.get(k) for k in ("uid", "namespace", "name")},
+        "spec": {k: v for k, v in (body.get("spec") or {}).items() if k == "modelArn"},
+        "status": status,
+    }
+
+
 def classify(
     arn: str,
     name: str,

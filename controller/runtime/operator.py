@@ -301,12 +301,12 @@ class Operator:
         if self.settings.namespaces:
             return 0
         rec = self.reconciler
-        imported = self.store.items(None)
+        imported = [orphans.slim(body) for page in self.model_pages() for body in page]  # paged, slimmed
         regions = {self.settings.region} | {(b.get("status") or {}).get("region") or "" for b in imported}
         regions.discard("")
         found = orphans.scan(
             imported,
-            self.observed.items(None),
+            [orphans.slim(body) for body in self.observed.items(None)],
             sorted(regions),
             lambda region: rec.clients(region, None).bedrock,
             self.settings.cluster_id or "",

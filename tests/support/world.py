@@ -276,6 +276,7 @@ class Cluster:
         self.operator = Operator(settings, reconciler=rec, store=self.store)
         self.operator.post_event = self._event
         self.operator.observed = self.observed  # type: ignore[assignment]
+        self.operator.model_pages = lambda limit=100: iter([self.store.items(None)])  # type: ignore[method-assign]
         rec.seed_queue(rec.seat(copy.deepcopy(body)) for body in self.store.objects.values())
 
     def _list_policies(self) -> list[dict[str, Any]]:
