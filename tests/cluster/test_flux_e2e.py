@@ -97,6 +97,14 @@ def test_flux_syncs_waits_reports_and_prunes_the_examples_from_git(
     models = {m["modelArn"] for m in local_aws.state()["models"]}
     assert retained_arn in models and deleted_arn not in models
 
+    # deleting the Kustomization prunes what it applied (prune: true); the examples' fixed model names are
+    # free again for the rest of the session (another test plans the same examples)
+    flux.kubectl("delete", "kustomization", repo, "-n", "flux-system", "--wait=true", "--timeout=120s")
+    flux.wait_until(
+        lambda: all(_gone(kubectl, namespace, n) for n in names), 120, "the synced models deleted"
+    )
+    local_aws.client("bedrock").delete_imported_model(modelIdentifier=retained_arn)
+
 
 def test_a_new_object_reads_in_progress_before_the_operator_has_looked(kubectl, crd_installed, namespace):
     """kstatus reads an object without status as Current: Flux's `wait` passed before any model existed.
