@@ -70,10 +70,15 @@ class ModelStatusStore:
         """Every object of the kind (in `namespaces`, or the cluster), as the API has it now."""
         api, out = self._api(), []
         for ns in namespaces or [None]:
-            if ns is None:
-                listed = api.list_cluster_custom_object(GROUP, VERSION, self._plural)
-            else:
-                listed = api.list_namespaced_custom_object(GROUP, VERSION, ns, self._plural)
+            try:
+                if ns is None:
+                    listed = api.list_cluster_custom_object(GROUP, VERSION, self._plural)
+                else:
+                    listed = api.list_namespaced_custom_object(GROUP, VERSION, ns, self._plural)
+            except ApiException as exc:
+                if exc.status == 404:  # the kind's CRD is not installed (yet): there is none of it
+                    return []
+                raise
             out += list(listed.get("items", []))
         return out
 

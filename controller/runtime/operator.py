@@ -333,7 +333,10 @@ class Operator:
                 if elapsed >= s.resync_seconds:
                     elapsed = 0.0
                     due = set(await loop.run_in_executor(self.executor, self.observed.names, s.namespaces))
-                    await loop.run_in_executor(self.executor, self.count_orphans)
+                    try:
+                        await loop.run_in_executor(self.executor, self.count_orphans)
+                    except Exception:  # the count is a metric: it never stops the observed models' looks
+                        POLL_LOG.exception("counting orphaned models failed")
                 else:
                     due = retry
                 looks = [
