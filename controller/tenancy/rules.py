@@ -7,7 +7,7 @@ a size or a count is only known later). Each refusal names the policy, the field
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from controller.api.models import BedrockImportedModelSpec
@@ -252,15 +252,14 @@ def check_policy(
     return out
 
 
-def decide(
+def _decision(
     policies: Iterable[BedrockImportPolicy],
     labels: Mapping[str, str],
-    spec: BedrockImportedModelSpec,
-    mode: str,
-    region: str,
     default: str,
+    check: Callable[[BedrockImportPolicy], Iterable[Violation]],
 ) -> Decision:
-    """Every policy that selects the namespace must allow the spec; with none, `default` decides."""
+    """Every policy that selects the namespace must allow (`check`); with none, `default` decides; the
+    selected policies must agree on one account."""
     chosen = tuple(applicable(policies, labels))
     if not chosen:
         if default == DEFAULT_OPEN:
@@ -272,7 +271,7 @@ def decide(
             "cluster admin must create one (see docs/tenancy.md)",
         )
         return Decision((), (v,), default=default)
-    violations = [v for pol in chosen for v in check_policy(pol, spec, mode, region)]
+    violations = [v for pol in chosen for v in check(pol)]
     accounts = sorted({pol.spec.account.role_arn for pol in chosen if pol.spec.account})
     if len(accounts) > 1:
         violations.append(
@@ -284,6 +283,30 @@ def decide(
             )
         )
     return Decision(chosen, tuple(violations), accounts[0] if len(accounts) == 1 else None, default)
+
+
+def decide(
+    policies: Iterable[BedrockImportPolicy],
+    labels: Mapping[str, str],
+    spec: BedrockImportedModelSpec,
+    mode: str,
+    region: str,
+    default: str,
+) -> Decision:
+    """Every policy that selects the namespace must allow the spec; with none, `default` decides."""
+    return _decision(policies, labels, default, lambda pol: check_policy(pol, spec, mode, region))
+
+
+def _observed_region(pol: BedrockImportPolicy, region: str) -> list[Violation]:
+    if pol.spec.regions and region not in pol.spec.regions:
+        return [
+            Violation(
+                Rule.REGION,
+                "spec.region",
+                f"region {region} is not one {pol.name} allows ({_listed(pol.spec.regions)})",
+            )
+        ]
+    return []
 
 
 def decide_observation(
@@ -294,37 +317,7 @@ def decide_observation(
     Observing only reads, but it reads a model's tags, source and key, which may be another team's: a
     namespace observes only where it could import (a policy selects it, or the operator's default is open),
     in the regions its policies allow and in the account they name."""
-    chosen = tuple(applicable(policies, labels))
-    if not chosen:
-        if default == DEFAULT_OPEN:
-            return Decision((), default=default)
-        v = Violation(
-            Rule.NO_POLICY,
-            "metadata.namespace",
-            "no BedrockImportPolicy selects this namespace, and the operator's default is restricted: a "
-            "cluster admin must create one (see docs/tenancy.md)",
-        )
-        return Decision((), (v,), default=default)
-    violations = [
-        Violation(
-            Rule.REGION,
-            "spec.region",
-            f"region {region} is not one {pol.name} allows ({_listed(pol.spec.regions)})",
-        )
-        for pol in chosen
-        if pol.spec.regions and region not in pol.spec.regions
-    ]
-    accounts = sorted({pol.spec.account.role_arn for pol in chosen if pol.spec.account})
-    if len(accounts) > 1:
-        violations.append(
-            Violation(
-                Rule.ACCOUNT,
-                "metadata.namespace",
-                f"the policies {_listed(p.name for p in chosen)} name different accounts "
-                f"({_listed(accounts)})",
-            )
-        )
-    return Decision(chosen, tuple(violations), accounts[0] if len(accounts) == 1 else None, default)
+    return _decision(policies, labels, default, lambda pol: _observed_region(pol, region))
 
 
 def check_resolved_source(decision: Decision, s3_uri: str) -> Violation | None:
