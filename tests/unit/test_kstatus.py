@@ -204,3 +204,26 @@ def test_both_go_when_the_revision_serves_and_neither_is_left_behind() -> None:
         }
     paused = [*waiting, {"type": "Paused", "status": "True", "reason": "ReconcilePaused", "message": "x"}]
     assert progress_updates(paused, "Queued")["Stalled"] == ("True", "ReconcilePaused", "x")
+
+
+def test_the_crds_default_status_is_replaced_by_the_first_write() -> None:
+    """A new object carries the CRD's default `Reconciling=True` (AwaitingOperator) until the operator writes:
+    the first write must not leave it behind once the model serves (kstatus would read a Ready model as in
+    progress for ever)."""
+    import yaml
+
+    from controller.api.models import BedrockImportedModelStatus
+    from controller.kube.status_store import status_patch
+    from controller.reconcile import Outcome
+
+    crd = yaml.safe_load((ROOT / "crds" / "bedrock.modelops.io_bedrockimportedmodels.yaml").read_text())
+    default = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"]["default"]
+    assert default["conditions"][0]["reason"] == "AwaitingOperator"
+    out = Outcome(status=BedrockImportedModelStatus())
+    out.condition("Ready", "True", "ModelReady", "serves")
+    written = {c["type"]: c for c in status_patch(out, default, 1)["status"]["conditions"]}
+    assert "Reconciling" not in written and "Stalled" not in written
+    out = Outcome(status=BedrockImportedModelStatus())
+    out.condition("Ready", "False", "Queued", "position 1")
+    written = {c["type"]: c for c in status_patch(out, default, 1)["status"]["conditions"]}
+    assert written["Reconciling"]["reason"] == "Queued"
