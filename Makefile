@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 UV := $(shell hack/ensure-uv.sh)
 
-.PHONY: run test lint setup control-plane node-runtime crds mutants coverage
+.PHONY: run test unit lint setup control-plane node-runtime crds mutants coverage
 
 setup:
 	$(UV) sync --frozen
@@ -26,6 +26,10 @@ lint: setup
 
 test: setup control-plane node-runtime lint
 	$(UV) run --frozen pytest $(PYTEST_ARGS)
+
+# the no-cluster, no-root level on both cores (pytest-xdist): about a minute
+unit: setup
+	$(UV) run --frozen pytest tests/unit -n 2 -q $(PYTEST_ARGS)
 
 crds: setup
 	$(UV) run --frozen bedrock-model-operator crd --write crds

@@ -15,6 +15,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
+from botocore.retries.standard import ExponentialBackoff
 
 from bmo_devtools.dev.model_factory import ModelSpec, build_model
 from tests.support.helpers import LineReader, wait_for
@@ -311,7 +312,9 @@ def test_pagination_filters_and_sorting(bedrock, models_in_s3, emulator):
     assert 0 < len(after) == sum(1 for s in listed if s["creationTime"] > middle) < 7
 
 
-def test_fault_throttling_and_server_errors(bedrock, emulator):
+def test_fault_throttling_and_server_errors(bedrock, emulator, monkeypatch):
+    # botocore's jittered backoff (up to 20 s) is its own; what is tested is that the faults are retryable
+    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0.0)
     _admin(emulator, "/_emulator/faults", {"throttle_rate": 1.0})
     with pytest.raises(ClientError) as err:
         bedrock.list_imported_models()

@@ -93,10 +93,10 @@ def test_converse_where_bedrock_allows_it(runtime, imported):
 
 
 def test_a_cold_start_then_an_idle_eviction(local_aws, runtime, imported):
-    local_aws.set_faults(cold_start_seconds=1.5, idle_evict_seconds=3)
+    local_aws.set_faults(cold_start_seconds=0.5, idle_evict_seconds=1)
     arn = imported["qwen"]
     wait_for(lambda: _invoke(runtime, arn, {"prompt": "warm up"}), timeout=10, what="warm")  # loaded first
-    time.sleep(3.5)  # idle past the eviction: the next call loads it again
+    time.sleep(1.2)  # idle past the eviction: the next call loads it again
     with pytest.raises(runtime.exceptions.ModelNotReadyException) as err:
         _invoke(runtime, arn, {"prompt": "are you there"})
     assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429

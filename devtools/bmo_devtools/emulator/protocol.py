@@ -8,6 +8,7 @@ each error's HTTP status all come from `botocore/data/bedrock/*/service-2.json`.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -48,8 +49,9 @@ class Route:
     status: int
 
 
+@functools.cache
 def service_model(service: str = "bedrock"):
-    """botocore's model of `bedrock` (the control plane) or `bedrock-runtime`."""
+    """botocore's model of `bedrock` (the control plane) or `bedrock-runtime`; loaded once (about 50 ms)."""
     return botocore.session.get_session().get_service_model(service)
 
 
