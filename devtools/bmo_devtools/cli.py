@@ -1,4 +1,4 @@
-"""The `dev` and `emulator` subcommands, added to `bedrock-model-operator` when this package is installed."""
+"""The `dev`, `model-folder` and `emulator` subcommands of `bedrock-model-operator` (this package)."""
 
 from __future__ import annotations
 
@@ -50,6 +50,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     )
     dev.set_defaults(func=_dev)
 
+    from bmo_devtools.dev import model_folder
     from bmo_devtools.emulator import main as emulator_main
+
+    model_folder.add_parser(sub)
 
     emulator_main.add_parser(sub)

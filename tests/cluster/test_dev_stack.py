@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from bmo_devtools.dev.model_factory import ModelSpec, build_model
 from bmo_devtools.dev.node import bridge_name
 from bmo_devtools.dev.stack import WORKDIR_MARK, WorkdirRefused, prepare_workdir
 from tests.support.helpers import LineReader
@@ -157,7 +156,6 @@ def test_dev_stack_runs_until_sigint_and_leaves_nothing_behind(tmp_path):
         second = tmp_path / "second-terminal"
         second.mkdir()
         (second / ".venv").symlink_to(ROOT / ".venv")
-        build_model(second / "my-model", ModelSpec(kind="mistral"))
         shell = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "BMO_CACHE_DIR": str(cache)}
         newcomer = subprocess.run(
             ["bash", "-euo", "pipefail", "-c", _newcomer_block()],
@@ -168,6 +166,7 @@ def test_dev_stack_runs_until_sigint_and_leaves_nothing_behind(tmp_path):
             timeout=300,
         )
         assert newcomer.returncode == 0, "".join(reader.seen)[-1500:] + newcomer.stdout + newcomer.stderr
+        assert "Wrote ./my-model/: mistral, importable" in newcomer.stdout  # `model-folder`, as printed
         assert "s3://bmo-examples/my-model/: importable" in newcomer.stdout
         assert re.search(r"^my-model\s+Mistral\s+True\s+True\s+Ready\s+ModelReady", newcomer.stdout, re.M)
         assert (
