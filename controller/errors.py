@@ -24,12 +24,17 @@ class Kind(enum.Enum):
 
 
 class OperatorError(Exception):
-    def __init__(self, kind: Kind, code: str, message: str, reason: str) -> None:
+    def __init__(
+        self, kind: Kind, code: str, message: str, reason: str, retry_after: float | None = None
+    ) -> None:
         super().__init__(f"{code}: {message}")
         self.kind = kind
         self.code = code
         self.message = redact(message)
         self.reason = reason  # CamelCase, for conditions and Events
+        #: the least wait before the next try, for a wait whose own pace is known (the backoff of the failure
+        #: count starts over whenever a pass succeeds in between, as a validation Job's passes do)
+        self.retry_after = retry_after
 
     @property
     def retryable(self) -> bool:

@@ -48,6 +48,13 @@ class Settings(BaseSettings):
     max_workers: int = Field(20, ge=1, description="reconciles running at once")
     backoff_base_seconds: float = Field(2.0, gt=0, description="retryable errors: base * 2^n, capped")
     backoff_cap_seconds: float = Field(120.0, gt=0, description="longest backoff")
+    source_wait_seconds: float = Field(
+        1800.0,
+        ge=0,
+        description="how long a source that is not there yet (no bucket, an empty folder, a file the model "
+        "needs missing) is waited for, looked at again with backoff, before the revision fails (GitOps "
+        "merges the manifest while the weights upload); 0: fail at once",
+    )
     model_missing_grace_seconds: float = Field(
         30.0,
         ge=0,

@@ -588,6 +588,15 @@ class GivenUpCreate(BaseModel):
     looked_at: str | None = Field(None, description="When its job was last looked up (RFC 3339).")
 
 
+class SourceWait(BaseModel):
+    """A source not (fully) there yet, waited for since `since` for the revision `inputs`."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    inputs: str = Field(..., description="Hash of what the wait is for (revision, region, role, retry).")
+    since: str = Field(..., description="When the operator first found the source missing (RFC 3339).")
+
+
 class FailureRecord(BaseModel):
     """A revision that failed for good: not retried until something that affects the import changes."""
 
@@ -682,6 +691,11 @@ class BedrockImportedModelStatus(BaseModel):
         "up for a while, and a model one of them made is deleted like a previous revision's.",
     )
     failure: FailureRecord | None = Field(None, description="The revision that failed for good, and why.")
+    source_wait: SourceWait | None = Field(
+        None,
+        description="The spec's source is not there yet (no bucket, no files, files missing): waited for "
+        "with backoff until BMO_SOURCE_WAIT_SECONDS after `since`, then a failure.",
+    )
     smoke_test: SmokeTestResult | None = Field(None, description="The last smoke test (spec.smokeTest).")
     queue_position: int | None = Field(
         None, ge=0, description="Place in the region's import queue (Bedrock runs one import at a time)."

@@ -56,6 +56,9 @@ class Reason(enum.StrEnum):
     NOT_IMPORTABLE = "NotImportable"
     INVALID_SPEC = "InvalidSpec"
     SOURCE_UNREACHABLE = "SourceUnreachable"
+    WAITING_FOR_SOURCE = (
+        "WaitingForSource"  # no bucket, no files or a file missing yet: an upload to wait for
+    )
     SAGEMAKER_MODEL_NOT_FOUND = "SageMakerModelNotFound"
     SAGEMAKER_SOURCE_UNSUPPORTED = "SageMakerSourceUnsupported"
     SOURCE_CHANGED = "SourceChanged"  # also SourceInSync=False: the folder is not what was validated/imported

@@ -160,16 +160,22 @@ def judge(inp: Inputs, summary: Summary) -> list[Finding]:
     summary.files = len(inp.files)
     summary.total_bytes = sum(f.size for f in inp.files)
     if not inp.files:
-        where = "check the S3 URI or path"
-        if inp.subfolders:  # the files are one level down: say which folder to point at
-            shown = ", ".join(_bounded(s, 80) for s in inp.subfolders[:5])
-            where = f"it holds only the subfolder(s) {shown}: point the source at the one with config.json"
+        if inp.subfolders:  # the files are one level down: say which folder to point at (not an upload to
+            shown = ", ".join(_bounded(s, 80) for s in inp.subfolders[:5])  # wait for: a wrong URI)
+            return [
+                *findings,
+                _err(
+                    "SourceInSubfolder",
+                    f"the folder has no files: it holds only the subfolder(s) {shown}: point the source at "
+                    "the one with config.json and the .safetensors files",
+                ),
+            ]
         return [
             *findings,
             _err(
                 "SourceEmpty",
-                f"the folder has no files: {where} (it must point at the folder holding config.json and the "
-                ".safetensors files)",
+                "the folder has no files: check the S3 URI or path (it must point at the folder holding "
+                "config.json and the .safetensors files)",
             ),
         ]
 

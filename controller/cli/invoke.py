@@ -12,13 +12,15 @@ import argparse
 import json
 import sys
 
+from controller.cli.help_format import DefaultsHelpFormatter
+
 EXIT_OK, EXIT_MODEL_ERROR, EXIT_USAGE = 0, 1, 2
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "invoke",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
         help="call the imported model a BedrockImportedModel serves (InvokeModel)",
         description="Resolve NAMESPACE/NAME to its model ARN and region (status), call InvokeModel with a "
         "prompt, print the answer. Kubernetes: the current kubeconfig; AWS: boto3's credential chain.",

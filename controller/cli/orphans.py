@@ -15,13 +15,15 @@ import json
 import sys
 from typing import Any
 
+from controller.cli.help_format import DefaultsHelpFormatter
+
 EXIT_OK, EXIT_ORPHANS, EXIT_UNREADABLE = 0, 1, 2
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "orphans",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
         help="list imported models no live object accounts for (read-only)",
         description="List every imported model in the account and region(s) that no live "
         "BedrockImportedModel serves, supersedes, tests or adopted and no BedrockObservedModel observes: why "

@@ -15,13 +15,15 @@ import json
 import sys
 from typing import Any
 
+from controller.cli.help_format import DefaultsHelpFormatter
+
 EXIT_OK, EXIT_REFUSED, EXIT_UNPLANNABLE = 0, 1, 2
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "plan",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
         help="say what applying a BedrockImportedModel manifest would do (read-only)",
         description="For each BedrockImportedModel in the file: new model, new revision (and which model it "
         "replaces), a change in place, or nothing; the validator's verdict; the namespace's policy "

@@ -9,6 +9,7 @@ import sys
 from controller.architectures import ARCHITECTURE_NAMES
 from controller.artifacts import SourceAccessError, open_source, validate_source
 from controller.artifacts.verdict import Verdict
+from controller.cli.help_format import DefaultsHelpFormatter
 
 EXIT_IMPORTABLE, EXIT_NOT_IMPORTABLE, EXIT_USAGE = 0, 1, 2
 
@@ -16,7 +17,7 @@ EXIT_IMPORTABLE, EXIT_NOT_IMPORTABLE, EXIT_USAGE = 0, 1, 2
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "validate",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
         help="check that a model folder (s3:// or local) will import into Bedrock",
         description="Judge a Hugging Face model folder for Bedrock Custom Model Import without reading the "
         "weights. Exit status: 0 importable, 1 not importable, 2 usage or access error.",

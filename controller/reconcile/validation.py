@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from typing import Any
 
-from controller import metrics
-from controller.api.models import BedrockImportedModelSpec, ValidationSummary
+from controller import metrics, rfc3339
+from controller.api.models import BedrockImportedModelSpec, SourceWait, ValidationSummary
 from controller.api.reasons import ConditionType, EventReason, Phase, Reason
 from controller.artifacts import S3Folder, SourceAccessError, validate_source
 from controller.artifacts.limits import INLINE_LIMITS
@@ -24,6 +25,19 @@ INLINE_GATE = threading.Lock()
 #: How long a pass waits for the inline validator before it says so and tries again at the next poll (short:
 #: a waiting pass holds one of the reconcile workers every other object needs).
 INLINE_WAIT_SECONDS = 0.5
+#: Findings that mean a file is not there (yet): a folder named before (or while) its upload runs. Waited for,
+#: up to BMO_SOURCE_WAIT_SECONDS, when they are all the validator found.
+NOT_THERE_YET = frozenset(
+    {
+        "SourceEmpty",
+        "SourceNotFound",
+        "MissingConfig",
+        "MissingWeights",
+        "ShardMissing",
+        "MissingTokenizer",
+        "MissingTokenizerConfig",
+    }
+)
 
 
 def _shown(findings: list[dict]) -> list[dict]:
@@ -87,8 +101,10 @@ def validated(p: Pass, settings: Settings, jobs: ValidationJobs) -> bool:
                 )
             return False
         if result.kind == "failed":
+            if result.reason in NOT_THERE_YET:
+                _wait_for_upload(p, settings, s3_uri, result.reason, result.message, job=jobs)
             metrics.VALIDATIONS.labels("error", result.reason).inc()
-            fail(p, ConditionType.VALIDATED, result.reason, result.message)
+            fail(p, ConditionType.VALIDATED, result.reason, _waited(p, settings, result.message))
             return False
         doc = result.doc
         assert doc is not None  # a "verdict" result carries one
@@ -112,6 +128,9 @@ def validated(p: Pass, settings: Settings, jobs: ValidationJobs) -> bool:
         except SourceAccessError as exc:
             reason = source_error_reason(exc.code)
             message = f"cannot read the model source ({exc.code}): {exc.message}"
+            if reason in NOT_THERE_YET:  # no bucket (yet): wait, within the bound
+                _wait_for_upload(p, settings, s3_uri, reason, message)
+                message = _waited(p, settings, message)
             if reason is not None:
                 raise SourceError(Kind.TERMINAL, exc.code, message, reason) from None
             raise SourceError(
@@ -126,7 +145,55 @@ def validated(p: Pass, settings: Settings, jobs: ValidationJobs) -> bool:
         errors = [{"code": f.code, "message": f.message} for f in report.errors]
         warnings = [{"code": f.code, "message": f.message} for f in report.warnings]
         verdict = report.verdict
+    if errors and all(e["code"] in NOT_THERE_YET for e in errors):
+        missing = "; ".join(
+            "no files" if e["code"] == "SourceEmpty" else f"{e['code']}: {e['message']}" for e in errors[:3]
+        )
+        _wait_for_upload(p, settings, s3_uri, errors[0]["code"], missing, job=jobs if mode == "Job" else None)
+        errors = [{**e, "message": _waited(p, settings, e["message"])} for e in errors]
     return _judged(p, s3_uri, verdict, summary, errors, warnings)
+
+
+def _wait_for_upload(
+    p: Pass, settings: Settings, s3_uri: str, code: str, detail: str, job: ValidationJobs | None = None
+) -> None:
+    """The source is not (fully) there yet. Within BMO_SOURCE_WAIT_SECONDS of the first time this revision
+    found it so, say so and raise a retryable error (looked at again with backoff; a Job's verdict of the
+    missing files is removed so the next look reads the folder again); past it, return: the caller fails."""
+    wait = p.st.source_wait
+    if wait is None or wait.inputs != p.inputs:
+        wait = p.st.source_wait = SourceWait(inputs=p.inputs, since=p.now_rfc3339())
+    if p.seconds_since(wait.since) >= settings.source_wait_seconds:
+        return
+    if job is not None:
+        job.delete_for_owner(p.view.namespace, p.view.uid)
+    until = rfc3339.format_time(
+        rfc3339.parse(wait.since) + dt.timedelta(seconds=settings.source_wait_seconds)
+    )
+    message = (
+        f"{s3_uri} is not there yet ({detail}); waiting for the upload, looked at again with backoff until "
+        f"{until} (if the URI is wrong, fix spec.source)"
+    )
+    p.out.condition(ConditionType.VALIDATED, "Unknown", Reason.WAITING_FOR_SOURCE, message)
+    p.out.condition(ConditionType.READY, "False", Reason.WAITING_FOR_SOURCE, _while_serving(p, message))
+    if not p.serving:
+        p.out.condition(
+            ConditionType.IMPORTED,
+            "Unknown",
+            Reason.WAITING_FOR_SOURCE,
+            "no import job yet: the source is not there",
+        )
+    # looks slow down as the wait goes on (an eighth of it so far), whatever happened between them
+    pace = max(settings.backoff_base_seconds, p.seconds_since(wait.since) / 8)
+    raise SourceError(Kind.RETRYABLE, code, message, Reason.WAITING_FOR_SOURCE, retry_after=pace)
+
+
+def _waited(p: Pass, settings: Settings, message: str) -> str:
+    """A failure's message, saying how long the source was waited for (when it was)."""
+    wait = p.st.source_wait
+    if wait is None or wait.inputs != p.inputs or settings.source_wait_seconds <= 0:
+        return message
+    return f"{message} (waited {p.seconds_since(wait.since) / 60:.0f} min for the upload)"
 
 
 def revalidate(p: Pass, settings: Settings, jobs: ValidationJobs, why: str) -> None:
@@ -158,6 +225,7 @@ def _judged(
     warnings: list[dict],
 ) -> bool:
     """Turn a validation result (inline or from a Job) into the Validated condition and summary."""
+    p.st.source_wait = None  # judged: whatever was waited for is there (or was waited for long enough)
     clean, cleanw = _shown(errors), _shown(warnings)
     p.st.validation = ValidationSummary.model_validate(
         {"verdict": verdict, **summary, "errors": clean or None, "warnings": cleanw or None}

@@ -151,10 +151,12 @@ class Operator:
             return
         # the region's one slot waits on a holder: it looks again at least every poll
         cap = self.settings.poll_seconds if holds_slot else None
-        delay = self.work.add_rate_limited(item, self.reconciler.monotonic(), cap)
-        logger.warning(
-            f"retryable: {out.retry_error.reason}: {out.retry_error.message}; next try in {delay:.0f}s"
+        delay = self.work.add_rate_limited(
+            item, self.reconciler.monotonic(), cap, floor=out.retry_error.retry_after
         )
+        # a paced wait (retry_after: a source not uploaded yet) is expected, not a fault: info, not warning
+        log = logger.info if out.retry_error.retry_after is not None else logger.warning
+        log(f"retryable: {out.retry_error.reason}: {out.retry_error.message}; next try in {delay:.0f}s")
 
     # ---- the clock: every object's periodic pass ---------------------------------------------------
     async def tick_forever(self) -> None:

@@ -198,10 +198,15 @@ class WorkQueue:
     def done(self, item: Item) -> None:
         item.lock.release()
 
-    def add_rate_limited(self, item: Item, now: float, cap: float | None = None) -> float:
-        """A retryable failure: the next tick waits base * 2^n (capped, and at most `cap`). The delay."""
+    def add_rate_limited(
+        self, item: Item, now: float, cap: float | None = None, floor: float | None = None
+    ) -> float:
+        """A retryable failure: the next tick waits base * 2^n (capped, and at most `cap`; at least `floor`).
+        The delay."""
         item.failures += 1
         delay = min(self._cap, self._base * 2 ** (item.failures - 1))
+        if floor is not None:
+            delay = max(delay, min(floor, self._cap))
         if cap is not None:
             delay = min(delay, cap)
         item.next_try = now + delay

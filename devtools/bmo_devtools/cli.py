@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from controller.cli.help_format import DefaultsHelpFormatter
+
 
 def _dev(args: argparse.Namespace) -> int:
     from bmo_devtools.dev.stack import run_dev_stack
@@ -14,7 +16,7 @@ def _dev(args: argparse.Namespace) -> int:
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     dev = sub.add_parser(
         "dev",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
         help="run the whole product locally: control plane, AWS emulators, operator, examples",
         description="Start a local Kubernetes control plane, moto and the local Bedrock on loopback, the "
         "operator, and the examples; print how to reach them; run until Ctrl-C. Needs no AWS account.",

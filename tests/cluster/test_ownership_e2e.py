@@ -154,12 +154,21 @@ def test_a_paused_head_of_line_does_not_block_the_queue(kubectl, operator, local
 
 
 def test_a_failed_head_of_line_releases_the_slot(kubectl, operator, local_aws, namespace):
+    from bmo_devtools.dev.model_factory import ModelSpec
+
     local_aws.set_faults(job_duration_seconds=2.0)
+    broken = local_aws.upload_model(
+        "bmo-examples",
+        f"{namespace}/quantized/",
+        ModelSpec(config_overrides={"quantization_config": {"quant_method": "gptq"}}),
+    )
     apply_seen(kubectl, namespace, "busy")
+    apply_seen(kubectl, namespace, "broken", source={"s3Uri": broken})
     apply_seen(kubectl, namespace, "nobucket", source={"s3Uri": "s3://no-such-bucket-anywhere/m/"})
     apply_seen(kubectl, namespace, "after")
-    wait_condition(kubectl, namespace, "nobucket", "Validated", "False", "SourceNotFound")
-    ready(kubectl, namespace, "after", timeout=60)
+    wait_condition(kubectl, namespace, "broken", "Validated", "False", "QuantizedModel")
+    wait_condition(kubectl, namespace, "nobucket", "Validated", "Unknown", "WaitingForSource")
+    ready(kubectl, namespace, "after", timeout=60)  # neither the failed nor the waiting one holds a slot
 
 
 def test_a_recreated_object_does_not_inherit_the_old_job(kubectl, operator, local_aws, namespace):

@@ -153,7 +153,7 @@ class FakeS3:
     ranged GETs): Inline validation runs in the World, and a test can swap a folder's files between the
     validation and the import. A folder never written holds the factory's small Llama model."""
 
-    VARIANTS = ("good", "larger", "quantized")
+    VARIANTS = ("good", "larger", "quantized", "empty", "no-weights")
     _built: ClassVar[dict[str, dict[str, bytes]]] = {}  # variant -> files, built once per process
 
     def __init__(self) -> None:
@@ -162,6 +162,10 @@ class FakeS3:
 
     @classmethod
     def _model(cls, variant: str, cache: dict[str, dict[str, bytes]]) -> dict[str, bytes]:
+        if variant == "empty":  # named before its upload started
+            return {}
+        if variant == "no-weights":  # an upload half done: config and tokenizer, no safetensors yet
+            return {k: v for k, v in cls._model("good", cache).items() if not k.endswith(".safetensors")}
         if variant not in cache:
             import tempfile
             from pathlib import Path
@@ -218,7 +222,14 @@ class FakeS3:
             for (bucket, key), data in sorted(self.objects.items())
             if bucket == Bucket and key.startswith(Prefix) and "/" not in key[len(Prefix) :]
         ]
-        return [{"Contents": contents, "CommonPrefixes": []}]
+        below = sorted(  # folders one level down, as S3 lists them with Delimiter "/"
+            {
+                Prefix + key[len(Prefix) :].split("/", 1)[0] + "/"
+                for (bucket, key) in self.objects
+                if bucket == Bucket and key.startswith(Prefix) and "/" in key[len(Prefix) :]
+            }
+        )
+        return [{"Contents": contents, "CommonPrefixes": [{"Prefix": p} for p in below]}]
 
     def get_object(self, *, Bucket: str, Key: str, Range: str) -> dict[str, Any]:
         import io

@@ -34,6 +34,7 @@ def test_every_subcommand_and_flag_is_explained():
             if action.option_strings and action.dest != "help":
                 assert action.help, f"`{name} {action.option_strings[0]}` has no help"
         text = sub.format_help()
+        assert "(default: None)" not in text and "(default: False)" not in text, name
         if name != "run":  # run's defaults come from the settings and are in each help text
             for action in sub._actions:
                 if action.option_strings and action.default not in (None, False, argparse.SUPPRESS):

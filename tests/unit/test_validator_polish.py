@@ -46,5 +46,5 @@ def test_a_huge_model_type_stays_bounded_in_status_and_the_termination_message(t
 def test_a_folder_whose_files_sit_one_level_down_names_the_subfolder(tmp_path):
     build_model(tmp_path / "upload" / "llama3-8b", ModelSpec(kind="llama3"))
     report = validate_source(LocalFolder(tmp_path / "upload"))
-    [finding] = [f for f in report.errors if f.code == "SourceEmpty"]
+    [finding] = [f for f in report.errors if f.code == "SourceInSubfolder"]
     assert "llama3-8b/" in finding.message and "point the source at" in finding.message

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from bmo_devtools.dev.model_factory import TEMPLATES, ModelSpec, build_model
+from controller.cli.help_format import DefaultsHelpFormatter
 
 #: What each --broken writes, and the validator's reason for it.
 BROKEN: dict[str, tuple[str, str]] = {
@@ -53,6 +54,7 @@ def _first_float_tensor(spec: ModelSpec) -> str:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "model-folder",
+        formatter_class=DefaultsHelpFormatter,
         help="write a small, valid (or deliberately broken) Hugging Face model folder to try things with",
         description="Write a tiny model folder of an architecture Bedrock imports: config.json, tokenizer "
         "files and safetensors weights, as save_pretrained() lays them out (megabytes, not gigabytes). "
@@ -63,7 +65,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--architecture",
         choices=sorted(t for t in TEMPLATES if t != "bert-embedding"),
         default="llama3",
-        help="the model family (default: llama3)",
+        help="the model family",
     )
     p.add_argument(
         "--broken",

@@ -11,12 +11,13 @@ from bmo_devtools.emulator.accounts import Accounts
 from bmo_devtools.emulator.artifact_check import S3ArtifactCheck
 from bmo_devtools.emulator.server import EmulatorServer
 from bmo_devtools.emulator.state import BedrockState
+from controller.cli.help_format import DefaultsHelpFormatter
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "emulator",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
         help="run a local Bedrock model-import API (for the dev stack and tests)",
         description="Serve Bedrock's model-import API (jobs, imported models, tags) on a local port, "
         "checking artifacts in S3 (e.g. moto). Unmodified boto3 and the AWS CLI work against it with "
