@@ -9,6 +9,16 @@ import time
 from controller.redact import redact
 
 EVENTS = logging.getLogger("bmo.events")
+#: What the finalizer raises to kopf while a deletion waits (paused, or for a running job): kopf logs it at
+#: ERROR (and would post it as an Event) at every retry; the operator's own Event line says it once.
+DELETION_WAIT = "waiting before the models can be deleted"
+
+
+class QuietDeletionWaits(logging.Filter):
+    """Drops kopf's "failed temporarily" line for a deletion that waits on purpose (not an error)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return DELETION_WAIT not in record.getMessage()
 
 
 class JsonFormatter(logging.Formatter):
@@ -44,6 +54,9 @@ def setup(fmt: str, verbose: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if not verbose:  # kopf logs every handler run at INFO; our event lines and warnings say what matters
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
+    objects = logging.getLogger("kopf.objects")
+    if not any(isinstance(f, QuietDeletionWaits) for f in objects.filters):
+        objects.addFilter(QuietDeletionWaits())
 
 
 def log_event(namespace: str, name: str, revision: str | None, kind: str, reason: str, message: str) -> None:

@@ -70,6 +70,12 @@ def shown(st: BedrockImportedModelStatus, ctype: str) -> str | None:
     return next((c.status for c in st.conditions or [] if c.type == ctype), None)
 
 
+def shown_reason(st: BedrockImportedModelStatus, ctype: str) -> str | None:
+    """The reason a condition has in status as read (None: absent): an Event is posted when it changes,
+    not at every pass that finds the same thing."""
+    return next((c.reason for c in st.conditions or [] if c.type == ctype), None)
+
+
 def parse_status(raw: dict[str, Any]) -> BedrockImportedModelStatus:
     """The typed status as read."""
     return BedrockImportedModelStatus.model_validate(raw)

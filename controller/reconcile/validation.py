@@ -14,7 +14,7 @@ from controller.artifacts.limits import INLINE_LIMITS
 from controller.artifacts.sources import source_error_reason
 from controller.errors import Kind, SourceError
 from controller.kube.validation_jobs import ValidationJobs
-from controller.reconcile.context import Pass
+from controller.reconcile.context import Pass, shown_reason
 from controller.reconcile.failures import fail
 from controller.reconcile.import_queue import slot_of
 from controller.reconcile.outcome import QueueState
@@ -86,7 +86,10 @@ def validated(p: Pass, settings: Settings, jobs: ValidationJobs) -> bool:
             architecture=p.spec.architecture,
         )
         if result.kind == "running":
-            if result.reason == "ValidationServiceAccountMissing":  # the user's to fix: say it out loud
+            if (  # the user's to fix: said out loud, once (not at every look until it exists)
+                result.reason == "ValidationServiceAccountMissing"
+                and shown_reason(p.st, ConditionType.VALIDATED) != result.reason
+            ):
                 p.out.event("Warning", result.reason, result.message)
             p.out.condition(ConditionType.VALIDATED, "Unknown", result.reason, result.message)
             p.out.condition(

@@ -75,6 +75,7 @@ class Operator:
         # a test's stand-in reconciler may have none: the watches then feed a view nobody reads
         self.tenancy: TenancyView = getattr(self.reconciler, "tenancy", None) or TenancyView("open")
         self.work = WorkQueue(settings.backoff_base_seconds, settings.backoff_cap_seconds)
+        self._waits_said: dict[str, set[tuple[str, str]]] = {}  # uid -> the deletion waits already said
         self.observed = ModelStatusStore(settings, plural=OBSERVED_PLURAL)
         self.passes = PassRunner(
             self.reconciler, store or ModelStatusStore(settings), EventRecorder(settings).post
@@ -254,9 +255,16 @@ class Operator:
             return self.passes.finalize(body)
 
     def finalize_and_emit(self, body: kopf.Body) -> Finalized:
-        """The finalizer's pass and its Events (blocking: in a worker)."""
+        """The finalizer's pass and its Events (blocking: in a worker). A deletion that waits says why once
+        per reason (a paused one, or one waiting for a job, is looked at every poll: not an Event each)."""
         result = self.finalize(body)
-        self.passes.emit(body, result.events, body.status.get("revision"))
+        uid = body.metadata.uid
+        events = result.events
+        if not result.done:
+            said = self._waits_said.get(uid)
+            self._waits_said[uid] = {(kind, reason) for kind, reason, _ in events}
+            events = [e for e in events if said is None or (e[0], e[1]) not in said]
+        self.passes.emit(body, events, body.status.get("revision"))
         return result
 
     def gone(self, uid: str, namespace: str | None = None) -> None:
@@ -266,6 +274,7 @@ class Operator:
         DELETED event, or a pass that found it gone), its namespace's quota stops counting it."""
         self.work.remove(uid)
         self.reconciler.queue.forget(uid)
+        self._waits_said.pop(uid, None)
         if namespace is not None:
             self.tenancy.model_changed({"metadata": {"namespace": namespace, "uid": uid}}, deleted=True)
 

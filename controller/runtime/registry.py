@@ -25,6 +25,7 @@ from controller.api.policy import POLICY_PLURAL
 from controller.api.reasons import Phase
 from controller.kube.client import KUBE_ERRORS, api_error
 from controller.kube.validation_jobs import LABEL_MANAGED, MANAGED_BY
+from controller.logs import DELETION_WAIT
 from controller.runtime.operator import FINALIZER, clock_stopped
 from controller.runtime.work_queue import Glance
 
@@ -102,7 +103,7 @@ def build_registry(op: Operator) -> kopf.OperatorRegistry:
         result = await in_worker(op, op.finalize_and_emit, body)
         if not result.done:
             patch.status["phase"] = str(Phase.DELETING)
-            raise kopf.TemporaryError("waiting before the models can be deleted", delay=s.poll_seconds)
+            raise kopf.TemporaryError(DELETION_WAIT, delay=s.poll_seconds)  # logged by us, not by kopf
         op.gone(body.metadata.uid)
 
     @kopf.on.resume(GROUP, VERSION, OBSERVED_PLURAL, registry=registry)

@@ -158,10 +158,15 @@ class FakeJobs:
         self.world, self.duration = world, duration
         self.jobs: dict[tuple[str, str], dict[str, Any]] = {}
         self.created = 0
+        self.no_service_account: set[str] = set()  # namespaces without the validator's ServiceAccount
 
     def ensure(self, *, namespace: str, owner_name: str, owner_uid: str, rev: str, s3_uri: str, **kw: Any):
         name = validation_job_name(owner_name, owner_uid, rev)
         job = self.jobs.get((namespace, name))
+        if job is None and namespace in self.no_service_account:  # as ValidationJobs.ensure says it
+            return JobResult(
+                "running", "ValidationServiceAccountMissing", f"ServiceAccount missing in {namespace}"
+            )
         if job is None:
             self.delete_for_owner(namespace, owner_uid, keep=name)
             self.jobs[(namespace, name)] = {
@@ -364,9 +369,7 @@ class Cluster:
 
     def _pass(self, body: dict[str, Any], key: tuple[str, str], event: bool) -> None:
         if body["metadata"].get("deletionTimestamp"):
-            result = self.operator.finalize(kopf.Body(copy.deepcopy(body)))
-            for kind, reason, message in result.events:
-                self.events.append((key[1], kind, reason, message))
+            result = self.operator.finalize_and_emit(kopf.Body(copy.deepcopy(body)))  # as `on_delete`
             if result.done:
                 self.retained |= set(result.retained)
                 del self.store.objects[key]
