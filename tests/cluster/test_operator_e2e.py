@@ -436,19 +436,18 @@ def test_events_act_without_a_tick(kubectl, control_plane, local_aws, operator, 
 def test_a_manifest_applied_before_its_upload_waits_for_it_then_imports(
     kubectl, operator, local_aws, namespace
 ):
-    """The usual GitOps order: the manifest is merged while the weights upload (here: before the bucket
-    exists). Said as a wait, not a failure; imported once the files are there, with no retry annotation."""
+    """The usual GitOps order: the manifest is merged while the weights upload (here: before any file is
+    there). Said as a wait, not a failure; imported once the files are there, with no retry annotation."""
     from bmo_devtools.dev.model_factory import ModelSpec
 
-    bucket = f"later-{namespace}"[:63]
-    apply(kubectl, namespace, "nobucket", source={"s3Uri": f"s3://{bucket}/model/"})
-    obj = wait_condition(kubectl, namespace, "nobucket", "Validated", "Unknown", "WaitingForSource")
+    apply(kubectl, namespace, "later", source={"s3Uri": f"s3://bmo-examples/{namespace}/later/"})
+    obj = wait_condition(kubectl, namespace, "later", "Validated", "Unknown", "WaitingForSource")
     message = condition(obj, "Validated")["message"]
-    assert "NoSuchBucket" in message and "waiting for the upload" in message, message
+    assert "is not there yet (no files)" in message and "waiting for the upload" in message, message
     assert obj["status"]["phase"] == "Validating"
     assert condition(obj, "Reconciling")["status"] == "True"  # kstatus InProgress: Flux and kubectl wait on
-    assert jobs_of(local_aws, namespace, "nobucket") == []
-    local_aws.upload_model(bucket, "model/", ModelSpec(kind="llama3"))
-    obj = wait_condition(kubectl, namespace, "nobucket", "Ready", "True", "ModelReady", timeout=180)
-    assert len(jobs_of(local_aws, namespace, "nobucket")) == 1
+    assert jobs_of(local_aws, namespace, "later") == []
+    local_aws.upload_model("bmo-examples", f"{namespace}/later/", ModelSpec(kind="llama3"))
+    obj = wait_condition(kubectl, namespace, "later", "Ready", "True", "ModelReady", timeout=180)
+    assert len(jobs_of(local_aws, namespace, "later")) == 1
     assert not obj["status"].get("sourceWait")
