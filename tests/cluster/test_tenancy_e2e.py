@@ -264,7 +264,7 @@ def test_the_two_team_example_shows_what_each_team_may_use(kubectl, crd_installe
         assert "40Gi" in wide and "us-east-1" in wide
     finally:
         kubectl("delete", "-f", str(path), "--ignore-not-found")
-    policies = [BedrockImportPolicy.from_body(d) for d in docs]
+    policies = [BedrockImportPolicy.from_body(d) for d in docs if d["kind"] == "BedrockImportPolicy"]
 
     def team_a_decides(folder: str):
         spec = {"source": {"s3Uri": folder}, "serviceRole": {"create": True}, "tags": {"cost-center": "1"}}

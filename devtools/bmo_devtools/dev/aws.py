@@ -33,6 +33,14 @@ EXAMPLE_MODELS: dict[str, ModelSpec] = {
     "qwen2.5-7b-finetuned/": ModelSpec(kind="qwen2.5", shards=2),
 }
 EXAMPLE_SAGEMAKER_MODELS = {"qwen2-5-7b-finetuned": "qwen2.5-7b-finetuned/"}
+#: examples/tenancy/: the shared bucket's team folders, and team B's own AWS account
+TENANCY_BUCKET = "acme-models"
+TENANCY_MODELS: dict[str, ModelSpec] = {
+    "teams/team-a/llama/": ModelSpec(kind="llama3"),
+    "teams/team-b/mistral/": ModelSpec(kind="mistral"),
+}
+TEAM_B_ACCOUNT = "222222222222"
+TEAM_B_ROLE = "TeamBModelImport"
 
 
 @dataclass
@@ -186,6 +194,59 @@ class LocalAws:
         return self.admin("/_emulator/state")
 
     # ---- seeding -----------------------------------------------------------------------------
+    def account_client(self, service: str, account: str, region: str = "us-east-1") -> Any:
+        """A client acting in another account (moto: an assumed role's keys act in the role's account)."""
+        creds = self.client("sts").assume_role(
+            RoleArn=f"arn:aws:iam::{account}:role/admin", RoleSessionName="seed"
+        )["Credentials"]
+        return boto3.client(
+            service,
+            endpoint_url=self.moto_url,
+            region_name=region,
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+        )
+
+    def seed_tenancy(self) -> None:
+        """What examples/tenancy/ needs: each team's model folder in the shared bucket, and in team B's
+        account the import role team B brings (reading only its folder, using only its keys)."""
+        for prefix, spec in TENANCY_MODELS.items():
+            self.upload_model(TENANCY_BUCKET, prefix, spec)
+        iam = self.account_client("iam", TEAM_B_ACCOUNT)
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": "sts:AssumeRole",
+                    "Principal": {"Service": "bedrock.amazonaws.com"},
+                }
+            ],
+        }
+        folder = f"{TENANCY_BUCKET}/teams/team-b/"
+        read = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{folder}*"},
+                {
+                    "Effect": "Allow",
+                    "Action": "s3:ListBucket",
+                    "Resource": f"arn:aws:s3:::{TENANCY_BUCKET}",
+                    "Condition": {"StringLike": {"s3:prefix": ["teams/team-b/*"]}},
+                },
+                {
+                    "Effect": "Allow",
+                    "Action": ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant"],
+                    "Resource": f"arn:aws:kms:*:{TEAM_B_ACCOUNT}:key/*",
+                    "Condition": {"ForAnyValue:StringLike": {"kms:ResourceAliases": "alias/team-b-*"}},
+                },
+            ],
+        }
+        with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
+            iam.create_role(RoleName=TEAM_B_ROLE, AssumeRolePolicyDocument=json.dumps(trust))
+        iam.put_role_policy(RoleName=TEAM_B_ROLE, PolicyName="read-team-b", PolicyDocument=json.dumps(read))
+
     def create_role(self, name: str = EXAMPLE_ROLE) -> str:
         iam = self.client("iam")
         trust = {

@@ -22,11 +22,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+import yaml
+
 from bmo_devtools.dev.aws import LocalAws
 from bmo_devtools.dev.controlplane import CRD_FILES, REPO_ROOT, ControlPlane, die_with_parent
 
 #: The file that marks a folder as the dev stack's own: only such a folder is ever emptied.
 WORKDIR_MARK = ".bedrock-model-operator-dev"
+DEPLOY = REPO_ROOT / "deploy" / "base"
 
 
 class WorkdirRefused(SystemExit):
@@ -100,6 +103,26 @@ def _apply(env: dict[str, str], path: Path) -> None:
     sys.stdout.write(proc.stdout)
     if proc.returncode != 0:
         raise SystemExit(f"kubectl apply -f {path} failed:\n{proc.stderr}")
+
+
+def install_admission(env: dict[str, str]) -> None:
+    """The shipped ValidatingAdmissionPolicy and its bindings, for an `open` cluster (as deploy/overlays/local
+    patches them): creates pass where no BedrockImportPolicy exists, the policies that exist are enforced at
+    `kubectl apply` (examples/tenancy/)."""
+    docs = [yaml.safe_load((DEPLOY / "admission-policy.yaml").read_text())]
+    for binding in yaml.safe_load_all((DEPLOY / "admission-policy-binding.yaml").read_text()):
+        binding["spec"]["paramRef"]["parameterNotFoundAction"] = "Allow"
+        docs.append(binding)
+    proc = subprocess.run(
+        ["kubectl", "apply", "-f", "-"],
+        input=yaml.safe_dump_all(docs),
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"installing the admission policy failed: {proc.stderr}")
 
 
 def _final_states(env: dict[str, str]) -> tuple[bool, str]:
@@ -228,6 +251,7 @@ def _run_on(
     `image` the deployed pod), then wait for Ctrl-C."""
     print(f"AWS emulators up: moto {aws.moto_url}, Bedrock {aws.bedrock_url}", flush=True)
     aws.seed_examples()
+    aws.seed_tenancy()
     manifests = len(list((REPO_ROOT / "examples").glob("*.yaml")))  # tenancy/ holds policies, not models
     print(
         f"Uploaded example models to s3://bmo-examples/ ({manifests} manifests in examples/)",
@@ -256,6 +280,7 @@ def _run_on(
         for crd_file in CRD_FILES:
             _apply(env, crd_file)
         _kubectl(env, "wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+        install_admission(env)
         with oplog.open("w") as fh:
             operator = start_operator(env, fh)
         oplog_hint = str(oplog)
