@@ -25,7 +25,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Resolve NAMESPACE/NAME to its model ARN and region (status), call InvokeModel with a "
         "prompt, print the answer. Kubernetes: the current kubeconfig; AWS: boto3's credential chain.",
     )
-    p.add_argument("object", metavar="NAMESPACE/NAME", help="the BedrockImportedModel, e.g. ml-models/llama3")
+    p.add_argument(
+        "object",
+        metavar="[NAMESPACE/]NAME",
+        help="the BedrockImportedModel, e.g. ml-models/llama3, or llama3 in -n's namespace",
+    )
+    p.add_argument(
+        "-n",
+        "--namespace",
+        help="namespace of a NAME given alone (default: the kubeconfig context's namespace, else default)",
+    )
     p.add_argument("--prompt", required=True, help="the prompt")
     p.add_argument(
         "--format",
@@ -43,6 +52,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _context_namespace() -> str:
+    """The current kubeconfig context's namespace, as kubectl uses it (else `default`)."""
+    try:
+        import os
+
+        from kubernetes import config
+
+        _, context = config.list_kube_config_contexts(config_file=os.environ.get("KUBECONFIG"))
+        return (context or {}).get("context", {}).get("namespace") or "default"
+    except Exception:  # no kubeconfig (in a pod): the reading below says what is wrong
+        return "default"
+
+
 def run(args: argparse.Namespace) -> int:
     import boto3
     from botocore.config import Config
@@ -53,9 +75,10 @@ def run(args: argparse.Namespace) -> int:
     from controller.reconcile.smoke import answer_text, request_body
     from controller.settings import Settings
 
-    namespace, _, name = args.object.partition("/")
-    if not namespace or not name:
-        print("give the object as NAMESPACE/NAME", file=sys.stderr)
+    namespace, _, name = args.object.rpartition("/")
+    namespace = namespace or args.namespace or _context_namespace()
+    if not name or "/" in namespace:
+        print("give the object as NAMESPACE/NAME or NAME", file=sys.stderr)
         return EXIT_USAGE
     status, body = raw(
         Settings(),

@@ -22,7 +22,7 @@ from controller.naming import (
     ownership,
 )
 from controller.reconcile import given_up, smoke, source_pin
-from controller.reconcile.context import Pass
+from controller.reconcile.context import Pass, shown_reason
 from controller.reconcile.failures import fail
 from controller.reconcile.import_queue import ImportQueue, slot_of
 from controller.reconcile.outcome import QueueState
@@ -374,6 +374,8 @@ def _model_names_in(p: Pass, region: str) -> set[str]:
 def _queued(p: Pass, position: int, why: str) -> None:
     p.st.phase = Phase.UPDATING if p.serving else Phase.QUEUED
     p.st.queue_position = position
+    if shown_reason(p.st, ConditionType.IMPORTED) != Reason.QUEUED:  # joined the line: said once
+        p.out.event("Normal", Reason.QUEUED, f"queued for import at position {position} ({why})")
     p.out.condition(
         ConditionType.IMPORTED,
         "Unknown",

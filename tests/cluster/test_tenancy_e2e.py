@@ -243,8 +243,7 @@ def test_the_two_team_example_shows_what_each_team_may_use(kubectl, crd_installe
 
     path = Path(__file__).resolve().parents[2] / "examples" / "tenancy" / "two-teams.yaml"
     docs = list(yaml.safe_load_all(path.read_text()))
-    kubectl("apply", "--dry-run=server", "-f", str(path))
-    kubectl("apply", "-f", str(path))
+    kubectl("apply", "-f", str(path))  # namespaces first, then what lives in them
     try:
         out = kubectl("get", "bedrockimportpolicies", "team-a", "team-b").stdout
         header, *rows = out.splitlines()

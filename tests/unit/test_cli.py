@@ -123,3 +123,33 @@ def test_run_with_an_unreachable_bedrock_says_so_in_one_line(tmp_path):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith("bedrock-model-operator: cannot reach Bedrock at http://127.0.0.1:1")
+
+
+def test_invoke_takes_a_name_alone_in_the_given_or_the_contexts_namespace(monkeypatch, capsys, tmp_path):
+    """`invoke NAME` as kubectl takes it: -n's namespace, else the kubeconfig context's, else default."""
+    import controller.kube.client as kube_client
+    from controller.cli.commands import main
+
+    asked = []
+
+    def raw(settings, method, path, *a, **kw):
+        asked.append(path.rsplit("/namespaces/", 1)[1])
+        return 404, None
+
+    monkeypatch.setattr(kube_client, "raw", raw)
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+        "contexts: [{name: c, context: {cluster: k, user: u, namespace: team-a}}]\n"
+        "clusters: [{name: k, cluster: {server: 'http://127.0.0.1:1'}}]\nusers: [{name: u, user: {}}]\n"
+    )
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    assert main(["invoke", "llama", "--prompt", "hi"]) == 2
+    assert main(["invoke", "llama", "-n", "team-b", "--prompt", "hi"]) == 2
+    assert main(["invoke", "ml/llama", "--prompt", "hi"]) == 2
+    assert asked == [
+        "team-a/bedrockimportedmodels/llama",
+        "team-b/bedrockimportedmodels/llama",
+        "ml/bedrockimportedmodels/llama",
+    ]
+    assert "no BedrockImportedModel team-a/llama" in capsys.readouterr().err

@@ -57,3 +57,20 @@ def test_kopfs_error_line_for_a_deletion_that_waits_is_dropped_and_nothing_else(
         "kopf.objects", logging.ERROR, "", 0, "Handler 'on_delete' failed: boom", (), None
     )
     assert not quiet.filter(line) and quiet.filter(other)
+
+
+def test_joining_the_import_line_is_one_queued_event():
+    """docs/behaviour.md promises a `Queued` Event: posted when an object joins the line behind another
+    import, once however long it waits."""
+    m = Operators()
+    w = m.world
+    c = w.cluster("east")
+    first = c.create("team-a", "first", spec(SOURCES[0], "us-east-1", "Delete", {"team": "a"}, None))
+    until(w, lambda: (first["status"].get("importJob") or {}).get("state") == "InProgress", 60)
+    second = c.create("team-a", "second", spec(SOURCES[1], "us-east-1", "Delete", {"team": "a"}, None))
+    until(w, lambda: second["status"].get("phase") == "Queued", 60)
+    until_5s(w, lambda: second["status"].get("phase") == "Ready", 900)
+    queued = events_of(c, "second", "Queued")
+    assert len(queued) == 1 and queued[0][1] == "Normal" and "position 1" in queued[0][3], queued
+    assert events_of(c, "first", "Queued") == []  # it never waited
+    m.teardown()

@@ -319,7 +319,7 @@ def _run_on(
             f"  AWS CLI:  export {_aws_cli_env()}\n"
             f"            aws bedrock list-imported-models --endpoint-url {aws.bedrock_url}\n"
             f"            aws s3 ls s3://bmo-examples/ --endpoint-url {aws.moto_url}\n"
-            "  invoke:   bedrock-model-operator invoke default/llama3-support-bot --prompt Hello "
+            "  invoke:   .venv/bin/bedrock-model-operator invoke llama3-support-bot --prompt Hello "
             f"--endpoint-url {aws.bedrock_url}\n"
             f"  logs:     {oplog_hint} and {workdir}/cluster, {workdir}/aws\n"
             + (
