@@ -4,13 +4,16 @@
 SHELL := /bin/bash
 UV := $(shell hack/ensure-uv.sh)
 
-.PHONY: run test unit lint setup control-plane node-runtime crds mutants coverage
+.PHONY: run test unit lint setup control-plane helm node-runtime crds mutants coverage
 
 setup:
 	$(UV) sync --frozen
 
 control-plane:
 	hack/build-control-plane.sh >/dev/null
+
+# helm, for the chart's tests (`make run` does not use it)
+helm:
 	hack/build-helm.sh >/dev/null
 
 # the local node's runtime (containerd, runc, CNI plugins, buildah, mmdebstrap) from Debian's packages, once
@@ -24,7 +27,7 @@ lint: setup
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
 
-test: setup control-plane node-runtime lint
+test: setup control-plane helm node-runtime lint
 	$(UV) run --frozen pytest $(PYTEST_ARGS)
 
 # the no-cluster, no-root level on both cores (pytest-xdist): about a minute
@@ -39,11 +42,11 @@ crds: setup
 
 # the listed mutations (hack/mutants.py), each against the tests meant to catch it; kill rate per package
 # branch coverage of controller/ over the whole suite, operator subprocesses included (docs/coverage.md)
-coverage: setup control-plane node-runtime
+coverage: setup control-plane helm node-runtime
 	rm -f .coverage .coverage.*
 	$(UV) run --frozen coverage run -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) || true
 	$(UV) run --frozen coverage combine -q
 	$(UV) run --frozen coverage report --skip-covered --sort=cover
 
-mutants: setup control-plane
+mutants: setup control-plane helm
 	$(UV) run --frozen python hack/mutants.py -j $(or $(JOBS),2) $(MUTANTS)

@@ -87,6 +87,7 @@ class Reason(enum.StrEnum):
     MODEL_DELETED_OUTSIDE = "ModelDeletedOutside"
     # Synced
     RECONCILE_SUCCEEDED = "ReconcileSucceeded"
+    NOT_SENT_YET = "NotSentYet"  # validating or in line: Bedrock has not been asked anything for this spec
     THROTTLED = "Throttled"
     AWS_SERVICE_ERROR = "AwsServiceError"
     AWS_UNREACHABLE = "AwsUnreachable"

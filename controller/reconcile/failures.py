@@ -38,17 +38,31 @@ def handle_error(p: Pass, err: OperatorError) -> None:
     fail(p, ctype, err.reason, err.message)
 
 
-def show_synced(out: Outcome) -> None:
-    """Synced, unless a step said it: True when the pass reached Bedrock, else the error and the retry."""
+def show_synced(out: Outcome, reached: bool = True, up_to_date: bool = False) -> None:
+    """Synced, unless a step said it: the error and the retry; True only when the pass reached Bedrock
+    (`reached`) or the serving model is the spec's (`up_to_date`, as Bedrock last showed it); else Unknown:
+    nothing of this spec has been asked of Bedrock yet (validating, in line)."""
     if ConditionType.SYNCED in out.conditions:
         return
     err = out.retry_error
-    if err is None:
+    if err is not None:
+        out.condition(ConditionType.SYNCED, "False", err.reason, f"{err.message} (retrying with backoff)")
+    elif reached:
         out.condition(
             ConditionType.SYNCED, "True", Reason.RECONCILE_SUCCEEDED, "the last reconcile reached Bedrock"
         )
+    elif up_to_date:
+        out.condition(
+            ConditionType.SYNCED, "True", Reason.RECONCILE_SUCCEEDED, "Bedrock serves what the spec asks for"
+        )
     else:
-        out.condition(ConditionType.SYNCED, "False", err.reason, f"{err.message} (retrying with backoff)")
+        phase = str(out.status.phase or "Pending").lower()
+        out.condition(
+            ConditionType.SYNCED,
+            "Unknown",
+            Reason.NOT_SENT_YET,
+            f"nothing of this spec has been sent to Bedrock yet ({phase})",
+        )
 
 
 def fail(p: Pass, ctype: ConditionType, reason: str, message: str, inputs: str | None = None) -> None:

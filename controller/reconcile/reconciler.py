@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from controller import metrics
 from controller.api.models import IN_FLIGHT, BedrockImportedModelSpec, BedrockImportedModelStatus
 from controller.api.reasons import ConditionType, Phase, Reason
-from controller.aws.clients import BedrockClient, RegionClients, SupportClients
+from controller.aws.clients import BedrockClient, RegionClients, SupportClients, counting_bedrock_calls
 from controller.aws.session import assumed_session
 from controller.errors import OperatorError
 from controller.kube.client import KUBE_ERRORS, api_error
@@ -257,14 +257,15 @@ class Reconciler:
             p.out.condition(ConditionType.PAUSED, "False", Reason.RECONCILE_RESUMED, "reconciliation resumed")
             p.out.event("Normal", Reason.RECONCILE_RESUMED, "the pause annotation is gone: reconciling again")
         try:
-            self._steps(p, memory, event, decision)
+            with counting_bedrock_calls() as calls:
+                self._steps(p, memory, event, decision)
         except OperatorError as err:
             failures.handle_error(p, err)
         except KUBE_ERRORS as exc:  # the Kubernetes API (validation Jobs) failed: try again
             failures.handle_error(p, api_error(exc, "on validation Jobs"))
         exporting.publish(p, self.exports, event)  # the ARN the apps read, once the spec's model serves
         st.architecture = spec.architecture or (st.validation.architecture if st.validation else None)
-        failures.show_synced(p.out)
+        failures.show_synced(p.out, reached=calls[0] > 0, up_to_date=p.up_to_date)
         self._settle_queue(p)
         return p.out
 
