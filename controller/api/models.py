@@ -628,6 +628,7 @@ class BedrockImportedModelStatus(BaseModel):
             "Updating",
             "Failed",
             "Blocked",
+            "Paused",
             "Deleting",
         ]
         | None

@@ -42,6 +42,7 @@ class Phase(enum.StrEnum):
     UPDATING = "Updating"
     FAILED = "Failed"
     BLOCKED = "Blocked"
+    PAUSED = "Paused"  # paused with an edit not acted on (a paused object that is up to date keeps its phase)
     DELETING = "Deleting"
 
 

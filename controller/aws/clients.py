@@ -7,13 +7,10 @@ logic never looks at botocore codes.
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import json
 import logging
 import re
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -141,24 +138,6 @@ def _config(settings: Settings) -> Config:
     return _CONFIG.merge(Config(max_pool_connections=settings.max_workers))
 
 
-#: Bedrock calls made by the pass running in this thread (None: not counted): whether a pass reached Bedrock,
-#: which is what Synced=True may say
-_BEDROCK_CALLS: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
-    "bedrock_calls", default=None
-)
-
-
-@contextlib.contextmanager
-def counting_bedrock_calls() -> Iterator[list[int]]:
-    """Count the Bedrock calls made inside the block (in this thread): `[n]`."""
-    counter = [0]
-    token = _BEDROCK_CALLS.set(counter)
-    try:
-        yield counter
-    finally:
-        _BEDROCK_CALLS.reset(token)
-
-
 class BedrockClient:
     """Bedrock model import for one region."""
 
@@ -182,8 +161,6 @@ class BedrockClient:
 
     def _call(self, action: str, fn, *, change: bool = False, **kwargs: Any) -> dict[str, Any]:
         self.limiter.acquire(action.split()[0])  # the operation: "GetImportedModel <arn>" -> GetImportedModel
-        if (counter := _BEDROCK_CALLS.get()) is not None:
-            counter[0] += 1
         if change:
             AUDIT.info(f"sending {action} ({self.region})")
         try:

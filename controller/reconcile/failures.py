@@ -10,7 +10,6 @@ from controller.api.models import FailureRecord
 from controller.api.reasons import ConditionType, Phase, Reason
 from controller.errors import Kind, OperatorError, SourceError
 from controller.reconcile.context import Pass
-from controller.reconcile.outcome import Outcome
 from controller.redact import redact
 
 
@@ -38,25 +37,29 @@ def handle_error(p: Pass, err: OperatorError) -> None:
     fail(p, ctype, err.reason, err.message)
 
 
-def show_synced(out: Outcome, reached: bool = True, up_to_date: bool = False) -> None:
-    """Synced, unless a step said it: the error and the retry; True only when the pass reached Bedrock
-    (`reached`) or the serving model is the spec's (`up_to_date`, as Bedrock last showed it); else Unknown:
-    nothing of this spec has been asked of Bedrock yet (validating, in line)."""
+def show_synced(p: Pass) -> None:
+    """Synced, unless a step said it: the error and the retry; True only while Bedrock holds what the spec
+    asks for (its model serves, or its import job was sent); else Unknown: nothing of this spec has been
+    sent to Bedrock yet (it validates, or waits in line)."""
+    out = p.out
     if ConditionType.SYNCED in out.conditions:
         return
-    err = out.retry_error
+    err, job = out.retry_error, p.st.import_job
     if err is not None:
         out.condition(ConditionType.SYNCED, "False", err.reason, f"{err.message} (retrying with backoff)")
-    elif reached:
-        out.condition(
-            ConditionType.SYNCED, "True", Reason.RECONCILE_SUCCEEDED, "the last reconcile reached Bedrock"
-        )
-    elif up_to_date:
+    elif p.up_to_date:
         out.condition(
             ConditionType.SYNCED, "True", Reason.RECONCILE_SUCCEEDED, "Bedrock serves what the spec asks for"
         )
+    elif job is not None and job.revision == p.rev and job.sent_at is not None:
+        out.condition(
+            ConditionType.SYNCED,
+            "True",
+            Reason.RECONCILE_SUCCEEDED,
+            f"import job {job.job_name} for this spec was sent to Bedrock",
+        )
     else:
-        phase = str(out.status.phase or "Pending").lower()
+        phase = str(p.st.phase or "Pending").lower()
         out.condition(
             ConditionType.SYNCED,
             "Unknown",

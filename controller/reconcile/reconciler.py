@@ -23,8 +23,8 @@ from pydantic import ValidationError
 
 from controller import metrics
 from controller.api.models import IN_FLIGHT, BedrockImportedModelSpec, BedrockImportedModelStatus
-from controller.api.reasons import ConditionType, Phase, Reason
-from controller.aws.clients import BedrockClient, RegionClients, SupportClients, counting_bedrock_calls
+from controller.api.reasons import ALWAYS_PRESENT, ConditionType, Phase, Reason
+from controller.aws.clients import BedrockClient, RegionClients, SupportClients
 from controller.aws.session import assumed_session
 from controller.errors import OperatorError
 from controller.kube.client import KUBE_ERRORS, api_error
@@ -201,6 +201,11 @@ class Reconciler:
                 Reason.RECONCILE_PAUSED,
                 "annotation bedrock.modelops.io/paused=true: the operator leaves this model alone",
             )
+            for ctype in ALWAYS_PRESENT:  # paused before its first pass: not "working on it"
+                if shown(st, ctype) is None:
+                    out.condition(
+                        ctype, "Unknown", Reason.RECONCILE_PAUSED, "paused before the operator began"
+                    )
             if not applied:  # an edit made while paused is not in effect: Ready must not say it is
                 out.condition(
                     ConditionType.READY,
@@ -208,6 +213,13 @@ class Reconciler:
                     Reason.RECONCILE_PAUSED,
                     f"paused: generation {v.generation} of the spec applies when the annotation is removed",
                 )
+                out.condition(  # nor may Validated speak of the files of a spec that is no longer asked for
+                    ConditionType.VALIDATED,
+                    "Unknown",
+                    Reason.RECONCILE_PAUSED,
+                    f"paused: generation {v.generation} is validated when the annotation is removed",
+                )
+                st.phase = Phase.PAUSED
             # its job still takes the slot while it runs; once it ended, the slot is the next object's (the
             # paused object follows its job when the annotation goes; a look is not a change)
             if self._paused_job_runs(v, st):
@@ -234,6 +246,16 @@ class Reconciler:
             if st.model_arn:
                 ready += f"; {serving_note(st)}"
             out.condition(ConditionType.READY, "False", Reason.INVALID_SPEC, ready)
+            out.condition(  # not "Bedrock serves what the spec asks for": this spec cannot be asked for
+                ConditionType.SYNCED,
+                "False",
+                Reason.INVALID_SPEC,
+                "nothing is sent to Bedrock for an invalid spec",
+            )
+            if shown(st, ConditionType.IMPORTED) is None:  # not "working on it"
+                out.condition(
+                    ConditionType.IMPORTED, "False", Reason.INVALID_SPEC, "no import job was started"
+                )
             st.phase = Phase.FAILED
             return out
         try:
@@ -242,8 +264,8 @@ class Reconciler:
             if not applied:  # nothing was decided for this generation: status must not say it was
                 st.observed_generation = seen
             out = Outcome(status=st)
-            out.retry_error = api_error(exc, "reading BedrockImportPolicies")
-            failures.show_synced(out)
+            err = out.retry_error = api_error(exc, "reading BedrockImportPolicies")
+            out.condition(ConditionType.SYNCED, "False", err.reason, f"{err.message} (retrying with backoff)")
             return out
         if not _owns(st):
             st.account_role_arn = decision.account_role  # pinned while the object owns anything
@@ -257,15 +279,14 @@ class Reconciler:
             p.out.condition(ConditionType.PAUSED, "False", Reason.RECONCILE_RESUMED, "reconciliation resumed")
             p.out.event("Normal", Reason.RECONCILE_RESUMED, "the pause annotation is gone: reconciling again")
         try:
-            with counting_bedrock_calls() as calls:
-                self._steps(p, memory, event, decision)
+            self._steps(p, memory, event, decision)
         except OperatorError as err:
             failures.handle_error(p, err)
         except KUBE_ERRORS as exc:  # the Kubernetes API (validation Jobs) failed: try again
             failures.handle_error(p, api_error(exc, "on validation Jobs"))
         exporting.publish(p, self.exports, event)  # the ARN the apps read, once the spec's model serves
         st.architecture = spec.architecture or (st.validation.architecture if st.validation else None)
-        failures.show_synced(p.out, reached=calls[0] > 0, up_to_date=p.up_to_date)
+        failures.show_synced(p)
         self._settle_queue(p)
         return p.out
 

@@ -63,6 +63,10 @@ def validated(p: Pass, settings: Settings, jobs: ValidationJobs) -> bool:
     """True when the spec's revision is proven importable; otherwise the pass says why not (pending or
     failed) and the caller stops."""
     if p.st.validated_revision == p.inputs:
+        if (
+            shown_reason(p.st, ConditionType.VALIDATED) == Reason.RECONCILE_PAUSED
+        ):  # said while paused, for an
+            _say_validated_before(p, settings)  # edit that turned out to need no new validation
         return True
     s3_uri = source_uri(p)
     p.st.resolved_s3_uri = s3_uri
@@ -197,6 +201,20 @@ def _waited(p: Pass, settings: Settings, message: str) -> str:
     if wait is None or wait.inputs != p.inputs or settings.source_wait_seconds <= 0:
         return message
     return f"{message} (waited {p.seconds_since(wait.since) / 60:.0f} min for the upload)"
+
+
+def _say_validated_before(p: Pass, settings: Settings) -> None:
+    if mode_of(p.spec, settings) == "Skip" or p.st.validation is None:
+        p.out.condition(
+            ConditionType.VALIDATED, "True", Reason.VALIDATION_SKIPPED, "spec.validation.mode is Skip"
+        )
+        return
+    p.out.condition(
+        ConditionType.VALIDATED,
+        "True",
+        Reason.ARTIFACTS_IMPORTABLE,
+        f"{p.st.resolved_s3_uri or p.spec.source.s3_uri} will import (validated before the pause)",
+    )
 
 
 def revalidate(p: Pass, settings: Settings, jobs: ValidationJobs, why: str) -> None:

@@ -101,6 +101,7 @@ class Operators(RuleBasedStateMachine):
         super().__init__()
         self.world = World()
         self.world.on_tick.append(self._ready_is_the_truth)  # after every pass, not every step (a 3 s window)
+        self.world.on_tick.append(self._status_never_contradicts_itself)
         self.outside: set[str] = set()  # models made outside the operator
         self.abandoned: set[str] = set()  # uids of objects removed without their finalizer
         # cluster -> what a deny-all policy found when it came: job names already decided, and the model
@@ -547,6 +548,35 @@ class Operators(RuleBasedStateMachine):
                 arn = serving.get(body["metadata"]["uid"])
                 if arn and arn not in models:
                     raise Violation(f"{name}: {body['metadata']['name']}'s serving model {arn} was lost")
+
+    @invariant()
+    def status_never_contradicts_itself(self):
+        """What a person (and every tool) reads at once: no "working on it" on an object nothing works on
+        (refused, failed for good, paused), no Synced=True for a spec nothing was sent to Bedrock for, no
+        phase Ready beside a Ready condition that is not True. After every pass."""
+        self._status_never_contradicts_itself()
+
+    def _status_never_contradicts_itself(self):
+        for c in self.world.clusters.values():
+            for body in c.live():
+                status = body.get("status") or {}
+                conds = {x["type"]: x for x in status.get("conditions", [])}
+                if not conds:
+                    continue  # not visited yet
+                who = f"{c.name}:{body['metadata']['namespace']}/{body['metadata']['name']}"
+                phase = status.get("phase")
+                paused = (conds.get("Paused") or {}).get("status") == "True"
+                stopped = phase in ("Blocked", "Failed") or paused
+                busy = [t for t, x in conds.items() if x.get("reason") == "Reconciling"]
+                if stopped and busy:
+                    raise Violation(f"{who} is {phase} (paused: {paused}) yet says working on it: {busy}")
+                synced = (conds.get("Synced") or {}).get("status")
+                if synced == "True" and phase in ("Failed", "Blocked"):
+                    raise Violation(f"{who} is {phase} beside Synced=True: {conds['Synced']}")
+                if synced == "True" and not status.get("modelArn") and phase in ("Validating", "Queued"):
+                    raise Violation(f"{who} has sent nothing to Bedrock ({phase}) beside Synced=True")
+                if phase == "Ready" and (conds.get("Ready") or {}).get("status") != "True":
+                    raise Violation(f"{who} shows phase Ready beside {conds.get('Ready')}")
 
     @invariant()
     def ready_is_the_truth(self):
