@@ -40,7 +40,8 @@ def finalize(p: Pass, grace: float) -> Finalized:
     why = _owned(p, grace, keep, drop) or _settle_job(p, grace, keep, drop)
     if why is not None:
         return _waiting(why)
-    why, late = given_up.pending(p, grace)  # creates given up on that Bedrock applied late
+    # creates given up on: waited for until they show (or cannot land any more), then what they made deleted
+    why, late = given_up.pending(p, grace, max(grace, LATE_CREATE_SECONDS))
     if why is not None:
         return _waiting(why)
     drop |= {arn: region for arn, region in late.items() if arn not in keep}

@@ -39,8 +39,8 @@ def handle_error(p: Pass, err: OperatorError) -> None:
 
 def show_synced(p: Pass) -> None:
     """Synced, unless a step said it: the error and the retry; True only while Bedrock holds what the spec
-    asks for (its model serves, or its import job was sent); else Unknown: nothing of this spec has been
-    sent to Bedrock yet (it validates, or waits in line)."""
+    asks for (its model serves, or its import job was sent and runs); else Unknown: nothing of this spec is
+    in Bedrock yet (it validates, or waits in line; a completed job's model that never showed is not)."""
     out = p.out
     if ConditionType.SYNCED in out.conditions:
         return
@@ -51,7 +51,13 @@ def show_synced(p: Pass) -> None:
         out.condition(
             ConditionType.SYNCED, "True", Reason.RECONCILE_SUCCEEDED, "Bedrock serves what the spec asks for"
         )
-    elif job is not None and job.revision == p.rev and job.sent_at is not None:
+    elif (
+        job is not None
+        and job.in_flight
+        and job.sent_at
+        and job.inputs == p.inputs
+        and job.region == p.region
+    ):
         out.condition(
             ConditionType.SYNCED,
             "True",

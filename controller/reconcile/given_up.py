@@ -49,7 +49,8 @@ def look(p: Pass, grace: float) -> bool:
     leaves the entry for the next look: this is housekeeping and never fails the pass."""
     found = False
     left: list[GivenUpCreate] = []
-    current = p.st.import_job.job_name if p.st.import_job is not None else None
+    rec = p.st.import_job
+    current = rec.job_name if rec is not None and rec.in_flight else None
     for g in p.st.given_up_creates or []:
         if g.job_name == current or p.seconds_since(g.given_up_at) > WATCH_GRACES * grace:
             continue  # followed again as the current job, or looked for long enough
@@ -95,16 +96,19 @@ def _state_of(p: Pass, g: GivenUpCreate, job: JobInfo | None) -> tuple[bool, str
     return False, job.model_arn if ownership(tags, p.me) == "mine" else None
 
 
-def pending(p: Pass, grace: float) -> tuple[str | None, dict[str, str]]:
+def pending(p: Pass, grace: float, late: float) -> tuple[str | None, dict[str, str]]:
     """At deletion: (why to wait, the models of given-up creates to delete by ARN -> region). A job of this
-    object still running is waited for (Bedrock cannot stop it); a create that has not landed by now is not
-    waited for."""
+    object still running is waited for (Bedrock cannot stop it); a create not shown yet is waited for until
+    `late` seconds after it was given up (no earlier than its last send): nothing looks once the object is
+    gone."""
     drop: dict[str, str] = {}
     for g in p.st.given_up_creates or []:
         if p.seconds_since(g.given_up_at) > WATCH_GRACES * grace:
             continue
         bedrock = p.clients(g.region).bedrock
         job = bedrock.find_job(g.job_name)
+        if job is None and p.seconds_since(g.given_up_at) < late:
+            return f"waiting for Bedrock to show import job {g.job_name}, given up on, before deleting", {}
         if job is None or ownership(bedrock.tags(job.arn), p.me) != "mine":
             continue
         keep, model = _state_of(p, g, job)

@@ -26,6 +26,17 @@ def slot_of(region: str, account_role: str | None) -> str:
     return f"{region}/{parts[4] if len(parts) > 4 and parts[4] else account_role}"
 
 
+def shown_time(key: str | None) -> str | None:
+    """The time part of a line key (`<RFC 3339>/<arrival count>`): what status.queuedAt shows a person."""
+    return key.split("/", 1)[0] if key else key
+
+
+def line_key(queued_at: str, arrival: str | None) -> str:
+    """The key the line is ordered by: the arrival key (time, then the order the operator saw objects
+    created in the same second) when it is of the same time as status, else the time alone."""
+    return arrival if arrival and shown_time(arrival) == shown_time(queued_at) else queued_at
+
+
 class ImportQueue:
     def __init__(
         self, slots_per_region: int = 1, clock: Callable[[], float] = time.monotonic, busy_for: float = 10.0

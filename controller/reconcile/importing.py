@@ -24,7 +24,7 @@ from controller.naming import (
 from controller.reconcile import given_up, smoke, source_pin
 from controller.reconcile.context import Pass, shown_reason
 from controller.reconcile.failures import fail
-from controller.reconcile.import_queue import ImportQueue, slot_of
+from controller.reconcile.import_queue import ImportQueue, line_key, shown_time, slot_of
 from controller.reconcile.outcome import QueueState
 from controller.reconcile.serving import promote, supersede
 from controller.reconcile.validation import source_uri
@@ -256,11 +256,11 @@ def _take_model(p: Pass, bedrock: BedrockClient, rec: ImportJobRecord, model: Mo
 # ---- starting an import ----------------------------------------------------------------------------
 def start(p: Pass, queue: ImportQueue, arrival: str | None) -> None:
     """Wait for the region's slot; when it is this object's turn, write the intent to create the job."""
-    queued_at = p.st.queued_at or arrival or p.now_rfc3339()
-    p.st.queued_at = queued_at
+    p.st.queued_at = shown_time(p.st.queued_at or arrival) or p.now_rfc3339()
+    key = line_key(p.st.queued_at, arrival)
     line = slot_of(p.region, p.st.account_role_arn)
-    position = queue.enqueue(line, p.view.uid, queued_at)
-    p.out.queue = QueueState(line, holding=False, queued_at=queued_at)
+    position = queue.enqueue(line, p.view.uid, key)
+    p.out.queue = QueueState(line, holding=False, queued_at=key)
     if not queue.try_start(line, p.view.uid):
         _queued(p, position, f"another import is running in {p.region}")
         return
@@ -402,6 +402,7 @@ def _create(p: Pass, bedrock: BedrockClient, rec: ImportJobRecord, iam_wait: flo
         p.out.condition(ConditionType.VALIDATED, "Unknown", reason, why)
         _running(p, rec)
         return
+    resent = rec.sent_at is not None  # an earlier send's answer was lost: it may still reach Bedrock
     rec.sent_at, rec.unseen_since = p.now_rfc3339(), None
     try:
         arn = bedrock.create_job(
@@ -415,6 +416,10 @@ def _create(p: Pass, bedrock: BedrockClient, rec: ImportJobRecord, iam_wait: flo
             vpc=p.spec.vpc_config.model_dump(by_alias=True) if p.spec.vpc_config else None,
         )
     except AwsError as err:
+        if resent and err.kind not in (Kind.RETRYABLE, Kind.JOB_NAME_TAKEN):
+            # this send was refused, not the earlier one: however the record ends (dropped, or completed by
+            # its own model holding the name), that send may still land: its job is looked for
+            given_up.remember(p, rec)
         _create_refused(p, bedrock, rec, err, iam_wait)
         return
     rec.state, rec.job_arn = "InProgress", arn

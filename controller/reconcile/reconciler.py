@@ -42,8 +42,16 @@ from controller.reconcile import (
     source_pin,
     validation,
 )
-from controller.reconcile.context import Pass, View, parse_status, serving_note, shown, wanted_region
-from controller.reconcile.import_queue import ImportQueue, slot_of
+from controller.reconcile.context import (
+    Pass,
+    View,
+    parse_status,
+    serving_note,
+    shown,
+    shown_reason,
+    wanted_region,
+)
+from controller.reconcile.import_queue import ImportQueue, shown_time, slot_of
 from controller.reconcile.memory import Memory
 from controller.reconcile.outcome import Outcome, QueueState
 from controller.settings import Settings
@@ -201,8 +209,8 @@ class Reconciler:
                 Reason.RECONCILE_PAUSED,
                 "annotation bedrock.modelops.io/paused=true: the operator leaves this model alone",
             )
-            for ctype in ALWAYS_PRESENT:  # paused before its first pass: not "working on it"
-                if shown(st, ctype) is None:
+            for ctype in ALWAYS_PRESENT:  # paused before its first pass, or mid-way: not "working on it"
+                if shown_reason(st, ctype) in (None, Reason.RECONCILING):
                     out.condition(
                         ctype, "Unknown", Reason.RECONCILE_PAUSED, "paused before the operator began"
                     )
@@ -401,7 +409,7 @@ class Reconciler:
         ):
             return
         # join the line before validating, so objects that validate faster cannot overtake
-        p.st.queued_at = p.st.queued_at or memory.arrival or p.now_rfc3339()
+        p.st.queued_at = shown_time(p.st.queued_at or memory.arrival) or p.now_rfc3339()
         if not validation.validated(p, self.settings, self.jobs):
             return
         if not admission.may_start(p, decision):

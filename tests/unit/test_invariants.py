@@ -26,6 +26,7 @@ from __future__ import annotations
 import copy
 import functools
 import os
+import re
 from typing import Any
 
 from hypothesis import HealthCheck, settings
@@ -577,6 +578,9 @@ class Operators(RuleBasedStateMachine):
                     raise Violation(f"{who} has sent nothing to Bedrock ({phase}) beside Synced=True")
                 if phase == "Ready" and (conds.get("Ready") or {}).get("status") != "True":
                     raise Violation(f"{who} shows phase Ready beside {conds.get('Ready')}")
+                for path, value in _times(status):  # plain RFC 3339, as kubectl shows its own
+                    if not PLAIN_TIME.fullmatch(value):
+                        raise Violation(f"{who}: status.{path} is not a plain timestamp: {value!r}")
 
     @invariant()
     def ready_is_the_truth(self):
@@ -732,6 +736,25 @@ class Operators(RuleBasedStateMachine):
             c.edit_spec(obj, **changes)
 
 
+PLAIN_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+
+
+def _times(doc: object, path: str = "") -> list[tuple[str, str]]:
+    """Every time in status (a field named ...At, ...Time or ...Since), with its path."""
+    out: list[tuple[str, str]] = []
+    if isinstance(doc, dict):
+        for key, value in doc.items():
+            where = f"{path}.{key}" if path else key
+            if isinstance(value, str) and key.endswith(("At", "Time", "Since")):
+                out.append((where, value))
+            else:
+                out += _times(value, where)
+    elif isinstance(doc, list):
+        for i, value in enumerate(doc):
+            out += _times(value, f"{path}[{i}]")
+    return out
+
+
 Operators.TestCase.settings = settings(
     max_examples=EXAMPLES,
     stateful_step_count=40,
@@ -744,6 +767,50 @@ TestOperatorInvariants = Operators.TestCase
 
 
 # ---- sequences the search found, kept as tests -------------------------------------------------------
+def test_a_resent_create_refused_while_its_first_send_is_held_is_still_looked_for():
+    """Found by the search once the World's folders could be empty (the sequence itself needs none of it):
+    Bedrock shows new models 45 s late, so the object imports again under the same model name; a create is
+    held on its way for 60 s, its answer lost; the resend is refused (the name is taken by the late model,
+    its own) and the record completes with that model. The object is deleted: the model goes, the finalizer
+    ends, and the held first send lands after it, making a model nobody deletes. A resend's refusal says
+    nothing of the earlier send: it is remembered as given up, and the deletion waits until it can no longer
+    land (LATE_CREATE_SECONDS after the give-up), deleting what it made."""
+    state = Operators()
+    state.late_model_visibility(delay=45.0)
+    obj = state.create(
+        cluster="east",
+        ident=("team-a", "b"),
+        own_role=False,
+        policy="Delete",
+        region=None,
+        shared_name=False,
+        smoke=None,
+        source="s3://models/a/",
+        validation="Job",
+    )
+    for _ in range(6):
+        state.delete_conflicts()
+    state.edit_adoption(adopt=False, obj=obj)
+    state.edit_role_mode(create=False, obj=obj)
+    state.status_writes_fail(cluster="east", writes=1)
+    state.restart(cluster="east")
+    state.both_clusters_at_once(east=0, schedule=[0] * 8, west=0)
+    state.operator_killed_after(operation="CreateModelImportJob")
+    state.operator_killed_after(operation="CreateModelImportJob")
+    state.files_replaced(source="s3://models/c/", variant="good")
+    state.delete_conflicts()
+    state.model_made_outside(region="us-east-1")
+    state.a_request_is_held(operation="CreateModelImportJob", seconds=60.0)
+    state.a_request_is_held(operation="DeleteImportedModel", seconds=20.0)
+    state.delete(obj=obj)
+    for _ in range(3):
+        state.delete_conflicts()
+    state.operator_killed_after(operation="CreateModelImportJob")
+    for _ in range(17):
+        state.delete_conflicts()
+    state.teardown()  # quiescence: no leaked model
+
+
 def test_a_model_that_shows_up_past_the_grace_period_is_deleted_with_its_object():
     """Found by the search: deleting an object while its job ran, its model visible only 45 s after the
     job (past the 30 s grace), left that model behind."""

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from controller.naming import TAG_UID
+from controller.reconcile.importing import LATE_CREATE_SECONDS
 from tests.support.world import World, until
 from tests.unit.test_invariants import SOURCES, Operators, spec
 
@@ -268,8 +269,8 @@ def test_a_create_bedrock_applies_after_it_was_given_up_leaves_no_model(then):
 
 def test_a_deletion_does_not_wait_for_a_given_up_create_that_never_landed():
     """A create given up on (the region changed while it was held) that Bedrock never applies: the object's
-    deletion deletes its model and finishes at once; it does not wait the 20 grace periods the running
-    object looks for the late job."""
+    deletion deletes its model and finishes once the create can no longer land (LATE_CREATE_SECONDS after
+    it was given up); it does not wait the 20 grace periods the running object looks for the late job."""
     m = Operators()
     w = m.world
     c = w.cluster("east")
@@ -280,5 +281,5 @@ def test_a_deletion_does_not_wait_for_a_given_up_create_that_never_landed():
     until(w, lambda: body["status"].get("phase") == "Ready", seconds=120, tick=1.0)
     assert body["status"].get("givenUpCreates"), "still looked for"
     c.delete(body)
-    until(w, lambda: c.store.read("team-a", "m") is None, seconds=30, tick=5.0)
+    until(w, lambda: c.store.read("team-a", "m") is None, seconds=LATE_CREATE_SECONDS + 30, tick=5.0)
     assert w.models() == [], "the serving model was deleted with the object"
