@@ -178,6 +178,19 @@ def build_crd() -> dict[str, Any]:
         },
         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
         {
+            "name": "Serving",
+            "type": "string",
+            "jsonPath": ".status.revision",
+            "description": "Revision of the model that serves now (empty: none), whatever PHASE says the "
+            "spec's revision is doing.",
+        },
+        {
+            "name": "Since",
+            "type": "date",
+            "jsonPath": ".status.servingSince",
+            "description": "How long the serving model has served.",
+        },
+        {
             "name": "Region",
             "type": "string",
             "jsonPath": ".status.region",

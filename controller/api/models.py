@@ -646,6 +646,7 @@ class BedrockImportedModelStatus(BaseModel):
         description="Architecture in the spec's spelling (spec.architecture, else as validation found it).",
     )
     revision: str | None = Field(None, description="Revision the serving model was imported from.")
+    serving_since: str | None = Field(None, description="When the serving model began to serve (RFC 3339).")
     model_name: str | None = Field(None, description="Serving imported model's name in Bedrock.")
     model_arn: str | None = Field(
         None, description="Serving imported model ARN: the modelId for InvokeModel."

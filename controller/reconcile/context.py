@@ -138,7 +138,7 @@ class Pass:
         serves is named, the same way everywhere (`serving_note`)."""
         if not self.serving:
             return message
-        return f"{message}; {serving_note(self.st)}"
+        return f"{serving_note(self.st)}; the spec's revision: {message}"  # first: -o wide cuts the end
 
     def now_rfc3339(self) -> str:
         return rfc3339.format_time(self.now)

@@ -20,6 +20,8 @@ def promote(p: Pass, bedrock: BedrockClient, model: ModelInfo, rec: ImportJobRec
     st = p.st
     # what serves is never to be deleted: a model taken for gone (NotFound past the grace) and found again
     st.superseded = [x for x in st.superseded or [] if x.arn != model.arn] or None
+    if st.model_arn != model.arn:
+        st.serving_since = p.now_rfc3339()
     st.model_name, st.model_arn, st.region, st.revision = model.name, model.arn, region, rev
     st.model_architecture, st.instruct_supported = model.architecture, model.instruct_supported
     st.custom_model_units = CustomModelUnits(
@@ -136,7 +138,7 @@ def check_drift(
                 ),
             ]
         st.model_arn = st.revision = st.model_architecture = st.instruct_supported = None
-        st.custom_model_units = st.model_missing_since = None
+        st.custom_model_units = st.model_missing_since = st.serving_since = None
         st.model_name = None
         st.phase = Phase.IMPORTING
         return False

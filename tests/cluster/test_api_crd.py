@@ -22,7 +22,9 @@ def test_every_example_applies_and_is_listed_with_columns(kubectl, crd_installed
     names = {yaml.safe_load(p.read_text())["metadata"]["name"] for p in EXAMPLES.glob("*.yaml")}
 
     table = kubectl("get", "bedrockmodels", "-n", namespace).stdout.splitlines()
-    assert table[0].split() == ["NAME", "ARCHITECTURE", "READY", "SYNCED", "PAUSED", "PHASE", "REASON", "AGE"]
+    assert table[0].split() == [
+        *["NAME", "ARCHITECTURE", "READY", "SYNCED", "PAUSED", "PHASE", "REASON", "AGE", "SERVING", "SINCE"]
+    ]
     assert {line.split()[0] for line in table[1:]} == names
 
     wide = kubectl("get", "bedrockmodel", "-n", namespace, "-o", "wide").stdout.splitlines()[0].split()
@@ -41,6 +43,8 @@ def test_printer_columns_read_the_ready_condition(kubectl, crd_installed, namesp
             "region": "us-west-2",
             "modelArchitecture": "llama3",
             "modelArn": "arn:aws:bedrock:us-east-1:123456789012:imported-model/abcdef123456",
+            "revision": "5ba1e4aa21df",
+            "servingSince": "2026-11-29T00:00:00Z",
             "conditions": [
                 {
                     "type": "Ready",
@@ -79,6 +83,7 @@ def test_printer_columns_read_the_ready_condition(kubectl, crd_installed, namesp
     # PAUSED is empty unless the annotation is set
     assert row[:6] == ["llama3-support-bot", "Llama3.1", "True", "False", "Ready", "ModelReady"]
     assert "us-west-2" in row
+    assert "5ba1e4aa21df" in row  # SERVING: what serves, apart from what PHASE says the spec's revision does
     assert "arn:aws:bedrock:us-east-1:123456789012:imported-model/abcdef123456" in row
     kubectl(
         "annotate", "bedrockmodel", "llama3-support-bot", "-n", namespace, "bedrock.modelops.io/paused=true"
