@@ -47,6 +47,7 @@ class ImportQueue:
         self._lock = threading.Lock()
         self._waiting: dict[str, dict[str, str]] = {}  # region -> {uid: queuedAt}
         self._slots: dict[str, set[str]] = {}  # region -> uids holding a slot
+        self._names: dict[str, str] = {}  # uid -> namespace/name, to say who holds a slot
 
     def _drop(self, uid: str) -> None:
         for waiting in self._waiting.values():
@@ -110,6 +111,17 @@ class ImportQueue:
     def forget(self, uid: str) -> None:
         with self._lock:
             self._drop(uid)
+            self._names.pop(uid, None)
+
+    def name(self, uid: str, who: str) -> None:
+        """How to call the object in a message to the objects waiting behind it."""
+        with self._lock:
+            self._names[uid] = who
+
+    def holder_names(self, region: str) -> list[str]:
+        """Who holds the line's slots (for "waiting for team-a/llama's import"); unnamed ones are left out."""
+        with self._lock:
+            return sorted(self._names[u] for u in self._slots.get(region, set()) if u in self._names)
 
     def next_up(self) -> list[str]:
         """Objects whose turn it is now: the head of each region's line, as many as it has free slots.

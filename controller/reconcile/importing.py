@@ -262,7 +262,9 @@ def start(p: Pass, queue: ImportQueue, arrival: str | None) -> None:
     position = queue.enqueue(line, p.view.uid, key)
     p.out.queue = QueueState(line, holding=False, queued_at=key)
     if not queue.try_start(line, p.view.uid):
-        _queued(p, position, f"another import is running in {p.region}")
+        holders = queue.holder_names(line)
+        running = f"{', '.join(holders)}'s import runs" if holders else "another import is running"
+        _queued(p, position, f"{running} in {p.region}")
         return
     attempt = (p.st.last_attempt or 0) + 1
     used = {m for m in _model_names_in(p, p.region)}

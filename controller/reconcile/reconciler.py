@@ -442,6 +442,7 @@ class Reconciler:
     def _settle_queue(self, p: Pass) -> None:
         """Where the object stands in the import queue after this pass: one call, every path."""
         q, uid = p.out.queue, p.view.uid
+        self.queue.name(uid, f"{p.view.namespace}/{p.view.name}")
         job = p.st.import_job
         if job is not None and job.in_flight:
             q = QueueState(

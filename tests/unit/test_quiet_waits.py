@@ -72,5 +72,6 @@ def test_joining_the_import_line_is_one_queued_event():
     until_5s(w, lambda: second["status"].get("phase") == "Ready", 900)
     queued = events_of(c, "second", "Queued")
     assert len(queued) == 1 and queued[0][1] == "Normal" and "position 1" in queued[0][3], queued
+    assert "team-a/first's import runs in us-east-1" in queued[0][3]  # who holds the slot, by name
     assert events_of(c, "first", "Queued") == []  # it never waited
     m.teardown()
