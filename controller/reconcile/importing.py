@@ -178,18 +178,10 @@ def _running(p: Pass, rec: ImportJobRecord) -> None:
     current = rec.revision == p.rev and rec.region == p.region
     if current:
         p.st.phase = Phase.UPDATING if p.serving else Phase.IMPORTING
-        p.out.condition(
-            ConditionType.IMPORTED,
-            "Unknown",
-            Reason.IMPORT_JOB_RUNNING,
-            f"import job {rec.job_name} is running",
-        )
-        p.out.condition(
-            ConditionType.READY,
-            "False",
-            Reason.IMPORTING,
-            p.keeps_serving(f"import job {rec.job_name} is running"),
-        )
+        since = rec.sent_at or rec.started_at
+        running = f"import job {rec.job_name} is running" + (f" since {since}" if since else "")
+        p.out.condition(ConditionType.IMPORTED, "Unknown", Reason.IMPORT_JOB_RUNNING, running)
+        p.out.condition(ConditionType.READY, "False", Reason.IMPORTING, p.keeps_serving(running))
         return
     if p.up_to_date:
         return  # reverted to the serving revision: that model is Ready; the old job is only waited out
