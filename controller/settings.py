@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     max_workers: int = Field(20, ge=1, description="reconciles running at once")
     backoff_base_seconds: float = Field(2.0, gt=0, description="retryable errors: base * 2^n, capped")
     backoff_cap_seconds: float = Field(120.0, gt=0, description="longest backoff")
+    price_per_cmu_minute: float | None = Field(
+        None,
+        gt=0,
+        description="your price of one Custom Model Unit-minute (AWS bills active copies in 5-minute "
+        "windows): a Ready model's message then says what an active copy costs per hour; unset: no cost line",
+    )
     source_wait_seconds: float = Field(
         1800.0,
         ge=0,

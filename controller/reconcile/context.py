@@ -124,6 +124,9 @@ class Pass:
             view, me, spec, st, region, rev, inputs, bedrock, support, Outcome(status=st), now, clients
         )
 
+    #: BMO_PRICE_PER_CMU_MINUTE, for the cost line of a Ready model (None: no cost line)
+    price_per_cmu_minute: float | None = None
+
     @property
     def serving(self) -> bool:
         return bool(self.st.model_arn)

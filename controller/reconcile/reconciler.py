@@ -280,6 +280,7 @@ class Reconciler:
         clients = self._clients_for(v.namespace, st.account_role_arn)
         p = Pass.build(v, self.identity(v), spec, st, self.settings.region, clients, self.clock())
         p.decision = decision
+        p.price_per_cmu_minute = self.settings.price_per_cmu_minute
         if st.region is None or not p.serving:
             st.region = p.region  # pinned: a later change of the operator's default does not move it
         admission.show(p, decision)

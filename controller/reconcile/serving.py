@@ -73,7 +73,15 @@ def ready(p: Pass, model: ModelInfo | None = None) -> None:
     p.st.failure_message = None
     p.st.queue_position = None
     p.st.queued_at = None
-    p.out.condition(ConditionType.READY, "True", Reason.MODEL_READY, f"model {p.st.model_arn} is ready")
+    cmus = p.st.custom_model_units.custom_model_units_per_model_copy if p.st.custom_model_units else None
+    cost = (  # the ARN has its own column: the message says what -o wide does not show
+        f"; {cmus} CMU per copy: {cmus * p.price_per_cmu_minute * 60:.2f} per hour of an active copy"
+        if cmus and p.price_per_cmu_minute
+        else ""
+    )
+    p.out.condition(
+        ConditionType.READY, "True", Reason.MODEL_READY, f"model {p.st.model_name} is ready{cost}"
+    )
     if model is not None:  # the same words at import and at each check: a check changes nothing
         p.out.condition(
             ConditionType.IMPORTED, "True", Reason.IMPORT_COMPLETED, f"model {model.name} exists in Bedrock"

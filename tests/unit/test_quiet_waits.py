@@ -75,3 +75,26 @@ def test_joining_the_import_line_is_one_queued_event():
     assert "team-a/first's import runs in us-east-1" in queued[0][3]  # who holds the slot, by name
     assert events_of(c, "first", "Queued") == []  # it never waited
     m.teardown()
+
+
+def test_a_ready_model_says_what_an_active_copy_costs_at_the_admins_price_and_nothing_without_one():
+    """BMO_PRICE_PER_CMU_MINUTE: the admin's price (none is hard-coded); the Ready message names the model
+    (its ARN has its own column) and, with a price, the hourly cost of an active copy from its CMUs."""
+    m = Operators()
+    w = m.world
+    c = w.cluster("east")
+    body = c.create("team-a", "m", spec(SOURCES[0], "us-east-1", "Delete", {"team": "a"}, None))
+    until_5s(w, lambda: body["status"].get("phase") == "Ready")
+    ready = next(x for x in body["status"]["conditions"] if x["type"] == "Ready")["message"]
+    assert ready == f"model {body['status']['modelName']} is ready", ready
+    c.operator.reconciler.settings = c.operator.reconciler.settings.model_copy(
+        update={"price_per_cmu_minute": 0.0785}
+    )
+    c.annotate(body, "touch", "1")  # an event: a pass
+    w.advance(5)
+    ready = next(x for x in body["status"]["conditions"] if x["type"] == "Ready")["message"]
+    cmus = body["status"]["customModelUnits"]["customModelUnitsPerModelCopy"]
+    assert ready.endswith(f"; {cmus} CMU per copy: {cmus * 0.0785 * 60:.2f} per hour of an active copy"), (
+        ready
+    )
+    m.teardown()
