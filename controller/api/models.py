@@ -703,6 +703,12 @@ class BedrockImportedModelStatus(BaseModel):
         None, ge=0, description="Place in the region's import queue (Bedrock runs one import at a time)."
     )
     queued_at: str | None = Field(None, description="When the object joined the region's import queue.")
+    queued_order: int | None = Field(
+        None,
+        ge=0,
+        description="Among objects that joined the queue within the same second, the order the operator saw "
+        "them (kept so a restart or a new leader keeps the line as it was).",
+    )
     validation: ValidationSummary | None = Field(None, description="Artifact validation summary.")
     validated_revision: str | None = Field(
         None, description="Revision (and inputs) the validation summary is for."

@@ -72,4 +72,4 @@ def refuse(p: Pass, v: Violation, message: str) -> None:
     )
     p.st.phase = Phase.BLOCKED
     p.st.queue_position = None
-    p.st.queued_at = None
+    p.st.queued_at = p.st.queued_order = None

@@ -108,7 +108,7 @@ def show(p: Pass) -> None:
     p.st.failure_message = f.message
     p.st.phase = Phase.FAILED
     p.st.queue_position = None
-    p.st.queued_at = None
+    p.st.queued_at = p.st.queued_order = None
 
 
 def still_failed(p: Pass) -> bool:

@@ -31,10 +31,16 @@ def shown_time(key: str | None) -> str | None:
     return key.split("/", 1)[0] if key else key
 
 
-def line_key(queued_at: str, arrival: str | None) -> str:
-    """The key the line is ordered by: the arrival key (time, then the order the operator saw objects
-    created in the same second) when it is of the same time as status, else the time alone."""
-    return arrival if arrival and shown_time(arrival) == shown_time(queued_at) else queued_at
+def arrival_order(arrival: str | None, queued_at: str) -> int | None:
+    """The arrival count of an arrival key of the same second as `queued_at` (None: another second)."""
+    if not arrival or "/" not in arrival or shown_time(arrival) != queued_at:
+        return None
+    return int(arrival.split("/", 1)[1])
+
+
+def line_key(queued_at: str, order: int | None) -> str:
+    """The key the line is ordered by: the time, then (within a second) the order the operator saw objects."""
+    return queued_at if order is None else f"{queued_at}/{order:012d}"
 
 
 class ImportQueue:

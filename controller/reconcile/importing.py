@@ -24,7 +24,7 @@ from controller.naming import (
 from controller.reconcile import given_up, smoke, source_pin
 from controller.reconcile.context import Pass, shown_reason
 from controller.reconcile.failures import fail
-from controller.reconcile.import_queue import ImportQueue, line_key, shown_time, slot_of
+from controller.reconcile.import_queue import ImportQueue, arrival_order, line_key, shown_time, slot_of
 from controller.reconcile.outcome import QueueState
 from controller.reconcile.serving import promote, supersede
 from controller.reconcile.validation import source_uri
@@ -174,7 +174,7 @@ def _running(p: Pass, rec: ImportJobRecord) -> None:
     p.out.queue = QueueState(slot_of(rec.region, p.st.account_role_arn), holding=True)
     p.st.queue_position = None
     if rec.state != "Creating":  # until Bedrock took the create, the place in line is kept (see QUEUE)
-        p.st.queued_at = None
+        p.st.queued_at = p.st.queued_order = None
     current = rec.revision == p.rev and rec.region == p.region
     if current:
         p.st.phase = Phase.UPDATING if p.serving else Phase.IMPORTING
@@ -248,8 +248,11 @@ def _take_model(p: Pass, bedrock: BedrockClient, rec: ImportJobRecord, model: Mo
 # ---- starting an import ----------------------------------------------------------------------------
 def start(p: Pass, queue: ImportQueue, arrival: str | None) -> None:
     """Wait for the region's slot; when it is this object's turn, write the intent to create the job."""
-    p.st.queued_at = shown_time(p.st.queued_at or arrival) or p.now_rfc3339()
-    key = line_key(p.st.queued_at, arrival)
+    if not p.st.queued_at:  # joins the line now: its time, and its order among those of the same second
+        p.st.queued_at = shown_time(arrival) or p.now_rfc3339()
+        p.st.queued_order = arrival_order(arrival, p.st.queued_at)
+    p.st.queued_at = shown_time(p.st.queued_at)  # an older status's key with its count: the time alone
+    key = line_key(p.st.queued_at, p.st.queued_order)
     line = slot_of(p.region, p.st.account_role_arn)
     position = queue.enqueue(line, p.view.uid, key)
     p.out.queue = QueueState(line, holding=False, queued_at=key)

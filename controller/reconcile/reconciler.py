@@ -51,7 +51,7 @@ from controller.reconcile.context import (
     shown_reason,
     wanted_region,
 )
-from controller.reconcile.import_queue import ImportQueue, shown_time, slot_of
+from controller.reconcile.import_queue import ImportQueue, arrival_order, line_key, shown_time, slot_of
 from controller.reconcile.memory import Memory
 from controller.reconcile.outcome import Outcome, QueueState
 from controller.settings import Settings
@@ -125,7 +125,7 @@ class Reconciler:
                 return None
             spec = BedrockImportedModelSpec.model_validate(v.spec)
             line = slot_of(wanted_region(spec, st, self.settings.region), st.account_role_arn)
-            return Seat(line, v.uid, st.queued_at)
+            return Seat(line, v.uid, line_key(st.queued_at, st.queued_order))
         except (ValidationError, KeyError, TypeError):
             return None  # its own pass says what is wrong with it
 
@@ -410,7 +410,9 @@ class Reconciler:
         ):
             return
         # join the line before validating, so objects that validate faster cannot overtake
-        p.st.queued_at = shown_time(p.st.queued_at or memory.arrival) or p.now_rfc3339()
+        if not p.st.queued_at:
+            p.st.queued_at = shown_time(memory.arrival) or p.now_rfc3339()
+            p.st.queued_order = arrival_order(memory.arrival, p.st.queued_at)
         if not validation.validated(p, self.settings, self.jobs):
             return
         if not admission.may_start(p, decision):

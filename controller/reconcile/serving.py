@@ -72,7 +72,7 @@ def ready(p: Pass, model: ModelInfo | None = None) -> None:
     p.st.phase = Phase.READY
     p.st.failure_message = None
     p.st.queue_position = None
-    p.st.queued_at = None
+    p.st.queued_at = p.st.queued_order = None
     cmus = p.st.custom_model_units.custom_model_units_per_model_copy if p.st.custom_model_units else None
     cost = (  # the ARN has its own column: the message says what -o wide does not show
         f"; {cmus} CMU per copy: {cmus * p.price_per_cmu_minute * 60:.2f} per hour of an active copy"

@@ -16,7 +16,7 @@ from controller.errors import Kind, SourceError
 from controller.kube.validation_jobs import ValidationJobs
 from controller.reconcile.context import Pass, shown_reason
 from controller.reconcile.failures import fail
-from controller.reconcile.import_queue import slot_of
+from controller.reconcile.import_queue import line_key, slot_of
 from controller.reconcile.outcome import QueueState
 from controller.redact import redact
 from controller.settings import Settings
@@ -227,7 +227,9 @@ def revalidate(p: Pass, settings: Settings, jobs: ValidationJobs, why: str) -> N
     p.out.condition(ConditionType.VALIDATED, "Unknown", Reason.SOURCE_CHANGED, why)
     p.out.condition(ConditionType.READY, "False", Reason.VALIDATING, _while_serving(p, why))
     line = slot_of(p.region, p.st.account_role_arn)
-    p.out.queue = QueueState(line, holding=False, queued_at=p.st.queued_at or p.now_rfc3339())
+    p.out.queue = QueueState(
+        line, holding=False, queued_at=line_key(p.st.queued_at or p.now_rfc3339(), p.st.queued_order)
+    )
     p.out.again = True
 
 

@@ -71,8 +71,16 @@ def test_flux_syncs_waits_reports_and_prunes_the_examples_from_git(
     deleted_arn = get_obj(kubectl, namespace, "llama3-support-bot")["status"]["modelArn"]
 
     # a revision that fails for good is reported with the model, long before the 2-minute timeout
-    files["models/broken.yaml"] = _model("broken", "s3://bmo-examples/no-such-model/")
-    flux.push(repo, files, "a model whose folder does not exist")
+    # (a folder not there yet is waited for, as an upload: this one is there, and quantized)
+    from bmo_devtools.dev.model_factory import ModelSpec
+
+    broken = local_aws.upload_model(
+        "bmo-examples",
+        f"{namespace}/quantized/",
+        ModelSpec(config_overrides={"quantization_config": {"quant_method": "gptq"}}),
+    )
+    files["models/broken.yaml"] = _model("broken", broken)
+    flux.push(repo, files, "a model whose weights are quantized")
     started = time.monotonic()
     failed = flux.wait_until(
         lambda: (r := _ready(flux, repo)).get("status") == "False" and "broken" in r.get("message", "") and r,
