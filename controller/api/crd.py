@@ -156,7 +156,8 @@ def build_crd() -> dict[str, Any]:
             "name": "Synced",
             "type": "string",
             "jsonPath": '.status.conditions[?(@.type=="Synced")].status',
-            "description": "Whether the last reconcile reached Bedrock (False: retrying, or failed).",
+            "description": "Whether Bedrock holds what the spec asks for (Unknown: nothing sent yet; False: "
+            "retrying, or failed).",
         },
         {
             "name": "Paused",
