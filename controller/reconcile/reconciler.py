@@ -212,7 +212,10 @@ class Reconciler:
             for ctype in ALWAYS_PRESENT:  # paused before its first pass, or mid-way: not "working on it"
                 if shown_reason(st, ctype) in (None, Reason.RECONCILING):
                     out.condition(
-                        ctype, "Unknown", Reason.RECONCILE_PAUSED, "paused before the operator began"
+                        ctype,
+                        "Unknown",
+                        Reason.RECONCILE_PAUSED,
+                        "paused: nothing is done until the annotation goes",
                     )
             if not applied:  # an edit made while paused is not in effect: Ready must not say it is
                 out.condition(

@@ -63,10 +63,9 @@ def validated(p: Pass, settings: Settings, jobs: ValidationJobs) -> bool:
     """True when the spec's revision is proven importable; otherwise the pass says why not (pending or
     failed) and the caller stops."""
     if p.st.validated_revision == p.inputs:
-        if (
-            shown_reason(p.st, ConditionType.VALIDATED) == Reason.RECONCILE_PAUSED
-        ):  # said while paused, for an
-            _say_validated_before(p, settings)  # edit that turned out to need no new validation
+        # said while paused, for an edit that turned out to need no new validation: true again
+        if shown_reason(p.st, ConditionType.VALIDATED) == Reason.RECONCILE_PAUSED:
+            _say_validated_before(p, settings)
         return True
     s3_uri = source_uri(p)
     p.st.resolved_s3_uri = s3_uri
@@ -157,7 +156,7 @@ def validated(p: Pass, settings: Settings, jobs: ValidationJobs) -> bool:
             "no files" if e["code"] == "SourceEmpty" else f"{e['code']}: {e['message']}" for e in errors[:3]
         )
         _wait_for_upload(p, settings, s3_uri, errors[0]["code"], missing, job=jobs if mode == "Job" else None)
-        errors = [{**e, "message": _waited(p, settings, e["message"])} for e in errors]
+        errors = [{**errors[0], "message": _waited(p, settings, errors[0]["message"])}, *errors[1:]]
     return _judged(p, s3_uri, verdict, summary, errors, warnings)
 
 
@@ -196,8 +195,8 @@ def _wait_for_upload(
 
 
 def _waited(p: Pass, settings: Settings, message: str) -> str:
-    """A failure's message, saying how long the source was waited for (when it was)."""
-    wait = p.st.source_wait
+    """A failure's message, saying how long the source was waited for (when it was); the wait is over."""
+    wait, p.st.source_wait = p.st.source_wait, None
     if wait is None or wait.inputs != p.inputs or settings.source_wait_seconds <= 0:
         return message
     return f"{message} (waited {p.seconds_since(wait.since) / 60:.0f} min for the upload)"

@@ -65,6 +65,7 @@ def test_a_source_still_missing_after_the_wait_fails_and_says_how_long_it_waited
     assert failed["reason"] == "SourceNotFound", failed
     assert "NoSuchBucket" in failed["message"] and "min for the upload" in failed["message"], failed
     assert body["status"]["phase"] == Phase.FAILED
+    assert not body["status"].get("sourceWait"), "the wait is over: status does not keep it"
     assert creates_for(w, SOURCES[1]) == 0
     w.check_always()
     m.teardown()
