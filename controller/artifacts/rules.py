@@ -303,7 +303,9 @@ def _config_rules(inp: Inputs, config: dict[str, Any], names: dict[str, FileInfo
                     f"{detected} ({explain_architecture(config)}); fix one of them",
                 )
             )
-        if inp.region and inp.region not in arch.regions:
+        if (
+            inp.region and inp.region not in arch.regions and inp.region in IMPORT_REGIONS
+        ):  # else said once below
             out.append(
                 _err(
                     "RegionNotSupported",

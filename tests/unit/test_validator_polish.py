@@ -48,3 +48,17 @@ def test_a_folder_whose_files_sit_one_level_down_names_the_subfolder(tmp_path):
     report = validate_source(LocalFolder(tmp_path / "upload"))
     [finding] = [f for f in report.errors if f.code == "SourceInSubfolder"]
     assert "llama3-8b/" in finding.message and "point the source at" in finding.message
+
+
+def test_a_region_bedrock_does_not_import_into_is_one_error_not_one_per_rule(tmp_path):
+    """eu-west-1 offers no Custom Model Import at all: said once (not again as "Mistral cannot be imported
+    there"); a region that imports, but not this architecture, is still said for the architecture."""
+    build_model(tmp_path / "m", ModelSpec(kind="mistral"))
+    nowhere = validate_source(LocalFolder(tmp_path / "m"), region="eu-west-1")
+    assert [f.code for f in nowhere.errors] == ["RegionNotSupported"]
+    assert "not offered in eu-west-1" in nowhere.errors[0].message
+    oss = tmp_path / "oss"
+    build_model(oss, ModelSpec(kind="gpt-oss"))
+    elsewhere = validate_source(LocalFolder(oss), region="us-west-2")
+    assert [f.code for f in elsewhere.errors] == ["RegionNotSupported"]
+    assert "us-west-2" in elsewhere.errors[0].message
