@@ -162,8 +162,9 @@ def build_crd() -> dict[str, Any]:
         {
             "name": "Paused",
             "type": "string",
-            "jsonPath": r".metadata.annotations.bedrock\.modelops\.io/paused",
-            "description": "The bedrock.modelops.io/paused annotation: the operator leaves the model alone.",
+            "jsonPath": '.status.conditions[?(@.type=="Paused")].status',
+            "description": "True while the operator leaves the model alone (the bedrock.modelops.io/paused "
+            "annotation), False once resumed; empty if it never was paused.",
         },
         {
             "name": "Phase",

@@ -85,11 +85,27 @@ def test_printer_columns_read_the_ready_condition(kubectl, crd_installed, namesp
     assert "us-west-2" in row
     assert "5ba1e4aa21df" in row  # SERVING: what serves, apart from what PHASE says the spec's revision does
     assert "arn:aws:bedrock:us-east-1:123456789012:imported-model/abcdef123456" in row
+    paused = {  # as the operator writes it for the bedrock.modelops.io/paused annotation: True, as READY is
+        "type": "Paused",
+        "status": "True",
+        "reason": "ReconcilePaused",
+        "message": "paused",
+        "lastTransitionTime": "2026-11-29T00:00:00Z",
+    }
+    status["status"]["conditions"].append(paused)
     kubectl(
-        "annotate", "bedrockmodel", "llama3-support-bot", "-n", namespace, "bedrock.modelops.io/paused=true"
+        "patch",
+        "bedrockmodel",
+        "llama3-support-bot",
+        "-n",
+        namespace,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        json.dumps(status),
     )
     row = kubectl("get", "bedrockmodels", "-n", namespace).stdout.splitlines()[1].split()
-    assert row[:7] == ["llama3-support-bot", "Llama3.1", "True", "False", "true", "Ready", "ModelReady"]
+    assert row[:7] == ["llama3-support-bot", "Llama3.1", "True", "False", "True", "Ready", "ModelReady"]
 
 
 def test_kubectl_explain_teaches_the_source(kubectl, crd_installed):
