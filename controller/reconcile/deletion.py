@@ -41,11 +41,16 @@ def finalize(p: Pass, grace: float) -> Finalized:
     if why is not None:
         return _waiting(why)
     # creates given up on: waited for until they show (or cannot land any more), then what they made deleted
-    why, late = given_up.pending(p, grace, max(grace, LATE_CREATE_SECONDS))
+    why, late = given_up.pending(p, grace, _late(grace))
     if why is not None:
         return _waiting(why)
     drop |= {arn: region for arn, region in late.items() if arn not in keep}
     return _dispose(p, keep, drop)
+
+
+def _late(grace: float) -> float:
+    """How long after its last send (or its give-up) a create not shown yet may still land."""
+    return max(grace, LATE_CREATE_SECONDS)
 
 
 def _waiting(why: str, reason: str = EventReason.WAITING_FOR_IMPORT_JOB) -> Finalized:
@@ -95,7 +100,7 @@ def _settle_job(p: Pass, grace: float, keep: dict[str, str], drop: dict[str, str
     job = bedrock.find_job(rec.job_name)
     # no create is sent once the object is being deleted: the first look is its deletion at the latest;
     # nothing looks for the job once the object is gone, so a create is waited for as long as it may land
-    late = max(grace, LATE_CREATE_SECONDS)
+    late = _late(grace)
     if (
         job is None
         and rec.in_flight

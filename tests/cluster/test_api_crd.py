@@ -34,6 +34,21 @@ def test_every_example_applies_and_is_listed_with_columns(kubectl, crd_installed
     assert len([n for n in listed if n.startswith("bedrockimportedmodel")]) == len(names)
 
 
+def _patch_status(kubectl, namespace: str, status: dict) -> None:
+    """Write llama3-support-bot's status as the operator would (no operator involved)."""
+    kubectl(
+        "patch",
+        "bedrockmodel",
+        "llama3-support-bot",
+        "-n",
+        namespace,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        json.dumps(status),
+    )
+
+
 def test_printer_columns_read_the_ready_condition(kubectl, crd_installed, namespace):
     kubectl("apply", "-n", namespace, "-f", str(EXAMPLES / "llama3.yaml"))
     status = {
@@ -65,17 +80,7 @@ def test_printer_columns_read_the_ready_condition(kubectl, crd_installed, namesp
             ],
         }
     }
-    kubectl(
-        "patch",
-        "bedrockmodel",
-        "llama3-support-bot",
-        "-n",
-        namespace,
-        "--subresource=status",
-        "--type=merge",
-        "-p",
-        json.dumps(status),
-    )
+    _patch_status(kubectl, namespace, status)
     table = kubectl("get", "bedrockmodels", "-n", namespace, "-o", "wide").stdout.splitlines()
     header, row = table[0].split(), table[1].split()
     assert header[:7] == ["NAME", "ARCHITECTURE", "READY", "SYNCED", "PAUSED", "PHASE", "REASON"]
@@ -93,17 +98,7 @@ def test_printer_columns_read_the_ready_condition(kubectl, crd_installed, namesp
         "lastTransitionTime": "2026-11-29T00:00:00Z",
     }
     status["status"]["conditions"].append(paused)
-    kubectl(
-        "patch",
-        "bedrockmodel",
-        "llama3-support-bot",
-        "-n",
-        namespace,
-        "--subresource=status",
-        "--type=merge",
-        "-p",
-        json.dumps(status),
-    )
+    _patch_status(kubectl, namespace, status)
     row = kubectl("get", "bedrockmodels", "-n", namespace).stdout.splitlines()[1].split()
     assert row[:7] == ["llama3-support-bot", "Llama3.1", "True", "False", "True", "Ready", "ModelReady"]
 

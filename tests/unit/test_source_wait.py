@@ -7,12 +7,7 @@ from __future__ import annotations
 from controller.api.reasons import ConditionType, Phase, Reason
 from tests.support.world import condition, creates_for, listing_of, until, until_5s
 from tests.unit.test_invariants import SOURCES, Operators, spec
-
-
-def _inline(source: str) -> dict:
-    doc = spec(source, "us-east-1", "Delete", {"team": "a"}, None)
-    doc["validation"] = {"mode": "Inline"}
-    return doc
+from tests.unit.test_source_pin import _inline
 
 
 def _validated(body) -> tuple[str | None, str | None]:

@@ -41,6 +41,13 @@ TENANCY_MODELS: dict[str, ModelSpec] = {
 }
 TEAM_B_ACCOUNT = "222222222222"
 TEAM_B_ROLE = "TeamBModelImport"
+#: the trust policy of a Bedrock import service role: Bedrock may assume it
+BEDROCK_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "bedrock.amazonaws.com"}}
+    ],
+}
 
 
 @dataclass
@@ -214,16 +221,6 @@ class LocalAws:
         for prefix, spec in TENANCY_MODELS.items():
             self.upload_model(TENANCY_BUCKET, prefix, spec)
         iam = self.account_client("iam", TEAM_B_ACCOUNT)
-        trust = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Action": "sts:AssumeRole",
-                    "Principal": {"Service": "bedrock.amazonaws.com"},
-                }
-            ],
-        }
         folder = f"{TENANCY_BUCKET}/teams/team-b/"
         read = {
             "Version": "2012-10-17",
@@ -244,23 +241,13 @@ class LocalAws:
             ],
         }
         with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
-            iam.create_role(RoleName=TEAM_B_ROLE, AssumeRolePolicyDocument=json.dumps(trust))
+            iam.create_role(RoleName=TEAM_B_ROLE, AssumeRolePolicyDocument=json.dumps(BEDROCK_TRUST))
         iam.put_role_policy(RoleName=TEAM_B_ROLE, PolicyName="read-team-b", PolicyDocument=json.dumps(read))
 
     def create_role(self, name: str = EXAMPLE_ROLE) -> str:
         iam = self.client("iam")
-        trust = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Action": "sts:AssumeRole",
-                    "Principal": {"Service": "bedrock.amazonaws.com"},
-                }
-            ],
-        }
         with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
-            iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+            iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(BEDROCK_TRUST))
         # the local Bedrock reads the source with the role's own permissions, as Bedrock does
         read = {
             "Version": "2012-10-17",
