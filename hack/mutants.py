@@ -1426,8 +1426,8 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "late-create-not-awaited-at-deletion",
         "controller/reconcile/deletion.py",
-        "    late = max(grace, LATE_CREATE_SECONDS)",
-        "    late = grace",
+        "    return max(grace, LATE_CREATE_SECONDS)",
+        "    return grace",
         ("tests/unit/test_deletion.py", "tests/unit/test_invariants.py"),
         "a deletion gives a sent create up after the grace period: one Bedrock applies later leaks its model",
     ),
