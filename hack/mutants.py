@@ -1432,6 +1432,22 @@ MUTATIONS: tuple[Mutation, ...] = (
         "a deletion gives a sent create up after the grace period: one Bedrock applies later leaks its model",
     ),
     Mutation(
+        "source-wait-on-any-missing-file",
+        "controller/reconcile/validation.py",
+        '    if errors and all(e["code"] in NOT_THERE_YET for e in errors):',
+        '    if errors and any(e["code"] in NOT_THERE_YET for e in errors):',
+        ("tests/unit/test_source_wait.py",),
+        "a broken model with a file missing is waited for 30 minutes instead of refused at once",
+    ),
+    Mutation(
+        "source-wait-pace-ignored",
+        "controller/runtime/operator.py",
+        "cap, floor=out.retry_error.retry_after",
+        "cap, floor=None",
+        ("tests/unit/test_source_wait.py",),
+        "a Job-mode wait for an upload makes a new validation Job every few seconds (each pass resets the backoff)",
+    ),
+    Mutation(
         "pause-case-sensitive-tick",
         "controller/runtime/work_queue.py",
         '    if meta.get("deletionTimestamp") or is_paused(meta.get("annotations")):',

@@ -109,3 +109,22 @@ def test_job_mode_waits_too_and_reads_the_folder_again_in_a_new_job():
     until(w, lambda: body["status"].get("phase") == Phase.READY, 400)
     assert creates_for(w, SOURCES[0]) == 1
     m.teardown()
+
+
+def test_a_half_uploaded_folder_that_is_also_broken_is_refused_at_once():
+    """Only a folder whose every problem is a missing file is waited for: quantized weights missing their
+    safetensors are broken whatever arrives next (a wait on `any` missing file would hold it 30 minutes)."""
+    m = Operators()
+    w = m.world
+    c = w.cluster("east")
+    w.s3.put_folder(SOURCES[3], "quantized")
+    bucket, prefix = "models", "broken/"
+    for key in [k for k in w.s3.objects if k[0] == bucket and k[1].startswith(prefix)]:
+        if key[1].endswith(".safetensors"):
+            del w.s3.objects[key]
+    body = c.create("team-a", "m", _inline(SOURCES[3]))
+    until(w, lambda: _validated(body)[0] == "False", 30)
+    failed = condition(body, ConditionType.VALIDATED)
+    assert "QuantizedModel" in failed["message"] and "MissingWeights" in failed["message"], failed
+    assert not body["status"].get("sourceWait")
+    m.teardown()
