@@ -10,6 +10,7 @@ from controller.api.models import FailureRecord
 from controller.api.reasons import ConditionType, Phase, Reason
 from controller.errors import Kind, OperatorError, SourceError
 from controller.reconcile.context import Pass
+from controller.reconcile.outcome import Outcome
 from controller.redact import redact
 
 
@@ -18,7 +19,7 @@ def handle_error(p: Pass, err: OperatorError) -> None:
     out = p.out
     if err.kind is Kind.RETRYABLE:
         out.retry_error = err
-        out.condition(ConditionType.SYNCED, "False", err.reason, f"{err.message} (retrying with backoff)")
+        show_retrying(out, err)
         if not p.up_to_date and ConditionType.READY not in out.conditions:
             out.condition(ConditionType.READY, "False", err.reason, f"{err.message} (retrying with backoff)")
         return
@@ -37,6 +38,11 @@ def handle_error(p: Pass, err: OperatorError) -> None:
     fail(p, ctype, err.reason, err.message)
 
 
+def show_retrying(out: Outcome, err: OperatorError) -> None:
+    """Synced=False while a retryable error is retried: the one wording of it."""
+    out.condition(ConditionType.SYNCED, "False", err.reason, f"{err.message} (retrying with backoff)")
+
+
 def show_synced(p: Pass) -> None:
     """Synced, unless a step said it: the error and the retry; True only while Bedrock holds what the spec
     asks for (its model serves, or its import job was sent and runs); else Unknown: nothing of this spec is
@@ -46,7 +52,7 @@ def show_synced(p: Pass) -> None:
         return
     err, job = out.retry_error, p.st.import_job
     if err is not None:
-        out.condition(ConditionType.SYNCED, "False", err.reason, f"{err.message} (retrying with backoff)")
+        show_retrying(out, err)
     elif p.up_to_date:
         out.condition(
             ConditionType.SYNCED, "True", Reason.RECONCILE_SUCCEEDED, "Bedrock serves what the spec asks for"

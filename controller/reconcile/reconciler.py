@@ -275,8 +275,8 @@ class Reconciler:
             if not applied:  # nothing was decided for this generation: status must not say it was
                 st.observed_generation = seen
             out = Outcome(status=st)
-            err = out.retry_error = api_error(exc, "reading BedrockImportPolicies")
-            out.condition(ConditionType.SYNCED, "False", err.reason, f"{err.message} (retrying with backoff)")
+            out.retry_error = api_error(exc, "reading BedrockImportPolicies")
+            failures.show_retrying(out, out.retry_error)
             return out
         if not _owns(st):
             st.account_role_arn = decision.account_role  # pinned while the object owns anything
