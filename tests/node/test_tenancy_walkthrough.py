@@ -59,6 +59,16 @@ def test_the_two_team_walkthrough_runs_as_written(kubectl, operator, local_aws, 
     (cache / "dev" / "cluster").mkdir(parents=True)
     (cache / "dev" / "cluster" / "kubeconfig").symlink_to(control_plane.kubeconfig)
     commands, shown = _blocks()
+    # the apiserver sees new BedrockImportPolicies (the admission policy's parameters) a moment after they
+    # are created: a person takes that long between two commands, a script does not. Wait for the refusal
+    # with a server-side dry run (nothing is created) before the page's own apply runs as written.
+    refused = "kubectl apply -f examples/tenancy/team-a-reaches-for-team-b.yaml"
+    assert refused in commands
+    settle = (
+        "for i in $(seq 60); do kubectl apply --dry-run=server"
+        " -f examples/tenancy/team-a-reaches-for-team-b.yaml >/dev/null 2>&1 || break; sleep 0.5; done\n"
+    )
+    commands = commands.replace(refused, settle + refused, 1)
     try:
         proc = subprocess.run(
             ["bash", "-euo", "pipefail", "-c", commands],
