@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import threading
+
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 RECONCILES = Counter("bmo_reconciles_total", "Reconciles run, by result", ["result"])
 IMPORT_JOBS = Counter(
     "bmo_import_jobs_total", "Import jobs by outcome (started, completed, failed)", ["outcome"]
 )
+for _outcome in ("started", "completed", "failed"):  # at 0 from the start: a first failure is an increase
+    IMPORT_JOBS.labels(_outcome)
+MODELS = Gauge("bmo_models", "BedrockImportedModels this operator reconciles, by phase", ["phase"])
 IMPORT_DURATION = Histogram(
     "bmo_import_job_duration_seconds",
     "Import job duration as Bedrock reports it (creation to end)",
@@ -19,6 +24,11 @@ ORPHANED_MODELS = Gauge(
     "Imported models in the operator's account that no live object accounts for, by why (`orphans`)",
     ["region", "kind"],
 )
+SUPERSEDED_MODELS = Gauge(
+    "bmo_superseded_models",
+    "Models no object serves any more, still to be deleted, by region (`failing`: the last delete failed)",
+    ["region", "failing"],
+)
 VALIDATIONS = Counter(
     "bmo_validations_total", "Artifact validations by outcome and reason", ["outcome", "reason"]
 )
@@ -26,6 +36,28 @@ AWS_CALLS = Counter("bmo_aws_api_calls_total", "AWS API calls", ["service", "ope
 AWS_ERRORS = Counter(
     "bmo_aws_api_errors_total", "AWS API calls that failed", ["service", "operation", "code"]
 )
+
+
+class Tally:
+    """A gauge summed over objects: each object's latest counts replace its earlier ones, and an object
+    that goes takes its counts with it (a pass sees one object, the gauge says the fleet)."""
+
+    def __init__(self, gauge: Gauge) -> None:
+        self._gauge = gauge
+        self._by_object: dict[str, dict[tuple[str, ...], int]] = {}
+        self._lock = threading.Lock()
+
+    def set(self, key: str, counts: dict[tuple[str, ...], int]) -> None:
+        with self._lock:
+            before = self._by_object.pop(key, {})
+            if counts:
+                self._by_object[key] = counts
+            for labels in before.keys() | counts.keys():
+                total = sum(c.get(labels, 0) for c in self._by_object.values())
+                self._gauge.labels(*labels).set(total)
+
+    def forget(self, key: str) -> None:
+        self.set(key, {})
 
 
 def instrument(client) -> None:

@@ -710,8 +710,10 @@ class BedrockImportedModelStatus(BaseModel):
         "them (kept so a restart or a new leader keeps the line as it was).",
     )
     validation: ValidationSummary | None = Field(None, description="Artifact validation summary.")
-    validated_revision: str | None = Field(
-        None, description="Revision (and inputs) the validation summary is for."
+    validated_inputs: str | None = Field(
+        None,
+        description="Hash of the inputs (revision, region, role, retry annotation) the validation summary "
+        "is for, like failure.inputs; status.revision alone is the hash of the import-relevant spec.",
     )
     failure_message: str | None = Field(None, description="Why the last attempt failed, and what to fix.")
     last_sync_time: str | None = Field(

@@ -137,6 +137,8 @@ EMBEDDING_TENSORS = (
 )
 
 _FAMILIES = ({"Llama3", "Llama3.1", "Llama3.2", "Llama3.3"}, {"Qwen2", "Qwen2.5"})
+#: names whose config.json is the same (model_type qwen2; Llama 3.1 and 3.3's rope factor 8)
+_ALIKE = ({"Qwen2", "Qwen2.5"}, {"Llama3.1", "Llama3.3"})
 
 
 def compatible(declared: str, detected: str) -> bool:
@@ -294,6 +296,15 @@ def _config_rules(inp: Inputs, config: dict[str, Any], names: dict[str, FileInfo
                     f"{detected} imports only {' or '.join(arch.architectures)}, not "
                     f"{_bounded(archs, 120) if archs else 'an unnamed class'}",
                 )
+            )
+        declared = inp.declared_architecture
+        if declared and declared != detected and any({declared, detected} <= f for f in _ALIKE):
+            # names the config cannot tell apart: the declared one is the more precise, and status speaks
+            # one spelling throughout (spec, validation, printer column)
+            summary.architecture = declared
+            summary.architecture_reason = (
+                f"{explain_architecture(config)}, which {detected} and {declared} share: "
+                f"{inp.architecture_label} names it"
             )
         if inp.declared_architecture and not compatible(inp.declared_architecture, detected):
             out.append(

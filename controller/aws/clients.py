@@ -22,6 +22,7 @@ from controller import metrics
 from controller.api.models import DOT_SEGMENT, DOT_SEGMENT_MESSAGE, S3_URI_PATTERN
 from controller.api.reasons import Reason
 from controller.artifacts.sources import S3Folder
+from controller.aws import role_check
 from controller.aws.rate_limit import RegionLimiter, parse_limits
 from controller.aws.session import default_session, new_client
 from controller.errors import AwsError, Kind, SourceError
@@ -353,6 +354,7 @@ class SupportClients:
         self.region = region
         self._made: dict[str, Any] = {}
         self._lock = threading.Lock()
+        self._account: str | None = None
 
     # Made at first use: most fleets never read a SageMaker model or create a role, and each client
     # keeps its service's model in memory (SageMaker's alone is some 8 MiB).
@@ -414,10 +416,33 @@ class SupportClients:
             return raw.decode("utf-8", "replace")
 
     def account_id(self) -> str:
+        if self._account is None:
+            try:
+                self._account = self._sts.get_caller_identity()["Account"]
+            except (ClientError, BotoCoreError) as exc:
+                raise classify(exc, "GetCallerIdentity") from None
+        return self._account
+
+    def role_problem(self, role_arn: str) -> str | None:
+        """Why Bedrock could not use this service role, from IAM, before a job is spent on it (None: it can,
+        or IAM would not tell: a role of another account, or one this operator may not read)."""
+        parts = role_arn.split(":")
+        if len(parts) < 6 or parts[4] != self.account_id():
+            return None  # read only in the account these credentials are in
+        name = role_arn.rsplit("/", 1)[-1]
         try:
-            return self._sts.get_caller_identity()["Account"]
+            role = self._iam.get_role(RoleName=name)["Role"]
         except (ClientError, BotoCoreError) as exc:
-            raise classify(exc, "GetCallerIdentity") from None
+            err = classify(exc, f"IAM GetRole {name}")
+            if err.kind is Kind.RETRYABLE:
+                raise err from None
+            if err.kind is not Kind.NOT_FOUND:
+                return None  # AccessDenied: left to Bedrock, as before this check
+            role = None
+        else:
+            if role.get("Arn") not in (None, role_arn):
+                return None  # a role of that name on another path: not the one named
+        return role_check.problem(role_arn, role)
 
     def sagemaker_s3_uri(self, model_name: str) -> str:
         try:

@@ -65,7 +65,7 @@ def refuse(p: Pass, v: Violation, message: str) -> None:
     p.out.condition(ConditionType.READY, "False", v.rule, p.keeps_serving(message))
     if not p.serving:
         p.out.condition(ConditionType.IMPORTED, "False", v.rule, f"no import job was started: {message}")
-    if p.st.validated_revision != p.inputs:  # not "the operator is working on it": nothing is, until allowed
+    if p.st.validated_inputs != p.inputs:  # not "the operator is working on it": nothing is, until allowed
         p.out.condition(ConditionType.VALIDATED, "Unknown", v.rule, f"not validated while refused: {message}")
     p.out.condition(
         ConditionType.SYNCED, "False", v.rule, f"nothing is sent to Bedrock while refused: {message}"

@@ -15,6 +15,7 @@ from controller.api.models import (
 )
 from controller.aws.clients import BedrockClient, RegionClients, SupportClients
 from controller.naming import Identity, import_inputs, revision
+from controller.reconcile.durations import RecentDurations
 from controller.reconcile.outcome import Outcome
 from controller.tenancy.rules import Decision
 
@@ -126,6 +127,8 @@ class Pass:
 
     #: BMO_PRICE_PER_CMU_MINUTE, for the cost line of a Ready model (None: no cost line)
     price_per_cmu_minute: float | None = None
+    #: this process's recent import durations by region: the "typically" of a running import (None: none)
+    import_durations: RecentDurations | None = None
 
     @property
     def serving(self) -> bool:

@@ -91,7 +91,10 @@ def follow(p: Pass, grace: float, iam_wait: float, smoke_default: str = "") -> b
         _running(p, rec)
         return True
     if job.created and job.ended:
-        metrics.IMPORT_DURATION.observe(max(0.0, (job.ended - job.created).total_seconds()))
+        took = (job.ended - job.created).total_seconds()
+        metrics.IMPORT_DURATION.observe(max(0.0, took))
+        if job.status == "Completed" and p.import_durations is not None:
+            p.import_durations.add(rec.region, rec.job_name, took)
     if job.status == "Failed":
         metrics.IMPORT_JOBS.labels("failed").inc()
         rec.state, rec.completed_at = "Failed", p.now_rfc3339()
@@ -180,6 +183,9 @@ def _running(p: Pass, rec: ImportJobRecord) -> None:
         p.st.phase = Phase.UPDATING if p.serving else Phase.IMPORTING
         since = rec.sent_at or rec.started_at
         running = f"import job {rec.job_name} is running" + (f" since {since}" if since else "")
+        typical = p.import_durations.typical(rec.region) if p.import_durations is not None else None
+        if typical:
+            running += f"; {typical}"
         p.out.condition(ConditionType.IMPORTED, "Unknown", Reason.IMPORT_JOB_RUNNING, running)
         p.out.condition(ConditionType.READY, "False", Reason.IMPORTING, p.keeps_serving(running))
         return
@@ -267,6 +273,10 @@ def start(p: Pass, queue: ImportQueue, arrival: str | None) -> None:
     target = next((n for n in candidates if n not in used), candidates[-1])
     if p.spec.service_role.role_arn:
         role = p.spec.service_role.role_arn
+        problem = p.support.role_problem(role)  # before a job is spent on a role Bedrock cannot assume
+        if problem is not None:
+            fail(p, ConditionType.IMPORTED, Reason.SERVICE_ROLE_INVALID, problem)
+            return
     else:
         role = p.support.ensure_role(
             p.support.role_name(p.me),
@@ -438,7 +448,7 @@ def _not_as_validated(p: Pass, s3_uri: str) -> tuple[str, str] | None:
     except SourceError as err:
         if err.kind is Kind.RETRYABLE:
             raise
-        p.st.validated_revision = None
+        p.st.validated_inputs = None
         return err.reason, err.message
     return (Reason.SOURCE_CHANGED, why) if why is not None else None
 

@@ -51,6 +51,7 @@ from controller.reconcile.context import (
     shown_reason,
     wanted_region,
 )
+from controller.reconcile.durations import RecentDurations
 from controller.reconcile.import_queue import ImportQueue, arrival_order, line_key, shown_time, slot_of
 from controller.reconcile.memory import Memory
 from controller.reconcile.outcome import Outcome, QueueState
@@ -102,6 +103,9 @@ class Reconciler:
         self.settings = settings
         self.tenancy = tenancy or TenancyView(settings.import_policy_default)
         self.queue = ImportQueue(settings.import_slots, clock=monotonic, busy_for=settings.poll_seconds)
+        self.phases = metrics.Tally(metrics.MODELS)
+        self.import_durations = RecentDurations()
+        self.superseded = metrics.Tally(metrics.SUPERSEDED_MODELS)
         self.jobs = jobs or ValidationJobs(settings)
         self.exports: exporting.Exports = exports or ConfigMapExports(settings)
         self._make_clients = clients
@@ -186,6 +190,11 @@ class Reconciler:
 
     # ---- the pass ----------------------------------------------------------------------------------
     def reconcile(self, body: dict[str, Any], memory: Memory | None = None, event: bool = True) -> Outcome:
+        out = self._reconcile(body, memory, event)
+        self.count(View.of(body).uid, out.status)
+        return out
+
+    def _reconcile(self, body: dict[str, Any], memory: Memory | None, event: bool) -> Outcome:
         memory = memory or Memory()
         v = View.of(body)
         st = parse_status(v.status)
@@ -284,6 +293,7 @@ class Reconciler:
         p = Pass.build(v, self.identity(v), spec, st, self.settings.region, clients, self.clock())
         p.decision = decision
         p.price_per_cmu_minute = self.settings.price_per_cmu_minute
+        p.import_durations = self.import_durations
         if st.region is None or not p.serving:
             st.region = p.region  # pinned: a later change of the operator's default does not move it
         admission.show(p, decision)
@@ -301,6 +311,20 @@ class Reconciler:
         failures.show_synced(p)
         self._settle_queue(p)
         return p.out
+
+    def count(self, uid: str, st: BedrockImportedModelStatus | None) -> None:
+        """The fleet's gauges after a pass of one object (None: it is gone): `bmo_models` by phase, and
+        `bmo_superseded_models`, what it still has to delete, by region and whether its last delete failed."""
+        if st is None:
+            self.phases.forget(uid)
+            self.superseded.forget(uid)
+            return
+        self.phases.set(uid, {(str(st.phase),): 1} if st.phase else {})
+        counts: dict[tuple[str, ...], int] = {}
+        for old in st.superseded or []:
+            labels = (old.region, "true" if old.last_error else "false")
+            counts[labels] = counts.get(labels, 0) + 1
+        self.superseded.set(uid, counts)
 
     def _paused_job_runs(self, v: View, st: BedrockImportedModelStatus) -> bool:
         """`_job_runs` for an object no pass follows (paused, or being deleted), asked at most once a poll (a
@@ -494,6 +518,7 @@ class Reconciler:
             raise
         if not result.done:
             self._settle_deleting(v, st)
+            self.count(v.uid, p.st)
             return result
         self.queue.forget(v.uid)
         self._paused_looks.pop(v.uid, None)

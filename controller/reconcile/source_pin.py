@@ -46,7 +46,7 @@ def as_validated(p: Pass, s3_uri: str) -> str | None:
     digest, count = listed_digest(p, s3_uri)
     if digest == pinned:
         return None
-    p.st.validated_revision = None
+    p.st.validated_inputs = None
     then = p.st.validation.files if p.st.validation and p.st.validation.files is not None else "?"
     return (
         f"the files in {s3_uri} changed after they were validated ({then} file(s) then, {count} now, or "

@@ -54,7 +54,7 @@ def source_uri(p: Pass) -> str:
     """The S3 folder to import: the spec's, or the SageMaker model's artifacts (resolved once per pass)."""
     if p.spec.source.s3_uri:
         return p.spec.source.s3_uri
-    if not p.st.resolved_s3_uri or p.st.validated_revision != p.inputs:
+    if not p.st.resolved_s3_uri or p.st.validated_inputs != p.inputs:
         p.st.resolved_s3_uri = p.support.sagemaker_s3_uri(p.spec.source.sage_maker_model_name or "")
     return p.st.resolved_s3_uri
 
@@ -62,7 +62,7 @@ def source_uri(p: Pass) -> str:
 def validated(p: Pass, settings: Settings, jobs: ValidationJobs) -> bool:
     """True when the spec's revision is proven importable; otherwise the pass says why not (pending or
     failed) and the caller stops."""
-    if p.st.validated_revision == p.inputs:
+    if p.st.validated_inputs == p.inputs:
         # said while paused, for an edit that turned out to need no new validation: true again
         if shown_reason(p.st, ConditionType.VALIDATED) == Reason.RECONCILE_PAUSED:
             _say_validated_before(p, settings)
@@ -74,7 +74,7 @@ def validated(p: Pass, settings: Settings, jobs: ValidationJobs) -> bool:
         p.out.condition(
             ConditionType.VALIDATED, "True", Reason.VALIDATION_SKIPPED, "spec.validation.mode is Skip"
         )
-        p.st.validated_revision = p.inputs
+        p.st.validated_inputs = p.inputs
         p.st.validation = None  # an earlier revision's summary (and fingerprint) says nothing of this one
         return True
     p.st.phase = Phase.UPDATING if p.serving else Phase.VALIDATING
@@ -270,7 +270,7 @@ def _judged(
     p.out.condition(
         ConditionType.VALIDATED, "True", Reason.ARTIFACTS_IMPORTABLE, f"{s3_uri} will import{warn}"
     )
-    p.st.validated_revision = p.inputs
+    p.st.validated_inputs = p.inputs
     p.out.event(
         "Normal", EventReason.VALIDATED, f"{s3_uri}: importable as {summary.get('architecture')}{warn}"
     )

@@ -274,6 +274,7 @@ class Operator:
         DELETED event, or a pass that found it gone), its namespace's quota stops counting it."""
         self.work.remove(uid)
         self.reconciler.queue.forget(uid)
+        self.reconciler.count(uid, None)
         self._waits_said.pop(uid, None)
         if namespace is not None:
             self.tenancy.model_changed({"metadata": {"namespace": namespace, "uid": uid}}, deleted=True)

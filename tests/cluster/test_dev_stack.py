@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -144,6 +145,11 @@ def test_dev_stack_runs_until_sigint_and_leaves_nothing_behind(tmp_path):
             for i in items
         }
         assert all(v == ["True"] for v in ready.values()), ready
+        # metrics are on, where the stack says: the fleet by phase, as the shipped dashboard reads it
+        port = re.search(r"metrics:  curl -s http://127.0.0.1:(\d+)/metrics", output)
+        assert port, output
+        scraped = urllib.request.urlopen(f"http://127.0.0.1:{port.group(1)}/metrics", timeout=5).read()
+        assert 'bmo_models{phase="Ready"} 5.0' in scraped.decode()
         children = _children(proc.pid)
         assert len(children) >= 6  # etcd, apiserver, controller-manager, moto, Bedrock emulator, operator
 

@@ -23,10 +23,13 @@ def helm() -> str:
     return out.stdout.strip().splitlines()[-1]
 
 
+IMAGE = ("--set", "image.repository=registry.example/bedrock-model-operator")
+
+
 def render(helm: str, *args: str) -> list[dict]:
     out = subprocess.run(
         # its own release namespace: the kustomize test installs the same objects in bedrock-model-operator
-        [helm, "template", "bmo", str(CHART), "-n", "bmo-helm-test", *args],
+        [helm, "template", "bmo", str(CHART), "-n", "bmo-helm-test", *IMAGE, *args],
         capture_output=True,
         text=True,
         check=True,
@@ -41,8 +44,49 @@ def test_chart_crds_are_the_generated_crds():
 
 
 def test_chart_lints(helm):
-    out = subprocess.run([helm, "lint", str(CHART)], capture_output=True, text=True)
+    out = subprocess.run([helm, "lint", str(CHART), *IMAGE], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_the_chart_asks_for_the_image_nobody_publishes(helm):
+    """No registry publishes the image: an install without `image.repository` stops at once and says how
+    to get one, where a default would have ended in ImagePullBackOff."""
+    out = subprocess.run(
+        [helm, "template", "bmo", str(CHART), "-n", "bmo-helm-test"], capture_output=True, text=True
+    )
+    assert out.returncode != 0
+    assert "image.repository is required: build the image from the Dockerfile and push it" in out.stderr
+    (deployment,) = [d for d in render(helm, "--set", "image.tag=1.2.3") if d["kind"] == "Deployment"]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert container["image"] == env["BMO_VALIDATOR_IMAGE"] == "registry.example/bedrock-model-operator:1.2.3"
+
+
+def test_the_chart_renders_the_monitoring_objects_when_asked(helm):
+    """Off by default (their CRDs come with Prometheus Operator); on: the PodMonitor selects exactly the
+    release's operator pods, and the rule and dashboard are deploy/monitoring's."""
+    kinds = {d["kind"] for d in render(helm)}
+    assert not kinds & {"PodMonitor", "PrometheusRule"}
+    docs = render(
+        helm,
+        *("--set", "monitoring.podMonitor.enabled=true", "--set", "monitoring.prometheusRule.enabled=true"),
+        *("--set", "monitoring.dashboard.enabled=true"),
+    )
+    by_kind = {d["kind"]: d for d in docs}
+    pod_labels = by_kind["Deployment"]["spec"]["template"]["metadata"]["labels"]
+    monitor = by_kind["PodMonitor"]["spec"]
+    assert monitor["selector"]["matchLabels"].items() <= pod_labels.items()
+    assert monitor["selector"]["matchLabels"]["app.kubernetes.io/instance"] == "bmo"
+    (ports,) = [c["ports"] for c in by_kind["Deployment"]["spec"]["template"]["spec"]["containers"]]
+    assert monitor["podMetricsEndpoints"][0]["port"] in {p["name"] for p in ports}
+    shipped = yaml.safe_load((ROOT / "deploy" / "monitoring" / "prometheus-rule.yaml").read_text())
+    assert by_kind["PrometheusRule"]["spec"] == shipped["spec"]
+    (dashboard,) = [d for d in docs if d["kind"] == "ConfigMap" and "dashboard" in d["metadata"]["name"]]
+    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+    import json
+
+    shipped_dashboard = json.loads((ROOT / "deploy" / "monitoring" / "grafana-dashboard.json").read_text())
+    assert json.loads(dashboard["data"]["bedrock-model-operator.json"]) == shipped_dashboard
 
 
 @pytest.mark.controlplane
@@ -250,3 +294,24 @@ def test_chart_ships_the_tenant_roles_of_deploy_base(helm):
         for d in render(helm, "--set", "sharedClusterObjects=false")
         if d["metadata"]["name"].startswith("bedrock-model-operator-tenant-")
     ]
+
+
+@pytest.mark.controlplane
+def test_the_install_guides_kustomize_image_lines_set_the_operator_and_validator_image(kubectl, tmp_path):
+    """docs/install.md, "The image": its `images:` and patch, in an overlay of deploy/overlays/cluster-wide,
+    put the user's image in the container and in BMO_VALIDATOR_IMAGE (validation Jobs run it too)."""
+    import os
+    import re
+
+    text = (ROOT / "docs" / "install.md").read_text()
+    section = text.split("### The image", 1)[1]
+    (block,) = [b for b in re.findall(r"```yaml\n(.*?)```", section, re.S) if "images:" in b][:1]
+    overlay = yaml.safe_load(block)
+    overlay["resources"] = [os.path.relpath(ROOT / "deploy" / "overlays" / "cluster-wide", tmp_path)]
+    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump(overlay))
+    docs = [d for d in yaml.safe_load_all(kubectl("kustomize", str(tmp_path)).stdout) if d]
+    (deployment,) = [d for d in docs if d["kind"] == "Deployment"]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    wanted = "111122223333.dkr.ecr.us-east-1.amazonaws.com/bedrock-model-operator:0.1.0"
+    assert container["image"] == env["BMO_VALIDATOR_IMAGE"] == wanted

@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 
 from bmo_devtools.emulator.protocol import ApiError, error_status
 from bmo_devtools.emulator.state import BedrockState
+from controller import metrics
 from controller.aws.clients import BedrockClient
 from controller.errors import AwsError, Kind
 
@@ -61,16 +62,19 @@ class StateClient:
                 # botocore's standard retry mode (the operator's clients: 3 attempts) retries a throttle or
                 # a 5xx the service answered before doing anything; the World's clock does not wait for it
                 for attempt in range(1, ATTEMPTS + 1):
+                    metrics.AWS_CALLS.labels("bedrock", operation).inc()  # as botocore's hook: per attempt
                     try:
                         self.state.before_request(operation)
                         break
                     except ApiError as err:
                         self.state.errors[f"{operation}:{err.type_name}"] += 1
+                        metrics.AWS_ERRORS.labels("bedrock", operation, err.type_name).inc()
                         if attempt == ATTEMPTS or error_status(err.type_name, "bedrock") < 429:
-                            raise
+                            raise client_error(err, operation) from None
                 result = getattr(self.state, method)(self.region, params)
             except ApiError as err:
                 self.state.errors[f"{operation}:{err.type_name}"] += 1
+                metrics.AWS_ERRORS.labels("bedrock", operation, err.type_name).inc()
                 raise client_error(err, operation) from None
             if self.hooks is not None:
                 self.hooks.after_call(operation)
@@ -121,6 +125,17 @@ class FakeSupport:
         if roles is not None:  # IAM is global: the World keeps which roles exist, and for whom
             roles[role_name] = tags.get("bedrock.modelops.io/uid", "")
         return f"arn:aws:iam::123456789012:role/{role_name}"
+
+    def role_problem(self, role_arn: str) -> str | None:
+        """IAM's view of a named role: the World's `missing_roles` do not exist, its `untrusting_roles`
+        trust no Bedrock principal; any other role is fine."""
+        from controller.aws import role_check
+
+        if role_arn in getattr(self.hooks, "missing_roles", ()):
+            return role_check.problem(role_arn, None)
+        if role_arn in getattr(self.hooks, "untrusting_roles", ()):
+            return role_check.problem(role_arn, {"AssumeRolePolicyDocument": {"Statement": []}})
+        return None
 
     def delete_role(self, role_name: str) -> None:
         if getattr(self.hooks, "role_delete_failures", 0) > 0:

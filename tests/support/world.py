@@ -443,6 +443,8 @@ class World:
     drop_responses: Counter = field(default_factory=Counter)  # operation -> responses to lose after success
     role_denials: int = 0  # the next N CreateRole calls are refused (AccessDenied: terminal)
     role_delete_failures: int = 0  # the next N DeleteRole calls are throttled
+    missing_roles: set[str] = field(default_factory=set)  # service role ARNs IAM does not have
+    untrusting_roles: set[str] = field(default_factory=set)  # roles whose trust policy names no Bedrock
     #: (operation, model ARN, its owner then, who called, whether the caller may adopt that model, whether
     #: its status says it is adopting that model)
     mutations: list[tuple[str, str, str, tuple[str, str] | None, bool, bool]] = field(default_factory=list)
@@ -573,8 +575,9 @@ class World:
         self._uids += 1
         return self._uids
 
-    @staticmethod
-    def _check(s3_uri: str, role_arn: str, job: object = None) -> ImportOutcome:
+    def _check(self, s3_uri: str, role_arn: str, job: object = None) -> ImportOutcome:
+        if role_arn in self.missing_roles | self.untrusting_roles:  # as Bedrock says it, minutes in
+            return ImportOutcome(False, f"Amazon Bedrock could not assume the role {role_arn}.")
         if "broken" in s3_uri:
             return ImportOutcome(False, "The model weights could not be loaded.")
         return ImportOutcome(True, architecture="llama3", instruct=True, cmu=1)

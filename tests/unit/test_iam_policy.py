@@ -241,6 +241,25 @@ def test_operator_policy_allows_every_call_with_its_conditions_and_nothing_unuse
     assert unused == []
 
 
+def test_operator_policy_lets_it_read_each_role_it_may_pass_before_an_import():
+    """The role pre-flight (controller/aws/role_check.py) reads a named role with iam:GetRole: allowed on
+    exactly the roles the operator may pass to Bedrock, and on no other role of the account."""
+    from bmo_devtools.emulator import iam_eval
+
+    statements = _policy("operator-policy.json", MODEL_BUCKET="bmo-examples")
+    passable = [
+        s
+        for s in json.loads((IAM / "operator-policy.json").read_text())["Statement"]
+        if "iam:PassRole" in s["Action"]
+    ]
+    for role in ("BedrockModelImport", "BedrockModelImportTeamA", "bmo-import-team-a-m-abc"):
+        arn = f"arn:aws:iam::{ACCOUNT}:role/{role}"
+        assert iam_eval.allowed(statements, "iam:GetRole", arn, {}), arn
+        context = {"iam:PassedToService": "bedrock.amazonaws.com"}
+        assert iam_eval.allowed(statements, "iam:PassRole", arn, context) and passable
+    assert not iam_eval.allowed(statements, "iam:GetRole", f"arn:aws:iam::{ACCOUNT}:role/admin", {})
+
+
 @pytest.mark.parametrize(
     "action,resource,context",
     [

@@ -58,3 +58,26 @@ def test_sharded_and_the_commands_own_words(tmp_path):
     assert validate_source(LocalFolder(tmp_path / "m")).importable
     bad = _cli("model-folder", str(tmp_path / "n"), "--shards", "0")
     assert bad.returncode == 2 and "--shards must be 1 or more" in bad.stderr
+
+
+@pytest.mark.parametrize(
+    "declared,detected",
+    [("Qwen2.5", "Qwen2.5"), ("Qwen2", "Qwen2"), (None, "Qwen2")],
+)
+def test_a_declared_name_the_config_cannot_tell_apart_is_the_one_status_shows(tmp_path, declared, detected):
+    """Qwen2 and Qwen2.5 share model_type qwen2: the validator found "Qwen2" where the spec said "Qwen2.5",
+    and status showed both spellings. The declared name wins within what the config cannot tell apart."""
+    _write(tmp_path / "m", "--architecture", "qwen2.5")
+    report = validate_source(LocalFolder(tmp_path / "m"), architecture=declared)
+    assert report.importable, [f.to_dict() for f in report.findings]
+    assert report.summary.architecture == detected
+    if declared == "Qwen2.5":
+        assert (
+            "which Qwen2 and Qwen2.5 share: spec.architecture names it" in report.summary.architecture_reason
+        )
+
+
+def test_a_declared_name_the_config_contradicts_is_still_refused(tmp_path):
+    _write(tmp_path / "m", "--architecture", "qwen2.5")
+    report = validate_source(LocalFolder(tmp_path / "m"), architecture="Mistral")
+    assert "ArchitectureMismatch" in [f.code for f in report.errors]

@@ -85,15 +85,11 @@ def manifests(
     for doc in docs:
         if doc["kind"] == "Deployment" and doc["metadata"]["name"] == DEPLOYMENT:
             _fill_deployment(doc, image, liveness_port, metrics_port, env)
-    api = urlparse(cp.server)
     config = {
-        "KUBERNETES_SERVICE_HOST": api.hostname or "127.0.0.1",
-        "KUBERNETES_SERVICE_PORT": str(api.port),
-        **aws.env(),
+        **local_endpoints(cp, aws),
         "BMO_LIVENESS": f"http://127.0.0.1:{liveness_port}/healthz",
         "BMO_METRICS_PORT": str(metrics_port),
         "BMO_METRICS_ADDRESS": "127.0.0.1",
-        "BMO_VALIDATION_POD_TEMPLATE": LocalAws.validation_pod_template(),
     }
     docs.append(
         {
@@ -104,6 +100,18 @@ def manifests(
         }
     )
     return docs
+
+
+def local_endpoints(cp: ControlPlane, aws: LocalAws) -> dict[str, str]:
+    """What a host-network pod on this machine needs to reach the apiserver and the AWS emulators (all on
+    127.0.0.1), and its validation pods the same: the environment of a ConfigMap the install reads."""
+    api = urlparse(cp.server)
+    return {
+        "KUBERNETES_SERVICE_HOST": api.hostname or "127.0.0.1",
+        "KUBERNETES_SERVICE_PORT": str(api.port),
+        **aws.env(),
+        "BMO_VALIDATION_POD_TEMPLATE": LocalAws.validation_pod_template(),
+    }
 
 
 def _fill_deployment(

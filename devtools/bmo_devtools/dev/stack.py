@@ -66,7 +66,7 @@ def prepare_workdir(workdir: Path, ours: bool = False) -> Path:
 
 #: Fixed ports of the dev stack, so a second terminal (and the commands it printed) work across restarts;
 #: a port in use is replaced by a random free one, and the printed commands say which.
-DEV_API_PORT, DEV_MOTO_PORT, DEV_BEDROCK_PORT = 16443, 15000, 15001
+DEV_API_PORT, DEV_MOTO_PORT, DEV_BEDROCK_PORT, DEV_METRICS_PORT = 16443, 15000, 15001, 19090
 
 
 def default_workdir() -> Path:
@@ -271,12 +271,16 @@ def _run_on(
         from bmo_devtools.dev import in_cluster
 
         print("Installing the operator from deploy/overlays/local (a Deployment on the node)...", flush=True)
-        in_cluster.install(cp, aws, image, **settings)
+        metrics_port = in_cluster.install(cp, aws, image, **settings).metrics_port
         # the examples' namespace: the validation Jobs' ServiceAccount (IRSA-annotated in a real cluster)
         _kubectl(env, "create", "serviceaccount", "bedrock-model-validator", "-n", "default")
         print(_kubectl(env, "get", "pods", "-n", in_cluster.NAMESPACE).stdout, end="", flush=True)
         oplog_hint = f"kubectl -n {in_cluster.NAMESPACE} logs deploy/{in_cluster.DEPLOYMENT}"
     else:
+        from bmo_devtools.dev.controlplane import free_port
+
+        metrics_port = free_port(DEV_METRICS_PORT)  # what the shipped alerts and dashboard read
+        env |= {"BMO_METRICS_PORT": str(metrics_port), "BMO_METRICS_ADDRESS": "127.0.0.1"}
         for crd_file in CRD_FILES:
             _apply(env, crd_file)
         _kubectl(env, "wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
@@ -321,6 +325,7 @@ def _run_on(
             f"            aws s3 ls s3://bmo-examples/ --endpoint-url {aws.moto_url}\n"
             "  invoke:   .venv/bin/bedrock-model-operator invoke llama3-support-bot --prompt Hello "
             f"--endpoint-url {aws.bedrock_url}\n"
+            f"  metrics:  curl -s http://127.0.0.1:{metrics_port}/metrics | grep ^bmo_\n"
             f"  logs:     {oplog_hint} and {workdir}/cluster, {workdir}/aws\n"
             + (
                 "  pods:     kubectl -n bedrock-model-operator get pods; validation Jobs: kubectl get jobs\n"
