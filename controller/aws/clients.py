@@ -159,6 +159,9 @@ class BedrockClient:
         # (monotonic, models by ARN; None when the last listing failed)
         self._listing: tuple[float, dict[str, ModelInfo] | None] | None = None
         self._listing_lock = threading.Lock()
+        # (monotonic, the running import jobs by name; None when the last listing failed)
+        self._running: tuple[float, dict[str, JobInfo] | None] | None = None
+        self._running_lock = threading.Lock()
 
     def _call(self, action: str, fn, *, change: bool = False, **kwargs: Any) -> dict[str, Any]:
         self.limiter.acquire(action.split()[0])  # the operation: "GetImportedModel <arn>" -> GetImportedModel
@@ -205,6 +208,51 @@ class BedrockClient:
             j.get("creationTime"),
             j.get("endTime"),
         )
+
+    def running_jobs(self) -> dict[str, JobInfo]:
+        """Every import job of the region (of this identity) that runs now, by name: ListModelImportJobs
+        with statusEquals=InProgress, pages of up to 1,000."""
+        jobs: dict[str, JobInfo] = {}
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {
+                "statusEquals": "InProgress",
+                "maxResults": 1000,
+                **({"nextToken": token} if token else {}),
+            }
+            page = self._call("ListModelImportJobs", self._bedrock.list_model_import_jobs, **kwargs)
+            for j in page.get("modelImportJobSummaries", []):
+                if j.get("status") == "InProgress":
+                    jobs[j["jobName"]] = JobInfo(
+                        j["jobName"],
+                        j["jobArn"],
+                        j["status"],
+                        j.get("importedModelName", ""),
+                        j.get("importedModelArn"),
+                        None,
+                        j.get("creationTime"),
+                        None,
+                    )
+            token = page.get("nextToken")
+            if not token:
+                return jobs
+
+    def running_job(self, name: str, max_age: float, now: float) -> JobInfo | None:
+        """The job while the region's shared listing of running jobs shows it, listing again when that is
+        older than `max_age` (every running job of an account and region is followed by one call a poll,
+        not one each). None: not listed running (it ended, or was created since the listing, or the listing
+        failed); the caller then reads it by name."""
+        with self._running_lock:  # one refresh at a time; the others wait for it and share it
+            if self._running is None or now - self._running[0] > max_age:
+                try:
+                    self._running = (now, self.running_jobs())
+                except AwsError as err:  # never a verdict on a job: each is read by name until the next try
+                    AUDIT.warning(
+                        f"ListModelImportJobs ({self.region}) failed: {err.code}; reading jobs by name"
+                    )
+                    self._running = (now, None)
+            running = self._running[1]
+            return None if running is None else running.get(name)
 
     def find_model(self, name_or_arn: str) -> ModelInfo | None:
         m = self._call_or_none(

@@ -129,6 +129,9 @@ class Pass:
     price_per_cmu_minute: float | None = None
     #: this process's recent import durations by region: the "typically" of a running import (None: none)
     import_durations: RecentDurations | None = None
+    #: (how old the shared listing of running jobs may be, monotonic now): a running job is followed through
+    #: it; None: every job is read by name
+    job_listing: tuple[float, float] | None = None
 
     @property
     def serving(self) -> bool:

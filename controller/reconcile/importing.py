@@ -82,7 +82,7 @@ def follow(p: Pass, grace: float, iam_wait: float, smoke_default: str = "") -> b
             p.st.import_job = None
             return False
         _record_job(rec, job)
-    job = bedrock.find_job(rec.job_name)
+    job = _look_up(p, bedrock, rec)
     if job is None:  # just created: Bedrock may not show it for a moment
         _running(p, rec)
         return True
@@ -108,6 +108,17 @@ def follow(p: Pass, grace: float, iam_wait: float, smoke_default: str = "") -> b
             )
         return False
     return _completed(p, bedrock, rec, job, grace, smoke.effective(p, smoke_default))
+
+
+def _look_up(p: Pass, bedrock: BedrockClient, rec: ImportJobRecord) -> JobInfo | None:
+    """The job now: from its account and region's shared listing of running jobs while it runs (one call a
+    poll for all of them), by name once it is not listed there (it ended: its end time and failure message
+    are read; or it was created after the listing)."""
+    if p.job_listing is not None and rec.state == "InProgress":
+        listed = bedrock.running_job(rec.job_name, *p.job_listing)
+        if listed is not None and listed.arn == rec.job_arn:  # the job this object follows, by its ARN
+            return listed
+    return bedrock.find_job(rec.job_name)
 
 
 def create_given_up(p: Pass, rec: ImportJobRecord, grace: float, unseen_since: str | None) -> bool:

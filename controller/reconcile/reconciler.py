@@ -294,6 +294,8 @@ class Reconciler:
         p.decision = decision
         p.price_per_cmu_minute = self.settings.price_per_cmu_minute
         p.import_durations = self.import_durations
+        # a running job's end is noticed within a job poll: the listing is at most half of one old
+        p.job_listing = (self.settings.job_poll_seconds / 2, self.monotonic())
         if st.region is None or not p.serving:
             st.region = p.region  # pinned: a later change of the operator's default does not move it
         admission.show(p, decision)
