@@ -130,6 +130,12 @@ def main(argv=None) -> int:
         action="store_true",
         help="then restart the operator with the shipped rate limits and count its Bedrock calls for 60 s",
     )
+    ap.add_argument(
+        "--inline-validations",
+        type=int,
+        default=1,
+        help="BMO_INLINE_VALIDATIONS: Inline validations at once (the operator's default: 1)",
+    )
     ap.add_argument("--timeout", type=float, default=1200)
     ap.add_argument("--json", help="write the results here too")
     args = ap.parse_args(argv)
@@ -157,6 +163,7 @@ def main(argv=None) -> int:
             "BMO_BEDROCK_RATE_LIMITS": args.rate_limits,
             "BMO_RESYNC_SECONDS": str(args.resync),
             "BMO_MAX_WORKERS": "20",
+            "BMO_INLINE_VALIDATIONS": str(args.inline_validations),
             "BMO_IMPORT_SLOTS_PER_REGION": str(slots),
             "BMO_IMPORT_POLICY_DEFAULT": "open",  # no BedrockImportPolicy in the bench cluster
         }
@@ -248,6 +255,7 @@ def main(argv=None) -> int:
         **slot,
         "goal_all_ready_seconds (issue 16: jobs + 20 s)": fixed + 20 if slots == 1 else None,
         "restart_bedrock_calls_first_60s": restart,
+        "inline_validations": args.inline_validations,
         "resync_seconds": args.resync,
         "poll_seconds": args.poll,
     }

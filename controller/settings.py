@@ -81,6 +81,13 @@ class Settings(BaseSettings):
         description="unique cluster identity in ownership tags (default: the uid of the kube-system "
         "namespace, read at start-up)",
     )
+    inline_validations: int = Field(
+        1,
+        ge=1,
+        le=16,
+        description="Inline validations run at once in the operator's process (each one's memory peaks "
+        "under 96 MiB whatever the folder holds; the others wait their turn and are woken when it frees)",
+    )
     validation_mode: Literal["Inline", "Job", "Skip"] = Field(
         default_factory=_default_validation_mode,
         description="default spec.validation.mode (Job in a cluster, Inline elsewhere)",

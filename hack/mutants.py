@@ -999,8 +999,8 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "inline-gate-not-waited",
         "controller/reconcile/validation.py",
-        "        if not INLINE_GATE.acquire(timeout=INLINE_WAIT_SECONDS):",
-        "        if not (INLINE_GATE.acquire(timeout=INLINE_WAIT_SECONDS) or True):",
+        "        if not INLINE_GATE.acquire(p.view.uid, timeout=INLINE_WAIT_SECONDS):",
+        "        if not (INLINE_GATE.acquire(p.view.uid, timeout=INLINE_WAIT_SECONDS) or True):",
         ("tests/unit/test_validation_flow.py",),
         "an inline validation runs while another holds the gate",
     ),
@@ -1486,6 +1486,14 @@ MUTATIONS: tuple[Mutation, ...] = (
         "            if True:",
         ("tests/unit/test_import_durations.py",),
         "a job seen ended on several passes counts several times: the typical duration leans to one job",
+    ),
+    Mutation(
+        "inline-waiters-never-woken",
+        "controller/reconcile/inline_gate.py",
+        "            woken = list(self._waiting)[: max(0, free)]",
+        "            woken = []",
+        ("tests/unit/test_validation_flow.py",),
+        "a model that found the inline validator busy waits for its next poll (10 s) instead of the free turn",
     ),
     Mutation(
         "pause-case-sensitive-tick",

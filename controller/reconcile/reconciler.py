@@ -104,6 +104,7 @@ class Reconciler:
         self.tenancy = tenancy or TenancyView(settings.import_policy_default)
         self.queue = ImportQueue(settings.import_slots, clock=monotonic, busy_for=settings.poll_seconds)
         self.phases = metrics.Tally(metrics.MODELS)
+        validation.INLINE_GATE.resize(settings.inline_validations)
         self.import_durations = RecentDurations()
         self.superseded = metrics.Tally(metrics.SUPERSEDED_MODELS)
         self.jobs = jobs or ValidationJobs(settings)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from typing import Any
 
 from controller import metrics, rfc3339
@@ -17,11 +16,12 @@ from controller.kube.validation_jobs import ValidationJobs
 from controller.reconcile.context import Pass, shown_reason
 from controller.reconcile.failures import fail
 from controller.reconcile.import_queue import line_key, slot_of
+from controller.reconcile.inline_gate import InlineGate
 from controller.reconcile.outcome import QueueState
 from controller.redact import redact
 from controller.settings import Settings
 
-INLINE_GATE = threading.Lock()
+INLINE_GATE = InlineGate()  # the process's (BMO_INLINE_VALIDATIONS turns)
 #: How long a pass waits for the inline validator before it says so and tries again at the next poll (short:
 #: a waiting pass holds one of the reconcile workers every other object needs).
 INLINE_WAIT_SECONDS = 0.5
@@ -120,10 +120,10 @@ def validated(p: Pass, settings: Settings, jobs: ValidationJobs) -> bool:
         verdict = doc.verdict
     else:
         source = S3Folder(s3_uri, client=p.support.s3)
-        # one Inline validation at a time in the process: its memory is bounded (INLINE_PEAK_BUDGET), the
-        # number of reconcile threads that could run one at once is not
-        if not INLINE_GATE.acquire(timeout=INLINE_WAIT_SECONDS):
-            message = "waiting for the operator's inline validator (it validates one model at a time)"
+        # a few Inline validations at a time in the process: each one's memory is bounded
+        # (INLINE_PEAK_BUDGET), the number of reconcile threads that could run one at once is not
+        if not INLINE_GATE.acquire(p.view.uid, timeout=INLINE_WAIT_SECONDS):
+            message = "waiting for the operator's inline validator (other models are being validated first)"
             p.out.condition(ConditionType.VALIDATED, "Unknown", Reason.VALIDATING, message)
             p.out.condition(ConditionType.READY, "False", Reason.VALIDATING, _while_serving(p, message))
             return False

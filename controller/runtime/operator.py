@@ -31,6 +31,7 @@ from controller.kube.events import EventRecorder
 from controller.kube.status_store import ModelStatusStore
 from controller.reconcile import Finalized, Outcome, Reconciler
 from controller.reconcile.observe import observe
+from controller.reconcile.validation import INLINE_GATE
 from controller.runtime.heap import Trimmer
 from controller.runtime.pass_runner import Ended, PassRunner
 from controller.runtime.work_queue import Item, WorkQueue
@@ -225,6 +226,11 @@ class Operator:
             item = self.work.add(uid) if uid != after else None
             if item is not None and not self._submit(uid, item):
                 return
+        # and a turn of the inline validator it freed goes to whoever waited for one first
+        for uid in INLINE_GATE.next_up():
+            item = self.work.add(uid) if uid != after else None
+            if item is not None and not self._submit(uid, item):
+                return
 
     def run_queued(self, uid: str, item: Item) -> None:
         """A tick or a wake, in a worker: a pass on the object's glance (the pass reads it fresh)."""
@@ -275,6 +281,7 @@ class Operator:
         self.work.remove(uid)
         self.reconciler.queue.forget(uid)
         self.reconciler.count(uid, None)
+        INLINE_GATE.forget(uid)
         self._waits_said.pop(uid, None)
         if namespace is not None:
             self.tenancy.model_changed({"metadata": {"namespace": namespace, "uid": uid}}, deleted=True)

@@ -75,14 +75,16 @@ def test_a_not_importable_verdict_without_error_findings_starts_no_import():
 
 
 def test_an_inline_validation_waits_while_the_operator_validates_another_model():
-    """validation.py `validated`: `if not INLINE_GATE.acquire(timeout=INLINE_WAIT_SECONDS):`. One Inline
-    validation at a time per process (its memory is bounded, the reconcile threads are not). Here the
-    test holds the gate, as another object's validation would: this object says it is waiting for the
-    inline validator, holds no worker, and validates once the gate is free."""
+    """validation.py `validated`: `if not INLINE_GATE.acquire(p.view.uid, timeout=...)`. At most
+    BMO_INLINE_VALIDATIONS (1) Inline validations at a time per process (each one's memory is bounded, the
+    reconcile threads are not). Here the test holds the gate, as another object's validation would: this
+    object says it is waiting for the inline validator, holds no worker, is the first woken when the gate
+    frees, and validates."""
     m = Operators()
     w = m.world
     c = w.cluster("east")
-    assert INLINE_GATE.acquire(timeout=5)
+    assert INLINE_GATE.acquire("another-model", timeout=5)
+    held = True
     try:
         body = c.create(
             "team-a", "m", spec(SOURCES[0], "us-east-1", "Delete", {"team": "a"}, None, validation="Inline")
@@ -92,8 +94,13 @@ def test_an_inline_validation_waits_while_the_operator_validates_another_model()
         assert validated.get("status") == "Unknown", validated
         assert "waiting for the operator's inline validator" in validated.get("message", "")
         assert condition(body, "Ready")["status"] == "False" and creates_for(w, SOURCES[0]) == 0
+        INLINE_GATE.release()
+        held = False
+        # the freed turn is this object's at once (the operator wakes it), not at its next poll
+        assert INLINE_GATE.next_up() == [body["metadata"]["uid"]]
+        assert INLINE_GATE.next_up() == []  # woken once: it puts itself back if it finds the gate full
     finally:
-        if INLINE_GATE.locked():
+        if held:
             INLINE_GATE.release()
     until_5s(w, lambda: body["status"].get("phase") == "Ready", 120)
     assert condition(body, "Validated")["reason"] == Reason.ARTIFACTS_IMPORTABLE
@@ -119,3 +126,18 @@ def test_an_inline_validation_that_cannot_reach_s3_is_retried_not_failed():
     until_5s(w, lambda: body["status"].get("phase") == "Ready", 120)
     assert condition(body, "Validated")["reason"] == Reason.ARTIFACTS_IMPORTABLE
     m.teardown()
+
+
+def test_the_inline_gate_takes_turns_first_come_first_served_and_forgets_the_gone():
+    from controller.reconcile.inline_gate import InlineGate
+
+    gate = InlineGate(2)
+    assert gate.acquire("a", 0) and gate.acquire("b", 0)
+    assert not gate.acquire("c", 0) and not gate.acquire("d", 0) and not gate.acquire("e", 0)
+    assert gate.next_up() == []  # nothing free: nobody is woken to find it full
+    gate.forget("d")  # deleted while waiting
+    gate.release()
+    assert gate.next_up() == ["c"]
+    gate.release()
+    assert gate.next_up() == ["e"]
+    assert gate.acquire("e", 0) and gate.acquire("c", 0) and not gate.acquire("f", 0)
