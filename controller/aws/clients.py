@@ -403,6 +403,7 @@ class SupportClients:
         self._made: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._account: str | None = None
+        self._account_lock = threading.Lock()
 
     # Made at first use: most fleets never read a SageMaker model or create a role, and each client
     # keeps its service's model in memory (SageMaker's alone is some 8 MiB).
@@ -464,12 +465,14 @@ class SupportClients:
             return raw.decode("utf-8", "replace")
 
     def account_id(self) -> str:
-        if self._account is None:
-            try:
-                self._account = self._sts.get_caller_identity()["Account"]
-            except (ClientError, BotoCoreError) as exc:
-                raise classify(exc, "GetCallerIdentity") from None
-        return self._account
+        """The account these credentials act in, asked of STS once (passes that ask at once share it)."""
+        with self._account_lock:  # not self._lock: making the STS client takes that one
+            if self._account is None:
+                try:
+                    self._account = self._sts.get_caller_identity()["Account"]
+                except (ClientError, BotoCoreError) as exc:
+                    raise classify(exc, "GetCallerIdentity") from None
+            return self._account
 
     def role_problem(self, role_arn: str) -> str | None:
         """Why Bedrock could not use this service role, from IAM, before a job is spent on it (None: it can,

@@ -121,7 +121,12 @@ def assumed_session(settings: Settings, role_arn: str, cluster_id: str, namespac
     region = settings.region
 
     def sts_client(service: str, **kwargs):
-        return base.create_client(service, region_name=region, **kwargs)  # AWS_ENDPOINT_URL_STS if set
+        from controller import metrics
+
+        made = base.create_client(service, region_name=region, **kwargs)  # AWS_ENDPOINT_URL_STS if set
+        if getattr(made, "meta", None) is not None:  # a real client: its AssumeRole calls are counted too
+            metrics.instrument(made)
+        return made
 
     fetcher = AssumeRoleCredentialFetcher(
         client_creator=sts_client,

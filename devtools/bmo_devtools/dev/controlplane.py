@@ -195,6 +195,8 @@ class ControlPlane:
     pki: LocalPKI = field(init=False)  # signs the local node's certificates too (bmo_devtools.dev.node)
     _procs: list[LoggedProcess] = field(init=False, default_factory=list)
     _own_workdir: bool = field(init=False, default=False)
+    _argv: dict[str, list[str]] = field(init=False, default_factory=dict)
+    _admin: CertPair | None = field(init=False, default=None)
 
     # -- lifecycle -----------------------------------------------------------------------------
     def __enter__(self) -> ControlPlane:
@@ -221,7 +223,7 @@ class ControlPlane:
         self.pki = pki = LocalPKI(self.workdir / "pki")
         serving = pki.issue("apiserver", "kube-apiserver", server=True)
         kubelet_client = pki.issue("apiserver-kubelet-client", "kube-apiserver", orgs=("system:masters",))
-        admin = pki.issue("admin", "bmo-admin", orgs=("system:masters",))
+        admin = self._admin = pki.issue("admin", "bmo-admin", orgs=("system:masters",))
         kcm = pki.issue("kube-controller-manager", "system:kube-controller-manager")
         sa = pki.service_account_keys()
 
@@ -328,7 +330,25 @@ class ControlPlane:
 
     def _spawn(self, name: str, argv: list[str]) -> None:
         assert self.workdir is not None
+        self._argv[name] = argv
         self._procs.append(spawn_logged(name, argv, self.workdir))
+
+    def restart(self, name: str, down_seconds: float = 0.0, timeout: float = 120.0) -> None:
+        """Stop one of the cluster's processes (SIGTERM; etcd keeps its data), leave it down for
+        `down_seconds`, start it again as it was started, and wait until the apiserver is ready again: what
+        clients see when a control-plane node restarts."""
+        (proc,) = [p for p in self._procs if p.name == name]
+        proc.popen.terminate()
+        try:
+            proc.popen.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.popen.kill()
+            proc.popen.wait(timeout=10)
+        time.sleep(down_seconds)
+        assert self.workdir is not None
+        self._procs[self._procs.index(proc)] = spawn_logged(name, self._argv[name], self.workdir)
+        assert self._admin is not None
+        self._wait_ready(f"{self.server}/readyz", self.pki.ca_cert, self._admin, timeout)
 
     def _wait_ready(
         self, url: str, ca: Path, client: CertPair, timeout: float, *, verify: bool = True

@@ -1,0 +1,280 @@
+"""Chaos on the real control plane: kube-apiserver restarted five times and etcd once while models import and
+are deleted; Bedrock unreachable for 60 s (connections refused, then hanging) in the middle of creates,
+polls and deletes. After each: no duplicate import job, no leaked or lost model, no revision failed for a
+fault that passed, and every object back to Ready (or gone) soon after the fault ends.
+
+These run on a control plane, moto and local Bedrock of their own (restarting the session's apiserver would
+disturb every other test), with the operator's Bedrock traffic through a proxy that can refuse or hang."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from tests.support.helpers import Kubectl, wait_for
+from tests.support.operator_process import OperatorProcess, apply_model
+
+pytestmark = pytest.mark.controlplane
+
+POLL_SECONDS = 2.0
+NAMESPACE = "chaos"
+
+
+@dataclass
+class Chaos:
+    cp: object
+    aws: object
+    proxy: object
+    operator: OperatorProcess
+    kubectl: Kubectl
+
+
+@pytest.fixture(scope="module")
+def chaos(tmp_path_factory) -> Iterator[Chaos]:
+    from bmo_devtools.dev.aws import LocalAws
+    from bmo_devtools.dev.controlplane import CRD_FILES, ControlPlane
+    from bmo_devtools.dev.fault_proxy import FaultProxy
+
+    workdir = tmp_path_factory.mktemp("chaos")
+    with (
+        ControlPlane(workdir=workdir / "cluster") as cp,
+        LocalAws(job_duration=6, workdir=workdir / "aws") as aws,
+    ):
+        aws.seed_examples()
+        kubectl = Kubectl(cp)
+        for crd in CRD_FILES:
+            kubectl("apply", "-f", str(crd))
+        kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+        kubectl("create", "namespace", NAMESPACE)
+        bedrock = urlparse(aws.bedrock_url)
+        proxy = FaultProxy(bedrock.hostname or "127.0.0.1", bedrock.port or 80)
+        operator = OperatorProcess(
+            cp,
+            aws,
+            workdir,
+            AWS_ENDPOINT_URL_BEDROCK=proxy.url,
+            BMO_POLL_SECONDS=str(POLL_SECONDS),
+            BMO_VALIDATION_MODE="Skip",
+        )
+        operator.start()
+        try:
+            yield Chaos(cp, aws, proxy, operator, kubectl)
+        finally:
+            operator.stop()
+            proxy.stop()
+
+
+def _items(c: Chaos) -> list[dict]:
+    out = c.kubectl("get", "bedrockmodels", "-n", NAMESPACE, "-o", "json", check=False)
+    return json.loads(out.stdout)["items"] if out.returncode == 0 else []
+
+
+def _ready(item: dict) -> bool:
+    conditions = (item.get("status") or {}).get("conditions") or []
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+
+class NeverFailed:
+    """Watches the objects while the faults run: a phase Failed at any moment is a revision failed for a
+    fault that passed (each look that reaches the apiserver counts; the apiserver away is no look)."""
+
+    def __init__(self, c: Chaos) -> None:
+        self.c, self.failed = c, set()
+
+    def look(self) -> list[dict]:
+        items = _items(self.c)
+        self.failed |= {
+            f"{i['metadata']['name']}: {(i.get('status') or {}).get('failureMessage')}"
+            for i in items
+            if (i.get("status") or {}).get("phase") == "Failed"
+        }
+        return items
+
+
+def _settled(c: Chaos, watch: NeverFailed, names: set[str], gone: set[str], timeout: float) -> float:
+    """Seconds until every name is Ready and every `gone` object no longer exists."""
+    started = time.monotonic()
+
+    def done():
+        items = {i["metadata"]["name"]: i for i in watch.look()}
+        return all(n in items and _ready(items[n]) for n in names) and not (gone & items.keys())
+
+    wait_for(done, timeout=timeout, what=f"{sorted(names)} Ready and {sorted(gone)} gone")
+    return time.monotonic() - started
+
+
+def _check_bedrock(c: Chaos) -> None:
+    """One import job per object revision, every Ready object's model in Bedrock, nothing else left."""
+    state = c.aws.state()
+    items = _items(c)
+    serving = {i["status"]["modelArn"] for i in items if (i.get("status") or {}).get("modelArn")}
+    models = {m["modelArn"] for m in state["models"] if m["modelName"].startswith(f"{NAMESPACE}-")}
+    assert serving <= models, f"lost: {sorted(serving - models)}"
+    assert models <= serving, f"leaked: {sorted(models - serving)}"
+    jobs: dict[str, int] = {}
+    for j in state["jobs"]:
+        if j["jobName"].startswith(f"{NAMESPACE}-"):
+            revision = j["jobName"].rsplit("-", 1)[0]  # one name per object revision; the suffix: its attempt
+            jobs[revision] = jobs.get(revision, 0) + 1
+    assert all(n == 1 for n in jobs.values()), f"duplicate import jobs: {jobs}"
+
+
+def _apply(c: Chaos, *names: str) -> None:
+    for name in names:
+        apply_model(c.kubectl, NAMESPACE, name, validation={"mode": "Skip"})
+
+
+def test_the_apiserver_restarting_five_times_and_etcd_once_lose_and_duplicate_nothing(chaos):
+    c = chaos
+    watch = NeverFailed(c)
+    _apply(c, "gone-a", "gone-b")
+    _settled(c, watch, {"gone-a", "gone-b"}, set(), timeout=120)
+    names = {f"m{i}" for i in range(6)}
+    _apply(c, *sorted(names))
+    c.kubectl("delete", "bedrockmodel", "gone-a", "gone-b", "-n", NAMESPACE, "--wait=false")
+    for _ in range(5):  # during creates, polls, promotions and deletions
+        c.cp.restart("kube-apiserver", down_seconds=2)
+        watch.look()
+        time.sleep(2)
+    c.cp.restart("etcd", down_seconds=2)
+    recovered = _settled(c, watch, names, {"gone-a", "gone-b"}, timeout=180)
+    print(f"all Ready {recovered:.1f} s after the last restart")
+    assert not watch.failed, f"failed for a fault that passed: {watch.failed}"
+    _check_bedrock(c)
+    assert c.operator.proc is not None and c.operator.proc.poll() is None, "the operator kept running"
+
+
+def test_bedrock_unreachable_for_a_minute_loses_and_duplicates_nothing(chaos):
+    from bmo_devtools.dev.fault_proxy import HANG, PASS, REFUSE
+
+    c = chaos
+    watch = NeverFailed(c)
+    _apply(c, "del-a", "del-b", "poll-a", "poll-b")
+    _settled(c, watch, {"del-a", "del-b"}, set(), timeout=120)
+    # polls: poll-a and poll-b's jobs run; creates: new-a and new-b just applied; deletes: del-a, del-b
+    wait_for(
+        lambda: all(
+            (i.get("status") or {}).get("importJob")
+            for i in _items(c)
+            if i["metadata"]["name"].startswith("poll")
+        ),
+        timeout=60,
+        what="poll-a and poll-b importing",
+    )
+    _apply(c, "new-a", "new-b")
+    c.kubectl("delete", "bedrockmodel", "del-a", "del-b", "-n", NAMESPACE, "--wait=false")
+    c.proxy.set(REFUSE)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        watch.look()
+        time.sleep(2)
+    c.proxy.set(HANG)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        watch.look()
+        time.sleep(2)
+    c.proxy.set(PASS)
+    names = {"poll-a", "poll-b", "new-a", "new-b"}
+    recovered = _settled(c, watch, names, {"del-a", "del-b"}, timeout=240)
+    print(f"all Ready {recovered:.1f} s after Bedrock came back")
+    Path(c.operator.workdir / "recovered-seconds").write_text(f"{recovered:.1f}\n")
+    assert not watch.failed, f"failed for a fault that passed: {watch.failed}"
+    _check_bedrock(c)
+
+
+def test_a_leader_cut_off_from_the_apiserver_past_its_lease_stops_and_the_standby_goes_on(chaos, tmp_path):
+    """The leader's connection to the apiserver hangs for longer than the Lease while imports queue: it stops
+    (its watchdog: no renewal within the renew deadline) before the standby may take over, so no two
+    replicas act at once, and the standby finishes the queue with one job per model."""
+    import yaml
+
+    from bmo_devtools.dev.controlplane import free_port
+    from bmo_devtools.dev.fault_proxy import HANG, PASS, FaultProxy
+
+    c = chaos
+    c.operator.stop()  # this test's two replicas are the only ones acting
+    ns = "chaos-leader"
+    c.kubectl("create", "namespace", ns)
+    api = urlparse(c.cp.server)
+    cut = FaultProxy(api.hostname or "127.0.0.1", api.port or 443)
+    kubeconfig = yaml.safe_load(Path(c.cp.kubeconfig).read_text())
+    for cluster in kubeconfig["clusters"]:
+        cluster["cluster"]["server"] = f"https://127.0.0.1:{cut.port}"
+    cut_config = tmp_path / "leader.kubeconfig"
+    cut_config.write_text(yaml.safe_dump(kubeconfig))
+    replicas = []
+
+    def replica(name: str, **kw) -> OperatorProcess:
+        (tmp_path / name).mkdir()
+        op = OperatorProcess(
+            c.cp,
+            c.aws,
+            tmp_path / name,
+            "--namespace",
+            ns,
+            AWS_ENDPOINT_URL_BEDROCK=c.proxy.url,
+            BMO_VALIDATION_MODE="Skip",
+            BMO_LEADER_ELECTION="true",
+            BMO_LEADER_ELECTION_NAMESPACE=ns,
+            BMO_LIVENESS=f"http://127.0.0.1:{free_port()}/healthz",
+            **kw,
+        )
+        op.start()
+        replicas.append(op)
+        return op
+
+    def holder() -> str:
+        leases = json.loads(c.kubectl("get", "leases", "-n", ns, "-o", "json").stdout)["items"]
+        return (leases[0]["spec"].get("holderIdentity") or "") if leases else ""
+
+    try:
+        leader = replica("leader", kubeconfig=cut_config)
+        wait_for(lambda: f"_{leader.proc.pid}_" in holder(), timeout=30, what="the leader to lead")
+        standby = replica("standby")
+        wait_for(lambda: "standing by" in standby.log.read_text(), timeout=30, what="the standby")
+        names = [f"q{i}" for i in range(3)]
+        for name in names:
+            apply_model(c.kubectl, ns, name, validation={"mode": "Skip"})
+        wait_for(
+            lambda: any(j["jobName"].startswith(f"{ns}-") for j in c.aws.state()["jobs"]),
+            timeout=60,
+            what="the leader's first import",
+        )
+        cut.set(HANG)
+        cut_at = time.monotonic()
+        wait_for(lambda: leader.proc.poll() is not None, timeout=30, what="the cut-off leader to stop")
+        stopped = time.monotonic() - cut_at
+        wait_for(lambda: f"_{standby.proc.pid}_" in holder(), timeout=40, what="the standby to take over")
+        took_over = time.monotonic() - cut_at
+        print(f"leader stopped {stopped:.1f} s after the cut; the standby led {took_over:.1f} s after it")
+        assert stopped < took_over, "both replicas could have acted at once"
+        time.sleep(5)  # past the Lease: the cut lasts longer than it
+        cut.set(PASS)
+        watch = NeverFailed(c)
+
+        def done():
+            items = {
+                i["metadata"]["name"]: i
+                for i in json.loads(c.kubectl("get", "bedrockmodels", "-n", ns, "-o", "json").stdout)["items"]
+            }
+            return all(n in items and _ready(items[n]) for n in names)
+
+        wait_for(done, timeout=120, what="the standby to finish the queue")
+        state = c.aws.state()
+        for name in names:
+            jobs = [j for j in state["jobs"] if j["jobName"].startswith(f"{ns}-{name}-")]
+            assert len(jobs) == 1, (name, jobs)
+        assert not watch.failed
+    finally:
+        for op in replicas:
+            op.stop()
+        cut.stop()
+        for name in [f"q{i}" for i in range(3)]:
+            c.kubectl("delete", "bedrockmodel", name, "-n", ns, "--wait=false", check=False)
+        c.operator.start()
