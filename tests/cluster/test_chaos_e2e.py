@@ -23,6 +23,10 @@ from tests.support.operator_process import OperatorProcess, apply_model
 pytestmark = pytest.mark.controlplane
 
 POLL_SECONDS = 2.0
+JOB_SECONDS = 6.0
+#: back to Ready after a fault ends: a job started just before it ends runs its time, plus two polls and the
+#: operator's backoff cap (4 s here) for the pass that notices
+RECOVERY_SECONDS = JOB_SECONDS + 2 * POLL_SECONDS + 4
 NAMESPACE = "chaos"
 
 
@@ -44,7 +48,10 @@ def chaos(tmp_path_factory) -> Iterator[Chaos]:
     workdir = tmp_path_factory.mktemp("chaos")
     with (
         ControlPlane(workdir=workdir / "cluster") as cp,
-        LocalAws(job_duration=6, workdir=workdir / "aws") as aws,
+        # every job at once: what is measured after a fault is the operator's recovery, not a queue
+        LocalAws(
+            job_duration=JOB_SECONDS, workdir=workdir / "aws", extra_emulator_args=["--concurrent-jobs", "50"]
+        ) as aws,
     ):
         aws.seed_examples()
         kubectl = Kubectl(cp)
@@ -61,6 +68,7 @@ def chaos(tmp_path_factory) -> Iterator[Chaos]:
             AWS_ENDPOINT_URL_BEDROCK=proxy.url,
             BMO_POLL_SECONDS=str(POLL_SECONDS),
             BMO_VALIDATION_MODE="Skip",
+            BMO_IMPORT_SLOTS_PER_REGION="50",
         )
         operator.start()
         try:
@@ -145,6 +153,7 @@ def test_the_apiserver_restarting_five_times_and_etcd_once_lose_and_duplicate_no
     c.cp.restart("etcd", down_seconds=2)
     recovered = _settled(c, watch, names, {"gone-a", "gone-b"}, timeout=180)
     print(f"all Ready {recovered:.1f} s after the last restart")
+    assert recovered <= RECOVERY_SECONDS, recovered
     assert not watch.failed, f"failed for a fault that passed: {watch.failed}"
     _check_bedrock(c)
     assert c.operator.proc is not None and c.operator.proc.poll() is None, "the operator kept running"
@@ -183,7 +192,7 @@ def test_bedrock_unreachable_for_a_minute_loses_and_duplicates_nothing(chaos):
     names = {"poll-a", "poll-b", "new-a", "new-b"}
     recovered = _settled(c, watch, names, {"del-a", "del-b"}, timeout=240)
     print(f"all Ready {recovered:.1f} s after Bedrock came back")
-    Path(c.operator.workdir / "recovered-seconds").write_text(f"{recovered:.1f}\n")
+    assert recovered <= RECOVERY_SECONDS, recovered
     assert not watch.failed, f"failed for a fault that passed: {watch.failed}"
     _check_bedrock(c)
 
@@ -220,6 +229,7 @@ def test_a_leader_cut_off_from_the_apiserver_past_its_lease_stops_and_the_standb
             ns,
             AWS_ENDPOINT_URL_BEDROCK=c.proxy.url,
             BMO_VALIDATION_MODE="Skip",
+            BMO_IMPORT_SLOTS_PER_REGION="50",
             BMO_LEADER_ELECTION="true",
             BMO_LEADER_ELECTION_NAMESPACE=ns,
             BMO_LIVENESS=f"http://127.0.0.1:{free_port()}/healthz",
