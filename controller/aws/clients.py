@@ -11,6 +11,8 @@ import json
 import logging
 import re
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -45,6 +47,10 @@ _RETRYABLE_CODES = {
     "ServiceUnavailable": Reason.AWS_SERVICE_ERROR,
     "ServiceUnavailableException": Reason.AWS_SERVICE_ERROR,
 }
+
+
+#: failures that say nothing of the request: AWS did not answer, or answered 5xx (an outage, not a refusal)
+OUTAGE_REASONS = frozenset({Reason.AWS_UNREACHABLE, Reason.AWS_SERVICE_ERROR})
 
 
 def classify(exc: Exception, action: str) -> AwsError:
@@ -162,6 +168,10 @@ class BedrockClient:
         # (monotonic, the running import jobs by name; None when the last listing failed)
         self._running: tuple[float, dict[str, JobInfo] | None] | None = None
         self._running_lock = threading.Lock()
+        #: since when calls fail unanswered or with a 5xx (None: the last call was answered)
+        self.unreachable_since: float | None = None
+        #: called (from the calling thread) by the first answered call after such failures
+        self.on_recovered: Callable[[], None] | None = None
 
     def _call(self, action: str, fn, *, change: bool = False, **kwargs: Any) -> dict[str, Any]:
         self.limiter.acquire(action.split()[0])  # the operation: "GetImportedModel <arn>" -> GetImportedModel
@@ -171,6 +181,11 @@ class BedrockClient:
             out = fn(**kwargs)
         except (ClientError, BotoCoreError) as exc:
             err = classify(exc, action)
+            if err.reason in OUTAGE_REASONS:
+                if self.unreachable_since is None:
+                    self.unreachable_since = time.monotonic()
+            elif err.reason != Reason.THROTTLED:
+                self._answered()  # a refusal is an answer: the service is there
             if err.reason == Reason.THROTTLED:
                 pause = self.limiter.throttled()
                 AUDIT.warning(f"{action}: throttled; every call to {self.region} waits {pause:.0f}s")
@@ -180,7 +195,24 @@ class BedrockClient:
         self.limiter.succeeded()
         if change:
             AUDIT.info(f"answered {action}: ok")
+        self._answered()
         return out
+
+    def _answered(self) -> None:
+        """A call was answered: after an outage, the objects that backed off from it are woken."""
+        if self.unreachable_since is not None:
+            self.unreachable_since = None
+            if self.on_recovered is not None:
+                self.on_recovered()
+
+    def probe(self) -> bool:
+        """One cheap call (a one-entry job listing) while the region is unreachable: True once it answers
+        (and the objects that backed off are woken by it)."""
+        try:
+            self._call("ListModelImportJobs", self._bedrock.list_model_import_jobs, maxResults=1)
+        except AwsError as err:  # a refusal (access denied) is an answer too: `_call` counted it
+            return err.reason not in OUTAGE_REASONS and err.reason != Reason.THROTTLED
+        return True
 
     def _call_or_none(self, action: str, fn, *, change: bool = False, **kwargs: Any) -> dict[str, Any] | None:
         """Like _call, but a missing resource is an answer (None), not an error."""

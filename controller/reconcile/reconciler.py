@@ -104,6 +104,8 @@ class Reconciler:
         self.tenancy = tenancy or TenancyView(settings.import_policy_default)
         self.queue = ImportQueue(settings.import_slots, clock=monotonic, busy_for=settings.poll_seconds)
         self.phases = metrics.Tally(metrics.MODELS)
+        #: called when AWS answers again after an outage (the operator wakes who backed off from it)
+        self.on_aws_back: Callable[[], None] | None = None
         validation.INLINE_GATE.resize(settings.inline_validations)
         self.import_durations = RecentDurations()
         self.superseded = metrics.Tally(metrics.SUPERSEDED_MODELS)
@@ -153,10 +155,20 @@ class Reconciler:
     def clients(self, region: str, tenant: Tenant = None) -> RegionClients:
         with self._lock:
             if (region, tenant) not in self._clients:
-                self._clients[region, tenant] = RegionClients(
-                    *self._make_clients(self.settings, region, tenant)
-                )
+                made = RegionClients(*self._make_clients(self.settings, region, tenant))
+                made.bedrock.on_recovered = self._aws_back
+                self._clients[region, tenant] = made
             return self._clients[region, tenant]
+
+    def _aws_back(self) -> None:
+        if self.on_aws_back is not None:
+            self.on_aws_back()
+
+    def unreachable(self) -> list[BedrockClient]:
+        """The Bedrock clients whose last call went unanswered (or answered 5xx)."""
+        with self._lock:
+            made = list(self._clients.values())
+        return [c.bedrock for c in made if getattr(c.bedrock, "unreachable_since", None) is not None]
 
     def _clients_for(self, namespace: str, role: str | None) -> Callable[[str], RegionClients]:
         tenant = (role, namespace) if role else None

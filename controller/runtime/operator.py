@@ -25,7 +25,7 @@ from controller import metrics, orphans
 from controller.api.models import GROUP, PLURAL, VERSION
 from controller.api.observed import OBSERVED_PLURAL
 from controller.api.reasons import Reason
-from controller.aws.clients import ModelReads
+from controller.aws.clients import OUTAGE_REASONS, ModelReads
 from controller.kube.client import KUBE_ERRORS, api_client, tenancy_readers
 from controller.kube.events import EventRecorder
 from controller.kube.status_store import ModelStatusStore
@@ -85,6 +85,9 @@ class Operator:
         self.executor = ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix="reconcile")
         self._clock: asyncio.Task | None = None
         self._observer: asyncio.Task | None = None
+        self.reconciler.on_aws_back = self.wake_after_outage
+        self._probed_at = 0.0
+        self._probing: set[int] = set()  # ids of the clients a probe runs for
 
     # the pass runner's collaborators, replaceable (tests, the property test's World)
     @property
@@ -151,6 +154,7 @@ class Operator:
         if out.retry_error is None:
             self.work.forget(item)
             return
+        item.outage = out.retry_error.reason in OUTAGE_REASONS
         # the region's one slot waits on a holder: it looks again at least every poll
         cap = self.settings.poll_seconds if holds_slot else None
         delay = self.work.add_rate_limited(
@@ -171,6 +175,7 @@ class Operator:
             await asyncio.sleep(period)
             try:
                 self.tick(self.reconciler.monotonic())
+                self.probe_outages(self.reconciler.monotonic())
                 trimmer.maybe()  # what a burst of passes freed goes back to the system (`heap`)
             except Exception:  # a defect: say it, and keep every other object ticking
                 POLL_LOG.exception("the clock's tick failed")
@@ -190,6 +195,36 @@ class Operator:
                     POLL_LOG.exception(f"tick of {uid} failed")
                 item.last_tick = now
         return queued
+
+    def probe_outages(self, now: float) -> None:
+        """Once a poll, one cheap call to each region (of each AWS identity) that stopped answering: the
+        first answer wakes every object that backed off from the outage (`wake_after_outage`), so they are
+        back within a poll of AWS, not at the end of a backoff that grew while it was away."""
+        if now - self._probed_at < self.settings.poll_seconds:
+            return
+        self._probed_at = now
+        for bedrock in self.reconciler.unreachable():
+            if id(bedrock) in self._probing:
+                continue  # the last probe still waits for an answer (a hanging connection)
+            self._probing.add(id(bedrock))
+
+            def probe(client=bedrock) -> None:
+                try:
+                    client.probe()
+                finally:
+                    self._probing.discard(id(client))
+
+            try:
+                self.executor.submit(contextvars.copy_context().run, probe)
+            except RuntimeError:  # shutting down
+                self._probing.discard(id(bedrock))
+
+    def wake_after_outage(self) -> None:
+        """AWS answers again (a pass's call or a probe): whoever backed off from it tries now."""
+        for uid in self.work.outage_over():
+            item = self.work.add(uid)
+            if item is not None and not self._submit(uid, item):
+                return
 
     def _tick_due(self, item: Item, now: float) -> bool:
         s = self.settings

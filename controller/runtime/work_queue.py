@@ -103,6 +103,7 @@ class Item:
     last_tick: float | None = None  # monotonic time of its last tick (None: not yet seen by the clock)
     queued: bool = False  # a pass (a tick, or a wake for its turn in the import line) waits for a worker
     gone: bool = False  # the object left the API while a pass of it may still be running
+    outage: bool = False  # backing off because AWS did not answer (woken as soon as it answers again)
 
     def backing_off(self, now: float) -> bool:
         return now < self.next_try
@@ -214,4 +215,15 @@ class WorkQueue:
 
     def forget(self, item: Item) -> None:
         """A pass succeeded: its backoff starts over."""
-        item.failures, item.next_try = 0, 0.0
+        item.failures, item.next_try, item.outage = 0, 0.0, False
+
+    def outage_over(self) -> list[str]:
+        """AWS answers again: the objects that backed off from its outage may try at once (their backoff
+        had grown with the outage, up to the cap, not with anything wrong with them)."""
+        woken = []
+        with self._guard:
+            for uid, item in self._items.items():
+                if item.outage:
+                    item.outage, item.next_try = False, 0.0
+                    woken.append(uid)
+        return woken

@@ -155,8 +155,10 @@ def test_two_namespaces_sharing_an_account_role_get_their_own_sessions():
     made: list[tuple[str, Any]] = []
 
     def factory(settings, region, tenant):
+        from types import SimpleNamespace
+
         made.append((region, tenant))
-        return object(), object()
+        return SimpleNamespace(on_recovered=None), object()  # the reconciler hooks its outage callback
 
     rec = Reconciler(Settings(), clients=factory)
     role = f"arn:aws:iam::{ACCOUNT}:role/bmo-tenant-access"
