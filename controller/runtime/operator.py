@@ -261,9 +261,10 @@ class Operator:
             item = self.work.add(uid) if uid != after else None
             if item is not None and not self._submit(uid, item):
                 return
-        # and a turn of the inline validator it freed goes to whoever waited for one first
+        # and a turn of the inline validator it freed goes to whoever waited for one first (the object of
+        # this very pass too: it found the gate full, and its pass has ended)
         for uid in INLINE_GATE.next_up():
-            item = self.work.add(uid) if uid != after else None
+            item = self.work.add(uid)
             if item is not None and not self._submit(uid, item):
                 return
 

@@ -104,6 +104,19 @@ def test_helm_install_runs_the_operator_and_imports_a_model(
     )
     pods = kubectl("get", "pods", "-n", RELEASE_NS, "-o", "wide").stdout
     assert install.returncode == 0, install.stdout + install.stderr + pods
+    # helm's --wait counts a Deployment ready at replicas - maxUnavailable (here 0): wait for the pod itself
+    rollout = kubectl(
+        "rollout",
+        "status",
+        "-n",
+        RELEASE_NS,
+        "deployment/bedrock-model-operator",
+        "--timeout=180s",
+        check=False,
+    )
+    assert rollout.returncode == 0, (
+        rollout.stderr + kubectl("get", "pods", "-n", RELEASE_NS, "-o", "yaml").stdout
+    )
     (pod,) = json.loads(kubectl("get", "pods", "-n", RELEASE_NS, "-o", "json").stdout)["items"]
     assert pod["spec"]["nodeName"] == "localhost" and pod["status"]["phase"] == "Running"
     assert pod["spec"]["securityContext"]["runAsUser"] == 65532

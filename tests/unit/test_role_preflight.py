@@ -8,7 +8,6 @@ import json
 from urllib.parse import quote
 
 import pytest
-from moto import mock_aws
 
 from controller.aws.clients import SupportClients
 from controller.aws.role_check import trusts_bedrock
@@ -122,24 +121,30 @@ def test_which_trust_policies_let_bedrock_assume_the_role(document, trusts):
     assert trusts_bedrock(document) is trusts
 
 
-def test_the_role_is_read_from_iam_in_the_operators_account_only():
-    """Against IAM (moto): a missing role and one without Bedrock's trust are problems; a good role, a role
-    of another account (not readable here) and a role on another path of the same name are not judged."""
-    with mock_aws():
-        support = SupportClients(Settings(), "us-east-1")
-        iam = support._iam
-        account = support.account_id()
-        iam.create_role(RoleName="good", AssumeRolePolicyDocument=json.dumps(BEDROCK_TRUST))
-        ec2_trust = {
-            "Statement": [
-                {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
-            ]
-        }
-        iam.create_role(RoleName="ec2only", AssumeRolePolicyDocument=json.dumps(ec2_trust))
-        iam.create_role(Path="/teams/", RoleName="pathed", AssumeRolePolicyDocument=json.dumps(ec2_trust))
-        assert support.role_problem(f"arn:aws:iam::{account}:role/good") is None
-        assert "does not exist" in (support.role_problem(f"arn:aws:iam::{account}:role/nope") or "")
-        assert "does not trust" in (support.role_problem(f"arn:aws:iam::{account}:role/ec2only") or "")
-        assert support.role_problem("arn:aws:iam::999999999999:role/nope") is None
-        assert support.role_problem(f"arn:aws:iam::{account}:role/other/pathed") is None
-        assert "does not trust" in (support.role_problem(f"arn:aws:iam::{account}:role/teams/pathed") or "")
+def test_the_role_is_read_from_iam_in_the_operators_account_only(moto_endpoint, aws_env, monkeypatch):
+    """Against IAM (moto's server: `mock_aws` here would reset the state other tests' buckets live in): a
+    missing role and one without Bedrock's trust are problems; a good role, a role of another account (not
+    readable here) and a role on another path of the same name are not judged."""
+    import uuid
+
+    for service in ("IAM", "STS"):
+        monkeypatch.setenv(f"AWS_ENDPOINT_URL_{service}", moto_endpoint)
+    tag = uuid.uuid4().hex[:8]  # the server outlives this test: names of its own
+    support = SupportClients(Settings(), "us-east-1")
+    iam = support._iam
+    account = support.account_id()
+    iam.create_role(RoleName=f"good-{tag}", AssumeRolePolicyDocument=json.dumps(BEDROCK_TRUST))
+    ec2_trust = {
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ]
+    }
+    iam.create_role(RoleName=f"ec2only-{tag}", AssumeRolePolicyDocument=json.dumps(ec2_trust))
+    iam.create_role(Path="/teams/", RoleName=f"pathed-{tag}", AssumeRolePolicyDocument=json.dumps(ec2_trust))
+    arn = f"arn:aws:iam::{account}:role"
+    assert support.role_problem(f"{arn}/good-{tag}") is None
+    assert "does not exist" in (support.role_problem(f"{arn}/nope-{tag}") or "")
+    assert "does not trust" in (support.role_problem(f"{arn}/ec2only-{tag}") or "")
+    assert support.role_problem(f"arn:aws:iam::999999999999:role/nope-{tag}") is None
+    assert support.role_problem(f"{arn}/other/pathed-{tag}") is None
+    assert "does not trust" in (support.role_problem(f"{arn}/teams/pathed-{tag}") or "")
