@@ -78,7 +78,36 @@ def _figures(report, seconds: float, sampled, sampled_s: float) -> dict:
     }
 
 
-def bench_s3(shards: int, shard_mb: int) -> dict:
+def _through_latency(url: str, latency_ms: int) -> dict:
+    """Header-only and with weights sanity again, each request delayed `latency_ms` by a proxy in front of
+    moto: what the request count costs against a far-away S3 (moto on loopback answers in microseconds)."""
+    from urllib.parse import urlparse
+
+    from bmo_devtools.dev.fault_proxy import FaultProxy
+
+    target = urlparse(url)
+    proxy = FaultProxy(target.hostname or "127.0.0.1", target.port or 80, latency=latency_ms / 1000)
+    try:
+        far = boto3.client(
+            "s3", endpoint_url=proxy.url, region_name="us-east-1", config=Config(max_pool_connections=32)
+        )
+        t0 = time.perf_counter()
+        validate_source(S3Folder("s3://bench/model/", client=far), sample_weights=False)
+        header_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        validate_source(S3Folder("s3://bench/model/", client=far))
+        sampled_s = time.perf_counter() - t0
+    finally:
+        proxy.stop()
+    return {
+        "latency_ms": latency_ms,
+        "latency_validator_seconds": round(header_s, 3),
+        "latency_with_weights_seconds": round(sampled_s, 3),
+        "latency_with_weights_time_factor": round(sampled_s / header_s, 2),
+    }
+
+
+def bench_s3(shards: int, shard_mb: int, latency_ms: int = 30) -> dict:
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
     moto, url = _start_moto()
@@ -112,6 +141,7 @@ def bench_s3(shards: int, shard_mb: int) -> dict:
             for chunk in iter(lambda b=body: b.read(8 * 1024 * 1024), b""):
                 naive_bytes += len(chunk)
         naive_s = time.perf_counter() - t0
+        far = _through_latency(url, latency_ms) if latency_ms else {}
     finally:
         moto.terminate()
         moto.wait(timeout=30)
@@ -122,6 +152,7 @@ def bench_s3(shards: int, shard_mb: int) -> dict:
         "naive_seconds": round(naive_s, 3),
         "speedup": round(naive_s / validate_s, 1),
         "upload_seconds": round(upload_s, 1),
+        **far,
     }
 
 
@@ -146,10 +177,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shards", type=int, default=30)
     ap.add_argument("--shard-mb", type=int, default=64, help="size of each shard uploaded to moto")
     ap.add_argument("--sparse-gb", type=int, default=200, help="size of the sparse local model (0: skip)")
+    ap.add_argument(
+        "--latency-ms",
+        type=int,
+        default=30,
+        help="then again through a proxy adding this per request (0: skip)",
+    )
     ap.add_argument("--json", help="also write the results to this file")
     args = ap.parse_args(argv)
 
-    results = [bench_s3(args.shards, args.shard_mb)]
+    results = [bench_s3(args.shards, args.shard_mb, args.latency_ms)]
     if args.sparse_gb:
         results.append(bench_sparse(args.shards, args.sparse_gb))
     for r in results:
@@ -164,6 +201,12 @@ def main(argv: list[str] | None = None) -> int:
                 f"{_mb(r['with_weights_bytes_read'])} in {r['with_weights_requests']} requests "
                 f"({r['with_weights_fraction']:.6%}) in {r['with_weights_seconds']} s "
                 f"({r['with_weights_time_factor']}x the header-only time)"
+            )
+        if "latency_ms" in r:
+            print(
+                f"  through a proxy adding {r['latency_ms']} ms per request: header-only "
+                f"{r['latency_validator_seconds']} s, with weights sanity "
+                f"{r['latency_with_weights_seconds']} s ({r['latency_with_weights_time_factor']}x)"
             )
         if "naive_seconds" in r:
             print(

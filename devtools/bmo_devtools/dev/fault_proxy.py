@@ -14,9 +14,10 @@ PASS, REFUSE, HANG = "pass", "refuse", "hang"
 
 
 class FaultProxy:
-    def __init__(self, target_host: str, target_port: int, port: int = 0) -> None:
+    def __init__(self, target_host: str, target_port: int, port: int = 0, latency: float = 0.0) -> None:
         self.target = (target_host, target_port)
         self.mode = PASS
+        self.latency = latency  # seconds added before each request is passed on (a far-away service)
         self._lock = threading.Lock()
         self._conns: set[socket.socket] = set()
         self._listener: socket.socket | None = None
@@ -82,14 +83,16 @@ class FaultProxy:
         with self._lock:
             self._conns.add(upstream)
         threading.Thread(target=self._pump, args=(upstream, client), daemon=True).start()
-        self._pump(client, upstream)
+        self._pump(client, upstream, upstream=True)
 
-    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+    def _pump(self, src: socket.socket, dst: socket.socket, upstream: bool = False) -> None:
         try:
             while True:
                 data = src.recv(65536)
                 if not data:
                     break
+                if upstream and self.latency:  # a round trip's worth, once per request sent
+                    time.sleep(self.latency)
                 while self.mode == HANG:  # an open connection freezes too
                     time.sleep(0.1)
                 dst.sendall(data)
