@@ -40,8 +40,10 @@ def _kubectl(env, *args, input=None):
     return proc.stdout
 
 
-def _ready_count(env, ns: str) -> tuple[int, int]:
-    items = json.loads(_kubectl(env, "get", "bedrockmodels", "-n", ns, "-o", "json"))["items"]
+def _ready_count(env, ns: str | None) -> tuple[int, int]:
+    """(Ready, Failed) models in `ns` (None: every namespace)."""
+    where = ["-n", ns] if ns else ["-A"]
+    items = json.loads(_kubectl(env, "get", "bedrockmodels", *where, "-o", "json"))["items"]
     ready = sum(
         1
         for i in items

@@ -33,7 +33,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from control_loop import _cpu_seconds, _kubectl, _rss_kb
+from control_loop import _cpu_seconds, _kubectl, _ready_count, _rss_kb
 
 from bmo_devtools.dev.aws import BEDROCK_TRUST, LocalAws
 from bmo_devtools.dev.controlplane import CRD_FILES, ControlPlane, free_port
@@ -81,20 +81,6 @@ def _sts_calls(metrics_port: int) -> float:
         for line in text.splitlines()
         if line.startswith("bmo_aws_api_calls_total{") and 'service="sts"' in line
     )
-
-
-def _all_ready(env: dict, total: int) -> tuple[int, int]:
-    items = json.loads(_kubectl(env, "get", "bedrockmodels", "-A", "-o", "json"))["items"]
-    ready = sum(
-        1
-        for i in items
-        if any(
-            c["type"] == "Ready" and c["status"] == "True"
-            for c in (i.get("status") or {}).get("conditions", [])
-        )
-    )
-    failed = sum(1 for i in items if (i.get("status") or {}).get("phase") == "Failed")
-    return ready, failed
 
 
 def run_fleet(args: argparse.Namespace, tenants: bool) -> dict:
@@ -181,7 +167,7 @@ def run_fleet(args: argparse.Namespace, tenants: bool) -> dict:
             _kubectl(env, "apply", "-f", "-", input=yaml.safe_dump_all(models))
             ready = failed = 0
             while time.monotonic() - t0 < args.timeout:
-                ready, failed = _all_ready(env, total)
+                ready, failed = _ready_count(env, None)
                 print(f"  {time.monotonic() - t0:6.1f}s: {ready} Ready, {failed} Failed", file=sys.stderr)
                 if ready + failed >= total:
                     break

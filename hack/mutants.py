@@ -499,8 +499,8 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "fresh-listing-never-refreshed",
         "controller/aws/clients.py",
-        "if self._listing is None or now - self._listing[0] > max_age:",
-        "if self._listing is None:",
+        "if self._listed is None or now - self._listed[0] > max_age:",
+        "if self._listed is None:",
         (CLIENTS,),
         "The region's model listing is cached forever, so periodic resyncs never notice a model deleted "
         "outside the cluster.",
@@ -1202,10 +1202,10 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "bc-listing-first-page-only",
         "controller/aws/clients.py",
-        '            token = page.get("nextToken")\n            if not token:\n                return models',
-        "            return models",
+        '            token = page.get("nextToken")\n            if not token:\n                return\n',
+        "            return\n",
         (CLIENTS,),
-        "ListImportedModels reads only its first page",
+        "ListImportedModels (and the running-jobs listing) read only their first page",
     ),
     Mutation(
         "bc-sagemaker-could-not-find-is-invalid",
@@ -1518,6 +1518,14 @@ MUTATIONS: tuple[Mutation, ...] = (
         "                pass",
         ("tests/unit/test_outage_recovery.py",),
         "an AccessDenied after an outage leaves the region marked unreachable: probes go on for ever",
+    ),
+    Mutation(
+        "listed-job-arn-not-checked",
+        "controller/reconcile/importing.py",
+        "        if listed is not None and listed.arn == rec.job_arn:  # the job this object follows, by its ARN",
+        "        if listed is not None:",
+        ("tests/unit/test_job_listing.py",),
+        "a job of the same name with another ARN in the listing is followed as this object's own",
     ),
     Mutation(
         "pause-case-sensitive-tick",

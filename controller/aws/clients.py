@@ -145,6 +145,28 @@ def _config(settings: Settings) -> Config:
     return _CONFIG.merge(Config(max_pool_connections=settings.max_workers))
 
 
+class SharedListing:
+    """A listing every object's pass reads (the region's models, its running jobs), listed again when older
+    than `max_age`; one refresh at a time, the others wait for it and share it. A failed listing is never a
+    verdict on an entry: each is read on its own until the next try."""
+
+    def __init__(self, fetch: Callable[[], dict[str, Any]], what: str, fallback: str) -> None:
+        self._fetch, self._what, self._fallback = fetch, what, fallback
+        self._listed: tuple[float, dict[str, Any] | None] | None = None  # (monotonic, entries; None: failed)
+        self._lock = threading.Lock()
+
+    def get(self, key: str, max_age: float, now: float) -> Any:
+        with self._lock:
+            if self._listed is None or now - self._listed[0] > max_age:
+                try:
+                    self._listed = (now, self._fetch())
+                except AwsError as err:
+                    AUDIT.warning(f"{self._what} failed: {err.code}; reading {self._fallback}")
+                    self._listed = (now, None)
+            entries = self._listed[1]
+            return None if entries is None else entries.get(key)
+
+
 class BedrockClient:
     """Bedrock model import for one region."""
 
@@ -162,12 +184,12 @@ class BedrockClient:
     def _per_region(self, rate_limits: str) -> None:
         """What one client per region and AWS identity (Reconciler.clients) keeps for that region."""
         self.limiter = RegionLimiter(parse_limits(rate_limits))
-        # (monotonic, models by ARN; None when the last listing failed)
-        self._listing: tuple[float, dict[str, ModelInfo] | None] | None = None
-        self._listing_lock = threading.Lock()
-        # (monotonic, the running import jobs by name; None when the last listing failed)
-        self._running: tuple[float, dict[str, JobInfo] | None] | None = None
-        self._running_lock = threading.Lock()
+        self._models = SharedListing(
+            lambda: self.list_models(), f"ListImportedModels ({self.region})", "models by ARN"
+        )
+        self._running = SharedListing(
+            lambda: self.running_jobs(), f"ListModelImportJobs ({self.region})", "jobs by name"
+        )
         #: since when calls fail unanswered or with a 5xx (None: the last call was answered)
         self.unreachable_since: float | None = None
         #: called (from the calling thread) by the first answered call after such failures
@@ -241,50 +263,47 @@ class BedrockClient:
             j.get("endTime"),
         )
 
-    def running_jobs(self) -> dict[str, JobInfo]:
-        """Every import job of the region (of this identity) that runs now, by name: ListModelImportJobs
-        with statusEquals=InProgress, pages of up to 1,000."""
-        jobs: dict[str, JobInfo] = {}
+    def _pages(self, operation: str, fn: Callable[..., dict[str, Any]], key: str, **params: Any):
+        """Every entry of a paginated listing, pages of up to 1,000, one call each."""
         token: str | None = None
         while True:
-            kwargs: dict[str, Any] = {
-                "statusEquals": "InProgress",
-                "maxResults": 1000,
-                **({"nextToken": token} if token else {}),
-            }
-            page = self._call("ListModelImportJobs", self._bedrock.list_model_import_jobs, **kwargs)
-            for j in page.get("modelImportJobSummaries", []):
-                if j.get("status") == "InProgress":
-                    jobs[j["jobName"]] = JobInfo(
-                        j["jobName"],
-                        j["jobArn"],
-                        j["status"],
-                        j.get("importedModelName", ""),
-                        j.get("importedModelArn"),
-                        None,
-                        j.get("creationTime"),
-                        None,
-                    )
+            page = self._call(
+                operation, fn, maxResults=1000, **params, **({"nextToken": token} if token else {})
+            )
+            yield from page.get(key, [])
             token = page.get("nextToken")
             if not token:
-                return jobs
+                return
+
+    def running_jobs(self) -> dict[str, JobInfo]:
+        """Every import job of the region (of this identity) that runs now, by name: ListModelImportJobs
+        with statusEquals=InProgress."""
+        summaries = self._pages(
+            "ListModelImportJobs",
+            self._bedrock.list_model_import_jobs,
+            "modelImportJobSummaries",
+            statusEquals="InProgress",
+        )
+        return {
+            j["jobName"]: JobInfo(
+                j["jobName"],
+                j["jobArn"],
+                j["status"],
+                j.get("importedModelName", ""),
+                j.get("importedModelArn"),
+                None,
+                j.get("creationTime"),
+                None,
+            )
+            for j in summaries
+            if j.get("status") == "InProgress"
+        }
 
     def running_job(self, name: str, max_age: float, now: float) -> JobInfo | None:
-        """The job while the region's shared listing of running jobs shows it, listing again when that is
-        older than `max_age` (every running job of an account and region is followed by one call a poll,
-        not one each). None: not listed running (it ended, or was created since the listing, or the listing
-        failed); the caller then reads it by name."""
-        with self._running_lock:  # one refresh at a time; the others wait for it and share it
-            if self._running is None or now - self._running[0] > max_age:
-                try:
-                    self._running = (now, self.running_jobs())
-                except AwsError as err:  # never a verdict on a job: each is read by name until the next try
-                    AUDIT.warning(
-                        f"ListModelImportJobs ({self.region}) failed: {err.code}; reading jobs by name"
-                    )
-                    self._running = (now, None)
-            running = self._running[1]
-            return None if running is None else running.get(name)
+        """The job while the region's shared listing of running jobs shows it (every running job of an
+        account and region is followed by one call a poll, not one each). None: not listed running (it
+        ended, or was created since the listing, or the listing failed); the caller then reads it by name."""
+        return self._running.get(name, max_age, now)
 
     def find_model(self, name_or_arn: str) -> ModelInfo | None:
         m = self._call_or_none(
@@ -307,44 +326,28 @@ class BedrockClient:
         )
 
     def list_models(self) -> dict[str, ModelInfo]:
-        """Every imported model of the region (of this identity), by ARN: ListImportedModels pages of up to
-        1,000, one call each (the summary has what a drift check compares; no CMUs)."""
-        models: dict[str, ModelInfo] = {}
-        token: str | None = None
-        while True:
-            kwargs: dict[str, Any] = {"maxResults": 1000, **({"nextToken": token} if token else {})}
-            page = self._call("ListImportedModels", self._bedrock.list_imported_models, **kwargs)
-            for m in page.get("modelSummaries", []):
-                models[m["modelArn"]] = ModelInfo(
-                    m["modelName"],
-                    m["modelArn"],
-                    m.get("modelArchitecture"),
-                    m.get("instructSupported"),
-                    None,
-                    None,
-                    None,
-                    m.get("creationTime"),
-                )
-            token = page.get("nextToken")
-            if not token:
-                return models
+        """Every imported model of the region (of this identity), by ARN: ListImportedModels (the summary has
+        what a drift check compares; no CMUs)."""
+        summaries = self._pages("ListImportedModels", self._bedrock.list_imported_models, "modelSummaries")
+        return {
+            m["modelArn"]: ModelInfo(
+                m["modelName"],
+                m["modelArn"],
+                m.get("modelArchitecture"),
+                m.get("instructSupported"),
+                None,
+                None,
+                None,
+                m.get("creationTime"),
+            )
+            for m in summaries
+        }
 
     def listed_model(self, arn: str, max_age: float, now: float) -> ModelInfo | None:
-        """The model as the region's last listing shows it, listing again when that is older than `max_age`
-        (one listing serves every object's periodic check: a fleet's resync costs a call per 1,000 models,
-        not one per model). None: not in the listing, which may lag a model created since; the caller then
-        asks for it by ARN."""
-        with self._listing_lock:  # one refresh at a time; the others wait for it and share it
-            if self._listing is None or now - self._listing[0] > max_age:
-                try:
-                    self._listing = (now, self.list_models())
-                except AwsError as err:  # never a verdict on a model: each is read by ARN until the next try
-                    AUDIT.warning(
-                        f"ListImportedModels ({self.region}) failed: {err.code}; reading models by ARN"
-                    )
-                    self._listing = (now, None)
-            listing = self._listing[1]
-            return None if listing is None else listing.get(arn)
+        """The model as the region's last listing shows it (one listing serves every object's periodic
+        check: a fleet's resync costs a call per 1,000 models, not one per model). None: not in the listing,
+        which may lag a model created since; the caller then asks for it by ARN."""
+        return self._models.get(arn, max_age, now)
 
     # create
     def create_job(

@@ -1,0 +1,68 @@
+"""A running job is followed through its account and region's shared listing, but only the job this object
+recorded: an entry of the same name with another ARN (a job of that name someone else made, a record a
+tenant wrote into status) is not taken for it; the job is read by name. And the listing is shared: 200 jobs
+followed in one poll cost one listing, not 200 reads."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+from controller.aws.clients import BedrockClient, JobInfo
+from controller.reconcile.importing import _look_up
+
+
+class Counting:
+    """A boto3 `bedrock` client with running jobs, counting each call by operation."""
+
+    def __init__(self, running: dict[str, str]) -> None:
+        self.running, self.calls = running, {}
+
+    def _count(self, op: str) -> None:
+        self.calls[op] = self.calls.get(op, 0) + 1
+
+    def list_model_import_jobs(self, **kw: Any) -> dict[str, Any]:
+        self._count("ListModelImportJobs")
+        summaries = [
+            {"jobName": n, "jobArn": a, "status": "InProgress", "importedModelName": n}
+            for n, a in self.running.items()
+        ]
+        return {"modelImportJobSummaries": summaries}
+
+    def get_model_import_job(self, jobIdentifier: str) -> dict[str, Any]:
+        self._count("GetModelImportJob")
+        return {"jobName": jobIdentifier, "jobArn": "arn:read-by-name", "status": "Completed"}
+
+
+def _client(fake: Counting) -> BedrockClient:
+    client = BedrockClient.__new__(BedrockClient)
+    client.region = "us-east-1"
+    client._bedrock = fake
+    client._per_region("default=1000000")
+    return client
+
+
+def _pass(job_arn: str, now: float = 100.0) -> tuple[SimpleNamespace, SimpleNamespace]:
+    rec = SimpleNamespace(job_name="team-a-m-abc-1", job_arn=job_arn, state="InProgress")
+    return SimpleNamespace(job_listing=(0.25, now)), rec
+
+
+def test_a_listed_job_of_another_arn_is_not_taken_for_the_objects_own():
+    fake = Counting({"team-a-m-abc-1": "arn:someone-elses"})
+    bedrock = _client(fake)
+    p, rec = _pass("arn:mine")
+    job = _look_up(p, bedrock, rec)  # type: ignore[arg-type]
+    assert isinstance(job, JobInfo) and job.arn == "arn:read-by-name" and job.status == "Completed"
+    assert fake.calls == {"ListModelImportJobs": 1, "GetModelImportJob": 1}
+
+
+def test_two_hundred_running_jobs_cost_one_listing_a_poll():
+    fake = Counting({f"job-{i}": f"arn:job-{i}" for i in range(200)})
+    bedrock = _client(fake)
+    for i in range(200):
+        rec = SimpleNamespace(job_name=f"job-{i}", job_arn=f"arn:job-{i}", state="InProgress")
+        job = _look_up(SimpleNamespace(job_listing=(0.25, 100.0 + i / 1000)), bedrock, rec)  # type: ignore[arg-type]
+        assert job is not None and job.status == "InProgress"
+    assert fake.calls == {"ListModelImportJobs": 1}
+    _look_up(SimpleNamespace(job_listing=(0.25, 101.0)), bedrock, rec)  # type: ignore[arg-type]
+    assert fake.calls == {"ListModelImportJobs": 2}, "a listing older than its age is listed again"
