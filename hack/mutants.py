@@ -58,8 +58,59 @@ TENANCY = "tests/unit/test_tenancy.py"
 TRUST = "tests/unit/test_validation_trust.py"
 CLIENTS = "tests/unit/test_aws_clients.py"
 LEADERSHIP = "tests/unit/test_leadership.py"
+WEIGHTS = ("tests/unit/test_weights_plan.py", "tests/unit/test_weights_sanity.py")
 
 MUTATIONS: tuple[Mutation, ...] = (
+    Mutation(
+        "weights-every-read-held",
+        "controller/artifacts/weights_sample.py",
+        "batch = 4 * workers  # reads held at once",
+        "batch = max(1, len(jobs))  # reads held at once",
+        WEIGHTS,
+        "Every finished read is held until judged, so a folder of many shards holds all its samples.",
+    ),
+    Mutation(
+        "weights-gaps-never-merged",
+        "controller/artifacts/weights_sample.py",
+        "gap = MERGE_GAP_BYTES if self.spent < SHARD_BUDGET_BYTES else 0",
+        "gap = 0",
+        WEIGHTS,
+        "Weights sanity reads each small tensor's ends apart, so a run of norms costs a request each "
+        "(tens of ms of S3 latency per request).",
+    ),
+    Mutation(
+        "weights-gaps-read-past-budget",
+        "controller/artifacts/weights_sample.py",
+        "gap = MERGE_GAP_BYTES if self.spent < SHARD_BUDGET_BYTES else 0",
+        "gap = MERGE_GAP_BYTES",
+        WEIGHTS,
+        "Past a shard's budget the gaps between tensor starts are still read, so a shard of many small "
+        "tensors is read whole.",
+    ),
+    Mutation(
+        "weights-read-cap-ignored",
+        "controller/artifacts/weights_sample.py",
+        "if last and start - last.end <= gap and end - last.start <= MAX_READ_BYTES:",
+        "if last and start - last.end <= gap:",
+        WEIGHTS,
+        "One merged read can span a whole shard of small tensors: memory held per read is unbounded.",
+    ),
+    Mutation(
+        "weights-tensor-end-not-sampled",
+        "controller/artifacts/weights_sample.py",
+        "return [(base + t.begin, EDGE_BYTES), (base + t.end - EDGE_BYTES, EDGE_BYTES)]",
+        "return [(base + t.begin, EDGE_BYTES)]",
+        WEIGHTS,
+        "Only a tensor's start is sampled: a tensor whose second half is NaN imports.",
+    ),
+    Mutation(
+        "weights-gap-bytes-not-budgeted",
+        "controller/artifacts/weights_sample.py",
+        "self.spent += max(0, end - last.end)",
+        "self.spent += length",
+        WEIGHTS,
+        "The gaps read between places do not count against the shard's budget, so it reads far more.",
+    ),
     # ---- redaction
     Mutation(
         "redact-noop",
