@@ -62,6 +62,48 @@ WEIGHTS = ("tests/unit/test_weights_plan.py", "tests/unit/test_weights_sanity.py
 
 MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
+        "weights-read-cap-not-applied",
+        "controller/artifacts/weights_sample.py",
+        "jobs = _thinned(plans, max_reads)",
+        "jobs = [r for reads in plans for r in reads]",
+        WEIGHTS,
+        "A folder of thousands of tiny tensors makes a read for each: an Inline validation holds the "
+        "operator's turn for minutes.",
+    ),
+    Mutation(
+        "weights-cap-not-the-modes",
+        "controller/artifacts/validate.py",
+        "source, inputs.headers.values(), concurrency=concurrency, max_reads=limits.sample_reads",
+        "source, inputs.headers.values(), concurrency=concurrency",
+        WEIGHTS,
+        "Inline validation gets the Job's cap on sampling reads (eight times as long in the operator).",
+    ),
+    Mutation(
+        "weights-cap-keeps-first-reads",
+        "controller/artifacts/weights_sample.py",
+        "[reads[i * len(reads) // keep] for i in range(keep)]",
+        "reads[:keep]",
+        WEIGHTS,
+        "Past the cap a shard samples only its first tensors: a broken layer near its end is never read.",
+    ),
+    Mutation(
+        "weights-cap-share-not-redistributed",
+        "controller/artifacts/weights_sample.py",
+        "keep = min(len(reads), remaining // (len(plans) - k))",
+        "keep = min(len(reads), max_reads // len(plans))",
+        WEIGHTS,
+        "Reads a small shard does not need are not given to the others: a large shard is sampled less "
+        "than the cap allows.",
+    ),
+    Mutation(
+        "weights-short-read-passes",
+        "controller/artifacts/weights_sample.py",
+        "if len(data) < job.end - job.start:",
+        "if False:",
+        WEIGHTS,
+        "A shard cut short under the validator returns fewer bytes and the model passes unsampled.",
+    ),
+    Mutation(
         "weights-bf16-shift-by-8",
         "controller/artifacts/weights_sample.py",
         "h << 16",
@@ -96,8 +138,8 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "weights-part-offset-not-relative",
         "controller/artifacts/weights_sample.py",
-        "(s - job.start, n, i)",
-        "(s, n, i)",
+        "offset = start - job.start",
+        "offset = start",
         WEIGHTS,
         "Parts are sliced from a merged read at their file offset: NaN, Inf and zero tensors go unreported. (written blind by a helper)",
     ),

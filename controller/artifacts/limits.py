@@ -27,6 +27,7 @@ class Limits:
     total_json_bytes: int  # every JSON file together (each stays parsed until the model is judged)
     files: int  # files in the folder
     in_flight_bytes: int  # bytes being parsed at one time
+    sample_reads: int  # ranged reads of weights sanity, the whole folder (its time at tens of ms each)
 
 
 JOB_LIMITS = Limits(
@@ -43,6 +44,7 @@ JOB_LIMITS = Limits(
     total_json_bytes=96 * MiB,
     files=20_000,
     in_flight_bytes=64 * MiB,
+    sample_reads=4096,
 )
 INLINE_LIMITS = Limits(
     "Inline",
@@ -58,6 +60,7 @@ INLINE_LIMITS = Limits(
     total_json_bytes=5 * MiB,
     files=1_000,
     in_flight_bytes=2 * MiB,
+    sample_reads=512,
 )
 #: Largest traced memory one Inline validation may take, hostile inputs included (a test holds it to this);
 #: the operator runs one Inline validation at a time.

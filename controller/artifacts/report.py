@@ -41,6 +41,7 @@ class Summary:
     read_requests: int = 0
     architecture_reason: str | None = None  # why detection chose it (shown by the CLI; not in status)
     sampled_tensors: int = 0  # float tensors whose weights were sampled (NaN/Inf/all-zero)
+    unsampled_tensors: int = 0  # float tensors left unread: past the folder's cap on sampling reads
     sample_bytes: int = 0  # bytes of weights read to sample them
     sample_requests: int = 0  # ranged reads of weights
     source_digest: str | None = None  # the files as listed when validation began (artifacts/pin.py)

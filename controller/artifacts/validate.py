@@ -195,9 +195,12 @@ def validate_source(
 
     report.findings = judge(inputs, report.summary)
     if sample_weights and not report.errors:  # worth reading weights only for a model that would import
-        sampled = sample_tensors(source, inputs.headers.values(), concurrency=concurrency)
+        sampled = sample_tensors(
+            source, inputs.headers.values(), concurrency=concurrency, max_reads=limits.sample_reads
+        )
         report.findings += sampled.findings()
-        report.summary.sampled_tensors = len(sampled.tensors)
+        report.summary.sampled_tensors = sum(1 for t in sampled.tensors if t.values)
+        report.summary.unsampled_tensors = sum(1 for t in sampled.tensors if not t.values and t.size)
         report.summary.sample_bytes = sampled.bytes_read
         report.summary.sample_requests = sampled.requests
     report.summary.bytes_read = getattr(source, "bytes_read", 0)

@@ -6,13 +6,17 @@ Either imports (Bedrock does not look) and answers garbage. Reading all the weig
 
 What a sample costs is the request, not its bytes: S3 serves one byte range per GET, so a read costs its
 latency (tens of ms) whatever its length, and the end of one tensor and the start of the next (with the
-small norms between them) are one read. Places closer than `MERGE_GAP_BYTES` are read together, so a run
+small norms between them) are one read. Places at most `MERGE_GAP_BYTES` apart are read together, so a run
 of small tensors costs one request. A shard therefore costs about one read per large tensor, the fewest
 that touch every tensor without reading them whole; a middle sample would cost a request of its own per
 tensor (it was dropped: half the requests, for 64 bytes of a tensor's midpoint). A shard's sampling stops
 at `SHARD_BUDGET_BYTES` read (the tensors past it are sampled at their start only, `WINDOW_BYTES`), and no
-read is longer than `MAX_READ_BYTES`, which bounds memory. NaN or Inf in any sample is certain and an
-error; a tensor whose samples are all zero is probably all zero and a warning. See docs/validation.md.
+read is longer than `MAX_READ_BYTES`, which bounds memory. A folder makes at most its mode's
+`Limits.sample_reads` reads (their time holds a validation turn): past it each shard keeps its fair share,
+spread evenly over the shard, and the tensors left unread are counted, not judged. NaN or Inf in any sample
+is certain and an error; a tensor whose samples are all zero is probably all zero and a warning; a shard
+that returns fewer bytes than its header promised changed under us, and is an error. See
+docs/validation.md.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from controller.artifacts.limits import JOB_LIMITS
 from controller.artifacts.report import Finding, Severity
 from controller.artifacts.safetensors_header import ParsedHeader, TensorInfo
 from controller.artifacts.sources import ModelSource
@@ -31,9 +36,9 @@ from controller.artifacts.sources import ModelSource
 EDGE_BYTES = 2048
 #: Bytes read at the start of a tensor past the shard's budget.
 WINDOW_BYTES = 64
-#: Two places closer than this are one read: reading the gap costs less than a request's latency.
+#: Two places at most this far apart are one read: reading the gap costs less than a request's latency.
 MERGE_GAP_BYTES = 64 * 1024
-#: Longest single read (what one read holds in memory, 16 at a time).
+#: Longest single read (what one read holds in memory; four reads per worker are held at most).
 MAX_READ_BYTES = 256 * 1024
 #: Most bytes read per shard, gaps included.
 SHARD_BUDGET_BYTES = 1024 * 1024
@@ -61,6 +66,7 @@ class TensorVerdict:
     name: str
     file: str
     dtype: str
+    size: int = 0  # bytes
     non_finite: int = 0  # NaN or Inf values seen
     values: int = 0
     nonzero: int = 0
@@ -71,11 +77,24 @@ class SampleResult:
     tensors: list[TensorVerdict] = field(default_factory=list)
     bytes_read: int = 0
     requests: int = 0
+    short: list[tuple[str, int, int, int]] = field(default_factory=list)  # file, offset, asked, got
 
     def findings(self) -> list[Finding]:
         bad = [t for t in self.tensors if t.non_finite]
         zero = [t for t in self.tensors if t.values and not t.nonzero and not t.non_finite]
         out = []
+        if self.short:
+            file, offset, asked, got = self.short[0]
+            out.append(
+                Finding(
+                    "WeightsUnreadable",
+                    f"{_printable(file, 60)} returned {got} of the {asked} bytes its header places at "
+                    f"offset {offset} ({len(self.short)} short read(s)): the file changed or was cut "
+                    "while it was validated. Finish the upload, then validate again",
+                    Severity.ERROR,
+                    file,
+                )
+            )
         if bad:
             out.append(
                 Finding(
@@ -154,12 +173,27 @@ class _ShardPlan:
             self.reads.append(_Read(self.file, start, end, [(start, length, idx)]))
 
 
+def _thinned(plans: list[list[_Read]], max_reads: int) -> list[_Read]:
+    """At most `max_reads` reads: each shard its fair share (a shard needing less leaves the rest to the
+    others), kept evenly spaced over the shard so the sampled tensors span its layers."""
+    kept: list[_Read] = []
+    remaining = max(0, max_reads)
+    for k, reads in enumerate(sorted(plans, key=len)):
+        keep = min(len(reads), remaining // (len(plans) - k))
+        remaining -= keep
+        kept += reads if keep == len(reads) else [reads[i * len(reads) // keep] for i in range(keep)]
+    return kept
+
+
 def sample_weights(
-    source: ModelSource, headers: Iterable[ParsedHeader], concurrency: int = 16
+    source: ModelSource,
+    headers: Iterable[ParsedHeader],
+    concurrency: int = 16,
+    max_reads: int = JOB_LIMITS.sample_reads,
 ) -> SampleResult:
     """Read and judge the sampled places of every float tensor of every readable shard."""
     result = SampleResult()
-    jobs: list[_Read] = []
+    plans: list[list[_Read]] = []
     for header in headers:
         if not header.ok:
             continue
@@ -168,25 +202,27 @@ def sample_weights(
         for t in sorted(header.tensors, key=lambda t: t.begin):
             if t.dtype not in FLOAT_DTYPES:
                 continue
-            result.tensors.append(TensorVerdict(t.name, header.file, t.dtype))
+            result.tensors.append(TensorVerdict(t.name, header.file, t.dtype, t.end - t.begin))
             for start, length in _places(t, base, full=plan.spent < SHARD_BUDGET_BYTES):
                 plan.add(start, length, len(result.tensors) - 1)
-        jobs += plan.reads
+        plans.append(plan.reads)
+    jobs = _thinned(plans, max_reads)
 
-    def read(job: _Read) -> tuple[bytes, list[tuple[int, int, int]]]:
-        return source.read(job.file, job.start, job.end - job.start), [
-            (s - job.start, n, i) for s, n, i in job.parts
-        ]
+    def read(job: _Read) -> tuple[_Read, bytes]:
+        return job, source.read(job.file, job.start, job.end - job.start)
 
     workers = max(1, concurrency)
     batch = 4 * workers  # reads held at once: pool.map would hold every finished read until it is judged
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for data, parts in (
-            r for i in range(0, len(jobs), batch) for r in pool.map(read, jobs[i : i + batch])
-        ):
+        for job, data in (r for i in range(0, len(jobs), batch) for r in pool.map(read, jobs[i : i + batch])):
             result.requests += 1
             result.bytes_read += len(data)
-            for offset, length, idx in parts:
+            if len(data) < job.end - job.start:
+                result.short.append((job.file, job.start, job.end - job.start, len(data)))
+            for start, length, idx in job.parts:
+                offset = start - job.start
+                if offset + length > len(data):
+                    continue  # not returned: the short read is the finding, not this tensor
                 verdict = result.tensors[idx]
                 values = decode(verdict.dtype, data[offset : offset + length])
                 verdict.values += len(values)

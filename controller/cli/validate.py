@@ -140,6 +140,11 @@ def run(args: argparse.Namespace) -> int:
             f"  read {_human_bytes(s.bytes_read)} of {_human_bytes(s.total_bytes)} "
             f"({human_share(s.bytes_read, s.total_bytes)}) in {s.read_requests} request(s)"
         )
+        if s.unsampled_tensors:
+            print(
+                f"  weights sanity sampled {s.sampled_tensors} float tensor(s) and left "
+                f"{s.unsampled_tensors} unread (the cap on reads; docs/validation.md)"
+            )
     if args.exit_zero_on_verdict:
         return EXIT_IMPORTABLE
     return EXIT_IMPORTABLE if report.importable else EXIT_NOT_IMPORTABLE

@@ -176,3 +176,22 @@ def test_an_https_url_is_refused_with_what_to_give_instead():
     )
     assert as_json.returncode == 2
     assert json.loads(as_json.stdout)["error"]["code"] == "NotAnS3Uri"
+
+
+def test_tensors_left_unread_by_the_cap_are_said(tmp_path, monkeypatch, capsys):
+    from dataclasses import replace
+    from functools import partial
+
+    from bmo_devtools.dev.model_factory import ModelSpec, build_model
+    from controller.artifacts.limits import JOB_LIMITS
+    from controller.cli import validate as validate_cli
+    from controller.cli.commands import main
+
+    folder = build_model(
+        tmp_path / "m", ModelSpec(kind="llama3", dtype="BF16", shards=3, layers=8, hidden=256)
+    )
+    capped = partial(validate_cli.validate_source, limits=replace(JOB_LIMITS, sample_reads=6))
+    monkeypatch.setattr(validate_cli, "validate_source", capped)
+    assert main(["validate", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "weights sanity sampled" in out and "unread (the cap on reads" in out

@@ -151,3 +151,66 @@ def test_memory_held_stays_bounded_however_many_shards(tmp_path):
         tracemalloc.stop()
     assert result.bytes_read > 12 * SHARD_BUDGET_BYTES  # ~13 MiB read in all...
     assert peak < 8 * MAX_READ_BYTES + 3 * 1024 * 1024, peak  # ...at most a batch of reads held
+
+
+def test_a_folder_built_to_make_countless_reads_makes_at_most_its_cap(tmp_path):
+    """Past a shard's budget each tensor costs a read of its own: thousands of tiny float tensors after a
+    few large ones would hold a validation turn for minutes. The folder's reads stop at the cap."""
+    big = {f"big.{i:02d}.weight": ("BF16", (34 * 1024,)) for i in range(20)}  # 68 KiB each: the budget
+    tiny = {f"tiny.{i:05d}.weight": ("BF16", (33,)) for i in range(3000)}  # 66 bytes: one read each
+    shards = {"a.safetensors": big | tiny, "b.safetensors": _layers(4)}
+    folder = tmp_path / "m"
+    folder.mkdir()
+    for name, tensors in shards.items():
+        write_safetensors(folder / name, tensors)
+    source = Recording(folder)
+    headers = [read_header(source, info) for info in source.list_files()]
+    source.reads.clear()
+    result = sample_weights(source, headers, max_reads=100)
+    assert result.requests == len(source.reads) == 100
+    b = [t for t in result.tensors if t.file == "b.safetensors"]
+    assert all(t.values for t in b)  # the small shard keeps every read it needs (5)...
+    a = [t for t in result.tensors if t.file == "a.safetensors"]
+    sampled = [i for i, t in enumerate(a) if t.values]
+    assert len(sampled) >= 90  # ...the large one the rest, spread over it: its last tensors too
+    assert sampled[0] == 0 and sampled[-1] > len(a) * 0.95
+    assert len(a) - len(sampled) > 2900  # the others are left unread, not judged clean
+
+
+def test_the_cap_is_the_modes_and_the_unread_tensors_are_counted(tmp_path):
+    from dataclasses import replace
+
+    from bmo_devtools.dev.model_factory import ModelSpec, build_model
+    from controller.artifacts.limits import INLINE_LIMITS, JOB_LIMITS
+    from controller.artifacts.validate import validate_source
+
+    assert INLINE_LIMITS.sample_reads < JOB_LIMITS.sample_reads
+    folder = build_model(
+        tmp_path / "m", ModelSpec(kind="llama3", dtype="BF16", shards=3, layers=8, hidden=256)
+    )
+    full = validate_source(LocalFolder(folder))
+    assert full.summary.sample_requests > 6 and full.summary.unsampled_tensors == 0
+    capped = validate_source(LocalFolder(folder), limits=replace(JOB_LIMITS, sample_reads=6))
+    s = capped.summary
+    assert s.sample_requests == 6
+    assert s.unsampled_tensors > 0 and s.sampled_tensors + s.unsampled_tensors == full.summary.sampled_tensors
+
+
+class Cut(Recording):
+    """A shard cut short after its header was read: every later read returns less than was asked."""
+
+    def read(self, name: str, start: int, length: int) -> bytes:
+        return super().read(name, start, length)[: length // 2]
+
+
+def test_a_shard_that_returns_less_than_its_header_promised_is_an_error(tmp_path):
+    folder = tmp_path / "m"
+    folder.mkdir()
+    write_safetensors(
+        folder / "a.safetensors", _layers(3), poison={"model.layers.1.mlp.down_proj.weight": "nan"}
+    )
+    headers = [read_header(LocalFolder(folder), info) for info in LocalFolder(folder).list_files()]
+    result = sample_weights(Cut(folder), headers)
+    unreadable = [f for f in result.findings() if f.code == "WeightsUnreadable"]
+    assert unreadable and unreadable[0].severity.value == "error" and "a.safetensors" in unreadable[0].message
+    assert "validate again" in unreadable[0].message
