@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import math
 import struct
+from collections import deque
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import islice
 
 from controller.artifacts.limits import JOB_LIMITS
 from controller.artifacts.report import Finding, Severity
@@ -173,6 +175,23 @@ class _ShardPlan:
             self.reads.append(_Read(self.file, start, end, [(start, length, idx)]))
 
 
+def _judge(result: SampleResult, job: _Read, data: bytes) -> None:
+    """Decode the places one read served into their tensors' verdicts."""
+    result.requests += 1
+    result.bytes_read += len(data)
+    if len(data) < job.end - job.start:
+        result.short.append((job.file, job.start, job.end - job.start, len(data)))
+    for start, length, idx in job.parts:
+        offset = start - job.start
+        if offset + length > len(data):
+            continue  # not returned: the short read is the finding, not this tensor
+        verdict = result.tensors[idx]
+        values = decode(verdict.dtype, data[offset : offset + length])
+        verdict.values += len(values)
+        verdict.non_finite += sum(1 for v in values if not math.isfinite(v))
+        verdict.nonzero += sum(1 for v in values if v != 0.0)
+
+
 def _thinned(plans: list[list[_Read]], max_reads: int) -> list[_Read]:
     """At most `max_reads` reads: each shard its fair share (a shard needing less leaves the rest to the
     others), kept evenly spaced over the shard so the sampled tensors span its layers."""
@@ -212,20 +231,14 @@ def sample_weights(
         return job, source.read(job.file, job.start, job.end - job.start)
 
     workers = max(1, concurrency)
-    batch = 4 * workers  # reads held at once: pool.map would hold every finished read until it is judged
+    window = 4 * workers  # reads started and not yet judged: what the sampling holds in memory
+    todo = iter(jobs)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for job, data in (r for i in range(0, len(jobs), batch) for r in pool.map(read, jobs[i : i + batch])):
-            result.requests += 1
-            result.bytes_read += len(data)
-            if len(data) < job.end - job.start:
-                result.short.append((job.file, job.start, job.end - job.start, len(data)))
-            for start, length, idx in job.parts:
-                offset = start - job.start
-                if offset + length > len(data):
-                    continue  # not returned: the short read is the finding, not this tensor
-                verdict = result.tensors[idx]
-                values = decode(verdict.dtype, data[offset : offset + length])
-                verdict.values += len(values)
-                verdict.non_finite += sum(1 for v in values if not math.isfinite(v))
-                verdict.nonzero += sum(1 for v in values if v != 0.0)
+        started = deque(pool.submit(read, job) for job in islice(todo, window))
+        while started:
+            job, data = started.popleft().result()
+            following = next(todo, None)  # keep the workers busy while this read is judged
+            if following is not None:
+                started.append(pool.submit(read, following))
+            _judge(result, job, data)
     return result
