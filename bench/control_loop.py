@@ -14,7 +14,6 @@ fixed time is one job; 1: Bedrock's real limit, the fixed time is models x job-s
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import math
 import subprocess
@@ -83,15 +82,14 @@ def _stamp(text: str) -> float:
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
-def _slot_figures(jobs: list[dict], items: list[dict]) -> dict:
-    """How long the region's slot stood idle between one job's end and the next job's creation, and how
-    long after a job ended its model turned Ready (the operator noticed the end)."""
+def _slot_figures(jobs: list[dict], items: list[dict], slots: int = 1) -> dict:
+    """How long a slot stood idle between one job's end and the next job's creation, and how long after a
+    job ended its model turned Ready (the operator noticed the end). With n slots, the first n jobs fill
+    them; after that each job takes the slot the earliest unmatched end freed."""
     jobs = sorted((j for j in jobs if j["jobName"].startswith("bench-")), key=lambda j: j["creationTime"])
-    gaps = [
-        _stamp(b["creationTime"]) - _stamp(a["endTime"])
-        for a, b in itertools.pairwise(jobs)
-        if a.get("endTime") and _stamp(b["creationTime"]) >= _stamp(a["endTime"])
-    ]
+    ends = sorted(_stamp(j["endTime"]) for j in jobs if j.get("endTime"))
+    later = [_stamp(j["creationTime"]) for j in jobs[slots:]]
+    gaps = [start - end for end, start in zip(ends, later, strict=False) if start >= end]
     ended = {j["importedModelName"]: _stamp(j["endTime"]) for j in jobs if j.get("endTime")}
     noticed = []
     for item in items:
@@ -215,7 +213,7 @@ def main(argv=None) -> int:
             steady_after, steady_cpu = aws.state()["calls"], _cpu_seconds(op.pid) - cpu_before
             steady = {k: steady_after.get(k, 0) - steady_before.get(k, 0) for k in steady_after}
             rss = _rss_kb(op.pid)
-            slot = _slot_figures(aws.state()["jobs"], _items(env, ns))
+            slot = _slot_figures(aws.state()["jobs"], _items(env, ns), slots)
             if ready < args.models:
                 print(Path(tmp, "operator.log").read_text()[-4000:], file=sys.stderr)
                 print(json.dumps(aws.state()["errors"]), file=sys.stderr)
