@@ -136,6 +136,12 @@ def main(argv=None) -> int:
         default=1,
         help="BMO_INLINE_VALIDATIONS: Inline validations at once (the operator's default: 1)",
     )
+    ap.add_argument(
+        "--validation",
+        choices=["Inline", "Skip"],
+        help="spec.validation.mode of every model (default: the operator's, Inline here); Skip measures "
+        "the import queue alone, its slots saturated",
+    )
     ap.add_argument("--timeout", type=float, default=1200)
     ap.add_argument("--json", help="write the results here too")
     args = ap.parse_args(argv)
@@ -185,6 +191,7 @@ def main(argv=None) -> int:
                         "serviceRole": {"roleArn": role},
                         "region": "us-east-1",
                         "tags": {"bench": "control-loop"},
+                        **({"validation": {"mode": args.validation}} if args.validation else {}),
                     },
                 }
                 for i in range(args.models)
@@ -256,6 +263,7 @@ def main(argv=None) -> int:
         "goal_all_ready_seconds (issue 16: jobs + 20 s)": fixed + 20 if slots == 1 else None,
         "restart_bedrock_calls_first_60s": restart,
         "inline_validations": args.inline_validations,
+        "validation": args.validation or "default",
         "resync_seconds": args.resync,
         "poll_seconds": args.poll,
     }
