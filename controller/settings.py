@@ -42,8 +42,9 @@ class Settings(BaseSettings):
     job_poll_seconds: float = Field(
         0.5,
         gt=0,
-        description="how often a running import job is looked at (only objects whose job runs: two calls a "
-        "second per running job, none when nothing runs; a freed slot idles up to this + 0.25 s + a pass)",
+        description="how often running import jobs are looked at: each account and region's listing of "
+        "running jobs is read every half of this while any job runs there (one call, however many jobs), "
+        "and a job it no longer shows wakes its object at once; none when nothing runs",
     )
     max_workers: int = Field(20, ge=1, description="reconciles running at once")
     backoff_base_seconds: float = Field(2.0, gt=0, description="retryable errors: base * 2^n, capped")

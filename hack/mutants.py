@@ -58,9 +58,66 @@ TENANCY = "tests/unit/test_tenancy.py"
 TRUST = "tests/unit/test_validation_trust.py"
 CLIENTS = "tests/unit/test_aws_clients.py"
 LEADERSHIP = "tests/unit/test_leadership.py"
+JOB_WATCH = "tests/unit/test_job_watch.py"
 WEIGHTS = ("tests/unit/test_weights_plan.py", "tests/unit/test_weights_sanity.py")
 
 MUTATIONS: tuple[Mutation, ...] = (
+    Mutation(
+        "job-watch-never-leaves-be",
+        "controller/runtime/operator.py",
+        "if not item.dirty and watch.leaves_be(uid, now, s.job_poll_seconds, s.poll_seconds):",
+        "if False:",
+        (JOB_WATCH,),
+        "Every running job costs a pass per job poll again: 200 jobs at once are 400 passes a second.",
+    ),
+    Mutation(
+        "job-watch-dirty-waits",
+        "controller/runtime/operator.py",
+        "if not item.dirty and watch.leaves_be(uid, now, s.job_poll_seconds, s.poll_seconds):",
+        "if watch.leaves_be(uid, now, s.job_poll_seconds, s.poll_seconds):",
+        (JOB_WATCH,),
+        "A pause or retry annotation made during a pass waits for the import job to end.",
+    ),
+    Mutation(
+        "job-watch-arn-not-checked",
+        "controller/reconcile/job_watch.py",
+        "return fresh and job is not None and job.arn == f.job_arn",
+        "return fresh and job is not None",
+        (JOB_WATCH,),
+        "A job of the same name with another ARN keeps the object waiting for a job that is not its own.",
+    ),
+    Mutation(
+        "job-watch-no-poll-fallback",
+        "controller/reconcile/job_watch.py",
+        "if f is None or now - f.seen_at >= poll_seconds:",
+        "if f is None:",
+        (JOB_WATCH,),
+        "An object whose job runs for hours gets no pass at all while it runs.",
+    ),
+    Mutation(
+        "job-watch-end-not-woken",
+        "controller/runtime/operator.py",
+        "for uid in watch.ended(client, self.reconciler.monotonic(), 2 * half):",
+        "for uid in []:",
+        (JOB_WATCH,),
+        "A job's end is noticed at its object's next tick, up to a job poll later than the refresh that saw it.",
+    ),
+    Mutation(
+        "job-watch-gone-kept",
+        "controller/runtime/operator.py",
+        "        self.reconciler.job_watch.drop(uid)\n",
+        "",
+        (JOB_WATCH,),
+        "A deleted object stays followed: its entry and client are kept forever.",
+    ),
+    Mutation(
+        "job-watch-stale-listing-trusted",
+        "controller/reconcile/job_watch.py",
+        "fresh, job = f.client.peek_running(f.job_name, max_age, now)",
+        "fresh, job = f.client.peek_running(f.job_name, 1e9, now)",
+        (JOB_WATCH,),
+        "When the refresher is stuck, an old listing keeps every object waiting for jobs that ended.",
+    ),
     Mutation(
         "weights-read-cap-not-applied",
         "controller/artifacts/weights_sample.py",

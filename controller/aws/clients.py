@@ -166,6 +166,20 @@ class SharedListing:
             entries = self._listed[1]
             return None if entries is None else entries.get(key)
 
+    def age(self, now: float) -> float | None:
+        """Seconds since the last listing was tried (None: never)."""
+        listed = self._listed
+        return None if listed is None else now - listed[0]
+
+    def peek(self, key: str, max_age: float, now: float) -> tuple[bool, Any]:
+        """(whether a listing at most `max_age` old answered, its entry): never lists; for the clock, which
+        must not wait on AWS. A failed listing is not fresh."""
+        with self._lock:
+            listed = self._listed
+        if listed is None or listed[1] is None or now - listed[0] > max_age:
+            return False, None
+        return True, listed[1].get(key)
+
 
 class BedrockClient:
     """Bedrock model import for one region."""
@@ -304,6 +318,18 @@ class BedrockClient:
         account and region is followed by one call a poll, not one each). None: not listed running (it
         ended, or was created since the listing, or the listing failed); the caller then reads it by name."""
         return self._running.get(name, max_age, now)
+
+    def peek_running(self, name: str, max_age: float, now: float) -> tuple[bool, JobInfo | None]:
+        """What the last listing of running jobs says of `name`, if it is at most `max_age` old (no call)."""
+        return self._running.peek(name, max_age, now)
+
+    def running_listing_age(self, now: float) -> float | None:
+        """Seconds since the running jobs were last listed (or tried), None: never."""
+        return self._running.age(now)
+
+    def refresh_running(self, max_age: float, now: float) -> None:
+        """List the running jobs again if the last listing is older than `max_age` (one call)."""
+        self._running.get("", max_age, now)
 
     def find_model(self, name_or_arn: str) -> ModelInfo | None:
         m = self._call_or_none(

@@ -16,6 +16,7 @@ from controller.api.models import (
 from controller.aws.clients import BedrockClient, RegionClients, SupportClients
 from controller.naming import Identity, import_inputs, revision
 from controller.reconcile.durations import RecentDurations
+from controller.reconcile.job_watch import JobWatch
 from controller.reconcile.outcome import Outcome
 from controller.tenancy.rules import Decision
 
@@ -132,6 +133,7 @@ class Pass:
     #: (how old the shared listing of running jobs may be, monotonic now): a running job is followed through
     #: it; None: every job is read by name
     job_listing: tuple[float, float] | None = None
+    job_watch: JobWatch | None = None  # where a job seen running in the listing is followed (the clock's)
 
     @property
     def serving(self) -> bool:

@@ -114,10 +114,15 @@ def _look_up(p: Pass, bedrock: BedrockClient, rec: ImportJobRecord) -> JobInfo |
     """The job now: from its account and region's shared listing of running jobs while it runs (one call a
     poll for all of them), by name once it is not listed there (it ended: its end time and failure message
     are read; or it was created after the listing)."""
+    watch = p.job_watch
     if p.job_listing is not None and rec.state == "InProgress":
         listed = bedrock.running_job(rec.job_name, *p.job_listing)
         if listed is not None and listed.arn == rec.job_arn:  # the job this object follows, by its ARN
+            if watch is not None:  # the clock leaves the object be while the listing shows it running
+                watch.follow(p.view.uid, bedrock, rec.job_name, rec.job_arn, p.job_listing[1])
             return listed
+    if watch is not None:
+        watch.drop(p.view.uid)
     return bedrock.find_job(rec.job_name)
 
 

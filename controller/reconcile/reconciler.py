@@ -53,6 +53,7 @@ from controller.reconcile.context import (
 )
 from controller.reconcile.durations import RecentDurations
 from controller.reconcile.import_queue import ImportQueue, arrival_order, line_key, shown_time, slot_of
+from controller.reconcile.job_watch import JobWatch
 from controller.reconcile.memory import Memory
 from controller.reconcile.outcome import Outcome, QueueState
 from controller.settings import Settings
@@ -108,6 +109,7 @@ class Reconciler:
         self.on_aws_back: Callable[[], None] | None = None
         validation.INLINE_GATE.resize(settings.inline_validations)
         self.import_durations = RecentDurations()
+        self.job_watch = JobWatch()
         self.superseded = metrics.Tally(metrics.SUPERSEDED_MODELS)
         self.jobs = jobs or ValidationJobs(settings)
         self.exports: exporting.Exports = exports or ConfigMapExports(settings)
@@ -309,6 +311,7 @@ class Reconciler:
         p.import_durations = self.import_durations
         # a running job's end is noticed within a job poll: the listing is at most half of one old
         p.job_listing = (self.settings.job_poll_seconds / 2, self.monotonic())
+        p.job_watch = self.job_watch
         if st.region is None or not p.serving:
             st.region = p.region  # pinned: a later change of the operator's default does not move it
         admission.show(p, decision)

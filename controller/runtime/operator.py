@@ -88,6 +88,7 @@ class Operator:
         self.reconciler.on_aws_back = self.wake_after_outage
         self._probed_at = 0.0
         self._probing: set[int] = set()  # ids of the clients a probe runs for
+        self._refreshing: set[int] = set()  # ids of the clients whose running-jobs listing is being read
 
     # the pass runner's collaborators, replaceable (tests, the property test's World)
     @property
@@ -185,9 +186,10 @@ class Operator:
         the fast interval while its import job runs) and that needs one. Runs on the event loop: decisions
         only, no I/O. Returns how many were queued."""
         queued = 0
+        self.refresh_job_listings(now)
         for uid, item in self.work.snapshot():
             try:
-                added = self.work.add(uid) if self._tick_due(item, now) else None
+                added = self.work.add(uid) if self._tick_due(uid, item, now) else None
                 if added is not None:
                     queued += self._submit(uid, added)
             except Exception:  # one object's odd glance must not stop the others' ticks (nor flood the log)
@@ -226,11 +228,42 @@ class Operator:
             if item is not None and not self._submit(uid, item):
                 return
 
-    def _tick_due(self, item: Item, now: float) -> bool:
+    def refresh_job_listings(self, now: float) -> None:
+        """Each account and region's listing of running jobs that an object follows, listed again in a
+        worker once it is half a job poll old; an object whose job it no longer shows running is woken at
+        once (`JobWatch`): a job's end is noticed without a pass per running job per job poll."""
+        watch, half = self.reconciler.job_watch, self.settings.job_poll_seconds / 2
+        for bedrock in watch.clients():
+            age = bedrock.running_listing_age(now)
+            if (age is not None and age <= half) or id(bedrock) in self._refreshing:
+                continue
+            self._refreshing.add(id(bedrock))
+
+            def refresh(client=bedrock) -> None:
+                try:
+                    client.refresh_running(half, self.reconciler.monotonic())
+                    for uid in watch.ended(client, self.reconciler.monotonic(), 2 * half):
+                        item = self.work.add(uid)
+                        if item is not None:
+                            self._submit(uid, item)
+                except Exception:  # a defect: said; the followers' passes read their jobs meanwhile
+                    POLL_LOG.exception(f"refreshing the running jobs of {client.region} failed")
+                finally:
+                    self._refreshing.discard(id(client))
+
+            try:
+                self.executor.submit(contextvars.copy_context().run, refresh)
+            except RuntimeError:  # shutting down
+                self._refreshing.discard(id(bedrock))
+
+    def _tick_due(self, uid: str, item: Item, now: float) -> bool:
         s = self.settings
         glance = item.glance
         if glance is None or not self.work.add_after_elapsed(item, now, s.poll_seconds, s.job_poll_seconds):
             return False
+        watch = self.reconciler.job_watch
+        if not item.dirty and watch.leaves_be(uid, now, s.job_poll_seconds, s.poll_seconds):
+            return False  # the listing a worker refreshes shows its job running: nothing to notice yet
         # not when a pass runs (it sees what this tick would) or there is nothing to do: no thread
         return not item.lock.locked() and (item.dirty or not self._tick_needs_no_pass(glance.body, item))
 
@@ -316,6 +349,7 @@ class Operator:
         DELETED event, or a pass that found it gone), its namespace's quota stops counting it."""
         self.work.remove(uid)
         self.reconciler.queue.forget(uid)
+        self.reconciler.job_watch.drop(uid)
         self.reconciler.count(uid, None)
         INLINE_GATE.forget(uid)
         self._waits_said.pop(uid, None)

@@ -60,3 +60,7 @@ def test_slot_idle_is_measured_per_slot_when_jobs_run_side_by_side():
     assert figures["slot_idle_max_seconds"] == 0.5 and figures["slot_idle_mean_seconds"] == 0.38
     one = control_loop._slot_figures([job(0, 0, 5), job(1, 5.5, 10.5), job(2, 11.5, 16.5)], [], slots=1)
     assert one["slot_idle_max_seconds"] == 1.0
+    # a model created after the slot freed did not wait for it: that handover is not a slot's idle time
+    late = {"metadata": {"creationTimestamp": "2026-12-07T10:00:11Z"}, "status": {"modelName": "m2"}}
+    waited = control_loop._slot_figures([job(0, 0, 5), job(1, 5.5, 10.5), job(2, 11.5, 16.5)], [late], 1)
+    assert waited["slot_idle_max_seconds"] == 0.5 and waited["slot_idle_measured_handovers"] == 1

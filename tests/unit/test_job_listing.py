@@ -44,7 +44,7 @@ def _client(fake: Counting) -> BedrockClient:
 
 def _pass(job_arn: str, now: float = 100.0) -> tuple[SimpleNamespace, SimpleNamespace]:
     rec = SimpleNamespace(job_name="team-a-m-abc-1", job_arn=job_arn, state="InProgress")
-    return SimpleNamespace(job_listing=(0.25, now)), rec
+    return SimpleNamespace(job_listing=(0.25, now), job_watch=None), rec
 
 
 def test_a_listed_job_of_another_arn_is_not_taken_for_the_objects_own():
@@ -61,8 +61,8 @@ def test_two_hundred_running_jobs_cost_one_listing_a_poll():
     bedrock = _client(fake)
     for i in range(200):
         rec = SimpleNamespace(job_name=f"job-{i}", job_arn=f"arn:job-{i}", state="InProgress")
-        job = _look_up(SimpleNamespace(job_listing=(0.25, 100.0 + i / 1000)), bedrock, rec)  # type: ignore[arg-type]
+        job = _look_up(SimpleNamespace(job_listing=(0.25, 100.0 + i / 1000), job_watch=None), bedrock, rec)  # type: ignore[arg-type]
         assert job is not None and job.status == "InProgress"
     assert fake.calls == {"ListModelImportJobs": 1}
-    _look_up(SimpleNamespace(job_listing=(0.25, 101.0)), bedrock, rec)  # type: ignore[arg-type]
+    _look_up(SimpleNamespace(job_listing=(0.25, 101.0), job_watch=None), bedrock, rec)  # type: ignore[arg-type]
     assert fake.calls == {"ListModelImportJobs": 2}, "a listing older than its age is listed again"

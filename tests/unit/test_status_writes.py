@@ -20,6 +20,7 @@ from controller.conditions import set_conditions
 from controller.kube.status_store import status_patch
 from controller.reconcile import Outcome
 from controller.reconcile.import_queue import ImportQueue
+from controller.reconcile.job_watch import JobWatch
 from controller.runtime import operator as runtime
 from controller.settings import Settings
 
@@ -87,6 +88,7 @@ class Recorder:
         pass
 
     queue = ImportQueue()
+    job_watch = JobWatch()
 
 
 @pytest.fixture

@@ -1,0 +1,142 @@
+"""Running jobs are followed by the clock through their account and region's shared listing, not by a pass
+per job per job poll: while the listing (refreshed in a worker every half job poll) shows an object's job
+running, its ticks run no pass; the refresh that no longer shows it wakes that object at once; and an
+object still gets a pass once a poll, or whenever the listing is not fresh (the refresher is stuck)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from controller.reconcile import Reconciler
+from controller.reconcile.job_watch import JobWatch
+from controller.runtime import operator as runtime
+from controller.runtime.work_queue import Glance
+from controller.settings import Settings
+from tests.unit.test_job_listing import Counting, _client
+
+POLL, JOB_POLL = 10.0, 0.5
+
+
+class Executor:
+    """Runs the clock's listing refreshes at once and records the passes it queues."""
+
+    def __init__(self) -> None:
+        self.passes: list[str] = []
+
+    def submit(self, fn: Any, *args: Any) -> None:
+        if len(args) == 1:  # a refresh of a listing
+            fn(*args)
+        else:  # a pass: (run_queued, uid, item)
+            self.passes.append(args[1])
+
+
+def _world(jobs: int):
+    now = [100.0]
+    s = Settings(poll_seconds=POLL, job_poll_seconds=JOB_POLL)
+    op = runtime.Operator(s, reconciler=Reconciler(s, monotonic=lambda: now[0]))
+    executor = Executor()
+    op.executor = executor  # type: ignore[assignment]
+    fake = Counting({f"job-{i}": f"arn:job-{i}" for i in range(jobs)})
+    bedrock = _client(fake)
+    bedrock.refresh_running(0, now[0])  # the passes that saw the jobs running listed them
+    for i in range(jobs):
+        body = {
+            "metadata": {"uid": f"u{i}", "namespace": "t", "name": f"m{i}", "generation": 1},
+            "status": {"phase": "Importing", "importJob": {"state": "InProgress"}},
+        }
+        body["metadata"]["finalizers"] = [runtime.FINALIZER]
+        op.work.observe(f"u{i}", Glance.of(body))
+        op.reconciler.job_watch.follow(f"u{i}", bedrock, f"job-{i}", f"arn:job-{i}", now[0])
+    op.tick(now[0])  # the clock sees them
+    return op, executor, fake, now
+
+
+def _pass(op: runtime.Operator, uid: str, now: float) -> None:
+    """What a pass does to the watch (`importing._look_up`): its job listed running, it follows it again;
+    not listed, it reads the job by name and is no longer followed."""
+    watch = op.reconciler.job_watch
+    followed = watch._by_uid.get(uid)
+    if followed is None:
+        return
+    bedrock = followed.client
+    job = bedrock.running_job(followed.job_name, JOB_POLL / 2, now)
+    if job is not None and job.arn == followed.job_arn:
+        watch.follow(uid, bedrock, followed.job_name, followed.job_arn, now)
+    else:
+        watch.drop(uid)
+
+
+def _run(
+    op: runtime.Operator, executor: Executor, now: list[float], seconds: float
+) -> list[tuple[float, str]]:
+    """The clock's loop (a tick every quarter second); each queued pass runs at once (frees its claim)."""
+    out = []
+    end = now[0] + seconds
+    while now[0] < end - 1e-9:
+        now[0] += JOB_POLL / 2
+        op.tick(now[0])
+        for uid in executor.passes:
+            op.work.get(uid).queued = False
+            out.append((now[0], uid))
+            _pass(op, uid, now[0])
+        executor.passes.clear()
+    return out
+
+
+def test_two_hundred_running_jobs_cost_no_pass_and_one_listing_per_half_job_poll():
+    op, executor, fake, now = _world(200)
+    passes = _run(op, executor, now, 5.0)
+    assert passes == []  # before: 200 passes every half second
+    assert fake.calls["ListModelImportJobs"] <= 1 + 5.0 / (JOB_POLL / 2)  # and the one before
+
+
+def test_the_refresh_that_no_longer_lists_a_job_wakes_only_its_object_at_once():
+    op, executor, fake, now = _world(200)
+    _run(op, executor, now, 1.0)
+    del fake.running["job-7"]  # it ended
+    started = now[0]
+    passes = _run(op, executor, now, 2.0)
+    assert {uid for _, uid in passes} == {"u7"}  # (its glance, never updated here, still says it runs)
+    assert passes[0][0] - started <= JOB_POLL  # noticed within a job poll, not at its object's next poll
+
+
+def test_a_pass_still_runs_once_a_poll_and_whenever_the_listing_is_not_fresh():
+    op, executor, _fake, now = _world(3)
+    passes = _run(op, executor, now, POLL + 1)
+    assert sorted(uid for _, uid in passes) == ["u0", "u1", "u2"]  # a poll after the pass that saw them
+    op2, executor2, _fake2, now2 = _world(3)
+    op2.refresh_job_listings = lambda now: None  # the refresher is stuck
+    passes = _run(op2, executor2, now2, 2 * JOB_POLL)
+    assert {uid for _, uid in passes} == {"u0", "u1", "u2"}  # as before the watch: each job read by a pass
+
+
+def test_a_listed_job_of_another_arn_is_not_taken_for_the_followed_one():
+    watch = JobWatch()
+    fake = Counting({"job-1": "arn:someone-elses"})
+    bedrock = _client(fake)
+    bedrock.refresh_running(0, 100.0)
+    watch.follow("u1", bedrock, "job-1", "arn:mine", 100.0)
+    assert not watch.leaves_be("u1", 100.1, JOB_POLL, POLL)
+    assert watch.ended(bedrock, 100.1, JOB_POLL) == ["u1"]
+
+
+def test_a_deleted_object_is_no_longer_followed():
+    op, _executor, _fake, _now = _world(2)
+    op.gone("u0")
+    assert len(op.reconciler.job_watch) == 1
+
+
+def test_an_object_marked_dirty_gets_its_pass_though_its_job_runs():
+    """An edit or annotation that arrived while a pass ran (a pause, a retry) must not wait for the job."""
+    op, executor, _fake, now = _world(3)
+    op.work.get("u1").dirty = True
+    passes = _run(op, executor, now, JOB_POLL)
+    assert [uid for _, uid in passes] == ["u1"]
+
+
+def test_the_refresh_itself_wakes_the_object_without_waiting_for_its_tick():
+    op, executor, fake, now = _world(5)
+    del fake.running["job-3"]
+    now[0] += JOB_POLL  # the listing is old: the clock's refresh reads it again...
+    op.refresh_job_listings(now[0])
+    assert executor.passes == ["u3"]  # ...and queues the pass of the object whose job ended, then and there
