@@ -43,7 +43,7 @@ class Settings(BaseSettings):
         0.5,
         gt=0,
         description="how often running import jobs are looked at: each account and region's listing of "
-        "running jobs is read every half of this while any job runs there (one call, however many jobs), "
+        "running jobs is read once per this while any job runs there (one call, however many jobs), "
         "and a job it no longer shows wakes its object at once; none when nothing runs",
     )
     max_workers: int = Field(20, ge=1, description="reconciles running at once")

@@ -63,9 +63,27 @@ WEIGHTS = ("tests/unit/test_weights_plan.py", "tests/unit/test_weights_sanity.py
 
 MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
+        "job-watch-peek-waits-for-listing",
+        "controller/aws/clients.py",
+        "        listed = self._listed  # one tuple, replaced whole: read without the lock\n",
+        "        with self._lock:\n            listed = self._listed\n",
+        (JOB_WATCH,),
+        "The clock's tick waits on the event loop for a listing call in flight (up to botocore's timeouts): "
+        "kopf's watches and liveness stop with it.",
+    ),
+    Mutation(
+        "job-watch-ended-kept",
+        "controller/reconcile/job_watch.py",
+        "if self._by_uid.get(uid) is dict(followed).get(uid):  # not followed again meanwhile",
+        "if False:",
+        (JOB_WATCH,),
+        "A paused object whose job ended is woken at every refresh (a pass every half second, listings "
+        "forever) instead of once.",
+    ),
+    Mutation(
         "job-watch-never-leaves-be",
         "controller/runtime/operator.py",
-        "if not item.dirty and watch.leaves_be(uid, now, s.job_poll_seconds, s.poll_seconds):",
+        "if not item.dirty and watch.leaves_be(uid, now, 2 * s.job_poll_seconds, s.poll_seconds):",
         "if False:",
         (JOB_WATCH,),
         "Every running job costs a pass per job poll again: 200 jobs at once are 400 passes a second.",
@@ -73,8 +91,8 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "job-watch-dirty-waits",
         "controller/runtime/operator.py",
-        "if not item.dirty and watch.leaves_be(uid, now, s.job_poll_seconds, s.poll_seconds):",
-        "if watch.leaves_be(uid, now, s.job_poll_seconds, s.poll_seconds):",
+        "if not item.dirty and watch.leaves_be(uid, now, 2 * s.job_poll_seconds, s.poll_seconds):",
+        "if watch.leaves_be(uid, now, 2 * s.job_poll_seconds, s.poll_seconds):",
         (JOB_WATCH,),
         "A pause or retry annotation made during a pass waits for the import job to end.",
     ),
@@ -97,7 +115,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "job-watch-end-not-woken",
         "controller/runtime/operator.py",
-        "for uid in watch.ended(client, self.reconciler.monotonic(), 2 * half):",
+        "for uid in watch.ended(client, self.reconciler.monotonic(), 2 * job_poll):",
         "for uid in []:",
         (JOB_WATCH,),
         "A job's end is noticed at its object's next tick, up to a job poll later than the refresh that saw it.",

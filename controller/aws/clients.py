@@ -173,9 +173,8 @@ class SharedListing:
 
     def peek(self, key: str, max_age: float, now: float) -> tuple[bool, Any]:
         """(whether a listing at most `max_age` old answered, its entry): never lists; for the clock, which
-        must not wait on AWS. A failed listing is not fresh."""
-        with self._lock:
-            listed = self._listed
+        must not wait on AWS, nor on the lock a listing in flight holds. A failed listing is not fresh."""
+        listed = self._listed  # one tuple, replaced whole: read without the lock
         if listed is None or listed[1] is None or now - listed[0] > max_age:
             return False, None
         return True, listed[1].get(key)

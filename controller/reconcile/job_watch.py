@@ -4,8 +4,8 @@ region's shared listing shows the job running, and wakes them the moment it does
 With a pass per running job at every job poll, 200 jobs at once were 400 passes a second on the
 operator's cores: job ends were noticed seconds late and freed slots idled (bench/control_loop.py,
 `--models 400 --slots 200 --job-seconds 20 --validation Skip`). Now the clock refreshes each listing once
-per half job poll and runs a pass only for an object whose job the listing no longer shows running, or
-that has had no pass for a whole poll (what a pass shows while a job runs still moves that often).
+a job poll and runs a pass only for an object whose job the listing no longer shows running, or that has
+had no pass for a whole poll (what a pass shows while a job runs still moves that often).
 """
 
 from __future__ import annotations
@@ -55,7 +55,9 @@ class JobWatch:
             return list({id(f.client): f.client for f in self._by_uid.values()}.values())
 
     def ended(self, client: BedrockClient, now: float, max_age: float) -> list[str]:
-        """The objects following a job of `client` that its fresh listing no longer shows running."""
+        """The objects following a job of `client` that its fresh listing no longer shows running; they are
+        no longer followed (a pass that still sees the job running follows it again), so an object whose
+        pass never looks again (paused, deleted) is woken once, not at every refresh."""
         with self._lock:
             followed = [(uid, f) for uid, f in self._by_uid.items() if f.client is client]
         out = []
@@ -63,6 +65,10 @@ class JobWatch:
             fresh, job = client.peek_running(f.job_name, max_age, now)
             if fresh and (job is None or job.arn != f.job_arn):
                 out.append(uid)
+        with self._lock:
+            for uid in out:
+                if self._by_uid.get(uid) is dict(followed).get(uid):  # not followed again meanwhile
+                    self._by_uid.pop(uid, None)
         return out
 
     def __len__(self) -> int:

@@ -140,6 +140,7 @@ class Operator:
         finally:
             if item.gone:  # deleted while this pass ran: its settle must not leave a place in line
                 self.reconciler.queue.forget(uid)
+                self.reconciler.job_watch.drop(uid)  # nor a job it followed
             self.work.done(item)
             self.wake_next_up(uid)
 
@@ -230,19 +231,20 @@ class Operator:
 
     def refresh_job_listings(self, now: float) -> None:
         """Each account and region's listing of running jobs that an object follows, listed again in a
-        worker once it is half a job poll old; an object whose job it no longer shows running is woken at
-        once (`JobWatch`): a job's end is noticed without a pass per running job per job poll."""
-        watch, half = self.reconciler.job_watch, self.settings.job_poll_seconds / 2
+        worker once a job poll old (a tenth early: the clock ticks in quarters of one); an object whose job
+        it no longer shows running is woken at once (`JobWatch`): a job's end is noticed without a pass per
+        running job per job poll."""
+        watch, job_poll = self.reconciler.job_watch, self.settings.job_poll_seconds
         for bedrock in watch.clients():
             age = bedrock.running_listing_age(now)
-            if (age is not None and age <= half) or id(bedrock) in self._refreshing:
+            if (age is not None and age < 0.9 * job_poll) or id(bedrock) in self._refreshing:
                 continue
             self._refreshing.add(id(bedrock))
 
             def refresh(client=bedrock) -> None:
                 try:
-                    client.refresh_running(half, self.reconciler.monotonic())
-                    for uid in watch.ended(client, self.reconciler.monotonic(), 2 * half):
+                    client.refresh_running(0.9 * job_poll, self.reconciler.monotonic())
+                    for uid in watch.ended(client, self.reconciler.monotonic(), 2 * job_poll):
                         item = self.work.add(uid)
                         if item is not None:
                             self._submit(uid, item)
@@ -262,7 +264,7 @@ class Operator:
         if glance is None or not self.work.add_after_elapsed(item, now, s.poll_seconds, s.job_poll_seconds):
             return False
         watch = self.reconciler.job_watch
-        if not item.dirty and watch.leaves_be(uid, now, s.job_poll_seconds, s.poll_seconds):
+        if not item.dirty and watch.leaves_be(uid, now, 2 * s.job_poll_seconds, s.poll_seconds):
             return False  # the listing a worker refreshes shows its job running: nothing to notice yet
         # not when a pass runs (it sees what this tick would) or there is nothing to do: no thread
         return not item.lock.locked() and (item.dirty or not self._tick_needs_no_pass(glance.body, item))

@@ -1,5 +1,5 @@
 """Running jobs are followed by the clock through their account and region's shared listing, not by a pass
-per job per job poll: while the listing (refreshed in a worker every half job poll) shows an object's job
+per job per job poll: while the listing (refreshed in a worker every job poll) shows an object's job
 running, its ticks run no pass; the refresh that no longer shows it wakes that object at once; and an
 object still gets a pass once a poll, or whenever the listing is not fresh (the refresher is stuck)."""
 
@@ -83,11 +83,11 @@ def _run(
     return out
 
 
-def test_two_hundred_running_jobs_cost_no_pass_and_one_listing_per_half_job_poll():
+def test_two_hundred_running_jobs_cost_no_pass_and_one_listing_per_job_poll():
     op, executor, fake, now = _world(200)
     passes = _run(op, executor, now, 5.0)
     assert passes == []  # before: 200 passes every half second
-    assert fake.calls["ListModelImportJobs"] <= 1 + 5.0 / (JOB_POLL / 2)  # and the one before
+    assert fake.calls["ListModelImportJobs"] <= 1 + 5.0 / JOB_POLL  # and the one before
 
 
 def test_the_refresh_that_no_longer_lists_a_job_wakes_only_its_object_at_once():
@@ -106,7 +106,7 @@ def test_a_pass_still_runs_once_a_poll_and_whenever_the_listing_is_not_fresh():
     assert sorted(uid for _, uid in passes) == ["u0", "u1", "u2"]  # a poll after the pass that saw them
     op2, executor2, _fake2, now2 = _world(3)
     op2.refresh_job_listings = lambda now: None  # the refresher is stuck
-    passes = _run(op2, executor2, now2, 2 * JOB_POLL)
+    passes = _run(op2, executor2, now2, 3 * JOB_POLL)
     assert {uid for _, uid in passes} == {"u0", "u1", "u2"}  # as before the watch: each job read by a pass
 
 
@@ -140,3 +140,49 @@ def test_the_refresh_itself_wakes_the_object_without_waiting_for_its_tick():
     now[0] += JOB_POLL  # the listing is old: the clock's refresh reads it again...
     op.refresh_job_listings(now[0])
     assert executor.passes == ["u3"]  # ...and queues the pass of the object whose job ended, then and there
+
+
+def test_a_paused_object_whose_job_ended_is_woken_once_not_at_every_refresh():
+    """A paused object's pass returns before it looks at its job, so it never drops it itself."""
+    op, executor, fake, now = _world(2)
+    del fake.running["job-0"]
+    woken = []
+    for _ in range(20):  # ten seconds of refreshes; the pass, paused, does not touch the watch
+        now[0] += JOB_POLL / 2
+        op.refresh_job_listings(now[0])
+        woken += executor.passes
+        for uid in executor.passes:
+            op.work.get(uid).queued = False
+        executor.passes.clear()
+    assert woken == ["u0"]
+    assert len(op.reconciler.job_watch) == 1  # u1, whose job still runs
+
+
+def test_the_clock_never_waits_for_a_listing_in_flight():
+    """A listing call holds its listing's lock for as long as AWS takes; the clock (the event loop) must
+    not wait for it to decide a tick."""
+    import threading
+
+    op, _executor, fake, now = _world(2)
+    bedrock = op.reconciler.job_watch.clients()[0]
+    entered, release = threading.Event(), threading.Event()
+    slow = fake.list_model_import_jobs
+
+    def hanging(**kw):
+        entered.set()
+        release.wait(10)
+        return slow(**kw)
+
+    fake.list_model_import_jobs = hanging
+    t = threading.Thread(target=bedrock.refresh_running, args=(0, now[0] + 5))
+    t.start()
+    try:
+        assert entered.wait(5)
+        done = threading.Event()
+        threading.Thread(
+            target=lambda: (op.reconciler.job_watch.leaves_be("u0", now[0], 1.0, POLL), done.set())
+        ).start()
+        assert done.wait(2), "a tick's decision waited for the listing in flight"
+    finally:
+        release.set()
+        t.join()
