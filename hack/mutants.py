@@ -59,9 +59,66 @@ TRUST = "tests/unit/test_validation_trust.py"
 CLIENTS = "tests/unit/test_aws_clients.py"
 LEADERSHIP = "tests/unit/test_leadership.py"
 JOB_WATCH = "tests/unit/test_job_watch.py"
+JOB_FOLLOWING = (JOB_WATCH, "tests/unit/test_job_listing.py")
 WEIGHTS = ("tests/unit/test_weights_plan.py", "tests/unit/test_weights_sanity.py")
 
 MUTATIONS: tuple[Mutation, ...] = (
+    Mutation(
+        "blind-jw-leaves-be-ignores-pass-age",
+        "controller/reconcile/job_watch.py",
+        "if f is None or now - f.seen_at >= poll_seconds:",
+        "if f is None:",
+        JOB_FOLLOWING,
+        "While the listing shows an object's job running, it gets no pass for the whole job. (written blind by a helper)",
+    ),
+    Mutation(
+        "blind-jw-ended-never-drops",
+        "controller/reconcile/job_watch.py",
+        "if self._by_uid.get(uid) is dict(followed).get(uid):",
+        "if self._by_uid.get(uid) is not dict(followed).get(uid):",
+        JOB_FOLLOWING,
+        "An object whose job ended is never unfollowed: a paused one is woken at every job poll, with listings forever. (written blind by a helper)",
+    ),
+    Mutation(
+        "blind-jw-ended-any-client",
+        "controller/reconcile/job_watch.py",
+        "followed = [(uid, f) for uid, f in self._by_uid.items() if f.client is client]",
+        "followed = [(uid, f) for uid, f in self._by_uid.items()]",
+        JOB_FOLLOWING,
+        "With two regions or accounts, one listing's refresh wakes and unfollows the objects whose jobs run elsewhere. (written blind by a helper)",
+    ),
+    Mutation(
+        "blind-jw-refresh-on-event-loop",
+        "controller/runtime/operator.py",
+        "self.executor.submit(contextvars.copy_context().run, refresh)",
+        "contextvars.copy_context().run(refresh)",
+        JOB_FOLLOWING,
+        "The listing call runs on the event loop once a job poll: every tick and kopf handler stalls while AWS answers. (written blind by a helper)",
+    ),
+    Mutation(
+        "blind-jw-refresh-skip-inverted",
+        "controller/runtime/operator.py",
+        "if (age is not None and age < 0.9 * job_poll) or id(bedrock) in self._refreshing:",
+        "if (age is not None and age > 0.9 * job_poll) or id(bedrock) in self._refreshing:",
+        JOB_FOLLOWING,
+        "The clock never refreshes a stale listing: a job's end is noticed late and freed slots idle. (written blind by a helper)",
+    ),
+    Mutation(
+        "blind-jw-follow-seen-at-max-age",
+        "controller/reconcile/importing.py",
+        "rec.job_arn, p.job_listing[1])",
+        "rec.job_arn, p.job_listing[0])",
+        JOB_FOLLOWING,
+        "The followed job's seen time is the listing's max age: the clock never leaves a running-job object alone. (written blind by a helper)",
+    ),
+    Mutation(
+        "blind-jw-running-job-only-peeks",
+        "controller/aws/clients.py",
+        "return self._running.get(name, max_age, now)",
+        "return self._running.peek(name, max_age, now)[1]",
+        JOB_FOLLOWING,
+        "Passes never list running jobs: nothing is followed, and every pass reads its job by name. (written blind by a helper)",
+    ),
     Mutation(
         "job-watch-peek-waits-for-listing",
         "controller/aws/clients.py",

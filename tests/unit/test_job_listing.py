@@ -66,3 +66,20 @@ def test_two_hundred_running_jobs_cost_one_listing_a_poll():
     assert fake.calls == {"ListModelImportJobs": 1}
     _look_up(SimpleNamespace(job_listing=(0.25, 101.0), job_watch=None), bedrock, rec)  # type: ignore[arg-type]
     assert fake.calls == {"ListModelImportJobs": 2}, "a listing older than its age is listed again"
+
+
+def test_a_job_seen_running_is_followed_from_the_time_of_the_pass():
+    """The clock then leaves the object be: its pass saw the job running a moment ago."""
+    from controller.reconcile.job_watch import JobWatch
+
+    fake = Counting({"job-1": "arn:job-1"})
+    bedrock = _client(fake)
+    watch = JobWatch()
+    rec = SimpleNamespace(job_name="job-1", job_arn="arn:job-1", state="InProgress")
+    p = SimpleNamespace(job_listing=(0.25, 500.0), job_watch=watch, view=SimpleNamespace(uid="u1"))
+    assert _look_up(p, bedrock, rec) is not None  # type: ignore[arg-type]
+    assert watch.leaves_be("u1", 500.1, 1.0, 10.0)
+    fake.running.clear()  # it ended: the next pass reads it by name and stops following it
+    p.job_listing = (0.25, 501.0)
+    _look_up(p, bedrock, rec)  # type: ignore[arg-type]
+    assert len(watch) == 0

@@ -186,3 +186,28 @@ def test_the_clock_never_waits_for_a_listing_in_flight():
     finally:
         release.set()
         t.join()
+
+
+def test_the_clock_lists_in_a_worker_never_on_its_own_thread():
+    op, _executor, fake, now = _world(3)
+    deferred: list[Any] = []
+    op.executor = type("Deferred", (), {"submit": lambda self, fn, *args: deferred.append((fn, args))})()
+    before = dict(fake.calls)
+    now[0] += 2 * JOB_POLL
+    op.tick(now[0])  # the listing is old: a refresh is due
+    assert fake.calls == before  # nothing listed on the clock's (the event loop's) thread...
+    assert [args for _, args in deferred if len(args) == 1]  # ...a refresh was handed to a worker
+
+
+def test_a_refresh_wakes_only_objects_of_its_own_account_and_region():
+    op, executor, fake, now = _world(2)  # u0, u1 follow jobs in the first region
+    other_fake = Counting({"job-x": "arn:job-x"})
+    other = _client(other_fake)
+    other.region = "us-west-2"
+    other.refresh_running(0, now[0])
+    op.reconciler.job_watch.follow("u1", other, "job-x", "arn:job-x", now[0])  # u1 now follows another
+    del fake.running["job-1"]  # a job of the same name ends in the first region: not u1's job
+    now[0] += JOB_POLL
+    op.refresh_job_listings(now[0])
+    assert executor.passes == []
+    assert op.reconciler.job_watch.leaves_be("u1", now[0], 2 * JOB_POLL, POLL)
