@@ -64,6 +64,15 @@ WEIGHTS = ("tests/unit/test_weights_plan.py", "tests/unit/test_weights_sanity.py
 
 MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
+        "job-watch-deleted-mid-pass-kept",
+        "controller/runtime/operator.py",
+        "                self.reconciler.job_watch.drop(uid)  # nor a job it followed\n",
+        "",
+        ("tests/unit/test_status_writes.py",),
+        "An object deleted while its pass followed its job stays followed: its listing is read twice a "
+        "second until the process restarts.",
+    ),
+    Mutation(
         "blind-jw-leaves-be-ignores-pass-age",
         "controller/reconcile/job_watch.py",
         "if f is None or now - f.seen_at >= poll_seconds:",

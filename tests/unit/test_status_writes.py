@@ -69,6 +69,7 @@ class Recorder:
     def __init__(self, out: Outcome) -> None:
         self.out = out
         self.seen: list[dict[str, Any]] = []
+        self.job_watch = JobWatch()
 
     def reconcile(self, body: dict[str, Any], memory=None, event: bool = True) -> Outcome:
         self.seen.append(copy.deepcopy(body.get("status") or {}))
@@ -88,7 +89,6 @@ class Recorder:
         pass
 
     queue = ImportQueue()
-    job_watch = JobWatch()
 
 
 @pytest.fixture
@@ -182,6 +182,24 @@ def test_a_deleted_object_is_not_reconciled(wired):
 
     assert rec.seen == [] and store.writes == []
     assert rec.queue.length() == 0  # gone without the finalizer: it holds no place in line
+
+
+def test_an_object_deleted_while_its_pass_followed_its_job_is_no_longer_followed(wired):
+    """The pass saw the job running and followed it just as the DELETED event dropped the object: nothing
+    may stay followed (its listing would be read twice a second until the process restarts)."""
+    store = Store(obj())
+    op, rec = wired(store, Outcome())
+    decide = rec.reconcile
+
+    def racing(body, memory=None, event=True):
+        out = decide(body, memory, event)
+        op.gone("u-1")  # the DELETED event, while the pass runs...
+        rec.job_watch.follow("u-1", object(), "job", "arn:job", 0.0)  # ...which then follows its job
+        return out
+
+    rec.reconcile = racing  # type: ignore[method-assign]
+    op.run_reconcile(kopf.Body(obj()), LOG, event=True)
+    assert len(rec.job_watch) == 0
 
 
 def test_status_patch_removes_cleared_fields_and_keeps_transition_times():
