@@ -64,6 +64,14 @@ WEIGHTS = ("tests/unit/test_weights_plan.py", "tests/unit/test_weights_sanity.py
 
 MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
+        "worker-once-stacks",
+        "controller/runtime/operator.py",
+        "        if id(client) in busy:\n            return\n",
+        "",
+        (JOB_WATCH, "tests/unit/test_outage_recovery.py"),
+        "A listing or probe that hangs gathers one more call at every tick (AWS late: calls pile up).",
+    ),
+    Mutation(
         "job-watch-deleted-mid-pass-kept",
         "controller/runtime/operator.py",
         "                self.reconciler.job_watch.drop(uid)  # nor a job it followed\n",
@@ -99,16 +107,16 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "blind-jw-refresh-on-event-loop",
         "controller/runtime/operator.py",
-        "self.executor.submit(contextvars.copy_context().run, refresh)",
-        "contextvars.copy_context().run(refresh)",
+        "self._in_worker_once(self._refreshing, bedrock, refresh)",
+        "refresh()",
         JOB_FOLLOWING,
         "The listing call runs on the event loop once a job poll: every tick and kopf handler stalls while AWS answers. (written blind by a helper)",
     ),
     Mutation(
         "blind-jw-refresh-skip-inverted",
         "controller/runtime/operator.py",
-        "if (age is not None and age < 0.9 * job_poll) or id(bedrock) in self._refreshing:",
-        "if (age is not None and age > 0.9 * job_poll) or id(bedrock) in self._refreshing:",
+        "if age is not None and age < 0.9 * job_poll:",
+        "if age is not None and age > 0.9 * job_poll:",
         JOB_FOLLOWING,
         "The clock never refreshes a stale listing: a job's end is noticed late and freed slots idle. (written blind by a helper)",
     ),

@@ -207,27 +207,36 @@ class Operator:
             return
         self._probed_at = now
         for bedrock in self.reconciler.unreachable():
-            if id(bedrock) in self._probing:
-                continue  # the last probe still waits for an answer (a hanging connection)
-            self._probing.add(id(bedrock))
-
-            def probe(client=bedrock) -> None:
-                try:
-                    client.probe()
-                finally:
-                    self._probing.discard(id(client))
-
-            try:
-                self.executor.submit(contextvars.copy_context().run, probe)
-            except RuntimeError:  # shutting down
-                self._probing.discard(id(bedrock))
+            # not while the last probe still waits for an answer (a hanging connection)
+            self._in_worker_once(self._probing, bedrock, bedrock.probe)
 
     def wake_after_outage(self) -> None:
         """AWS answers again (a pass's call or a probe): whoever backed off from it tries now."""
         for uid in self.work.outage_over():
-            item = self.work.add(uid)
-            if item is not None and not self._submit(uid, item):
+            if not self._wake(uid):
                 return
+
+    def _wake(self, uid: str) -> bool:
+        """Queue a pass of a known object now (none if one is queued); False: shutting down."""
+        item = self.work.add(uid)
+        return item is None or self._submit(uid, item)
+
+    def _in_worker_once(self, busy: set[int], client: Any, work: Callable[[], None]) -> None:
+        """Run `work` for `client` in a worker, unless such work for it still runs (its id in `busy`)."""
+        if id(client) in busy:
+            return
+        busy.add(id(client))
+
+        def run() -> None:
+            try:
+                work()
+            finally:
+                busy.discard(id(client))
+
+        try:
+            self.executor.submit(contextvars.copy_context().run, run)
+        except RuntimeError:  # shutting down
+            busy.discard(id(client))
 
     def refresh_job_listings(self, now: float) -> None:
         """Each account and region's listing of running jobs that an object follows, listed again in a
@@ -237,26 +246,18 @@ class Operator:
         watch, job_poll = self.reconciler.job_watch, self.settings.job_poll_seconds
         for bedrock in watch.clients():
             age = bedrock.running_listing_age(now)
-            if (age is not None and age < 0.9 * job_poll) or id(bedrock) in self._refreshing:
+            if age is not None and age < 0.9 * job_poll:
                 continue
-            self._refreshing.add(id(bedrock))
 
             def refresh(client=bedrock) -> None:
                 try:
                     client.refresh_running(0.9 * job_poll, self.reconciler.monotonic())
                     for uid in watch.ended(client, self.reconciler.monotonic(), 2 * job_poll):
-                        item = self.work.add(uid)
-                        if item is not None:
-                            self._submit(uid, item)
+                        self._wake(uid)
                 except Exception:  # a defect: said; the followers' passes read their jobs meanwhile
                     POLL_LOG.exception(f"refreshing the running jobs of {client.region} failed")
-                finally:
-                    self._refreshing.discard(id(client))
 
-            try:
-                self.executor.submit(contextvars.copy_context().run, refresh)
-            except RuntimeError:  # shutting down
-                self._refreshing.discard(id(bedrock))
+            self._in_worker_once(self._refreshing, bedrock, refresh)
 
     def _tick_due(self, uid: str, item: Item, now: float) -> bool:
         s = self.settings

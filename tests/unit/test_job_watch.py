@@ -211,3 +211,19 @@ def test_a_refresh_wakes_only_objects_of_its_own_account_and_region():
     op.refresh_job_listings(now[0])
     assert executor.passes == []
     assert op.reconciler.job_watch.leaves_be("u1", now[0], 2 * JOB_POLL, POLL)
+
+
+def test_a_refresh_still_in_flight_is_not_started_again():
+    """A listing call that hangs (AWS late) must not gather one more refresh at every tick."""
+    op, _executor, _fake, now = _world(3)
+    deferred: list[Any] = []
+    op.executor = type("Deferred", (), {"submit": lambda self, fn, *args: deferred.append((fn, args))})()
+    for _ in range(8):  # two seconds of ticks, the first refresh never answering
+        now[0] += JOB_POLL / 2
+        op.tick(now[0])
+    assert len([args for _, args in deferred if len(args) == 1]) == 1
+    fn, args = deferred[0]
+    fn(*args)  # it answers at last: the next stale tick may refresh again
+    now[0] += 2 * JOB_POLL
+    op.tick(now[0])
+    assert len([args for _, args in deferred if len(args) == 1]) == 2
