@@ -48,7 +48,8 @@ def _layers(n: int) -> dict:
     return out
 
 
-def _sample(tmp_path: Path, shards: dict[str, dict], poison: dict[str, str] | None = None):
+def _shards(tmp_path: Path, shards: dict[str, dict], poison: dict[str, str] | None = None) -> tuple:
+    """The shards written to a folder, as a recording source with every header read (reads cleared)."""
     folder = tmp_path / "m"
     folder.mkdir()
     for name, tensors in shards.items():
@@ -58,6 +59,11 @@ def _sample(tmp_path: Path, shards: dict[str, dict], poison: dict[str, str] | No
         read_header(source, info) for info in source.list_files() if info.name.endswith(".safetensors")
     ]
     source.reads.clear()
+    return source, headers
+
+
+def _sample(tmp_path: Path, shards: dict[str, dict], poison: dict[str, str] | None = None):
+    source, headers = _shards(tmp_path, shards, poison)
     return sample_weights(source, headers), source.reads
 
 
@@ -136,13 +142,7 @@ def test_memory_held_stays_bounded_however_many_shards(tmp_path):
     import tracemalloc
 
     tensors = {f"t.{i:02d}.weight": ("BF16", (16 * 1024,)) for i in range(40)}  # 1.25 MiB, read to budget
-    shards = {f"s{n:02d}.safetensors": tensors for n in range(12)}
-    folder = tmp_path / "m"
-    folder.mkdir()
-    for name, t in shards.items():
-        write_safetensors(folder / name, t)
-    source = LocalFolder(folder)
-    headers = [read_header(source, info) for info in source.list_files()]
+    source, headers = _shards(tmp_path, {f"s{n:02d}.safetensors": tensors for n in range(12)})
     tracemalloc.start()
     try:
         result = sample_weights(source, headers, concurrency=2)  # a batch: 8 reads
@@ -158,14 +158,7 @@ def test_a_folder_built_to_make_countless_reads_makes_at_most_its_cap(tmp_path):
     few large ones would hold a validation turn for minutes. The folder's reads stop at the cap."""
     big = {f"big.{i:02d}.weight": ("BF16", (34 * 1024,)) for i in range(20)}  # 68 KiB each: the budget
     tiny = {f"tiny.{i:05d}.weight": ("BF16", (33,)) for i in range(3000)}  # 66 bytes: one read each
-    shards = {"a.safetensors": big | tiny, "b.safetensors": _layers(4)}
-    folder = tmp_path / "m"
-    folder.mkdir()
-    for name, tensors in shards.items():
-        write_safetensors(folder / name, tensors)
-    source = Recording(folder)
-    headers = [read_header(source, info) for info in source.list_files()]
-    source.reads.clear()
+    source, headers = _shards(tmp_path, {"a.safetensors": big | tiny, "b.safetensors": _layers(4)})
     result = sample_weights(source, headers, max_reads=100)
     assert result.requests == len(source.reads) == 100
     b = [t for t in result.tensors if t.file == "b.safetensors"]
