@@ -14,6 +14,7 @@ fixed time is one job; 1: Bedrock's real limit, the fixed time is models x job-s
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import subprocess
@@ -82,7 +83,7 @@ def _stamp(text: str) -> float:
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
-def _slot_figures(jobs: list[dict], items: list[dict], slots: int = 1) -> dict:
+def _slot_figures(jobs: list[dict], items: list[dict], slots: int = 1, trace: list | None = None) -> dict:
     """How long a slot stood idle while a model waited for it, and how long after a job ended its model
     turned Ready (the operator noticed the end). With n slots, the first n jobs fill them; after that each
     job takes the slot the earliest unmatched end freed. Only a job whose object already waited when that
@@ -92,9 +93,14 @@ def _slot_figures(jobs: list[dict], items: list[dict], slots: int = 1) -> dict:
     arrived = {
         (i.get("status") or {}).get("modelName"): _stamp(i["metadata"]["creationTimestamp"]) for i in items
     }
-    ends = sorted(_stamp(j["endTime"]) for j in jobs if j.get("endTime"))
+    ends = sorted((_stamp(j["endTime"]), j["jobName"]) for j in jobs if j.get("endTime"))
     later = [(_stamp(j["creationTime"]), arrived.get(j["importedModelName"], 0.0)) for j in jobs[slots:]]
-    gaps = [start - end for end, (start, came) in zip(ends, later, strict=False) if came <= end <= start]
+    handovers = [
+        (end, name, start)
+        for (end, name), (start, came) in zip(ends, later, strict=False)
+        if came <= end <= start
+    ]
+    gaps = [start - end for end, _, start in handovers]
     ended = {j["importedModelName"]: _stamp(j["endTime"]) for j in jobs if j.get("endTime")}
     noticed = []
     for item in items:
@@ -114,6 +120,40 @@ def _slot_figures(jobs: list[dict], items: list[dict], slots: int = 1) -> dict:
         "completion_noticed_p95_seconds": p95(noticed),
         "completion_noticed_note": "Ready's lastTransitionTime and creationTimestamp have whole seconds: "
         "up to 1 s is rounding",
+        **(_handover_parts(handovers, trace) if trace is not None else {}),
+    }
+
+
+def _handover_parts(handovers: list[tuple[float, str, float]], trace: list) -> dict:
+    """Where a measured handover's idle time went, from the local Bedrock's record of every call (wall
+    times, milliseconds): from the job's end to the first listing of running jobs after it (the clock's
+    refresh that can notice it), to the first read of that job by name (its object's pass), to the next
+    job's create."""
+    listings = sorted(t for t, op, _ in trace if op == "ListModelImportJobs")
+    reads: dict[str, list[float]] = {}
+    for t, op, named in trace:
+        if op == "GetModelImportJob":
+            reads.setdefault(named.rsplit("/", 1)[-1], []).append(t)
+    listed, read, created = [], [], []
+    for end, name, start in handovers:
+        first_list = next((t for t in listings if t >= end), None)
+        first_read = next((t for t in sorted(reads.get(name, [])) if t >= end), None)
+        if first_list is None or first_read is None:
+            continue
+        listed.append(first_list - end)
+        read.append(first_read - first_list)
+        created.append(start - first_read)
+    gaps = [b - a for a, b in itertools.pairwise(listings) if b - a < 5]
+
+    def mean(values: list[float]) -> float | None:
+        return round(sum(values) / len(values), 3) if values else None
+
+    return {
+        "handover_mean_end_to_listing_seconds": mean(listed),
+        "handover_mean_listing_to_pass_read_seconds": mean(read),
+        "handover_mean_pass_read_to_next_create_seconds": mean(created),
+        "handovers_traced": len(listed),
+        "running_jobs_listing_interval_mean_seconds": mean(gaps),
     }
 
 
@@ -149,6 +189,7 @@ def main(argv=None) -> int:
         help="spec.validation.mode of every model (default: the operator's, Inline here); Skip measures "
         "the import queue alone, its slots saturated",
     )
+    ap.add_argument("--workers", type=int, default=20, help="BMO_MAX_WORKERS (the shipped default: 20)")
     ap.add_argument("--timeout", type=float, default=1200)
     ap.add_argument("--json", help="write the results here too")
     args = ap.parse_args(argv)
@@ -162,7 +203,7 @@ def main(argv=None) -> int:
             job_duration=args.job_seconds,
             model_quota=args.models + 10,
             workdir=Path(tmp) / "aws",
-            extra_emulator_args=["--concurrent-jobs", str(slots)],
+            extra_emulator_args=["--concurrent-jobs", str(slots), "--trace"],
         ) as aws,
     ):
         role = aws.create_role()
@@ -175,7 +216,7 @@ def main(argv=None) -> int:
             **({"BMO_JOB_POLL_SECONDS": str(args.job_poll)} if args.job_poll else {}),
             "BMO_BEDROCK_RATE_LIMITS": args.rate_limits,
             "BMO_RESYNC_SECONDS": str(args.resync),
-            "BMO_MAX_WORKERS": "20",
+            "BMO_MAX_WORKERS": str(args.workers),
             "BMO_INLINE_VALIDATIONS": str(args.inline_validations),
             "BMO_IMPORT_SLOTS_PER_REGION": str(slots),
             "BMO_IMPORT_POLICY_DEFAULT": "open",  # no BedrockImportPolicy in the bench cluster
@@ -227,7 +268,7 @@ def main(argv=None) -> int:
             steady_after, steady_cpu = aws.state()["calls"], _cpu_seconds(op.pid) - cpu_before
             steady = {k: steady_after.get(k, 0) - steady_before.get(k, 0) for k in steady_after}
             rss = _rss_kb(op.pid)
-            slot = _slot_figures(aws.state()["jobs"], _items(env, ns), slots)
+            slot = _slot_figures(aws.state()["jobs"], _items(env, ns), slots, aws.admin("/_emulator/trace"))
             if ready < args.models:
                 print(Path(tmp, "operator.log").read_text()[-4000:], file=sys.stderr)
                 print(json.dumps(aws.state()["errors"]), file=sys.stderr)

@@ -114,6 +114,15 @@ class ImportQueue:
             self._drop(uid)
             self._slots.setdefault(region, set()).add(uid)
 
+    def release(self, uid: str) -> bool:
+        """Its job is no longer running in Bedrock (the shared listing stopped showing it): its slot is free
+        for the next in line now, before its own pass has recorded the end. True: it held one."""
+        with self._lock:
+            held = any(uid in slots for slots in self._slots.values())
+            for slots in self._slots.values():
+                slots.discard(uid)
+            return held
+
     def forget(self, uid: str) -> None:
         with self._lock:
             self._drop(uid)

@@ -279,9 +279,7 @@ def start(p: Pass, queue: ImportQueue, arrival: str | None) -> None:
     position = queue.enqueue(line, p.view.uid, key)
     p.out.queue = QueueState(line, holding=False, queued_at=key)
     if not queue.try_start(line, p.view.uid):
-        holders = queue.holder_names(line)
-        running = f"{', '.join(holders)}'s import runs" if holders else "another import is running"
-        _queued(p, position, f"{running} in {p.region}")
+        _queued(p, position, f"{running_imports(queue.holder_names(line))} in {p.region}")
         return
     attempt = (p.st.last_attempt or 0) + 1
     used = {m for m in _model_names_in(p, p.region)}
@@ -382,6 +380,19 @@ def _from_revision(p: Pass, model: ModelInfo, rev: str) -> bool:
     """Whether a model of this object was imported by one of its jobs for `rev` (job names say so)."""
     stem = job_name(p.me, rev, 1).rsplit("-", 1)[0]
     return (model.job_name or "").rsplit("-", 1)[0] == stem
+
+
+def running_imports(holders: list[str]) -> str:
+    """Whose imports hold the slots a queued object waits for, in a line a person reads: two names at most
+    (with a raised quota, 200 holders made every waiting object's conditions kilobytes long, rewritten at
+    each handover)."""
+    if not holders:
+        return "another import is running"
+    if len(holders) == 1:
+        return f"{holders[0]}'s import runs"
+    if len(holders) == 2:
+        return f"{holders[0]}'s and {holders[1]}'s imports run"
+    return f"{len(holders)} imports run ({holders[0]}, {holders[1]} and {len(holders) - 2} more)"
 
 
 def _model_names_in(p: Pass, region: str) -> set[str]:

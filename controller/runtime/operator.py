@@ -252,12 +252,28 @@ class Operator:
             def refresh(client=bedrock) -> None:
                 try:
                     client.refresh_running(0.9 * job_poll, self.reconciler.monotonic())
-                    for uid in watch.ended(client, self.reconciler.monotonic(), 2 * job_poll):
-                        self._wake(uid)
+                    self._hand_over(watch.ended(client, self.reconciler.monotonic(), 2 * job_poll))
                 except Exception:  # a defect: said; the followers' passes read their jobs meanwhile
                     POLL_LOG.exception(f"refreshing the running jobs of {client.region} failed")
 
             self._in_worker_once(self._refreshing, bedrock, refresh)
+
+    def _hand_over(self, ended: list[str]) -> None:
+        """Objects whose jobs a fresh listing no longer shows running: Bedrock counts only running jobs, so
+        their slots go to the next in line at once, whose creates are queued first; then each is woken to
+        record its end. (Its own pass used to free the slot: the next create waited for that pass, a second
+        and more when 200 jobs ended together.) An object in the middle of a pass keeps its slot: that pass
+        saw the listing before this refresh and its end decides. Should Bedrock still count the job, the
+        create meets ServiceQuotaExceeded and waits in line (`ImportQueue.busy_outside`)."""
+        freed = False
+        for uid in ended:
+            item = self.work.find(uid)
+            if item is not None and not item.lock.locked():
+                freed = self.reconciler.queue.release(uid) or freed
+        if freed:
+            self.wake_next_up("")
+        for uid in ended:
+            self._wake(uid)
 
     def _tick_due(self, uid: str, item: Item, now: float) -> bool:
         s = self.settings
@@ -294,8 +310,7 @@ class Operator:
         whose turn it now is run a pass at once instead of at their next poll, so the slot never idles.
         (A region whose create Bedrock refused is skipped until the next poll: ImportQueue.busy_outside.)"""
         for uid in self.reconciler.queue.next_up():
-            item = self.work.add(uid) if uid != after else None
-            if item is not None and not self._submit(uid, item):
+            if uid != after and not self._wake(uid):
                 return
         # and a turn of the inline validator it freed goes to whoever waited for one first (the object of
         # this very pass too: it found the gate full, and its pass has ended)

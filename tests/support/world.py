@@ -228,6 +228,18 @@ class FakeExports:
         return True
 
 
+class InlineWorkers:
+    """The operator's worker pool in a World: what the clock hands a worker (a listing's refresh) runs at
+    once, on the World's clock and thread, so that sequences replay exactly. (No pass is queued here: the
+    World's objects have no glance, so wakes find nothing to queue; each round visits them instead.)"""
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> None:
+        fn(*args)
+
+    def shutdown(self, wait: bool = True) -> None:
+        pass
+
+
 class Cluster:
     def __init__(self, world: World, name: str) -> None:
         self.world, self.name = world, name
@@ -279,6 +291,7 @@ class Cluster:
         )
         self.old_operator = getattr(self, "operator", None)  # the process it replaces may still be mid-pass
         self.operator = Operator(settings, reconciler=rec, store=self.store)
+        self.operator.executor = InlineWorkers()  # type: ignore[assignment]
         self.operator.post_event = self._event
         self.operator.observed = self.observed  # type: ignore[assignment]
         self.operator.model_pages = lambda limit=100: iter([self.store.items(None)])  # type: ignore[method-assign]
@@ -430,7 +443,19 @@ class Cluster:
             self.world.actor = None
 
     def round(self) -> None:
+        """Every object's tick, as the operator's clock decides it: the running-jobs listings that objects
+        follow are refreshed first (one that no longer shows a job frees its slot for the next in line at
+        once: `Operator._hand_over`), and an object whose job a fresh listing shows running gets no pass
+        (`JobWatch.leaves_be`), so the invariants meet the clock's skips and hand-overs too."""
+        op, s, now = self.operator, self.operator.settings, self.world.clock.mono()
+        op.refresh_job_listings(now)
+        watch = op.reconciler.job_watch
         for body in list(self.store.objects.values()):
+            uid = body["metadata"]["uid"]
+            item = op.work.find(uid)
+            skip = watch.leaves_be(uid, now, 2 * s.job_poll_seconds, s.poll_seconds)
+            if skip and not body["metadata"].get("deletionTimestamp") and not (item and item.dirty):
+                continue
             self.visit(body, event=False)
 
     def live(self) -> list[dict[str, Any]]:

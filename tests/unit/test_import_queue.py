@@ -90,3 +90,14 @@ def test_a_paused_object_whose_job_runs_keeps_the_slot():
     assert second["status"].get("phase") == "Queued", second["status"]
     rec = cluster.operator.reconciler
     assert rec.queue.holders("us-east-1") == {first["metadata"]["uid"]}
+
+
+def test_release_frees_only_a_held_slot_and_keeps_the_line():
+    q = ImportQueue()
+    q.hold("us-east-1", "a")
+    q.enqueue("us-east-1", "b", "2026-01-01T00:00:00Z")
+    assert q.next_up() == []
+    assert q.release("a") and not q.holds("a")
+    assert not q.release("a")  # nothing left to free
+    assert not q.release("b")  # waiting is not holding: its place in line stays
+    assert q.next_up() == ["b"]

@@ -227,3 +227,41 @@ def test_a_refresh_still_in_flight_is_not_started_again():
     now[0] += 2 * JOB_POLL
     op.tick(now[0])
     assert len([args for _, args in deferred if len(args) == 1]) == 2
+
+
+def _holding(op: runtime.Operator, holders: int, waiting: int) -> None:
+    """The first `holders` objects hold us-east-1's slots (their jobs run); `waiting` more wait in line."""
+    q = op.reconciler.queue
+    q.slots_per_region = holders
+    for i in range(holders):
+        q.hold("us-east-1", f"u{i}")
+    for i in range(waiting):
+        uid = f"w{i}"
+        op.work.observe(uid, Glance.of({"metadata": {"uid": uid, "namespace": "t", "name": uid}}))
+        q.enqueue("us-east-1", uid, f"2026-01-01T00:00:0{i}Z")
+
+
+def test_the_refresh_that_no_longer_lists_a_job_hands_its_slot_to_the_next_in_line_at_once():
+    """Bedrock counts only running jobs: the next create need not wait for the ended object's own pass
+    (which used to free the slot: a second and more of idle slot when 200 jobs ended together)."""
+    op, executor, fake, now = _world(3)
+    _holding(op, holders=3, waiting=2)
+    del fake.running["job-1"]  # it ended
+    now[0] += JOB_POLL
+    op.tick(now[0])
+    assert executor.passes == ["w0", "u1"]  # the first in line's create is queued first, then u1's pass
+    assert op.reconciler.queue.try_start("us-east-1", "w0")  # its slot is free before u1's pass ran
+    assert not op.reconciler.queue.try_start("us-east-1", "w1")  # one ended, one slot
+
+
+def test_an_object_in_the_middle_of_a_pass_keeps_its_slot_for_that_pass_to_decide():
+    """Its pass read the listing before this refresh (its end, or a new create, decides the slot)."""
+    op, executor, fake, now = _world(3)
+    _holding(op, holders=3, waiting=1)
+    del fake.running["job-1"]
+    now[0] += JOB_POLL
+    with op.work.get("u1").lock:
+        op.tick(now[0])
+    assert executor.passes == ["u1"]  # still woken (its pass ends; this one sees the end)
+    assert op.reconciler.queue.holds("u1")
+    assert not op.reconciler.queue.try_start("us-east-1", "w0")

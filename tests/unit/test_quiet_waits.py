@@ -98,3 +98,15 @@ def test_a_ready_model_says_what_an_active_copy_costs_at_the_admins_price_and_no
         ready
     )
     m.teardown()
+
+
+def test_a_queued_object_names_at_most_two_holders_of_a_raised_quota():
+    """With 200 slots, naming every holder made each waiting object's conditions kilobytes long, and
+    changed them at every handover."""
+    from controller.reconcile.importing import running_imports
+
+    assert running_imports([]) == "another import is running"
+    assert running_imports(["a/x"]) == "a/x's import runs"
+    assert running_imports(["a/x", "b/y"]) == "a/x's and b/y's imports run"
+    many = running_imports([f"t/m{i:03d}" for i in range(200)])
+    assert many == "200 imports run (t/m000, t/m001 and 198 more)"

@@ -46,6 +46,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "consistent)",
     )
     p.add_argument("--seed", type=int, help="seed for fault injection (repeatable runs)")
+    p.add_argument(
+        "--trace", action="store_true", help="record every call's time and name (GET /_emulator/trace)"
+    )
     p.set_defaults(func=run)
 
 
@@ -70,7 +73,9 @@ def build(args: argparse.Namespace) -> EmulatorServer:
         lambda key: S3ArtifactCheck(args.s3_endpoint, args.iam_endpoint, access_key=key),
         sts_endpoint=args.iam_endpoint,  # moto serves STS on the same endpoint
     )
-    return EmulatorServer((args.host, args.port), state, accounts)
+    server = EmulatorServer((args.host, args.port), state, accounts)
+    server.trace = [] if getattr(args, "trace", False) else None
+    return server
 
 
 def run(args: argparse.Namespace) -> int:

@@ -3,6 +3,7 @@
 POST /_emulator/faults   JSON of Faults fields to change (throttle_rate, error_rate, ...)
 GET  /_emulator/state    jobs, models, per-operation call counts, current faults
 POST /_emulator/reset    forget everything (keeps job duration and model quota)
+GET  /_emulator/trace    [wall time, operation, job or model named] of every call, when run with --trace
 
 Faults can strike after a call was applied: `drop_responses` closes the connection instead of answering
 (the caller sees a connection error and cannot know the call went through), `hold_responses` answers late
@@ -58,6 +59,9 @@ class EmulatorServer(ThreadingHTTPServer):
         self.state = state  # the default account's
         self.accounts = accounts or Accounts(state)
         self.routes: list[Route] = build_routes()
+        #: (wall time, operation, the job or model it names) of every model-import call answered, when on
+        #: (`--trace`): how a bench tells where a freed slot's time went
+        self.trace: list[tuple[float, str, str]] | None = None
         super().__init__(address, _Handler)
 
     @property
@@ -129,6 +133,9 @@ class _Handler(BaseHTTPRequestHandler):
             if wait := state.before_apply(name, params):
                 time.sleep(wait)
             result = getattr(state, _HANDLERS[name])(region_match.group(1), params)
+            if self.server.trace is not None:
+                named = params.get("jobName") or params.get("jobIdentifier") or params.get("modelIdentifier")
+                self.server.trace.append((time.time(), name, str(named or "")))
             hold, drop = state.after_apply(name, params)
             if hold:
                 time.sleep(hold)
@@ -189,6 +196,8 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/_emulator/state" and self.command == "GET":
             others = {account: s.snapshot() for account, s in accounts.others().items()}
             return self._send(200, encode_body(state.snapshot() | {"accounts": others}))
+        if path == "/_emulator/trace" and self.command == "GET":
+            return self._send(200, json.dumps(self.server.trace or []).encode())
         if path == "/_emulator/faults" and self.command == "POST":
             try:
                 changes = json.loads(body or b"{}")
