@@ -203,6 +203,14 @@ MUTATIONS: tuple[Mutation, ...] = (
         "A freed slot waits for the ended object's own pass before the next create is queued.",
     ),
     Mutation(
+        "job-watch-end-seen-by-pass-handed-over",
+        "controller/reconcile/job_watch.py",
+        "if self._by_uid.get(uid) is dict(followed).get(uid):",
+        "if True:",
+        (JOB_WATCH,),
+        "An end the object's own pass saw first (it may hold the slot for its next create) is handed over too.",
+    ),
+    Mutation(
         "hand-over-mid-pass-released",
         "controller/runtime/operator.py",
         "if item is not None and not item.lock.locked():",

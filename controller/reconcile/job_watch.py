@@ -60,15 +60,19 @@ class JobWatch:
         pass never looks again (paused, deleted) is woken once, not at every refresh."""
         with self._lock:
             followed = [(uid, f) for uid, f in self._by_uid.items() if f.client is client]
-        out = []
+        gone = []
         for uid, f in followed:
             fresh, job = client.peek_running(f.job_name, max_age, now)
             if fresh and (job is None or job.arn != f.job_arn):
-                out.append(uid)
+                gone.append(uid)
+        out = []
         with self._lock:
-            for uid in out:
-                if self._by_uid.get(uid) is dict(followed).get(uid):  # not followed again meanwhile
+            for uid in gone:
+                # not followed again, nor dropped by a pass that saw the end itself (and may since hold a
+                # slot for its next create: that one must not be handed over)
+                if self._by_uid.get(uid) is dict(followed).get(uid):
                     self._by_uid.pop(uid, None)
+                    out.append(uid)
         return out
 
     def __len__(self) -> int:

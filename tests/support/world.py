@@ -252,6 +252,7 @@ class Cluster:
         self.jobs = FakeJobs(world)
         self.observed = Store()  # BedrockObservedModels, as the API holds them
         self.exports = FakeExports()  # ConfigMaps of spec.exportTo
+        self.newest_first = False  # the order of a round's passes (a busy pool's is any)
         self.restart()
 
     def settings(self) -> Settings:
@@ -450,7 +451,8 @@ class Cluster:
         op, s, now = self.operator, self.operator.settings, self.world.clock.mono()
         op.refresh_job_listings(now)
         watch = op.reconciler.job_watch
-        for body in list(self.store.objects.values()):
+        bodies = list(self.store.objects.values())
+        for body in reversed(bodies) if self.newest_first else bodies:
             uid = body["metadata"]["uid"]
             item = op.work.find(uid)
             skip = watch.leaves_be(uid, now, 2 * s.job_poll_seconds, s.poll_seconds)

@@ -265,3 +265,21 @@ def test_an_object_in_the_middle_of_a_pass_keeps_its_slot_for_that_pass_to_decid
     assert executor.passes == ["u1"]  # still woken (its pass ends; this one sees the end)
     assert op.reconciler.queue.holds("u1")
     assert not op.reconciler.queue.try_start("us-east-1", "w0")
+
+
+def test_an_end_a_pass_saw_first_is_not_handed_over_again():
+    """Between the refresh's look and its hand-over, the object's own pass saw the end (no longer
+    followed) and may hold the slot for its next create: the refresh leaves that slot alone."""
+    watch = JobWatch()
+    fake = Counting({})
+    bedrock = _client(fake)
+    bedrock.refresh_running(0, 100.0)
+    watch.follow("u1", bedrock, "job-1", "arn:job-1", 100.0)
+    peek = bedrock.peek_running
+
+    def a_pass_in_between(*args: Any) -> Any:
+        watch.drop("u1")  # its pass read the job by name meanwhile
+        return peek(*args)
+
+    bedrock.peek_running = a_pass_in_between  # type: ignore[method-assign]
+    assert watch.ended(bedrock, 100.1, JOB_POLL) == []
