@@ -148,8 +148,8 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "job-watch-ended-kept",
         "controller/reconcile/job_watch.py",
-        "if self._by_uid.get(uid) is dict(followed).get(uid):  # not followed again meanwhile",
-        "if False:",
+        "                    self._by_uid.pop(uid, None)\n                    out.append(uid)",
+        "                    out.append(uid)",
         (JOB_WATCH,),
         "A paused object whose job ended is woken at every refresh (a pass every half second, listings "
         "forever) instead of once.",
