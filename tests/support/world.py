@@ -229,12 +229,19 @@ class FakeExports:
 
 
 class InlineWorkers:
-    """The operator's worker pool in a World: what the clock hands a worker (a listing's refresh) runs at
-    once, on the World's clock and thread, so that sequences replay exactly. (No pass is queued here: the
-    World's objects have no glance, so wakes find nothing to queue; each round visits them instead.)"""
+    """The operator's worker pool in a World, on the World's clock and thread, so that sequences replay
+    exactly: what the clock hands a worker (a listing's refresh) runs at once; a queued pass (a wake: an
+    object's turn in the import line, a job's end the listing showed) waits in `passes` until its cluster
+    runs it as a visit (`Cluster.run_wakes`), whose calls are then that object's."""
+
+    def __init__(self) -> None:
+        self.passes: list[str] = []
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> None:
-        fn(*args)
+        if len(args) == 3:  # (run_queued, uid, item): a pass
+            self.passes.append(args[1])
+        else:
+            fn(*args)
 
     def shutdown(self, wait: bool = True) -> None:
         pass
@@ -253,6 +260,7 @@ class Cluster:
         self.observed = Store()  # BedrockObservedModels, as the API holds them
         self.exports = FakeExports()  # ConfigMaps of spec.exportTo
         self.newest_first = False  # the order of a round's passes (a busy pool's is any)
+        self._running_wakes = False
         self.restart()
 
     def settings(self) -> Settings:
@@ -380,6 +388,27 @@ class Cluster:
             PASS_SECONDS.append(time.perf_counter() - began)
         for check in self.world.on_tick:
             check()
+        self.run_wakes()
+
+    def run_wakes(self, limit: int = 200) -> None:
+        """The passes the operator queued (its wakes), in order, each as a visit; not from inside one."""
+        if self._running_wakes:
+            return
+        self._running_wakes = True
+        try:
+            workers = self.operator.executor
+            for _ in range(limit):
+                if not workers.passes:
+                    return
+                uid = workers.passes.pop(0)
+                item = self.operator.work.find(uid)
+                if item is not None:
+                    item.queued = False  # as `Operator.run_queued`
+                body = next((b for b in self.store.objects.values() if b["metadata"]["uid"] == uid), None)
+                if body is not None and not body["metadata"].get("deletionTimestamp"):
+                    self.visit(body, event=False)
+        finally:
+            self._running_wakes = False
 
     def _pass(self, body: dict[str, Any], key: tuple[str, str], event: bool) -> None:
         if body["metadata"].get("deletionTimestamp"):
@@ -392,6 +421,7 @@ class Cluster:
                 body.setdefault("status", {})["phase"] = "Deleting"
             return
         self.operator.work.note_arrival(body["metadata"]["uid"], body["metadata"]["creationTimestamp"])
+        self.operator.work.observe(body["metadata"]["uid"], Glance.of(body))  # as its watch event does
         # an event hands over the whole body (kopf's), a tick only the clock's glance at it
         cached = copy.deepcopy(body) if event else Glance.of(body).body
         self.operator.run_reconcile(kopf.Body(cached), LOG, event=event)
@@ -450,6 +480,7 @@ class Cluster:
         (`JobWatch.leaves_be`), so the invariants meet the clock's skips and hand-overs too."""
         op, s, now = self.operator, self.operator.settings, self.world.clock.mono()
         op.refresh_job_listings(now)
+        self.run_wakes()
         watch = op.reconciler.job_watch
         bodies = list(self.store.objects.values())
         for body in reversed(bodies) if self.newest_first else bodies:
