@@ -3,7 +3,7 @@
 POST /_emulator/faults   JSON of Faults fields to change (throttle_rate, error_rate, ...)
 GET  /_emulator/state    jobs, models, per-operation call counts, current faults
 POST /_emulator/reset    forget everything (keeps job duration and model quota)
-GET  /_emulator/trace    [wall time, operation, job or model named] of every call, when run with --trace
+GET  /_emulator/trace    [wall time, operation, job or model named] of every call answered, with --trace
 
 Faults can strike after a call was applied: `drop_responses` closes the connection instead of answering
 (the caller sees a connection error and cannot know the call went through), `hold_responses` answers late
@@ -59,8 +59,8 @@ class EmulatorServer(ThreadingHTTPServer):
         self.state = state  # the default account's
         self.accounts = accounts or Accounts(state)
         self.routes: list[Route] = build_routes()
-        #: (wall time, operation, the job or model it names) of every model-import call answered, when on
-        #: (`--trace`): how a bench tells where a freed slot's time went
+        #: (wall time, operation, the job or model it names) of every model-import call answered without an
+        #: error, when on (`--trace`): how a bench tells where a freed slot's time went
         self.trace: list[tuple[float, str, str]] | None = None
         super().__init__(address, _Handler)
 
