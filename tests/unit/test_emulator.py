@@ -665,3 +665,21 @@ def test_a_key_named_by_alias_is_granted_through_its_alias(bedrock, models_in_s3
         ),
     )
     assert refused["status"] == "Failed" and "kms:Decrypt" in refused["failureMessage"]
+
+
+def test_the_trace_records_answered_calls_only_when_asked(moto_endpoint, aws_env, emulator, models_in_s3):
+    """`--trace` (what bench/control_loop.py reads to split a handover's time): each call answered, with
+    its time and the job or model it names; a refused call is not in it, and without the flag nothing is."""
+    assert _admin(emulator, "/_emulator/trace") == []
+    with _running_emulator(moto_endpoint, "--trace") as url:
+        client = _once(url)
+        client.list_model_import_jobs(statusEquals="InProgress")
+        with pytest.raises(ClientError):
+            client.get_model_import_job(jobIdentifier="no-such-job")
+        _create(client, "traced", models_in_s3["llama3"])
+        trace = _admin(url, "/_emulator/trace")
+    assert [(op, named) for _, op, named in trace] == [
+        ("ListModelImportJobs", ""),
+        ("CreateModelImportJob", "traced-job"),
+    ]
+    assert abs(trace[0][0] - time.time()) < 60
