@@ -221,9 +221,8 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "queue-release-drops-waiting",
         "controller/reconcile/import_queue.py",
-        "            held = any(uid in slots for slots in self._slots.values())\n            for slots",
-        "            held = any(uid in slots for slots in self._slots.values())\n            self._drop(uid)\n"
-        "            for slots",
+        "            for slots in holding:\n",
+        "            self._drop(uid)\n            for slots in holding:\n",
         (QUEUE,),
         "Releasing a slot also drops the object's place in line.",
     ),

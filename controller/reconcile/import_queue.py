@@ -118,10 +118,10 @@ class ImportQueue:
         """Its job is no longer running in Bedrock (the shared listing stopped showing it): its slot is free
         for the next in line now, before its own pass has recorded the end. True: it held one."""
         with self._lock:
-            held = any(uid in slots for slots in self._slots.values())
-            for slots in self._slots.values():
+            holding = [slots for slots in self._slots.values() if uid in slots]
+            for slots in holding:
                 slots.discard(uid)
-            return held
+            return bool(holding)
 
     def forget(self, uid: str) -> None:
         with self._lock:

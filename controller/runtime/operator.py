@@ -315,8 +315,7 @@ class Operator:
         # and a turn of the inline validator it freed goes to whoever waited for one first (the object of
         # this very pass too: it found the gate full, and its pass has ended)
         for uid in INLINE_GATE.next_up():
-            item = self.work.add(uid)
-            if item is not None and not self._submit(uid, item):
+            if not self._wake(uid):
                 return
 
     def run_queued(self, uid: str, item: Item) -> None:

@@ -243,9 +243,6 @@ class InlineWorkers:
         else:
             fn(*args)
 
-    def shutdown(self, wait: bool = True) -> None:
-        pass
-
 
 class Cluster:
     def __init__(self, world: World, name: str) -> None:
@@ -404,8 +401,10 @@ class Cluster:
                 item = self.operator.work.find(uid)
                 if item is not None:
                     item.queued = False  # as `Operator.run_queued`
-                body = next((b for b in self.store.objects.values() if b["metadata"]["uid"] == uid), None)
-                if body is not None and not body["metadata"].get("deletionTimestamp"):
+                namespace, _, name = self.world.names.get(uid, "").partition("/")
+                body = self.store.objects.get((namespace, name))
+                meta = (body or {}).get("metadata") or {}
+                if meta.get("uid") == uid and not meta.get("deletionTimestamp"):
                     self.visit(body, event=False)
         finally:
             self._running_wakes = False
