@@ -59,6 +59,8 @@ TRUST = "tests/unit/test_validation_trust.py"
 CLIENTS = "tests/unit/test_aws_clients.py"
 LEADERSHIP = "tests/unit/test_leadership.py"
 JOB_WATCH = "tests/unit/test_job_watch.py"
+OUTAGE = "tests/unit/test_outage_recovery.py"
+KUBE_TIMEOUTS = "tests/unit/test_kube_timeouts.py"
 JOB_FOLLOWING = (JOB_WATCH, "tests/unit/test_job_listing.py")
 WEIGHTS = ("tests/unit/test_weights_plan.py", "tests/unit/test_weights_sanity.py")
 
@@ -209,6 +211,54 @@ MUTATIONS: tuple[Mutation, ...] = (
         "if True:",
         (JOB_WATCH,),
         "An end the object's own pass saw first (it may hold the slot for its next create) is handed over too.",
+    ),
+    Mutation(
+        "lost-write-create-sent-again",
+        "controller/reconcile/importing.py",
+        "if created is None or created[0] != rec.job_name or rec.job_arn is not None:",
+        "if True:",
+        (OUTAGE,),
+        "A create whose status write was lost is sent again (paced 1/s per region) though this process knows its job.",
+    ),
+    Mutation(
+        "lost-write-remembered-job-not-checked",
+        "controller/reconcile/importing.py",
+        "if job is None or job.arn != created[1]:",
+        "if job is None:",
+        (OUTAGE,),
+        "A job of the remembered name is recorded as this process's create though its ARN is another one.",
+    ),
+    Mutation(
+        "lost-write-any-intent-matched",
+        "controller/reconcile/importing.py",
+        "if created is None or created[0] != rec.job_name or rec.job_arn is not None:",
+        "if created is None or rec.job_arn is not None:",
+        (OUTAGE,),
+        "An intent naming another job than the one this process created is matched by its memory.",
+    ),
+    Mutation(
+        "kube-call-without-timeout",
+        "controller/kube/client.py",
+        "_request_timeout=_request_timeout or CALL_TIMEOUT",
+        "_request_timeout=_request_timeout",
+        (KUBE_TIMEOUTS,),
+        "A request the apiserver accepted and holds keeps a reconcile thread (and its object's lock) forever.",
+    ),
+    Mutation(
+        "kube-read-timeout-resent",
+        "controller/kube/client.py",
+        "configuration.retries = urllib3.Retry(total=3, read=0, redirect=0)",
+        "pass",
+        (KUBE_TIMEOUTS,),
+        "A read that timed out is sent again three times: four timeouts before the pass knows.",
+    ),
+    Mutation(
+        "pass-read-long-timeout",
+        "controller/kube/status_store.py",
+        "GROUP, VERSION, namespace, self._plural, name, _request_timeout=OBJECT_TIMEOUT",
+        "GROUP, VERSION, namespace, self._plural, name",
+        (KUBE_TIMEOUTS,),
+        "A pass's read of its object waits the long timeout of a list, not the short one of one object.",
     ),
     Mutation(
         "hand-over-mid-pass-released",

@@ -22,6 +22,28 @@ from controller.settings import Settings
 _lock = threading.Lock()
 _api: client.ApiClient | None = None
 
+#: (connect, read) seconds of a call that names no timeout of its own. The official client has none by
+#: default: a request the apiserver accepted and then held (its etcd going away mid-restart) kept a
+#: reconcile thread, and the object's lock, for 20 s in the chaos test, so nothing retried it
+CALL_TIMEOUT = (5.0, 60.0)
+#: one object read or status write: answered in milliseconds by a healthy apiserver; past this the pass
+#: ends and the object's next tick tries again (a list of thousands keeps CALL_TIMEOUT)
+OBJECT_TIMEOUT = (5.0, 10.0)
+
+
+class TimedApiClient(client.ApiClient):
+    """The official ApiClient, with CALL_TIMEOUT on every call that names no timeout of its own, and a read
+    that timed out not sent again (urllib3 resent a GET three times: four timeouts before the pass knew)."""
+
+    def __init__(self, configuration: client.Configuration) -> None:
+        configuration.retries = urllib3.Retry(total=3, read=0, redirect=0)  # connections: as before
+        super().__init__(configuration)
+
+    def call_api(self, method, url, header_params=None, body=None, post_params=None, _request_timeout=None):
+        return super().call_api(
+            method, url, header_params, body, post_params, _request_timeout=_request_timeout or CALL_TIMEOUT
+        )
+
 
 def api_client(settings: Settings) -> client.ApiClient:
     """In-cluster credentials when running in a pod, else the current kubeconfig context."""
@@ -37,7 +59,7 @@ def api_client(settings: Settings) -> client.ApiClient:
                     config_file=os.environ.get("KUBECONFIG") or None, client_configuration=configuration
                 )
             configuration.connection_pool_maxsize = settings.max_workers + 4  # + the watches
-            _api = client.ApiClient(configuration)
+            _api = TimedApiClient(configuration)
         return _api
 
 

@@ -18,7 +18,7 @@ from kubernetes.client.exceptions import ApiException
 from controller.api.models import GROUP, PLURAL, VERSION
 from controller.api.reasons import ALWAYS_PRESENT, Reason
 from controller.conditions import progress_updates, set_conditions
-from controller.kube.client import api_client
+from controller.kube.client import OBJECT_TIMEOUT, api_client
 from controller.reconcile import Outcome
 from controller.settings import Settings
 
@@ -51,7 +51,9 @@ class ModelStatusStore:
     def read(self, namespace: str, name: str) -> dict[str, Any] | None:
         """The object as the API has it now (None once it is gone)."""
         try:
-            return self._api().get_namespaced_custom_object(GROUP, VERSION, namespace, self._plural, name)
+            return self._api().get_namespaced_custom_object(
+                GROUP, VERSION, namespace, self._plural, name, _request_timeout=OBJECT_TIMEOUT
+            )
         except ApiException as exc:
             if exc.status == 404:
                 return None
@@ -60,7 +62,7 @@ class ModelStatusStore:
     def write(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
         try:
             self._api().patch_namespaced_custom_object_status(
-                GROUP, VERSION, namespace, self._plural, name, patch
+                GROUP, VERSION, namespace, self._plural, name, patch, _request_timeout=OBJECT_TIMEOUT
             )
         except ApiException as exc:
             if exc.status != 404:  # deleted meanwhile: nothing left to report on

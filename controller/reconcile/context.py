@@ -17,6 +17,7 @@ from controller.aws.clients import BedrockClient, RegionClients, SupportClients
 from controller.naming import Identity, import_inputs, revision
 from controller.reconcile.durations import RecentDurations
 from controller.reconcile.job_watch import JobWatch
+from controller.reconcile.memory import Memory
 from controller.reconcile.outcome import Outcome
 from controller.tenancy.rules import Decision
 
@@ -134,6 +135,7 @@ class Pass:
     #: it; None: every job is read by name
     job_listing: tuple[float, float] | None = None
     job_watch: JobWatch | None = None  # where a job seen running in the listing is followed (the clock's)
+    memory: Memory | None = None  # what this process remembers of the object between passes
 
     @property
     def serving(self) -> bool:

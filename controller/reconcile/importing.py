@@ -68,19 +68,22 @@ def follow(p: Pass, grace: float, iam_wait: float, smoke_default: str = "") -> b
                 p.st.import_job = None
                 p.out.event("Warning", Reason.RECORD_NOT_WANTED, unwanted)
                 return False
-            _create(p, bedrock, rec, iam_wait)
-            return True  # whatever Bedrock answered, this pass has done its step
-        # the spec changed before this create was confirmed: follow the job if it reached Bedrock; forget
-        # the intent only once Bedrock has had the grace period to show it
-        job = _my_job(p, bedrock, rec.job_name)
-        if job is None:
-            rec.unseen_since = rec.unseen_since or p.now_rfc3339()
-            if not create_given_up(p, rec, grace, rec.unseen_since):
-                _running(p, rec)
-                return True
-            given_up.remember(p, rec)  # Bedrock may still apply it late: looked up for a while
-            p.st.import_job = None
-            return False
+            job = _created_here(p, bedrock, rec)
+            if job is None:
+                _create(p, bedrock, rec, iam_wait)
+                return True  # whatever Bedrock answered, this pass has done its step
+        else:
+            # the spec changed before this create was confirmed: follow the job if it reached Bedrock; forget
+            # the intent only once Bedrock has had the grace period to show it
+            job = _my_job(p, bedrock, rec.job_name)
+            if job is None:
+                rec.unseen_since = rec.unseen_since or p.now_rfc3339()
+                if not create_given_up(p, rec, grace, rec.unseen_since):
+                    _running(p, rec)
+                    return True
+                given_up.remember(p, rec)  # Bedrock may still apply it late: looked up for a while
+                p.st.import_job = None
+                return False
         _record_job(rec, job)
     job = _look_up(p, bedrock, rec)
     if job is None:  # just created: Bedrock may not show it for a moment
@@ -124,6 +127,26 @@ def _look_up(p: Pass, bedrock: BedrockClient, rec: ImportJobRecord) -> JobInfo |
     if watch is not None:
         watch.drop(p.view.uid)
     return bedrock.find_job(rec.job_name)
+
+
+def _created_here(p: Pass, bedrock: BedrockClient, rec: ImportJobRecord) -> JobInfo | None:
+    """The job this process's own create made for this record, when the status write that recorded it was
+    lost (None: there is none, or Bedrock does not show it yet: the create is sent again, same token). Only
+    the process's memory is trusted here, never status (whoever may write status wrote it)."""
+    created = p.memory.created if p.memory is not None else None
+    if created is None or created[0] != rec.job_name or rec.job_arn is not None:
+        return None
+    job = bedrock.find_job(rec.job_name)
+    if job is None or job.arn != created[1]:
+        return None
+    rec.sent_at = created[2]
+    p.out.event(
+        "Normal",
+        EventReason.IMPORT_STARTED,
+        f"import job {rec.job_name} started for model {rec.model_name} from {rec.s3_uri or source_uri(p)} "
+        "(found after its status write was lost)",
+    )
+    return job
 
 
 def create_given_up(p: Pass, rec: ImportJobRecord, grace: float, unseen_since: str | None) -> bool:
@@ -457,6 +480,8 @@ def _create(p: Pass, bedrock: BedrockClient, rec: ImportJobRecord, iam_wait: flo
         _create_refused(p, bedrock, rec, err, iam_wait)
         return
     rec.state, rec.job_arn = "InProgress", arn
+    if p.memory is not None:
+        p.memory.created = (rec.job_name, arn, rec.sent_at)
     metrics.IMPORT_JOBS.labels("started").inc()
     p.out.event(
         "Normal",

@@ -19,3 +19,8 @@ class Memory:
     last_sync: tuple[float, int] | None = None
     #: monotonic time the model's tags were last read and set right
     last_tag_check: float | None = None
+    #: (job name, job ARN, when sent) of the last create Bedrock accepted in this process: when the status
+    #: write that recorded it was lost (the apiserver away), the next pass finds the job by name instead of
+    #: sending the create again (creates are paced at one a second per region: after an outage, N objects'
+    #: repeated creates took N seconds)
+    created: tuple[str, str, str] | None = None

@@ -312,6 +312,7 @@ class Reconciler:
         # a running job's end is noticed within a job poll: the listing is at most half of one old
         p.job_listing = (self.settings.job_poll_seconds / 2, self.monotonic())
         p.job_watch = self.job_watch
+        p.memory = memory
         if st.region is None or not p.serving:
             st.region = p.region  # pinned: a later change of the operator's default does not move it
         admission.show(p, decision)

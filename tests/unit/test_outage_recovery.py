@@ -11,8 +11,8 @@ from botocore.exceptions import EndpointConnectionError
 from controller.aws.clients import BedrockClient
 from controller.runtime.work_queue import WorkQueue
 from controller.settings import Settings
-from tests.support.world import World
-from tests.unit.test_invariants import spec
+from tests.support.world import World, condition, until
+from tests.unit.test_invariants import SOURCES, Operators, spec
 
 
 class Flaky:
@@ -113,3 +113,77 @@ def test_a_refusal_after_an_outage_is_an_answer_and_a_throttle_is_not():
     flaky.list_model_import_jobs = refuse  # type: ignore[method-assign]
     assert client.probe() is False and client.unreachable_since is not None and woken == []  # throttled
     assert client.probe() is True and client.unreachable_since is None and woken == ["back"]  # refused
+
+
+def _creates(w: World) -> int:
+    return w.aws.calls["CreateModelImportJob"]
+
+
+def test_a_create_whose_status_write_was_lost_is_found_by_name_not_sent_again():
+    """The apiserver went away right after Bedrock accepted a create: the next pass finds the job by name
+    instead of sending the create again. Creates are paced at one a second per region, so after an
+    apiserver outage six objects' repeated creates made the last of them Ready six seconds late."""
+    m = Operators()
+    w = m.world
+    c = w.cluster("east")
+    c.store.fail_write_if = lambda status: bool((status.get("importJob") or {}).get("jobArn"))
+    body = c.create("team-a", "m", spec(SOURCES[0], "us-east-1", "Delete", {"team": "a"}, None))
+    assert c.store.fail_write_if is None, "the write that recorded the job failed"
+    intent = body["status"]["importJob"]
+    assert intent["state"] == "Creating" and not intent.get("sentAt"), "status still holds the intent alone"
+    until(w, lambda: condition(body, "Ready").get("status") == "True", seconds=300)
+    assert _creates(w) == 1, "the create was sent again though this process knew its job"
+    job = body["status"]["importJob"]
+    assert job["jobArn"] and job["sentAt"], "the job found is recorded as sent"
+    started = [e for e in c.events if e[2] == "ImportStarted"]
+    assert started and "found after its status write was lost" in started[-1][3]
+    m.teardown()
+
+
+def test_a_create_whose_status_write_was_lost_is_sent_again_by_a_restarted_operator():
+    """What a process remembers dies with it: a restarted operator cannot tell a lost write from a create
+    never sent, so it sends the create again with the same token (Bedrock answers with the same job)."""
+    m = Operators()
+    w = m.world
+    c = w.cluster("east")
+    c.store.fail_write_if = lambda status: bool((status.get("importJob") or {}).get("jobArn"))
+    body = c.create("team-a", "m", spec(SOURCES[0], "us-east-1", "Delete", {"team": "a"}, None))
+    assert _creates(w) == 1 and body["status"]["importJob"]["state"] == "Creating"
+    c.restart()
+    until(w, lambda: condition(body, "Ready").get("status") == "True", seconds=300)
+    assert _creates(w) == 2
+    assert len({j["jobName"] for j in w.aws.snapshot()["jobs"]}) == 1, "one job: the same token"
+    m.teardown()
+
+
+def test_a_forged_intent_is_not_matched_by_what_the_process_remembers():
+    """Status is no authority: an intent naming another job than the one this process created, or a job of
+    that name with another ARN than the one Bedrock gave this process, is not recorded as its job (the
+    create is sent, same name and token, and Bedrock decides)."""
+    from controller.aws.clients import JobInfo
+    from controller.reconcile.importing import _created_here
+    from controller.reconcile.memory import Memory
+
+    mine = "arn:aws:bedrock:us-east-1:1:model-import-job/a"
+
+    class Record:
+        job_arn, sent_at, s3_uri, model_name = None, None, "s3://x/", "m"
+
+        def __init__(self, name: str) -> None:
+            self.job_name = name
+
+    class P:
+        memory = Memory(created=("mine-1", mine, "t"))
+
+    class Bedrock:
+        def __init__(self, arn: str) -> None:
+            self.arn, self.looked = arn, []
+
+        def find_job(self, name: str) -> JobInfo:
+            self.looked.append(name)
+            return JobInfo(name, self.arn, "InProgress", "m", None, None, None, None)
+
+    other_name = Bedrock(mine)
+    assert _created_here(P(), other_name, Record("mine-2")) is None and other_name.looked == []
+    other_arn = Bedrock("arn:aws:bedrock:us-east-1:1:model-import-job/b")
+    assert _created_here(P(), other_arn, Record("mine-1")) is None and other_arn.looked == ["mine-1"]
