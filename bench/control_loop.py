@@ -73,6 +73,32 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _cpu_by_process(op_pid: int, cp, aws) -> dict[str, float]:
+    """CPU seconds each process of the bench has used so far: where two shared cores go."""
+    pids = {"operator": op_pid, **{proc.name: proc.popen.pid for proc in cp._procs}}
+    pids |= {name: popen.pid for name, popen in zip(("moto", "local-bedrock"), aws._procs, strict=False)}
+    out = {}
+    for name, pid in pids.items():
+        try:
+            out[name] = _cpu_seconds(pid)
+        except OSError:  # gone
+            continue
+    return out
+
+
+def _model_requests(env) -> dict[str, int]:
+    """The apiserver's count of requests on BedrockImportedModels, by verb and subresource (its /metrics)."""
+    text = _kubectl(env, "get", "--raw", "/metrics").stdout
+    out: dict[str, int] = {}
+    for line in text.splitlines():
+        if line.startswith("apiserver_request_total{") and 'resource="bedrockimportedmodels"' in line:
+            inside = line[line.index("{") + 1 : line.index("}")]
+            labels = {k: v.strip('"') for k, v in (part.split("=", 1) for part in inside.split(","))}
+            key = f"{labels['verb']} {labels.get('subresource', '')}".strip()
+            out[key] = out.get(key, 0) + int(float(line.rsplit(" ", 1)[1]))
+    return out
+
+
 def _items(env, ns: str) -> list[dict]:
     return json.loads(_kubectl(env, "get", "bedrockmodels", "-n", ns, "-o", "json"))["items"]
 
@@ -245,6 +271,7 @@ def main(argv=None) -> int:
                 for i in range(args.models)
             ]
             before = aws.state()["calls"]
+            cpu0, requests0 = _cpu_by_process(op.pid, cp, aws), _model_requests(env)
             t0 = time.monotonic()
             _kubectl(env, "apply", "-f", "-", input=yaml.safe_dump_all(docs))
             applied = time.monotonic() - t0
@@ -260,6 +287,8 @@ def main(argv=None) -> int:
                     break
                 time.sleep(1)
             total = time.monotonic() - t0
+            cpu = {k: round(v - cpu0.get(k, 0.0), 1) for k, v in _cpu_by_process(op.pid, cp, aws).items()}
+            requests = {k: v - requests0.get(k, 0) for k, v in _model_requests(env).items()}
             after = aws.state()["calls"]
             create_calls = {k: after.get(k, 0) - before.get(k, 0) for k in after}
             time.sleep(args.resync)  # let every model pass its first resync after Ready
@@ -300,6 +329,8 @@ def main(argv=None) -> int:
         "overhead_seconds": round(total - fixed, 1),
         "bedrock_calls_to_ready_per_model": round(sum(create_calls.values()) / args.models, 2),
         "bedrock_calls_to_ready_by_operation": create_calls,
+        "cpu_seconds_to_ready_by_process": cpu,
+        "model_api_requests_to_ready": requests,
         "steady_calls_per_model_per_resync": round(
             sum(steady.values()) / args.models / args.resync_periods, 4
         ),

@@ -61,6 +61,7 @@ LEADERSHIP = "tests/unit/test_leadership.py"
 JOB_WATCH = "tests/unit/test_job_watch.py"
 OUTAGE = "tests/unit/test_outage_recovery.py"
 KUBE_TIMEOUTS = "tests/unit/test_kube_timeouts.py"
+STATUS_WRITES = "tests/unit/test_status_writes.py"
 JOB_FOLLOWING = (JOB_WATCH, "tests/unit/test_job_listing.py")
 WEIGHTS = ("tests/unit/test_weights_plan.py", "tests/unit/test_weights_sanity.py")
 
@@ -259,6 +260,30 @@ MUTATIONS: tuple[Mutation, ...] = (
         "GROUP, VERSION, namespace, self._plural, name",
         (KUBE_TIMEOUTS,),
         "A pass's read of its object waits the long timeout of a list, not the short one of one object.",
+    ),
+    Mutation(
+        "noop-status-write-sent",
+        "controller/kube/status_store.py",
+        'return merge_patched(current, patch["status"]) == current',
+        "return False",
+        (STATUS_WRITES,),
+        "A pass that decides the status it read still sends its PATCH (20 a second at 200 running jobs).",
+    ),
+    Mutation(
+        "noop-status-write-events-dropped",
+        "controller/runtime/pass_runner.py",
+        "            self.emit(fresh, out.events, revision)\n            return",
+        "            return",
+        (STATUS_WRITES,),
+        "The Events of a pass whose status changed nothing are not posted.",
+    ),
+    Mutation(
+        "merge-patch-removal-ignored",
+        "controller/kube/status_store.py",
+        "            out.pop(key, None)",
+        "            continue",
+        (STATUS_WRITES,),
+        "A pass whose only change removes a field (queuePosition once the slot came) is taken for no change.",
     ),
     Mutation(
         "hand-over-mid-pass-released",

@@ -16,7 +16,7 @@ from typing import Any
 from controller import logs
 from controller.errors import OperatorError
 from controller.kube.client import KUBE_ERRORS, api_error
-from controller.kube.status_store import ModelStatusStore, status_patch
+from controller.kube.status_store import ModelStatusStore, changes_nothing, status_patch
 from controller.reconcile import Finalized, Outcome, Reconciler
 from controller.reconcile.memory import Memory
 
@@ -94,6 +94,10 @@ class PassRunner:
         (409) decides again from a new read (`out.again`), unless only metadata moved meanwhile."""
         meta = fresh["metadata"]
         patch = status_patch(out, fresh.get("status") or {}, meta.get("generation"))
+        revision = out.status.revision or (out.status.import_job.revision if out.status.import_job else None)
+        if changes_nothing(fresh.get("status") or {}, patch):
+            self.emit(fresh, out.events, revision)
+            return
         if meta.get("resourceVersion"):
             # written only over the object this pass decided from: a write of an older leader still in
             # flight, or an edit since the read, makes the apiserver refuse it (409) instead of it undoing
@@ -115,7 +119,6 @@ class PassRunner:
             else:
                 out.retry_error = out.retry_error or api_error(exc, "writing the status")
                 out.again = False
-        revision = out.status.revision or (out.status.import_job.revision if out.status.import_job else None)
         self.emit(fresh, out.events, revision)
 
     def _only_metadata_moved(self, fresh: dict[str, Any], patch: dict[str, Any]) -> bool:

@@ -275,3 +275,64 @@ def test_conditions_keep_transition_time_when_status_is_unchanged():
     assert flipped[0]["lastTransitionTime"] == "2026-01-01T00:02:00Z"
     both = set_conditions(flipped, {"Validated": ("True", "ArtifactsImportable", "")}, 2)
     assert [c["type"] for c in both] == ["Validated", "Ready"]
+
+
+def test_a_pass_that_decides_the_status_it_read_sends_no_write(wired):
+    """A waiting or running object's routine pass decides the same status poll after poll: each was a PATCH
+    the apiserver decoded, admitted and compared for nothing. Its Events are still posted."""
+    store = Store(obj())
+    waiting = Outcome()
+    waiting.condition("Ready", "False", "Queued", "queued for import (position 3)")
+    waiting.event("Normal", "Queued", "queued")
+    op, _ = wired(store, waiting)
+    posted: list[str] = []
+    op.post_event = lambda body, **kw: posted.append(kw["reason"])
+
+    op.run_reconcile(kopf.Body(obj()), LOG, event=False)
+    op.run_reconcile(kopf.Body(obj()), LOG, event=False)
+
+    assert len(store.writes) == 1, "the second pass changed nothing, yet wrote"
+    assert posted == ["Queued", "Queued"]
+
+
+def test_a_changed_status_is_written_however_small_the_change(wired):
+    store = Store(obj())
+    first = Outcome()
+    first.condition("Ready", "False", "Queued", "queued for import (position 3)")
+    op, rec = wired(store, first)
+    op.run_reconcile(kopf.Body(obj()), LOG, event=False)
+    rec.out = Outcome()
+    rec.out.condition("Ready", "False", "Queued", "queued for import (position 2)")
+    op.run_reconcile(kopf.Body(obj()), LOG, event=False)
+    assert len(store.writes) == 2
+    assert conditions(store)["Ready"] == ("False", "Queued")
+    assert "position 2" in next(
+        c["message"] for c in store.body["status"]["conditions"] if c["type"] == "Ready"
+    )
+
+
+def test_merge_patched_applies_a_merge_patch_as_the_apiserver_does():
+    from controller.kube.status_store import merge_patched
+
+    current = {"a": 1, "job": {"state": "InProgress", "arn": "x"}, "list": [1, 2]}
+    assert merge_patched(current, {"a": None, "job": {"arn": None, "model": "m"}, "list": [3]}) == {
+        "job": {"state": "InProgress", "model": "m"},
+        "list": [3],
+    }
+    assert current == {"a": 1, "job": {"state": "InProgress", "arn": "x"}, "list": [1, 2]}, "left as it was"
+    assert merge_patched({}, {"job": {}}) == {"job": {}}, "an empty object is created, as RFC 7386 says"
+
+
+def test_a_pass_whose_only_change_removes_a_field_writes_it(wired):
+    """The slot came: `queuePosition` goes. A write skipped for a removal left position 1 on a running
+    import."""
+    first = Outcome()
+    first.status.queue_position = 1
+    store = Store(obj())
+    op, rec = wired(store, first)
+    op.run_reconcile(kopf.Body(obj()), LOG, event=False)
+    assert store.body["status"]["queuePosition"] == 1
+    rec.out = copy.deepcopy(first)
+    rec.out.status.queue_position = None
+    op.run_reconcile(kopf.Body(obj()), LOG, event=False)
+    assert len(store.writes) == 2 and "queuePosition" not in store.body["status"]
