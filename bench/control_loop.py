@@ -88,7 +88,7 @@ def _cpu_by_process(op_pid: int, cp, aws) -> dict[str, float]:
 
 def _model_requests(env) -> dict[str, int]:
     """The apiserver's count of requests on BedrockImportedModels, by verb and subresource (its /metrics)."""
-    text = _kubectl(env, "get", "--raw", "/metrics").stdout
+    text = _kubectl(env, "get", "--raw", "/metrics")
     out: dict[str, int] = {}
     for line in text.splitlines():
         if line.startswith("apiserver_request_total{") and 'resource="bedrockimportedmodels"' in line:

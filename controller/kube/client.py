@@ -26,9 +26,10 @@ _api: client.ApiClient | None = None
 #: default: a request the apiserver accepted and then held (its etcd going away mid-restart) kept a
 #: reconcile thread, and the object's lock, for 20 s in the chaos test, so nothing retried it
 CALL_TIMEOUT = (5.0, 60.0)
-#: one object read or status write: answered in milliseconds by a healthy apiserver; past this the pass
-#: ends and the object's next tick tries again (a list of thousands keeps CALL_TIMEOUT)
-OBJECT_TIMEOUT = (5.0, 10.0)
+#: one object read or status write, or an Event: answered in milliseconds by a healthy apiserver; past this
+#: the pass ends and the object's next tick tries again (a list of thousands keeps CALL_TIMEOUT). Not
+#: shorter: an admission webhook may take 10 s, and API Priority and Fairness may queue a request
+OBJECT_TIMEOUT = (5.0, 15.0)
 
 
 class TimedApiClient(client.ApiClient):
@@ -63,7 +64,13 @@ def api_client(settings: Settings) -> client.ApiClient:
         return _api
 
 
-def raw(settings: Settings, method: str, path: str, body: dict | None = None) -> tuple[int, Any]:
+def raw(
+    settings: Settings,
+    method: str,
+    path: str,
+    body: dict | None = None,
+    timeout: tuple[float, float] | None = None,
+) -> tuple[int, Any]:
     """One API call without the typed client (building CoreV1Api's validators costs some 90 MB for a
     handful of fields): (HTTP status, parsed body). A PATCH is a JSON merge patch."""
     api = api_client(settings)
@@ -75,7 +82,7 @@ def raw(settings: Settings, method: str, path: str, body: dict | None = None) ->
         body=body,
         auth_settings=["BearerToken"],
     )
-    response = api.call_api(*request)
+    response = api.call_api(*request, _request_timeout=timeout)
     response.read()
     return response.status, json.loads(response.data) if response.data else None
 

@@ -47,9 +47,9 @@ class EventRecorder:
         self._instance = socket.gethostname()
 
     def _http(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
-        from controller.kube.client import raw
+        from controller.kube.client import OBJECT_TIMEOUT, raw
 
-        return raw(self._settings, method, path, body)
+        return raw(self._settings, method, path, body, timeout=OBJECT_TIMEOUT)
 
     def post(self, body: dict[str, Any], *, type: str, reason: str, message: str) -> None:
         meta = body["metadata"]

@@ -42,7 +42,7 @@ def merge_patched(target: Any, patch: Any) -> Any:
     """`target` with a JSON merge patch (RFC 7386) applied, as the apiserver applies one; `target` is left
     as it was."""
     if not isinstance(patch, dict):
-        return patch
+        return _pruned(patch)
     out = dict(target) if isinstance(target, dict) else {}
     for key, value in patch.items():
         if value is None:
@@ -50,6 +50,17 @@ def merge_patched(target: Any, patch: Any) -> Any:
         else:
             out[key] = merge_patched(out.get(key), value)
     return out
+
+
+def _pruned(value: Any) -> Any:
+    """What the apiserver stores of a value a merge patch writes whole (a list): no null fields, which the
+    CRD's structural schema prunes (none is nullable). Kept, they made `superseded` entries differ from
+    what was stored at every pass."""
+    if isinstance(value, dict):
+        return {k: _pruned(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_pruned(v) for v in value]
+    return value
 
 
 def changes_nothing(current: dict[str, Any], patch: dict[str, Any]) -> bool:

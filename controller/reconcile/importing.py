@@ -139,7 +139,7 @@ def _created_here(p: Pass, bedrock: BedrockClient, rec: ImportJobRecord) -> JobI
     job = bedrock.find_job(rec.job_name)
     if job is None or job.arn != created[1]:
         return None
-    rec.sent_at = created[2]
+    rec.sent_at = max(rec.sent_at or "", created[2])  # the last send (status may hold a later resend)
     p.out.event(
         "Normal",
         EventReason.IMPORT_STARTED,

@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
 from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 from kubernetes.leaderelection import electionconfig, leaderelection
 from kubernetes.leaderelection.resourcelock.leaselock import LeaseLock
 
@@ -193,14 +192,17 @@ class Leadership:
         self._lock.stopped = True
         coordination = client.CoordinationV1Api(api_client(self.settings))
         try:
-            lease = coordination.read_namespaced_lease(self.name, self.namespace)
+            lease = coordination.read_namespaced_lease(self.name, self.namespace, _request_timeout=self.retry)
             if lease.spec.holder_identity != self.me:
                 return
             lease.spec.holder_identity = None
-            coordination.replace_namespaced_lease(self.name, self.namespace, lease)
+            coordination.replace_namespaced_lease(
+                self.name, self.namespace, lease, _request_timeout=self.retry
+            )
             log.info("released Lease %s/%s", self.namespace, self.name)
-        except ApiException as exc:  # a conflict or a lost apiserver: the lease then simply runs out
-            log.warning("could not release Lease %s/%s: %s", self.namespace, self.name, exc.reason)
+        except KUBE_ERRORS as exc:  # a conflict or a lost apiserver: the lease then simply runs out
+            reason = getattr(exc, "reason", None) or type(exc).__name__
+            log.warning("could not release Lease %s/%s: %s", self.namespace, self.name, reason)
 
 
 class StandbyHealth:

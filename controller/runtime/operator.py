@@ -142,6 +142,8 @@ class Operator:
                 self.reconciler.queue.forget(uid)
                 self.reconciler.job_watch.drop(uid)  # nor a job it followed
             self.work.done(item)
+            if item.dirty and not item.gone:  # an edit or annotation came during this pass: its pass now
+                self._wake(uid)
             self.wake_next_up(uid)
 
     def _tick_needs_no_pass(self, body: Any, item: Item) -> bool:

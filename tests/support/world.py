@@ -134,7 +134,17 @@ def _merge(target: dict[str, Any], patch: dict[str, Any]) -> None:
         elif isinstance(value, dict) and isinstance(target.get(key), dict):
             _merge(target[key], value)
         else:
-            target[key] = copy.deepcopy(value)
+            target[key] = _stored(value)
+
+
+def _stored(value: Any) -> Any:
+    """What the apiserver keeps of a value written whole: no null fields (the CRD's structural schema
+    prunes them; none of its fields is nullable)."""
+    if isinstance(value, dict):
+        return {k: _stored(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_stored(v) for v in value]
+    return value
 
 
 class OperatorKilled(BaseException):

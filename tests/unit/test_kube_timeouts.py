@@ -75,3 +75,33 @@ def test_a_pass_reads_and_writes_one_object_with_the_short_timeout(black_hole, m
     store = status_store.ModelStatusStore(Settings())
     assert _failed_within(lambda: store.read("ns", "m")) < 1.5, "the read waited on the held request"
     assert _failed_within(lambda: store.write("ns", "m", {"status": {}})) < 1.5, "so did the write"
+
+
+@pytest.mark.timeout(30)
+def test_an_event_posted_to_a_held_apiserver_gives_up_with_the_short_timeout(black_hole, monkeypatch):
+    """After a status write timed out, the pass's Events go to the same apiserver: each must not hold the
+    object's lock for the long timeout of a list."""
+    from controller.kube import events
+
+    monkeypatch.setattr(kube_client, "CALL_TIMEOUT", (60.0, 60.0))
+    monkeypatch.setattr(kube_client, "OBJECT_TIMEOUT", (1.0, 0.5))
+    monkeypatch.setattr(kube_client, "_api", _client(black_hole))
+    recorder = events.EventRecorder(Settings())
+    body = {"metadata": {"namespace": "ns", "name": "m", "uid": "u"}}
+    started = time.monotonic()
+    recorder.post(body, type="Normal", reason="ImportStarted", message="import job j started")
+    assert time.monotonic() - started < 3, "the Event waited on the held request"
+
+
+@pytest.mark.timeout(60)
+def test_releasing_the_lease_through_a_held_apiserver_ends_quietly(black_hole, monkeypatch):
+    """A clean stop gives the Lease up; an apiserver that holds the request must not keep the process past
+    its termination grace, nor end it with a traceback: the Lease then simply runs out."""
+    from controller.runtime.leadership import Leadership
+
+    monkeypatch.setattr(kube_client, "CALL_TIMEOUT", (60.0, 60.0))
+    monkeypatch.setattr(kube_client, "_api", _client(black_hole))
+    leadership = Leadership(Settings(leader_lease_seconds=5))
+    started = time.monotonic()
+    leadership.release()  # raises nothing
+    assert time.monotonic() - started < 3 * leadership.retry + 2

@@ -101,10 +101,10 @@ def test_a_stopping_replica_never_clears_another_replicas_lease(monkeypatch):
         def __init__(self, *_: Any) -> None:
             pass
 
-        def read_namespaced_lease(self, name: str, namespace: str) -> Any:
+        def read_namespaced_lease(self, name: str, namespace: str, **_: Any) -> Any:
             return SimpleNamespace(spec=SimpleNamespace(holder_identity=holder))
 
-        def replace_namespaced_lease(self, name: str, namespace: str, lease: Any) -> None:
+        def replace_namespaced_lease(self, name: str, namespace: str, lease: Any, **_: Any) -> None:
             replaced.append(lease.spec.holder_identity)
 
     monkeypatch.setattr(leadership, "api_client", lambda settings: client.ApiClient())

@@ -336,3 +336,34 @@ def test_a_pass_whose_only_change_removes_a_field_writes_it(wired):
     rec.out.status.queue_position = None
     op.run_reconcile(kopf.Body(obj()), LOG, event=False)
     assert len(store.writes) == 2 and "queuePosition" not in store.body["status"]
+
+
+def test_an_edit_during_a_pass_that_writes_nothing_gets_its_pass_at_once(wired):
+    """An edit (or a pause annotation) arriving while a pass runs only marks the object dirty. A pass that
+    wrote used to meet the edit as a 409 and decide again; one that writes nothing meets nothing, so the
+    object's pass is queued the moment this one ends, not at its next tick (up to a poll later)."""
+    store = Store(obj())
+    same = Outcome()
+    op, rec = wired(store, same)
+    op.run_reconcile(kopf.Body(obj()), LOG, event=True)  # the first write
+    woken: list[str] = []
+    op._wake = lambda uid: woken.append(uid) or True
+
+    def edited_meanwhile(body, memory=None, event=True):
+        assert op.work.begin("u-1", event=True) is None  # the edit's event finds the pass running
+        return copy.deepcopy(same)
+
+    rec.reconcile = edited_meanwhile
+    op.run_reconcile(kopf.Body(obj()), LOG, event=False)
+    assert len(store.writes) == 1, "the pass changed nothing"
+    assert woken == ["u-1"], "the edit waits for the next tick"
+
+
+def test_nulls_in_a_list_are_pruned_as_the_apiserver_prunes_them():
+    """`superseded` entries carry null fields; the apiserver stores them without (the CRD's schema has no
+    nullable field), so a comparison that kept them found a change at every pass."""
+    from controller.kube.status_store import changes_nothing
+
+    stored = {"superseded": [{"arn": "a", "name": "m"}]}
+    assert changes_nothing(stored, {"status": {"superseded": [{"arn": "a", "name": "m", "lastError": None}]}})
+    assert not changes_nothing(stored, {"status": {"superseded": [{"arn": "b", "name": "m"}]}})
