@@ -79,8 +79,12 @@ class Store:
         self.fail_write_if: Callable[[dict[str, Any]], bool] | None = None
         #: runs after every status write that landed (the world changing between two passes of one visit)
         self.after_write: list[Callable[[dict[str, Any]], None]] = []
+        #: runs before every read (a pass's fresh read: the moment its object's lock is held)
+        self.before_read: list[Callable[[], None]] = []
 
     def read(self, namespace: str, name: str) -> dict[str, Any] | None:
+        for hook in self.before_read:
+            hook()
         body = self.objects.get((namespace, name))
         return copy.deepcopy(body) if body is not None else None
 
@@ -259,6 +263,7 @@ class Cluster:
         self.world, self.name = world, name
         self.id = str(uuid.UUID(bytes=hashlib.sha256(name.encode()).digest()[:16]))  # same in every run
         self.store = Store()
+        self.store.before_read.append(lambda: world.slow_pass_now(self))
         self.retained: set[str] = set()
         self.events: list[tuple[str, str, str, str]] = []
         self.policies: dict[str, dict[str, Any]] = {}  # BedrockImportPolicies, as the API holds them
@@ -522,6 +527,10 @@ class World:
     #: operation -> (how many of the next such requests are held, for how long): applied late, unanswered
     hold_next: dict[str, tuple[int, float]] = field(default_factory=dict)
     held: list[tuple[float, Any, str, str, str, dict[str, Any], Any]] = field(default_factory=list)
+    #: the next Bedrock call inside a pass comes this many seconds late: time passes in the middle of the
+    #: pass (jobs end), and the clock of the pass's cluster refreshes its running-jobs listing meanwhile, so
+    #: a hand-over meets an object whose pass is under way (`Operator._hand_over`'s locked branch)
+    slow_pass: float = 0.0
     _uids: int = 0
     _faults: dict[str, Any] = field(default_factory=dict)
 
@@ -746,6 +755,23 @@ class World:
                 )
             may = release or self._may_adopt(arn)
             self.mutations.append((operation, arn, self._owner_of(arn), self.actor, may, self._claiming(arn)))
+
+    def slow_pass_now(self, cluster: Cluster) -> None:
+        """A pass of `cluster` has begun (its object's lock held): if a slow pass is due and the clock of the
+        cluster follows the object's running job, time passes (jobs end) and the clock refreshes its
+        listing before the pass reads on: the hand-over meets an object in the middle of its pass."""
+        actor = self.actor
+        if not self.slow_pass or actor is None or actor[0] != cluster.id:
+            return
+        if actor[1] not in cluster.operator.reconciler.job_watch._by_uid:
+            return
+        seconds, self.slow_pass = self.slow_pass, 0.0
+        self.clock.t += seconds
+        self._apply_held()
+        for state in list(self.accounts.values()):
+            state.tick()
+        # its wakes are queued: run after the visit (`Cluster.run_wakes`)
+        cluster.operator.refresh_job_listings(self.clock.mono())
 
     def _claiming(self, arn: str) -> bool:
         """Whether the caller's status (as written) says it is adopting this model: TagResource is not

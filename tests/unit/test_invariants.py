@@ -407,6 +407,18 @@ class Operators(RuleBasedStateMachine):
     def late_model_visibility(self, delay):
         self.world.set_faults({"model_visibility_delay_seconds": delay})
 
+    @rule(seconds=st.sampled_from([4.0, 30.0]))
+    @then_time_passes
+    def jobs_take(self, seconds):
+        """The World's import jobs last 4 s, under one tick of its timers: never listed running, so the
+        clock's following of running jobs and its hand-over went unexercised. At 30 s they run for ticks."""
+        self.world.set_faults({"job_duration_seconds": seconds})
+
+    @rule(seconds=st.sampled_from([3.0, 35.0]))  # 35: past the longest jobs
+    @then_time_passes
+    def a_pass_takes_long(self, seconds):
+        self.world.slow_pass = seconds
+
     @rule(delay=st.sampled_from([0.0, 8.0]))
     @then_time_passes
     def late_job_visibility(self, delay):
