@@ -527,9 +527,10 @@ class World:
     #: operation -> (how many of the next such requests are held, for how long): applied late, unanswered
     hold_next: dict[str, tuple[int, float]] = field(default_factory=dict)
     held: list[tuple[float, Any, str, str, str, dict[str, Any], Any]] = field(default_factory=list)
-    #: the next Bedrock call inside a pass comes this many seconds late: time passes in the middle of the
-    #: pass (jobs end), and the clock of the pass's cluster refreshes its running-jobs listing meanwhile, so
-    #: a hand-over meets an object whose pass is under way (`Operator._hand_over`'s locked branch)
+    #: the next pass of an object whose running job its cluster's clock follows takes this many seconds
+    #: before it reads: time passes while it holds its object (jobs end), and the clock refreshes its
+    #: running-jobs listing meanwhile, so a hand-over meets an object whose pass is under way
+    #: (`Operator._hand_over`'s locked branch; `slow_pass_now`)
     slow_pass: float = 0.0
     _uids: int = 0
     _faults: dict[str, Any] = field(default_factory=dict)
