@@ -31,7 +31,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, rule
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, initialize, invariant, rule
 
 from controller.api.models import BedrockImportedModelSpec
 from controller.naming import OWNER_KEYS, TAG_CLUSTER_ID, TAG_RETAINED_FROM, TAG_UID, released, revision
@@ -407,11 +407,16 @@ class Operators(RuleBasedStateMachine):
     def late_model_visibility(self, delay):
         self.world.set_faults({"model_visibility_delay_seconds": delay})
 
+    @initialize(seconds=st.sampled_from([4.0, 30.0]))
+    def jobs_last(self, seconds):
+        """The World's import jobs last 4 s, under one tick of its timers: never listed running, so the
+        clock's following of running jobs and its hand-over went unexercised. At 30 s they run for ticks;
+        a sequence starts with either, and may change it (`jobs_take`)."""
+        self.world.set_faults({"job_duration_seconds": seconds})
+
     @rule(seconds=st.sampled_from([4.0, 30.0]))
     @then_time_passes
     def jobs_take(self, seconds):
-        """The World's import jobs last 4 s, under one tick of its timers: never listed running, so the
-        clock's following of running jobs and its hand-over went unexercised. At 30 s they run for ticks."""
         self.world.set_faults({"job_duration_seconds": seconds})
 
     @rule(seconds=st.sampled_from([3.0, 35.0]))  # 35: past the longest jobs
