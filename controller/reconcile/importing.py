@@ -140,12 +140,7 @@ def _created_here(p: Pass, bedrock: BedrockClient, rec: ImportJobRecord) -> JobI
     if job is None or job.arn != created[1]:
         return None
     rec.sent_at = max(rec.sent_at or "", created[2])  # the last send (status may hold a later resend)
-    p.out.event(
-        "Normal",
-        EventReason.IMPORT_STARTED,
-        f"import job {rec.job_name} started for model {rec.model_name} from {rec.s3_uri or source_uri(p)} "
-        "(found after its status write was lost)",
-    )
+    _started(p, rec, rec.s3_uri or source_uri(p), " (found after its status write was lost)")
     return job
 
 
@@ -483,12 +478,17 @@ def _create(p: Pass, bedrock: BedrockClient, rec: ImportJobRecord, iam_wait: flo
     if p.memory is not None:
         p.memory.created = (rec.job_name, arn, rec.sent_at)
     metrics.IMPORT_JOBS.labels("started").inc()
+    _started(p, rec, s3_uri)
+    _running(p, rec)
+
+
+def _started(p: Pass, rec: ImportJobRecord, s3_uri: str, how: str = "") -> None:
+    """The ImportStarted Event of a job Bedrock holds (sent by this pass, or found after a lost write)."""
     p.out.event(
         "Normal",
         EventReason.IMPORT_STARTED,
-        f"import job {rec.job_name} started for model {rec.model_name} from {s3_uri}",
+        f"import job {rec.job_name} started for model {rec.model_name} from {s3_uri}{how}",
     )
-    _running(p, rec)
 
 
 def _not_as_validated(p: Pass, s3_uri: str) -> tuple[str, str] | None:
