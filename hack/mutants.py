@@ -246,6 +246,14 @@ MUTATIONS: tuple[Mutation, ...] = (
         "A request the apiserver accepted and holds keeps a reconcile thread (and its object's lock) forever.",
     ),
     Mutation(
+        "object-timeout-cut-short",
+        "controller/kube/client.py",
+        "OBJECT_TIMEOUT = (5.0, 15.0)",
+        "OBJECT_TIMEOUT = (5.0, 1.0)",
+        (KUBE_TIMEOUTS,),
+        "A pass's read and write give up after a second: a loaded apiserver's slow answers become failed passes.",
+    ),
+    Mutation(
         "kube-read-timeout-resent",
         "controller/kube/client.py",
         "configuration.retries = urllib3.Retry(total=3, read=0, redirect=0)",

@@ -105,3 +105,45 @@ def test_releasing_the_lease_through_a_held_apiserver_ends_quietly(black_hole, m
     started = time.monotonic()
     leadership.release()  # raises nothing
     assert time.monotonic() - started < 3 * leadership.retry + 2
+
+
+@pytest.fixture
+def slow_apiserver() -> Iterator[str]:
+    """A loopback server that answers every request with an empty object, 1.5 s late (an apiserver queuing
+    requests under load, or behind a slow admission webhook)."""
+    import http.server
+
+    class Slow(http.server.BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            time.sleep(1.5)
+            body = b'{"metadata": {"name": "m"}}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_PATCH = _answer
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.timeout(30)
+def test_a_slow_but_answering_apiserver_is_waited_for(slow_apiserver, monkeypatch):
+    """The timeouts bound a held request; they must not turn a slow answer into a failed pass (a timeout
+    cut to a second or two would fail every pass on a loaded apiserver, and the writes that landed would be
+    retried with backoff)."""
+    monkeypatch.setattr(kube_client, "_api", _client(slow_apiserver))
+    store = status_store.ModelStatusStore(Settings())
+    assert store.read("ns", "m") == {"metadata": {"name": "m"}}
+    store.write("ns", "m", {"status": {}})  # raises nothing
+    assert min(status_store.OBJECT_TIMEOUT[1], kube_client.CALL_TIMEOUT[1]) >= 10, "room for a slow webhook"
