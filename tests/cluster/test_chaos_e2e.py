@@ -156,12 +156,11 @@ def _jobs_relative(c: Chaos, names: set[str], fault_ended: float) -> dict[str, t
     return {n: jobs[model[n]] for n in names if model.get(n) in jobs}
 
 
-def _bounds(c: Chaos, names: set[str], fault_ended: float, extra: float = 0) -> dict[str, float]:
+def _bounds(jobs: dict[str, tuple[float, float]], names: set[str], extra: float = 0) -> dict[str, float]:
     """Each object's bound after the fault ended: two polls after whichever came later, the fault's end or
     its import job's (a job still running when the fault ended cannot be noticed before it ends); a job
     created only after the fault ended gets a job's time, not its own end, so a create the fault delayed is
-    late too."""
-    jobs = _jobs_relative(c, names, fault_ended)
+    late too. `jobs`: `_jobs_relative`."""
     bounds = {}
     for n in names:
         created, ended = jobs.get(n, (0.0, 0.0))
@@ -170,10 +169,9 @@ def _bounds(c: Chaos, names: set[str], fault_ended: float, extra: float = 0) -> 
     return bounds
 
 
-def _timeline(c: Chaos, times: dict[str, float], fault_ended: float) -> str:
+def _timeline(jobs: dict[str, tuple[float, float]], times: dict[str, float]) -> str:
     """Per object, seconds after the fault ended: its job's create and end, and when it was seen Ready (what a
     late object's message needs to tell a slow recovery from a job that simply ran past the fault)."""
-    jobs = _jobs_relative(c, set(times), fault_ended)
 
     def line(n: str, t: float) -> str:
         if n not in jobs:
@@ -232,14 +230,15 @@ def test_the_apiserver_restarting_five_times_and_etcd_once_lose_and_duplicate_no
     fault_ended = time.time()
     print(f"the kind served {fault_ended - ready_again:.1f} s after the apiserver's readyz")
     times = _settled(c, watch, names, {"gone-a", "gone-b"}, timeout=180)
-    print(f"all Ready {max(times.values()):.1f} s after the last restart: {_timeline(c, times, fault_ended)}")
+    jobs = _jobs_relative(c, set(times), fault_ended)
+    print(f"all Ready {max(times.values()):.1f} s after the last restart: {_timeline(jobs, times)}")
     bounds = {
-        **_bounds(c, names, fault_ended, extra=API_ALLOWANCE_SECONDS),
+        **_bounds(jobs, names, extra=API_ALLOWANCE_SECONDS),
         "gone-a": SETTLE_SECONDS + API_ALLOWANCE_SECONDS,
         "gone-b": SETTLE_SECONDS + API_ALLOWANCE_SECONDS,
     }
     late = _late(times, bounds)
-    assert not late, f"{late}; {_timeline(c, times, fault_ended)}"
+    assert not late, f"{late}; {_timeline(jobs, times)}"
     assert not watch.failed, f"failed for a fault that passed: {watch.failed}"
     _check_bedrock(c)
     assert c.operator.proc is not None and c.operator.proc.poll() is None, "the operator kept running"
@@ -278,9 +277,10 @@ def test_bedrock_unreachable_for_a_minute_loses_and_duplicates_nothing(chaos):
     fault_ended = time.time()
     names = {"poll-a", "poll-b", "new-a", "new-b"}
     times = _settled(c, watch, names, {"del-a", "del-b"}, timeout=240)
-    print(f"Ready {max(times.values()):.1f} s after Bedrock came back: {_timeline(c, times, fault_ended)}")
-    late = _late(times, _bounds(c, names, fault_ended))
-    assert not late, f"{late}; {_timeline(c, times, fault_ended)}"  # deletions: two polls
+    jobs = _jobs_relative(c, set(times), fault_ended)
+    print(f"Ready {max(times.values()):.1f} s after Bedrock came back: {_timeline(jobs, times)}")
+    late = _late(times, _bounds(jobs, names))
+    assert not late, f"{late}; {_timeline(jobs, times)}"  # deletions: two polls
     assert not watch.failed, f"failed for a fault that passed: {watch.failed}"
     _check_bedrock(c)
 
