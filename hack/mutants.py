@@ -62,7 +62,6 @@ JOB_WATCH = "tests/unit/test_job_watch.py"
 OUTAGE = "tests/unit/test_outage_recovery.py"
 KUBE_TIMEOUTS = "tests/unit/test_kube_timeouts.py"
 STATUS_WRITES = "tests/unit/test_status_writes.py"
-TICKS = "tests/unit/test_ticks.py"
 JOB_FOLLOWING = (JOB_WATCH, "tests/unit/test_job_listing.py")
 WEIGHTS = ("tests/unit/test_weights_plan.py", "tests/unit/test_weights_sanity.py")
 
@@ -293,38 +292,6 @@ MUTATIONS: tuple[Mutation, ...] = (
         "            continue",
         (STATUS_WRITES,),
         "A pass whose only change removes a field (queuePosition once the slot came) is taken for no change.",
-    ),
-    Mutation(
-        "wakes-not-before-ticks",
-        "controller/runtime/work_queue.py",
-        "heapq.heappush(self._line, (0 if urgent else 1, next(self._order), uid, item))",
-        "heapq.heappush(self._line, (0, next(self._order), uid, item))",
-        (JOB_WATCH, TICKS),
-        "Workers take passes in the order queued: a freed slot's create waits behind every routine tick.",
-    ),
-    Mutation(
-        "wake-does-not-move-queued-tick",
-        "controller/runtime/work_queue.py",
-        "if item is None or item.glance is None or (item.queued and (item.urgent or not urgent)):",
-        "if item is None or item.glance is None or item.queued:",
-        (JOB_WATCH, TICKS),
-        "The next in line whose routine tick is queued keeps that place: the freed slot waits for it.",
-    ),
-    Mutation(
-        "left-place-run-again",
-        "controller/runtime/work_queue.py",
-        "                if item.queued:\n                    item.queued = item.urgent = False",
-        "                if True:\n                    item.queued = item.urgent = False",
-        (JOB_WATCH, TICKS),
-        "The place a moved tick left is run too: one wake, two passes of the object.",
-    ),
-    Mutation(
-        "ticks-queued-as-wakes",
-        "controller/runtime/operator.py",
-        "added = self.work.add(uid, urgent=False) if self._tick_due(uid, item, now) else None",
-        "added = self.work.add(uid, urgent=True) if self._tick_due(uid, item, now) else None",
-        (JOB_WATCH, TICKS),
-        "The clock's routine ticks are queued as wakes: a freed slot's create is behind them again.",
     ),
     Mutation(
         "dirty-after-pass-not-woken",
