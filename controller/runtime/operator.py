@@ -192,7 +192,7 @@ class Operator:
         self.refresh_job_listings(now)
         for uid, item in self.work.snapshot():
             try:
-                added = self.work.add(uid, urgent=False) if self._tick_due(uid, item, now) else None
+                added = self.work.add(uid) if self._tick_due(uid, item, now) else None
                 if added is not None:
                     queued += self._submit(uid, added)
             except Exception:  # one object's odd glance must not stop the others' ticks (nor flood the log)
@@ -289,9 +289,8 @@ class Operator:
         return not item.lock.locked() and (item.dirty or not self._tick_needs_no_pass(glance.body, item))
 
     def _submit(self, uid: str, item: Item) -> bool:
-        """Hand a worker one more pass to take (`run_next`): the work queue decides which, wakes first."""
         try:
-            self.executor.submit(contextvars.copy_context().run, self.run_next)
+            self.executor.submit(contextvars.copy_context().run, self.run_queued, uid, item)
         except RuntimeError:  # shutting down: the next start's passes place it
             item.queued = False
             return False
@@ -321,14 +320,9 @@ class Operator:
             if not self._wake(uid):
                 return
 
-    def run_next(self) -> None:
-        """In a worker: the next queued pass, a wake before any routine tick (`WorkQueue.take`)."""
-        taken = self.work.take()
-        if taken is not None:
-            self.run_queued(*taken)
-
     def run_queued(self, uid: str, item: Item) -> None:
         """A tick or a wake, in a worker: a pass on the object's glance (the pass reads it fresh)."""
+        item.queued = False
         glance = item.glance
         if glance is None:
             return

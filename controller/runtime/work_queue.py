@@ -5,9 +5,6 @@ The vocabulary is client-go's workqueue, which every Kubernetes controller reade
 periodic tick, `Glance.tick_interval`), *added rate-limited* after a retryable failure (exponential
 backoff), *forgotten* when a pass succeeds (the backoff resets), and *done* when its pass ends. An object
 added while its pass runs is marked *dirty*: the next tick makes a full pass even when it looks steady.
-A worker *takes* the next queued pass: wakes (a freed slot's next in line, a job's end) before routine
-ticks, each kind in the order queued, so that a slot freed while hundreds of ticks wait is not left idle
-behind them.
 
 Nothing here is needed for correctness after a restart (status and Bedrock hold the truth); it makes the
 process cheap and fair. Each object keeps only a `Glance` at its last watch event (a few hundred bytes; the
@@ -16,8 +13,6 @@ pass itself always reads the object fresh) and the reconcile's own `Memory`.
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -107,7 +102,6 @@ class Item:
     glance: Glance | None = None  # its last watch event
     last_tick: float | None = None  # monotonic time of its last tick (None: not yet seen by the clock)
     queued: bool = False  # a pass (a tick, or a wake for its turn in the import line) waits for a worker
-    urgent: bool = False  # that queued pass is a wake: it goes before the routine ticks
     gone: bool = False  # the object left the API while a pass of it may still be running
     outage: bool = False  # backing off because AWS did not answer (woken as soon as it answers again)
 
@@ -119,8 +113,6 @@ class WorkQueue:
     def __init__(self, backoff_base_seconds: float, backoff_cap_seconds: float) -> None:
         self._guard = threading.Lock()
         self._items: dict[str, Item] = {}
-        self._line: list[tuple[int, int, str, Item]] = []  # (0 wake | 1 tick, order queued, uid, item)
-        self._order = itertools.count()
         self._arrivals = 0
         self._base, self._cap = backoff_base_seconds, backoff_cap_seconds
 
@@ -161,28 +153,15 @@ class WorkQueue:
             item.gone = True
 
     # ---- client-go's verbs -------------------------------------------------------------------------
-    def add(self, uid: str, *, urgent: bool = True) -> Item | None:
-        """Queue a pass of a known, seen object unless one is queued already: a wake (`urgent`) or a
-        routine tick. A wake for an object whose tick is queued moves it ahead of the ticks. The item when
-        the caller must hand a worker one more pass to take; None when there is nothing to hand."""
+    def add(self, uid: str) -> Item | None:
+        """Queue a pass of a known, seen object unless one is queued already. The item when the caller
+        must hand it to a worker; None when there is nothing to hand."""
         with self._guard:
             item = self._items.get(uid)
-            if item is None or item.glance is None or (item.queued and (item.urgent or not urgent)):
+            if item is None or item.glance is None or item.queued:
                 return None
-            item.queued, item.urgent = True, urgent
-            heapq.heappush(self._line, (0 if urgent else 1, next(self._order), uid, item))
+            item.queued = True
             return item
-
-    def take(self) -> tuple[str, Item] | None:
-        """The next queued pass for a worker (wakes first), or None. Each `add` that returned an item hands
-        a worker one take; a tick's place left behind by a wake that moved it ahead is skipped."""
-        with self._guard:
-            while self._line:
-                _, _, uid, item = heapq.heappop(self._line)
-                if item.queued:
-                    item.queued = item.urgent = False
-                    return uid, item
-            return None
 
     def add_all(self) -> None:
         """Every object's next tick makes a full pass (a policy or a namespace's labels changed)."""

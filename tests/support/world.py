@@ -43,7 +43,6 @@ from controller.runtime.work_queue import Glance
 from controller.settings import Settings
 from controller.tenancy.view import TenancyView
 from tests.support.inprocess_bedrock import FakeS3, FakeSupport, InProcessBedrock, client_error
-from tests.support.workers import HeldWorkers
 
 if TYPE_CHECKING:
     import pytest
@@ -243,6 +242,22 @@ class FakeExports:
         return True
 
 
+class InlineWorkers:
+    """The operator's worker pool in a World, on the World's clock and thread, so that sequences replay
+    exactly: what the clock hands a worker (a listing's refresh) runs at once; a queued pass (a wake: an
+    object's turn in the import line, a job's end the listing showed) waits in `passes` until its cluster
+    runs it as a visit (`Cluster.run_wakes`), whose calls are then that object's."""
+
+    def __init__(self) -> None:
+        self.passes: list[str] = []
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> None:
+        if len(args) == 3:  # (run_queued, uid, item): a pass
+            self.passes.append(args[1])
+        else:
+            fn(*args)
+
+
 class Cluster:
     def __init__(self, world: World, name: str) -> None:
         self.world, self.name = world, name
@@ -297,10 +312,7 @@ class Cluster:
         )
         self.old_operator = getattr(self, "operator", None)  # the process it replaces may still be mid-pass
         self.operator = Operator(settings, reconciler=rec, store=self.store)
-        # on the World's clock and thread, so that sequences replay exactly: a listing's refresh runs at
-        # once; a queued pass (a wake: an object's turn in the import line, a job's end the listing showed)
-        # waits until its cluster runs it as a visit (`run_wakes`), whose calls are then that object's
-        self.operator.executor = HeldWorkers(self.operator.work)  # type: ignore[assignment]
+        self.operator.executor = InlineWorkers()  # type: ignore[assignment]
         self.operator.post_event = self._event
         self.operator.observed = self.observed  # type: ignore[assignment]
         self.operator.model_pages = lambda limit=100: iter([self.store.items(None)])  # type: ignore[method-assign]
@@ -398,10 +410,12 @@ class Cluster:
         try:
             workers = self.operator.executor
             for _ in range(limit):
-                taken = workers.take()  # in the order the operator's workers take them: wakes first
-                if taken is None:
+                if not workers.passes:
                     return
-                uid, _item = taken
+                uid = workers.passes.pop(0)
+                item = self.operator.work.find(uid)
+                if item is not None:
+                    item.queued = False  # as `Operator.run_queued`
                 namespace, _, name = self.world.names.get(uid, "").partition("/")
                 body = self.store.objects.get((namespace, name))
                 meta = (body or {}).get("metadata") or {}

@@ -23,7 +23,6 @@ from controller.reconcile.memory import Memory
 from controller.runtime import operator as runtime
 from controller.runtime.work_queue import Glance, Item, import_job_running
 from controller.settings import Settings
-from tests.support.workers import HeldWorkers
 
 POLL, JOB_POLL = 10.0, 1.0
 
@@ -94,11 +93,21 @@ def test_a_glance_decides_every_tick_as_the_whole_body_would(body: dict[str, Any
     }
 
 
-def _operator() -> tuple[runtime.Operator, HeldWorkers, list[float]]:
+class Executor:
+    """Records what the clock queues instead of running it."""
+
+    def __init__(self) -> None:
+        self.queued: list[str] = []
+
+    def submit(self, fn: Any, *args: Any) -> None:
+        self.queued.append(args[1])
+
+
+def _operator() -> tuple[runtime.Operator, Executor, list[float]]:
     now = [0.0]
     s = Settings(poll_seconds=POLL, job_poll_seconds=JOB_POLL)
     op = runtime.Operator(s, reconciler=Reconciler(s, monotonic=lambda: now[0]))
-    executor = HeldWorkers(op.work)
+    executor = Executor()
     op.executor = executor  # type: ignore[assignment]
     return op, executor, now
 
@@ -122,14 +131,17 @@ def _seen(op: runtime.Operator, body: dict[str, Any]) -> Item:
 
 
 def _ticks(
-    op: runtime.Operator, executor: HeldWorkers, now: list[float], until: float
+    op: runtime.Operator, executor: Executor, now: list[float], until: float
 ) -> list[tuple[float, str]]:
-    """Tick each second until `until`, taking each queued pass at once (it frees its claim)."""
+    """Tick each second until `until`, running each queued pass at once (it frees its claim)."""
     out = []
     while now[0] < until:
         now[0] += 1.0
         op.tick(now[0])
-        out += [(now[0], uid) for uid in executor.take_all()]
+        for uid in executor.queued:
+            op.work.get(uid).queued = False
+            out.append((now[0], uid))
+        executor.queued.clear()
     return out
 
 
@@ -167,7 +179,7 @@ def test_no_tick_while_deleted_or_before_the_finalizer_and_no_second_pass_behind
     op.tick(0.0)
     for second in range(1, 60):
         op.tick(float(second))  # never run: "slow"'s first queued pass waits behind a busy pool
-    assert executor.take_all() == ["slow"]
+    assert executor.queued == ["slow"]
 
 
 def test_an_event_missed_during_a_pass_is_ticked_even_when_the_object_looks_steady() -> None:
@@ -196,8 +208,8 @@ def test_a_queued_pass_runs_on_the_glance_and_decides_on_a_fresh_read() -> None:
     op.reconciler.reconcile = lambda body, memory, event: decided.append(body) or Outcome()  # type: ignore[method-assign]
     op.passes.write = lambda body, out: None  # type: ignore[method-assign]
     state = _seen(op, _model("a"))
-    assert op.work.add("a", urgent=False) is state
-    op.run_next()
+    assert op.work.add("a") is state
+    op.run_queued("a", state)
     assert reads == [("team", "a")] and decided == [fresh]  # one read, the whole object
     assert not state.queued
 
@@ -348,11 +360,14 @@ def test_a_validation_job_event_queues_its_owners_pass_in_the_process() -> None:
         return kopf.Body({"metadata": {"name": "bmo-validate-m", "ownerReferences": refs} | meta})
 
     asyncio.run(on_job(body=job()))
+    assert executor.queued == ["m"]
     asyncio.run(on_job(body=job()))
-    assert executor.take_all() == ["m"], "one pass queued at a time"
+    assert executor.queued == ["m"], "one pass queued at a time"
+    op.work.get("m").queued = False
+    executor.queued.clear()
     asyncio.run(on_job(body=job(deletionTimestamp="2026-01-01T00:00:00Z")))
     asyncio.run(on_job(body=kopf.Body({"metadata": {"name": "stray", "ownerReferences": []}})))
-    assert executor.take_all() == []
+    assert executor.queued == []
 
 
 def test_a_pass_kopf_cancels_before_a_worker_took_it_never_runs() -> None:
@@ -391,23 +406,3 @@ def test_only_objects_whose_job_runs_are_polled_fast():
     for state in ("Testing", "Completed", "Failed", "Adopting"):
         assert not import_job_running({"importJob": {"state": state}}), state
     assert not import_job_running({}) and not import_job_running(None)
-
-
-def test_workers_take_wakes_before_ticks_and_each_queued_pass_once() -> None:
-    """The line the workers take from: a wake (a freed slot, a job's end, an edit) before every routine
-    tick, each kind in the order queued; a wake for an object whose tick waits moves it ahead (the place it
-    leaves is skipped); a tick for an object already queued adds nothing."""
-    op, _, _ = _operator()
-    for uid in ("t1", "t2", "w1", "w2"):
-        _seen(op, _model(uid))
-    work = op.work
-    assert work.add("t1", urgent=False) is not None
-    assert work.add("t2", urgent=False) is not None
-    assert work.add("w1", urgent=True) is not None
-    assert work.add("t2", urgent=True) is not None  # moved ahead: one more take handed
-    assert work.add("w2", urgent=True) is not None
-    assert work.add("w2", urgent=False) is None and work.add("w1", urgent=True) is None  # already queued
-    taken = [work.take() for _ in range(5)]
-    assert [t[0] if t else None for t in taken] == ["w1", "t2", "w2", "t1", None]
-    assert not any(work.get(uid).queued for uid in ("t1", "t2", "w1", "w2"))
-    assert work.add("t1", urgent=False) is not None  # queued again after its pass was taken
