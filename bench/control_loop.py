@@ -86,17 +86,30 @@ def _cpu_by_process(op_pid: int, cp, aws) -> dict[str, float]:
     return out
 
 
-def _model_requests(env) -> dict[str, int]:
-    """The apiserver's count of requests on BedrockImportedModels, by verb and subresource (its /metrics)."""
+def _model_series(env, metric: str = "apiserver_request_total") -> dict[str, float]:
+    """An apiserver counter on BedrockImportedModels, summed by verb and subresource (its /metrics): the
+    requests (`apiserver_request_total`), or the seconds they took (`apiserver_request_duration_seconds_sum`
+    and `_count`)."""
     text = _kubectl(env, "get", "--raw", "/metrics")
-    out: dict[str, int] = {}
+    out: dict[str, float] = {}
     for line in text.splitlines():
-        if line.startswith("apiserver_request_total{") and 'resource="bedrockimportedmodels"' in line:
+        if line.startswith(metric + "{") and 'resource="bedrockimportedmodels"' in line:
             inside = line[line.index("{") + 1 : line.index("}")]
             labels = {k: v.strip('"') for k, v in (part.split("=", 1) for part in inside.split(","))}
             key = f"{labels['verb']} {labels.get('subresource', '')}".strip()
-            out[key] = out.get(key, 0) + int(float(line.rsplit(" ", 1)[1]))
+            out[key] = out.get(key, 0) + float(line.rsplit(" ", 1)[1])
     return out
+
+
+def _model_requests(env) -> dict[str, int]:
+    return {k: int(v) for k, v in _model_series(env).items()}
+
+
+def _model_latency(env) -> dict[str, tuple[float, float]]:
+    """(seconds, requests) so far by verb: the apiserver's own time, from arrival to answer."""
+    seconds = _model_series(env, "apiserver_request_duration_seconds_sum")
+    count = _model_series(env, "apiserver_request_duration_seconds_count")
+    return {k: (seconds[k], count.get(k, 0.0)) for k in seconds}
 
 
 def _items(env, ns: str) -> list[dict]:
@@ -272,6 +285,7 @@ def main(argv=None) -> int:
             ]
             before = aws.state()["calls"]
             cpu0, requests0 = _cpu_by_process(op.pid, cp, aws), _model_requests(env)
+            latency0 = _model_latency(env)
             t0 = time.monotonic()
             _kubectl(env, "apply", "-f", "-", input=yaml.safe_dump_all(docs))
             applied = time.monotonic() - t0
@@ -289,6 +303,11 @@ def main(argv=None) -> int:
             total = time.monotonic() - t0
             cpu = {k: round(v - cpu0.get(k, 0.0), 1) for k, v in _cpu_by_process(op.pid, cp, aws).items()}
             requests = {k: v - requests0.get(k, 0) for k, v in _model_requests(env).items()}
+            latency = {}
+            for verb, (sec, n) in _model_latency(env).items():
+                sec0, n0 = latency0.get(verb, (0.0, 0.0))
+                if n > n0:
+                    latency[verb] = round(1000 * (sec - sec0) / (n - n0), 1)
             after = aws.state()["calls"]
             create_calls = {k: after.get(k, 0) - before.get(k, 0) for k in after}
             time.sleep(args.resync)  # let every model pass its first resync after Ready
@@ -331,6 +350,7 @@ def main(argv=None) -> int:
         "bedrock_calls_to_ready_by_operation": create_calls,
         "cpu_seconds_to_ready_by_process": cpu,
         "model_api_requests_to_ready": requests,
+        "model_api_mean_ms_to_ready": latency,
         "steady_calls_per_model_per_resync": round(
             sum(steady.values()) / args.models / args.resync_periods, 4
         ),

@@ -54,6 +54,9 @@ class StateClient:
         def call(**params: Any) -> dict[str, Any]:
             if self.hooks is not None:
                 self.hooks.before_call(operation, params)
+                sending = getattr(self.hooks, "sending", None)  # what the call finds in the account
+                if sending is not None:
+                    sending(self.state, self.region, operation, params)
                 hold = getattr(self.hooks, "hold_request", None)
                 if hold is not None and hold(self.state, self.region, operation, method, params):
                     # on its way: applied later by the service, its answer never comes back

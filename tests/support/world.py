@@ -451,12 +451,13 @@ class Cluster:
             return
         old.store = StaleReads(self.store, stale)  # type: ignore[assignment]
         self.world.actor = (self.id, stale["metadata"]["uid"])
+        self.world.stale_pass = True
         try:
             old.run_reconcile(kopf.Body(copy.deepcopy(stale)), LOG, event=True)
         except OperatorKilled:
             pass
         finally:
-            self.world.actor = None
+            self.world.actor, self.world.stale_pass = None, False
             old.store = self.store
 
     def observe(self, namespace: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
@@ -604,6 +605,9 @@ class World:
         self.sent_jobs: set[str] = set()  # import job names whose create was sent at least once
         self.unvalidated_sends: list[str] = []
         self.observer_calls: list[str] = []  # calls an observe-only object made that are not reads
+        #: creates a process sent while its own objects' running jobs already filled its slots there
+        self.double_booked: list[str] = []
+        self.stale_pass = False  # a replaced process finishes a pass it began (`Cluster.old_leader_pass`)
 
     def account(self, account_id: str) -> BedrockState:
         if account_id not in self.accounts:
@@ -757,6 +761,32 @@ class World:
             may = release or self._may_adopt(arn)
             self.mutations.append((operation, arn, self._owner_of(arn), self.actor, may, self._claiming(arn)))
 
+    def sending(self, state: BedrockState, region: str, operation: str, params: dict[str, Any]) -> None:
+        """A create a cluster's process sends while jobs of its own live objects already fill its slots in
+        that account and region: it gave a slot it had not got (Bedrock refuses it; were it a slot of the
+        import line's, one model's import waits, or a freed slot idles). Not a replaced process's stale
+        pass, nor a slot an object left when it went without its finalizer (its job runs on, unknown)."""
+        if operation != "CreateModelImportJob" or self.actor is None or self.stale_pass:
+            return
+        cluster = next((c for c in self.clusters.values() if c.id == self.actor[0]), None)
+        if cluster is None:
+            return
+        live = {b["metadata"]["uid"] for b in cluster.store.objects.values()} - {self.actor[1]}
+        with state._lock:
+            own = sorted(
+                j.name
+                for j in state._jobs.values()
+                if j.region == region
+                and j.status == "InProgress"
+                and state._tags.get(j.arn, {}).get(TAG_CLUSTER_ID) == cluster.id
+                and state._tags.get(j.arn, {}).get(TAG_UID) in live
+            )
+        if len(own) >= cluster.operator.reconciler.queue.slots_per_region:
+            self.double_booked.append(
+                f"{cluster.name}: {self.names.get(self.actor[1])} sent {params.get('jobName')} in {region} "
+                f"while its own {own} ran"
+            )
+
     def slow_pass_now(self, cluster: Cluster) -> None:
         """A pass of `cluster` has begun (its object's lock held): if a slow pass is due and the clock of the
         cluster follows the object's running job, time passes (jobs end) and the clock refreshes its
@@ -771,8 +801,15 @@ class World:
         self._apply_held()
         for state in list(self.accounts.values()):
             state.tick()
-        # its wakes are queued: run after the visit (`Cluster.run_wakes`)
         cluster.operator.refresh_job_listings(self.clock.mono())
+        # the other workers run the passes that woke (the next in line for a freed slot) while this one
+        # holds its object; its own wake finds it locked. Not with a kill pending: the process would
+        # restart in the middle of this pass.
+        if not any(self.kill_after.values()):
+            try:
+                cluster.run_wakes()
+            finally:
+                self.actor = actor
 
     def _claiming(self, arn: str) -> bool:
         """Whether the caller's status (as written) says it is adopting this model: TagResource is not
@@ -863,6 +900,8 @@ class World:
         return out
 
     def check_always(self) -> None:
+        if self.double_booked:
+            raise Violation(f"a create sent for a slot its process did not have: {self.double_booked}")
         if self.unvalidated_sends:
             raise Violation(f"imported without validating the files it reads: {self.unvalidated_sends}")
         if self.observer_calls:

@@ -424,6 +424,15 @@ class Operators(RuleBasedStateMachine):
     def a_pass_takes_long(self, seconds):
         self.world.slow_pass = seconds
 
+    @rule(obj=objects, source=st.sampled_from(SOURCES), seconds=st.sampled_from([3.0, 35.0]))
+    @then_time_passes
+    def an_edit_meets_a_slow_pass(self, obj, source, seconds):
+        """A user edits the spec while its job runs and the edit's pass is slow: the job ends meanwhile, the
+        clock's listing shows it, and the pass that holds the object goes on to send the new revision's
+        create (with the slot the hand-over must not have given away)."""
+        self.world.slow_pass = seconds
+        self._edit(obj, source={"s3Uri": source})
+
     @rule(delay=st.sampled_from([0.0, 8.0]))
     @then_time_passes
     def late_job_visibility(self, delay):

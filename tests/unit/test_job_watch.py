@@ -283,3 +283,30 @@ def test_an_end_a_pass_saw_first_is_not_handed_over_again():
 
     bedrock.peek_running = a_pass_in_between  # type: ignore[method-assign]
     assert watch.ended(bedrock, 100.1, JOB_POLL) == []
+
+
+def test_an_edit_whose_pass_is_slow_keeps_its_turn_for_the_new_revision():
+    """A user edits the spec while the job runs, and the edit's pass is slow (the apiserver loaded): the
+    job ends meanwhile and the clock's listing shows it, while the pass holds the object. That pass decides
+    the slot: it sends the new revision's create at once. Had the hand-over given the slot to the next in
+    line (woken and run by another worker meanwhile), the edited model, first in line, would wait a whole
+    job behind the second."""
+    from tests.support.world import World, until
+    from tests.unit.test_invariants import SOURCES, spec
+
+    w = World()
+    c = w.cluster("east")
+    w.set_faults({"job_duration_seconds": 30})
+    a = c.create("team-a", "a", spec(SOURCES[0], "us-east-1", "Delete", {}, None))
+    b = c.create("team-a", "b", spec(SOURCES[1], "us-east-1", "Delete", {}, None))
+    until(w, lambda: a["status"].get("phase") == "Importing", 60, 1.0)
+    w.advance(12.0)
+    assert a["metadata"]["uid"] in c.operator.reconciler.job_watch._by_uid  # the clock follows its job
+    assert b["status"].get("phase") == "Queued"
+    first_job = a["status"]["importJob"]["jobName"]
+    w.slow_pass = 35.0  # past the job's end
+    c.edit_spec(a, source={"s3Uri": SOURCES[2]})
+    job = a["status"]["importJob"]
+    assert job["jobName"] != first_job and job["state"] == "InProgress", a["status"]
+    assert b["status"].get("phase") == "Queued", b["status"]
+    w.check_always()
