@@ -310,3 +310,26 @@ def test_an_edit_whose_pass_is_slow_keeps_its_turn_for_the_new_revision():
     assert job["jobName"] != first_job and job["state"] == "InProgress", a["status"]
     assert b["status"].get("phase") == "Queued", b["status"]
     w.check_always()
+
+
+def test_the_world_says_when_a_process_sends_a_create_for_a_slot_it_had_not_got():
+    """The property test's check of the slot's hand-overs is not vacuous: a slot given away while its
+    holder's job runs (here by hand) makes the next create a violation."""
+    import pytest
+
+    from tests.support.world import Violation, World, until
+    from tests.unit.test_invariants import SOURCES, spec
+
+    w = World()
+    c = w.cluster("east")
+    w.set_faults({"job_duration_seconds": 30, "concurrent_jobs": 2})  # Bedrock would take both
+    a = c.create("team-a", "a", spec(SOURCES[0], "us-east-1", "Delete", {}, None))
+    b = c.create("team-a", "b", spec(SOURCES[1], "us-east-1", "Delete", {}, None))
+    until(w, lambda: a["status"].get("phase") == "Importing", 60, 1.0)
+    w.check_always()
+    c.operator.reconciler.queue.release(a["metadata"]["uid"])  # a defect's hand-over
+    c.operator.wake_next_up("")
+    c.run_wakes()
+    assert b["status"].get("phase") == "Importing"
+    with pytest.raises(Violation, match="a create sent for a slot its process did not have"):
+        w.check_always()
