@@ -28,7 +28,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bmo_devtools.dev.aws import LocalAws
-from bmo_devtools.dev.controlplane import CRD_FILES, ControlPlane
+from bmo_devtools.dev.controlplane import CRD_FILES, ControlPlane, free_port
 from bmo_devtools.dev.model_factory import ModelSpec
 from bmo_devtools.dev.stack import start_operator
 
@@ -86,6 +86,10 @@ def _cpu_by_process(op_pid: int, cp, aws) -> dict[str, float]:
     return out
 
 
+#: the operator's: a tick or wake's wait for a worker, and a pass's own time
+PASS_HISTOGRAMS = ("bmo_workqueue_queue_duration_seconds", "bmo_workqueue_work_duration_seconds")
+
+
 def _model_series(env, metric: str = "apiserver_request_total") -> dict[str, float]:
     """An apiserver counter on BedrockImportedModels, summed by verb and subresource (its /metrics): the
     requests (`apiserver_request_total`), or the seconds they took (`apiserver_request_duration_seconds_sum`
@@ -110,6 +114,40 @@ def _model_latency(env) -> dict[str, tuple[float, float]]:
     seconds = _model_series(env, "apiserver_request_duration_seconds_sum")
     count = _model_series(env, "apiserver_request_duration_seconds_count")
     return {k: (seconds[k], count.get(k, 0.0)) for k in seconds}
+
+
+def _histograms(port: int, names: tuple[str, ...]) -> dict[str, dict[str, float]]:
+    """The operator's own histograms (its /metrics): each name's `sum`, `count` and cumulative buckets."""
+    import urllib.request
+
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    out: dict[str, dict[str, float]] = {name: {} for name in names}
+    for line in text.splitlines():
+        for name in names:
+            if line.startswith(name + "_sum "):
+                out[name]["sum"] = float(line.split()[-1])
+            elif line.startswith(name + "_count "):
+                out[name]["count"] = float(line.split()[-1])
+            elif line.startswith(name + '_bucket{le="'):
+                out[name][line.split('"')[1]] = float(line.split()[-1])
+    return out
+
+
+def _histogram_figures(before: dict[str, dict[str, float]], after: dict[str, dict[str, float]]) -> dict:
+    """Mean and share over half a second of each histogram, between two scrapes."""
+    figures = {}
+    for name, now in after.items():
+        then = before.get(name, {})
+        n = now.get("count", 0.0) - then.get("count", 0.0)
+        if not n:
+            continue
+        under = now.get("0.5", 0.0) - then.get("0.5", 0.0)
+        figures[name] = {
+            "count": int(n),
+            "mean_seconds": round((now.get("sum", 0.0) - then.get("sum", 0.0)) / n, 3),
+            "share_over_0.5s": round(1 - under / n, 3),
+        }
+    return figures
 
 
 def _items(env, ns: str) -> list[dict]:
@@ -246,6 +284,7 @@ def main(argv=None) -> int:
         ) as aws,
     ):
         role = aws.create_role()
+        metrics_port = free_port(19191)
         # under the bucket the example role may read (the local Bedrock evaluates its policies)
         uri = aws.upload_model("bmo-examples", "bench/llama3/", ModelSpec(kind="llama3", shards=2))
         env = {
@@ -259,6 +298,8 @@ def main(argv=None) -> int:
             "BMO_INLINE_VALIDATIONS": str(args.inline_validations),
             "BMO_IMPORT_SLOTS_PER_REGION": str(slots),
             "BMO_IMPORT_POLICY_DEFAULT": "open",  # no BedrockImportPolicy in the bench cluster
+            "BMO_METRICS_PORT": str(metrics_port),
+            "BMO_METRICS_ADDRESS": "127.0.0.1",
         }
         for crd_file in CRD_FILES:  # the models and the policies (the operator watches both)
             _kubectl(env, "apply", "-f", str(crd_file))
@@ -286,6 +327,7 @@ def main(argv=None) -> int:
             before = aws.state()["calls"]
             cpu0, requests0 = _cpu_by_process(op.pid, cp, aws), _model_requests(env)
             latency0 = _model_latency(env)
+            passes0 = _histograms(metrics_port, PASS_HISTOGRAMS)
             t0 = time.monotonic()
             _kubectl(env, "apply", "-f", "-", input=yaml.safe_dump_all(docs))
             applied = time.monotonic() - t0
@@ -303,6 +345,7 @@ def main(argv=None) -> int:
             total = time.monotonic() - t0
             cpu = {k: round(v - cpu0.get(k, 0.0), 1) for k, v in _cpu_by_process(op.pid, cp, aws).items()}
             requests = {k: v - requests0.get(k, 0) for k, v in _model_requests(env).items()}
+            passes = _histogram_figures(passes0, _histograms(metrics_port, PASS_HISTOGRAMS))
             latency = {}
             for verb, (sec, n) in _model_latency(env).items():
                 sec0, n0 = latency0.get(verb, (0.0, 0.0))
@@ -351,6 +394,7 @@ def main(argv=None) -> int:
         "cpu_seconds_to_ready_by_process": cpu,
         "model_api_requests_to_ready": requests,
         "model_api_mean_ms_to_ready": latency,
+        "operator_passes_to_ready": passes,
         "steady_calls_per_model_per_resync": round(
             sum(steady.values()) / args.models / args.resync_periods, 4
         ),

@@ -32,6 +32,18 @@ SUPERSEDED_MODELS = Gauge(
 VALIDATIONS = Counter(
     "bmo_validations_total", "Artifact validations by outcome and reason", ["outcome", "reason"]
 )
+#: client-go's workqueue pair: how long a tick or wake waited for a worker, and how long a pass took
+_PASS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+QUEUE_WAIT = Histogram(
+    "bmo_workqueue_queue_duration_seconds",
+    "How long a queued pass (a tick, or a wake: a freed slot, a job's end) waited for a worker",
+    buckets=_PASS_BUCKETS,
+)
+PASS_DURATION = Histogram(
+    "bmo_workqueue_work_duration_seconds",
+    "How long one object's pass took in its worker (its reads, AWS calls, status write and Events)",
+    buckets=_PASS_BUCKETS,
+)
 AWS_CALLS = Counter("bmo_aws_api_calls_total", "AWS API calls", ["service", "operation"])
 AWS_ERRORS = Counter(
     "bmo_aws_api_errors_total", "AWS API calls that failed", ["service", "operation", "code"]

@@ -62,6 +62,7 @@ JOB_WATCH = "tests/unit/test_job_watch.py"
 OUTAGE = "tests/unit/test_outage_recovery.py"
 KUBE_TIMEOUTS = "tests/unit/test_kube_timeouts.py"
 STATUS_WRITES = "tests/unit/test_status_writes.py"
+TICKS = "tests/unit/test_ticks.py"
 JOB_FOLLOWING = (JOB_WATCH, "tests/unit/test_job_listing.py")
 WEIGHTS = ("tests/unit/test_weights_plan.py", "tests/unit/test_weights_sanity.py")
 
@@ -292,6 +293,22 @@ MUTATIONS: tuple[Mutation, ...] = (
         "            continue",
         (STATUS_WRITES,),
         "A pass whose only change removes a field (queuePosition once the slot came) is taken for no change.",
+    ),
+    Mutation(
+        "pass-duration-counts-skips",
+        "controller/runtime/operator.py",
+        "            if result.ended is not Ended.SKIPPED:\n                metrics.PASS_DURATION",
+        "            if True:\n                metrics.PASS_DURATION",
+        (TICKS,),
+        "Ticks skipped cheaply count as passes: the pass-duration histogram is mostly zeros.",
+    ),
+    Mutation(
+        "queue-wait-from-nowhere",
+        "controller/runtime/operator.py",
+        "        item.queued_at = self.reconciler.monotonic()\n",
+        "",
+        (TICKS,),
+        "A pass's wait for a worker is not measured from when it was queued.",
     ),
     Mutation(
         "dirty-after-pass-not-woken",

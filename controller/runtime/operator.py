@@ -14,6 +14,7 @@ import asyncio
 import contextvars
 import logging
 import os
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -121,6 +122,7 @@ class Operator:
             item.dirty = False
             if not event and self._tick_needs_no_pass(body, item):
                 return  # decided on the cached body; the decision below is made on a fresh read
+            began = time.monotonic()
             result = self.passes.run(
                 uid,
                 meta.namespace,
@@ -131,6 +133,8 @@ class Operator:
                     item, out, logger, holds_slot=self.reconciler.queue.holds(uid)
                 ),
             )
+            if result.ended is not Ended.SKIPPED:
+                metrics.PASS_DURATION.observe(time.monotonic() - began)
             if result.ended is Ended.UNREADABLE and result.error is not None:
                 logger.warning(
                     f"retryable: {result.error.reason}: {result.error.message}; the next tick tries again"
@@ -289,6 +293,7 @@ class Operator:
         return not item.lock.locked() and (item.dirty or not self._tick_needs_no_pass(glance.body, item))
 
     def _submit(self, uid: str, item: Item) -> bool:
+        item.queued_at = self.reconciler.monotonic()
         try:
             self.executor.submit(contextvars.copy_context().run, self.run_queued, uid, item)
         except RuntimeError:  # shutting down: the next start's passes place it
@@ -323,6 +328,7 @@ class Operator:
     def run_queued(self, uid: str, item: Item) -> None:
         """A tick or a wake, in a worker: a pass on the object's glance (the pass reads it fresh)."""
         item.queued = False
+        metrics.QUEUE_WAIT.observe(max(0.0, self.reconciler.monotonic() - item.queued_at))
         glance = item.glance
         if glance is None:
             return

@@ -406,3 +406,44 @@ def test_only_objects_whose_job_runs_are_polled_fast():
     for state in ("Testing", "Completed", "Failed", "Adopting"):
         assert not import_job_running({"importJob": {"state": state}}), state
     assert not import_job_running({}) and not import_job_running(None)
+
+
+def test_a_pass_s_wait_for_a_worker_and_its_own_time_are_measured() -> None:
+    """`bmo_workqueue_queue_duration_seconds` and `..._work_duration_seconds` (client-go's pair): where a
+    freed slot's idle time goes, the workers' backlog or the passes themselves. A pass skipped cheaply
+    (steady, no resync due) is no pass."""
+    import prometheus_client
+
+    def totals() -> tuple[float, float, float]:
+        def value(name: str) -> float:
+            return prometheus_client.REGISTRY.get_sample_value(name) or 0.0
+
+        return (
+            value("bmo_workqueue_queue_duration_seconds_sum"),
+            value("bmo_workqueue_queue_duration_seconds_count"),
+            value("bmo_workqueue_work_duration_seconds_count"),
+        )
+
+    op, _, now = _operator()
+    fresh = _model("a")
+
+    class Store:
+        def read(self, namespace: str, name: str) -> dict[str, Any]:
+            return copy.deepcopy(fresh)
+
+    op.store = Store()  # type: ignore[assignment]
+    op.reconciler.reconcile = lambda body, memory, event: Outcome()  # type: ignore[method-assign]
+    op.passes.write = lambda body, out: None  # type: ignore[method-assign]
+    state = _seen(op, _model("a"))
+    before = totals()
+    now[0] = 100.0
+    assert op.work.add("a") is state and op._submit("a", state)
+    now[0] = 102.5  # the workers were busy for 2.5 s
+    op.run_queued("a", state)
+    waited, queued, passes = (b - a for a, b in zip(before, totals(), strict=True))
+    assert (queued, passes) == (1, 1) and waited == 2.5
+    fresh["status"] = {"phase": "Ready", "observedGeneration": 1}  # steady: the next tick skips it
+    state.memory.last_sync = (now[0], 1)
+    assert op.work.add("a") is state and op._submit("a", state)
+    op.run_queued("a", state)
+    assert totals()[2] - before[2] == 1  # waited (counted), but no second pass
