@@ -117,19 +117,23 @@ def _model_latency(env) -> dict[str, tuple[float, float]]:
 
 
 def _histograms(port: int, names: tuple[str, ...]) -> dict[str, dict[str, float]]:
-    """The operator's own histograms (its /metrics): each name's `sum`, `count` and cumulative buckets."""
+    """The operator's own histograms (its /metrics): each series' `sum`, `count` and cumulative buckets,
+    keyed by name and labels (`bmo_workqueue_queue_duration_seconds{queued_by="wake"}`)."""
     import urllib.request
 
     text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
-    out: dict[str, dict[str, float]] = {name: {} for name in names}
+    out: dict[str, dict[str, float]] = {}
     for line in text.splitlines():
-        for name in names:
-            if line.startswith(name + "_sum "):
-                out[name]["sum"] = float(line.split()[-1])
-            elif line.startswith(name + "_count "):
-                out[name]["count"] = float(line.split()[-1])
-            elif line.startswith(name + '_bucket{le="'):
-                out[name][line.split('"')[1]] = float(line.split()[-1])
+        name = next((n for n in names if line.startswith(n + "_")), None)
+        if name is None:
+            continue
+        series, value = line.rsplit(" ", 1)
+        part, _, labels = series[len(name) + 1 :].partition("{")
+        pairs = [p for p in labels.rstrip("}").split(",") if p]
+        le = next((p.split('"')[1] for p in pairs if p.startswith("le=")), None)
+        rest = ",".join(p for p in pairs if not p.startswith("le="))
+        key = f"{name}{{{rest}}}" if rest else name
+        out.setdefault(key, {})[le if part == "bucket" else part] = float(value)
     return out
 
 

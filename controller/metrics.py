@@ -36,9 +36,13 @@ VALIDATIONS = Counter(
 _PASS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 QUEUE_WAIT = Histogram(
     "bmo_workqueue_queue_duration_seconds",
-    "How long a queued pass (a tick, or a wake: a freed slot, a job's end) waited for a worker",
+    "How long a queued pass waited for a worker, by what queued it: tick (its periodic look) or wake (its "
+    "turn for a freed slot, its job's end, an edit during a pass, its validation Job)",
+    ["queued_by"],
     buckets=_PASS_BUCKETS,
 )
+for _by in ("tick", "wake"):
+    QUEUE_WAIT.labels(_by)
 PASS_DURATION = Histogram(
     "bmo_workqueue_work_duration_seconds",
     "How long one object's pass took in its worker (its reads, AWS calls, status write and Events)",

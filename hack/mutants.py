@@ -305,10 +305,18 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "queue-wait-from-nowhere",
         "controller/runtime/operator.py",
-        "        item.queued_at = self.reconciler.monotonic()\n",
-        "",
+        "item.queued_at, item.queued_by = self.reconciler.monotonic(), queued_by",
+        "item.queued_by = queued_by",
         (TICKS,),
         "A pass's wait for a worker is not measured from when it was queued.",
+    ),
+    Mutation(
+        "queue-wait-tick-as-wake",
+        "controller/runtime/operator.py",
+        'queued += self._submit(uid, added, "tick")',
+        "queued += self._submit(uid, added)",
+        (TICKS,),
+        "The clock's ticks are counted as wakes: a backlog of routine looks reads as slots' wakes waiting.",
     ),
     Mutation(
         "dirty-after-pass-not-woken",

@@ -198,7 +198,7 @@ class Operator:
             try:
                 added = self.work.add(uid) if self._tick_due(uid, item, now) else None
                 if added is not None:
-                    queued += self._submit(uid, added)
+                    queued += self._submit(uid, added, "tick")
             except Exception:  # one object's odd glance must not stop the others' ticks (nor flood the log)
                 if item.last_tick != now:
                     POLL_LOG.exception(f"tick of {uid} failed")
@@ -292,8 +292,8 @@ class Operator:
         # not when a pass runs (it sees what this tick would) or there is nothing to do: no thread
         return not item.lock.locked() and (item.dirty or not self._tick_needs_no_pass(glance.body, item))
 
-    def _submit(self, uid: str, item: Item) -> bool:
-        item.queued_at = self.reconciler.monotonic()
+    def _submit(self, uid: str, item: Item, queued_by: str = "wake") -> bool:
+        item.queued_at, item.queued_by = self.reconciler.monotonic(), queued_by
         try:
             self.executor.submit(contextvars.copy_context().run, self.run_queued, uid, item)
         except RuntimeError:  # shutting down: the next start's passes place it
@@ -328,7 +328,9 @@ class Operator:
     def run_queued(self, uid: str, item: Item) -> None:
         """A tick or a wake, in a worker: a pass on the object's glance (the pass reads it fresh)."""
         item.queued = False
-        metrics.QUEUE_WAIT.observe(max(0.0, self.reconciler.monotonic() - item.queued_at))
+        metrics.QUEUE_WAIT.labels(item.queued_by).observe(
+            max(0.0, self.reconciler.monotonic() - item.queued_at)
+        )
         glance = item.glance
         if glance is None:
             return

@@ -103,6 +103,7 @@ class Item:
     last_tick: float | None = None  # monotonic time of its last tick (None: not yet seen by the clock)
     queued: bool = False  # a pass (a tick, or a wake for its turn in the import line) waits for a worker
     queued_at: float = 0.0  # monotonic time it was queued (`bmo_workqueue_queue_duration_seconds`)
+    queued_by: str = "wake"  # what queued it: its periodic "tick", or a "wake"
     gone: bool = False  # the object left the API while a pass of it may still be running
     outage: bool = False  # backing off because AWS did not answer (woken as soon as it answers again)
 

@@ -415,12 +415,12 @@ def test_a_pass_s_wait_for_a_worker_and_its_own_time_are_measured() -> None:
     import prometheus_client
 
     def totals() -> tuple[float, float, float]:
-        def value(name: str) -> float:
-            return prometheus_client.REGISTRY.get_sample_value(name) or 0.0
+        def value(name: str, **labels: str) -> float:
+            return prometheus_client.REGISTRY.get_sample_value(name, labels) or 0.0
 
         return (
-            value("bmo_workqueue_queue_duration_seconds_sum"),
-            value("bmo_workqueue_queue_duration_seconds_count"),
+            value("bmo_workqueue_queue_duration_seconds_sum", queued_by="wake"),
+            value("bmo_workqueue_queue_duration_seconds_count", queued_by="wake"),
             value("bmo_workqueue_work_duration_seconds_count"),
         )
 
@@ -444,6 +444,15 @@ def test_a_pass_s_wait_for_a_worker_and_its_own_time_are_measured() -> None:
     assert (queued, passes) == (1, 1) and waited == 2.5
     fresh["status"] = {"phase": "Ready", "observedGeneration": 1}  # steady: the next tick skips it
     state.memory.last_sync = (now[0], 1)
-    assert op.work.add("a") is state and op._submit("a", state)
+    ticks = prometheus_client.REGISTRY.get_sample_value(
+        "bmo_workqueue_queue_duration_seconds_count", {"queued_by": "tick"}
+    )
+    op.tick(now[0])  # the clock sees it...
+    now[0] += POLL
+    assert op.tick(now[0]) == 1  # ...and queues its periodic look a poll later
     op.run_queued("a", state)
-    assert totals()[2] - before[2] == 1  # waited (counted), but no second pass
+    assert totals()[2] - before[2] == 1  # no second pass...
+    after = prometheus_client.REGISTRY.get_sample_value(
+        "bmo_workqueue_queue_duration_seconds_count", {"queued_by": "tick"}
+    )
+    assert after == (ticks or 0.0) + 1  # ...though its wait, as a tick's, is counted
