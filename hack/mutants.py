@@ -319,6 +319,22 @@ MUTATIONS: tuple[Mutation, ...] = (
         "The clock's ticks are counted as wakes: a backlog of routine looks reads as slots' wakes waiting.",
     ),
     Mutation(
+        "listing-read-waits-for-refresh",
+        "controller/aws/clients.py",
+        "        if listed is not None and now - listed[0] <= max_age:  # a pass never waits for a refresh in flight",
+        "        if False:",
+        JOB_FOLLOWING,
+        "A pass whose bound the last listing meets still waits for the clock's refresh in flight (seconds).",
+    ),
+    Mutation(
+        "listing-read-any-age",
+        "controller/aws/clients.py",
+        "        if listed is not None and now - listed[0] <= max_age:  # a pass never waits for a refresh in flight",
+        "        if listed is not None:",
+        JOB_FOLLOWING,
+        "A listing of any age is read as fresh: a job that ended since is followed as running.",
+    ),
+    Mutation(
         "dirty-after-pass-not-woken",
         "controller/runtime/operator.py",
         "if item.dirty and not item.gone:  # an edit or annotation came during this pass: its pass now",

@@ -156,6 +156,9 @@ class SharedListing:
         self._lock = threading.Lock()
 
     def get(self, key: str, max_age: float, now: float) -> Any:
+        listed = self._listed  # one tuple, replaced whole: a fresh enough one is read without the lock, so
+        if listed is not None and now - listed[0] <= max_age:  # a pass never waits for a refresh in flight
+            return None if listed[1] is None else listed[1].get(key)
         with self._lock:
             if self._listed is None or now - self._listed[0] > max_age:
                 try:

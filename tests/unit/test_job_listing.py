@@ -83,3 +83,36 @@ def test_a_job_seen_running_is_followed_from_the_time_of_the_pass():
     p.job_listing = (0.25, 501.0)
     _look_up(p, bedrock, rec)  # type: ignore[arg-type]
     assert len(watch) == 0
+
+
+def test_a_pass_reads_a_fresh_enough_listing_without_waiting_for_a_refresh_in_flight():
+    """The clock refreshes a listing once a job poll, holding its lock for as long as AWS takes to answer
+    (a loaded Bedrock: seconds). A pass whose own bound the last listing meets reads it at once; only a pass
+    that needs a newer one waits for the refresh (and shares it)."""
+    import threading
+
+    fake = Counting({"job-1": "arn:job-1"})
+    bedrock = _client(fake)
+    bedrock.refresh_running(0, 100.0)  # listed at 100.0
+    entered, release = threading.Event(), threading.Event()
+    slow = fake.list_model_import_jobs
+
+    def hanging(**kw: Any) -> dict[str, Any]:
+        entered.set()
+        release.wait(10)
+        return slow(**kw)
+
+    fake.list_model_import_jobs = hanging  # type: ignore[method-assign]
+    refresh = threading.Thread(target=bedrock.refresh_running, args=(0.05, 100.2))  # the clock's
+    refresh.start()
+    try:
+        assert entered.wait(5)
+        answered: list[Any] = []
+        reader = threading.Thread(target=lambda: answered.append(bedrock.running_job("job-1", 0.25, 100.2)))
+        reader.start()
+        reader.join(2)
+        assert answered and answered[0].arn == "arn:job-1", "a pass waited for a refresh it did not need"
+    finally:
+        release.set()
+        refresh.join()
+    assert fake.calls == {"ListModelImportJobs": 2}  # the pass listed nothing itself
