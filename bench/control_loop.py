@@ -21,9 +21,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -90,18 +92,24 @@ def _cpu_by_process(op_pid: int, cp, aws) -> dict[str, float]:
 PASS_HISTOGRAMS = ("bmo_workqueue_queue_duration_seconds", "bmo_workqueue_work_duration_seconds")
 
 
+def _samples(text: str) -> Iterator[tuple[str, dict[str, str], float]]:
+    """Every sample of a Prometheus text exposition: (name, labels, value), by prometheus_client's parser."""
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            yield sample.name, sample.labels, sample.value
+
+
 def _model_series(env, metric: str = "apiserver_request_total") -> dict[str, float]:
     """An apiserver counter on BedrockImportedModels, summed by verb and subresource (its /metrics): the
     requests (`apiserver_request_total`), or the seconds they took (`apiserver_request_duration_seconds_sum`
-    and `_count`)."""
-    text = _kubectl(env, "get", "--raw", "/metrics")
+    and `_count`). Long-running WATCHes are left out: their time is the watch's life."""
     out: dict[str, float] = {}
-    for line in text.splitlines():
-        if line.startswith(metric + "{") and 'resource="bedrockimportedmodels"' in line:
-            inside = line[line.index("{") + 1 : line.index("}")]
-            labels = {k: v.strip('"') for k, v in (part.split("=", 1) for part in inside.split(","))}
+    for name, labels, value in _samples(_kubectl(env, "get", "--raw", "/metrics")):
+        if name == metric and labels.get("resource") == "bedrockimportedmodels":
+            if labels.get("verb", "").startswith("WATCH"):
+                continue
             key = f"{labels['verb']} {labels.get('subresource', '')}".strip()
-            out[key] = out.get(key, 0) + float(line.rsplit(" ", 1)[1])
+            out[key] = out.get(key, 0) + value
     return out
 
 
@@ -117,23 +125,29 @@ def _model_latency(env) -> dict[str, tuple[float, float]]:
 
 
 def _histograms(port: int, names: tuple[str, ...]) -> dict[str, dict[str, float]]:
-    """The operator's own histograms (its /metrics): each series' `sum`, `count` and cumulative buckets,
-    keyed by name and labels (`bmo_workqueue_queue_duration_seconds{queued_by="wake"}`)."""
+    """The operator's own histograms (its /metrics): each series' `sum`, `count` and cumulative buckets
+    (by their bound), keyed by name and labels (`bmo_workqueue_queue_duration_seconds{queued_by="wake"}`).
+    Read until the operator serves them (its start-up checks come first)."""
     import urllib.request
 
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
     out: dict[str, dict[str, float]] = {}
-    for line in text.splitlines():
-        name = next((n for n in names if line.startswith(n + "_")), None)
+    for sample, labels, value in _samples(text):
+        name = next((n for n in names if sample.startswith(n + "_")), None)
         if name is None:
             continue
-        series, value = line.rsplit(" ", 1)
-        part, _, labels = series[len(name) + 1 :].partition("{")
-        pairs = [p for p in labels.rstrip("}").split(",") if p]
-        le = next((p.split('"')[1] for p in pairs if p.startswith("le=")), None)
-        rest = ",".join(p for p in pairs if not p.startswith("le="))
+        part = sample[len(name) + 1 :]
+        rest = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()) if k != "le")
         key = f"{name}{{{rest}}}" if rest else name
-        out.setdefault(key, {})[le if part == "bucket" else part] = float(value)
+        out.setdefault(key, {})[labels["le"] if part == "bucket" else part] = value
     return out
 
 
@@ -145,7 +159,9 @@ def _histogram_figures(before: dict[str, dict[str, float]], after: dict[str, dic
         n = now.get("count", 0.0) - then.get("count", 0.0)
         if not n:
             continue
-        under = now.get("0.5", 0.0) - then.get("0.5", 0.0)
+        if "0.5" not in now:
+            raise KeyError(f"{name} has no 0.5 s bucket: the bench reads the operator's buckets")
+        under = now["0.5"] - then.get("0.5", 0.0)
         figures[name] = {
             "count": int(n),
             "mean_seconds": round((now.get("sum", 0.0) - then.get("sum", 0.0)) / n, 3),

@@ -37,7 +37,8 @@ _PASS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60
 QUEUE_WAIT = Histogram(
     "bmo_workqueue_queue_duration_seconds",
     "How long a queued pass waited for a worker, by what queued it: tick (its periodic look) or wake (its "
-    "turn for a freed slot, its job's end, an edit during a pass, its validation Job)",
+    "turn for a freed slot, its job's end, an edit during a pass, its validation Job, AWS back after an "
+    "outage); passes of kopf's watch events are handed over on their own",
     ["queued_by"],
     buckets=_PASS_BUCKETS,
 )

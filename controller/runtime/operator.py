@@ -14,7 +14,6 @@ import asyncio
 import contextvars
 import logging
 import os
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -122,7 +121,7 @@ class Operator:
             item.dirty = False
             if not event and self._tick_needs_no_pass(body, item):
                 return  # decided on the cached body; the decision below is made on a fresh read
-            began = time.monotonic()
+            began = self.reconciler.monotonic()
             result = self.passes.run(
                 uid,
                 meta.namespace,
@@ -134,7 +133,7 @@ class Operator:
                 ),
             )
             if result.ended is not Ended.SKIPPED:
-                metrics.PASS_DURATION.observe(time.monotonic() - began)
+                metrics.PASS_DURATION.observe(self.reconciler.monotonic() - began)
             if result.ended is Ended.UNREADABLE and result.error is not None:
                 logger.warning(
                     f"retryable: {result.error.reason}: {result.error.message}; the next tick tries again"
@@ -327,10 +326,9 @@ class Operator:
 
     def run_queued(self, uid: str, item: Item) -> None:
         """A tick or a wake, in a worker: a pass on the object's glance (the pass reads it fresh)."""
+        queued_at, queued_by = item.queued_at, item.queued_by  # before another `_submit` may set them
         item.queued = False
-        metrics.QUEUE_WAIT.labels(item.queued_by).observe(
-            max(0.0, self.reconciler.monotonic() - item.queued_at)
-        )
+        metrics.QUEUE_WAIT.labels(queued_by).observe(max(0.0, self.reconciler.monotonic() - queued_at))
         glance = item.glance
         if glance is None:
             return

@@ -792,24 +792,25 @@ class World:
         cluster follows the object's running job, time passes (jobs end) and the clock refreshes its
         listing before the pass reads on: the hand-over meets an object in the middle of its pass."""
         actor = self.actor
-        if not self.slow_pass or actor is None or actor[0] != cluster.id:
-            return
+        if not self.slow_pass or self.stale_pass or actor is None or actor[0] != cluster.id:
+            return  # (a replaced process's pass is not the one the rule slows, nor its new process's clock)
         if actor[1] not in cluster.operator.reconciler.job_watch._by_uid:
             return
         seconds, self.slow_pass = self.slow_pass, 0.0
-        self.clock.t += seconds
-        self._apply_held()
-        for state in list(self.accounts.values()):
-            state.tick()
-        cluster.operator.refresh_job_listings(self.clock.mono())
-        # the other workers run the passes that woke (the next in line for a freed slot) while this one
-        # holds its object; its own wake finds it locked. Not with a kill pending: the process would
-        # restart in the middle of this pass.
-        if not any(self.kill_after.values()):
-            try:
+        try:
+            self.clock.t += seconds
+            self._apply_held()  # (says each held request's sender: the actor is this pass's again after)
+            for state in list(self.accounts.values()):
+                state.tick()
+            cluster.operator.refresh_job_listings(self.clock.mono())
+            # the other workers run the passes that woke (the next in line for a freed slot) while this one
+            # holds its object; its own wake finds it locked. Not with a kill pending: the process would
+            # restart in the middle of this pass. Nor when this pass is itself a wake (`run_wakes` runs
+            # one at a time): the others then run after it.
+            if not any(self.kill_after.values()):
                 cluster.run_wakes()
-            finally:
-                self.actor = actor
+        finally:
+            self.actor = actor
 
     def _claiming(self, arn: str) -> bool:
         """Whether the caller's status (as written) says it is adopting this model: TagResource is not

@@ -64,3 +64,52 @@ def test_slot_idle_is_measured_per_slot_when_jobs_run_side_by_side():
     late = {"metadata": {"creationTimestamp": "2026-12-07T10:00:11Z"}, "status": {"modelName": "m2"}}
     waited = control_loop._slot_figures([job(0, 0, 5), job(1, 5.5, 10.5), job(2, 11.5, 16.5)], [late], 1)
     assert waited["slot_idle_max_seconds"] == 0.5 and waited["slot_idle_measured_handovers"] == 1
+
+
+def test_the_bench_reads_the_operator_s_histograms_and_the_apiserver_s_requests(monkeypatch):
+    """What the control-loop bench reports of a pass's wait and of the apiserver: each labelled series
+    apart, the share over half a second from the buckets, and no WATCH (its time is the watch's life)."""
+    import importlib.util
+    import urllib.request
+
+    from prometheus_client import CollectorRegistry, Histogram, generate_latest
+
+    spec = importlib.util.spec_from_file_location("control_loop", BENCH / "control_loop.py")
+    control_loop = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(control_loop)
+    registry = CollectorRegistry()
+    wait = Histogram(control_loop.PASS_HISTOGRAMS[0], "", ["queued_by"], buckets=(0.5, 1), registry=registry)
+    wait.labels("wake").observe(0.2)
+    before = generate_latest(registry).decode()
+    wait.labels("wake").observe(0.4)
+    wait.labels("tick").observe(0.7)
+    wait.labels("tick").observe(0.1)
+    after = generate_latest(registry).decode()
+
+    class Answer:
+        def __init__(self, text: str) -> None:
+            self.text = text
+
+        def read(self) -> bytes:
+            return self.text.encode()
+
+    scrapes = iter([before, after])
+    monkeypatch.setattr(urllib.request, "urlopen", lambda *a, **k: Answer(next(scrapes)))
+    names = control_loop.PASS_HISTOGRAMS
+    first = control_loop._histograms(0, names)
+    figures = control_loop._histogram_figures(first, control_loop._histograms(0, names))
+    name = control_loop.PASS_HISTOGRAMS[0]
+    assert figures[f'{name}{{queued_by="wake"}}'] == {"count": 1, "mean_seconds": 0.4, "share_over_0.5s": 0.0}
+    assert figures[f'{name}{{queued_by="tick"}}'] == {"count": 2, "mean_seconds": 0.4, "share_over_0.5s": 0.5}
+
+    labels = 'group="bedrock.modelops.io",resource="bedrockimportedmodels",version="v1alpha1"'
+    metrics = (
+        "# TYPE apiserver_request_total counter\n"
+        f'apiserver_request_total{{code="200",{labels},subresource="status",verb="PATCH"}} 12\n'
+        f'apiserver_request_total{{code="409",{labels},subresource="status",verb="PATCH"}} 2\n'
+        f'apiserver_request_total{{code="200",{labels},subresource="",verb="GET"}} 30\n'
+        f'apiserver_request_total{{code="200",{labels},subresource="",verb="WATCH"}} 3\n'
+        'apiserver_request_total{code="200",group="",resource="pods",subresource="",verb="GET"} 9\n'
+    )
+    monkeypatch.setattr(control_loop, "_kubectl", lambda env, *args, **kw: metrics)
+    assert control_loop._model_requests({}) == {"PATCH status": 14, "GET": 30}

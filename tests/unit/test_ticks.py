@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import kopf
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -441,7 +442,7 @@ def test_a_pass_s_wait_for_a_worker_and_its_own_time_are_measured() -> None:
     now[0] = 102.5  # the workers were busy for 2.5 s
     op.run_queued("a", state)
     waited, queued, passes = (b - a for a, b in zip(before, totals(), strict=True))
-    assert (queued, passes) == (1, 1) and waited == 2.5
+    assert (queued, passes) == (1, 1) and waited == pytest.approx(2.5)
     fresh["status"] = {"phase": "Ready", "observedGeneration": 1}  # steady: the next tick skips it
     state.memory.last_sync = (now[0], 1)
     ticks = prometheus_client.REGISTRY.get_sample_value(
