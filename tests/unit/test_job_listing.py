@@ -116,3 +116,24 @@ def test_a_pass_reads_a_fresh_enough_listing_without_waiting_for_a_refresh_in_fl
         release.set()
         refresh.join()
     assert fake.calls == {"ListModelImportJobs": 2}  # the pass listed nothing itself
+
+
+def test_a_failed_listing_is_no_verdict_while_it_is_the_freshest():
+    """A listing AWS refused (throttled, 500) answers nothing for its age: each pass meanwhile reads its
+    job by name, once (no listing call per pass), and does not fail."""
+    from botocore.exceptions import ClientError
+
+    fake = Counting({"team-a-m-abc-1": "arn:mine"})
+    bedrock = _client(fake)
+
+    def refused(**kw: Any) -> dict[str, Any]:
+        fake._count("ListModelImportJobs")
+        error = {"Error": {"Code": "InternalServerException", "Message": "down"}}
+        raise ClientError(error, "ListModelImportJobs")  # type: ignore[arg-type]
+
+    fake.list_model_import_jobs = refused  # type: ignore[method-assign]
+    for now in (100.0, 100.1, 100.2):  # within the listing's age: the failed one is the freshest
+        p, rec = _pass("arn:mine", now)
+        job = _look_up(p, bedrock, rec)  # type: ignore[arg-type]
+        assert isinstance(job, JobInfo) and job.arn == "arn:read-by-name"
+    assert fake.calls == {"ListModelImportJobs": 1, "GetModelImportJob": 3}

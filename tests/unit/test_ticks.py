@@ -432,17 +432,24 @@ def test_a_pass_s_wait_for_a_worker_and_its_own_time_are_measured() -> None:
         def read(self, namespace: str, name: str) -> dict[str, Any]:
             return copy.deepcopy(fresh)
 
+    def reconcile(body: Any, memory: Any, event: bool) -> Outcome:
+        now[0] += 4.0  # the pass takes 4 s: not part of its wait
+        return Outcome()
+
     op.store = Store()  # type: ignore[assignment]
-    op.reconciler.reconcile = lambda body, memory, event: Outcome()  # type: ignore[method-assign]
+    op.reconciler.reconcile = reconcile  # type: ignore[method-assign]
     op.passes.write = lambda body, out: None  # type: ignore[method-assign]
     state = _seen(op, _model("a"))
     before = totals()
+    duration = prometheus_client.REGISTRY.get_sample_value("bmo_workqueue_work_duration_seconds_sum") or 0.0
     now[0] = 100.0
     assert op.work.add("a") is state and op._submit("a", state)
     now[0] = 102.5  # the workers were busy for 2.5 s
     op.run_queued("a", state)
     waited, queued, passes = (b - a for a, b in zip(before, totals(), strict=True))
     assert (queued, passes) == (1, 1) and waited == pytest.approx(2.5)
+    took = prometheus_client.REGISTRY.get_sample_value("bmo_workqueue_work_duration_seconds_sum") - duration
+    assert took == pytest.approx(4.0)
     fresh["status"] = {"phase": "Ready", "observedGeneration": 1}  # steady: the next tick skips it
     state.memory.last_sync = (now[0], 1)
     ticks = prometheus_client.REGISTRY.get_sample_value(
@@ -457,3 +464,23 @@ def test_a_pass_s_wait_for_a_worker_and_its_own_time_are_measured() -> None:
         "bmo_workqueue_queue_duration_seconds_count", {"queued_by": "tick"}
     )
     assert after == (ticks or 0.0) + 1  # ...though its wait, as a tick's, is counted
+
+
+def test_both_queue_wait_series_are_served_from_the_start() -> None:
+    """A dashboard or alert on the wakes' wait sees 0, not "no data", from a restart to the first wake (in
+    a new process: this one's tests have queued passes of both kinds)."""
+    import subprocess
+    import sys
+
+    exposed = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import controller.metrics, prometheus_client as p; print(p.generate_latest().decode())",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    for by in ("tick", "wake"):
+        assert f'bmo_workqueue_queue_duration_seconds_count{{queued_by="{by}"}}' in exposed
