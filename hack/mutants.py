@@ -924,7 +924,10 @@ MUTATIONS: tuple[Mutation, ...] = (
         "controller/reconcile/reconciler.py",
         "        except OperatorError:\n            self._settle_deleting(v, st)\n            raise",
         "        except OperatorError:\n            raise",
-        (f"{PARTIAL}::test_a_paused_or_deleting_object_gives_up_the_slot_once_its_job_ended",),
+        (
+            f"{PARTIAL}::test_a_paused_or_deleting_object_gives_up_the_slot_once_its_job_ended",
+            f"{PARTIAL}::test_a_deleting_object_a_new_process_never_followed_gives_up_the_slot_once_its_job_ended",
+        ),
         "an object whose deletion keeps failing keeps the region's slot after its job ended",
     ),
     Mutation(

@@ -283,3 +283,21 @@ def test_a_deletion_does_not_wait_for_a_given_up_create_that_never_landed():
     c.delete(body)
     until(w, lambda: c.store.read("team-a", "m") is None, seconds=LATE_CREATE_SECONDS + 30, tick=5.0)
     assert w.models() == [], "the serving model was deleted with the object"
+
+
+def test_a_deleting_object_a_new_process_never_followed_gives_up_the_slot_once_its_job_ended():
+    """The clock's listing frees the slot of a job it follows when the job ends. A process started while an
+    object was being deleted never followed that object's job (the object gets no pass, only its finalizer's),
+    so the finalizer's own look must free the slot, even when the deletion keeps failing."""
+    w = World()
+    c = w.cluster("east")
+    w.set_faults({"job_duration_seconds": 30})
+    first = c.create("team-a", "first", spec(SOURCES[0], "us-east-1", "Delete", {}, None))
+    until(w, lambda: (first["status"].get("importJob") or {}).get("state") == "InProgress", 60, 1.0)
+    w.aws.set_faults({"deny_deletes": 1000})  # its deletion cannot finish
+    c.delete(first)
+    c.restart()  # the new process knows the slot from status, and follows no job
+    assert not c.operator.reconciler.job_watch._by_uid
+    w.advance(40.0)  # its job has ended
+    second = c.create("team-b", "second", spec(SOURCES[1], "us-east-1", "Delete", {}, None))
+    until(w, lambda: _phase(second) == "Ready", seconds=120)
