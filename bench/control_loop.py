@@ -99,29 +99,26 @@ def _samples(text: str) -> Iterator[tuple[str, dict[str, str], float]]:
             yield sample.name, sample.labels, sample.value
 
 
-def _model_series(env, metric: str = "apiserver_request_total") -> dict[str, float]:
-    """An apiserver counter on BedrockImportedModels, summed by verb and subresource (its /metrics): the
-    requests (`apiserver_request_total`), or the seconds they took (`apiserver_request_duration_seconds_sum`
-    and `_count`). Long-running WATCHes are left out: their time is the watch's life."""
-    out: dict[str, float] = {}
+def _model_metrics(env) -> tuple[dict[str, int], dict[str, tuple[float, float]]]:
+    """From one read of the apiserver's /metrics, its requests on BedrockImportedModels by verb and
+    subresource (`apiserver_request_total`), and (seconds, requests) by the same: its own time, from arrival
+    to answer (`apiserver_request_duration_seconds`). Long-running WATCHes are left out: their time is the
+    watch's life."""
+    wanted = (
+        "apiserver_request_total",
+        "apiserver_request_duration_seconds_sum",
+        "apiserver_request_duration_seconds_count",
+    )
+    sums: dict[str, dict[str, float]] = {name: {} for name in wanted}
     for name, labels, value in _samples(_kubectl(env, "get", "--raw", "/metrics")):
-        if name == metric and labels.get("resource") == "bedrockimportedmodels":
-            if labels.get("verb", "").startswith("WATCH"):
-                continue
-            key = f"{labels['verb']} {labels.get('subresource', '')}".strip()
-            out[key] = out.get(key, 0) + value
-    return out
-
-
-def _model_requests(env) -> dict[str, int]:
-    return {k: int(v) for k, v in _model_series(env).items()}
-
-
-def _model_latency(env) -> dict[str, tuple[float, float]]:
-    """(seconds, requests) so far by verb: the apiserver's own time, from arrival to answer."""
-    seconds = _model_series(env, "apiserver_request_duration_seconds_sum")
-    count = _model_series(env, "apiserver_request_duration_seconds_count")
-    return {k: (seconds[k], count.get(k, 0.0)) for k in seconds}
+        if name not in sums or labels.get("resource") != "bedrockimportedmodels":
+            continue
+        if labels.get("verb", "").startswith("WATCH"):
+            continue
+        key = f"{labels['verb']} {labels.get('subresource', '')}".strip()
+        sums[name][key] = sums[name].get(key, 0.0) + value
+    total, seconds, count = (sums[name] for name in wanted)
+    return {k: int(v) for k, v in total.items()}, {k: (seconds[k], count.get(k, 0.0)) for k in seconds}
 
 
 def _histograms(port: int, names: tuple[str, ...]) -> dict[str, dict[str, float]]:
@@ -345,8 +342,7 @@ def main(argv=None) -> int:
                 for i in range(args.models)
             ]
             before = aws.state()["calls"]
-            cpu0, requests0 = _cpu_by_process(op.pid, cp, aws), _model_requests(env)
-            latency0 = _model_latency(env)
+            cpu0, (requests0, latency0) = _cpu_by_process(op.pid, cp, aws), _model_metrics(env)
             passes0 = _histograms(metrics_port, PASS_HISTOGRAMS)
             t0 = time.monotonic()
             _kubectl(env, "apply", "-f", "-", input=yaml.safe_dump_all(docs))
@@ -364,10 +360,11 @@ def main(argv=None) -> int:
                 time.sleep(1)
             total = time.monotonic() - t0
             cpu = {k: round(v - cpu0.get(k, 0.0), 1) for k, v in _cpu_by_process(op.pid, cp, aws).items()}
-            requests = {k: v - requests0.get(k, 0) for k, v in _model_requests(env).items()}
+            requests_now, latency_now = _model_metrics(env)
+            requests = {k: v - requests0.get(k, 0) for k, v in requests_now.items()}
             passes = _histogram_figures(passes0, _histograms(metrics_port, PASS_HISTOGRAMS))
             latency = {}
-            for verb, (sec, n) in _model_latency(env).items():
+            for verb, (sec, n) in latency_now.items():
                 sec0, n0 = latency0.get(verb, (0.0, 0.0))
                 if n > n0:
                     latency[verb] = round(1000 * (sec - sec0) / (n - n0), 1)

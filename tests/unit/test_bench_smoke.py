@@ -37,13 +37,19 @@ def test_validate_io_bench_runs_and_reads_a_small_fraction(tmp_path, aws_env):
     assert sparse["validator_fraction"] < 1e-4
 
 
-def test_slot_idle_is_measured_per_slot_when_jobs_run_side_by_side():
-    """With n slots, a job takes the slot the earliest end freed: the idle gap is that end to its start."""
+def _control_loop():
+    """bench/control_loop.py as a module (bench/ is no package): its figures' arithmetic, without a run."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("control_loop", BENCH / "control_loop.py")
-    control_loop = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(control_loop)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_slot_idle_is_measured_per_slot_when_jobs_run_side_by_side():
+    """With n slots, a job takes the slot the earliest end freed: the idle gap is that end to its start."""
+    control_loop = _control_loop()
 
     def job(n: int, created: float, ended: float) -> dict:
         stamp = "2026-12-07T10:00:{:06.3f}Z".format
@@ -69,14 +75,11 @@ def test_slot_idle_is_measured_per_slot_when_jobs_run_side_by_side():
 def test_the_bench_reads_the_operator_s_histograms_and_the_apiserver_s_requests(monkeypatch):
     """What the control-loop bench reports of a pass's wait and of the apiserver: each labelled series
     apart, the share over half a second from the buckets, and no WATCH (its time is the watch's life)."""
-    import importlib.util
     import urllib.request
 
     from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
-    spec = importlib.util.spec_from_file_location("control_loop", BENCH / "control_loop.py")
-    control_loop = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(control_loop)
+    control_loop = _control_loop()
     registry = CollectorRegistry()
     wait = Histogram(control_loop.PASS_HISTOGRAMS[0], "", ["queued_by"], buckets=(0.5, 1), registry=registry)
     wait.labels("wake").observe(0.2)
@@ -111,5 +114,14 @@ def test_the_bench_reads_the_operator_s_histograms_and_the_apiserver_s_requests(
         f'apiserver_request_total{{code="200",{labels},subresource="",verb="WATCH"}} 3\n'
         'apiserver_request_total{code="200",group="",resource="pods",subresource="",verb="GET"} 9\n'
     )
+    metrics += (
+        "# TYPE apiserver_request_duration_seconds histogram\n"
+        f'apiserver_request_duration_seconds_sum{{{labels},subresource="",verb="GET"}} 0.6\n'
+        f'apiserver_request_duration_seconds_count{{{labels},subresource="",verb="GET"}} 30\n'
+        f'apiserver_request_duration_seconds_sum{{{labels},subresource="",verb="WATCH"}} 900\n'
+        f'apiserver_request_duration_seconds_count{{{labels},subresource="",verb="WATCH"}} 3\n'
+    )
     monkeypatch.setattr(control_loop, "_kubectl", lambda env, *args, **kw: metrics)
-    assert control_loop._model_requests({}) == {"PATCH status": 14, "GET": 30}
+    requests, latency = control_loop._model_metrics({})
+    assert requests == {"PATCH status": 14, "GET": 30}
+    assert latency == {"GET": (0.6, 30.0)}  # one read for both; WATCH's time is the watch's life
