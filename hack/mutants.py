@@ -375,6 +375,14 @@ MUTATIONS: tuple[Mutation, ...] = (
         'The queued_by="wake" queue-wait series is absent from /metrics until the first wake, so dashboards and alerts on it see no data after a restart. (written blind by a helper)',
     ),
     Mutation(
+        "event-passes-not-timed",
+        "controller/runtime/operator.py",
+        "            if result.ended is not Ended.SKIPPED:\n",
+        "            if result.ended is not Ended.SKIPPED and not event:\n",
+        (TICKS,),
+        "Passes kopf hands over (creates, edits) are left out of the pass-duration histogram.",
+    ),
+    Mutation(
         "dirty-after-pass-not-woken",
         "controller/runtime/operator.py",
         "if item.dirty and not item.gone:  # an edit or annotation came during this pass: its pass now",

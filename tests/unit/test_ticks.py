@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -484,3 +485,34 @@ def test_both_queue_wait_series_are_served_from_the_start() -> None:
     ).stdout
     for by in ("tick", "wake"):
         assert f'bmo_workqueue_queue_duration_seconds_count{{queued_by="{by}"}}' in exposed
+
+
+def test_a_pass_kopf_handed_over_is_timed_too() -> None:
+    """A create or an edit reaches a worker through kopf's handler, not the clock's queue: its pass is no
+    wait of the work queue's, but its time is a pass's (a busy pool's cost is mostly these at an apply)."""
+    import prometheus_client
+
+    op, _, now = _operator()
+    fresh = _model("a")
+
+    class Store:
+        def read(self, namespace: str, name: str) -> dict[str, Any]:
+            return copy.deepcopy(fresh)
+
+    def reconcile(body: Any, memory: Any, event: bool) -> Outcome:
+        now[0] += 1.5
+        return Outcome()
+
+    op.store = Store()  # type: ignore[assignment]
+    op.reconciler.reconcile = reconcile  # type: ignore[method-assign]
+    op.passes.write = lambda body, out: None  # type: ignore[method-assign]
+
+    def sample(name: str, **labels: str) -> float:
+        return prometheus_client.REGISTRY.get_sample_value(name, labels) or 0.0
+
+    waits = sample("bmo_workqueue_queue_duration_seconds_count", queued_by="wake")
+    took = sample("bmo_workqueue_work_duration_seconds_sum")
+    _seen(op, fresh)
+    op.run_reconcile(kopf.Body(copy.deepcopy(fresh)), logging.getLogger("test"), event=True)  # as on_change
+    assert sample("bmo_workqueue_work_duration_seconds_sum") - took == pytest.approx(1.5)
+    assert sample("bmo_workqueue_queue_duration_seconds_count", queued_by="wake") == waits
