@@ -410,6 +410,26 @@ def test_only_objects_whose_job_runs_are_polled_fast():
     assert not import_job_running({}) and not import_job_running(None)
 
 
+def _timed_operator(pass_seconds: float) -> tuple[runtime.Operator, list[float], dict[str, Any]]:
+    """An operator whose passes of object "a" read `fresh` (the caller may change it), decide nothing, write
+    nothing, and take `pass_seconds` on its clock."""
+    op, _, now = _operator()
+    fresh = _model("a")
+
+    class Store:
+        def read(self, namespace: str, name: str) -> dict[str, Any]:
+            return copy.deepcopy(fresh)
+
+    def reconcile(body: Any, memory: Any, event: bool) -> Outcome:
+        now[0] += pass_seconds
+        return Outcome()
+
+    op.store = Store()  # type: ignore[assignment]
+    op.reconciler.reconcile = reconcile  # type: ignore[method-assign]
+    op.passes.write = lambda body, out: None  # type: ignore[method-assign]
+    return op, now, fresh
+
+
 def test_a_pass_s_wait_for_a_worker_and_its_own_time_are_measured() -> None:
     """`bmo_workqueue_queue_duration_seconds` and `..._work_duration_seconds` (client-go's pair): where a
     freed slot's idle time goes, the workers' backlog or the passes themselves. A pass skipped cheaply
@@ -426,20 +446,7 @@ def test_a_pass_s_wait_for_a_worker_and_its_own_time_are_measured() -> None:
             value("bmo_workqueue_work_duration_seconds_count"),
         )
 
-    op, _, now = _operator()
-    fresh = _model("a")
-
-    class Store:
-        def read(self, namespace: str, name: str) -> dict[str, Any]:
-            return copy.deepcopy(fresh)
-
-    def reconcile(body: Any, memory: Any, event: bool) -> Outcome:
-        now[0] += 4.0  # the pass takes 4 s: not part of its wait
-        return Outcome()
-
-    op.store = Store()  # type: ignore[assignment]
-    op.reconciler.reconcile = reconcile  # type: ignore[method-assign]
-    op.passes.write = lambda body, out: None  # type: ignore[method-assign]
+    op, now, fresh = _timed_operator(4.0)  # the pass takes 4 s: not part of its wait
     state = _seen(op, _model("a"))
     before = totals()
     duration = prometheus_client.REGISTRY.get_sample_value("bmo_workqueue_work_duration_seconds_sum") or 0.0
@@ -492,20 +499,7 @@ def test_a_pass_kopf_handed_over_is_timed_too() -> None:
     wait of the work queue's, but its time is a pass's (a busy pool's cost is mostly these at an apply)."""
     import prometheus_client
 
-    op, _, now = _operator()
-    fresh = _model("a")
-
-    class Store:
-        def read(self, namespace: str, name: str) -> dict[str, Any]:
-            return copy.deepcopy(fresh)
-
-    def reconcile(body: Any, memory: Any, event: bool) -> Outcome:
-        now[0] += 1.5
-        return Outcome()
-
-    op.store = Store()  # type: ignore[assignment]
-    op.reconciler.reconcile = reconcile  # type: ignore[method-assign]
-    op.passes.write = lambda body, out: None  # type: ignore[method-assign]
+    op, _, fresh = _timed_operator(1.5)
 
     def sample(name: str, **labels: str) -> float:
         return prometheus_client.REGISTRY.get_sample_value(name, labels) or 0.0
