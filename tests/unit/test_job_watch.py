@@ -254,6 +254,25 @@ def test_the_refresh_that_no_longer_lists_a_job_hands_its_slot_to_the_next_in_li
     assert not op.reconciler.queue.try_start("us-east-1", "w1")  # one ended, one slot
 
 
+def test_a_listing_a_pass_made_hands_the_slot_over_at_the_next_tick_without_listing_again():
+    """Passes list too (a pass asks for a listing at most half a job poll old), so with many objects the
+    clock's own refresh is seldom due: an end that another object's pass listed is handed over at the next
+    tick all the same, not when the ended object's own pass comes (at 200 slots, 180 of 200 freed slots
+    waited for it: a second of idle slot on average)."""
+    op, executor, fake, now = _world(3)
+    _holding(op, holders=3, waiting=2)
+    del fake.running["job-1"]  # it ended
+    now[0] += JOB_POLL / 4
+    op.reconciler.job_watch.clients()[0].running_job("job-0", JOB_POLL / 8, now[0])  # u0's pass lists
+    calls = dict(fake.calls)
+    now[0] += JOB_POLL / 4
+    op.tick(now[0])  # the listing is a quarter of a job poll old: the clock does not list again...
+    assert fake.calls == calls
+    assert executor.passes == ["w0", "u1"]  # ...and hands u1's slot over from the pass's listing
+    assert op.reconciler.queue.try_start("us-east-1", "w0")
+    assert not op.reconciler.queue.try_start("us-east-1", "w1")
+
+
 def test_an_object_in_the_middle_of_a_pass_keeps_its_slot_for_that_pass_to_decide():
     """Its pass read the listing before this refresh (its end, or a new create, decides the slot)."""
     op, executor, fake, now = _world(3)
