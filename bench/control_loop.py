@@ -90,6 +90,9 @@ def _cpu_by_process(op_pid: int, cp, aws) -> dict[str, float]:
 
 #: the operator's: a tick or wake's wait for a worker, and a pass's own time
 PASS_HISTOGRAMS = ("bmo_workqueue_queue_duration_seconds", "bmo_workqueue_work_duration_seconds")
+#: the operator's: who freed each import slot, the listing (at once) or the ended object's own pass (later)
+SLOTS_FREED = "bmo_import_slots_freed"
+OPERATOR_SERIES = (*PASS_HISTOGRAMS, SLOTS_FREED)
 
 
 def _samples(text: str) -> Iterator[tuple[str, dict[str, str], float]]:
@@ -152,6 +155,8 @@ def _histogram_figures(before: dict[str, dict[str, float]], after: dict[str, dic
     """Mean and share over half a second of each histogram, between two scrapes."""
     figures = {}
     for name, now in after.items():
+        if "count" not in now:
+            continue  # a counter
         then = before.get(name, {})
         n = now.get("count", 0.0) - then.get("count", 0.0)
         if not n:
@@ -165,6 +170,16 @@ def _histogram_figures(before: dict[str, dict[str, float]], after: dict[str, dic
             "share_over_0.5s": round(1 - under / n, 3),
         }
     return figures
+
+
+def _slots_freed(before: dict[str, dict[str, float]], after: dict[str, dict[str, float]]) -> dict[str, int]:
+    """Import slots freed between two scrapes, by what freed them (`bmo_import_slots_freed_total{by}`)."""
+    out = {}
+    for name, now in after.items():
+        if name.startswith(SLOTS_FREED + "{") and "total" in now:
+            by = name.split('by="', 1)[1].split('"', 1)[0]
+            out[by] = int(now["total"] - before.get(name, {}).get("total", 0.0))
+    return out
 
 
 def _items(env, ns: str) -> list[dict]:
@@ -343,7 +358,7 @@ def main(argv=None) -> int:
             ]
             before = aws.state()["calls"]
             cpu0, (requests0, latency0) = _cpu_by_process(op.pid, cp, aws), _model_metrics(env)
-            passes0 = _histograms(metrics_port, PASS_HISTOGRAMS)
+            passes0 = _histograms(metrics_port, OPERATOR_SERIES)
             t0 = time.monotonic()
             _kubectl(env, "apply", "-f", "-", input=yaml.safe_dump_all(docs))
             applied = time.monotonic() - t0
@@ -362,7 +377,8 @@ def main(argv=None) -> int:
             cpu = {k: round(v - cpu0.get(k, 0.0), 1) for k, v in _cpu_by_process(op.pid, cp, aws).items()}
             requests_now, latency_now = _model_metrics(env)
             requests = {k: v - requests0.get(k, 0) for k, v in requests_now.items()}
-            passes = _histogram_figures(passes0, _histograms(metrics_port, PASS_HISTOGRAMS))
+            passes1 = _histograms(metrics_port, OPERATOR_SERIES)
+            passes, freed = _histogram_figures(passes0, passes1), _slots_freed(passes0, passes1)
             latency = {}
             for verb, (sec, n) in latency_now.items():
                 sec0, n0 = latency0.get(verb, (0.0, 0.0))
@@ -412,6 +428,7 @@ def main(argv=None) -> int:
         "model_api_requests_to_ready": requests,
         "model_api_mean_ms_to_ready": latency,
         "operator_passes_to_ready": passes,
+        "import_slots_freed_to_ready": freed,
         "steady_calls_per_model_per_resync": round(
             sum(steady.values()) / args.models / args.resync_periods, 4
         ),

@@ -49,6 +49,15 @@ PASS_DURATION = Histogram(
     "How long one object's pass took in its worker (its reads, AWS calls, status write and Events)",
     buckets=_PASS_BUCKETS,
 )
+SLOTS_FREED = Counter(
+    "bmo_import_slots_freed_total",
+    "Import slots freed for the next in line, by what freed them: listing (the shared listing of running "
+    "jobs no longer shows the job: handed over at once) or pass (the object's own pass or deletion, later; "
+    "a share of pass that grows with the load means freed slots wait for those passes)",
+    ["by"],
+)
+for _by in ("listing", "pass"):
+    SLOTS_FREED.labels(_by)
 AWS_CALLS = Counter("bmo_aws_api_calls_total", "AWS API calls", ["service", "operation"])
 AWS_ERRORS = Counter(
     "bmo_aws_api_errors_total", "AWS API calls that failed", ["service", "operation", "code"]

@@ -201,8 +201,8 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "hand-over-slot-kept",
         "controller/runtime/operator.py",
-        "freed = self.reconciler.queue.release(uid) or freed",
-        "freed = False",
+        'metrics.SLOTS_FREED.labels("listing").inc()\n                freed = True',
+        'metrics.SLOTS_FREED.labels("listing").inc()\n                freed = False',
         (JOB_WATCH,),
         "A freed slot waits for the ended object's own pass before the next create is queued.",
     ),
@@ -336,6 +336,15 @@ MUTATIONS: tuple[Mutation, ...] = (
         "object's pass: at 200 slots, a freed slot idled a second on average.",
     ),
     Mutation(
+        "slots-freed-pass-counts-kept",
+        "controller/runtime/operator.py",
+        '            if held and not self.reconciler.queue.holds(uid):\n                metrics.SLOTS_FREED.labels("pass").inc()\n            if result',
+        '            if held:\n                metrics.SLOTS_FREED.labels("pass").inc()\n            if result',
+        ("tests/unit/test_ticks.py",),
+        "A pass that keeps its slot (its job runs) is counted as freeing it: the share of slots that waited "
+        "for a pass, the sign of a hand-over that does not happen, reads high whatever happens.",
+    ),
+    Mutation(
         "listing-read-any-age",
         "controller/aws/clients.py",
         "        if listed is not None and now - listed[0] <= max_age:  # a pass never waits for a refresh in flight",
@@ -426,8 +435,8 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "hand-over-mid-pass-released",
         "controller/runtime/operator.py",
-        "if item is not None and not item.lock.locked():",
-        "if item is not None:",
+        "if item is not None and not item.lock.locked() and self.reconciler.queue.release(uid):",
+        "if item is not None and self.reconciler.queue.release(uid):",
         (JOB_WATCH,),
         "The slot of an object in the middle of a pass (which may be sending its next create) is given away.",
     ),

@@ -121,7 +121,7 @@ class Operator:
             item.dirty = False
             if not event and self._tick_needs_no_pass(body, item):
                 return  # decided on the cached body; the decision below is made on a fresh read
-            began = self.reconciler.monotonic()
+            began, held = self.reconciler.monotonic(), self.reconciler.queue.holds(uid)
             result = self.passes.run(
                 uid,
                 meta.namespace,
@@ -134,6 +134,8 @@ class Operator:
             )
             if result.ended is not Ended.SKIPPED:
                 metrics.PASS_DURATION.observe(self.reconciler.monotonic() - began)
+            if held and not self.reconciler.queue.holds(uid):
+                metrics.SLOTS_FREED.labels("pass").inc()
             if result.ended is Ended.UNREADABLE and result.error is not None:
                 logger.warning(
                     f"retryable: {result.error.reason}: {result.error.message}; the next tick tries again"
@@ -279,8 +281,9 @@ class Operator:
         freed = False
         for uid in ended:
             item = self.work.find(uid)
-            if item is not None and not item.lock.locked():
-                freed = self.reconciler.queue.release(uid) or freed
+            if item is not None and not item.lock.locked() and self.reconciler.queue.release(uid):
+                metrics.SLOTS_FREED.labels("listing").inc()
+                freed = True
         if freed:
             self.wake_next_up("")
         for uid in ended:
@@ -357,8 +360,14 @@ class Operator:
     # ---- deletion -------------------------------------------------------------------------------
     def finalize(self, body: kopf.Body) -> Finalized:
         """The finalizer's pass under the object's lock (its Events for the caller to post)."""
-        with self.work.get(body.metadata.uid).lock:
-            return self.passes.finalize(body)
+        uid = body.metadata.uid
+        with self.work.get(uid).lock:
+            held = self.reconciler.queue.holds(uid)
+            try:
+                return self.passes.finalize(body)
+            finally:
+                if held and not self.reconciler.queue.holds(uid):
+                    metrics.SLOTS_FREED.labels("pass").inc()
 
     def finalize_and_emit(self, body: kopf.Body) -> Finalized:
         """The finalizer's pass and its Events (blocking: in a worker). A deletion that waits says why once

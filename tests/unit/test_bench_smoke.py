@@ -77,13 +77,17 @@ def test_the_bench_reads_the_operator_s_histograms_and_the_apiserver_s_requests(
     apart, the share over half a second from the buckets, and no WATCH (its time is the watch's life)."""
     import urllib.request
 
-    from prometheus_client import CollectorRegistry, Histogram, generate_latest
+    from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
     control_loop = _control_loop()
     registry = CollectorRegistry()
     wait = Histogram(control_loop.PASS_HISTOGRAMS[0], "", ["queued_by"], buckets=(0.5, 1), registry=registry)
+    freed = Counter(control_loop.SLOTS_FREED, "", ["by"], registry=registry)
     wait.labels("wake").observe(0.2)
+    freed.labels("pass").inc(3)
     before = generate_latest(registry).decode()
+    freed.labels("listing").inc(2)
+    freed.labels("pass").inc()
     wait.labels("wake").observe(0.4)
     wait.labels("tick").observe(0.7)
     wait.labels("tick").observe(0.1)
@@ -98,9 +102,12 @@ def test_the_bench_reads_the_operator_s_histograms_and_the_apiserver_s_requests(
 
     scrapes = iter([before, after])
     monkeypatch.setattr(urllib.request, "urlopen", lambda *a, **k: Answer(next(scrapes)))
-    names = control_loop.PASS_HISTOGRAMS
+    names = control_loop.OPERATOR_SERIES
     first = control_loop._histograms(0, names)
-    figures = control_loop._histogram_figures(first, control_loop._histograms(0, names))
+    second = control_loop._histograms(0, names)
+    figures = control_loop._histogram_figures(first, second)
+    assert control_loop._slots_freed(first, second) == {"listing": 2, "pass": 1}
+    assert len(figures) == 2  # the counter is no histogram
     name = control_loop.PASS_HISTOGRAMS[0]
     assert figures[f'{name}{{queued_by="wake"}}'] == {"count": 1, "mean_seconds": 0.4, "share_over_0.5s": 0.0}
     assert figures[f'{name}{{queued_by="tick"}}'] == {"count": 2, "mean_seconds": 0.4, "share_over_0.5s": 0.5}

@@ -229,6 +229,14 @@ def test_a_refresh_still_in_flight_is_not_started_again():
     assert len([args for _, args in deferred if len(args) == 1]) == 2
 
 
+def _freed_by_listing() -> float:
+    import prometheus_client
+
+    return (
+        prometheus_client.REGISTRY.get_sample_value("bmo_import_slots_freed_total", {"by": "listing"}) or 0.0
+    )
+
+
 def _holding(op: runtime.Operator, holders: int, waiting: int) -> None:
     """The first `holders` objects hold us-east-1's slots (their jobs run); `waiting` more wait in line."""
     q = op.reconciler.queue
@@ -264,11 +272,12 @@ def test_a_listing_a_pass_made_hands_the_slot_over_at_the_next_tick_without_list
     del fake.running["job-1"]  # it ended
     now[0] += JOB_POLL / 4
     op.reconciler.job_watch.clients()[0].running_job("job-0", JOB_POLL / 8, now[0])  # u0's pass lists
-    calls = dict(fake.calls)
+    calls, freed = dict(fake.calls), _freed_by_listing()
     now[0] += JOB_POLL / 4
     op.tick(now[0])  # the listing is a quarter of a job poll old: the clock does not list again...
     assert fake.calls == calls
     assert executor.passes == ["w0", "u1"]  # ...and hands u1's slot over from the pass's listing
+    assert _freed_by_listing() == freed + 1  # bmo_import_slots_freed_total{by="listing"}
     assert op.reconciler.queue.try_start("us-east-1", "w0")
     assert not op.reconciler.queue.try_start("us-east-1", "w1")
 

@@ -492,6 +492,39 @@ def test_both_queue_wait_series_are_served_from_the_start() -> None:
     ).stdout
     for by in ("tick", "wake"):
         assert f'bmo_workqueue_queue_duration_seconds_count{{queued_by="{by}"}}' in exposed
+    for by in ("listing", "pass"):
+        assert f'bmo_import_slots_freed_total{{by="{by}"}} 0.0' in exposed
+
+
+def test_a_slot_the_object_s_own_pass_frees_is_counted_as_freed_by_a_pass() -> None:
+    """`bmo_import_slots_freed_total{by="pass"}`: a freed slot that waited for its ended object's pass,
+    not handed over from the listing (at 200 slots, 180 of 200 did, unseen, until the listing's hand-over
+    was mended). A pass that keeps its slot (its job runs, or its next create is on its way) frees none."""
+    import prometheus_client
+
+    def freed() -> float:
+        return (
+            prometheus_client.REGISTRY.get_sample_value("bmo_import_slots_freed_total", {"by": "pass"}) or 0.0
+        )
+
+    op, _, fresh = _timed_operator(0.1)
+    _seen(op, fresh)
+    queue = op.reconciler.queue
+    before = freed()
+    queue.hold("us-east-1", "a")
+    op.run_reconcile(kopf.Body(copy.deepcopy(fresh)), logging.getLogger("test"), event=True)
+    assert freed() == before  # kept: its job runs
+    inner = op.reconciler.reconcile
+
+    def ends(body: Any, memory: Any, event: bool) -> Outcome:
+        queue.forget("a")  # its job ended: the pass settles it out of the slot
+        return inner(body, memory, event)
+
+    op.reconciler.reconcile = ends  # type: ignore[method-assign]
+    op.run_reconcile(kopf.Body(copy.deepcopy(fresh)), logging.getLogger("test"), event=True)
+    assert freed() == before + 1
+    op.run_reconcile(kopf.Body(copy.deepcopy(fresh)), logging.getLogger("test"), event=True)
+    assert freed() == before + 1  # held none: freed none
 
 
 def test_a_pass_kopf_handed_over_is_timed_too() -> None:
