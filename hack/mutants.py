@@ -95,8 +95,8 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "blind-jw-ended-never-drops",
         "controller/reconcile/job_watch.py",
-        "if self._by_uid.get(uid) is dict(followed).get(uid):",
-        "if self._by_uid.get(uid) is not dict(followed).get(uid):",
+        "if self._by_uid.get(uid) is followed[uid]:",
+        "if self._by_uid.get(uid) is not followed[uid]:",
         JOB_FOLLOWING,
         "An object whose job ended is never unfollowed: a paused one is woken at every job poll, with listings forever. (written blind by a helper)",
     ),
@@ -209,7 +209,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "job-watch-end-seen-by-pass-handed-over",
         "controller/reconcile/job_watch.py",
-        "if self._by_uid.get(uid) is dict(followed).get(uid):",
+        "if self._by_uid.get(uid) is followed[uid]:",
         "if True:",
         (JOB_WATCH,),
         "An end the object's own pass saw first (it may hold the slot for its next create) is handed over too.",

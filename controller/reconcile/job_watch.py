@@ -59,9 +59,9 @@ class JobWatch:
         no longer followed (a pass that still sees the job running follows it again), so an object whose
         pass never looks again (paused, deleted) is woken once, not at every refresh."""
         with self._lock:
-            followed = [(uid, f) for uid, f in self._by_uid.items() if f.client is client]
+            followed = {uid: f for uid, f in self._by_uid.items() if f.client is client}
         gone = []
-        for uid, f in followed:
+        for uid, f in followed.items():
             fresh, job = client.peek_running(f.job_name, max_age, now)
             if fresh and (job is None or job.arn != f.job_arn):
                 gone.append(uid)
@@ -70,7 +70,7 @@ class JobWatch:
             for uid in gone:
                 # not followed again, nor dropped by a pass that saw the end itself (and may since hold a
                 # slot for its next create: that one must not be handed over)
-                if self._by_uid.get(uid) is dict(followed).get(uid):
+                if self._by_uid.get(uid) is followed[uid]:
                     self._by_uid.pop(uid, None)
                     out.append(uid)
         return out
