@@ -103,8 +103,8 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "blind-jw-ended-any-client",
         "controller/reconcile/job_watch.py",
-        "followed = [(uid, f) for uid, f in self._by_uid.items() if f.client is client]",
-        "followed = [(uid, f) for uid, f in self._by_uid.items()]",
+        "followed = {uid: f for uid, f in self._by_uid.items() if f.client is client}",
+        "followed = {uid: f for uid, f in self._by_uid.items()}",
         JOB_FOLLOWING,
         "With two regions or accounts, one listing's refresh wakes and unfollows the objects whose jobs run elsewhere. (written blind by a helper)",
     ),
